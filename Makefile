@@ -1,0 +1,65 @@
+# Telemetry Lab. Start with `make lab` (runs every notebook) or `make test` (runs every test).
+# `make help` lists every target.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+KERNEL := telemetry-lab
+LABKIT := $(PY) -m labkit
+
+.DEFAULT_GOAL := help
+.PHONY: help env lab test test-unit test-integration test-notebooks test-reliability \
+        jupyter infra-up infra-down infra-status simulate process api bench reset clean
+
+help: ## list every target with one line each
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (telemetry-lab)" > /dev/null
+	@touch $@
+	@echo "Environment ready in $(VENV) with Jupyter kernel '$(KERNEL)'."
+
+env: $(STAMP) ## create the virtual environment and the Jupyter kernel (done by lab and test)
+
+lab: $(STAMP) ## the main job: start services, run every notebook headless, print a table
+	$(LABKIT) infra up
+	$(LABKIT) lab
+
+test: $(STAMP) ## run every test tier; starts the services it needs and stops what it started
+	$(LABKIT) infra run -- $(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP) ## unit tests only (no services)
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+test-integration: $(STAMP) ## integration tests against the real services
+	$(LABKIT) infra run -- $(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+test-notebooks: $(STAMP) ## nbval and papermill over notebooks/
+	$(LABKIT) infra run -- $(PY) -m pytest -m notebook $(PYTEST_ARGS)
+
+test-reliability: $(STAMP) ## crash, restart and outage tests
+	$(LABKIT) infra run -- $(PY) -m pytest -m reliability $(PYTEST_ARGS)
+
+jupyter: $(STAMP) ## open JupyterLab on the notebooks (services: make infra-up)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+infra-up: $(STAMP) ## start Kafka and MongoDB (Docker if an engine answers, else local Java processes)
+	$(LABKIT) infra up
+
+infra-down: $(STAMP) ## stop the services (data is kept)
+	$(LABKIT) infra down
+
+infra-status: $(STAMP) ## show whether each service runs and answers
+	$(LABKIT) infra status
+
+reset: $(STAMP) ## stop the services and delete their data (a clean lab for the next class)
+	$(LABKIT) infra reset
+	rm -rf runs
+
+clean: ## remove the virtual environment, built jars and run outputs (keeps service data)
+	rm -rf $(VENV) infra/local/target runs .pytest_cache

@@ -1,0 +1,190 @@
+"""Lab settings: one immutable object, built once at an entry point and passed down.
+
+Every value comes from an environment variable, else from an optional git-ignored `.env`
+file at the repository root, else from a localhost default. Nothing here connects to
+anything: building settings is pure, so it is safe at import time and in unit tests.
+
+    >>> from labkit.config import Settings
+    >>> s = Settings.from_env({})          # defaults only
+    >>> s.kafka_bootstrap_servers
+    'localhost:9092'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+#: The repository root (labkit is a package at the root), whatever the working directory.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The four Kafka topics of the contract (DESIGN.md)."""
+
+    telemetry: str = "car.telemetry.v1"
+    dlq: str = "car.telemetry.dlq.v1"
+    anomaly: str = "car.telemetry.anomaly.v1"
+    metrics: str = "car.telemetry.metrics.v1"
+
+    def all(self) -> tuple[str, ...]:
+        return (self.telemetry, self.dlq, self.anomaly, self.metrics)
+
+
+@dataclass(frozen=True)
+class Collections:
+    """MongoDB collection names inside the `telemetry` database."""
+
+    telemetry: str = "car_telemetry"
+    anomalies: str = "anomalies"
+    metrics: str = "pipeline_metrics"
+    latest: str = "car_latest"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where every service lives and what things are called.
+
+    Build it with :meth:`from_env`; change one value with :meth:`replace`.
+    """
+
+    kafka_bootstrap_servers: str = "localhost:9092"
+    mongodb_uri: str = "mongodb://localhost:27017"
+    mongodb_db: str = "telemetry"
+    api_url: str = "http://localhost:8000"
+    grafana_url: str = "http://localhost:3000"
+    topics: Topics = Topics()
+    collections: Collections = Collections()
+    telemetry_partitions: int = 4
+    #: "auto" uses Docker when an engine answers, else local processes.
+    infra_mode: str = "auto"
+    #: Folder for local service data, logs and pid files (git-ignored).
+    lab_home: Path = REPO_ROOT / ".lab"
+
+    # Environment variable -> (field path, converter). One table, so the README can list it.
+    ENV_VARS = {
+        "KAFKA_BOOTSTRAP_SERVERS": ("kafka_bootstrap_servers", str),
+        "MONGODB_URI": ("mongodb_uri", str),
+        "MONGODB_DB": ("mongodb_db", str),
+        "API_URL": ("api_url", str),
+        "GRAFANA_URL": ("grafana_url", str),
+        "TELEMETRY_PARTITIONS": ("telemetry_partitions", int),
+        "LAB_INFRA": ("infra_mode", str),
+        "LAB_HOME": ("lab_home", Path),
+        "TOPIC_TELEMETRY": ("topics.telemetry", str),
+        "TOPIC_DLQ": ("topics.dlq", str),
+        "TOPIC_ANOMALY": ("topics.anomaly", str),
+        "TOPIC_METRICS": ("topics.metrics", str),
+        "COLLECTION_TELEMETRY": ("collections.telemetry", str),
+        "COLLECTION_ANOMALIES": ("collections.anomalies", str),
+        "COLLECTION_METRICS": ("collections.metrics", str),
+        "COLLECTION_LATEST": ("collections.latest", str),
+    }
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = None
+    ) -> Settings:
+        """Settings from `environ` (default: os.environ) over `dotenv` over defaults.
+
+        `dotenv` defaults to `<repo>/.env`; a missing file is fine. Raises ValueError
+        with the variable's name when a value cannot be converted or is out of range.
+        """
+        environ = os.environ if environ is None else environ
+        values = dict(read_dotenv(REPO_ROOT / ".env" if dotenv is None else dotenv))
+        values.update({k: v for k, v in environ.items() if k in cls.ENV_VARS})
+
+        top: dict[str, object] = {}
+        nested: dict[str, dict[str, object]] = {"topics": {}, "collections": {}}
+        for var, raw in values.items():
+            if var not in cls.ENV_VARS or raw == "":
+                continue
+            path, convert = cls.ENV_VARS[var]
+            try:
+                value = convert(raw)
+            except ValueError:
+                raise ValueError(f"{var}={raw!r} is not a valid {convert.__name__}") from None
+            group, _, name = path.rpartition(".")
+            (nested[group] if group else top)[name or path] = value
+
+        settings = cls(
+            **top,
+            topics=Topics(**nested["topics"]),
+            collections=Collections(**nested["collections"]),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raise ValueError if a value cannot work (caught early, with the variable name)."""
+        if self.infra_mode not in ("auto", "local", "docker"):
+            raise ValueError(f"LAB_INFRA must be auto, local or docker, not {self.infra_mode!r}")
+        if self.telemetry_partitions < 1:
+            raise ValueError("TELEMETRY_PARTITIONS must be at least 1")
+        if not self.mongodb_uri.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError(f"MONGODB_URI must start with mongodb:// or mongodb+srv://, not {self.mongodb_uri!r}")
+        for name in ("api_url", "grafana_url"):
+            if not getattr(self, name).startswith(("http://", "https://")):
+                raise ValueError(f"{name.upper()} must be an http(s) URL")
+
+    def replace(self, **changes) -> Settings:
+        """A copy with some fields changed (settings are immutable)."""
+        return dataclasses.replace(self, **changes)
+
+    # Derived values: computed, never stored twice.
+    @property
+    def kafka_host_port(self) -> tuple[str, int]:
+        """The first bootstrap server as (host, port)."""
+        first = self.kafka_bootstrap_servers.split(",")[0].strip()
+        host, _, port = first.rpartition(":")
+        return (host or "localhost", int(port or 9092))
+
+    @property
+    def mongodb_host_port(self) -> tuple[str, int]:
+        """Host and port of a plain `mongodb://host:port` URI (27017 when absent)."""
+        parts = urlsplit(self.mongodb_uri)
+        host = (parts.hostname or "localhost").split(",")[0]
+        try:
+            port = parts.port or 27017
+        except ValueError:  # several hosts in one URI: use the default port
+            port = 27017
+        return host, port
+
+    @property
+    def api_host_port(self) -> tuple[str, int]:
+        parts = urlsplit(self.api_url)
+        return parts.hostname or "localhost", parts.port or 80
+
+    @property
+    def grafana_host_port(self) -> tuple[str, int]:
+        parts = urlsplit(self.grafana_url)
+        return parts.hostname or "localhost", parts.port or 80
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a `.env` file: `KEY=value` lines, `#` comments, optional quotes.
+
+    A missing file gives an empty dict. Malformed lines are ignored rather than fatal,
+    because `.env` is a convenience, not a contract.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        return {}
+    result = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        value = value.split(" #")[0].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        result[key] = value
+    return result

@@ -1,0 +1,78 @@
+"""The Docker path: `docker compose` with the pinned images in infra/docker-compose.yml."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from labkit.config import REPO_ROOT, Settings
+from labkit.infra.local import InfraError
+
+COMPOSE_FILE = REPO_ROOT / "infra" / "docker-compose.yml"
+
+
+def engine_available(timeout: float = 3.0) -> bool:
+    """True when a Docker engine answers (a docker client alone is not enough)."""
+    try:
+        return subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True, timeout=timeout,
+        ).returncode == 0
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return False
+
+
+def _env(settings: Settings) -> dict:
+    import os
+
+    return {
+        **os.environ,
+        "KAFKA_PORT": str(settings.kafka_host_port[1]),
+        "MONGODB_PORT": str(settings.mongodb_host_port[1]),
+        "GRAFANA_PORT": str(settings.grafana_host_port[1]),
+    }
+
+
+def _compose(settings: Settings, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
+    command = ["docker", "compose", "-f", str(COMPOSE_FILE), *args]
+    result = subprocess.run(command, env=_env(settings), capture_output=capture, text=True)
+    if result.returncode != 0:
+        raise InfraError(
+            f"`{' '.join(command)}` failed (exit {result.returncode}). "
+            "Is Docker Compose v2 installed? `docker compose version` tells."
+            + (f"\n{result.stderr[-2000:]}" if capture else "")
+        )
+    return result
+
+
+def running_services(settings: Settings) -> set[str]:
+    out = _compose(settings, "ps", "--format", "json", capture=True).stdout
+    rows = [json.loads(line) for line in out.splitlines() if line.strip().startswith("{")]
+    return {row["Service"] for row in rows if row.get("State") == "running"}
+
+
+def up(settings: Settings, log=print) -> list[str]:
+    before = running_services(settings)
+    log("Starting the Docker stack (first run pulls images)...")
+    _compose(settings, "up", "-d", "--wait")
+    return sorted(running_services(settings) - before)
+
+
+def down(settings: Settings, log=print) -> list[str]:
+    before = running_services(settings)
+    _compose(settings, "stop")  # stop, not down: volumes and containers keep the data
+    log(f"  stopped {', '.join(sorted(before)) or 'nothing'}")
+    return sorted(before)
+
+
+def status(settings: Settings) -> dict[str, dict]:
+    running = running_services(settings)
+    return {
+        name: {"mode": "docker", "running": name in running}
+        for name in ("kafka", "mongodb", "grafana")
+    }
+
+
+def reset(settings: Settings, log=print) -> None:
+    _compose(settings, "down", "--volumes")
+    log("  removed the containers and their volumes")

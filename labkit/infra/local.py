@@ -1,0 +1,324 @@
+"""Local services without Docker: a Kafka broker and a MongoDB-wire server as Java processes.
+
+Jars are pinned in `infra/local/pom.xml` and fetched from Maven Central by `mvn package`
+the first time. Everything a run leaves behind lives under `settings.lab_home`:
+
+    .lab/
+      kafka/data/        Kafka log dirs (formatted once, kept across restarts)
+      kafka/server.properties
+      mongo/telemetry.mv MongoDB-wire server data (H2 MVStore file)
+      logs/kafka.log, logs/mongo.log
+      run/kafka.pid, run/mongo.pid
+
+Every operation is idempotent: `up` when up and `down` when down are no-ops, and a pid
+file left by a crashed process is noticed and removed.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from labkit.config import REPO_ROOT, Settings
+
+POM_DIR = REPO_ROOT / "infra" / "local"
+LIB_DIR = POM_DIR / "target" / "lib"
+CLASSES_DIR = POM_DIR / "target" / "classes"
+LOG4J_CONFIG = POM_DIR / "log4j2.properties"
+
+# Bounded memory: both servers fit comfortably on a 2-core laptop or CI runner.
+KAFKA_HEAP = ["-Xms256m", "-Xmx768m"]
+MONGO_HEAP = ["-Xms128m", "-Xmx768m"]
+
+
+class InfraError(RuntimeError):
+    """A service could not be started or stopped; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """One local server process: how to start it and how to recognise it."""
+
+    name: str
+    main_class: str  # also used to recognise our process in /proc/<pid>/cmdline
+    port: int
+    heap: tuple[str, ...]
+
+    def pid_file(self, home: Path) -> Path:
+        return home / "run" / f"{self.name}.pid"
+
+    def log_file(self, home: Path) -> Path:
+        return home / "logs" / f"{self.name}.log"
+
+
+def services(settings: Settings) -> list[Service]:
+    return [
+        Service("kafka", "kafka.Kafka", settings.kafka_host_port[1], tuple(KAFKA_HEAP)),
+        Service("mongo", "lab.MongoWireServer", settings.mongodb_host_port[1], tuple(MONGO_HEAP)),
+    ]
+
+
+# ---------------------------------------------------------------- prerequisites and build
+
+
+def require_tools() -> None:
+    """Raise InfraError naming what is missing when Java 17+ or Maven is absent."""
+    if not shutil.which("java"):
+        raise InfraError("Java is not installed: install OpenJDK 17 or newer (e.g. `apt-get install openjdk-17-jre`), or use Docker.")
+    if not LIB_DIR.exists() and not shutil.which("mvn"):
+        raise InfraError("Maven is not installed: install it (e.g. `apt-get install maven`) to fetch the Kafka and MongoDB-wire server jars.")
+    version = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    major = _java_major(version)
+    if major is not None and major < 17:
+        raise InfraError(f"Java {major} found, but Kafka 4 needs Java 17 or newer.")
+
+
+def _java_major(version_text: str) -> int | None:
+    """Parse `openjdk version "17.0.15"` (or "1.8.0_392") into 17 (or 8)."""
+    try:
+        quoted = version_text.split('"')[1]
+    except IndexError:
+        return None
+    parts = quoted.split(".")
+    return int(parts[1]) if parts[0] == "1" else int(parts[0].split("-")[0])
+
+
+def ensure_jars(log=print) -> None:
+    """Run `mvn package` in infra/local when the jars are missing or the pom is newer."""
+    stamp = LIB_DIR / ".built"
+    pom = POM_DIR / "pom.xml"
+    sources = [pom, *POM_DIR.glob("src/**/*.java")]
+    if stamp.exists() and all(p.stat().st_mtime <= stamp.stat().st_mtime for p in sources):
+        return
+    log("Fetching pinned Kafka and MongoDB-wire server jars with Maven (first run only)...")
+    started = time.monotonic()
+    result = subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(pom), "clean", "package"], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
+        raise InfraError(f"`mvn package` in infra/local failed:\n{tail}")
+    stamp.touch()
+    log(f"  jars ready in {time.monotonic() - started:.1f} s")
+
+
+def classpath() -> str:
+    return os.pathsep.join([str(CLASSES_DIR), str(LIB_DIR / "*")])
+
+
+# ---------------------------------------------------------------- process bookkeeping
+
+
+def read_pid(service: Service, home: Path) -> int | None:
+    """The pid of our running server, or None. Removes a stale pid file as a side effect."""
+    pid_file = service.pid_file(home)
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    if _is_our_process(pid, service):
+        return pid
+    pid_file.unlink(missing_ok=True)  # stale: the process died or the pid was reused
+    return None
+
+
+def _is_our_process(pid: int, service: Service) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        try:  # no /proc (macOS): fall back to "some process with this pid exists"
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+    return service.main_class.encode() in cmdline
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log written)"
+
+
+# ---------------------------------------------------------------- start
+
+
+def kafka_properties(settings: Settings, data_dir: Path) -> str:
+    """server.properties for a single node that is both broker and controller (KRaft)."""
+    host, port = settings.kafka_host_port
+    controller_port = port + 1
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+            # Clients are told to come back to this address: it must be what they can reach.
+            f"advertised.listeners=PLAINTEXT://{host}:{port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={data_dir}",
+            # Topics are created explicitly by labkit; a typo must fail, not create a topic.
+            "auto.create.topics.enable=false",
+            "num.partitions=1",
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            # One consumer per group in the lab: no reason to wait for more to join.
+            "group.initial.rebalance.delay.ms=0",
+            "log.retention.hours=168",
+            "",
+        ]
+    )
+
+
+def _prepare_kafka(settings: Settings, home: Path) -> list[str]:
+    data_dir = home / "kafka" / "data"
+    props = home / "kafka" / "server.properties"
+    props.parent.mkdir(parents=True, exist_ok=True)
+    props.write_text(kafka_properties(settings, data_dir))
+    if not (data_dir / "meta.properties").exists():  # format storage once, keep it after
+        # A KRaft cluster id is 16 random bytes in URL-safe base64, as `random-uuid` prints.
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            ["java", "-cp", classpath(), f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+             "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(props)],
+            capture_output=True, text=True,
+        )
+        if result.returncode != 0:
+            raise InfraError(f"Formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+    return [f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", "kafka.Kafka", str(props)]
+
+
+def _prepare_mongo(settings: Settings, home: Path) -> list[str]:
+    data_file = home / "mongo" / "telemetry.mv"
+    data_file.parent.mkdir(parents=True, exist_ok=True)
+    host = "127.0.0.1"
+    return ["lab.MongoWireServer", host, str(settings.mongodb_host_port[1]), str(data_file)]
+
+
+def start(service: Service, settings: Settings, home: Path) -> bool:
+    """Start `service` unless it already runs. Returns True when it was started now."""
+    if read_pid(service, home):
+        return False
+    if port_open(service.port):
+        raise InfraError(
+            f"Port {service.port} is already in use by another program, so {service.name} cannot start. "
+            f"Stop that program (`ss -ltnp | grep {service.port}` shows it) or choose another port "
+            f"with {'KAFKA_BOOTSTRAP_SERVERS' if service.name == 'kafka' else 'MONGODB_URI'}."
+        )
+    args = _prepare_kafka(settings, home) if service.name == "kafka" else _prepare_mongo(settings, home)
+    log_file = service.log_file(home)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    service.pid_file(home).parent.mkdir(parents=True, exist_ok=True)
+    # posix_spawn, not subprocess.Popen: the server must outlive this Python process, in
+    # its own session (Ctrl+C in a terminal or notebook does not reach it), with its
+    # output appended to its log file.
+    pid = os.posix_spawnp(
+        "java",
+        ["java", *service.heap, "-XX:+UseSerialGC", "-cp", classpath(), *args],
+        os.environ,
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, str(log_file), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
+    service.pid_file(home).write_text(str(pid))
+    return True
+
+
+def wait_ready(service: Service, home: Path, ready, timeout: float = 90.0) -> None:
+    """Poll `ready()` until it is true; raise InfraError with the log tail if the process dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if read_pid(service, home) is None:
+            raise InfraError(
+                f"{service.name} exited during start-up. Last lines of {service.log_file(home)}:\n"
+                + tail(service.log_file(home))
+            )
+        if ready():
+            return
+        time.sleep(0.25)
+    raise InfraError(
+        f"{service.name} did not become ready within {timeout:.0f} s. Last lines of "
+        f"{service.log_file(home)}:\n" + tail(service.log_file(home))
+    )
+
+
+# ---------------------------------------------------------------- stop
+
+
+def stop(service: Service, home: Path, timeout: float = 30.0) -> bool:
+    """SIGTERM, wait, then SIGKILL. Returns True when a process was stopped now."""
+    pid = read_pid(service, home)
+    if pid is None:
+        return False
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        _signal_group(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.1)
+    service.pid_file(home).unlink(missing_ok=True)
+    return True
+
+
+def kill(service: Service, home: Path) -> None:
+    """SIGKILL without cleanup, as a crash would (used by reliability tests)."""
+    pid = read_pid(service, home)
+    if pid is not None:
+        _signal_group(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, sig)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        # Reap it if it is our child, so it does not linger as a zombie.
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        return state != "Z"
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False

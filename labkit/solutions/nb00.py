@@ -1,0 +1,22 @@
+"""Solutions for notebook 00 (start here)."""
+
+from __future__ import annotations
+
+from labkit.config import Settings
+from labkit.kafka_io import Record
+
+
+def telemetry_partition_count(settings: Settings) -> int:
+    """Exercise 00.1: how many partitions does the telemetry topic have?"""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        return len(consumer.partitions_for_topic(settings.topics.telemetry))
+    finally:
+        consumer.close()
+
+
+def partition_of_key(records: list[Record], key: bytes) -> int:
+    """Exercise 00.2: in which partition did the message with `key` land?"""
+    return next(r.partition for r in records if r.key == key)

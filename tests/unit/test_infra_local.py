@@ -1,0 +1,45 @@
+import os
+import subprocess
+import sys
+
+from labkit.config import Settings
+from labkit.infra import local
+from labkit.infra.topics import topic_plan
+
+
+def test_kafka_advertises_the_address_clients_use():
+    s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "localhost:19092"})
+    props = dict(line.split("=", 1) for line in local.kafka_properties(s, local.POM_DIR).splitlines() if line)
+    assert props["advertised.listeners"] == "PLAINTEXT://localhost:19092"
+    assert props["listeners"].startswith("PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093")
+    assert props["auto.create.topics.enable"] == "false"
+    assert props["process.roles"] == "broker,controller"
+
+
+def test_java_version_parsing():
+    assert local._java_major('openjdk version "17.0.15" 2025-04-15') == 17
+    assert local._java_major('java version "1.8.0_392"') == 8
+    assert local._java_major('openjdk version "21-ea"') == 21
+    assert local._java_major("garbage") is None
+
+
+def test_stale_pid_file_is_detected_and_removed(tmp_path):
+    service = local.Service("kafka", "kafka.Kafka", 1, ())
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    service.pid_file(tmp_path).parent.mkdir(parents=True)
+    service.pid_file(tmp_path).write_text(str(dead.pid))
+    assert local.read_pid(service, tmp_path) is None
+    assert not service.pid_file(tmp_path).exists()
+
+
+def test_a_live_process_that_is_not_ours_is_not_mistaken_for_the_server(tmp_path):
+    service = local.Service("kafka", "kafka.Kafka", 1, ())
+    service.pid_file(tmp_path).parent.mkdir(parents=True)
+    service.pid_file(tmp_path).write_text(str(os.getpid()))  # pytest, not Kafka
+    assert local.read_pid(service, tmp_path) is None
+
+
+def test_topic_plan_spreads_only_telemetry():
+    plan = topic_plan(Settings.from_env({"TELEMETRY_PARTITIONS": "6"}))
+    assert plan == {"car.telemetry.v1": 6, "car.telemetry.dlq.v1": 1, "car.telemetry.anomaly.v1": 1, "car.telemetry.metrics.v1": 1}
