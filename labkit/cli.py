@@ -58,6 +58,52 @@ def _lab(args, settings: Settings) -> int:
     return 0 if all(r.status == "ok" for r in results) else 1
 
 
+def _simulate(args, settings: Settings) -> int:
+    import signal
+    import threading
+
+    from labkit.faults import FaultRates
+    from labkit.producer import produce, truth_rows
+    from labkit.simulator import SimConfig, Simulator, backfill_start
+
+    rates = FaultRates(episode=args.episode_rate, invalid=args.invalid_rate,
+                       duplicate=args.duplicate_rate, late=args.late_rate)
+    config = SimConfig(cars=args.cars, rate_hz=args.rate, seed=args.seed, faults=rates)
+    start = backfill_start(config, args.count, args.duration) if args.fast else None
+    sim_duration = args.duration if args.fast else None
+    messages = Simulator(config).messages(count=args.count, duration_s=sim_duration, start=start)
+    kept: list = []
+    if args.truth:
+        messages = _keep(messages, kept)
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # stop cleanly: flush, report, exit
+        signal.signal(sig, lambda *_: stop.set())
+    mode = "as fast as possible" if args.fast else f"in real time ({args.rate} Hz per car)"
+    print(f"Simulating {args.cars} cars {mode} into {settings.topics.telemetry}; Ctrl+C stops.", flush=True)
+    try:
+        report = produce(settings, messages, realtime=not args.fast, stop=stop,
+                         duration_s=None if args.fast else args.duration,
+                         progress=args.progress, total=args.count)
+    except Exception as exc:  # no broker at all
+        print(f"error: cannot produce to Kafka at {settings.kafka_bootstrap_servers} ({exc}); run `make infra-up`",
+              file=sys.stderr)
+        return 1
+    print(report)
+    if args.truth:
+        with open(args.truth, "w") as out:
+            for row in truth_rows(kept, report):
+                out.write(json.dumps(row) + "\n")
+        print(f"ground truth: {args.truth}")
+    return 0 if report.failed == 0 else 1
+
+
+def _keep(messages, kept: list):
+    for message in messages:
+        kept.append(message)
+        yield message
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +121,21 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("lab", help="run every notebook headless with papermill and print a table")
     p.set_defaults(handler=_lab)
+
+    p = sub.add_parser("simulate", help="run the fleet simulator into Kafka")
+    p.add_argument("--cars", type=int, default=2, help="number of cars (default 2)")
+    p.add_argument("--rate", type=float, default=1.0, help="events per car per second (default 1)")
+    p.add_argument("--duration", type=float, help="seconds to run (simulated seconds with --fast)")
+    p.add_argument("--count", type=int, help="stop after this many messages")
+    p.add_argument("--seed", type=int, default=7, help="random seed: same seed, same fleet")
+    p.add_argument("--fast", action="store_true", help="as fast as possible, timestamps ending now")
+    p.add_argument("--episode-rate", type=float, default=0.002, help="anomaly episodes per event")
+    p.add_argument("--invalid-rate", type=float, default=0.01, help="invalid messages per event")
+    p.add_argument("--duplicate-rate", type=float, default=0.005, help="duplicates per event")
+    p.add_argument("--late-rate", type=float, default=0.005, help="late (out-of-order) events per event")
+    p.add_argument("--truth", help="write the ground truth (JSON lines) to this file")
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.set_defaults(handler=_simulate)
 
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,88 @@
+"""The telemetry event contract: fields, units, valid ranges, anomaly thresholds.
+
+One place for every number that the simulator, the validator, the anomaly detectors and
+the API must agree on (the original project kept copies in several scripts that drifted
+apart: low fuel was 5 in one and 10 in another).
+
+An event is a JSON object with these fields:
+
+    car_id       "CAR_001"                     string, CAR_ + digits
+    timestamp    "2026-02-25T21:28:17.376062+00:00"   ISO-8601, UTC
+    speed        km/h                           0 .. 260
+    rpm          revolutions per minute         0 .. 9000
+    engine_temp  °C                             40 .. 150
+    fuel_level   % of tank                      0 .. 100
+    latitude     degrees                        -90 .. 90
+    longitude    degrees                        -180 .. 180
+    event_id     stable id, the idempotency key (MongoDB `_id`)
+    seq          per-car counter from 1: gaps and duplicates become visible
+"""
+
+from __future__ import annotations
+
+import re
+
+#: The original eight fields, in their original order.
+ORIGINAL_FIELDS = ("car_id", "timestamp", "speed", "rpm", "engine_temp", "fuel_level", "latitude", "longitude")
+#: Every field a valid event carries.
+FIELDS = (*ORIGINAL_FIELDS, "event_id", "seq")
+
+#: Numeric fields and their inclusive valid ranges (the original bounds).
+RANGES: dict[str, tuple[float, float]] = {
+    "speed": (0.0, 260.0),
+    "rpm": (0.0, 9000.0),
+    "engine_temp": (40.0, 150.0),
+    "fuel_level": (0.0, 100.0),
+    "latitude": (-90.0, 90.0),
+    "longitude": (-180.0, 180.0),
+}
+NUMERIC_FIELDS = tuple(RANGES)
+
+CAR_ID_PATTERN = re.compile(r"CAR_\d{3,6}")
+EVENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+
+#: Limits that protect the processor from hostile input.
+MAX_PAYLOAD_BYTES = 16 * 1024  # a real event is ~250 bytes
+MAX_FUTURE_SKEW_S = 300  # a timestamp more than 5 minutes ahead of the processor's clock
+MAX_PAST_AGE_DAYS = 365  # ... or older than a year is rejected as a bad clock
+
+#: Anomaly thresholds (the original rules), shared by detectors and the API's status.
+OVERSPEED_KMH = 180.0  # speed > 180
+OVERHEAT_C = 120.0  # engine_temp >= 120
+LOW_FUEL_PCT = 5.0  # fuel_level <= 5
+HIGH_RPM = 7000.0  # rpm >= 7000
+
+#: Thresholds of the stateful, per-car detectors.
+GPS_JUMP_KMH = 300.0  # the speed implied by two consecutive fixes; no car in a city does that
+TEMP_RISE_C_PER_S = 1.5  # a warming engine gains well under 0.5 °C/s
+FUEL_DROP_PCT = 5.0  # points lost between two readings without a refuel: leak or sensor fault
+STUCK_REPEATS = 8  # the same exact reading this many times in a row while the car moves
+
+#: The anomaly types of the contract: the four original rules and the stateful detectors.
+RULE_ANOMALIES = ("overspeed", "engine_overheat", "low_fuel", "high_rpm")
+STATEFUL_ANOMALIES = ("gps_jump", "temp_rise", "fuel_drop", "sensor_stuck")
+ANOMALY_TYPES = (*RULE_ANOMALIES, *STATEFUL_ANOMALIES)
+
+#: Reason classes of rejected events. A full reason code may add the field after a colon,
+#: as the original did: `missing_field:speed`, `range:rpm`, `invalid:car_id`.
+REASON_CLASSES = (
+    "oversize",
+    "not_json",
+    "not_object",
+    "missing_field",
+    "wrong_type",
+    "invalid",
+    "range",
+    "bad_timestamp",
+    "future_timestamp",
+)
+
+
+def reason_class(reason: str) -> str:
+    """`range:speed` -> `range` (the part before the colon)."""
+    return reason.split(":", 1)[0]
+
+
+def car_id(number: int) -> str:
+    """1 -> 'CAR_001' (the original naming)."""
+    return f"CAR_{number:03d}"
