@@ -62,6 +62,7 @@ def _simulate(args, settings: Settings) -> int:
     import signal
     import threading
 
+    from labkit import preflight
     from labkit.faults import FaultRates
     from labkit.producer import produce, truth_rows
     from labkit.simulator import SimConfig, Simulator, backfill_start
@@ -85,9 +86,8 @@ def _simulate(args, settings: Settings) -> int:
         report = produce(settings, messages, realtime=not args.fast, stop=stop,
                          duration_s=None if args.fast else args.duration,
                          progress=args.progress, total=args.count)
-    except Exception as exc:  # no broker at all
-        print(f"error: cannot produce to Kafka at {settings.kafka_bootstrap_servers} ({exc}); run `make infra-up`",
-              file=sys.stderr)
+    except preflight.ServiceUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     print(report)
     if args.truth:

@@ -126,13 +126,14 @@ class FaultInjector:
 
         # Release held-back (late) and duplicate messages whose time has come.
         yield from self._due(state.held)
+        yield from self._due(state.dup_queue)
         if self.rng.random() < self.rates.late:
             state.held.append([self.rng.randint(2, 6), _relabel(message, "late")])
-        else:
-            yield message
-        yield from self._due(state.dup_queue)
+            return
+        yield message
+        # A duplicate always follows its original (a retry after a lost acknowledgement).
         if self.rng.random() < self.rates.duplicate:
-            state.dup_queue.append([self.rng.randint(0, 3), _relabel(message, "duplicate", drop_late=True)])
+            state.dup_queue.append([self.rng.randint(0, 3), _relabel(message, "duplicate")])
 
     def flush(self) -> Iterator[Message]:
         """Everything still held back (call at the end of a run so nothing is lost)."""
@@ -254,9 +255,7 @@ def _json(event: dict) -> bytes:
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _relabel(message: Message, label: str, drop_late: bool = False) -> Message:
+def _relabel(message: Message, label: str) -> Message:
     labels = set(message.labels) | {label}
-    if drop_late:
-        labels.discard("late")
     return Message(message.key, message.value, message.car_id, message.event_id, message.seq,
                    message.timestamp, frozenset(labels))

@@ -98,6 +98,15 @@ def require(settings: Settings, *services: str, timeout: float = 1.5) -> Report:
     return report
 
 
+def ensure(settings: Settings, *services: str, timeout: float = 1.5) -> None:
+    """Like `require` for library code: check only `services`, print nothing, raise
+    ServiceUnavailable (with the fix) for those that are down."""
+    report = check(settings, services, timeout)
+    down = [s for s in report.statuses if not s.ok]
+    if down:
+        raise ServiceUnavailable(down)
+
+
 def _tcp(host: str, port: int, timeout: float) -> str | None:
     """None if a TCP connection opens, else a short reason."""
     try:

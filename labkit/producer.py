@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from labkit import preflight
 from labkit.config import Settings
 from labkit.faults import Message
 from labkit.kafka_io import make_producer
@@ -62,28 +63,22 @@ def produce(settings: Settings, messages: Iterable[Message], *, realtime: bool =
     timestamp - the first message's timestamp); messages without a readable timestamp go at once.
     `max_messages` and `duration_s` (wall seconds) bound the run; `stop.set()` ends it
     early. Never raises for a failed send: failures are counted in the report. Raises
-    only when Kafka cannot be reached at all (with the fix in the message).
+    only when Kafka cannot be reached at all: preflight.ServiceUnavailable, in seconds,
+    with the fix in the message.
     """
     topic = topic or settings.topics.telemetry
     own_producer = producer is None
+    if own_producer:
+        preflight.ensure(settings, "kafka")
     producer = producer or make_producer(settings, **PRODUCER_TUNING)
     report = DeliveryReport()
-    lock = threading.Lock()
     bar = _progress_bar(progress, total or max_messages)
     began = time.monotonic()
     first_ts: datetime | None = None
-
-    def on_success(index, metadata):
-        with lock:
-            report.sent += 1
-            report.per_partition[metadata.partition] += 1
-            report.delivered[index] = (metadata.partition, metadata.offset)
-
-    def on_error(exc):
-        with lock:
-            report.failed += 1
-            if len(report.errors) < 10:
-                report.errors.append(f"{type(exc).__name__}: {exc}")
+    # Futures are checked in send order from the main thread, not through per-message
+    # callbacks: no lock, no work in the client's I/O thread, and memory stays bounded
+    # because confirmed futures are retired as soon as they are done.
+    pending: deque = deque()
 
     try:
         for index, message in enumerate(messages):
@@ -95,29 +90,45 @@ def produce(settings: Settings, messages: Iterable[Message], *, realtime: bool =
                 report.stopped_early = True
                 break
             if realtime and message.timestamp:
-                first_ts = first_ts or _parse(message.timestamp)
                 due = _parse(message.timestamp)
+                first_ts = first_ts or due
                 if due is not None and first_ts is not None:
                     wait = (due - first_ts).total_seconds() - (time.monotonic() - began)
                     if wait > 0 and _sleep(wait, stop):
                         report.stopped_early = True
                         break
             report.delivered.append(None)
-            future = producer.send(topic, key=message.key, value=message.value)
-            future.add_callback(lambda md, i=index: on_success(i, md))
-            future.add_errback(on_error)
+            pending.append((index, producer.send(topic, key=message.key, value=message.value)))
+            while pending and pending[0][1].is_done:
+                _retire(report, *pending.popleft())
             if bar is not None:
                 bar.update(1)
     except KeyboardInterrupt:
         report.stopped_early = True
     finally:
         producer.flush()  # wait for every in-flight confirmation before reporting
+        while pending:
+            _retire(report, *pending.popleft())
         if own_producer:
             producer.close()
         if bar is not None:
             bar.close()
     report.seconds = time.monotonic() - began
     return report
+
+
+def _retire(report: DeliveryReport, index: int, future) -> None:
+    """Count one finished send (flush() has returned, or the future is done)."""
+    if future.succeeded():
+        metadata = future.value
+        report.sent += 1
+        report.per_partition[metadata.partition] += 1
+        report.delivered[index] = (metadata.partition, metadata.offset)
+    else:
+        report.failed += 1
+        if len(report.errors) < 10:
+            exc = future.exception
+            report.errors.append(f"{type(exc).__name__}: {exc}")
 
 
 def _parse(timestamp: str) -> datetime | None:

@@ -1,0 +1,131 @@
+"""Producer throughput, side by side in one run, on the same broker and topic layout.
+
+    python bench/bench_producer.py [--messages 100000] [--cars 100] [--record]
+
+Compares:
+  simulate only   the fleet model + fault injection, no Kafka (our CPU cost per event)
+  ours            labkit.producer.produce in as-fast-as-possible mode: simulate + send,
+                  every delivery confirmed and counted
+  ours, pre-built the same produce() over messages simulated beforehand: the cost of
+                  our delivery bookkeeping alone
+  raw send        kafka-python sending the same messages pre-serialised, same settings
+                  (acks=all, idempotent, linger 20 ms, 64 KB batches): the client's ceiling
+
+Each side gets a fresh 4-partition topic. `--record` appends the table to
+bench/results/producer.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from labkit.config import Settings
+from labkit.infra.topics import ensure_topics
+from labkit.kafka_io import make_producer
+from labkit.producer import PRODUCER_TUNING, produce
+from labkit.simulator import SimConfig, Simulator, backfill_start
+
+RESULTS = Path(__file__).parent / "results" / "producer.md"
+
+
+def fresh_topic(settings: Settings, label: str) -> str:
+    name = f"bench.{label}.{uuid.uuid4().hex[:6]}"
+    ensure_topics(settings, {name: 4})
+    return name
+
+
+def drop_topics(settings: Settings, names: list[str]) -> None:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        admin.delete_topics(names)
+    finally:
+        admin.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--cars", type=int, default=100)
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    config = SimConfig(cars=args.cars, seed=1)
+    n = args.messages
+
+    def messages():
+        return Simulator(config).messages(count=n, start=backfill_start(config, count=n))
+
+    rows = []
+    began = time.perf_counter()
+    prebuilt = list(messages())
+    sim_s = time.perf_counter() - began
+    rows.append(("simulate only (no Kafka)", n, sim_s))
+    payload = [(m.key, m.value) for m in prebuilt]
+
+    topics = []
+    topic = fresh_topic(settings, "ours")
+    topics.append(topic)
+    report = produce(settings, messages(), topic=topic)
+    assert report.sent == n and report.failed == 0, report
+    rows.append(("ours: simulate + produce, confirmed", report.sent, report.seconds))
+
+    topic = fresh_topic(settings, "prebuilt")
+    topics.append(topic)
+    report = produce(settings, prebuilt, topic=topic)
+    assert report.sent == n and report.failed == 0, report
+    rows.append(("ours: produce() of pre-built messages, confirmed", report.sent, report.seconds))
+
+    topic = fresh_topic(settings, "raw")
+    topics.append(topic)
+    producer = make_producer(settings, **PRODUCER_TUNING)
+    acked = [0]
+
+    def ok(_):
+        acked[0] += 1
+
+    began = time.perf_counter()
+    for key, value in payload:
+        producer.send(topic, key=key, value=value).add_callback(ok)
+    producer.flush()
+    raw_s = time.perf_counter() - began
+    producer.close()
+    assert acked[0] == n
+    rows.append(("raw kafka-python send of pre-serialised bytes", acked[0], raw_s))
+    drop_topics(settings, topics)
+
+    raw_rate = n / raw_s
+    lines = [
+        f"### {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {n:,} messages, {args.cars} cars",
+        f"`python bench/bench_producer.py --messages {n} --cars {args.cars}` on {platform.machine()}, "
+        f"{_cpus()} CPUs, Python {platform.python_version()}, local Kafka 4.1.1 (single node)",
+        "",
+        "| side | messages | seconds | msg/s | vs raw send |",
+        "|------|---------:|--------:|------:|------------:|",
+    ]
+    for name, count, seconds in rows:
+        rate = count / seconds
+        lines.append(f"| {name} | {count:,} | {seconds:.2f} | {rate:,.0f} | {rate / raw_rate:.2f}x |")
+    text = "\n".join(lines)
+    print(text)
+    if args.record:
+        with RESULTS.open("a") as out:
+            out.write("\n" + text + "\n")
+    return 0
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
