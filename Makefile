@@ -57,6 +57,12 @@ infra-down: $(STAMP) ## stop the services (data is kept)
 infra-status: $(STAMP) ## show whether each service runs and answers
 	$(LABKIT) infra status
 
+simulate: $(STAMP) ## run the fleet simulator into Kafka in real time (CARS=2 RATE=1; Ctrl+C stops)
+	$(LABKIT) simulate --cars $(or $(CARS),2) --rate $(or $(RATE),1)
+
+bench: $(STAMP) ## run the benchmarks side by side and record the results in bench/results/
+	$(LABKIT) infra run -- $(PY) bench/bench_producer.py --record
+
 reset: $(STAMP) ## stop the services and delete their data (a clean lab for the next class)
 	$(LABKIT) infra reset
 	rm -rf runs

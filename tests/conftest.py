@@ -33,3 +33,20 @@ def pytest_collection_modifyitems(items):
         for tier in ("unit", "integration", "notebooks", "reliability"):
             if f"/tests/{tier}/" in str(item.path):
                 item.add_marker(getattr(pytest.mark, "notebook" if tier == "notebooks" else tier))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_topics(settings: Settings):
+    """Tests create topics named `labkit.test.*`; remove them when the session ends."""
+    yield
+    if not preflight.check(settings, ("kafka",))["kafka"].ok:
+        return
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        leftovers = [t for t in admin.list_topics() if t.startswith("labkit.test.")]
+        if leftovers:
+            admin.delete_topics(leftovers)
+    finally:
+        admin.close()

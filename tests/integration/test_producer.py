@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+from kafka import KafkaAdminClient
 
 from labkit import kafka_io, preflight
 from labkit.faults import FaultRates
@@ -19,7 +20,10 @@ from labkit.simulator import SimConfig, Simulator, backfill_start
 def topic(services):
     name = f"labkit.test.producer.{uuid.uuid4().hex[:8]}"
     ensure_topics(services, {name: 4})
-    return name
+    yield name
+    admin = KafkaAdminClient(bootstrap_servers=services.kafka_bootstrap_servers)
+    admin.delete_topics([name])
+    admin.close()
 
 
 def test_confirmed_sends_equal_messages_read_back_and_order_is_kept_per_car(services, topic):
