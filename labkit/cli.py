@@ -98,6 +98,49 @@ def _simulate(args, settings: Settings) -> int:
     return 0 if report.failed == 0 else 1
 
 
+def _process(args, settings: Settings) -> int:
+    import logging
+    import signal
+
+    from labkit import preflight
+    from labkit.processor import DLQGuardTripped, Processor, ProcessorConfig
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    config = ProcessorConfig(group_id=args.group, batch_size=args.batch_size,
+                             max_invalid_ratio=None if args.no_guard else args.max_invalid_ratio)
+    processor = Processor(settings, config)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # finish the batch, commit, close
+        signal.signal(sig, lambda *_: processor.stop())
+    print(f"Processing {settings.topics.telemetry} as group {args.group!r}; Ctrl+C stops.", flush=True)
+    try:
+        stats = processor.run(max_messages=args.max_messages, idle_timeout_s=args.idle_timeout)
+    except (preflight.ServiceUnavailable, DLQGuardTripped) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(stats)
+    return 0
+
+
+def _validate_file(args, settings: Settings) -> int:
+    from datetime import datetime, timezone
+
+    from labkit.validation import validate
+
+    now = datetime.now(timezone.utc)
+    with open(args.file, "rb") as handle:
+        for line in handle:
+            raw = line.rstrip(b"\r\n")
+            if args.jsonl:
+                try:
+                    raw = json.loads(raw)["raw"]
+                except (ValueError, KeyError, TypeError):
+                    print(json.dumps({"ok": False, "reason": "input", "detail": "line is not JSON with a 'raw' field"}))
+                    continue
+                raw = raw.encode() if isinstance(raw, str) else json.dumps(raw).encode()
+            print(json.dumps(validate(raw, now).as_dict(), ensure_ascii=False))
+    return 0
+
+
 def _keep(messages, kept: list):
     for message in messages:
         kept.append(message)
@@ -136,6 +179,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--truth", help="write the ground truth (JSON lines) to this file")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
     p.set_defaults(handler=_simulate)
+
+    p = sub.add_parser("process", help="run the stream processor (validate, store, DLQ, anomalies, metrics)")
+    p.add_argument("--group", default="telemetry-processor", help="consumer group id")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--max-messages", type=int, help="stop after this many messages")
+    p.add_argument("--idle-timeout", type=float, help="stop after this many seconds without messages")
+    p.add_argument("--max-invalid-ratio", type=float, default=0.5, help="DLQ guard limit (default 0.5)")
+    p.add_argument("--no-guard", action="store_true", help="switch the DLQ guard off")
+    p.set_defaults(handler=_process)
+
+    p = sub.add_parser("validate", help="validate raw messages from a file, one JSON verdict per line")
+    p.add_argument("file", help="one raw message per line")
+    p.add_argument("--jsonl", action="store_true", help="lines are JSON objects with the message in 'raw'")
+    p.set_defaults(handler=_validate_file)
 
     args = parser.parse_args(argv)
     try:

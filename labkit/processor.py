@@ -1,0 +1,382 @@
+"""The stream processor: Kafka -> validate -> detect -> MongoDB / DLQ / anomalies -> commit.
+
+One loop, one batch at a time:
+
+    poll a batch
+    -> validate every message (pure)            labkit.validation
+    -> detect anomalies in the valid ones       labkit.detectors
+    -> insert valid events into MongoDB         unordered; duplicate _id = already stored
+    -> move each car's latest state forward     only with newer data
+    -> store anomalies; send DLQ and anomaly records to Kafka and wait for every ack
+    -> commit the batch's offsets               only now: the data is safe
+
+If MongoDB or Kafka fails, that step is retried with backoff until it succeeds (or a stop
+is requested, in which case nothing is committed and the batch is read again next time):
+no message is ever skipped. A crash at any point means the batch is redelivered, and
+idempotent ids make the second write harmless (at-least-once delivery, effectively-once
+storage). DLQ records are at-least-once too: deduplicate them by their source
+(topic, partition, offset), which is unique.
+
+A DLQ guard stops the processor when the share of invalid messages is absurd (a broken
+producer), before it writes anything of that batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from labkit import dlq, preflight
+from labkit.config import Settings
+from labkit.detectors import AnomalyDetector
+from labkit.metrics import BatchCounts, WindowedMetrics
+from labkit.store import ensure_indexes, event_document, insert_idempotent, update_latest
+from labkit.validation import validate
+
+log = logging.getLogger("labkit.processor")
+
+
+class DLQGuardTripped(RuntimeError):
+    """Too many invalid messages in a row: probably a broken producer, not bad luck.
+
+    Raised before anything of the offending batch is written or committed, so fixing the
+    producer (or raising the limit) and restarting loses nothing.
+    """
+
+    def __init__(self, ratio: float, window: int, reasons: Counter):
+        self.ratio, self.window, self.reasons = ratio, window, reasons
+        top = ", ".join(f"{r} x{n}" for r, n in reasons.most_common(3))
+        super().__init__(
+            f"DLQ guard: {ratio:.0%} of the last {window} messages were invalid ({top}). "
+            "Stopped without committing. Check the producer, then restart "
+            "(or raise ProcessorConfig.max_invalid_ratio)."
+        )
+
+
+class StopRequested(Exception):
+    """A stop arrived while data of the current batch was not yet safe; nothing committed."""
+
+
+@dataclass(frozen=True)
+class ProcessorConfig:
+    group_id: str = "telemetry-processor"
+    batch_size: int = 500
+    poll_timeout_ms: int = 500
+    #: Stop when the share of invalid messages among the last `guard_window` exceeds this
+    #: (None switches the guard off).
+    max_invalid_ratio: float | None = 0.5
+    guard_window: int = 500
+    guard_min_messages: int = 200
+    metrics_window_s: int = 10
+    max_backoff_s: float = 8.0
+
+
+@dataclass
+class RunStats:
+    """Totals of one `run()`: what happened to every message read."""
+
+    processed: int = 0
+    valid: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    invalid_by_reason: Counter = field(default_factory=Counter)
+    anomalies_by_type: Counter = field(default_factory=Counter)
+    batches: int = 0
+    retries: int = 0
+    commits: int = 0
+    seconds: float = 0.0
+    stopped_because: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.processed / self.seconds if self.seconds else 0.0
+
+    def __str__(self) -> str:
+        return (f"processed {self.processed} in {self.seconds:.1f} s ({self.rate:,.0f}/s): "
+                f"{self.stored} stored, {self.duplicates} duplicates, {self.invalid} to the DLQ, "
+                f"{sum(self.anomalies_by_type.values())} anomalies; stopped: {self.stopped_because}")
+
+
+RETRYABLE_NAMES = ("AutoReconnect", "ConnectionFailure", "ServerSelectionTimeoutError", "NetworkTimeout",
+                   "NotPrimaryError", "KafkaTimeoutError", "KafkaConnectionError", "NoBrokersAvailable",
+                   "RequestTimedOutError", "NotLeaderForPartitionError", "KafkaSendFailed")
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Transient infrastructure errors (by class name across pymongo and kafka-python)."""
+    return any(cls.__name__ in RETRYABLE_NAMES for cls in type(exc).__mro__)
+
+
+class KafkaSendFailed(RuntimeError):
+    """Some records were not acknowledged; they will be sent again."""
+
+
+class Processor:
+    """Consumes the telemetry topic in a consumer group. Build once, `run()` until done."""
+
+    def __init__(self, settings: Settings, config: ProcessorConfig = ProcessorConfig(),
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 detector: AnomalyDetector | None = None):
+        self.settings = settings
+        self.config = config
+        self.clock = clock
+        self.detector = detector or AnomalyDetector()
+        self.processor_id = f"{socket.gethostname()}-{os.getpid()}"
+        self.metrics = WindowedMetrics(self.processor_id, config.metrics_window_s)
+        self.recent_invalid: deque[bool] = deque(maxlen=config.guard_window)
+        self.stats = RunStats()
+        self._stop = threading.Event()
+        self._consumer = None
+        self._producer = None
+        self._mongo = None
+        self._uncommitted: dict = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current batch and return (thread- and signal-safe)."""
+        self._stop.set()
+
+    def _connect(self) -> None:
+        from kafka import KafkaConsumer
+        from kafka.consumer.subscription_state import ConsumerRebalanceListener
+        from pymongo import MongoClient
+
+        from labkit.kafka_io import make_producer
+
+        preflight.ensure(self.settings, "kafka", "mongodb")
+        processor = self
+
+        class CommitOnRevoke(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked):
+                processor._commit()  # hand over exactly where we are
+
+            def on_partitions_assigned(self, assigned):
+                pass
+
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=self.config.group_id,
+            enable_auto_commit=False,  # we commit after the data is safe, never before
+            auto_offset_reset="earliest",
+            max_poll_records=self.config.batch_size,
+            client_id=f"labkit-processor-{self.processor_id}",
+        )
+        self._consumer.subscribe([self.settings.topics.telemetry], listener=CommitOnRevoke())
+        self._producer = make_producer(self.settings, linger_ms=5)
+        self._mongo = MongoClient(self.settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=2000,
+                                  socketTimeoutMS=10000, connectTimeoutMS=2000)
+        self._db = self._mongo[self.settings.mongodb_db]
+        self._until_safe("create indexes", lambda: ensure_indexes(self._db, self.settings))
+
+    def close(self) -> None:
+        for closer in (
+            lambda: self._consumer and self._consumer.close(autocommit=False),
+            lambda: self._producer and self._producer.close(timeout=10),
+            lambda: self._mongo and self._mongo.close(),
+        ):
+            try:
+                closer()
+            except Exception as exc:  # closing must not hide the real outcome
+                log.warning("error while closing: %s", exc)
+        self._consumer = self._producer = self._mongo = None
+
+    def run(self, max_messages: int | None = None, idle_timeout_s: float | None = None) -> RunStats:
+        """Process until `max_messages`, `idle_timeout_s` without new messages, or `stop()`.
+
+        Returns the run's totals. Raises DLQGuardTripped (nothing of that batch committed)
+        or preflight.ServiceUnavailable if a service is down at start.
+        """
+        began = time.monotonic()
+        last_message = time.monotonic()
+        self._connect()
+        try:
+            while True:
+                if self._stop.is_set():
+                    self.stats.stopped_because = "stop requested"
+                    break
+                if max_messages is not None and self.stats.processed >= max_messages:
+                    self.stats.stopped_because = f"max_messages={max_messages}"
+                    break
+                if idle_timeout_s is not None and time.monotonic() - last_message >= idle_timeout_s:
+                    self.stats.stopped_because = f"idle for {idle_timeout_s:g} s"
+                    break
+                limit = self.config.batch_size
+                if max_messages is not None:
+                    limit = min(limit, max_messages - self.stats.processed)
+                batch = self._consumer.poll(timeout_ms=self.config.poll_timeout_ms, max_records=limit)
+                records = [r for rs in batch.values() for r in rs]
+                if records:
+                    last_message = time.monotonic()
+                    self.process_batch(records)
+                self._write_metrics(self.metrics.roll(_now_ms()))
+        except StopRequested as exc:
+            self.stats.stopped_because = f"stop requested while {exc} was not yet safe (nothing committed)"
+        finally:
+            try:
+                self._write_metrics(self.metrics.flush())
+            except Exception as exc:
+                log.warning("could not write the last metrics window: %s", exc)
+            self.stats.seconds = time.monotonic() - began
+            self.close()
+        return self.stats
+
+    # ------------------------------------------------------------------ one batch
+
+    def process_batch(self, records: list) -> None:
+        """Validate, detect, write, then commit one batch (see the module docstring)."""
+        started = time.perf_counter()
+        now = self.clock()
+        counts = BatchCounts(processed=len(records))
+        valid_events, dead, anomalies, seen_ids = [], [], [], set()
+
+        for r in records:
+            verdict = validate(r.value, now)
+            self.recent_invalid.append(not verdict.ok)
+            if not verdict.ok:
+                counts.invalid_by_reason[verdict.reason] += 1
+                dead.append(dlq.envelope(verdict, dlq.Source(r.topic, r.partition, r.offset, r.key), r.value, now))
+                continue
+            event = verdict.event
+            counts.valid += 1
+            if event["event_id"] in seen_ids or self.detector.is_duplicate(event):
+                counts.duplicates += 1  # redelivered or re-sent: store once, detect once
+                continue
+            seen_ids.add(event["event_id"])
+            valid_events.append(event)
+            anomalies.extend(self.detector.detect(event))
+        self._check_guard(counts.invalid_by_reason)
+
+        docs = [event_document(e) for e in valid_events]
+        result = self._until_safe("MongoDB insert", lambda: insert_idempotent(self._db[self.settings.collections.telemetry], docs))
+        counts.stored, counts.duplicates = result.inserted, counts.duplicates + result.duplicates
+        self._until_safe("latest state", lambda: update_latest(self._db[self.settings.collections.latest], valid_events))
+        anomaly_docs = [dict(a.as_record(), _id=a.anomaly_id) for a in anomalies]
+        self._until_safe("anomaly insert", lambda: insert_idempotent(self._db[self.settings.collections.anomalies], anomaly_docs))
+        outgoing = [(self.settings.topics.dlq, value, headers, None) for value, headers in dead]
+        outgoing += [(self.settings.topics.anomaly, _json(a.as_record()), [("anomaly.type", a.type.encode())], a.car_id.encode())
+                     for a in anomalies]
+        self._send_all(outgoing)
+
+        for r in records:  # offsets to commit: the next one to read, per partition
+            self._uncommitted[(r.topic, r.partition)] = r.offset + 1
+        self._until_safe("offset commit", self._commit)
+
+        counts.anomalies_by_type = Counter(a.type for a in anomalies)
+        counts.latency_ms = (time.perf_counter() - started) * 1000
+        if valid_events:
+            counts.newest_event_ms = int(max(e["timestamp"] for e in valid_events).timestamp() * 1000)
+        self._add_to_stats(counts)
+        self._write_metrics(self.metrics.add(counts, _now_ms(), self._lag()))
+
+    def _check_guard(self, reasons: Counter) -> None:
+        limit = self.config.max_invalid_ratio
+        seen = len(self.recent_invalid)
+        if limit is None or seen < self.config.guard_min_messages:
+            return
+        ratio = sum(self.recent_invalid) / seen
+        if ratio > limit:
+            raise DLQGuardTripped(ratio, seen, reasons)
+
+    def _send_all(self, outgoing: list) -> None:
+        """Send every (topic, value, headers, key) and wait until each one is acknowledged;
+        records that failed are sent again until they are."""
+        remaining = list(outgoing)
+
+        def attempt():
+            nonlocal remaining
+            futures = [(item, self._producer.send(item[0], value=item[1], headers=item[2], key=item[3]))
+                       for item in remaining]
+            self._producer.flush(timeout=30)
+            remaining = [item for item, f in futures if not (f.is_done and f.succeeded())]
+            if remaining:
+                raise KafkaSendFailed(f"{len(remaining)} of {len(futures)} records not acknowledged")
+
+        if remaining:
+            self._until_safe("Kafka send", attempt)
+
+    def _commit(self) -> None:
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+
+        if not self._uncommitted or self._consumer is None:
+            return
+        offsets = {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in self._uncommitted.items()}
+        self._consumer.commit(offsets)
+        self._uncommitted.clear()
+        self.stats.commits += 1
+
+    def _until_safe(self, what: str, action: Callable):
+        """Run `action` until it succeeds, backing off on transient errors. Never skips."""
+        delay = 0.25
+        while True:
+            try:
+                return action()
+            except Exception as exc:
+                if not (_retryable(exc) or isinstance(exc, KafkaSendFailed)):
+                    raise
+                self.stats.retries += 1
+                log.warning("%s failed (%s: %s); retrying in %.2f s", what, type(exc).__name__, exc, delay)
+                if self._stop.wait(delay):
+                    raise StopRequested(what) from exc
+                delay = min(delay * 2, self.config.max_backoff_s)
+
+    # ------------------------------------------------------------------ metrics
+
+    def _lag(self) -> int | None:
+        try:
+            total = 0
+            for tp in self._consumer.assignment():
+                high = self._consumer.highwater(tp)
+                if high is not None:
+                    total += max(0, high - self._consumer.position(tp))
+            return total
+        except Exception:
+            return None
+
+    def _add_to_stats(self, counts: BatchCounts) -> None:
+        s = self.stats
+        s.processed += counts.processed
+        s.valid += counts.valid
+        s.stored += counts.stored
+        s.duplicates += counts.duplicates
+        s.invalid += sum(counts.invalid_by_reason.values())
+        s.invalid_by_reason.update(counts.invalid_by_reason)
+        s.anomalies_by_type.update(counts.anomalies_by_type)
+        s.batches += 1
+
+    def _write_metrics(self, windows: list[dict]) -> None:
+        """Best effort: metrics never hold up or endanger the data path."""
+        if not windows:
+            return
+        try:
+            collection = self._db[self.settings.collections.metrics]
+            for record in windows:
+                collection.replace_one({"_id": record["_id"]}, record, upsert=True)
+                self._producer.send(self.settings.topics.metrics, value=_json(record), key=self.processor_id.encode())
+            self._producer.flush(timeout=10)
+        except Exception as exc:
+            log.warning("metrics window not written: %s", exc)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _json(record: dict) -> bytes:
+    return json.dumps(record, default=_default, separators=(",", ":")).encode()
+
+
+def _default(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)

@@ -1,0 +1,89 @@
+"""MongoDB writes for the pipeline: idempotent inserts, latest state per car, indexes by code.
+
+Every write here may be repeated safely (the processor retries, Kafka redelivers):
+- events are inserted with `_id = event_id`, unordered; "duplicate key" means "already
+  stored", so it is counted, not raised;
+- the latest-state document of a car is replaced only by a *newer* event (by event time),
+  so a late event never overwrites a fresher position;
+- anomalies use `_id = event_id:type` and metrics `_id = processor:window`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
+from pymongo.errors import BulkWriteError
+
+from labkit import contract
+from labkit.config import Settings
+
+DUPLICATE_KEY = 11000
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    inserted: int
+    duplicates: int
+
+
+def ensure_indexes(db, settings: Settings) -> None:
+    """Create the indexes the pipeline and the queries rely on. Idempotent."""
+    c = settings.collections
+    db[c.telemetry].create_index([("car_id", ASCENDING), ("timestamp", ASCENDING)], name="car_id_timestamp")
+    db[c.telemetry].create_index([("timestamp", ASCENDING)], name="timestamp")
+    db[c.anomalies].create_index([("timestamp", ASCENDING)], name="timestamp")
+    db[c.anomalies].create_index([("car_id", ASCENDING), ("timestamp", ASCENDING)], name="car_id_timestamp")
+    db[c.metrics].create_index([("window_start_ms", DESCENDING)], name="window_start")
+
+
+def event_document(event: dict) -> dict:
+    """A validated event as stored: `_id` from event_id, timestamp as a BSON date."""
+    return {"_id": event["event_id"], **{name: event[name] for name in contract.FIELDS}}
+
+
+def insert_idempotent(collection, documents: list[dict]) -> WriteResult:
+    """Insert unordered; documents whose `_id` exists already count as duplicates.
+
+    Raises BulkWriteError only for errors other than duplicate keys.
+    """
+    if not documents:
+        return WriteResult(0, 0)
+    try:
+        collection.bulk_write([InsertOne(d) for d in documents], ordered=False)
+        return WriteResult(len(documents), 0)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        # Count from the errors, not from nInserted: the errors are what the server refused.
+        return WriteResult(len(documents) - len(errors), len(errors))
+
+
+def update_latest(collection, events: list[dict]) -> int:
+    """Move each car's latest-state document forward to its newest event in `events`.
+
+    The filter only matches a document that is older than the event; when the stored one
+    is newer, the upsert's insert hits the existing `_id` and fails with a duplicate key,
+    which here means "keep what is there". Returns how many cars were updated.
+    """
+    newest: dict[str, dict] = {}
+    for event in events:
+        best = newest.get(event["car_id"])
+        if best is None or event["timestamp"] > best["timestamp"]:
+            newest[event["car_id"]] = event
+    if not newest:
+        return 0
+    ops = [
+        UpdateOne({"_id": car, "timestamp": {"$lt": e["timestamp"]}},
+                  {"$set": {name: e[name] for name in contract.FIELDS}}, upsert=True)
+        for car, e in newest.items()
+    ]
+    try:
+        collection.bulk_write(ops, ordered=False)
+        return len(ops)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return len(ops) - len(errors)
