@@ -207,6 +207,8 @@ class Processor:
                 if max_messages is not None and self.stats.processed >= max_messages:
                     self.stats.stopped_because = f"max_messages={max_messages}"
                     break
+                if not self._consumer.assignment():
+                    last_message = time.monotonic()  # idle time counts once we own partitions
                 if idle_timeout_s is not None and time.monotonic() - last_message >= idle_timeout_s:
                     self.stats.stopped_because = f"idle for {idle_timeout_s:g} s"
                     break
@@ -216,8 +218,8 @@ class Processor:
                 batch = self._consumer.poll(timeout_ms=self.config.poll_timeout_ms, max_records=limit)
                 records = [r for rs in batch.values() for r in rs]
                 if records:
-                    last_message = time.monotonic()
                     self.process_batch(records)
+                    last_message = time.monotonic()  # after: a long retry is not idleness
                 self._write_metrics(self.metrics.roll(_now_ms()))
         except StopRequested as exc:
             self.stats.stopped_because = f"stop requested while {exc} was not yet safe (nothing committed)"

@@ -50,3 +50,43 @@ def _drop_test_topics(settings: Settings):
             admin.delete_topics(leftovers)
     finally:
         admin.close()
+
+
+@pytest.fixture
+def pipeline(services: Settings):
+    """Settings for an isolated pipeline: its own four topics and its own database.
+
+    Tests that run the processor use this, so they never see each other's data (or the
+    lab's). The database is dropped afterwards; topics go at the end of the session.
+    """
+    import uuid
+
+    from pymongo import MongoClient
+
+    from labkit.config import Topics
+    from labkit.infra.topics import ensure_topics, topic_plan
+
+    tag = uuid.uuid4().hex[:8]
+    isolated = services.replace(
+        topics=Topics(telemetry=f"labkit.test.{tag}.telemetry", dlq=f"labkit.test.{tag}.dlq",
+                      anomaly=f"labkit.test.{tag}.anomaly", metrics=f"labkit.test.{tag}.metrics"),
+        mongodb_db=f"labkit_test_{tag}",
+    )
+    ensure_topics(isolated, topic_plan(isolated))
+    yield isolated
+    client = MongoClient(services.mongodb_uri, serverSelectionTimeoutMS=3000)
+    try:
+        client.drop_database(isolated.mongodb_db)
+    except Exception:
+        pass  # a test that stopped MongoDB may leave it to the next run's cleanup
+    finally:
+        client.close()
+
+
+def pipeline_env(settings: Settings) -> dict:
+    """Environment variables that point a `python -m labkit ...` subprocess at `settings`."""
+    import os
+
+    t = settings.topics
+    return {**os.environ, "TOPIC_TELEMETRY": t.telemetry, "TOPIC_DLQ": t.dlq, "TOPIC_ANOMALY": t.anomaly,
+            "TOPIC_METRICS": t.metrics, "MONGODB_DB": settings.mongodb_db}

@@ -253,7 +253,13 @@ def wait_ready(service: Service, home: Path, ready, timeout: float = 90.0) -> No
     """Poll `ready()` until it is true; raise InfraError with the log tail if the process dies."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if read_pid(service, home) is None:
+        # Liveness from the pid file itself: just after spawn the child's command line
+        # may not show the server's main class yet, so read_pid's identity check is too strict.
+        try:
+            pid = int(service.pid_file(home).read_text())
+        except (FileNotFoundError, ValueError):
+            pid = None
+        if pid is None or not _alive(pid):
             raise InfraError(
                 f"{service.name} exited during start-up. Last lines of {service.log_file(home)}:\n"
                 + tail(service.log_file(home))

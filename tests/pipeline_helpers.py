@@ -1,0 +1,62 @@
+"""Helpers shared by the processor's integration and reliability tests."""
+
+from __future__ import annotations
+
+import json
+
+from pymongo import MongoClient
+
+from labkit import dlq, kafka_io
+from labkit.config import Settings
+from labkit.faults import FaultRates, Message
+from labkit.producer import produce
+from labkit.simulator import SimConfig, Simulator, backfill_start
+
+
+def send_batch(settings: Settings, count: int, seed: int = 1, cars: int = 8,
+               rates: FaultRates = FaultRates(episode=0.005, invalid=0.05, duplicate=0.02, late=0.02)) -> list[Message]:
+    config = SimConfig(cars=cars, seed=seed, faults=rates)
+    messages = list(Simulator(config).messages(count=count, start=backfill_start(config, count=count)))
+    report = produce(settings, messages)
+    assert (report.sent, report.failed) == (count, 0)
+    return messages
+
+
+def stored_ids(settings: Settings) -> list[str]:
+    client = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=5000)
+    try:
+        return [d["_id"] for d in client[settings.mongodb_db][settings.collections.telemetry].find({}, {"_id": 1})]
+    finally:
+        client.close()
+
+
+def dlq_records(settings: Settings) -> list[dict]:
+    records = kafka_io.read_topic(settings, settings.topics.dlq, max_messages=1_000_000, timeout_s=30)
+    return [dlq.parse(r.value) | {"_headers": dict(r.headers)} for r in records]
+
+
+def expected(messages: list[Message]) -> tuple[set[str], int]:
+    """(distinct event ids that must be stored, number of messages that must be dead-lettered)."""
+    valid_ids = {m.event_id for m in messages if m.is_valid}
+    return valid_ids, sum(1 for m in messages if not m.is_valid)
+
+
+def distinct_sources(records: list[dict]) -> set[tuple]:
+    """DLQ records are at-least-once; their source coordinates identify them exactly."""
+    return {(r["source"]["topic"], r["source"]["partition"], r["source"]["offset"]) for r in records}
+
+
+def committed_offsets(settings: Settings, group: str) -> dict[int, int]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
+                             enable_auto_commit=False)
+    try:
+        parts = consumer.partitions_for_topic(settings.topics.telemetry) or set()
+        return {p: consumer.committed(TopicPartition(settings.topics.telemetry, p)) for p in sorted(parts)}
+    finally:
+        consumer.close()
+
+
+def as_json(value: bytes) -> dict:
+    return json.loads(value)
