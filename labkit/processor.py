@@ -76,6 +76,8 @@ class ProcessorConfig:
     guard_window: int = 500
     guard_min_messages: int = 200
     metrics_window_s: int = 10
+    #: A crashed processor's partitions move to a new one after this long (broker minimum: 6 s).
+    session_timeout_ms: int = 6000
     max_backoff_s: float = 8.0
 
 
@@ -169,6 +171,8 @@ class Processor:
             enable_auto_commit=False,  # we commit after the data is safe, never before
             auto_offset_reset="earliest",
             max_poll_records=self.config.batch_size,
+            session_timeout_ms=self.config.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self.config.session_timeout_ms // 3),
             client_id=f"labkit-processor-{self.processor_id}",
         )
         self._consumer.subscribe([self.settings.topics.telemetry], listener=CommitOnRevoke())

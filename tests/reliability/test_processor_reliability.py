@@ -24,15 +24,20 @@ def test_sigkill_mid_stream_several_times_loses_and_duplicates_nothing(pipeline)
     valid_ids, invalid_count = expected(messages)
     group = f"g-{uuid.uuid4().hex[:6]}"
     command = [sys.executable, "-m", "labkit", "process", "--group", group, "--batch-size", "200"]
-    kills = 0
-    for delay in (3.0, 2.5, 3.5):
+    kills, stored_before = 0, 0
+    for pause in (0.1, 0.4, 0.25):
         process = subprocess.Popen(command, env=pipeline_env(pipeline), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        # Kill it mid-stream: once it has visibly made progress, not at a fixed time.
+        deadline = time.monotonic() + 90
+        while len(stored_ids(pipeline)) < stored_before + 500 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(pause)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)  # no chance to commit, flush or close
             kills += 1
         process.wait()
+        stored_before = len(stored_ids(pipeline))
     assert kills == 3
     partial = len(stored_ids(pipeline))
     assert 0 < partial < len(valid_ids), "the kills really happened mid-stream"
