@@ -60,8 +60,11 @@ infra-status: $(STAMP) ## show whether each service runs and answers
 simulate: $(STAMP) ## run the fleet simulator into Kafka in real time (CARS=2 RATE=1; Ctrl+C stops)
 	$(LABKIT) simulate --cars $(or $(CARS),2) --rate $(or $(RATE),1)
 
+process: $(STAMP) ## run the stream processor on the live topic (Ctrl+C stops after committing)
+	$(LABKIT) process
+
 bench: $(STAMP) ## run the benchmarks side by side and record the results in bench/results/
-	$(LABKIT) infra run -- $(PY) bench/bench_producer.py --record
+	$(LABKIT) infra run -- sh -c "$(PY) bench/bench_producer.py --record && $(PY) bench/bench_processor.py --record"
 
 reset: $(STAMP) ## stop the services and delete their data (a clean lab for the next class)
 	$(LABKIT) infra reset

@@ -141,6 +141,29 @@ def _validate_file(args, settings: Settings) -> int:
     return 0
 
 
+def _dlq(args, settings: Settings) -> int:
+    from datetime import datetime
+
+    from labkit import preflight
+    from labkit.replay import replay
+
+    try:
+        preflight.ensure(settings, "kafka", "mongodb")
+        since = datetime.fromisoformat(args.since) if args.since else None
+        until = datetime.fromisoformat(args.until) if args.until else None
+    except preflight.ServiceUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: --since/--until must be ISO-8601 with a timezone ({exc})", file=sys.stderr)
+        return 2
+    if (since and since.tzinfo is None) or (until and until.tzinfo is None):
+        print("error: --since/--until need a timezone, e.g. 2026-11-27T10:00:00+00:00", file=sys.stderr)
+        return 2
+    print(replay(settings, reasons=args.reason or None, since=since, until=until, dry_run=args.dry_run))
+    return 0
+
+
 def _keep(messages, kept: list):
     for message in messages:
         kept.append(message)
@@ -193,6 +216,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file", help="one raw message per line")
     p.add_argument("--jsonl", action="store_true", help="lines are JSON objects with the message in 'raw'")
     p.set_defaults(handler=_validate_file)
+
+    p = sub.add_parser("dlq", help="dead-letter queue tools")
+    dlq_actions = p.add_subparsers(dest="action", required=True)
+    r = dlq_actions.add_parser("replay", help="re-validate DLQ records and store those that now pass")
+    r.add_argument("--reason", action="append", help="only this reason or class (repeatable), e.g. range:speed")
+    r.add_argument("--since", help="only records that failed at or after this time (ISO-8601)")
+    r.add_argument("--until", help="only records that failed before this time (ISO-8601)")
+    r.add_argument("--dry-run", action="store_true", help="report what would happen, write nothing")
+    p.set_defaults(handler=_dlq)
 
     args = parser.parse_args(argv)
     try:

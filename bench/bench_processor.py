@@ -1,0 +1,148 @@
+"""Processor throughput, side by side in one run, over the same topic and data.
+
+    python bench/bench_processor.py [--messages 20000] [--record]
+
+Loads N simulated messages (default fault rates) into a fresh topic, then measures:
+  raw consume        kafka-python reading the topic, nothing else (the client's ceiling)
+  raw insert_many    the MongoDB server storing the same valid events in batches of 500
+                     (the database's ceiling)
+  ours               labkit's Processor: validate + detect + insert + latest state + DLQ +
+                     anomalies + commit after every batch
+  naive loop         the original's shape: auto-commit, json.loads, insert_one per event
+
+Every side starts from an empty database and a new consumer group. `--record` appends the
+table to bench/results/processor.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kafka import KafkaConsumer
+from pymongo import MongoClient
+
+from labkit.config import Settings, Topics
+from labkit.infra.topics import ensure_topics, topic_plan
+from labkit.processor import Processor, ProcessorConfig
+from labkit.producer import produce
+from labkit.simulator import SimConfig, Simulator, backfill_start
+from labkit.store import event_document
+from labkit.validation import validate
+
+RESULTS = Path(__file__).parent / "results" / "processor.md"
+
+
+def isolated(settings: Settings) -> Settings:
+    tag = uuid.uuid4().hex[:6]
+    return settings.replace(
+        topics=Topics(*(f"bench.{tag}.{name}" for name in ("telemetry", "dlq", "anomaly", "metrics"))),
+        mongodb_db=f"bench_{tag}",
+    )
+
+
+def consume_all(settings: Settings, n: int, on_message=None, auto_commit=False) -> float:
+    consumer = KafkaConsumer(settings.topics.telemetry, bootstrap_servers=settings.kafka_bootstrap_servers,
+                             group_id=f"bench-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest",
+                             enable_auto_commit=auto_commit, max_poll_records=500)
+    seen = 0
+    began = None
+    while seen < n:
+        batch = consumer.poll(timeout_ms=1000)
+        for records in batch.values():
+            if began is None:
+                began = time.perf_counter()  # from the first message: group join is not throughput
+            for record in records:
+                if on_message:
+                    on_message(record)
+                seen += 1
+    elapsed = time.perf_counter() - began
+    consumer.close()
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    n = args.messages
+    settings = isolated(Settings.from_env())
+    ensure_topics(settings, topic_plan(settings))
+    config = SimConfig(cars=100, seed=1)
+    messages = list(Simulator(config).messages(count=n, start=backfill_start(config, count=n)))
+    assert produce(settings, messages).sent == n
+    now = datetime.now(timezone.utc)
+    docs = [event_document(v.event) for v in (validate(m.value, now) for m in messages) if v.ok]
+    client = MongoClient(settings.mongodb_uri, tz_aware=True)
+    db = client[settings.mongodb_db]
+    rows = []
+
+    rows.append(("raw kafka-python consume", n, consume_all(settings, n)))
+
+    unique = list({d["_id"]: d for d in docs}.values())
+    began = time.perf_counter()
+    for i in range(0, len(unique), 500):
+        db.raw_insert.insert_many(unique[i:i + 500], ordered=False)
+    rows.append((f"raw insert_many ({len(unique):,} valid events, batches of 500)", len(unique),
+                 time.perf_counter() - began))
+
+    processor = Processor(settings, ProcessorConfig(group_id=f"bench-{uuid.uuid4().hex[:6]}", max_invalid_ratio=None))
+    stats = processor.run(max_messages=n)
+    rows.append(("ours: Processor (validate, detect, write, DLQ, commit)", stats.processed, stats.seconds))
+
+    naive = db.naive
+
+    def naive_handle(record):
+        try:
+            event = json.loads(record.value)
+            if not isinstance(event, dict) or any(f not in event for f in ("car_id", "timestamp", "speed")):
+                return
+        except ValueError:
+            return
+        naive.insert_one(event)
+
+    rows.append(("naive loop: auto-commit, insert_one per event", n,
+                 consume_all(settings, n, naive_handle, auto_commit=True)))
+    client.drop_database(settings.mongodb_db)
+    client.close()
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin.delete_topics(list(settings.topics.all()))
+    admin.close()
+
+    ours_rate = stats.processed / stats.seconds
+    lines = [
+        f"### {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {n:,} messages (default fault rates)",
+        f"`python bench/bench_processor.py --messages {n}` on {platform.machine()}, {_cpus()} CPUs, "
+        f"Python {platform.python_version()}, local Kafka 4.1.1 and mongo-java-server 1.47.0 (H2)",
+        "",
+        "| side | messages | seconds | msg/s | ours vs this |",
+        "|------|---------:|--------:|------:|-------------:|",
+    ]
+    for name, count, seconds in rows:
+        rate = count / seconds
+        lines.append(f"| {name} | {count:,} | {seconds:.2f} | {rate:,.0f} | {ours_rate / rate:.2f}x |")
+    text = "\n".join(lines)
+    print(text)
+    if args.record:
+        with RESULTS.open("a") as out:
+            out.write("\n" + text + "\n")
+    return 0
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""DLQ replay: dry run writes nothing, a relaxed rule re-ingests, replaying twice stores nothing twice."""
+
+import json
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from labkit import contract, kafka_io
+from labkit.faults import FaultRates
+from labkit.processor import Processor, ProcessorConfig
+from labkit.replay import replay
+from tests.conftest import pipeline_env
+from tests.pipeline_helpers import dlq_records, send_batch, stored_ids
+
+
+def test_replay_after_relaxing_a_rule(pipeline):
+    messages = send_batch(pipeline, 300, seed=21, rates=FaultRates.none())
+    # Ten fast but real events that today's speed limit (260) rejects.
+    producer = kafka_io.make_producer(pipeline)
+    fast_ids = []
+    for m in messages[:10]:
+        event = json.loads(m.value)
+        event.update(speed=275.0, event_id=event["event_id"] + "-fast")
+        fast_ids.append(event["event_id"])
+        producer.send(pipeline.topics.telemetry, key=m.key, value=json.dumps(event).encode())
+    producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=b"not json at all")
+    producer.flush()
+    producer.close()
+    Processor(pipeline, ProcessorConfig(group_id=f"g-{uuid.uuid4().hex[:6]}")).run(idle_timeout_s=3)
+    before = set(stored_ids(pipeline))
+    assert not before & set(fast_ids)
+
+    unchanged = replay(pipeline, dry_run=True)
+    assert (unchanged.examined, unchanged.now_valid) == (11, 0)
+
+    relaxed = dict(contract.RANGES, speed=(0.0, 300.0))
+    dry = replay(pipeline, reasons=["range"], ranges=relaxed, dry_run=True)
+    assert (dry.matched, dry.now_valid, dry.inserted) == (10, 10, 0)
+    assert set(stored_ids(pipeline)) == before  # a dry run writes nothing
+
+    done = replay(pipeline, reasons=["range:speed"], ranges=relaxed, dry_run=False)
+    assert (done.now_valid, done.inserted, done.already_stored) == (10, 10, 0)
+    assert set(stored_ids(pipeline)) == before | set(fast_ids)
+
+    again = replay(pipeline, reasons=["range:speed"], ranges=relaxed, dry_run=False)
+    assert (again.inserted, again.already_stored) == (0, 10)
+    assert len(stored_ids(pipeline)) == len(before) + 10
+    assert len(dlq_records(pipeline)) == 11  # replay never deletes: the DLQ keeps its history
+
+
+def test_time_filter_and_cli(pipeline):
+    send_batch(pipeline, 200, seed=22, rates=FaultRates(invalid=0.2))
+    Processor(pipeline, ProcessorConfig(group_id=f"g-{uuid.uuid4().hex[:6]}", max_invalid_ratio=None)).run(idle_timeout_s=3)
+    total = len(dlq_records(pipeline))
+    assert total > 10
+    future = datetime.now(timezone.utc) + timedelta(hours=1)
+    assert replay(pipeline, since=future).matched == 0
+    assert replay(pipeline, until=future).matched == total
+    result = subprocess.run([sys.executable, "-m", "labkit", "dlq", "replay", "--dry-run", "--reason", "not_json"],
+                            env=pipeline_env(pipeline), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("DRY RUN: examined")
+    bad = subprocess.run([sys.executable, "-m", "labkit", "dlq", "replay", "--since", "yesterday"],
+                         env=pipeline_env(pipeline), capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "ISO-8601" in bad.stderr
