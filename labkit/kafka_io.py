@@ -133,3 +133,20 @@ def partition_for_key(key: bytes, partitions: int) -> int:
     from kafka.partitioner.default import murmur2
 
     return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def rewind_group(settings: Settings, group: str, topic: str, offsets: dict[int, int]) -> None:
+    """Set a consumer group's committed offsets back to `offsets` (partition -> offset).
+
+    What a crash before the commit amounts to: the group will read those messages again.
+    The group must have no running members.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
+                             enable_auto_commit=False)
+    try:
+        consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
+    finally:
+        consumer.close(autocommit=False)

@@ -2,7 +2,7 @@
 
 from labkit import exercises, kafka_io
 from labkit.infra.topics import describe_topics
-from labkit.solutions import nb00, nb01
+from labkit.solutions import nb00, nb01, nb02
 
 
 def test_nb00_solutions(services):
@@ -33,3 +33,27 @@ def test_nb01_solutions(services):
     share = nb01.stopped_share(trip)
     assert 0 < share < 1
     assert share == sum(r["speed"] == 0 for r in trip) / len(trip)
+
+
+def test_nb02_solutions():
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    from labkit import contract
+    from labkit.evaluation import truth_pairs
+    from labkit.faults import FaultRates
+    from labkit.simulator import SimConfig, Simulator, backfill_start
+
+    now = datetime.now(timezone.utc)
+    good = {"car_id": "CAR_001", "timestamp": (now - timedelta(seconds=5)).isoformat(), "speed": 59.8, "rpm": 2947,
+            "engine_temp": 95.0, "fuel_level": 33.0, "latitude": 52.5, "longitude": 13.4, "event_id": "e1", "seq": 1}
+    assert nb02.validate_with_city_limit(json.dumps(good).encode(), now).ok
+    fast = nb02.validate_with_city_limit(json.dumps(dict(good, speed=230.0)).encode(), now)
+    assert (fast.ok, fast.reason) == (False, "range:speed")
+    assert nb02.validate_with_city_limit(b"\xff", now).reason == "not_json"
+
+    config = SimConfig(cars=10, seed=11, faults=FaultRates(episode=0.006, invalid=0.03, duplicate=0.01, late=0.01))
+    batch = list(Simulator(config).messages(count=2000, start=backfill_start(config, count=2000, now=now)))
+    best = nb02.tuned_temp_rise_threshold(batch, truth_pairs(batch), now)
+    assert best in (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
+    assert best <= 2 * contract.TEMP_RISE_C_PER_S  # the contract's default is near the best
