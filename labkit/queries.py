@@ -1,0 +1,225 @@
+"""The query layer over the stored telemetry, shared by notebook 03, the API and dashboards.
+
+Every function takes a time range `[start, end)` as aware datetimes and returns plain
+dicts (JSON-ready apart from datetimes). Time bucketing is integer arithmetic on epoch
+milliseconds (`ms - ms % bucket`), not `$dateTrunc`, so the same pipelines run on
+MongoDB 8 and on the lab's local MongoDB-wire server. Pipeline builders are pure
+functions (`*_pipeline`), so they can be read and unit-tested without a server.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+from labkit import contract
+from labkit.config import Settings
+from labkit.detectors import rule_anomalies
+
+METRICS = ("speed", "rpm", "engine_temp", "fuel_level")
+#: Bucket sizes a chart can use, smallest first (1 s ... 1 day).
+NICE_BUCKETS_MS = (1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000,
+                   900_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000, 43_200_000, 86_400_000)
+MAX_POINTS = 2_000
+OFFLINE_AFTER_S = 60
+
+
+class QueryError(ValueError):
+    """A query's parameters cannot be answered (bad metric, reversed range, ...)."""
+
+
+def check_range(start: datetime, end: datetime) -> None:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise QueryError("start and end must be timezone-aware (UTC)")
+    if end <= start:
+        raise QueryError(f"the range is empty or reversed: start {start.isoformat()} >= end {end.isoformat()}")
+
+
+def to_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def choose_bucket_ms(start: datetime, end: datetime, max_points: int = MAX_POINTS) -> int:
+    """The smallest nice bucket that keeps a chart of [start, end) under `max_points` points."""
+    span = to_ms(end) - to_ms(start)
+    for size in NICE_BUCKETS_MS:
+        if span / size <= max_points:
+            return size
+    return NICE_BUCKETS_MS[-1]
+
+
+def bucket_expression(bucket_ms: int) -> dict:
+    """Epoch-ms of the bucket a document's timestamp falls in: t - t % bucket."""
+    t = {"$toLong": "$timestamp"}
+    return {"$subtract": [t, {"$mod": [t, bucket_ms]}]}
+
+
+# ------------------------------------------------------------------ pipelines (pure)
+
+
+def series_pipeline(car_id: str, metric: str, start: datetime, end: datetime, bucket_ms: int) -> list[dict]:
+    """avg/min/max/count of `metric` per bucket for one car, oldest bucket first.
+
+    The `$match` on car_id + timestamp range is what the compound index serves.
+    """
+    return [
+        {"$match": {"car_id": car_id, "timestamp": {"$gte": start, "$lt": end}}},
+        {"$group": {"_id": bucket_expression(bucket_ms), "avg": {"$avg": f"${metric}"},
+                    "min": {"$min": f"${metric}"}, "max": {"$max": f"${metric}"}, "count": {"$sum": 1}}},
+        {"$sort": {"_id": 1}},
+    ]
+
+
+def anomaly_buckets_pipeline(start: datetime, end: datetime, bucket_ms: int, car_id: str | None = None) -> list[dict]:
+    """Anomaly counts per (bucket, type), oldest first."""
+    match: dict = {"timestamp": {"$gte": start, "$lt": end}}
+    if car_id:
+        match["car_id"] = car_id
+    return [
+        {"$match": match},
+        {"$group": {"_id": {"t": bucket_expression(bucket_ms), "type": "$type"}, "count": {"$sum": 1}}},
+        {"$sort": {"_id.t": 1, "_id.type": 1}},
+    ]
+
+
+# ------------------------------------------------------------------ queries
+
+
+def series(db, settings: Settings, car_id: str, metric: str, start: datetime, end: datetime,
+           bucket_ms: int | None = None, raw: bool = False, max_points: int = MAX_POINTS) -> list[dict]:
+    """One car's `metric` over [start, end).
+
+    raw=True: the stored readings `{"t", "value"}`, oldest first, at most `max_points`.
+    Otherwise buckets `{"t", "avg", "min", "max", "count"}` of `bucket_ms` (default: chosen
+    so there are at most `max_points`); empty buckets are absent. A car without data, or
+    an empty range, gives []. Raises QueryError for an unknown metric or a bad range.
+    """
+    if metric not in METRICS:
+        raise QueryError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    check_range(start, end)
+    collection = db[settings.collections.telemetry]
+    if raw:
+        cursor = collection.find({"car_id": car_id, "timestamp": {"$gte": start, "$lt": end}},
+                                 {"_id": 0, "timestamp": 1, metric: 1}).sort("timestamp", 1).limit(max_points)
+        return [{"t": _utc(d["timestamp"]), "value": d[metric]} for d in cursor]
+    bucket_ms = bucket_ms or choose_bucket_ms(start, end, max_points)
+    if (to_ms(end) - to_ms(start)) / bucket_ms > 50 * max_points:
+        raise QueryError(f"bucket {bucket_ms} ms is too small for this range (over {50 * max_points} points)")
+    rows = collection.aggregate(series_pipeline(car_id, metric, start, end, bucket_ms))
+    return [{"t": from_ms(int(r["_id"])), "avg": r["avg"], "min": r["min"], "max": r["max"], "count": r["count"]}
+            for r in rows]
+
+
+def car_status(doc: dict, now: datetime, offline_after_s: float = OFFLINE_AFTER_S) -> tuple[str, list[str]]:
+    """("offline" | "alert" | "ok", alerts) for a latest-state document. Pure.
+
+    Offline when the newest reading is older than `offline_after_s`; otherwise the same
+    rule thresholds as the processor's detectors decide.
+    """
+    alerts = [t for t, _, _ in rule_anomalies(doc)]
+    if now - _utc(doc["timestamp"]) > timedelta(seconds=offline_after_s):
+        return "offline", alerts
+    return ("alert" if alerts else "ok"), alerts
+
+
+def latest(db, settings: Settings, car_id: str, now: datetime | None = None,
+           offline_after_s: float = OFFLINE_AFTER_S) -> dict | None:
+    """The newest state of one car (by event time) with its status, or None if unknown."""
+    doc = db[settings.collections.latest].find_one({"_id": car_id})
+    return _latest_row(doc, now or datetime.now(timezone.utc), offline_after_s) if doc else None
+
+
+def fleet_latest(db, settings: Settings, now: datetime | None = None,
+                 offline_after_s: float = OFFLINE_AFTER_S) -> list[dict]:
+    """The newest state of every car, sorted by car_id: one small read of the latest-state
+    collection (one document per car), never a scan of the telemetry."""
+    now = now or datetime.now(timezone.utc)
+    return [_latest_row(d, now, offline_after_s) for d in db[settings.collections.latest].find().sort("_id", 1)]
+
+
+def cars(db, settings: Settings) -> list[str]:
+    """Every car that has reported, sorted (for a dashboard variable)."""
+    return sorted(d["_id"] for d in db[settings.collections.latest].find({}, {"_id": 1}))
+
+
+def anomaly_buckets(db, settings: Settings, start: datetime, end: datetime, bucket_ms: int = 10_000,
+                    car_id: str | None = None) -> list[dict]:
+    """`{"t", "type", "count"}` per bucket and anomaly type (every type, not just one)."""
+    check_range(start, end)
+    rows = db[settings.collections.anomalies].aggregate(anomaly_buckets_pipeline(start, end, bucket_ms, car_id))
+    return [{"t": from_ms(int(r["_id"]["t"])), "type": r["_id"]["type"], "count": r["count"]} for r in rows]
+
+
+def pipeline_health(db, settings: Settings, start: datetime, end: datetime, now: datetime | None = None) -> dict:
+    """Totals and rates over [start, end) from the processor's windowed metrics.
+
+    `freshness_s` is the age of the newest processed event (None without data): the
+    number that shows a stopped pipeline.
+    """
+    check_range(start, end)
+    now = now or datetime.now(timezone.utc)
+    windows = list(db[settings.collections.metrics].find(
+        {"window_start_ms": {"$gte": to_ms(start), "$lt": to_ms(end)}}).sort("window_start_ms", 1))
+    totals = {k: sum(w.get(k, 0) for w in windows) for k in ("processed", "valid", "stored", "invalid", "duplicates", "anomalies")}
+    reasons, types = Counter(), Counter()
+    for w in windows:
+        reasons.update(w.get("invalid_by_reason", {}))
+        types.update(w.get("anomalies_by_type", {}))
+    seconds = (to_ms(end) - to_ms(start)) / 1000
+    newest = max((w["newest_event_ms"] for w in windows if w.get("newest_event_ms")), default=None)
+    return {
+        **totals,
+        "windows": len(windows),
+        "events_per_s": round(totals["processed"] / seconds, 3),
+        "invalid_ratio": round(totals["invalid"] / totals["processed"], 4) if totals["processed"] else 0.0,
+        "invalid_by_reason": dict(reasons),
+        "anomalies_by_type": dict(types),
+        "consumer_lag": windows[-1].get("consumer_lag") if windows else None,
+        "batch_latency_ms_avg": round(sum(w["batch_latency_ms_avg"] * w["batches"] for w in windows)
+                                      / max(1, sum(w["batches"] for w in windows)), 2),
+        "freshness_s": round((to_ms(now) - newest) / 1000, 1) if newest else None,
+    }
+
+
+def dlq_summary(settings: Settings, recent: int = 20, since: datetime | None = None) -> dict:
+    """Counts by reason and class, and the most recent records, read from the DLQ topic.
+
+    Deduplicated by source (topic, partition, offset): the DLQ is at-least-once.
+    """
+    from labkit import dlq, kafka_io
+
+    seen, rows = set(), []
+    for record in kafka_io.read_topic(settings, settings.topics.dlq, max_messages=1_000_000, timeout_s=30):
+        envelope = dlq.parse(record.value)
+        if envelope is None:
+            continue
+        source = (envelope["source"]["topic"], envelope["source"]["partition"], envelope["source"]["offset"])
+        if source in seen or (since and datetime.fromisoformat(envelope["failed_at"]) < since):
+            continue
+        seen.add(source)
+        rows.append(envelope)
+    rows.sort(key=lambda e: e["failed_at"])
+    return {
+        "total": len(rows),
+        "by_reason": dict(Counter(e["reason"] for e in rows).most_common()),
+        "by_class": dict(Counter(e["reason_class"] for e in rows).most_common()),
+        "recent": [{"failed_at": e["failed_at"], "reason": e["reason"], "detail": e["detail"], **e["source"],
+                    "original": e["original"]["data"][:200]} for e in rows[-recent:][::-1]],
+    }
+
+
+def _utc(at: datetime) -> datetime:
+    """Dates read without tz_aware come back naive but are UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+def _latest_row(doc: dict, now: datetime, offline_after_s: float) -> dict:
+    status, alerts = car_status(doc, now, offline_after_s)
+    row = {name: doc[name] for name in contract.FIELDS if name in doc}
+    row["timestamp"] = _utc(doc["timestamp"])
+    row.update(status=status, alerts=alerts, age_s=round((now - row["timestamp"]).total_seconds(), 1))
+    return row

@@ -1,0 +1,56 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from labkit import queries
+
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("span, expected", [
+    (timedelta(minutes=5), 1_000),      # 300 points at 1 s
+    (timedelta(hours=1), 2_000),        # 1800 points
+    (timedelta(hours=6), 15_000),
+    (timedelta(days=1), 60_000),
+    (timedelta(days=400), 21_600_000),
+    (timedelta(days=10_000), 86_400_000),  # capped at one day
+])
+def test_bucket_size_keeps_charts_under_the_point_limit(span, expected):
+    assert queries.choose_bucket_ms(T0, T0 + span) == expected
+    if span < timedelta(days=100):
+        assert span.total_seconds() * 1000 / expected <= queries.MAX_POINTS
+
+
+def test_series_pipeline_matches_then_groups_by_epoch_ms_buckets():
+    pipeline = queries.series_pipeline("CAR_001", "speed", T0, T0 + timedelta(minutes=1), 10_000)
+    assert pipeline[0] == {"$match": {"car_id": "CAR_001", "timestamp": {"$gte": T0, "$lt": T0 + timedelta(minutes=1)}}}
+    group = pipeline[1]["$group"]
+    assert group["_id"] == {"$subtract": [{"$toLong": "$timestamp"}, {"$mod": [{"$toLong": "$timestamp"}, 10_000]}]}
+    assert set(group) == {"_id", "avg", "min", "max", "count"}
+    assert pipeline[2] == {"$sort": {"_id": 1}}
+    assert "$dateTrunc" not in repr(pipeline)  # runs on the local server too
+
+
+def test_anomaly_pipeline_optionally_filters_a_car():
+    fleet = queries.anomaly_buckets_pipeline(T0, T0 + timedelta(minutes=1), 10_000)
+    one = queries.anomaly_buckets_pipeline(T0, T0 + timedelta(minutes=1), 10_000, car_id="CAR_002")
+    assert "car_id" not in fleet[0]["$match"] and one[0]["$match"]["car_id"] == "CAR_002"
+    assert fleet[1]["$group"]["_id"]["type"] == "$type"
+
+
+def test_car_status_uses_shared_thresholds_and_offline_age():
+    doc = {"timestamp": T0, "speed": 50.0, "engine_temp": 90.0, "fuel_level": 40.0, "rpm": 2000}
+    assert queries.car_status(doc, T0 + timedelta(seconds=30)) == ("ok", [])
+    assert queries.car_status(dict(doc, fuel_level=5.0), T0) == ("alert", ["low_fuel"])
+    assert queries.car_status(doc, T0 + timedelta(seconds=61)) == ("offline", [])
+    assert queries.car_status(doc, T0 + timedelta(seconds=61), offline_after_s=120)[0] == "ok"
+
+
+@pytest.mark.parametrize("start, end", [(T0, T0), (T0 + timedelta(seconds=1), T0), (T0.replace(tzinfo=None), T0)])
+def test_bad_ranges_are_query_errors(start, end):
+    with pytest.raises(queries.QueryError):
+        queries.check_range(start, end)
+
+
+def test_ms_conversions_round_trip():
+    assert queries.from_ms(queries.to_ms(T0)) == T0
