@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 import uuid
@@ -35,6 +34,7 @@ from labkit.producer import produce
 from labkit.simulator import SimConfig, Simulator, backfill_start
 from labkit.store import event_document
 from labkit.validation import validate
+from report import table
 
 RESULTS = Path(__file__).parent / "results" / "processor.md"
 
@@ -119,29 +119,12 @@ def main() -> int:
     admin.close()
 
     ours_rate = stats.processed / stats.seconds
-    lines = [
-        f"### {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {n:,} messages (default fault rates)",
-        f"`python bench/bench_processor.py --messages {n}` on {platform.machine()}, {_cpus()} CPUs, "
-        f"Python {platform.python_version()}, local Kafka 4.1.1 and mongo-java-server 1.47.0 (H2)",
-        "",
-        "| side | messages | seconds | msg/s | ours vs this |",
-        "|------|---------:|--------:|------:|-------------:|",
-    ]
-    for name, count, seconds in rows:
-        rate = count / seconds
-        lines.append(f"| {name} | {count:,} | {seconds:.2f} | {rate:,.0f} | {ours_rate / rate:.2f}x |")
-    text = "\n".join(lines)
-    print(text)
-    if args.record:
-        with RESULTS.open("a") as out:
-            out.write("\n" + text + "\n")
+    table(f"{n:,} messages (default fault rates), local Kafka 4.1.1 and mongo-java-server 1.47.0 (H2)",
+          f"python bench/bench_processor.py --messages {n}", ("side", "messages", "seconds", "msg/s", "ours vs this"),
+          [(name, f"{count:,}", f"{seconds:.2f}", f"{count / seconds:,.0f}", f"{ours_rate / (count / seconds):.2f}x")
+           for name, count, seconds in rows],
+          RESULTS if args.record else None)
     return 0
-
-
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 0
 
 
 if __name__ == "__main__":

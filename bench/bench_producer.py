@@ -18,11 +18,9 @@ bench/results/producer.md.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 from labkit.config import Settings
@@ -30,6 +28,7 @@ from labkit.infra.topics import ensure_topics
 from labkit.kafka_io import make_producer
 from labkit.producer import PRODUCER_TUNING, produce
 from labkit.simulator import SimConfig, Simulator, backfill_start
+from report import table
 
 RESULTS = Path(__file__).parent / "results" / "producer.md"
 
@@ -102,29 +101,12 @@ def main() -> int:
     drop_topics(settings, topics)
 
     raw_rate = n / raw_s
-    lines = [
-        f"### {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {n:,} messages, {args.cars} cars",
-        f"`python bench/bench_producer.py --messages {n} --cars {args.cars}` on {platform.machine()}, "
-        f"{_cpus()} CPUs, Python {platform.python_version()}, local Kafka 4.1.1 (single node)",
-        "",
-        "| side | messages | seconds | msg/s | vs raw send |",
-        "|------|---------:|--------:|------:|------------:|",
-    ]
-    for name, count, seconds in rows:
-        rate = count / seconds
-        lines.append(f"| {name} | {count:,} | {seconds:.2f} | {rate:,.0f} | {rate / raw_rate:.2f}x |")
-    text = "\n".join(lines)
-    print(text)
-    if args.record:
-        with RESULTS.open("a") as out:
-            out.write("\n" + text + "\n")
+    table(f"{n:,} messages, {args.cars} cars", f"python bench/bench_producer.py --messages {n} --cars {args.cars}",
+          ("side", "messages", "seconds", "msg/s", "vs raw send"),
+          [(name, f"{count:,}", f"{seconds:.2f}", f"{count / seconds:,.0f}", f"{count / seconds / raw_rate:.2f}x")
+           for name, count, seconds in rows],
+          RESULTS if args.record else None)
     return 0
-
-
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 0
 
 
 if __name__ == "__main__":

@@ -67,6 +67,18 @@ class BatchCounts:
     newest_event_ms: int | None = None
 
 
+def accumulate(target, counts: BatchCounts) -> None:
+    """Add one batch's counts to anything with the same count fields (a Window, RunStats)."""
+    target.processed += counts.processed
+    target.valid += counts.valid
+    target.stored += counts.stored
+    target.duplicates += counts.duplicates
+    target.invalid += sum(counts.invalid_by_reason.values())
+    target.invalid_by_reason.update(counts.invalid_by_reason)
+    target.anomalies_by_type.update(counts.anomalies_by_type)
+    target.batches += 1
+
+
 class WindowedMetrics:
     """Accumulates batch counts into fixed windows of `window_s` seconds (processing time)."""
 
@@ -86,14 +98,7 @@ class WindowedMetrics:
         if self.current is None:
             self.current = Window(self._window_start(now_ms))
         for window in (self.current, self.totals):
-            window.processed += counts.processed
-            window.valid += counts.valid
-            window.stored += counts.stored
-            window.duplicates += counts.duplicates
-            window.invalid += sum(counts.invalid_by_reason.values())
-            window.invalid_by_reason.update(counts.invalid_by_reason)
-            window.anomalies_by_type.update(counts.anomalies_by_type)
-            window.batches += 1
+            accumulate(window, counts)
             window.batch_latency_ms_total += counts.latency_ms
             window.batch_latency_ms_max = max(window.batch_latency_ms_max, counts.latency_ms)
             if counts.newest_event_ms is not None:

@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from labkit import dlq, preflight
 from labkit.config import Settings
 from labkit.detectors import AnomalyDetector
-from labkit.metrics import BatchCounts, WindowedMetrics
+from labkit.metrics import BatchCounts, WindowedMetrics, accumulate
 from labkit.store import ensure_indexes, event_document, insert_idempotent, update_latest
 from labkit.validation import validate
 
@@ -281,7 +281,7 @@ class Processor:
         counts.latency_ms = (time.perf_counter() - started) * 1000
         if valid_events:
             counts.newest_event_ms = int(max(e["timestamp"] for e in valid_events).timestamp() * 1000)
-        self._add_to_stats(counts)
+        accumulate(self.stats, counts)
         self._write_metrics(self.metrics.add(counts, _now_ms(), self._lag()))
 
     def _check_guard(self, reasons: Counter) -> None:
@@ -348,17 +348,6 @@ class Processor:
             return total
         except Exception:
             return None
-
-    def _add_to_stats(self, counts: BatchCounts) -> None:
-        s = self.stats
-        s.processed += counts.processed
-        s.valid += counts.valid
-        s.stored += counts.stored
-        s.duplicates += counts.duplicates
-        s.invalid += sum(counts.invalid_by_reason.values())
-        s.invalid_by_reason.update(counts.invalid_by_reason)
-        s.anomalies_by_type.update(counts.anomalies_by_type)
-        s.batches += 1
 
     def _write_metrics(self, windows: list[dict]) -> None:
         """Best effort: metrics never hold up or endanger the data path."""

@@ -2,7 +2,7 @@
 
 from labkit import exercises, kafka_io
 from labkit.infra.topics import describe_topics
-from labkit.solutions import nb00, nb01, nb02
+from labkit.solutions import nb00, nb01, nb02, nb03
 
 
 def test_nb00_solutions(services):
@@ -57,3 +57,28 @@ def test_nb02_solutions():
     best = nb02.tuned_temp_rise_threshold(batch, truth_pairs(batch), now)
     assert best in (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
     assert best <= 2 * contract.TEMP_RISE_C_PER_S  # the contract's default is near the best
+
+
+def test_nb03_solutions(pipeline):
+    from datetime import datetime, timedelta, timezone
+
+    import pandas as pd
+    from pymongo import MongoClient
+
+    from labkit import queries
+    from labkit.dataset import load_fleet
+
+    start = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+    end = start + timedelta(seconds=300)
+    client = MongoClient(pipeline.mongodb_uri, tz_aware=True)
+    db = client[pipeline.mongodb_db]
+    assert load_fleet(db, pipeline, 12, 300, start, seed=3) == 3600
+    coll = pipeline.collections.telemetry
+    frame = pd.DataFrame(list(db[coll].find({}, {"_id": 0, "car_id": 1, "timestamp": 1, "speed": 1})))
+    frame["minute"] = frame["timestamp"].map(lambda t: queries.to_ms(t) // 60_000 * 60_000)
+    expected = (frame.groupby(["car_id", "minute"], as_index=False)["speed"].max()
+                .rename(columns={"speed": "max_speed"}).to_dict("records"))
+    assert exercises.check("03.1", nb03.max_speed_per_car_per_minute(db, coll, start, end), expected)
+    movers = sorted(c for c, g in frame.groupby("car_id") if (g["speed"] > 0).all())
+    assert exercises.check("03.2", nb03.cars_that_never_stopped(db, coll, start, end), movers)
+    client.close()

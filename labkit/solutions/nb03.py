@@ -1,0 +1,27 @@
+"""Solutions for notebook 03 (query Mongo)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def max_speed_per_car_per_minute(db, collection: str, start: datetime, end: datetime) -> list[dict]:
+    """Exercise 03.1: `{"car_id", "minute" (epoch ms), "max_speed"}`, sorted by car then minute."""
+    minute = {"$subtract": [{"$toLong": "$timestamp"}, {"$mod": [{"$toLong": "$timestamp"}, 60_000]}]}
+    rows = db[collection].aggregate([
+        {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
+        {"$group": {"_id": {"car_id": "$car_id", "minute": minute}, "max_speed": {"$max": "$speed"}}},
+        {"$sort": {"_id.car_id": 1, "_id.minute": 1}},
+    ])
+    return [{"car_id": r["_id"]["car_id"], "minute": int(r["_id"]["minute"]), "max_speed": r["max_speed"]} for r in rows]
+
+
+def cars_that_never_stopped(db, collection: str, start: datetime, end: datetime) -> list[str]:
+    """Exercise 03.2: cars with readings in the range whose speed was never 0, sorted."""
+    rows = db[collection].aggregate([
+        {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
+        {"$group": {"_id": "$car_id", "slowest": {"$min": "$speed"}}},
+        {"$match": {"slowest": {"$gt": 0}}},
+        {"$sort": {"_id": 1}},
+    ])
+    return [r["_id"] for r in rows]
