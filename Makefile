@@ -64,7 +64,9 @@ process: $(STAMP) ## run the stream processor on the live topic (Ctrl+C stops af
 	$(LABKIT) process
 
 bench: $(STAMP) ## run the benchmarks side by side and record the results in bench/results/
-	$(LABKIT) infra run -- sh -c "$(PY) bench/bench_producer.py --record && $(PY) bench/bench_processor.py --record"
+	$(LABKIT) infra run -- sh -c "$(PY) bench/bench_producer.py --record && $(PY) bench/bench_processor.py --record \
+	  && $(PY) bench/bench_queries.py --cars 100 --seconds 1000 --record \
+	  && $(PY) bench/bench_queries.py --cars 1000 --seconds 1000 --memory-server 27018 --record"
 
 reset: $(STAMP) ## stop the services and delete their data (a clean lab for the next class)
 	$(LABKIT) infra reset

@@ -16,6 +16,7 @@ query `--repeat` times and reports the median:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -27,7 +28,6 @@ from pymongo import MongoClient
 from labkit import contract, queries
 from labkit.config import Settings
 from labkit.dataset import load_fleet
-from labkit.store import ensure_indexes
 from report import table
 
 RESULTS = Path(__file__).parent / "results" / "queries.md"
@@ -59,15 +59,50 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--record", action="store_true")
+    parser.add_argument("--memory-server", type=int, metavar="PORT",
+                        help="start the lab's MongoDB-wire server with its in-memory backend on PORT and use it")
     args = parser.parse_args()
     settings = Settings.from_env().replace(mongodb_db="bench_queries")
+    server_process = None
+    if args.memory_server:
+        server_process = start_memory_server(args.memory_server)
+        settings = settings.replace(mongodb_uri=f"mongodb://127.0.0.1:{args.memory_server}")
+    try:
+        return run(args, settings)
+    finally:
+        if server_process is not None:
+            server_process.terminate()
+            server_process.wait(timeout=30)
+
+
+def start_memory_server(port: int):
+    """The same mongo-java-server, MemoryBackend, big heap: 1M events do not fit the H2 store."""
+    import subprocess
+
+    from labkit.infra import local
+    from labkit.infra.readiness import mongodb_ready
+
+    local.ensure_jars()
+    process = subprocess.Popen(["java", "-Xmx8g", "-XX:+UseParallelGC", "-cp", local.classpath(),
+                                "lab.MongoWireServer", "127.0.0.1", str(port), "memory"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    probe = Settings.from_env().replace(mongodb_uri=f"mongodb://127.0.0.1:{port}")
+    for _ in range(120):
+        if mongodb_ready(probe):
+            return process
+        time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("the in-memory MongoDB-wire server did not start")
+
+
+def run(args, settings: Settings) -> int:
     client = MongoClient(settings.mongodb_uri, tz_aware=True)
     db = client[settings.mongodb_db]
     load_s = load(db, settings, args.cars, args.seconds)
     n = db[settings.collections.telemetry].estimated_document_count()
     server = client.server_info().get("version", "?")
     now = START + timedelta(seconds=args.seconds)
-    window = (START + timedelta(seconds=args.seconds // 2), START + timedelta(seconds=args.seconds // 2 + 600))
+    window = (START + timedelta(seconds=max(0, args.seconds - 600)), START + timedelta(seconds=args.seconds))
     rows = []
 
     ms, fleet = timed(lambda: queries.fleet_latest(db, settings, now=now), args.repeat)
@@ -76,18 +111,27 @@ def main() -> int:
     ms, scanned = timed(lambda: list(db[settings.collections.telemetry].aggregate(scan, allowDiskUse=True)), args.repeat)
     rows.append(("fleet latest: scan + $group over all telemetry", ms, len(scanned)))
 
-    def series_rows(label):
-        ms, r = timed(lambda: queries.series(db, settings, contract.car_id(args.cars // 2), "speed", *window, bucket_ms=10_000), args.repeat)
+    def series_rows(label, where: Settings):
+        ms, r = timed(lambda: queries.series(db, where, contract.car_id(args.cars // 2), "speed", *window, bucket_ms=10_000), args.repeat)
         rows.append((f"series 10 min, 1 car, 10 s buckets ({label})", ms, len(r)))
-        ms, r = timed(lambda: queries.series(db, settings, contract.car_id(args.cars // 2), "speed", *window, raw=True), args.repeat)
+        ms, r = timed(lambda: queries.series(db, where, contract.car_id(args.cars // 2), "speed", *window, raw=True), args.repeat)
         rows.append((f"series 10 min, 1 car, raw ({label})", ms, len(r)))
 
-    series_rows("car_id+timestamp index")
-    telemetry = db[settings.collections.telemetry]
-    telemetry.drop_index("car_id_timestamp")
-    telemetry.drop_index("timestamp")
-    series_rows("no index")
-    ensure_indexes(db, settings)  # leave the dataset as it was
+    series_rows("car_id+timestamp index", settings)
+    # This server cannot add an index to a filled collection: copy the data into one without.
+    plain = settings.replace(collections=dataclasses.replace(settings.collections, telemetry="telemetry_no_index"))
+    if db[plain.collections.telemetry].estimated_document_count() != n:
+        db[plain.collections.telemetry].drop()
+        cursor = db[settings.collections.telemetry].find(batch_size=5000)
+        batch = []
+        for doc in cursor:
+            batch.append(doc)
+            if len(batch) == 5000:
+                db[plain.collections.telemetry].insert_many(batch, ordered=False)
+                batch = []
+        if batch:
+            db[plain.collections.telemetry].insert_many(batch, ordered=False)
+    series_rows("no index", plain)
     client.close()
 
     table(f"{n:,} events, {args.cars} cars, server {server}" + (f", load {load_s:.0f} s" if load_s else ", dataset reused"),

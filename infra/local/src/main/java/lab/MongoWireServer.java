@@ -2,16 +2,19 @@ package lab;
 
 import java.util.List;
 
+import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
+import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 
 /**
  * A MongoDB-wire-compatible server for machines without MongoDB or Docker.
  *
  * Usage: MongoWireServer HOST PORT DATA_FILE
  *
- * Data lives in one H2 MVStore file, so it survives a restart.
+ * Data lives in one H2 MVStore file, so it survives a restart. DATA_FILE "memory" keeps
+ * everything in the JVM heap instead (nothing survives; used by benchmarks).
  */
 public final class MongoWireServer {
     private MongoWireServer() {}
@@ -40,7 +43,7 @@ public final class MongoWireServer {
         }
         String host = args[0];
         int port = Integer.parseInt(args[1]);
-        H2Backend backend = new H2Backend(args[2]);
+        MongoBackend backend = "memory".equals(args[2]) ? new MemoryBackend() : new H2Backend(args[2]);
         backend.version(REPORTED_VERSION);
         MongoServer server = new MongoServer(backend);
         // Close the store on SIGTERM so the last writes are flushed to disk.
