@@ -135,7 +135,8 @@ def run(args, settings: Settings) -> int:
     client.close()
 
     table(f"{n:,} events, {args.cars} cars, server {server}" + (f", load {load_s:.0f} s" if load_s else ", dataset reused"),
-          f"python bench/bench_queries.py --cars {args.cars} --seconds {args.seconds} --repeat {args.repeat}",
+          f"python bench/bench_queries.py --cars {args.cars} --seconds {args.seconds} --repeat {args.repeat}"
+          + (f" --memory-server {args.memory_server}" if args.memory_server else ""),
           ("query", "median ms", "rows"), [(name, f"{ms:,.1f}", f"{count:,}") for name, ms, count in rows],
           RESULTS if args.record else None)
     return 0
