@@ -63,6 +63,9 @@ simulate: $(STAMP) ## run the fleet simulator into Kafka in real time (CARS=2 RA
 process: $(STAMP) ## run the stream processor on the live topic (Ctrl+C stops after committing)
 	$(LABKIT) process
 
+api: $(STAMP) ## serve the Telemetry API on port 8000 (docs at /docs; Ctrl+C stops)
+	$(LABKIT) api --host 0.0.0.0
+
 bench: $(STAMP) ## run the benchmarks side by side and record the results in bench/results/
 	$(LABKIT) infra run -- sh -c "$(PY) bench/bench_producer.py --record && $(PY) bench/bench_processor.py --record \
 	  && $(PY) bench/bench_queries.py --cars 100 --seconds 1000 --record \

@@ -164,6 +164,17 @@ def _dlq(args, settings: Settings) -> int:
     return 0
 
 
+def _api(args, settings: Settings) -> int:
+    import uvicorn
+
+    from labkit.api import create_app
+
+    host, port = args.host, args.port or settings.api_host_port[1]
+    print(f"Telemetry API on http://{host}:{port} (docs: /docs); Ctrl+C stops.", flush=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    return 0
+
+
 def _keep(messages, kept: list):
     for message in messages:
         kept.append(message)
@@ -225,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--until", help="only records that failed before this time (ISO-8601)")
     r.add_argument("--dry-run", action="store_true", help="report what would happen, write nothing")
     p.set_defaults(handler=_dlq)
+
+    p = sub.add_parser("api", help="serve the Telemetry API (FastAPI) for Grafana and notebooks")
+    p.add_argument("--host", default="127.0.0.1", help="use 0.0.0.0 so Grafana in Docker can reach it")
+    p.add_argument("--port", type=int, help="default: the port of API_URL (8000)")
+    p.set_defaults(handler=_api)
 
     args = parser.parse_args(argv)
     try:

@@ -28,10 +28,6 @@ from datetime import datetime, timedelta
 
 from labkit import contract
 
-#: Thresholds of the stateful detectors, used here to label what an episode caused.
-TEMP_RISE_C_PER_S = contract.TEMP_RISE_C_PER_S
-FUEL_DROP_PCT = contract.FUEL_DROP_PCT
-
 EPISODES = ("overspeed", "overheat", "high_rpm", "low_fuel", "gps_jump", "sensor_stuck")
 INVALID_CLASSES = contract.REASON_CLASSES
 
@@ -115,9 +111,9 @@ class FaultInjector:
         self._apply_episode(state, event, labels)
         prev_temp, prev_fuel = state.prev_temp, state.prev_fuel
         state.prev_temp, state.prev_fuel = event["engine_temp"], event["fuel_level"]
-        if prev_temp is not None and (event["engine_temp"] - prev_temp) / self.dt >= TEMP_RISE_C_PER_S:
+        if prev_temp is not None and (event["engine_temp"] - prev_temp) / self.dt >= contract.TEMP_RISE_C_PER_S:
             labels.add("anomaly:temp_rise")
-        if prev_fuel is not None and prev_fuel - event["fuel_level"] >= FUEL_DROP_PCT:
+        if prev_fuel is not None and prev_fuel - event["fuel_level"] >= contract.FUEL_DROP_PCT:
             labels.add("anomaly:fuel_drop")
 
         message = _to_message(reading["car_id"], event, labels)

@@ -110,7 +110,7 @@ class RunStats:
 
 RETRYABLE_NAMES = ("AutoReconnect", "ConnectionFailure", "ServerSelectionTimeoutError", "NetworkTimeout",
                    "NotPrimaryError", "KafkaTimeoutError", "KafkaConnectionError", "NoBrokersAvailable",
-                   "RequestTimedOutError", "NotLeaderForPartitionError", "KafkaSendFailed")
+                   "RequestTimedOutError", "NotLeaderForPartitionError")
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -140,6 +140,7 @@ class Processor:
         self._consumer = None
         self._producer = None
         self._mongo = None
+        self._db = None
         self._uncommitted: dict = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -351,7 +352,7 @@ class Processor:
 
     def _write_metrics(self, windows: list[dict]) -> None:
         """Best effort: metrics never hold up or endanger the data path."""
-        if not windows:
+        if not windows or self._db is None:
             return
         try:
             collection = self._db[self.settings.collections.metrics]

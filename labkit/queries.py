@@ -105,7 +105,7 @@ def series(db, settings: Settings, car_id: str, metric: str, start: datetime, en
     if raw:
         cursor = collection.find({"car_id": car_id, "timestamp": {"$gte": start, "$lt": end}},
                                  {"_id": 0, "timestamp": 1, metric: 1}).sort("timestamp", 1).limit(max_points)
-        return [{"t": _utc(d["timestamp"]), "value": d[metric]} for d in cursor]
+        return [{"t": _utc(d["timestamp"]), "value": d.get(metric)} for d in cursor]
     bucket_ms = bucket_ms or choose_bucket_ms(start, end, max_points)
     if (to_ms(end) - to_ms(start)) / bucket_ms > 50 * max_points:
         raise QueryError(f"bucket {bucket_ms} ms is too small for this range (over {50 * max_points} points)")
@@ -120,7 +120,10 @@ def car_status(doc: dict, now: datetime, offline_after_s: float = OFFLINE_AFTER_
     Offline when the newest reading is older than `offline_after_s`; otherwise the same
     rule thresholds as the processor's detectors decide.
     """
-    alerts = [t for t, _, _ in rule_anomalies(doc)]
+    try:
+        alerts = [t for t, _, _ in rule_anomalies(doc)]
+    except (KeyError, TypeError):  # a malformed document has no alerts, rather than an error
+        alerts = []
     if now - _utc(doc["timestamp"]) > timedelta(seconds=offline_after_s):
         return "offline", alerts
     return ("alert" if alerts else "ok"), alerts
@@ -130,7 +133,9 @@ def latest(db, settings: Settings, car_id: str, now: datetime | None = None,
            offline_after_s: float = OFFLINE_AFTER_S) -> dict | None:
     """The newest state of one car (by event time) with its status, or None if unknown."""
     doc = db[settings.collections.latest].find_one({"_id": car_id})
-    return _latest_row(doc, now or datetime.now(timezone.utc), offline_after_s) if doc else None
+    if not doc or not isinstance(doc.get("timestamp"), datetime):
+        return None
+    return _latest_row(doc, now or datetime.now(timezone.utc), offline_after_s)
 
 
 def fleet_latest(db, settings: Settings, now: datetime | None = None,
@@ -138,7 +143,8 @@ def fleet_latest(db, settings: Settings, now: datetime | None = None,
     """The newest state of every car, sorted by car_id: one small read of the latest-state
     collection (one document per car), never a scan of the telemetry."""
     now = now or datetime.now(timezone.utc)
-    return [_latest_row(d, now, offline_after_s) for d in db[settings.collections.latest].find().sort("_id", 1)]
+    return [_latest_row(d, now, offline_after_s) for d in db[settings.collections.latest].find().sort("_id", 1)
+            if isinstance(d.get("timestamp"), datetime)]
 
 
 def cars(db, settings: Settings) -> list[str]:

@@ -1,0 +1,56 @@
+"""The Telemetry API: FastAPI over `labkit.queries`, for Grafana (Infinity) and students.
+
+    from labkit.api import create_app
+    app = create_app(settings)        # uvicorn.run(app) or `python -m labkit api`
+
+The app factory owns one MongoDB client for the app's lifetime (created in `lifespan`,
+closed on shutdown). Bad parameters get a 4xx with a message; an unreachable MongoDB a
+503 naming the fix; nothing returns 500 for bad input or malformed documents.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from labkit.config import Settings
+from labkit.queries import QueryError
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
+
+    from labkit.api import routes
+
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.settings = settings
+        app.state.mongo = MongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=2000,
+                                      connectTimeoutMS=2000, socketTimeoutMS=15000)
+        try:
+            yield
+        finally:
+            app.state.mongo.close()
+
+    app = FastAPI(title="Telemetry Lab API", version="1.0",
+                  description="Connected-car telemetry from MongoDB, shaped for Grafana's Infinity datasource. "
+                              "Time ranges: `from`/`to` as epoch ms (Grafana's ${__from}/${__to}) or ISO-8601.",
+                  lifespan=lifespan)
+    for router in (routes.health, routes.cars, routes.series, routes.anomalies, routes.pipeline):
+        app.include_router(router)
+
+    @app.exception_handler(QueryError)
+    async def query_error(request: Request, exc: QueryError):
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(PyMongoError)
+    async def mongo_down(request: Request, exc: PyMongoError):
+        return JSONResponse(status_code=503, content={
+            "detail": f"MongoDB is not reachable at {settings.mongodb_uri}: run `make infra-up` ({type(exc).__name__})"})
+
+    return app

@@ -1,0 +1,114 @@
+"""Response models: what every route returns (also the OpenAPI schema and its examples)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    mongodb: bool
+    newest_telemetry_age_s: float | None = Field(None, description="age of the newest stored event")
+    newest_metrics_age_s: float | None = Field(None, description="age of the newest metrics window")
+
+
+class Bucket(BaseModel):
+    t: datetime
+    avg: float | None
+    min: float | None
+    max: float | None
+    count: int
+
+
+class Point(BaseModel):
+    t: datetime
+    value: float | None
+
+
+class CarState(BaseModel):
+    car_id: str = Field(examples=["CAR_001"])
+    timestamp: datetime
+    speed: float | None = None
+    rpm: float | None = None
+    engine_temp: float | None = None
+    fuel_level: float | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    event_id: str | None = None
+    seq: int | None = None
+    status: str = Field(examples=["ok"], description="ok, alert or offline")
+    alerts: list[str] = []
+    age_s: float
+
+
+class Car(BaseModel):
+    car_id: str = Field(examples=["CAR_001"])
+
+
+class AnomalyCount(BaseModel):
+    t: datetime
+    type: str = Field(examples=["overspeed"])
+    count: int
+
+
+class AnomalyRecord(BaseModel):
+    event_id: str
+    car_id: str
+    timestamp: datetime
+    type: str
+    value: float | None = None
+    threshold: float | None = None
+    detector: str | None = None
+
+
+class PipelineHealth(BaseModel):
+    processed: int
+    valid: int
+    stored: int
+    invalid: int
+    duplicates: int
+    anomalies: int
+    windows: int
+    events_per_s: float
+    invalid_ratio: float
+    invalid_by_reason: dict[str, int]
+    anomalies_by_type: dict[str, int]
+    consumer_lag: int | None
+    batch_latency_ms_avg: float
+    freshness_s: float | None
+
+
+class PipelineWindow(BaseModel):
+    t: datetime
+    processed: int
+    valid: int
+    invalid: int
+    duplicates: int
+    anomalies: int
+    consumer_lag: int | None = None
+    batch_latency_ms_avg: float = 0.0
+
+
+class DlqRecent(BaseModel):
+    failed_at: str
+    reason: str
+    detail: str
+    topic: str
+    partition: int
+    offset: int
+    key: str | None = None
+    original: str
+
+
+class DlqSummary(BaseModel):
+    total: int
+    by_reason: dict[str, int]
+    by_class: dict[str, int]
+    recent: list[DlqRecent]
+
+
+class ReasonCount(BaseModel):
+    reason: str
+    count: int

@@ -1,0 +1,160 @@
+"""The routes, grouped by resource. Each one is a thin layer over `labkit.queries`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from labkit import queries
+from labkit.api.models import (AnomalyCount, AnomalyRecord, Bucket, Car, CarState, DlqSummary, Health,
+                               PipelineHealth, PipelineWindow, Point)
+from labkit.api.params import time_range
+from labkit.config import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request):
+    return request.app.state.mongo[request.app.state.settings.mongodb_db]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+Db = Annotated[object, Depends(get_db)]
+From = Annotated[str | None, Query(alias="from", description="epoch ms or ISO-8601; default: `to` - 15 min",
+                                   examples=["1764230400000"])]
+To = Annotated[str | None, Query(alias="to", description="epoch ms or ISO-8601; default: now")]
+CarId = Annotated[str, Query(min_length=1, max_length=32, examples=["CAR_001"])]
+
+health = APIRouter(tags=["health"])
+series = APIRouter(prefix="/series", tags=["series"])
+cars = APIRouter(tags=["cars"])
+anomalies = APIRouter(tags=["anomalies"])
+pipeline = APIRouter(tags=["pipeline"])
+
+
+def _num(value) -> float | None:
+    """Stored values as numbers, or None: a malformed document never becomes a 500."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _require_car(db, settings: Settings, car_id: str) -> None:
+    if db[settings.collections.latest].find_one({"_id": car_id}, {"_id": 1}) is None:
+        raise HTTPException(404, f"unknown car {car_id!r}; GET /cars lists the cars that have reported")
+
+
+@health.get("/health", response_model=Health, summary="MongoDB reachability and data freshness")
+def get_health(request: Request, settings: SettingsDep):
+    """200 when MongoDB answers (with the age of the newest telemetry and metrics), 503 when not."""
+    now = datetime.now(timezone.utc)
+    db = request.app.state.mongo[settings.mongodb_db]
+    try:
+        request.app.state.mongo.admin.command("ping")
+        newest = db[settings.collections.latest].find_one(sort=[("timestamp", -1)], projection={"timestamp": 1})
+        window = db[settings.collections.metrics].find_one(sort=[("window_start_ms", -1)],
+                                                          projection={"window_start_ms": 1, "window_s": 1})
+    except Exception:
+        raise HTTPException(503, f"MongoDB is not reachable at {settings.mongodb_uri}: run `make infra-up`") from None
+    telemetry_age = None
+    if newest and isinstance(newest.get("timestamp"), datetime):
+        telemetry_age = round((now - queries._utc(newest["timestamp"])).total_seconds(), 1)
+    metrics_age = None
+    if window and isinstance(window.get("window_start_ms"), (int, float)):
+        metrics_age = round(queries.to_ms(now) / 1000 - (window["window_start_ms"] / 1000 + window.get("window_s", 10)), 1)
+    return Health(status="ok", mongodb=True, newest_telemetry_age_s=telemetry_age, newest_metrics_age_s=metrics_age)
+
+
+@series.get("/anomalies", response_model=list[AnomalyCount], summary="Anomalies per bucket and type")
+def anomaly_series(db: Db, settings: SettingsDep, start: From = None, end: To = None,
+                   car_id: Annotated[str | None, Query(max_length=32)] = None,
+                   bucket: Annotated[int, Query(ge=1000, le=86_400_000, description="bucket size in ms")] = 10_000):
+    """Counts per `bucket` (default 10 s) and anomaly type, every type, oldest first."""
+    frm, to = time_range(start, end)
+    if car_id:
+        _require_car(db, settings, car_id)
+    return queries.anomaly_buckets(db, settings, frm, to, bucket_ms=bucket, car_id=car_id)
+
+
+@series.get("/{metric}", response_model=list[Bucket] | list[Point], summary="One car's metric over time")
+def metric_series(metric: str, db: Db, settings: SettingsDep, car_id: CarId, start: From = None, end: To = None,
+                  bucket: Annotated[int | None, Query(ge=1000, le=86_400_000,
+                                                      description="bucket size in ms; default: chosen from the range")] = None,
+                  raw: Annotated[bool, Query(description="stored readings instead of buckets")] = False,
+                  limit: Annotated[int, Query(ge=1, le=10_000, description="raw mode: at most this many points")] = 2000):
+    """Buckets `{t, avg, min, max, count}` (default) or raw points `{t, value}` of `metric`
+    (speed, rpm, engine_temp, fuel_level) for `car_id` in [from, to)."""
+    if metric not in queries.METRICS:
+        raise HTTPException(404, f"unknown metric {metric!r}; choose one of {', '.join(queries.METRICS)}")
+    frm, to = time_range(start, end)
+    _require_car(db, settings, car_id)
+    rows = queries.series(db, settings, car_id, metric, frm, to, bucket_ms=bucket, raw=raw, max_points=limit)
+    if raw:
+        return [Point(t=r["t"], value=_num(r["value"])) for r in rows]
+    return [Bucket(t=r["t"], avg=_num(r["avg"]), min=_num(r["min"]), max=_num(r["max"]), count=r["count"]) for r in rows]
+
+
+@cars.get("/cars", response_model=list[Car], summary="Every car that has reported (for a Grafana variable)")
+def list_cars(db: Db, settings: SettingsDep):
+    return [Car(car_id=c) for c in queries.cars(db, settings) if isinstance(c, str)]
+
+
+@cars.get("/latest", response_model=CarState, summary="The newest state of one car")
+def latest(db: Db, settings: SettingsDep, car_id: CarId,
+           offline_after_s: Annotated[float, Query(gt=0, le=86_400)] = queries.OFFLINE_AFTER_S):
+    row = queries.latest(db, settings, car_id, offline_after_s=offline_after_s)
+    if row is None:
+        raise HTTPException(404, f"unknown car {car_id!r}; GET /cars lists the cars that have reported")
+    return row
+
+
+@cars.get("/fleet/latest", response_model=list[CarState], summary="The newest state of every car, with a status")
+def fleet_latest(db: Db, settings: SettingsDep,
+                 offline_after_s: Annotated[float, Query(gt=0, le=86_400)] = queries.OFFLINE_AFTER_S):
+    return queries.fleet_latest(db, settings, offline_after_s=offline_after_s)
+
+
+@anomalies.get("/anomalies", response_model=list[AnomalyRecord], summary="Anomaly records, newest first")
+def anomaly_records(db: Db, settings: SettingsDep, start: From = None, end: To = None,
+                    car_id: Annotated[str | None, Query(max_length=32)] = None,
+                    type: Annotated[str | None, Query(max_length=32)] = None,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 100):
+    frm, to = time_range(start, end)
+    match: dict = {"timestamp": {"$gte": frm, "$lt": to}}
+    if car_id:
+        match["car_id"] = car_id
+    if type:
+        match["type"] = type
+    docs = db[settings.collections.anomalies].find(match, {"_id": 0}).sort("timestamp", -1).limit(limit)
+    return [AnomalyRecord(**{**d, "value": _num(d.get("value")), "threshold": _num(d.get("threshold"))})
+            for d in docs if isinstance(d.get("timestamp"), datetime)]
+
+
+@pipeline.get("/pipeline/health", response_model=PipelineHealth, summary="Pipeline totals and rates over a window")
+def pipeline_health(db: Db, settings: SettingsDep, start: From = None, end: To = None):
+    frm, to = time_range(start, end)
+    return queries.pipeline_health(db, settings, frm, to)
+
+
+@pipeline.get("/pipeline/series", response_model=list[PipelineWindow], summary="Pipeline metrics per window over time")
+def pipeline_series(db: Db, settings: SettingsDep, start: From = None, end: To = None):
+    frm, to = time_range(start, end)
+    windows = db[settings.collections.metrics].find(
+        {"window_start_ms": {"$gte": queries.to_ms(frm), "$lt": queries.to_ms(to)}}).sort("window_start_ms", 1)
+    return [PipelineWindow(t=queries.from_ms(int(w["window_start_ms"])), processed=w.get("processed", 0),
+                           valid=w.get("valid", 0), invalid=w.get("invalid", 0), duplicates=w.get("duplicates", 0),
+                           anomalies=w.get("anomalies", 0), consumer_lag=w.get("consumer_lag"),
+                           batch_latency_ms_avg=w.get("batch_latency_ms_avg", 0.0)) for w in windows]
+
+
+@pipeline.get("/dlq/summary", response_model=DlqSummary, summary="Dead-lettered messages by reason, and the newest")
+def dlq_summary(settings: SettingsDep, recent: Annotated[int, Query(ge=0, le=200)] = 20):
+    from labkit import preflight
+
+    try:
+        preflight.ensure(settings, "kafka")
+    except preflight.ServiceUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+    return queries.dlq_summary(settings, recent=recent)

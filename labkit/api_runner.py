@@ -1,0 +1,73 @@
+"""Serve the API from a notebook or a test: in a background thread, stopped cleanly.
+
+    with ApiServer(settings, port=8001) as api:
+        httpx.get(api.url + "/health")
+    # stopped here: the port is free again, nothing keeps running
+
+Uvicorn runs in a daemon thread with its logging silenced (nothing prints into notebook
+cells); `start()` returns once `/health` answers, `stop()` waits for the thread to end.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+from labkit.config import Settings
+
+
+class ApiServer:
+    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int | None = None):
+        self.settings = settings
+        self.host = host
+        self.port = port or settings.api_host_port[1]
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> ApiServer:
+        import httpx
+        import uvicorn
+
+        from labkit.api import create_app
+
+        if self._thread is not None:
+            return self
+        with socket.socket() as probe:
+            if probe.connect_ex((self.host, self.port)) == 0:
+                raise RuntimeError(f"port {self.port} is already in use: stop what runs there, or pass another port")
+        config = uvicorn.Config(create_app(self.settings), host=self.host, port=self.port,
+                                log_level="error", access_log=False, lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._server.install_signal_handlers = lambda: None  # not the main thread: leave signals alone
+        self._thread = threading.Thread(target=self._server.run, name=f"api-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/health", timeout=1.0).status_code < 500:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if not self._thread.is_alive():
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the API did not answer on {self.url} within {timeout:.0f} s (is MongoDB up? `make infra-up`)")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> ApiServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,143 @@
+"""Every route on seeded data, and every error case: 4xx with a message, never a 500."""
+
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from pymongo import MongoClient
+
+from labkit import queries
+from labkit.api import create_app
+from labkit.api_runner import ApiServer
+from labkit.store import ensure_indexes, event_document, insert_idempotent, update_latest
+
+NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)  # bucket edges align with minutes
+T0 = NOW - timedelta(minutes=5)
+
+
+def ms(at: datetime) -> str:
+    return str(queries.to_ms(at))
+
+
+def ev(car, second, speed, **extra):
+    base = {"car_id": car, "event_id": f"{car}-{second}", "seq": second + 1, "timestamp": T0 + timedelta(seconds=second),
+            "speed": float(speed), "rpm": 2000, "engine_temp": 90.0, "fuel_level": 50.0, "latitude": 52.5, "longitude": 13.4}
+    base.update(extra)
+    return base
+
+
+def seed(pipeline) -> None:
+    """Two cars, one anomaly, one metrics window, and one malformed document."""
+    mongo = MongoClient(pipeline.mongodb_uri, tz_aware=True)
+    db = mongo[pipeline.mongodb_db]
+    ensure_indexes(db, pipeline)
+    events = [ev("CAR_001", s, s) for s in range(60)] + [ev("CAR_002", 30, 190.0)]
+    insert_idempotent(db[pipeline.collections.telemetry], [event_document(e) for e in events])
+    update_latest(db[pipeline.collections.latest], events)
+    db[pipeline.collections.anomalies].insert_many([
+        {"_id": "x:overspeed", "event_id": "CAR_002-30", "car_id": "CAR_002", "timestamp": T0 + timedelta(seconds=30),
+         "type": "overspeed", "value": 190.0, "threshold": 180.0, "detector": "rule"}])
+    db[pipeline.collections.metrics].insert_one(
+        {"_id": "p:1", "window_start_ms": queries.to_ms(T0), "window_s": 10, "processed": 61, "valid": 61, "stored": 61,
+         "invalid": 0, "duplicates": 0, "anomalies": 1, "invalid_by_reason": {}, "anomalies_by_type": {"overspeed": 1},
+         "batches": 1, "batch_latency_ms_avg": 12.0, "consumer_lag": 0, "newest_event_ms": queries.to_ms(T0 + timedelta(seconds=59))})
+    # A malformed document must not turn into a 500.
+    db[pipeline.collections.telemetry].insert_one({"_id": "bad", "car_id": "CAR_001", "timestamp": T0 + timedelta(seconds=61), "speed": "fast"})
+    mongo.close()
+
+
+@pytest.fixture
+def client(pipeline):
+    seed(pipeline)
+    with TestClient(create_app(pipeline)) as test_client:
+        yield test_client
+
+
+def test_health_reports_freshness(client):
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["mongodb"] is True
+    assert 200 < body["newest_telemetry_age_s"] < 400
+
+
+def test_original_paths_keep_working(client):
+    rng = {"from": ms(T0), "to": ms(T0 + timedelta(minutes=1))}
+    speed = client.get("/series/speed", params={"car_id": "CAR_001", "bucket": 10_000, **rng}).json()
+    assert [b["count"] for b in speed] == [10] * 6 and speed[0]["avg"] == 4.5
+    assert client.get("/latest", params={"car_id": "CAR_001"}).json()["event_id"] == "CAR_001-59"
+    anomalies = client.get("/series/anomalies", params=rng).json()
+    assert [(a["type"], a["count"]) for a in anomalies] == [("overspeed", 1)]
+    bucket_ms = queries.to_ms(T0 + timedelta(seconds=30)) // 10_000 * 10_000
+    assert datetime.fromisoformat(anomalies[0]["t"].replace("Z", "+00:00")) == queries.from_ms(bucket_ms)
+    fleet = client.get("/fleet/latest", params={"offline_after_s": 3600}).json()
+    assert [(c["car_id"], c["status"], c["alerts"]) for c in fleet] == [("CAR_001", "ok", []), ("CAR_002", "alert", ["overspeed"])]
+    health = client.get("/pipeline/health", params=rng).json()
+    assert (health["processed"], health["anomalies"], health["consumer_lag"]) == (61, 1, 0)
+
+
+def test_raw_series_limit_and_malformed_values(client):
+    rows = client.get("/series/speed", params={"car_id": "CAR_001", "raw": True, "from": ms(T0),
+                                               "to": ms(T0 + timedelta(minutes=2)), "limit": 100}).json()
+    assert len(rows) == 61 and rows[-1]["value"] is None  # "fast" is not a number: null, not a 500
+    assert len(client.get("/series/rpm", params={"car_id": "CAR_001", "raw": True, "from": ms(T0), "limit": 5}).json()) == 5
+
+
+def test_time_can_be_iso_and_defaults_to_the_last_15_minutes(client):
+    iso = client.get("/series/speed", params={"car_id": "CAR_001", "from": (T0).isoformat().replace("+00:00", "Z"),
+                                              "to": (T0 + timedelta(seconds=10)).isoformat(), "bucket": 10_000}).json()
+    assert [b["count"] for b in iso] == [10]
+    # 60 readings plus the malformed one: counted, but its text "speed" is left out of avg/min/max
+    assert sum(b["count"] for b in client.get("/series/speed", params={"car_id": "CAR_001"}).json()) == 61
+
+
+def test_dashboard_helpers(client):
+    assert client.get("/cars").json() == [{"car_id": "CAR_001"}, {"car_id": "CAR_002"}]
+    records = client.get("/anomalies", params={"from": ms(T0)}).json()
+    assert [(r["car_id"], r["type"], r["value"]) for r in records] == [("CAR_002", "overspeed", 190.0)]
+    windows = client.get("/pipeline/series", params={"from": ms(T0 - timedelta(seconds=1))}).json()
+    assert [w["processed"] for w in windows] == [61]
+
+
+@pytest.mark.parametrize("path, params, status, words", [
+    ("/series/speed", {"car_id": "CAR_404"}, 404, "unknown car"),
+    ("/latest", {"car_id": "CAR_404"}, 404, "unknown car"),
+    ("/series/altitude", {"car_id": "CAR_001"}, 404, "unknown metric"),
+    ("/series/speed", {}, 422, "car_id"),
+    ("/series/speed", {"car_id": "CAR_001", "from": "2026-13-01"}, 422, "ISO-8601"),
+    ("/series/speed", {"car_id": "CAR_001", "from": "yesterday"}, 422, "epoch milliseconds"),
+    ("/series/speed", {"car_id": "CAR_001", "from": ms(NOW), "to": ms(T0)}, 422, "must be before"),
+    ("/series/speed", {"car_id": "CAR_001", "from": "0", "to": ms(NOW)}, 422, "limit is 366"),
+    ("/series/speed", {"car_id": "CAR_001", "from": ms(NOW - timedelta(days=300)), "bucket": 1000}, 422, "too small"),
+    ("/series/speed", {"car_id": "CAR_001", "raw": True, "limit": 10_000_000}, 422, "less than or equal"),
+    ("/series/speed", {"car_id": "CAR_001", "bucket": 5}, 422, "greater than or equal"),
+    ("/series/speed", {"car_id": "CAR_001", "from": "99999999999999999999"}, 422, "epoch milliseconds"),
+    ("/anomalies", {"limit": 0}, 422, "greater than or equal"),
+    ("/fleet/latest", {"offline_after_s": -1}, 422, "greater than"),
+    ("/series/anomalies", {"car_id": "CAR_404"}, 404, "unknown car"),
+])
+def test_bad_parameters_get_a_4xx_with_a_message(client, path, params, status, words):
+    response = client.get(path, params=params)
+    assert response.status_code == status, response.text
+    assert words in response.text
+
+
+def test_unreachable_mongodb_is_a_503_with_the_fix(pipeline):
+    dead = pipeline.replace(mongodb_uri="mongodb://127.0.0.1:1")
+    with TestClient(create_app(dead)) as test_client:
+        health = test_client.get("/health")
+        fleet = test_client.get("/fleet/latest")
+    assert health.status_code == 503 and "make infra-up" in health.text
+    assert fleet.status_code == 503 and "make infra-up" in fleet.text
+
+
+def test_openapi_lists_every_route(client):
+    paths = set(client.get("/openapi.json").json()["paths"])
+    assert {"/health", "/series/speed", "/series/{metric}", "/series/anomalies", "/latest", "/fleet/latest", "/cars",
+            "/anomalies", "/pipeline/health", "/pipeline/series", "/dlq/summary"} - {"/series/speed"} <= paths
+
+
+def test_runner_serves_over_a_real_socket_and_stops_cleanly(pipeline):
+    with ApiServer(pipeline, port=18765) as api:
+        assert httpx.get(api.url + "/health", timeout=5).status_code == 200
+    with pytest.raises(httpx.ConnectError):
+        httpx.get("http://127.0.0.1:18765/health", timeout=2)
