@@ -69,7 +69,8 @@ api: $(STAMP) ## serve the Telemetry API on port 8000 (docs at /docs; Ctrl+C sto
 bench: $(STAMP) ## run the benchmarks side by side and record the results in bench/results/
 	$(LABKIT) infra run -- sh -c "$(PY) bench/bench_producer.py --record && $(PY) bench/bench_processor.py --record \
 	  && $(PY) bench/bench_queries.py --cars 100 --seconds 1000 --record \
-	  && $(PY) bench/bench_queries.py --cars 1000 --seconds 1000 --memory-server 27018 --record"
+	  && $(PY) bench/bench_queries.py --cars 1000 --seconds 1000 --memory-server 27018 --record \
+	  && $(PY) bench/bench_api.py --record"
 
 reset: $(STAMP) ## stop the services and delete their data (a clean lab for the next class)
 	$(LABKIT) infra reset

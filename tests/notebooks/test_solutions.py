@@ -2,7 +2,7 @@
 
 from labkit import exercises, kafka_io
 from labkit.infra.topics import describe_topics
-from labkit.solutions import nb00, nb01, nb02, nb03
+from labkit.solutions import nb00, nb01, nb02, nb03, nb04
 
 
 def test_nb00_solutions(services):
@@ -82,3 +82,19 @@ def test_nb03_solutions(pipeline):
     movers = sorted(c for c, g in frame.groupby("car_id") if (g["speed"] > 0).all())
     assert exercises.check("03.2", nb03.cars_that_never_stopped(db, coll, start, end), movers)
     client.close()
+
+
+def test_nb04_solutions(pipeline):
+    from fastapi.testclient import TestClient
+
+    from labkit import queries
+    from labkit.api import create_app
+    from tests.integration.test_api import NOW, T0, seed
+
+    seed(pipeline)
+    start, end = str(queries.to_ms(T0)), str(queries.to_ms(NOW))
+    with TestClient(nb04.add_max_speed_route(create_app(pipeline))) as client:
+        body = client.get("/stats/max_speed", params={"car_id": "CAR_002", "start": start, "end": end}).json()
+        assert body == {"car_id": "CAR_002", "max_speed": 190.0}
+        assert nb04.check_max_speed_route(client, "CAR_002", 190.0, start, end)
+        assert not nb04.check_max_speed_route(client, "CAR_002", 189.0, start, end)  # the test can fail
