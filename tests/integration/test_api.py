@@ -133,7 +133,23 @@ def test_unreachable_mongodb_is_a_503_with_the_fix(pipeline):
 def test_openapi_lists_every_route(client):
     paths = set(client.get("/openapi.json").json()["paths"])
     assert {"/health", "/series/speed", "/series/{metric}", "/series/anomalies", "/latest", "/fleet/latest", "/cars",
-            "/anomalies", "/pipeline/health", "/pipeline/series", "/dlq/summary"} - {"/series/speed"} <= paths
+            "/anomalies", "/pipeline/health", "/pipeline/series", "/dlq/summary", "/dlq/reasons"} - {"/series/speed"} <= paths
+
+
+def test_dlq_routes_read_the_topic(pipeline):
+    from labkit import kafka_io
+    from labkit.processor import Processor, ProcessorConfig
+
+    producer = kafka_io.make_producer(pipeline)
+    for value in (b"nope", b"nope again", b"[]"):
+        producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=value)
+    producer.flush()
+    producer.close()
+    Processor(pipeline, ProcessorConfig(group_id="api-dlq")).run(idle_timeout_s=3)
+    with TestClient(create_app(pipeline)) as test_client:
+        assert test_client.get("/dlq/reasons").json() == [{"reason": "not_json", "count": 2}, {"reason": "not_object", "count": 1}]
+        summary = test_client.get("/dlq/summary", params={"recent": 2}).json()
+    assert summary["total"] == 3 and len(summary["recent"]) == 2
 
 
 def test_runner_serves_over_a_real_socket_and_stops_cleanly(pipeline):
