@@ -54,7 +54,7 @@ def _lab(args, settings: Settings) -> int:
     if preflight.check(settings, ("grafana",))["grafana"].ok:
         print(f"Grafana: {settings.grafana_url}")
     else:
-        print("Grafana is not running here (it runs in the Docker stack); notebook 05 draws every panel instead.")
+        print(f"Grafana is not reachable at {settings.grafana_url}: it runs only in the Docker stack (`make infra-up` with Docker).")
     return 0 if all(r.status == "ok" for r in results) else 1
 
 
