@@ -175,6 +175,14 @@ def _api(args, settings: Settings) -> int:
     return 0
 
 
+def _dashboards(args, settings: Settings) -> int:
+    from labkit import dashboards
+
+    for path in dashboards.write():
+        print(f"wrote {path.relative_to(dashboards.REPO_ROOT)}")
+    return 0
+
+
 def _keep(messages, kept: list):
     for message in messages:
         kept.append(message)
@@ -241,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1", help="use 0.0.0.0 so Grafana in Docker can reach it")
     p.add_argument("--port", type=int, help="default: the port of API_URL (8000)")
     p.set_defaults(handler=_api)
+
+    p = sub.add_parser("dashboards", help="regenerate dashboards/*.json from labkit.dashboards")
+    p.add_argument("action", choices=["write"])
+    p.set_defaults(handler=_dashboards)
 
     args = parser.parse_args(argv)
     try:
