@@ -10,7 +10,7 @@ LABKIT := $(PY) -m labkit
 
 .DEFAULT_GOAL := help
 .PHONY: help env lab test test-unit test-integration test-notebooks test-reliability \
-        jupyter infra-up infra-down infra-status simulate process api bench reset clean
+        jupyter infra-up infra-down infra-status simulate process api live bench reset clean
 
 help: ## list every target with one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +62,9 @@ simulate: $(STAMP) ## run the fleet simulator into Kafka in real time (CARS=2 RA
 
 process: $(STAMP) ## run the stream processor on the live topic (Ctrl+C stops after committing)
 	$(LABKIT) process
+
+live: $(STAMP) ## simulator + processor + API (and Grafana with Docker) until Ctrl+C (CARS=10)
+	$(LABKIT) live --cars $(or $(CARS),10)
 
 api: $(STAMP) ## serve the Telemetry API on port 8000 (docs at /docs; Ctrl+C stops)
 	$(LABKIT) api --host 0.0.0.0

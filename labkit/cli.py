@@ -183,6 +183,16 @@ def _dashboards(args, settings: Settings) -> int:
     return 0
 
 
+def _live(args, settings: Settings) -> int:
+    from labkit import infra, live
+
+    try:
+        return live.run(settings, cars=args.cars, rate=args.rate)
+    except infra.InfraError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
 def _keep(messages, kept: list):
     for message in messages:
         kept.append(message)
@@ -253,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("dashboards", help="regenerate dashboards/*.json from labkit.dashboards")
     p.add_argument("action", choices=["write"])
     p.set_defaults(handler=_dashboards)
+
+    p = sub.add_parser("live", help="simulator + processor + API together until Ctrl+C")
+    p.add_argument("--cars", type=int, default=10)
+    p.add_argument("--rate", type=float, default=1.0)
+    p.set_defaults(handler=_live)
 
     args = parser.parse_args(argv)
     try:

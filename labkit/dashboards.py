@@ -172,3 +172,54 @@ def grafana_link(base_url: str, uid: str, start_ms: int | None = None, end_ms: i
     if car:
         params["var-car"] = car
     return f"{base_url.rstrip('/')}/d/{uid}" + ("?" + urlencode(params) if params else "")
+
+
+def panels(uid: str | None = None) -> list[dict]:
+    """Rows `{dashboard, uid, panel_id, title, type, url}` for every panel (of one dashboard)."""
+    rows = []
+    for dash_uid, model in dashboards().items():
+        if uid and dash_uid != uid:
+            continue
+        for p in model["panels"]:
+            rows.append({"dashboard": model["title"], "uid": dash_uid, "panel_id": p["id"], "title": p["title"],
+                         "type": p["type"], "url": p["targets"][0]["url"]})
+    return rows
+
+
+def render(uid: str, panel_id: int, get, variables: dict[str, str], start_ms: int, end_ms: int):
+    """Draw one panel with plotly from the same API call Grafana makes.
+
+    `get(url)` returns the decoded JSON (an httpx client's `.get(url).json()`, or TestClient's).
+    """
+    import pandas as pd
+    import plotly.express as px
+
+    model = dashboards()[uid]
+    panel = next(p for p in model["panels"] if p["id"] == panel_id)
+    target = panel["targets"][0]
+    body = get(panel_url(target, variables, start_ms, end_ms))
+    frame = pd.DataFrame(body if isinstance(body, list) else [body])
+    columns = {c["selector"]: c for c in target["columns"]}
+    for selector, column in columns.items():
+        if column["type"] == "timestamp" and selector in frame:
+            frame[selector] = pd.to_datetime(frame[selector], utc=True)
+    title = f"{model['title']} / {panel['title']}"
+    if frame.empty:
+        return px.scatter(title=f"{title}: no data in this range")
+    time_col = next((s for s, c in columns.items() if c["type"] == "timestamp"), None)
+    numbers = [s for s, c in columns.items() if c["type"] == "number" and s in frame]
+    if panel["type"] == "geomap":
+        fig = px.scatter_map(frame, lat="latitude", lon="longitude", color="status", hover_name="car_id",
+                             zoom=11, height=450, title=title)
+        return fig.update_layout(map_style="open-street-map")
+    if panel["type"] == "barchart" and "type" in frame:
+        return px.bar(frame, x=time_col, y="count", color="type", title=title)
+    if panel["type"] == "timeseries" and time_col:
+        return px.line(frame, x=time_col, y=numbers, title=title)
+    if panel["type"] == "stat":
+        return px.bar(x=numbers, y=[frame[n].iloc[0] for n in numbers], title=title, labels={"x": "", "y": ""})
+    import plotly.graph_objects as go
+
+    shown = [s for s in columns if s in frame]
+    return go.Figure(go.Table(header=dict(values=shown), cells=dict(values=[frame[s] for s in shown])),
+                     layout=dict(title=title))
