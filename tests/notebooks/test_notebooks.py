@@ -14,7 +14,8 @@ NOTEBOOKS = notebook_runner.lab_notebooks()
 #: Budget per notebook with its default (small) parameters, in seconds. Generous on
 #: purpose: it catches a runaway loop, not a slow machine.
 BUDGET_S = {"00_start_here.ipynb": 60, "01_simulate.ipynb": 60, "02_consume_and_validate.ipynb": 150,
-            "03_query_mongo.ipynb": 120, "04_serve_api.ipynb": 90}
+            "03_query_mongo.ipynb": 120, "04_serve_api.ipynb": 90,
+            "05_read_dashboards.ipynb": 120}
 DEFAULT_BUDGET_S = 300
 
 

@@ -2,7 +2,7 @@
 
 from labkit import exercises, kafka_io
 from labkit.infra.topics import describe_topics
-from labkit.solutions import nb00, nb01, nb02, nb03, nb04
+from labkit.solutions import nb00, nb01, nb02, nb03, nb04, nb05
 
 
 def test_nb00_solutions(services):
@@ -98,3 +98,10 @@ def test_nb04_solutions(pipeline):
         assert body == {"car_id": "CAR_002", "max_speed": 190.0}
         assert nb04.check_max_speed_route(client, "CAR_002", 190.0, start, end)
         assert not nb04.check_max_speed_route(client, "CAR_002", 189.0, start, end)  # the test can fail
+
+
+def test_nb05_solutions():
+    rows = [{"reason": "not_json", "count": 3}, {"reason": "range:speed", "count": 7}, {"reason": "oversize", "count": 7}]
+    assert nb05.most_common_reason(rows) == "range:speed"
+    assert nb05.most_common_reason([]) is None
+    assert [nb05.is_stale(h) for h in ({"freshness_s": 3.0}, {"freshness_s": 31.0}, {"freshness_s": None})] == [False, True, True]
