@@ -92,6 +92,10 @@ def dashboards() -> dict[str, dict]:
                      Column("speed", "speed", "number"), Column("age_s", "age_s", "number"))
     specs = {
         "fleet-map": ("Fleet Map", [
+            _stat("cars reporting", "/fleet/summary", "reporting", ranged=False),
+            _stat("cars in anomaly", "/fleet/summary", "in_anomaly", ranged=False),
+            _stat("cars offline", "/fleet/summary", "offline", ranged=False),
+            _stat("cars", "/fleet/summary", "cars", ranged=False),
             Panel("Fleet: latest position per car", "geomap", Query("/fleet/latest", (), fleet_columns, ranged=False),
                   w=24, h=14, options={"layers": [{"type": "markers", "location": {"mode": "coords", "latitude": "latitude",
                                                                                          "longitude": "longitude"},

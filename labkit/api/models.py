@@ -43,6 +43,13 @@ class CarState(BaseModel):
     age_s: float
 
 
+class FleetSummary(BaseModel):
+    cars: int = Field(description="cars that ever reported")
+    reporting: int = Field(description="cars not offline")
+    in_anomaly: int = Field(description="cars whose newest reading breaks a rule threshold")
+    offline: int
+
+
 class Car(BaseModel):
     car_id: str = Field(examples=["CAR_001"])
 

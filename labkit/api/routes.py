@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from labkit import queries
-from labkit.api.models import (AnomalyCount, AnomalyRecord, Bucket, Car, CarState, DlqSummary, Health,
+from labkit.api.models import (AnomalyCount, AnomalyRecord, Bucket, Car, CarState, DlqSummary, FleetSummary, Health,
                                PipelineHealth, PipelineWindow, Point, ReasonCount)
 from labkit.api.params import time_range
 from labkit.config import Settings
@@ -114,6 +114,16 @@ def latest(db: Db, settings: SettingsDep, car_id: CarId,
 def fleet_latest(db: Db, settings: SettingsDep,
                  offline_after_s: Annotated[float, Query(gt=0, le=86_400)] = queries.OFFLINE_AFTER_S):
     return queries.fleet_latest(db, settings, offline_after_s=offline_after_s)
+
+
+@cars.get("/fleet/summary", response_model=FleetSummary, summary="How many cars report, and how many are in anomaly")
+def fleet_summary(db: Db, settings: SettingsDep,
+                  offline_after_s: Annotated[float, Query(gt=0, le=86_400)] = queries.OFFLINE_AFTER_S):
+    """Counts for the Fleet Map's stat panels (one object, no client-side counting)."""
+    rows = queries.fleet_latest(db, settings, offline_after_s=offline_after_s)
+    statuses = [r["status"] for r in rows]
+    return FleetSummary(cars=len(rows), reporting=len(rows) - statuses.count("offline"),
+                        in_anomaly=statuses.count("alert"), offline=statuses.count("offline"))
 
 
 @anomalies.get("/anomalies", response_model=list[AnomalyRecord], summary="Anomaly records, newest first")

@@ -69,6 +69,8 @@ def test_original_paths_keep_working(client):
     assert [(a["type"], a["count"]) for a in anomalies] == [("overspeed", 1)]
     bucket_ms = queries.to_ms(T0 + timedelta(seconds=30)) // 10_000 * 10_000
     assert datetime.fromisoformat(anomalies[0]["t"].replace("Z", "+00:00")) == queries.from_ms(bucket_ms)
+    summary = client.get("/fleet/summary", params={"offline_after_s": 3600}).json()
+    assert summary == {"cars": 2, "reporting": 2, "in_anomaly": 1, "offline": 0}
     fleet = client.get("/fleet/latest", params={"offline_after_s": 3600}).json()
     assert [(c["car_id"], c["status"], c["alerts"]) for c in fleet] == [("CAR_001", "ok", []), ("CAR_002", "alert", ["overspeed"])]
     health = client.get("/pipeline/health", params=rng).json()
@@ -133,7 +135,7 @@ def test_unreachable_mongodb_is_a_503_with_the_fix(pipeline):
 def test_openapi_lists_every_route(client):
     paths = set(client.get("/openapi.json").json()["paths"])
     assert {"/health", "/series/speed", "/series/{metric}", "/series/anomalies", "/latest", "/fleet/latest", "/cars",
-            "/anomalies", "/pipeline/health", "/pipeline/series", "/dlq/summary", "/dlq/reasons"} - {"/series/speed"} <= paths
+            "/anomalies", "/pipeline/health", "/pipeline/series", "/dlq/summary", "/dlq/reasons", "/fleet/summary"} - {"/series/speed"} <= paths
 
 
 def test_dlq_routes_read_the_topic(pipeline):
