@@ -16,8 +16,9 @@ WINDOW_S = 10
 
 
 @dataclass
-class Window:
-    start_ms: int
+class Totals:
+    """The counts every summary of processed batches shares (a window, a whole run)."""
+
     processed: int = 0
     valid: int = 0
     stored: int = 0
@@ -26,6 +27,11 @@ class Window:
     invalid_by_reason: Counter = field(default_factory=Counter)
     anomalies_by_type: Counter = field(default_factory=Counter)
     batches: int = 0
+
+
+@dataclass
+class Window(Totals):
+    start_ms: int = 0
     batch_latency_ms_total: float = 0.0
     batch_latency_ms_max: float = 0.0
     lag: int | None = None
@@ -67,8 +73,8 @@ class BatchCounts:
     newest_event_ms: int | None = None
 
 
-def accumulate(target, counts: BatchCounts) -> None:
-    """Add one batch's counts to anything with the same count fields (a Window, RunStats)."""
+def accumulate(target: Totals, counts: BatchCounts) -> None:
+    """Add one batch's counts to a window or a run's totals."""
     target.processed += counts.processed
     target.valid += counts.valid
     target.stored += counts.stored
@@ -96,7 +102,7 @@ class WindowedMetrics:
         """Add one batch; return the records of windows that closed (0 or 1)."""
         closed = self.roll(now_ms)
         if self.current is None:
-            self.current = Window(self._window_start(now_ms))
+            self.current = Window(start_ms=self._window_start(now_ms))
         for window in (self.current, self.totals):
             accumulate(window, counts)
             window.batch_latency_ms_total += counts.latency_ms

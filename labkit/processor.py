@@ -31,13 +31,13 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from labkit import dlq, preflight
 from labkit.config import Settings
 from labkit.detectors import AnomalyDetector
-from labkit.metrics import BatchCounts, WindowedMetrics, accumulate
+from labkit.metrics import BatchCounts, Totals, WindowedMetrics, accumulate
 from labkit.store import ensure_indexes, event_document, insert_idempotent, update_latest
 from labkit.validation import validate
 
@@ -82,17 +82,9 @@ class ProcessorConfig:
 
 
 @dataclass
-class RunStats:
+class RunStats(Totals):
     """Totals of one `run()`: what happened to every message read."""
 
-    processed: int = 0
-    valid: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    invalid: int = 0
-    invalid_by_reason: Counter = field(default_factory=Counter)
-    anomalies_by_type: Counter = field(default_factory=Counter)
-    batches: int = 0
     retries: int = 0
     commits: int = 0
     seconds: float = 0.0

@@ -105,7 +105,7 @@ def series(db, settings: Settings, car_id: str, metric: str, start: datetime, en
     if raw:
         cursor = collection.find({"car_id": car_id, "timestamp": {"$gte": start, "$lt": end}},
                                  {"_id": 0, "timestamp": 1, metric: 1}).sort("timestamp", 1).limit(max_points)
-        return [{"t": _utc(d["timestamp"]), "value": d.get(metric)} for d in cursor]
+        return [{"t": as_utc(d["timestamp"]), "value": d.get(metric)} for d in cursor]
     bucket_ms = bucket_ms or choose_bucket_ms(start, end, max_points)
     if (to_ms(end) - to_ms(start)) / bucket_ms > 50 * max_points:
         raise QueryError(f"bucket {bucket_ms} ms is too small for this range (over {50 * max_points} points)")
@@ -124,7 +124,7 @@ def car_status(doc: dict, now: datetime, offline_after_s: float = OFFLINE_AFTER_
         alerts = [t for t, _, _ in rule_anomalies(doc)]
     except (KeyError, TypeError):  # a malformed document has no alerts, rather than an error
         alerts = []
-    if now - _utc(doc["timestamp"]) > timedelta(seconds=offline_after_s):
+    if now - as_utc(doc["timestamp"]) > timedelta(seconds=offline_after_s):
         return "offline", alerts
     return ("alert" if alerts else "ok"), alerts
 
@@ -218,14 +218,14 @@ def dlq_summary(settings: Settings, recent: int = 20, since: datetime | None = N
     }
 
 
-def _utc(at: datetime) -> datetime:
-    """Dates read without tz_aware come back naive but are UTC."""
+def as_utc(at: datetime) -> datetime:
+    """A stored date as an aware UTC datetime (clients without tz_aware get naive UTC dates)."""
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
 def _latest_row(doc: dict, now: datetime, offline_after_s: float) -> dict:
     status, alerts = car_status(doc, now, offline_after_s)
     row = {name: doc[name] for name in contract.FIELDS if name in doc}
-    row["timestamp"] = _utc(doc["timestamp"])
+    row["timestamp"] = as_utc(doc["timestamp"])
     row.update(status=status, alerts=alerts, age_s=round((now - row["timestamp"]).total_seconds(), 1))
     return row

@@ -60,7 +60,7 @@ def get_health(request: Request, settings: SettingsDep):
         raise HTTPException(503, f"MongoDB is not reachable at {settings.mongodb_uri}: run `make infra-up`") from None
     telemetry_age = None
     if newest and isinstance(newest.get("timestamp"), datetime):
-        telemetry_age = round((now - queries._utc(newest["timestamp"])).total_seconds(), 1)
+        telemetry_age = round((now - queries.as_utc(newest["timestamp"])).total_seconds(), 1)
     metrics_age = None
     if window and isinstance(window.get("window_start_ms"), (int, float)):
         metrics_age = round(queries.to_ms(now) / 1000 - (window["window_start_ms"] / 1000 + window.get("window_s", 10)), 1)
