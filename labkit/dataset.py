@@ -1,45 +1,61 @@
-"""Load clean fleet readings straight into MongoDB, fast (for query practice and benchmarks).
+"""Load simulated fleet readings straight into MongoDB, fast (for query practice and benchmarks).
 
 This bypasses Kafka and the processor on purpose: it is for studying queries over a known
-dataset, not for studying ingestion. Documents have exactly the processor's layout.
+dataset, not for studying ingestion. Documents have exactly the processor's layout, and
+with `episode_rate` > 0 the anomaly episodes are injected and detected as the processor
+would, so the anomalies collection has something to count too.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from labkit.config import Settings
-from labkit.fleet import Fleet, FleetConfig
+from labkit.detectors import AnomalyDetector
+from labkit.faults import FaultRates
+from labkit.simulator import SimConfig, Simulator
 from labkit.store import ensure_indexes, event_document, update_latest
+from labkit.validation import validate
 
 
 def load_fleet(db, settings: Settings, cars: int, seconds: int, start: datetime, seed: int = 3,
-               batch: int = 5000, progress: bool = False) -> int:
+               batch: int = 5000, progress: bool = False, episode_rate: float = 0.0) -> int:
     """Insert `cars` x `seconds` readings (1 Hz) from `start` into the telemetry collection,
-    update the latest-state collection, create the indexes. Returns the number inserted."""
+    their anomalies into the anomalies collection, update the latest-state collection and
+    create the indexes. Deterministic for a given seed. Returns the number of readings."""
     ensure_indexes(db, settings)
     telemetry = db[settings.collections.telemetry]
+    anomalies = db[settings.collections.anomalies]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from labkit.progress import Progress
 
-        bar = tqdm(total=cars * seconds, unit="doc", desc="loading", mininterval=0.5)
-    docs, newest, inserted = [], {}, 0
-    for _, reading in Fleet(FleetConfig(cars=cars, seed=seed)).readings(start, duration_s=seconds):
-        event = dict(reading, timestamp=datetime.fromisoformat(reading["timestamp"]),
-                     event_id=f"{reading['car_id']}-{reading['seq']}")
+        bar = Progress(cars * seconds, "loading", unit="documents")
+    faults = FaultRates(episode=episode_rate, invalid=0.0, duplicate=0.0, late=0.0)
+    simulator = Simulator(SimConfig(cars=cars, seed=seed, faults=faults))
+    now = start + timedelta(seconds=seconds + 1)  # the validator's clock: just after the last reading
+    detector = AnomalyDetector()
+    docs, found, newest, inserted = [], [], {}, 0
+    for message in simulator.messages(duration_s=seconds, start=start):
+        event = validate(message.value, now).event
         docs.append(event_document(event))
+        found += [dict(a.as_record(), _id=a.anomaly_id) for a in detector.detect(event)]
         newest[event["car_id"]] = event
         if len(docs) == batch:
-            telemetry.insert_many(docs, ordered=False)
-            inserted += len(docs)
-            bar and bar.update(len(docs))
-            docs = []
-    if docs:
-        telemetry.insert_many(docs, ordered=False)
-        inserted += len(docs)
-        bar and bar.update(len(docs))
+            inserted += _flush(telemetry, anomalies, docs, found, bar)
+            docs, found = [], []
+    inserted += _flush(telemetry, anomalies, docs, found, bar)
     if bar:
         bar.close()
     update_latest(db[settings.collections.latest], list(newest.values()))
     return inserted
+
+
+def _flush(telemetry, anomalies, docs: list[dict], found: list[dict], bar) -> int:
+    if docs:
+        telemetry.insert_many(docs, ordered=False)
+    if found:
+        anomalies.insert_many(found, ordered=False)
+    if bar:
+        bar.update(len(docs))
+    return len(docs)

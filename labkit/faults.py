@@ -158,12 +158,16 @@ class FaultInjector:
         ep.done += 1
         progress = min(1.0, ep.done / max(1, ep.length // 2))  # ramp up over the first half
         if ep.kind == "overspeed":
-            event["speed"] = round(event["speed"] + (ep.peak - event["speed"]) * progress, 2)
+            # Jitter on the plateau: a real overspeeding car never holds one exact value (a
+            # frozen value is what the sensor_stuck detector looks for, and must not be faked).
+            jitter = self.rng.uniform(-0.5, 0.5)
+            event["speed"] = round(event["speed"] + (ep.peak + jitter - event["speed"]) * progress, 2)
             event["rpm"] = max(event["rpm"], int(event["speed"] / 3.6 / 2.0 * 60 * 0.65 * 3.7))
             if event["speed"] > contract.OVERSPEED_KMH:
                 labels.add("anomaly:overspeed")
         elif ep.kind == "overheat":
-            event["engine_temp"] = round(event["engine_temp"] + (ep.peak - event["engine_temp"]) * progress, 2)
+            jitter = self.rng.uniform(-0.3, 0.3)
+            event["engine_temp"] = round(event["engine_temp"] + (ep.peak + jitter - event["engine_temp"]) * progress, 2)
             if event["engine_temp"] >= contract.OVERHEAT_C:
                 labels.add("anomaly:engine_overheat")
         elif ep.kind == "high_rpm":

@@ -150,3 +150,26 @@ def rewind_group(settings: Settings, group: str, topic: str, offsets: dict[int, 
         consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
     finally:
         consumer.close(autocommit=False)
+
+
+def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, int | None]:
+    """Partition -> the group's committed offset (the next offset it will read), or None
+    where the group has never committed. Reads only; joins no group."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
+                             enable_auto_commit=False)
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+        return {p: consumer.committed(TopicPartition(topic, p)) for p in partitions}
+    finally:
+        consumer.close(autocommit=False)
+
+
+def consumer_lag(settings: Settings, group: str, topic: str) -> dict[int, int]:
+    """Partition -> lag: log end offset minus the group's committed offset (the whole
+    partition when the group never committed). Measured at the broker, so it keeps growing
+    when the consumer is stopped, unlike anything the consumer reports about itself."""
+    ends = end_offsets(settings, topic)
+    committed = committed_offsets(settings, group, topic)
+    return {p: end - (committed.get(p) or 0) for p, end in sorted(ends.items())}

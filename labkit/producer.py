@@ -149,9 +149,9 @@ def _sleep(seconds: float, stop: threading.Event | None) -> bool:
 def _progress_bar(enabled: bool, total: int | None):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from labkit.progress import Progress
 
-    return tqdm(total=total, unit="msg", desc="producing", mininterval=0.5)
+    return Progress(total, "producing")
 
 
 def truth_rows(messages: list[Message], report: DeliveryReport) -> list[dict]:

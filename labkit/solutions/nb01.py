@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
-
-from labkit.kafka_io import Record
 
 
-def events_per_partition(records: list[Record]) -> dict[int, int]:
-    """Exercise 01.1: how many of the read-back messages are in each partition?"""
-    return dict(Counter(r.partition for r in records))
+def send_keyed(producer, topic: str, events: list[dict]) -> list[tuple[int, int]]:
+    """Exercise 01.1: send keyed by car, then wait for each confirmation (in order)."""
+    futures = [producer.send(topic, key=e["car_id"].encode(), value=json.dumps(e).encode()) for e in events]
+    producer.flush()
+    return [(m.partition, m.offset) for m in (f.get(timeout=10) for f in futures)]
 
 
 def negative_speed(event: dict) -> bytes:
-    """Exercise 01.2: a new fault: the same event with a negative speed, as JSON bytes."""
-    bad = dict(event, speed=-abs(event["speed"]) - 1.0)
-    return json.dumps(bad).encode()
+    """Exercise 01.2: a message the validator must reject with `range:speed`."""
+    return json.dumps(dict(event, speed=-abs(event.get("speed", 0)) - 1.0)).encode()
 
 
-def stopped_share(trip: list[dict]) -> float:
-    """Exercise 01.3: the share of a trip's readings (0..1) during which the car stood still."""
-    return sum(1 for r in trip if r["speed"] == 0) / len(trip)
+def count_per_partition(consumer, topic: str) -> dict[int, int]:
+    """Exercise 01.3: read a whole topic without a group and count per partition."""
+    from kafka import TopicPartition
+
+    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    consumer.assign(tps)
+    consumer.seek_to_beginning()
+    ends = consumer.end_offsets(tps)
+    counts = {tp.partition: 0 for tp in tps}
+    while any(consumer.position(tp) < ends[tp] for tp in tps):
+        for tp, messages in consumer.poll(timeout_ms=1000).items():
+            counts[tp.partition] += len(messages)
+    return counts

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from labkit import contract
-from labkit.detectors import AnomalyDetector
-from labkit.evaluation import detect_offline, score
+from pymongo.errors import BulkWriteError
+
 from labkit.validation import Verdict, validate
+
+DUPLICATE_KEY = 11000
 
 
 def validate_with_city_limit(raw: bytes, now: datetime, limit_kmh: float = 200.0) -> Verdict:
@@ -19,12 +20,34 @@ def validate_with_city_limit(raw: bytes, now: datetime, limit_kmh: float = 200.0
     return verdict
 
 
-def tuned_temp_rise_threshold(messages, truth, now: datetime, candidates=(0.5, 1.0, 1.5, 2.0, 3.0, 5.0)) -> float:
-    """Exercise 02.2: the temp_rise threshold (°C/s) with the best F1 on this batch."""
-    def f1(threshold):
-        found = detect_offline(messages, AnomalyDetector(temp_rise_c_per_s=threshold), now)
-        [row] = score(truth, found, types=["temp_rise"])
-        p, r = row["precision"] or 0.0, row["recall"] or 0.0
-        return 2 * p * r / (p + r) if p + r else 0.0
+def store_events(collection, raws: list[bytes], now: datetime) -> int:
+    """Exercise 02.2: insert the valid events under `_id = event_id`; a duplicate key means
+    "already stored". Returns how many documents are new."""
+    docs = []
+    for raw in raws:
+        verdict = validate(raw, now)
+        if verdict.ok:
+            docs.append(dict(verdict.event, _id=verdict.event["event_id"]))
+    if not docs:
+        return 0
+    try:
+        collection.insert_many(docs, ordered=False)
+        return len(docs)
+    except BulkWriteError as exc:
+        errors = exc.details["writeErrors"]
+        if any(e["code"] != DUPLICATE_KEY for e in errors):
+            raise
+        return len(docs) - len(errors)
 
-    return max(candidates, key=lambda t: (f1(t), t == contract.TEMP_RISE_C_PER_S))
+
+def consume_all(consumer, collection, now: datetime) -> int:
+    """Exercise 02.3: poll until nothing more comes, store each poll, then commit it.
+    Returns the number of records read."""
+    read = 0
+    while True:
+        records = [r for rs in consumer.poll(timeout_ms=1000).values() for r in rs]
+        if not records:
+            return read
+        store_events(collection, [r.value for r in records], now)
+        consumer.commit()  # after the write: a crash before this line means redelivery, not loss
+        read += len(records)

@@ -1,0 +1,73 @@
+"""Checks for notebook 01's exercises (simulate)."""
+
+from __future__ import annotations
+
+import json
+
+from labkit import exercises, kafka_io
+from labkit.config import Settings
+
+
+def _gave_up(answer) -> bool:
+    return answer is None or isinstance(answer, exercises._Failed)
+
+
+def send_keyed(send, settings: Settings, topic: str, events: list[dict]) -> bool:
+    """01.1: every returned (partition, offset) holds that event, in its key's partition."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    try:
+        where = exercises.attempt(send, producer, topic, events)
+    finally:
+        producer.close()
+    if _gave_up(where):
+        return exercises.check("01.1 send and confirm", where, None)
+    partitions = len(kafka_io.end_offsets(settings, topic))
+    answer, expected = [], []
+    for event, spot in zip(events, list(where) if isinstance(where, (list, tuple)) else []):
+        partition, offset = spot
+        [back] = kafka_io.read_topic(settings, topic, max_messages=1, partitions=[partition],
+                                     start_offsets={partition: offset}) or [None]
+        answer.append({"partition": partition, "same event there": back is not None and json.loads(back.value) == event})
+        expected.append({"partition": kafka_io.partition_for_key(event["car_id"].encode(), partitions),
+                         "same event there": True})
+    if len(answer) != len(events):
+        return exercises.check("01.1 send and confirm", where, [(0, 0)] * len(events),
+                               hint="return one (metadata.partition, metadata.offset) per event")
+    return exercises.check("01.1 send and confirm", answer, expected,
+                           hint="future = producer.send(topic, key=..., value=json.dumps(event).encode()); "
+                                "metadata = future.get(timeout=10) gives .partition and .offset")
+
+
+def negative_speed(fault, example: dict) -> bool:
+    """01.2: JSON bytes, speed < 0, every other field unchanged."""
+    produced = exercises.attempt(fault, dict(example))
+    if _gave_up(produced):
+        return exercises.check("01.2 negative speed fault", produced, None)
+    if not isinstance(produced, bytes):
+        return exercises.check("01.2 negative speed fault", type(produced).__name__, "bytes",
+                               hint="json.dumps(...) gives text; .encode() turns it into bytes")
+    back = json.loads(produced)
+    answer = {"speed is negative": back.get("speed", 0) < 0,
+              "other fields unchanged": {k: v for k, v in back.items() if k != "speed"} == {k: v for k, v in example.items() if k != "speed"}}
+    return exercises.check("01.2 negative speed fault", answer, {"speed is negative": True, "other fields unchanged": True},
+                           hint="copy the event with dict(event, speed=-abs(event['speed']) - 1)")
+
+
+def count_per_partition(count, settings: Settings, topic: str) -> bool:
+    """01.3: the counts equal the end offsets (a fresh topic starts at offset 0)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+                             enable_auto_commit=False)
+    try:
+        answer = exercises.attempt(count, consumer, topic)
+    finally:
+        consumer.close()
+    expected = {p: n for p, n in kafka_io.end_offsets(settings, topic).items() if n}
+    if isinstance(answer, dict):
+        answer = {p: n for p, n in answer.items() if n}
+    return exercises.check("01.3 read it all back", answer, expected,
+                           hint="tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]; "
+                                "consumer.assign(tps); consumer.seek_to_beginning(); ends = consumer.end_offsets(tps)")

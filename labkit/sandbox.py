@@ -1,0 +1,126 @@
+"""A notebook's own corner of the lab: its own topics, consumer groups and database.
+
+All notebooks share one Kafka broker and one MongoDB server. If they also shared topics and
+a database, each would read what the others (and its own earlier runs) left behind: a new
+consumer group starts at the earliest offset, so notebook 02 would process notebook 01's
+cars too, and its numbers would change with every run. A sandbox gives each notebook
+names of its own, emptied when the notebook starts, so any order and any rerun give the
+same numbers, and a run never reads more than its own data.
+
+    >>> lab = sandbox.open(Settings.from_env(), "02")
+    >>> lab.settings.topics.telemetry          # 'lab02.car.telemetry.v1'
+    >>> lab.settings.mongodb_db                # 'lab02_telemetry'
+    >>> lab.group("processor")                 # 'lab02.processor'
+    >>> lab.now                                # a fixed "now", on a whole minute
+
+`lab.now` is the notebook's clock: batches are simulated to end at it. It is rounded down to
+a whole minute so that 10-second windows cut a batch at the same places on every run.
+
+The lab's own topics and database (`car.telemetry.v1`, `telemetry`), which `make live` and
+Grafana use, are never touched by a sandbox.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from labkit.config import Settings, Topics
+from labkit.infra.topics import ensure_topics, topic_plan
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """Names and clock of one notebook. Build it with :func:`open`."""
+
+    name: str
+    settings: Settings
+    now: datetime
+
+    @property
+    def prefix(self) -> str:
+        return f"lab{self.name}."
+
+    def group(self, role: str) -> str:
+        """A consumer group name inside the sandbox, e.g. `lab02.processor`."""
+        return f"{self.prefix}{role}"
+
+    def topic(self, role: str, partitions: int = 1) -> str:
+        """Create (if missing) an extra topic inside the sandbox, e.g. `lab02.by-hand`."""
+        name = f"{self.prefix}{role}"
+        ensure_topics(self.settings, {name: partitions})
+        return name
+
+
+def names(settings: Settings, name: str) -> Settings:
+    """`settings` with the topics and database renamed for sandbox `name` (pure)."""
+    t = settings.topics
+    prefix = f"lab{name}."
+    return settings.replace(
+        topics=Topics(telemetry=prefix + t.telemetry, dlq=prefix + t.dlq,
+                      anomaly=prefix + t.anomaly, metrics=prefix + t.metrics),
+        mongodb_db=f"lab{name}_{settings.mongodb_db}",
+    )
+
+
+def minute_floor(moment: datetime) -> datetime:
+    """`moment` rounded down to a whole minute, in UTC."""
+    return moment.astimezone(timezone.utc).replace(second=0, microsecond=0)
+
+
+def open(settings: Settings, name: str, now: datetime | None = None) -> Sandbox:  # noqa: A001
+    """Empty the sandbox `name` (delete its topics, consumer groups and database: every
+    name starting with `lab<name>.`), create
+    its four topics again, and return it. Needs Kafka and MongoDB up (run preflight first).
+
+    `name` is a short tag such as "02"; `now` defaults to the current minute.
+    """
+    if not name.isalnum():
+        raise ValueError(f"sandbox name must be letters and digits, not {name!r}")
+    box = Sandbox(name, names(settings, name), minute_floor(now or datetime.now(timezone.utc)))
+    _reset_kafka(box)
+    _reset_mongodb(box)
+    ensure_topics(box.settings, topic_plan(box.settings))
+    return box
+
+
+def _reset_kafka(box: Sandbox) -> None:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=box.settings.kafka_bootstrap_servers, request_timeout_ms=10000)
+    try:
+        # Groups first: committed offsets of a deleted topic must not point into the new one.
+        groups = [g for g in _group_ids(admin) if g.startswith(box.prefix)]
+        if groups:
+            admin.delete_groups(groups)
+        old = [t for t in admin.list_topics() if t.startswith(box.prefix)]
+        if old:
+            admin.delete_topics(old)
+            _wait_until_gone(admin, set(old))
+    finally:
+        admin.close()
+
+
+def _group_ids(admin) -> list[str]:
+    """Every consumer group's id (kafka-python 3 lists groups as dicts)."""
+    return [g["group_id"] if isinstance(g, dict) else g[0] for g in admin.list_groups()]
+
+
+def _wait_until_gone(admin, topics: set[str], timeout_s: float = 15.0) -> None:
+    """Topic deletion is asynchronous; creating the same name too early is refused."""
+    deadline = time.monotonic() + timeout_s
+    while topics & set(admin.list_topics()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Kafka did not delete {sorted(topics)} within {timeout_s:g} s")
+        time.sleep(0.1)
+
+
+def _reset_mongodb(box: Sandbox) -> None:
+    from pymongo import MongoClient
+
+    client = MongoClient(box.settings.mongodb_uri, serverSelectionTimeoutMS=3000)
+    try:
+        client.drop_database(box.settings.mongodb_db)
+    finally:
+        client.close()
