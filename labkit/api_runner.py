@@ -40,7 +40,8 @@ class ApiServer:
         with socket.socket() as probe:
             if probe.connect_ex((self.host, self.port)) == 0:
                 raise RuntimeError(f"port {self.port} is already in use: stop what runs there, or pass another port")
-        config = uvicorn.Config(create_app(self.settings), host=self.host, port=self.port,
+        self.app = create_app(self.settings)  # kept: a notebook may add a route to the running app
+        config = uvicorn.Config(self.app, host=self.host, port=self.port,
                                 log_level="error", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # not the main thread: leave signals alone

@@ -216,12 +216,18 @@ def render(uid: str, panel_id: int, get, variables: dict[str, str], start_ms: in
         fig = px.scatter_map(frame, lat="latitude", lon="longitude", color="status", hover_name="car_id",
                              zoom=11, height=450, title=title)
         return fig.update_layout(map_style="open-street-map")
+    # Axis titles say what is measured, with the unit Grafana shows (panel title or column text).
+    x_title = "time (UTC)"
+    y_title = panel["title"] if "(" in panel["title"] else ", ".join(columns[n]["text"] for n in numbers)
     if panel["type"] == "barchart" and "type" in frame:
-        return px.bar(frame, x=time_col, y="count", color="type", title=title)
+        fig = px.bar(frame, x=time_col, y="count", color="type", title=title)
+        return fig.update_layout(xaxis_title=x_title, yaxis_title="anomalies")
     if panel["type"] == "timeseries" and time_col:
-        return px.line(frame, x=time_col, y=numbers, title=title)
+        fig = px.line(frame, x=time_col, y=numbers, title=title)
+        return fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, legend_title="")
     if panel["type"] == "stat":
-        return px.bar(x=numbers, y=[frame[n].iloc[0] for n in numbers], title=title, labels={"x": "", "y": ""})
+        return px.bar(x=numbers, y=[frame[n].iloc[0] for n in numbers], title=title,
+                      labels={"x": "statistic", "y": panel["title"]})
     import plotly.graph_objects as go
 
     shown = [s for s in columns if s in frame]

@@ -297,7 +297,7 @@ def describe_difference(answer: Any, expected: Any) -> str:
         wrong_keys = 0
         # Walk down while both sides are containers of the same shape, to the first
         # place they differ; describe that place.
-        while True:
+        while len(steps) < 20:  # a bound: self-containing lists would descend forever
             kind = _kind(expected)
             if _kind(answer) != kind:
                 break
@@ -342,7 +342,8 @@ def _describe_here(answer: Any, expected: Any, *, nested: bool) -> str:
     if kind_e == "a dict":
         return _describe_keys(answer, expected)
     if kind_e in ("a list", "a tuple") and len(answer) != len(expected):
-        return f"{'yours has' if nested else 'you returned'} {len(answer)} items; expected {len(expected)}"
+        n = len(answer)
+        return f"{'yours has' if nested else 'you returned'} {n} item{'' if n == 1 else 's'}; expected {len(expected)}"
     if kind_e == "a set":
         return _describe_set(answer, expected)
     if kind_e == "a string":
@@ -478,3 +479,8 @@ def _safe_str(x: Any) -> str:
 
 
 __all__ = ["attempt", "check", "hint", "predict", "describe_difference", "same", "HINTS"]
+
+
+def gave_up(answer: Any) -> bool:
+    """True when `attempt` got no answer: a stub not attempted yet, or code that raised."""
+    return answer is None or isinstance(answer, _Failed)

@@ -9,7 +9,7 @@ from labkit.config import Settings
 
 
 def _gave_up(answer) -> bool:
-    return answer is None or isinstance(answer, exercises._Failed)
+    return exercises.gave_up(answer)
 
 
 def send_keyed(send, settings: Settings, topic: str, events: list[dict]) -> bool:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-
-def most_common_reason(reason_rows: list[dict]) -> str | None:
-    """Exercise 05.1: from /dlq/reasons rows `{reason, count}`, the reason seen most often."""
-    if not reason_rows:
-        return None
-    return max(reason_rows, key=lambda r: (r["count"], r["reason"]))["reason"]
+from datetime import datetime
 
 
-def is_stale(health: dict, max_age_s: float = 30.0) -> bool:
-    """Exercise 05.2: is the pipeline stale? No data at all, or the newest processed event
-    older than `max_age_s` (the freshness stat on the Pipeline Health dashboard)."""
-    freshness = health.get("freshness_s")
-    return freshness is None or freshness > max_age_s
+def anomalies_per_type(db, collection: str, start: datetime, end: datetime) -> dict[str, int]:
+    """Exercise 05.1: anomalies per type in [start, end), with one aggregation."""
+    rows = db[collection].aggregate([
+        {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
+        {"$group": {"_id": "$type", "count": {"$sum": 1}}},
+    ])
+    return {r["_id"]: r["count"] for r in rows}
+
+
+def total_lag(consumer, topic: str) -> int:
+    """Exercise 05.2: end offset minus committed offset, summed over the topic's partitions."""
+    from kafka import TopicPartition
+
+    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    return sum(end - (consumer.committed(tp) or 0) for tp, end in consumer.end_offsets(tps).items())

@@ -1,71 +1,80 @@
-"""The reference solutions pass the same checks the notebooks use."""
+"""The reference solutions pass the very checks the notebooks use (`labkit.checks`), and the
+checks reject a wrong answer: a check that cannot fail grades nothing."""
 
-from labkit import exercises, kafka_io
+import json
+from datetime import datetime, timedelta, timezone
+
+from pymongo import MongoClient
+
+from labkit import exercises, kafka_io, sandbox
+from labkit.checks import nb00 as check00
+from labkit.checks import nb01 as check01
+from labkit.checks import nb02 as check02
+from labkit.checks import nb03 as check03
+from labkit.checks import nb04 as check04
+from labkit.checks import nb05 as check05
+from labkit.faults import FaultRates
 from labkit.infra.topics import describe_topics
+from labkit.simulator import SimConfig, Simulator, backfill_start
 from labkit.solutions import nb00, nb01, nb02, nb03, nb04, nb05
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _batch(cars=4, count=300, invalid=0.05, seed=12):
+    config = SimConfig(cars=cars, seed=seed, faults=FaultRates(episode=0, invalid=invalid, duplicate=0.02, late=0))
+    return list(Simulator(config).messages(count=count, start=backfill_start(config, count=count, now=NOW)))
 
 
 def test_nb00_solutions(services):
     expected = describe_topics(services)[services.topics.telemetry]
     assert exercises.check("00.1", exercises.attempt(nb00.telemetry_partition_count, services), expected)
     records = kafka_io.round_trip(services, count=3)
-    expected = kafka_io.partition_for_key(b"CAR_002", services.telemetry_partitions)
-    assert exercises.check("00.2", exercises.attempt(nb00.partition_of_key, records, b"CAR_002"), expected)
+    assert check00.read_at(nb00.read_at, services, records[-1])
+    assert not check00.read_at(lambda *args: b"something else", services, records[-1])
 
 
-def test_nb01_solutions(services):
-    import json
-    from datetime import datetime, timezone
+def test_nb01_solutions(pipeline):
+    from labkit.infra.topics import ensure_topics
 
-    from labkit.fleet import Fleet, FleetConfig
-
-    records = kafka_io.round_trip(services, count=6)
-    expected = {}
-    for r in records:
-        expected[r.partition] = expected.get(r.partition, 0) + 1
-    assert exercises.check("01.1", exercises.attempt(nb01.events_per_partition, records), expected)
-
-    event = {"car_id": "CAR_001", "speed": 42.0, "rpm": 2000}
-    back = json.loads(nb01.negative_speed(event))
-    assert back["speed"] < 0 and back["rpm"] == 2000 and back["car_id"] == "CAR_001"
-
-    trip = [r for _, r in Fleet(FleetConfig(cars=1, seed=7)).readings(datetime(2026, 1, 1, tzinfo=timezone.utc), duration_s=600)]
-    share = nb01.stopped_share(trip)
-    assert 0 < share < 1
-    assert share == sum(r["speed"] == 0 for r in trip) / len(trip)
+    topic = pipeline.topics.telemetry + ".ex1"
+    ensure_topics(pipeline, {topic: 4})
+    events = [json.loads(m.value) for m in _batch(invalid=0)[:5]]
+    assert check01.send_keyed(nb01.send_keyed, pipeline, topic, events)
+    assert not check01.send_keyed(lambda p, t, ev: [(0, 0)] * len(ev), pipeline, topic, events)
+    assert check01.negative_speed(nb01.negative_speed, events[0])
+    assert not check01.negative_speed(lambda e: json.dumps(dict(e, speed=-1, rpm=0)).encode(), events[0])
+    assert check01.count_per_partition(nb01.count_per_partition, pipeline, topic)
+    assert not check01.count_per_partition(lambda c, t: {0: 1}, pipeline, topic)
 
 
-def test_nb02_solutions():
-    import json
-    from datetime import datetime, timedelta, timezone
-
-    from labkit import contract
-    from labkit.evaluation import truth_pairs
-    from labkit.faults import FaultRates
-    from labkit.simulator import SimConfig, Simulator, backfill_start
-
-    now = datetime.now(timezone.utc)
-    good = {"car_id": "CAR_001", "timestamp": (now - timedelta(seconds=5)).isoformat(), "speed": 59.8, "rpm": 2947,
+def test_nb02_solutions(pipeline):
+    good = {"car_id": "CAR_001", "timestamp": (NOW - timedelta(seconds=5)).isoformat(), "speed": 59.8, "rpm": 2947,
             "engine_temp": 95.0, "fuel_level": 33.0, "latitude": 52.5, "longitude": 13.4, "event_id": "e1", "seq": 1}
-    assert nb02.validate_with_city_limit(json.dumps(good).encode(), now).ok
-    fast = nb02.validate_with_city_limit(json.dumps(dict(good, speed=230.0)).encode(), now)
-    assert (fast.ok, fast.reason) == (False, "range:speed")
-    assert nb02.validate_with_city_limit(b"\xff", now).reason == "not_json"
+    assert check02.city_rule(nb02.validate_with_city_limit, good, NOW)
+    assert not check02.city_rule(lambda raw, now: nb02.validate_with_city_limit(raw, now, limit_kmh=199), good, NOW)
 
-    config = SimConfig(cars=10, seed=11, faults=FaultRates(episode=0.006, invalid=0.03, duplicate=0.01, late=0.01))
-    batch = list(Simulator(config).messages(count=2000, start=backfill_start(config, count=2000, now=now)))
-    best = nb02.tuned_temp_rise_threshold(batch, truth_pairs(batch), now)
-    assert best in (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
-    assert best <= 2 * contract.TEMP_RISE_C_PER_S  # the contract's default is near the best
+    batch = _batch()
+    client = MongoClient(pipeline.mongodb_uri, tz_aware=True)
+    db = client[pipeline.mongodb_db]
+    raws = [m.value for m in batch]
+    assert check02.idempotent_store(nb02.store_events, db["ex2"], raws, NOW)
+    assert not check02.idempotent_store(lambda coll, raws, now: coll.insert_many([{"x": 1}]) and 1, db["ex2"], raws, NOW)
+
+    from labkit.infra.topics import ensure_topics
+    from labkit.producer import produce
+
+    topic = pipeline.topics.telemetry + ".ex3"
+    ensure_topics(pipeline, {topic: 1})
+    produce(pipeline, batch, topic=topic)
+    assert check02.consume_loop(nb02.consume_all, pipeline, topic, "ex3-good", db["ex3"], batch, NOW)
+    # Reads everything and stores it, but never commits: the committed offset gives it away.
+    no_commit = lambda consumer, coll, now: nb02.store_events(coll, [r.value for rs in consumer.poll(timeout_ms=3000).values() for r in rs], now)  # noqa: E731
+    assert not check02.consume_loop(no_commit, pipeline, topic, "ex3-bad", db["ex3"], batch, NOW)
+    client.close()
 
 
 def test_nb03_solutions(pipeline):
-    from datetime import datetime, timedelta, timezone
-
-    import pandas as pd
-    from pymongo import MongoClient
-
-    from labkit import queries
     from labkit.dataset import load_fleet
 
     start = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
@@ -74,34 +83,50 @@ def test_nb03_solutions(pipeline):
     db = client[pipeline.mongodb_db]
     assert load_fleet(db, pipeline, 12, 300, start, seed=3) == 3600
     coll = pipeline.collections.telemetry
-    frame = pd.DataFrame(list(db[coll].find({}, {"_id": 0, "car_id": 1, "timestamp": 1, "speed": 1})))
-    frame["minute"] = frame["timestamp"].map(lambda t: queries.to_ms(t) // 60_000 * 60_000)
-    expected = (frame.groupby(["car_id", "minute"], as_index=False)["speed"].max()
-                .rename(columns={"speed": "max_speed"}).to_dict("records"))
-    assert exercises.check("03.1", nb03.max_speed_per_car_per_minute(db, coll, start, end), expected)
-    movers = sorted(c for c, g in frame.groupby("car_id") if (g["speed"] > 0).all())
-    assert exercises.check("03.2", nb03.cars_that_never_stopped(db, coll, start, end), movers)
+    assert check03.max_speed_per_minute(nb03.max_speed_per_car_per_minute, db, coll, start, end)
+    assert not check03.max_speed_per_minute(lambda *a: nb03.max_speed_per_car_per_minute(*a)[1:], db, coll, start, end)
+    assert check03.never_stopped(nb03.cars_that_never_stopped, db, coll, start, end)
+    assert not check03.never_stopped(lambda *a: ["CAR_999"], db, coll, start, end)
     client.close()
 
 
 def test_nb04_solutions(pipeline):
-    from fastapi.testclient import TestClient
-
     from labkit import queries
-    from labkit.api import create_app
-    from tests.integration.test_api import NOW, T0, seed
+    from tests.integration.test_api import NOW as API_NOW
+    from tests.integration.test_api import T0, seed
 
     seed(pipeline)
-    start, end = str(queries.to_ms(T0)), str(queries.to_ms(NOW))
-    with TestClient(nb04.add_max_speed_route(create_app(pipeline))) as client:
-        body = client.get("/stats/max_speed", params={"car_id": "CAR_002", "start": start, "end": end}).json()
-        assert body == {"car_id": "CAR_002", "max_speed": 190.0}
-        assert nb04.check_max_speed_route(client, "CAR_002", 190.0, start, end)
-        assert not nb04.check_max_speed_route(client, "CAR_002", 189.0, start, end)  # the test can fail
+    rng = {"from": str(queries.to_ms(T0)), "to": str(queries.to_ms(API_NOW))}
+    assert check04.max_speed_route(nb04.add_max_speed_route, pipeline, "CAR_002", rng)
+    assert not check04.max_speed_route(nb04.add_broken_route, pipeline, "CAR_002", rng)
+    assert check04.max_speed_test(nb04.test_max_speed, pipeline, "CAR_002", rng)
+    assert not check04.max_speed_test(lambda *args: True, pipeline, "CAR_002", rng)  # passes the broken one too
 
 
-def test_nb05_solutions():
-    rows = [{"reason": "not_json", "count": 3}, {"reason": "range:speed", "count": 7}, {"reason": "oversize", "count": 7}]
-    assert nb05.most_common_reason(rows) == "range:speed"
-    assert nb05.most_common_reason([]) is None
-    assert [nb05.is_stale(h) for h in ({"freshness_s": 3.0}, {"freshness_s": 31.0}, {"freshness_s": None})] == [False, True, True]
+def test_nb05_solutions(pipeline):
+    from labkit.dataset import load_fleet
+    from labkit.producer import produce
+
+    start = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+    client = MongoClient(pipeline.mongodb_uri, tz_aware=True)
+    load_fleet(client[pipeline.mongodb_db], pipeline, 5, 300, start, seed=3, episode_rate=0.01)
+    client.close()
+    end = start + timedelta(seconds=300)
+    assert check05.anomalies_per_type(nb05.anomalies_per_type, pipeline, start, end)
+    assert not check05.anomalies_per_type(lambda *a: {}, pipeline, start, end)
+
+    produce(pipeline, _batch(count=40, invalid=0))
+    assert check05.total_lag(nb05.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)
+    assert not check05.total_lag(lambda c, t: 0, pipeline, "lag-group", pipeline.topics.telemetry)
+
+
+def test_sandbox_gives_a_fresh_namespace_each_time(services):
+    first = sandbox.open(services, "98")
+    produce_one = kafka_io.make_producer(first.settings)
+    produce_one.send(first.settings.topics.telemetry, b"x", key=b"k").get(timeout=10)
+    produce_one.close()
+    assert sum(kafka_io.end_offsets(first.settings, first.settings.topics.telemetry).values()) == 1
+    again = sandbox.open(services, "98")
+    assert again.settings.topics == first.settings.topics
+    assert sum(kafka_io.end_offsets(again.settings, again.settings.topics.telemetry).values()) == 0
+    assert again.now.second == 0 and again.now.microsecond == 0

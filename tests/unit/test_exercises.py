@@ -140,7 +140,10 @@ SECRET = 987654
     ("Car_001", "CAR_001", "upper/lower case"),
     ((x for x in [1]), [1], "wrap it in list(...)"),
     ({1, 2, 5}, {1, 2, 3}, "unexpected items: [5]; 1 expected item is missing"),
-    ([{"speed": 5}], [{"speed": SECRET}], "first difference at position 0: wrong value for key 'speed'"),
+    ([{"speed": 5}], [{"speed": SECRET}], "first difference at position 0, key 'speed': yours is"),
+    ({"a": [1, 2], "b": 3}, {"a": [1, SECRET], "b": 4}, "wrong value for key 'a', position 1"),
+    ({"a": [1]}, {"a": [1, SECRET]}, "wrong value for key 'a': yours has 1 item; expected 2"),
+    (1, SECRET, "at least 100,000x too low"),
 ])
 def test_describe_difference_names_what_is_wrong(answer, expected, words):
     text = exercises.describe_difference(answer, expected)

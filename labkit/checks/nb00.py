@@ -1,0 +1,21 @@
+"""Checks for notebook 00's exercises (start here)."""
+
+from __future__ import annotations
+
+from labkit import exercises
+from labkit.config import Settings
+from labkit.kafka_io import Record
+
+
+def read_at(func, settings: Settings, record: Record) -> bool:
+    """00.2: reading the address of a message already read back gives its bytes."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False)
+    try:
+        answer = exercises.attempt(func, consumer, record.topic, record.partition, record.offset)
+    finally:
+        consumer.close()
+    return exercises.check("00.2 read one message by its address", answer, record.value,
+                           hint="tp = TopicPartition(topic, partition); consumer.assign([tp]); consumer.seek(tp, offset); "
+                                "then poll(timeout_ms=1000) until tp's list is not empty and return its first .value")
