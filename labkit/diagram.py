@@ -107,6 +107,10 @@ class Pipeline:
     def _repr_svg_(self) -> str:
         return self.svg()
 
+    def _repr_pretty_(self, printer, cycle) -> None:
+        # Plain-text viewers of a notebook (and nbval) show the one-line version, not a dataclass repr.
+        printer.text(str(self))
+
     def __str__(self) -> str:
         def mark(name: str) -> str:
             return f"[{name}]" if name in self.highlight else name
