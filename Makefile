@@ -10,7 +10,7 @@ LABKIT := $(PY) -m labkit
 
 .DEFAULT_GOAL := help
 .PHONY: help env lab test test-unit test-integration test-notebooks test-reliability \
-        jupyter infra-up infra-down infra-status simulate process api live bench reset clean
+        jupyter infra-up infra-down infra-status simulate process api live chaos bench reset clean
 
 help: ## list every target with one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,7 +67,11 @@ live: $(STAMP) ## simulator + processor + API (and Grafana with Docker) until Ct
 	$(LABKIT) live --cars $(or $(CARS),10)
 
 api: $(STAMP) ## serve the Telemetry API on port 8000 (docs at /docs; Ctrl+C stops)
-	$(LABKIT) api --host 0.0.0.0
+	$(LABKIT) api --host $(or $(HOST),127.0.0.1)
+
+chaos: $(STAMP) ## kill processor, broker and database mid-stream, then count everything (EVENTS=60000)
+	$(LABKIT) infra up
+	$(LABKIT) chaos --events $(or $(EVENTS),60000)
 
 bench: $(STAMP) ## run the benchmarks side by side and record the results in bench/results/
 	$(LABKIT) infra run -- sh -c "$(PY) bench/bench_producer.py --record && $(PY) bench/bench_processor.py --record \

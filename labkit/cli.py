@@ -121,6 +121,20 @@ def _process(args, settings: Settings) -> int:
     return 0
 
 
+def _chaos(args, settings: Settings) -> int:
+    import logging
+
+    from labkit import chaos
+
+    logging.basicConfig(level=logging.ERROR)
+    plan = chaos.ChaosPlan(events=args.events, cars=args.cars, processor_kills=args.processor_kills,
+                           broker_kills=args.broker_kills, mongo_kills=args.mongo_kills, outage_s=args.outage)
+    print(f"Chaos run: {plan}")
+    report = chaos.run(settings, plan)
+    print(report.table())
+    return 0 if report.ok else 1
+
+
 def _validate_file(args, settings: Settings) -> int:
     from datetime import datetime, timezone
 
@@ -241,6 +255,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-guard", action="store_true", help="switch the DLQ guard off")
     p.set_defaults(handler=_process)
 
+    p = sub.add_parser("chaos", help="kill the processor, broker and database mid-stream, then count everything")
+    p.add_argument("--events", type=int, default=60_000)
+    p.add_argument("--cars", type=int, default=20)
+    p.add_argument("--processor-kills", type=int, default=6)
+    p.add_argument("--broker-kills", type=int, default=1)
+    p.add_argument("--mongo-kills", type=int, default=1)
+    p.add_argument("--outage", type=float, default=5.0, help="seconds a killed service stays down")
+    p.set_defaults(handler=_chaos)
+
     p = sub.add_parser("validate", help="validate raw messages from a file, one JSON verdict per line")
     p.add_argument("file", help="one raw message per line")
     p.add_argument("--jsonl", action="store_true", help="lines are JSON objects with the message in 'raw'")
@@ -256,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(handler=_dlq)
 
     p = sub.add_parser("api", help="serve the Telemetry API (FastAPI) for Grafana and notebooks")
-    p.add_argument("--host", default="127.0.0.1", help="use 0.0.0.0 so Grafana in Docker can reach it")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (Linux + Docker Grafana: the docker0 address, see the README)")
     p.add_argument("--port", type=int, help="default: the port of API_URL (8000)")
     p.set_defaults(handler=_api)
 

@@ -136,6 +136,16 @@ class Settings:
         """A copy with some fields changed (settings are immutable)."""
         return dataclasses.replace(self, **changes)
 
+    def as_env(self) -> dict[str, str]:
+        """The environment variables that rebuild these settings in a child process."""
+        env = {}
+        for var, (path, _) in self.ENV_VARS.items():
+            value = self
+            for part in path.split("."):
+                value = getattr(value, part)
+            env[var] = str(value)
+        return env
+
     # Derived values: computed, never stored twice.
     @property
     def kafka_host_port(self) -> tuple[str, int]:

@@ -86,3 +86,21 @@ def reason_class(reason: str) -> str:
 def car_id(number: int) -> str:
     """1 -> 'CAR_001' (the original naming)."""
     return f"CAR_{number:03d}"
+
+
+def anomaly_rules() -> list[dict]:
+    """Every anomaly type with its kind and its condition, in words (for tables)."""
+    return [
+        {"type": "overspeed", "kind": "rule", "fires when": f"speed > {OVERSPEED_KMH:g} km/h"},
+        {"type": "engine_overheat", "kind": "rule", "fires when": f"engine_temp >= {OVERHEAT_C:g} °C"},
+        {"type": "low_fuel", "kind": "rule", "fires when": f"fuel_level <= {LOW_FUEL_PCT:g} %"},
+        {"type": "high_rpm", "kind": "rule", "fires when": f"rpm >= {HIGH_RPM:g}"},
+        {"type": "gps_jump", "kind": "stateful",
+         "fires when": f"the move since the car's last fix implies > {GPS_JUMP_KMH:g} km/h"},
+        {"type": "temp_rise", "kind": "stateful",
+         "fires when": f"engine_temp rose >= {TEMP_RISE_C_PER_S:g} °C per second since the last reading"},
+        {"type": "fuel_drop", "kind": "stateful",
+         "fires when": f"fuel_level fell >= {FUEL_DROP_PCT:g} points since the last reading"},
+        {"type": "sensor_stuck", "kind": "stateful",
+         "fires when": f"speed, rpm or engine_temp repeats exactly {STUCK_REPEATS} times in a row (speed 0 excepted)"},
+    ]

@@ -57,6 +57,7 @@ def read_topic(settings: Settings, topic: str, max_messages: int = 100, timeout_
         enable_auto_commit=False,
         group_id=None,
         consumer_timeout_ms=1000,
+        isolation_level="read_committed",  # only what committed transactions wrote
     )
     try:
         known = consumer.partitions_for_topic(topic)
@@ -86,10 +87,12 @@ def read_topic(settings: Settings, topic: str, max_messages: int = 100, timeout_
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    """Partition -> next offset to be written (the log end)."""
+    """Partition -> the end a read_committed reader sees: the next offset to be written, or
+    the first offset of a transaction still open (the last stable offset)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+                             isolation_level="read_committed")
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         return {tp.partition: offset for tp, offset in consumer.end_offsets(tps).items()}

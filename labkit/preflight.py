@@ -134,7 +134,7 @@ def _check_kafka(settings: Settings, timeout: float) -> ServiceStatus:
             topics = consumer.topics()
         finally:
             consumer.close()
-        return ServiceStatus("kafka", address, True, f"{len(topics)} topics")
+        return ServiceStatus("kafka", address, True, f"{len(topics)} topics, the lab's and the notebooks' sandboxes")
     except Exception as exc:  # any client failure means "not usable yet"
         return ServiceStatus("kafka", address, False, f"port open but no metadata: {type(exc).__name__}")
 

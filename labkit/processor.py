@@ -39,6 +39,7 @@ from labkit.config import Settings
 from labkit.detectors import AnomalyDetector
 from labkit.metrics import BatchCounts, Totals, WindowedMetrics, accumulate
 from labkit.store import ensure_indexes, event_document, insert_idempotent, update_latest
+from labkit.transient import is_transient
 from labkit.validation import validate
 
 log = logging.getLogger("labkit.processor")
@@ -76,6 +77,17 @@ class ProcessorConfig:
     guard_window: int = 500
     guard_min_messages: int = 200
     metrics_window_s: int = 10
+    #: Publish each batch's DLQ/anomaly/metrics records and its offsets in one Kafka
+    #: transaction (exactly-once for read_committed readers). False: send, wait for acks,
+    #: then commit offsets (at-least-once outputs); kept for comparison in the benchmark.
+    transactions: bool = True
+    #: Stable per processor slot, so a restarted processor fences (and aborts) what its
+    #: crashed predecessor left open. Default: "<group_id>.tx".
+    transactional_id: str | None = None
+    #: The broker aborts a transaction open longer than this (and fences its producer). A
+    #: successor with the same transactional id aborts a crashed one's at once; this limit
+    #: only has to outlast the outages a processor should ride through.
+    transaction_timeout_ms: int = 60_000
     #: A crashed processor's partitions move to a new one after this long (broker minimum: 6 s).
     session_timeout_ms: int = 6000
     max_backoff_s: float = 8.0
@@ -88,30 +100,33 @@ class RunStats(Totals):
     retries: int = 0
     commits: int = 0
     seconds: float = 0.0
+    #: The trailing wait that ended an idle-bounded run (not work, so not in the rate).
+    idle_s: float = 0.0
     stopped_because: str = ""
 
     @property
     def rate(self) -> float:
-        return self.processed / self.seconds if self.seconds else 0.0
+        busy = self.seconds - self.idle_s
+        return self.processed / busy if busy > 0 else 0.0
 
     def __str__(self) -> str:
-        return (f"processed {self.processed} in {self.seconds:.1f} s ({self.rate:,.0f}/s): "
+        busy = max(0.0, self.seconds - self.idle_s)
+        return (f"processed {self.processed} in {busy:.1f} s ({self.rate:,.0f}/s), then idle {self.idle_s:.1f} s: "
                 f"{self.stored} stored, {self.duplicates} duplicates, {self.invalid} to the DLQ, "
                 f"{sum(self.anomalies_by_type.values())} anomalies; stopped: {self.stopped_because}")
 
 
-RETRYABLE_NAMES = ("AutoReconnect", "ConnectionFailure", "ServerSelectionTimeoutError", "NetworkTimeout",
-                   "NotPrimaryError", "KafkaTimeoutError", "KafkaConnectionError", "NoBrokersAvailable",
-                   "RequestTimedOutError", "NotLeaderForPartitionError")
+class KafkaSendFailed(RuntimeError):
+    """Some records were not acknowledged; they will be sent again."""
+
+
+class BatchAbandoned(Exception):
+    """The group rebalanced while this batch was not yet committed: its partitions may belong
+    to another processor now, which will read the batch again from the last commit."""
 
 
 def _retryable(exc: BaseException) -> bool:
-    """Transient infrastructure errors (by class name across pymongo and kafka-python)."""
-    return any(cls.__name__ in RETRYABLE_NAMES for cls in type(exc).__mro__)
-
-
-class KafkaSendFailed(RuntimeError):
-    """Some records were not acknowledged; they will be sent again."""
+    return is_transient(exc) or isinstance(exc, KafkaSendFailed)
 
 
 class Processor:
@@ -134,6 +149,7 @@ class Processor:
         self._mongo = None
         self._db = None
         self._uncommitted: dict = {}
+        self._last_fenced = float("-inf")
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -163,17 +179,56 @@ class Processor:
             group_id=self.config.group_id,
             enable_auto_commit=False,  # we commit after the data is safe, never before
             auto_offset_reset="earliest",
+            isolation_level="read_committed",
             max_poll_records=self.config.batch_size,
             session_timeout_ms=self.config.session_timeout_ms,
             heartbeat_interval_ms=max(1000, self.config.session_timeout_ms // 3),
             client_id=f"labkit-processor-{self.processor_id}",
         )
         self._consumer.subscribe([self.settings.topics.telemetry], listener=CommitOnRevoke())
-        self._producer = make_producer(self.settings, linger_ms=5)
+        self._producer = None if self.config.transactions else make_producer(self.settings, linger_ms=5)
+        # The offset commit vouches for these writes, so each must survive a server crash:
+        # journaled (j), and on a majority of a replica set when there is one.
+        durable = {"journal": True, **({"w": "majority"} if "replicaset=" in self.settings.mongodb_uri.lower() else {})}
         self._mongo = MongoClient(self.settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=2000,
-                                  socketTimeoutMS=10000, connectTimeoutMS=2000)
+                                  socketTimeoutMS=10000, connectTimeoutMS=2000, **durable)
         self._db = self._mongo[self.settings.mongodb_db]
         self._until_safe("create indexes", lambda: ensure_indexes(self._db, self.settings))
+
+    def _transactional_producer(self):
+        """A producer for this processor's transactions (made anew after a failure: a
+        failed transaction can leave kafka-python's producer unusable). `init_transactions`
+        fences any older producer with the same transactional id: a zombie cannot write."""
+        from labkit.kafka_io import make_producer
+
+        if self._producer is None:
+            producer = make_producer(self.settings, linger_ms=5, enable_idempotence=True,
+                                     transactional_id=self.config.transactional_id or f"{self.config.group_id}.tx",
+                                     transaction_timeout_ms=self.config.transaction_timeout_ms)
+            try:
+                producer.init_transactions()
+            except BaseException:
+                producer.close(timeout=0)
+                raise
+            self._producer = producer
+        return self._producer
+
+    def _drop_producer(self) -> None:
+        """Close the producer whatever state its transaction is in (an open transaction is
+        aborted by the broker, or by the next producer's `init_transactions`)."""
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            producer.close(timeout=1)
+        except Exception:
+            # close() flushes first, and a fenced or disconnected producer cannot flush. Its
+            # buffered records must not be sent anyway: stop its I/O thread and mark it closed,
+            # or kafka-python tries (and fails) to close it again when it is collected.
+            sender = getattr(producer, "_sender", None)
+            if sender is not None:
+                sender.force_close()
+            producer._closed = True
 
     def close(self) -> None:
         for closer in (
@@ -207,12 +262,24 @@ class Processor:
                 if not self._consumer.assignment():
                     last_message = time.monotonic()  # idle time counts once we own partitions
                 if idle_timeout_s is not None and time.monotonic() - last_message >= idle_timeout_s:
+                    # Idle means: the broker answers and we have read every assigned partition
+                    # to its end. An unreachable broker, or a consumer still rejoining its group
+                    # after an outage, also polls empty: that is to be waited out, not idleness.
+                    if not self._caught_up():
+                        log.warning("no messages, but not caught up with Kafka (outage or rejoin): waiting")
+                        last_message = time.monotonic()
+                        continue
+                    self.stats.idle_s = time.monotonic() - last_message
                     self.stats.stopped_because = f"idle for {idle_timeout_s:g} s"
                     break
                 limit = self.config.batch_size
                 if max_messages is not None:
                     limit = min(limit, max_messages - self.stats.processed)
-                batch = self._consumer.poll(timeout_ms=self.config.poll_timeout_ms, max_records=limit)
+                retries = self.stats.retries
+                batch = self._until_safe("Kafka poll", lambda: self._consumer.poll(
+                    timeout_ms=self.config.poll_timeout_ms, max_records=limit))
+                if self.stats.retries > retries:
+                    last_message = time.monotonic()  # an outage is not idleness
                 records = [r for rs in batch.values() for r in rs]
                 if records:
                     self.process_batch(records)
@@ -227,7 +294,19 @@ class Processor:
                 log.warning("could not write the last metrics window: %s", exc)
             self.stats.seconds = time.monotonic() - began
             self.close()
+            self._stop.clear()  # a stopped processor can run again
         return self.stats
+
+    def _caught_up(self) -> bool:
+        """True when Kafka answers and every assigned partition has been read to its end."""
+        if not preflight.check(self.settings, ("kafka",))["kafka"].ok:
+            return False
+        try:
+            assigned = list(self._consumer.assignment())
+            ends = self._consumer.end_offsets(assigned)
+            return bool(assigned) and all(self._consumer.position(tp) >= end for tp, end in ends.items())
+        except Exception:  # the broker went away again meanwhile
+            return False
 
     # ------------------------------------------------------------------ one batch
 
@@ -238,23 +317,48 @@ class Processor:
         counts = BatchCounts(processed=len(records))
         valid_events, dead, anomalies, seen_ids = [], [], [], set()
 
-        for r in records:
-            verdict = validate(r.value, now)
-            self.recent_invalid.append(not verdict.ok)
+        verdicts = [validate(r.value, now) for r in records]
+        self.recent_invalid.extend(not v.ok for v in verdicts)
+        for r, verdict in zip(records, verdicts):
             if not verdict.ok:
                 counts.invalid_by_reason[verdict.reason] += 1
                 dead.append(dlq.envelope(verdict, dlq.Source(r.topic, r.partition, r.offset, r.key), r.value, now))
-                continue
-            event = verdict.event
-            counts.valid += 1
-            if event["event_id"] in seen_ids or self.detector.is_duplicate(event):
-                counts.duplicates += 1  # redelivered or re-sent: store once, detect once
-                continue
-            seen_ids.add(event["event_id"])
-            valid_events.append(event)
-            anomalies.extend(self.detector.detect(event))
+        # The guard looks at validation only, before the detector sees anything of the batch.
         self._check_guard(counts.invalid_by_reason)
+        try:
+            for verdict in verdicts:
+                if not verdict.ok:
+                    continue
+                event = verdict.event
+                counts.valid += 1
+                if event["event_id"] in seen_ids or self.detector.is_duplicate(event):
+                    counts.duplicates += 1  # redelivered or re-sent: store once, detect once
+                    continue
+                seen_ids.add(event["event_id"])
+                valid_events.append(event)
+                anomalies.extend(self.detector.detect(event))
+            self._write_and_commit(records, valid_events, anomalies, dead, counts)
+        except BatchAbandoned as exc:
+            self.detector.cars.clear()
+            self._rewind(records)
+            self._uncommitted.clear()
+            log.warning("batch abandoned after a rebalance (%s); it will be read again", exc)
+            return
+        except BaseException:
+            # The detector has seen events that are not safe yet; they will be delivered
+            # again and must not look like duplicates then. Forget, as a restart would.
+            self.detector.cars.clear()
+            raise
+        counts.anomalies_by_type = Counter(a.type for a in anomalies)
+        counts.latency_ms = (time.perf_counter() - started) * 1000
+        if valid_events:
+            counts.newest_event_ms = int(max(e["timestamp"] for e in valid_events).timestamp() * 1000)
+        accumulate(self.stats, counts)
+        self._write_metrics(self.metrics.add(counts, _now_ms(), self._lag()))
 
+    def _write_and_commit(self, records: list, valid_events: list, anomalies: list, dead: list,
+                          counts: BatchCounts) -> None:
+        """MongoDB first (durable, idempotent), then the Kafka records, then the offsets."""
         docs = [event_document(e) for e in valid_events]
         result = self._until_safe("MongoDB insert", lambda: insert_idempotent(self._db[self.settings.collections.telemetry], docs))
         counts.stored, counts.duplicates = result.inserted, counts.duplicates + result.duplicates
@@ -264,18 +368,60 @@ class Processor:
         outgoing = [(self.settings.topics.dlq, value, headers, None) for value, headers in dead]
         outgoing += [(self.settings.topics.anomaly, _json(a.as_record()), [("anomaly.type", a.type.encode())], a.car_id.encode())
                      for a in anomalies]
-        self._send_all(outgoing)
-
         for r in records:  # offsets to commit: the next one to read, per partition
             self._uncommitted[(r.topic, r.partition)] = r.offset + 1
-        self._until_safe("offset commit", self._commit)
+        if self.config.transactions:
+            self._until_safe("Kafka transaction", lambda: self._in_transaction(outgoing, with_offsets=True))
+        else:
+            self._send_all(outgoing)
+            self._until_safe("offset commit", self._commit)
 
-        counts.anomalies_by_type = Counter(a.type for a in anomalies)
-        counts.latency_ms = (time.perf_counter() - started) * 1000
-        if valid_events:
-            counts.newest_event_ms = int(max(e["timestamp"] for e in valid_events).timestamp() * 1000)
-        accumulate(self.stats, counts)
-        self._write_metrics(self.metrics.add(counts, _now_ms(), self._lag()))
+    def _in_transaction(self, outgoing: list, with_offsets: bool) -> None:
+        """Send `outgoing` (and the batch's offsets) in one transaction: all visible to
+        read_committed readers, or none. On failure the transaction is aborted and the
+        producer replaced, so the caller can simply try again."""
+        from kafka.errors import (CommitFailedError, IllegalGenerationError, ProducerFencedError,
+                                  RebalanceInProgressError, UnknownMemberIdError)
+
+        producer = self._transactional_producer()
+        try:
+            producer.begin_transaction()
+            for topic, value, headers, key in outgoing:
+                producer.send(topic, value=value, headers=headers, key=key)
+            if with_offsets and self._uncommitted:
+                producer.send_offsets_to_transaction(self._offsets(), self._consumer.group_metadata())
+            producer.commit_transaction()
+        except (CommitFailedError, IllegalGenerationError, RebalanceInProgressError, UnknownMemberIdError) as exc:
+            self._drop_producer()  # closing aborts what was open
+            raise BatchAbandoned(str(exc)) from exc
+        except ProducerFencedError as exc:
+            # Fenced: a newer producer took our transactional id, or the broker timed our
+            # transaction out during an outage. Once in a while, start again with a new
+            # producer; twice within a minute means a live twin: stop, never write over it.
+            self._drop_producer()
+            if time.monotonic() - self._last_fenced < 60:
+                raise
+            self._last_fenced = time.monotonic()
+            raise BatchAbandoned(f"producer fenced ({exc})") from exc
+        except BaseException:
+            self._drop_producer()
+            raise
+        if with_offsets and self._uncommitted:
+            self._uncommitted.clear()
+            self.stats.commits += 1
+
+    def _rewind(self, records: list) -> None:
+        """Seek back to the first record of the batch in every partition we still own."""
+        from kafka import TopicPartition
+
+        first: dict = {}
+        for r in records:
+            first.setdefault((r.topic, r.partition), r.offset)
+        owned = self._consumer.assignment()
+        for (topic, partition), offset in first.items():
+            tp = TopicPartition(topic, partition)
+            if tp in owned:
+                self._consumer.seek(tp, offset)
 
     def _check_guard(self, reasons: Counter) -> None:
         limit = self.config.max_invalid_ratio
@@ -304,27 +450,37 @@ class Processor:
             self._until_safe("Kafka send", attempt)
 
     def _commit(self) -> None:
-        from kafka import TopicPartition
-        from kafka.structs import OffsetAndMetadata
-
-        if not self._uncommitted or self._consumer is None:
-            return
-        offsets = {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in self._uncommitted.items()}
-        self._consumer.commit(offsets)
+        if not self._uncommitted or self._consumer is None or self.config.transactions:
+            return  # with transactions, offsets are committed only inside one
+        self._consumer.commit(self._offsets())
         self._uncommitted.clear()
         self.stats.commits += 1
 
+    def _offsets(self) -> dict:
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+
+        return {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in self._uncommitted.items()}
+
     def _until_safe(self, what: str, action: Callable):
-        """Run `action` until it succeeds, backing off on transient errors. Never skips."""
-        delay = 0.25
+        """Run `action` until it succeeds, backing off on transient errors. Never skips.
+
+        Logs one line when `what` starts failing and one when it recovers, not one per try."""
+        delay, failing_since = 0.25, None
         while True:
             try:
-                return action()
+                result = action()
+                if failing_since is not None:
+                    log.warning("%s recovered after %.1f s", what, time.monotonic() - failing_since)
+                return result
             except Exception as exc:
-                if not (_retryable(exc) or isinstance(exc, KafkaSendFailed)):
+                if not _retryable(exc):
                     raise
                 self.stats.retries += 1
-                log.warning("%s failed (%s: %s); retrying in %.2f s", what, type(exc).__name__, exc, delay)
+                if failing_since is None:
+                    failing_since = time.monotonic()
+                    log.warning("%s failing (%s: %s); retrying with backoff up to %.0f s",
+                                what, type(exc).__name__, exc, self.config.max_backoff_s)
                 if self._stop.wait(delay):
                     raise StopRequested(what) from exc
                 delay = min(delay * 2, self.config.max_backoff_s)
@@ -350,8 +506,13 @@ class Processor:
             collection = self._db[self.settings.collections.metrics]
             for record in windows:
                 collection.replace_one({"_id": record["_id"]}, record, upsert=True)
-                self._producer.send(self.settings.topics.metrics, value=_json(record), key=self.processor_id.encode())
-            self._producer.flush(timeout=10)
+            outgoing = [(self.settings.topics.metrics, _json(r), None, self.processor_id.encode()) for r in windows]
+            if self.config.transactions:
+                self._in_transaction(outgoing, with_offsets=False)
+            else:
+                for topic, value, _, key in outgoing:
+                    self._producer.send(topic, value=value, key=key)
+                self._producer.flush(timeout=10)
         except Exception as exc:
             log.warning("metrics window not written: %s", exc)
 

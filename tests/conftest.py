@@ -35,17 +35,23 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(getattr(pytest.mark, "notebook" if tier == "notebooks" else tier))
 
 
+_SESSION_TAGS: list[str] = []
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _drop_test_topics(settings: Settings):
-    """Tests create topics named `labkit.test.*`; remove them when the session ends."""
+    """Tests create topics named `labkit.test.<tag>.*`; remove this session's when it ends.
+
+    Only this session's tags: another test session on the same services (a second terminal,
+    a fresh clone's `make test`) must keep its topics."""
     yield
-    if not preflight.check(settings, ("kafka",))["kafka"].ok:
+    if not _SESSION_TAGS or not preflight.check(settings, ("kafka",))["kafka"].ok:
         return
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     try:
-        leftovers = [t for t in admin.list_topics() if t.startswith("labkit.test.")]
+        leftovers = [t for t in admin.list_topics() if any(t.startswith(f"labkit.test.{tag}.") for tag in _SESSION_TAGS)]
         if leftovers:
             admin.delete_topics(leftovers)
     finally:
@@ -67,6 +73,7 @@ def pipeline(services: Settings):
     from labkit.infra.topics import ensure_topics, topic_plan
 
     tag = uuid.uuid4().hex[:8]
+    _SESSION_TAGS.append(tag)
     isolated = services.replace(
         topics=Topics(telemetry=f"labkit.test.{tag}.telemetry", dlq=f"labkit.test.{tag}.dlq",
                       anomaly=f"labkit.test.{tag}.anomaly", metrics=f"labkit.test.{tag}.metrics"),

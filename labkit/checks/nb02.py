@@ -52,7 +52,10 @@ def consume_loop(consume, settings: Settings, topic: str, group: str, collection
     group's committed offset is the end of the (one-partition) topic."""
     from kafka import KafkaConsumer, TopicPartition
 
+    import uuid
+
     collection.drop()
+    group = f"{group}.{uuid.uuid4().hex[:6]}"  # a new group per try: an earlier attempt's commits must not count
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
                              enable_auto_commit=False, auto_offset_reset="earliest")
     consumer.assign([TopicPartition(topic, 0)])

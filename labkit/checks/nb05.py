@@ -28,6 +28,12 @@ def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
     """05.2: the student's lag equals the broker's end offsets minus the group's commits."""
     from kafka import KafkaConsumer
 
+    # Make some lag first, so that `return 0` cannot pass: messages nobody has processed.
+    producer = kafka_io.make_producer(settings)
+    for i in range(7):
+        producer.send(topic, key=f"CAR_{i + 1:03d}".encode(), value=b'{"note": "waiting for a processor"}')
+    producer.flush()
+    producer.close()
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False)
     try:
         answer = exercises.attempt(func, consumer, topic)

@@ -63,7 +63,7 @@ def up(settings: Settings, log=print) -> list[str]:
 def down(settings: Settings, only: list[str] | None = None, log=print) -> list[str]:
     """Stop the services (all, or the names in `only`). Data is kept. Returns what was stopped."""
     if mode(settings) == "docker":
-        return docker.down(settings, log)
+        return docker.down(settings, log, services=only)
     stopped = []
     for service in local.services(settings):
         if only is not None and service.name not in only:

@@ -22,6 +22,22 @@ def engine_available(timeout: float = 3.0) -> bool:
         return False
 
 
+def grafana_password(settings: Settings) -> str:
+    """Grafana's admin password: GRAFANA_ADMIN_PASSWORD if set, else one generated once per
+    machine and kept in the lab folder (git-ignored), never a known default."""
+    import os
+    import secrets
+
+    if os.environ.get("GRAFANA_ADMIN_PASSWORD"):
+        return os.environ["GRAFANA_ADMIN_PASSWORD"]
+    path = settings.lab_home / "grafana-admin-password"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(18))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def _env(settings: Settings) -> dict:
     import os
 
@@ -30,6 +46,7 @@ def _env(settings: Settings) -> dict:
         "KAFKA_PORT": str(settings.kafka_host_port[1]),
         "MONGODB_PORT": str(settings.mongodb_host_port[1]),
         "GRAFANA_PORT": str(settings.grafana_host_port[1]),
+        "GRAFANA_ADMIN_PASSWORD": grafana_password(settings),
     }
 
 
@@ -58,11 +75,14 @@ def up(settings: Settings, log=print) -> list[str]:
     return sorted(running_services(settings) - before)
 
 
-def down(settings: Settings, log=print) -> list[str]:
+def down(settings: Settings, log=print, services: list[str] | None = None) -> list[str]:
+    """Stop `services` (default: all) and return the names of those that were running."""
     before = running_services(settings)
-    _compose(settings, "stop")  # stop, not down: volumes and containers keep the data
-    log(f"  stopped {', '.join(sorted(before)) or 'nothing'}")
-    return sorted(before)
+    chosen = sorted(before if services is None else before & set(services))
+    if chosen:
+        _compose(settings, "stop", *chosen)  # stop, not down: volumes and containers keep the data
+    log(f"  stopped {', '.join(chosen) or 'nothing'}")
+    return chosen
 
 
 def status(settings: Settings) -> dict[str, dict]:

@@ -192,14 +192,22 @@ def kafka_properties(settings: Settings, data_dir: Path) -> str:
     )
 
 
+def new_cluster_id(random_bytes=lambda: uuid.uuid4().bytes) -> str:
+    """A KRaft cluster id: 16 random bytes in URL-safe base64, as `random-uuid` prints, but
+    never starting with "-" (the storage tool would read such an id as an option)."""
+    while True:
+        cid = base64.urlsafe_b64encode(random_bytes()).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 def _prepare_kafka(settings: Settings, home: Path) -> list[str]:
     data_dir = home / "kafka" / "data"
     props = home / "kafka" / "server.properties"
     props.parent.mkdir(parents=True, exist_ok=True)
     props.write_text(kafka_properties(settings, data_dir))
     if not (data_dir / "meta.properties").exists():  # format storage once, keep it after
-        # A KRaft cluster id is 16 random bytes in URL-safe base64, as `random-uuid` prints.
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cid = new_cluster_id()
         result = subprocess.run(
             ["java", "-cp", classpath(), f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
              "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(props)],

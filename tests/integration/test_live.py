@@ -31,3 +31,16 @@ def test_live_mode_flows_end_to_end_and_stops_everything(pipeline):
     # Nothing left behind: no child of the live session still runs.
     leftovers = subprocess.run(["pgrep", "-s", str(process.pid)], capture_output=True, text=True).stdout.split()
     assert leftovers == [] or leftovers == [str(os.getpid())]
+
+
+def test_live_mode_restarts_a_dead_part_then_gives_up_and_logs_why(pipeline):
+    from labkit import live
+
+    lines = []
+    dying = [sys.executable, "-c", "import sys; print('about to fail'); sys.exit(3)"]
+    code = live.run(pipeline, log=lines.append, max_restarts=2, parts=[("flaky", dying)])
+    text = "\n".join(lines)
+    assert code == 1
+    assert "restarted flaky (1 of 2 restarts)" in text and "restarted flaky (2 of 2 restarts)" in text
+    assert "flaky died 3 times" in text
+    assert "about to fail" in text, "the last lines of the part's log file are shown"

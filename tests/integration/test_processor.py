@@ -100,3 +100,42 @@ def test_rerun_is_a_no_op_and_full_redelivery_stores_nothing_twice(pipeline):
     records = dlq_records(pipeline)
     assert len(records) == 2 * invalid_count  # the DLQ is at-least-once...
     assert len(distinct_sources(records)) == invalid_count  # ...and exact by source
+
+
+def test_a_stopped_processor_can_run_again_and_continues_where_it_stopped(pipeline):
+    messages = send_batch(pipeline, 1200, seed=41)
+    valid_ids, _ = expected(messages)
+    processor = Processor(pipeline, ProcessorConfig(group_id=f"g-{uuid.uuid4().hex[:6]}", batch_size=200))
+    processor.stop()  # requested before the run: that run ends at once
+    first = processor.run(idle_timeout_s=3)
+    assert (first.processed, first.stopped_because) == (0, "stop requested")
+    second = processor.run(idle_timeout_s=3)
+    assert second.processed == 1200
+    assert set(stored_ids(pipeline)) == valid_ids
+
+
+def test_a_tripped_guard_leaves_no_detector_state_so_a_rerun_stores_everything(pipeline):
+    """The guard fires on validation alone, before the detector sees the batch: after the
+    producer is fixed (here: the guard relaxed), the same Processor stores every valid event
+    of that batch instead of taking them for duplicates."""
+    import pytest
+
+    from labkit.processor import DLQGuardTripped
+
+    producer = kafka_io.make_producer(pipeline)
+    for i in range(300):
+        producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=b"garbage %d" % i)
+    producer.flush()
+    producer.close()
+    from labkit.faults import FaultRates
+
+    messages = send_batch(pipeline, 200, seed=42, cars=1, rates=FaultRates.none())  # same partition, after the garbage
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    processor = Processor(pipeline, ProcessorConfig(group_id=group, batch_size=500))
+    with pytest.raises(DLQGuardTripped):
+        processor.run(idle_timeout_s=3)
+    assert processor.detector.cars == {}, "the detector saw nothing of the refused batch"
+    relaxed = Processor(pipeline, ProcessorConfig(group_id=group, batch_size=500, max_invalid_ratio=None),
+                        detector=processor.detector)
+    stats = relaxed.run(idle_timeout_s=3)
+    assert stats.duplicates == 0 and set(stored_ids(pipeline)) == {m.event_id for m in messages}

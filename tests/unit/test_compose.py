@@ -19,9 +19,37 @@ def compose_binary() -> str:
     return str(Path(compose.__file__).parent / "docker-compose")
 
 
+def _config(extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    """The compose file as Compose v2 resolves it (what `docker compose up` would run)."""
+    import os
+
+    env = {**os.environ, "GRAFANA_ADMIN_PASSWORD": "a-test-password", **(extra_env or {})}
+    return subprocess.run([compose_binary(), "-f", str(COMPOSE), "config", "--format", "json"],
+                          capture_output=True, text=True, env=env)
+
+
 def test_compose_file_is_valid_for_docker_compose_v2():
-    result = subprocess.run([compose_binary(), "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True)
+    result = _config()
     assert result.returncode == 0, result.stderr
+
+
+def test_every_published_port_is_bound_to_loopback_only():
+    import json
+
+    services = json.loads(_config().stdout)["services"]
+    published = [(name, port) for name, service in services.items() for port in service.get("ports", [])]
+    assert published, "the check must see the ports"
+    open_ports = [(name, port.get("published"), port.get("host_ip")) for name, port in published
+                  if port.get("host_ip") not in ("127.0.0.1", "::1")]
+    assert open_ports == [], "published beyond loopback (reachable from the network): " + str(open_ports)
+
+
+def test_grafana_has_no_known_default_admin_password():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "GRAFANA_ADMIN_PASSWORD"}
+    result = subprocess.run([compose_binary(), "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True, env=env)
+    assert result.returncode != 0 and "GRAFANA_ADMIN_PASSWORD" in result.stderr
 
 
 def test_compose_parser_rejects_a_broken_file(tmp_path):

@@ -43,3 +43,13 @@ def test_a_live_process_that_is_not_ours_is_not_mistaken_for_the_server(tmp_path
 def test_topic_plan_spreads_only_telemetry():
     plan = topic_plan(Settings.from_env({"TELEMETRY_PARTITIONS": "6"}))
     assert plan == {"car.telemetry.v1": 6, "car.telemetry.dlq.v1": 1, "car.telemetry.anomaly.v1": 1, "car.telemetry.metrics.v1": 1}
+
+
+def test_cluster_id_never_starts_with_a_dash():
+    from labkit.infra.local import new_cluster_id
+
+    # 0xF8 as the first byte encodes to "-" in URL-safe base64: the case that broke `infra up`.
+    dash_first = iter([bytes([0xF8]) + bytes(15), bytes(16)])
+    assert new_cluster_id(lambda: next(dash_first)) == "AAAAAAAAAAAAAAAAAAAAAA"
+    ids = [new_cluster_id() for _ in range(5000)]  # a leading "-" would come ~78 times in 5000
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)

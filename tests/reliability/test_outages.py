@@ -1,0 +1,86 @@
+"""The processor rides through broker and database outages, and the chaos run counts
+everything: nothing lost, nothing twice, in MongoDB or in any output topic."""
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from labkit import chaos, infra
+from labkit.infra import local
+from labkit.infra.readiness import kafka_ready
+from labkit.processor import Processor, ProcessorConfig
+from tests.pipeline_helpers import distinct_sources, dlq_records, expected, send_batch, stored_ids
+
+
+@pytest.fixture
+def kafka_service(pipeline):
+    assert infra.mode(pipeline) == "local", "these tests kill local service processes"
+    service = next(s for s in local.services(pipeline) if s.name == "kafka")
+    yield service
+    if not kafka_ready(pipeline):  # never leave the broker down for the next test
+        local.start(service, pipeline, pipeline.lab_home)
+        local.wait_ready(service, pipeline.lab_home, lambda: kafka_ready(pipeline))
+
+
+def _restart_after(service, settings, seconds: float) -> None:
+    time.sleep(seconds)
+    local.start(service, settings, settings.lab_home)
+    local.wait_ready(service, settings.lab_home, lambda: kafka_ready(settings))
+
+
+class KillsBrokerWhileSending(Processor):
+    """Kills the broker right before the second batch's transaction is sent."""
+
+    def __init__(self, *args, service, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.service, self.transactions_seen, self.killed = service, 0, threading.Event()
+
+    def _in_transaction(self, outgoing, with_offsets):
+        if with_offsets:
+            self.transactions_seen += 1
+            if self.transactions_seen == 2 and not self.killed.is_set():
+                local.kill(self.service, self.settings.lab_home)
+                self.killed.set()
+        return super()._in_transaction(outgoing, with_offsets)
+
+
+def test_broker_killed_while_sending_then_while_polling_loses_and_duplicates_nothing(pipeline, kafka_service):
+    first = send_batch(pipeline, 3000, seed=31)
+    processor = KillsBrokerWhileSending(pipeline, ProcessorConfig(group_id=f"g-{uuid.uuid4().hex[:6]}", batch_size=300),
+                                        service=kafka_service)
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(stats=processor.run(idle_timeout_s=8)))
+    worker.start()
+    try:
+        assert processor.killed.wait(60), "the broker was killed during a send"
+        _restart_after(kafka_service, pipeline, 5)
+        assert worker.is_alive(), "the processor waited for the broker instead of exiting"
+        valid_first, _ = expected(first)
+        deadline = time.monotonic() + 120
+        while len(stored_ids(pipeline)) < len(valid_first) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # Now it is polling an idle topic: take the broker away again.
+        local.kill(kafka_service, pipeline.lab_home)
+        time.sleep(4)
+        assert worker.is_alive(), "the processor survives a broker loss while polling"
+        _restart_after(kafka_service, pipeline, 0)
+        second = send_batch(pipeline, 1000, seed=32)
+    finally:
+        worker.join(timeout=240)
+    assert not worker.is_alive()
+    valid_ids, invalid = expected(first + second)
+    ids = stored_ids(pipeline)
+    assert len(ids) == len(valid_ids) and set(ids) == valid_ids
+    dead = dlq_records(pipeline)
+    assert len(dead) == len(distinct_sources(dead)) == invalid, "every invalid message in the DLQ exactly once"
+
+
+def test_small_chaos_run_loses_nothing_and_duplicates_nothing(services):
+    plan = chaos.ChaosPlan(events=6000, cars=8, processor_kills=2, broker_kills=1, mongo_kills=1, outage_s=3)
+    report = chaos.run(services, plan, log=lambda *a, **k: None)
+    assert report.ok, report.table() + "\n" + "\n".join(report.events)
+    assert report.rows["stored in MongoDB"] == report.rows["distinct valid events"]
+    assert report.rows["DLQ records"] == report.rows["invalid messages"]
+    assert len(report.events) == 4
