@@ -185,8 +185,13 @@ class Processor:
             heartbeat_interval_ms=max(1000, self.config.session_timeout_ms // 3),
             client_id=f"labkit-processor-{self.processor_id}",
         )
-        self._consumer.subscribe([self.settings.topics.telemetry], listener=CommitOnRevoke())
         self._producer = None if self.config.transactions else make_producer(self.settings, linger_ms=5)
+        if self.config.transactions:
+            # Before reading: `init_transactions` aborts whatever a crashed predecessor with our
+            # transactional id left open. Until then its pending offset commit makes the group's
+            # offsets "unstable", and the consumer could not even find where to start.
+            self._until_safe("Kafka transactions init", self._transactional_producer)
+        self._consumer.subscribe([self.settings.topics.telemetry], listener=CommitOnRevoke())
         # The offset commit vouches for these writes, so each must survive a server crash:
         # journaled (j), and on a majority of a replica set when there is one.
         durable = {"journal": True, **({"w": "majority"} if "replicaset=" in self.settings.mongodb_uri.lower() else {})}

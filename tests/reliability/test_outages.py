@@ -84,3 +84,48 @@ def test_small_chaos_run_loses_nothing_and_duplicates_nothing(services):
     assert report.rows["stored in MongoDB"] == report.rows["distinct valid events"]
     assert report.rows["DLQ records"] == report.rows["invalid messages"]
     assert len(report.events) == 4
+
+
+def test_acknowledged_journaled_writes_survive_a_killed_database(pipeline):
+    """What the offset commit relies on: once MongoDB acknowledges a journaled write, a
+    server crash right after must not take it back."""
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
+
+    from labkit.infra.readiness import mongodb_ready
+
+    mongo = next(s for s in local.services(pipeline) if s.name == "mongo")
+    client = MongoClient(pipeline.mongodb_uri, journal=True, serverSelectionTimeoutMS=2000, socketTimeoutMS=5000)
+    collection = client[pipeline.mongodb_db]["acknowledged"]
+    acknowledged, stop = [], threading.Event()
+
+    def write():
+        batch = 0
+        while not stop.is_set():
+            docs = [{"_id": f"{batch}-{i}", "pad": "x" * 200} for i in range(200)]
+            try:
+                collection.insert_many(docs)
+            except PyMongoError:
+                return  # the server is gone: this batch was never acknowledged
+            acknowledged.extend(d["_id"] for d in docs)
+            batch += 1
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        while len(acknowledged) < 20_000:
+            time.sleep(0.05)
+        local.kill(mongo, pipeline.lab_home)  # SIGKILL mid-stream: no chance to flush
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+        local.start(mongo, pipeline, pipeline.lab_home)
+        local.wait_ready(mongo, pipeline.lab_home, lambda: mongodb_ready(pipeline))
+    client.close()
+    client = MongoClient(pipeline.mongodb_uri, serverSelectionTimeoutMS=5000)
+    try:
+        kept = {d["_id"] for d in client[pipeline.mongodb_db]["acknowledged"].find({}, {"_id": 1})}
+    finally:
+        client.close()
+    lost = [i for i in acknowledged if i not in kept]
+    assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged documents lost, e.g. {lost[:3]}"
