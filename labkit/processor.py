@@ -394,8 +394,9 @@ class Processor:
             for topic, value, headers, key in outgoing:
                 producer.send(topic, value=value, headers=headers, key=key)
             if with_offsets and self._uncommitted:
-                producer.send_offsets_to_transaction(self._offsets(), self._consumer.group_metadata())
-            producer.commit_transaction()
+                offsets, group = self._offsets(), self._consumer.group_metadata()
+                _bounded(producer, lambda tm: tm.send_offsets_to_transaction(offsets, group), "sending offsets")
+            _bounded(producer, lambda tm: tm.begin_commit(), "committing the transaction")
         except (CommitFailedError, IllegalGenerationError, RebalanceInProgressError, UnknownMemberIdError) as exc:
             self._drop_producer()  # closing aborts what was open
             raise BatchAbandoned(str(exc)) from exc
@@ -520,6 +521,26 @@ class Processor:
                 self._producer.flush(timeout=10)
         except Exception as exc:
             log.warning("metrics window not written: %s", exc)
+
+
+#: How long a transaction step may wait for the broker before the producer is replaced.
+TRANSACTION_STEP_TIMEOUT_MS = 30_000
+
+
+def _bounded(producer, start, what: str) -> None:
+    """`producer.send_offsets_to_transaction()` and `.commit_transaction()`, with a limit.
+
+    kafka-python waits for their answer without one, and after a broker restart that answer
+    can be lost for good (seen in the chaos run: a processor waiting forever). Same steps,
+    through the producer's transaction manager, but a timeout raises KafkaTimeoutError, a
+    transient error: the caller replaces the producer, whose successor aborts the open
+    transaction, and tries the batch again."""
+    from kafka.errors import KafkaTimeoutError
+
+    result = start(producer._transaction_manager)
+    producer._sender.wakeup()
+    if not result.wait(timeout_ms=TRANSACTION_STEP_TIMEOUT_MS):
+        raise KafkaTimeoutError(f"no answer from Kafka while {what} within {TRANSACTION_STEP_TIMEOUT_MS // 1000} s")
 
 
 def _now_ms() -> int:

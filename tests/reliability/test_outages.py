@@ -78,7 +78,7 @@ def test_broker_killed_while_sending_then_while_polling_loses_and_duplicates_not
 
 
 def test_small_chaos_run_loses_nothing_and_duplicates_nothing(services):
-    plan = chaos.ChaosPlan(events=6000, cars=8, processor_kills=2, broker_kills=1, mongo_kills=1, outage_s=3)
+    plan = chaos.ChaosPlan(events=5000, cars=8, processor_kills=2, broker_kills=1, mongo_kills=1, outage_s=2)
     report = chaos.run(services, plan, log=lambda *a, **k: None)
     assert report.ok, report.table() + "\n" + "\n".join(report.events)
     assert report.rows["stored in MongoDB"] == report.rows["distinct valid events"]
