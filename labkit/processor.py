@@ -4,21 +4,20 @@ One loop, one batch at a time:
 
     poll a batch
     -> validate every message (pure)            labkit.validation
+    -> DLQ guard (validation results only)      stop before anything is written
     -> detect anomalies in the valid ones       labkit.detectors
-    -> insert valid events into MongoDB         unordered; duplicate _id = already stored
+    -> insert valid events into MongoDB         journaled; duplicate _id = already stored
     -> move each car's latest state forward     only with newer data
-    -> store anomalies; send DLQ and anomaly records to Kafka and wait for every ack
-    -> commit the batch's offsets               only now: the data is safe
+    -> store anomalies in MongoDB
+    -> one Kafka transaction: the batch's DLQ and anomaly records + its consumer offsets
 
 If MongoDB or Kafka fails, that step is retried with backoff until it succeeds (or a stop
 is requested, in which case nothing is committed and the batch is read again next time):
-no message is ever skipped. A crash at any point means the batch is redelivered, and
-idempotent ids make the second write harmless (at-least-once delivery, effectively-once
-storage). DLQ records are at-least-once too: deduplicate them by their source
-(topic, partition, offset), which is unique.
-
-A DLQ guard stops the processor when the share of invalid messages is absurd (a broken
-producer), before it writes anything of that batch.
+no message is ever skipped. A crash at any point means the batch is read again: the
+MongoDB writes are idempotent (effectively-once storage), and the Kafka records of an
+unfinished transaction are aborted with its offsets, so `read_committed` readers see every
+DLQ, anomaly and metrics record exactly once. `ProcessorConfig(transactions=False)` sends,
+waits for acks and then commits instead (at-least-once outputs; for comparison).
 """
 
 from __future__ import annotations
