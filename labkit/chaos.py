@@ -84,6 +84,9 @@ def run(settings: Settings, plan: ChaosPlan = ChaosPlan(), log=print) -> ChaosRe
     delivery = produce(box.settings, messages, progress=True, total=len(messages))
     valid_ids = {m.event_id for m in messages if m.is_valid}
     invalid = sum(not m.is_valid for m in messages)
+    # Where each invalid message landed: the DLQ must name exactly these sources.
+    invalid_sources = {(box.settings.topics.telemetry, *where) for m, where in zip(messages, delivery.delivered)
+                       if not m.is_valid and where}
     log(f"produced {delivery.sent:,} messages: {len(valid_ids):,} distinct valid events, {invalid:,} invalid")
 
     services = {s.name: s for s in local.services(settings)}
@@ -127,9 +130,11 @@ def run(settings: Settings, plan: ChaosPlan = ChaosPlan(), log=print) -> ChaosRe
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
         drain = start_processor(["--idle-timeout", "5"])
-        drain.wait(timeout=600)
+        if drain.wait(timeout=600) != 0:
+            report.events.append(f"the draining run failed (exit {drain.returncode})")
+            exits += 1
     log(f"processor log: {log_path}")
-    _count(box.settings, report, valid_ids, invalid, delivery.sent, exits)
+    _count(box.settings, report, valid_ids, invalid_sources, delivery.sent, exits)
     return report
 
 
@@ -157,7 +162,8 @@ def _wait_for_progress(settings: Settings, target: int, process, timeout_s: floa
         time.sleep(0.2)
 
 
-def _count(settings: Settings, report: ChaosReport, valid_ids: set[str], invalid: int, produced: int, exits: int) -> None:
+def _count(settings: Settings, report: ChaosReport, valid_ids: set[str], invalid_sources: set[tuple],
+           produced: int, exits: int) -> None:
     from pymongo import MongoClient
 
     client = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=5000)
@@ -175,7 +181,7 @@ def _count(settings: Settings, report: ChaosReport, valid_ids: set[str], invalid
     metric_ids = {m["_id"] for m in metrics}
     missing = len(valid_ids - set(stored_ids))
     report.rows = {
-        "produced": produced, "distinct valid events": len(valid_ids), "invalid messages": invalid,
+        "produced": produced, "distinct valid events": len(valid_ids), "invalid messages": len(invalid_sources),
         "stored in MongoDB": len(stored_ids), "missing from MongoDB": missing,
         "DLQ records": len(dead), "distinct DLQ sources": len(sources),
         "anomaly records": len(anomalies), "distinct anomalies (event, type)": len(anomaly_keys),
@@ -186,7 +192,8 @@ def _count(settings: Settings, report: ChaosReport, valid_ids: set[str], invalid
     checks = {
         "events missing from MongoDB": missing,
         "events in MongoDB that were never sent": len(set(stored_ids) - valid_ids),
-        "invalid messages missing from the DLQ": invalid - len(sources),
+        "invalid messages missing from the DLQ": len(invalid_sources - sources),
+        "DLQ records for messages that were valid": len(sources - invalid_sources),
         "DLQ duplicates": len(dead) - len(sources),
         "anomaly duplicates": len(anomalies) - len(anomaly_keys),
         "metrics duplicates": len(metrics) - len(metric_ids),

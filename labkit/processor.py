@@ -119,6 +119,15 @@ class KafkaSendFailed(RuntimeError):
     """Some records were not acknowledged; they will be sent again."""
 
 
+def _authorization_errors() -> tuple:
+    from kafka import errors
+
+    return tuple(getattr(errors, name) for name in dir(errors) if name.endswith("AuthorizationFailedError"))
+
+
+AUTHORIZATION_ERRORS = _authorization_errors()
+
+
 class BatchAbandoned(Exception):
     """The group rebalanced while this batch was not yet committed: its partitions may belong
     to another processor now, which will read the batch again from the last commit."""
@@ -149,6 +158,7 @@ class Processor:
         self._db = None
         self._uncommitted: dict = {}
         self._last_fenced = float("-inf")
+        self._commit_unknown = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -254,6 +264,7 @@ class Processor:
         """
         began = time.monotonic()
         last_message = time.monotonic()
+        self._uncommitted.clear()  # a stopped run's batch is read again, never committed later
         self._connect()
         try:
             while True:
@@ -384,18 +395,33 @@ class Processor:
         """Send `outgoing` (and the batch's offsets) in one transaction: all visible to
         read_committed readers, or none. On failure the transaction is aborted and the
         producer replaced, so the caller can simply try again."""
-        from kafka.errors import (CommitFailedError, IllegalGenerationError, ProducerFencedError,
+        from kafka.errors import (CommitFailedError, IllegalGenerationError, KafkaError, ProducerFencedError,
                                   RebalanceInProgressError, UnknownMemberIdError)
 
         producer = self._transactional_producer()
+        if with_offsets and self._commit_unknown:
+            # The last attempt failed while committing: the commit may have gone through
+            # (the new producer's init completed it). If so, sending again would publish twice.
+            self._commit_unknown = False
+            if self._offsets_committed():
+                self._uncommitted.clear()
+                return
         try:
             producer.begin_transaction()
-            for topic, value, headers, key in outgoing:
-                producer.send(topic, value=value, headers=headers, key=key)
+            futures = [producer.send(topic, value=value, headers=headers, key=key)
+                       for topic, value, headers, key in outgoing]
+            producer.flush(timeout=TRANSACTION_STEP_TIMEOUT_MS / 1000)
+            failed = [f for f in futures if not (f.is_done and f.succeeded())]
+            if failed:  # a dropped record must not be committed over: abort and try again
+                raise KafkaSendFailed(f"{len(failed)} of {len(futures)} records not acknowledged")
             if with_offsets and self._uncommitted:
                 offsets, group = self._offsets(), self._consumer.group_metadata()
+                if group.generation_id is None or group.generation_id <= 0:
+                    raise BatchAbandoned("this consumer is not (or no longer) a member of its group")
                 _bounded(producer, lambda tm: tm.send_offsets_to_transaction(offsets, group), "sending offsets")
+            self._commit_unknown = with_offsets
             _bounded(producer, lambda tm: tm.begin_commit(), "committing the transaction")
+            self._commit_unknown = False
         except (CommitFailedError, IllegalGenerationError, RebalanceInProgressError, UnknownMemberIdError) as exc:
             self._drop_producer()  # closing aborts what was open
             raise BatchAbandoned(str(exc)) from exc
@@ -408,12 +434,31 @@ class Processor:
                 raise
             self._last_fenced = time.monotonic()
             raise BatchAbandoned(f"producer fenced ({exc})") from exc
+        except BatchAbandoned:
+            self._drop_producer()
+            raise
+        except KafkaError as exc:
+            self._drop_producer()
+            if isinstance(exc, AUTHORIZATION_ERRORS):
+                raise
+            # Inside a transaction, a new producer cures what this one cannot (abortable
+            # errors, lost sequence, a request that timed out): retry, do not exit.
+            raise KafkaSendFailed(f"transaction failed ({type(exc).__name__}: {exc})") from exc
         except BaseException:
             self._drop_producer()
             raise
         if with_offsets and self._uncommitted:
             self._uncommitted.clear()
             self.stats.commits += 1
+
+    def _offsets_committed(self) -> bool:
+        """True when the group's committed offsets already equal this batch's."""
+        from kafka import TopicPartition
+
+        try:
+            return all(self._consumer.committed(TopicPartition(t, p)) == o for (t, p), o in self._uncommitted.items())
+        except Exception:
+            return False
 
     def _rewind(self, records: list) -> None:
         """Seek back to the first record of the batch in every partition we still own."""

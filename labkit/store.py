@@ -54,7 +54,8 @@ def insert_idempotent(collection, documents: list[dict]) -> WriteResult:
         return WriteResult(len(documents), 0)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+        # A write-concern error means "written, but not as durably as asked": not safe.
+        if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
         # Count from the errors, not from nInserted: the errors are what the server refused.
         return WriteResult(len(documents) - len(errors), len(errors))
@@ -84,6 +85,7 @@ def update_latest(collection, events: list[dict]) -> int:
         return len(ops)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+        # A write-concern error means "written, but not as durably as asked": not safe.
+        if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
         return len(ops) - len(errors)
