@@ -144,22 +144,24 @@ def _ready(kind: str, settings: Settings):
     return (lambda: kafka_ready(settings)) if kind == "broker" else (lambda: mongodb_ready(settings))
 
 
-def _stored(settings: Settings) -> int:
+def _wait_for_progress(settings: Settings, target: int, process, timeout_s: float = 180) -> None:
+    """Until `target` events are stored, the processor exits, or `timeout_s` passes. One
+    client for the whole wait: it reconnects by itself across a database outage."""
     from pymongo import MongoClient
 
     client = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=1000)
+    collection = client[settings.mongodb_db][settings.collections.telemetry]
+    deadline = time.monotonic() + timeout_s
     try:
-        return client[settings.mongodb_db][settings.collections.telemetry].estimated_document_count()
-    except Exception:
-        return -1  # the database is down right now: progress unknown
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if collection.estimated_document_count() >= target:
+                    return
+            except Exception:
+                pass  # the database is down right now: progress unknown, keep waiting
+            time.sleep(0.2)
     finally:
         client.close()
-
-
-def _wait_for_progress(settings: Settings, target: int, process, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and process.poll() is None and _stored(settings) < target:
-        time.sleep(0.2)
 
 
 def _count(settings: Settings, report: ChaosReport, valid_ids: set[str], invalid_sources: set[tuple],

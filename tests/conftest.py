@@ -94,6 +94,4 @@ def pipeline_env(settings: Settings) -> dict:
     """Environment variables that point a `python -m labkit ...` subprocess at `settings`."""
     import os
 
-    t = settings.topics
-    return {**os.environ, "TOPIC_TELEMETRY": t.telemetry, "TOPIC_DLQ": t.dlq, "TOPIC_ANOMALY": t.anomaly,
-            "TOPIC_METRICS": t.metrics, "MONGODB_DB": settings.mongodb_db}
+    return {**os.environ, **settings.as_env()}

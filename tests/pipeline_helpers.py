@@ -47,15 +47,8 @@ def distinct_sources(records: list[dict]) -> set[tuple]:
 
 
 def committed_offsets(settings: Settings, group: str) -> dict[int, int]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
-                             enable_auto_commit=False)
-    try:
-        parts = consumer.partitions_for_topic(settings.topics.telemetry) or set()
-        return {p: consumer.committed(TopicPartition(settings.topics.telemetry, p)) for p in sorted(parts)}
-    finally:
-        consumer.close()
+    """The group's committed offsets on the telemetry topic."""
+    return kafka_io.committed_offsets(settings, group, settings.topics.telemetry)
 
 
 def as_json(value: bytes) -> dict:
