@@ -28,7 +28,7 @@ def _infra(args, settings: Settings) -> int:
                     state = "running" if s.get("running") else "stopped"
                     answering = "" if "answering" not in s else ("answering" if s["answering"] else "NOT answering")
                     pid = f"pid {s['pid']}" if s.get("pid") else ""
-                    print(f"{name:<8} {s['mode']:<7} {state:<8} {answering:<14} {pid}")
+                    print(f"{s.get('server', name):<16} {s['mode']:<7} {state:<8} {answering:<14} {pid}")
             # Non-zero when something is down, so scripts can use it.
             return 0 if all(s.get("running") and s.get("answering", True) for s in report.values()) else 3
         elif args.action == "run":

@@ -44,6 +44,8 @@ class Collections:
     anomalies: str = "anomalies"
     metrics: str = "pipeline_metrics"
     latest: str = "car_latest"
+    rollups: str = "car_rollups"  # per-car 10 s and one-minute summaries (labkit.rollups)
+    dead_letters: str = "dead_letters"  # every DLQ record, for the API (labkit.dlq)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class Settings:
     telemetry_partitions: int = 4
     #: "auto" uses Docker when an engine answers, else local processes.
     infra_mode: str = "auto"
+    #: The local MongoDB-wire server: "secantus" (WiredTiger: indexes, explain), "java"
+    #: (mongo-java-server on H2: no index use), or "auto" (secantus where it is installed).
+    mongo_server: str = "auto"
     #: Folder for local service data, logs and pid files (git-ignored).
     lab_home: Path = REPO_ROOT / ".lab"
 
@@ -75,6 +80,7 @@ class Settings:
         "GRAFANA_URL": ("grafana_url", str),
         "TELEMETRY_PARTITIONS": ("telemetry_partitions", int),
         "LAB_INFRA": ("infra_mode", str),
+        "LAB_MONGO_SERVER": ("mongo_server", str),
         "LAB_HOME": ("lab_home", Path),
         "TOPIC_TELEMETRY": ("topics.telemetry", str),
         "TOPIC_DLQ": ("topics.dlq", str),
@@ -84,6 +90,8 @@ class Settings:
         "COLLECTION_ANOMALIES": ("collections.anomalies", str),
         "COLLECTION_METRICS": ("collections.metrics", str),
         "COLLECTION_LATEST": ("collections.latest", str),
+        "COLLECTION_ROLLUPS": ("collections.rollups", str),
+        "COLLECTION_DEAD_LETTERS": ("collections.dead_letters", str),
     }
 
     @classmethod
@@ -124,6 +132,8 @@ class Settings:
         """Raise ValueError if a value cannot work (caught early, with the variable name)."""
         if self.infra_mode not in ("auto", "local", "docker"):
             raise ValueError(f"LAB_INFRA must be auto, local or docker, not {self.infra_mode!r}")
+        if self.mongo_server not in ("auto", "secantus", "java"):
+            raise ValueError(f"LAB_MONGO_SERVER must be auto, secantus or java, not {self.mongo_server!r}")
         if self.telemetry_partitions < 1:
             raise ValueError("TELEMETRY_PARTITIONS must be at least 1")
         if not self.mongodb_uri.startswith(("mongodb://", "mongodb+srv://")):

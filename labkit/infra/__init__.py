@@ -39,14 +39,14 @@ def up(settings: Settings, log=print) -> list[str]:
     if mode(settings) == "docker":
         started = docker.up(settings, log)
     else:
-        local.require_tools()
+        local.require_tools(settings)
         local.ensure_jars(log)
         home = settings.lab_home
         started = []
         for service in local.services(settings):
             if local.start(service, settings, home):
                 started.append(service.name)
-                log(f"  starting {service.name} on port {service.port} (log: {service.log_file(home)})")
+                log(f"  starting {_label(service, settings)} on port {service.port} (log: {service.log_file(home)})")
             else:
                 log(f"  {service.name} already running on port {service.port}")
         for service in local.services(settings):
@@ -85,7 +85,7 @@ def reset(settings: Settings, log=print) -> None:
         docker.reset(settings, log)
         return
     down(settings, log=log)
-    for folder in ("kafka", "mongo"):
+    for folder in ("kafka", "mongo", "secantus"):
         shutil.rmtree(settings.lab_home / folder, ignore_errors=True)
     log(f"  deleted Kafka and MongoDB data under {settings.lab_home}")
 
@@ -100,6 +100,7 @@ def status(settings: Settings) -> dict[str, dict]:
         answering = kafka_ready(settings) if service.name == "kafka" else mongodb_ready(settings)
         result[service.name] = {
             "mode": "local",
+            "server": _label(service, settings),
             "pid": pid,
             "port": service.port,
             "running": pid is not None,
@@ -107,6 +108,11 @@ def status(settings: Settings) -> dict[str, dict]:
             "log": str(service.log_file(settings.lab_home)),
         }
     return result
+
+
+def _label(service, settings: Settings) -> str:
+    """"kafka", "mongo (secantus)" or "mongo (java)": which program serves the name."""
+    return f"mongo ({local.mongo_server(settings)})" if service.name == "mongo" else service.name
 
 
 def run_with_services(settings: Settings, command: list[str], log=print) -> int:

@@ -1,12 +1,22 @@
-"""Local services without Docker: a Kafka broker and a MongoDB-wire server as Java processes.
+"""Local services without Docker: a Kafka broker and a MongoDB-wire server as processes.
 
-Jars are pinned in `infra/local/pom.xml` and fetched from Maven Central by `mvn package`
-the first time. Everything a run leaves behind lives under `settings.lab_home`:
+Kafka runs from jars pinned in `infra/local/pom.xml`, fetched from Maven Central by
+`mvn package` the first time. MongoDB is one of two servers (`LAB_MONGO_SERVER`):
+
+- "secantus": SecantusDB, a MongoDB-compatible server on WiredTiger (MongoDB's own storage
+  engine), pinned in pyproject.toml and installed into the lab's venv. Indexes change query
+  plans, `explain()` answers. The default wherever its wheel installs (Linux x86-64,
+  Python 3.11).
+- "java": mongo-java-server on H2 (Maven, like Kafka), for other platforms. It never uses
+  an index and has no `explain`.
+
+Everything a run leaves behind lives under `settings.lab_home`:
 
     .lab/
       kafka/data/        Kafka log dirs (formatted once, kept across restarts)
       kafka/server.properties
-      mongo/telemetry.mv MongoDB-wire server data (H2 MVStore file)
+      secantus/          SecantusDB data (WiredTiger files and journal)
+      mongo/telemetry.mv mongo-java-server data (H2 MVStore file)
       logs/kafka.log, logs/mongo.log
       run/kafka.pid, run/mongo.pid
 
@@ -19,6 +29,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import sys
 import signal
 import socket
 import subprocess
@@ -37,6 +48,9 @@ LOG4J_CONFIG = POM_DIR / "log4j2.properties"
 # Bounded memory: both servers fit comfortably on a 2-core laptop or CI runner.
 KAFKA_HEAP = ["-Xms256m", "-Xmx768m"]
 MONGO_HEAP = ["-Xms128m", "-Xmx768m"]
+#: SecantusDB's launcher, installed next to this Python by `pip install` (see pyproject.toml).
+SECANTUS = Path(sys.executable).parent / "secantusd-py"
+SECANTUS_CACHE = "512M"  # WiredTiger cache: a million lab events fit in it
 
 
 class InfraError(RuntimeError):
@@ -48,9 +62,9 @@ class Service:
     """One local server process: how to start it and how to recognise it."""
 
     name: str
-    main_class: str  # also used to recognise our process in /proc/<pid>/cmdline
+    marker: str  # a word of its command line that tells our server from another process
     port: int
-    heap: tuple[str, ...]
+    heap: tuple[str, ...] = ()  # JVM options; empty for a server that is not Java
 
     def pid_file(self, home: Path) -> Path:
         return home / "run" / f"{self.name}.pid"
@@ -60,17 +74,30 @@ class Service:
 
 
 def services(settings: Settings) -> list[Service]:
-    return [
-        Service("kafka", "kafka.Kafka", settings.kafka_host_port[1], tuple(KAFKA_HEAP)),
-        Service("mongo", "lab.MongoWireServer", settings.mongodb_host_port[1], tuple(MONGO_HEAP)),
-    ]
+    mongo_port = settings.mongodb_host_port[1]
+    mongo = (Service("mongo", "secantusd-py", mongo_port) if mongo_server(settings) == "secantus"
+             else Service("mongo", "lab.MongoWireServer", mongo_port, tuple(MONGO_HEAP)))
+    return [Service("kafka", "kafka.Kafka", settings.kafka_host_port[1], tuple(KAFKA_HEAP)), mongo]
+
+
+def mongo_server(settings: Settings) -> str:
+    """"secantus" or "java": LAB_MONGO_SERVER, or for "auto" SecantusDB when it is installed."""
+    if settings.mongo_server != "auto":
+        return settings.mongo_server
+    return "secantus" if SECANTUS.exists() else "java"
 
 
 # ---------------------------------------------------------------- prerequisites and build
 
 
-def require_tools() -> None:
-    """Raise InfraError naming what is missing when Java 17+ or Maven is absent."""
+def require_tools(settings: Settings | None = None) -> None:
+    """Raise InfraError naming what is missing: Java 17+, Maven, or the chosen MongoDB server."""
+    if settings is not None and settings.mongo_server == "secantus" and not SECANTUS.exists():
+        raise InfraError(
+            "LAB_MONGO_SERVER=secantus, but SecantusDB is not installed in this environment "
+            "(its wheel exists for Linux x86-64 and Python 3.11). Run `make env`, or set "
+            "LAB_MONGO_SERVER=java to use mongo-java-server."
+        )
     if not shutil.which("java"):
         raise InfraError("Java is not installed: install OpenJDK 17 or newer (e.g. `apt-get install openjdk-17-jre`), or use Docker.")
     if not LIB_DIR.exists() and not shutil.which("mvn"):
@@ -139,7 +166,7 @@ def _is_our_process(pid: int, service: Service) -> bool:
             return True
         except OSError:
             return False
-    return service.main_class.encode() in cmdline
+    return service.marker.encode() in cmdline
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
@@ -219,10 +246,26 @@ def _prepare_kafka(settings: Settings, home: Path) -> list[str]:
 
 
 def _prepare_mongo(settings: Settings, home: Path) -> list[str]:
+    """The MongoDB server's command line (Java options excluded)."""
+    port = str(settings.mongodb_host_port[1])
+    if mongo_server(settings) == "secantus":
+        data_dir = home / "secantus"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # --sync-on-commit: a write acknowledged with j=True is on disk, as on mongod. The
+        # processor writes in batches, so this costs little (measured in the README).
+        return [str(SECANTUS), "--host", "127.0.0.1", "--port", port, "--storage-path", str(data_dir),
+                "--cache-size", SECANTUS_CACHE, "--sync-on-commit", "--log-level", "WARNING"]
     data_file = home / "mongo" / "telemetry.mv"
     data_file.parent.mkdir(parents=True, exist_ok=True)
-    host = "127.0.0.1"
-    return ["lab.MongoWireServer", host, str(settings.mongodb_host_port[1]), str(data_file)]
+    return ["lab.MongoWireServer", "127.0.0.1", port, str(data_file)]
+
+
+def command(service: Service, settings: Settings, home: Path) -> list[str]:
+    """The full command line that starts `service` (prepares its data folder first)."""
+    args = _prepare_kafka(settings, home) if service.name == "kafka" else _prepare_mongo(settings, home)
+    if not service.heap:  # not a Java server: its own program
+        return args
+    return ["java", *service.heap, "-XX:+UseSerialGC", "-cp", classpath(), *args]
 
 
 def start(service: Service, settings: Settings, home: Path) -> bool:
@@ -235,7 +278,7 @@ def start(service: Service, settings: Settings, home: Path) -> bool:
             f"Stop that program (`ss -ltnp | grep {service.port}` shows it) or choose another port "
             f"with {'KAFKA_BOOTSTRAP_SERVERS' if service.name == 'kafka' else 'MONGODB_URI'}."
         )
-    args = _prepare_kafka(settings, home) if service.name == "kafka" else _prepare_mongo(settings, home)
+    argv = command(service, settings, home)
     log_file = service.log_file(home)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     service.pid_file(home).parent.mkdir(parents=True, exist_ok=True)
@@ -243,8 +286,8 @@ def start(service: Service, settings: Settings, home: Path) -> bool:
     # its own session (Ctrl+C in a terminal or notebook does not reach it), with its
     # output appended to its log file.
     pid = os.posix_spawnp(
-        "java",
-        ["java", *service.heap, "-XX:+UseSerialGC", "-cp", classpath(), *args],
+        argv[0],
+        argv,
         os.environ,
         file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
