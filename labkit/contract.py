@@ -37,6 +37,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "longitude": (-180.0, 180.0),
 }
 NUMERIC_FIELDS = tuple(RANGES)
+#: The metrics a chart plots over time (the API's /series/{metric}, the rollups).
+METRICS = ("speed", "rpm", "engine_temp", "fuel_level")
 
 CAR_ID_PATTERN = re.compile(r"CAR_\d{3,6}")
 EVENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from labkit import rollups
 from labkit.config import Settings
 from labkit.detectors import AnomalyDetector
 from labkit.faults import FaultRates
@@ -21,8 +22,9 @@ from labkit.validation import validate
 def load_fleet(db, settings: Settings, cars: int, seconds: int, start: datetime, seed: int = 3,
                batch: int = 5000, progress: bool = False, episode_rate: float = 0.0) -> int:
     """Insert `cars` x `seconds` readings (1 Hz) from `start` into the telemetry collection,
-    their anomalies into the anomalies collection, update the latest-state collection and
-    create the indexes. Deterministic for a given seed. Returns the number of readings."""
+    their anomalies into the anomalies collection, update the latest-state collection, build
+    the rollups and create the indexes. Deterministic for a given seed. Returns the number of
+    readings."""
     ensure_indexes(db, settings)
     telemetry = db[settings.collections.telemetry]
     anomalies = db[settings.collections.anomalies]
@@ -35,12 +37,13 @@ def load_fleet(db, settings: Settings, cars: int, seconds: int, start: datetime,
     simulator = Simulator(SimConfig(cars=cars, seed=seed, faults=faults))
     now = start + timedelta(seconds=seconds + 1)  # the validator's clock: just after the last reading
     detector = AnomalyDetector()
-    docs, found, newest, inserted = [], [], {}, 0
+    docs, found, newest, inserted, times = [], [], {}, 0, {}
     for message in simulator.messages(duration_s=seconds, start=start):
         event = validate(message.value, now).event
         docs.append(event_document(event))
         found += [dict(a.as_record(), _id=a.anomaly_id) for a in detector.detect(event)]
         newest[event["car_id"]] = event
+        times.setdefault(event["car_id"], []).append(int(event["timestamp"].timestamp() * 1000))
         if len(docs) == batch:
             inserted += _flush(telemetry, anomalies, docs, found, bar)
             docs, found = [], []
@@ -48,6 +51,9 @@ def load_fleet(db, settings: Settings, cars: int, seconds: int, start: datetime,
     if bar:
         bar.close()
     update_latest(db[settings.collections.latest], list(newest.values()))
+    # Once at the end, not per batch: a batch holds a few seconds of every car, so per-batch
+    # rebuilds would read each minute's readings a dozen times.
+    rollups.refresh(db, settings, times)
     return inserted
 
 

@@ -9,7 +9,9 @@ can filter by reason without parsing the value:
      "original": {"encoding": "utf-8", "data": "{\\"car_id\\": ...}"}}
 
 `original.encoding` is "utf-8" when the bytes are text, else "base64" (binary garbage
-survives the round trip exactly). Pure: building and reading envelopes does no I/O.
+survives the round trip exactly). The processor also stores each record in MongoDB
+(`document`), keyed by its source, so the API counts reasons without reading the topic.
+Pure: building and reading envelopes does no I/O.
 """
 
 from __future__ import annotations
@@ -71,3 +73,16 @@ def parse(value: bytes) -> dict | None:
     except (ValueError, TypeError):
         return None
     return record if isinstance(record, dict) and "original" in record and "reason" in record else None
+
+
+def source_id(record: dict) -> str:
+    """"topic:partition:offset" of the rejected message: one DLQ entry per source message,
+    however often it was dead-lettered (the DLQ topic is at-least-once)."""
+    src = record["source"]
+    return f"{src['topic']}:{src['partition']}:{src['offset']}"
+
+
+def document(value: bytes) -> dict:
+    """A DLQ record's value as its MongoDB document: `_id` from the source, `failed_at` a date."""
+    record = json.loads(value)
+    return {"_id": source_id(record), **record, "failed_at": datetime.fromisoformat(record["failed_at"])}

@@ -8,7 +8,8 @@ One loop, one batch at a time:
     -> detect anomalies in the valid ones       labkit.detectors
     -> insert valid events into MongoDB         journaled; duplicate _id = already stored
     -> move each car's latest state forward     only with newer data
-    -> store anomalies in MongoDB
+    -> rebuild the touched 10 s / 1 min rollups labkit.rollups (recomputed, never incremented)
+    -> store anomalies and dead letters         the API reads the DLQ from MongoDB
     -> one Kafka transaction: the batch's DLQ and anomaly records + its consumer offsets
 
 If MongoDB or Kafka fails, that step is retried with backoff until it succeeds (or a stop
@@ -37,7 +38,7 @@ from labkit import dlq, preflight
 from labkit.config import Settings
 from labkit.detectors import AnomalyDetector
 from labkit.metrics import BatchCounts, Totals, WindowedMetrics, accumulate
-from labkit.store import ensure_indexes, event_document, insert_idempotent, update_latest
+from labkit.store import ensure_indexes, insert_events, insert_idempotent, update_derived
 from labkit.transient import is_transient
 from labkit.validation import validate
 
@@ -374,12 +375,14 @@ class Processor:
     def _write_and_commit(self, records: list, valid_events: list, anomalies: list, dead: list,
                           counts: BatchCounts) -> None:
         """MongoDB first (durable, idempotent), then the Kafka records, then the offsets."""
-        docs = [event_document(e) for e in valid_events]
-        result = self._until_safe("MongoDB insert", lambda: insert_idempotent(self._db[self.settings.collections.telemetry], docs))
+        db, names = self._db, self.settings.collections
+        result = self._until_safe("MongoDB insert", lambda: insert_events(db, self.settings, valid_events))
         counts.stored, counts.duplicates = result.inserted, counts.duplicates + result.duplicates
-        self._until_safe("latest state", lambda: update_latest(self._db[self.settings.collections.latest], valid_events))
+        self._until_safe("latest state and rollups", lambda: update_derived(db, self.settings, valid_events))
         anomaly_docs = [dict(a.as_record(), _id=a.anomaly_id) for a in anomalies]
-        self._until_safe("anomaly insert", lambda: insert_idempotent(self._db[self.settings.collections.anomalies], anomaly_docs))
+        self._until_safe("anomaly insert", lambda: insert_idempotent(db[names.anomalies], anomaly_docs))
+        dead_docs = [dlq.document(value) for value, _ in dead]
+        self._until_safe("dead-letter insert", lambda: insert_idempotent(db[names.dead_letters], dead_docs))
         outgoing = [(self.settings.topics.dlq, value, headers, None) for value, headers in dead]
         outgoing += [(self.settings.topics.anomaly, _json(a.as_record()), [("anomaly.type", a.type.encode())], a.car_id.encode())
                      for a in anomalies]

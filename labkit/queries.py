@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from labkit import contract
+from labkit import contract, rollups
 from labkit.config import Settings
+from labkit.contract import METRICS
 from labkit.detectors import rule_anomalies
 
-METRICS = ("speed", "rpm", "engine_temp", "fuel_level")
 #: Bucket sizes a chart can use, smallest first (1 s ... 1 day).
 NICE_BUCKETS_MS = (1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000,
                    900_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000, 43_200_000, 86_400_000)
@@ -90,13 +90,18 @@ def anomaly_buckets_pipeline(start: datetime, end: datetime, bucket_ms: int, car
 
 
 def series(db, settings: Settings, car_id: str, metric: str, start: datetime, end: datetime,
-           bucket_ms: int | None = None, raw: bool = False, max_points: int = MAX_POINTS) -> list[dict]:
+           bucket_ms: int | None = None, raw: bool = False, max_points: int = MAX_POINTS,
+           use_rollups: bool = True) -> list[dict]:
     """One car's `metric` over [start, end).
 
     raw=True: the stored readings `{"t", "value"}`, oldest first, at most `max_points`.
     Otherwise buckets `{"t", "avg", "min", "max", "count"}` of `bucket_ms` (default: chosen
     so there are at most `max_points`); empty buckets are absent. A car without data, or
     an empty range, gives []. Raises QueryError for an unknown metric or a bad range.
+
+    Buckets that are multiples of 10 s are answered from the rollups (`labkit.rollups.plan`
+    says which part from where); `use_rollups=False` aggregates the readings instead, with
+    the same result (the integration tests compare the two).
     """
     if metric not in METRICS:
         raise QueryError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
@@ -109,9 +114,17 @@ def series(db, settings: Settings, car_id: str, metric: str, start: datetime, en
     bucket_ms = bucket_ms or choose_bucket_ms(start, end, max_points)
     if (to_ms(end) - to_ms(start)) / bucket_ms > 50 * max_points:
         raise QueryError(f"bucket {bucket_ms} ms is too small for this range (over {50 * max_points} points)")
-    rows = collection.aggregate(series_pipeline(car_id, metric, start, end, bucket_ms))
-    return [{"t": from_ms(int(r["_id"])), "avg": r["avg"], "min": r["min"], "max": r["max"], "count": r["count"]}
-            for r in rows]
+    start_ms, end_ms = to_ms(start), to_ms(end)
+    parts = rollups.plan(start_ms, end_ms, bucket_ms) if use_rollups else [("readings", start_ms, end_ms, 0)]
+    found = []
+    for source, lo, hi, size in parts:
+        if source == "rollups":
+            pipeline = rollups.from_rollups_pipeline(car_id, lo, hi, size, bucket_ms, metrics=(metric,))
+            rows = db[settings.collections.rollups].aggregate(pipeline)
+        else:
+            rows = collection.aggregate(rollups.from_readings_pipeline(car_id, lo, hi, bucket_ms, metrics=(metric,)))
+        found.append(rollups.partials(rows, metric))
+    return rollups.combine(*found)
 
 
 def car_status(doc: dict, now: datetime, offline_after_s: float = OFFLINE_AFTER_S) -> tuple[str, list[str]]:
@@ -191,30 +204,25 @@ def pipeline_health(db, settings: Settings, start: datetime, end: datetime, now:
     }
 
 
-def dlq_summary(settings: Settings, recent: int = 20, since: datetime | None = None) -> dict:
-    """Counts by reason and class, and the most recent records, read from the DLQ topic.
+def dlq_summary(db, settings: Settings, recent: int = 20, since: datetime | None = None) -> dict:
+    """Counts by reason and class, and the `recent` newest records, from the dead-letter
+    collection: one document per rejected source message (the processor stores each before
+    it commits), so copies the at-least-once DLQ topic may hold are counted once."""
+    collection = db[settings.collections.dead_letters]
+    match = {"failed_at": {"$gte": since}} if since else {}
 
-    Deduplicated by source (topic, partition, offset): the DLQ is at-least-once.
-    """
-    from labkit import dlq, kafka_io
+    def counts(field: str) -> dict[str, int]:
+        rows = collection.aggregate([{"$match": match}, {"$group": {"_id": f"${field}", "n": {"$sum": 1}}}])
+        return dict(sorted(((r["_id"], r["n"]) for r in rows), key=lambda kv: (-kv[1], str(kv[0]))))
 
-    seen, rows = set(), []
-    for record in kafka_io.read_topic(settings, settings.topics.dlq, max_messages=1_000_000, timeout_s=30):
-        envelope = dlq.parse(record.value)
-        if envelope is None:
-            continue
-        source = (envelope["source"]["topic"], envelope["source"]["partition"], envelope["source"]["offset"])
-        if source in seen or (since and datetime.fromisoformat(envelope["failed_at"]) < since):
-            continue
-        seen.add(source)
-        rows.append(envelope)
-    rows.sort(key=lambda e: e["failed_at"])
+    by_reason = counts("reason")
+    newest = collection.find(match).sort("failed_at", -1).limit(recent) if recent else []
     return {
-        "total": len(rows),
-        "by_reason": dict(Counter(e["reason"] for e in rows).most_common()),
-        "by_class": dict(Counter(e["reason_class"] for e in rows).most_common()),
-        "recent": [{"failed_at": e["failed_at"], "reason": e["reason"], "detail": e["detail"], **e["source"],
-                    "original": e["original"]["data"][:200]} for e in rows[-recent:][::-1]],
+        "total": sum(by_reason.values()),
+        "by_reason": by_reason,
+        "by_class": counts("reason_class"),
+        "recent": [{"failed_at": as_utc(d["failed_at"]).isoformat(timespec="milliseconds"), "reason": d["reason"],
+                    "detail": d["detail"], **d["source"], "original": d["original"]["data"][:200]} for d in newest],
     }
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from labkit import dlq, kafka_io
 from labkit.config import Settings
-from labkit.store import ensure_indexes, event_document, insert_idempotent, update_latest
+from labkit.store import ensure_indexes, write_events
 from labkit.validation import validate
 
 
@@ -80,8 +80,7 @@ def replay(settings: Settings, reasons: list[str] | None = None, since: datetime
         db = client[settings.mongodb_db]
         ensure_indexes(db, settings)
         unique = list({e["event_id"]: e for e in passing}.values())
-        result = insert_idempotent(db[settings.collections.telemetry], [event_document(e) for e in unique])
-        update_latest(db[settings.collections.latest], unique)
+        result = write_events(db, settings, unique)
         report.inserted, report.already_stored = result.inserted, result.duplicates
     finally:
         client.close()

@@ -5,7 +5,13 @@ Every write here may be repeated safely (the processor retries, Kafka redelivers
   stored", so it is counted, not raised;
 - the latest-state document of a car is replaced only by a *newer* event (by event time),
   so a late event never overwrites a fresher position;
-- anomalies use `_id = event_id:type` and metrics `_id = processor:window`.
+- the 10 s and one-minute rollups of the touched buckets are rebuilt from what is stored
+  (`labkit.rollups`), never incremented;
+- anomalies use `_id = event_id:type`, dead letters `_id = topic:partition:offset` and
+  metrics `_id = processor:window`.
+
+`write_events` (= `insert_events` + `update_derived`) is the one write path for validated
+events: the processor, DLQ replay and the tests all call it.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from labkit import contract
+from labkit import contract, rollups
 from labkit.config import Settings
 
 DUPLICATE_KEY = 11000
@@ -35,6 +41,9 @@ def ensure_indexes(db, settings: Settings) -> None:
     db[c.anomalies].create_index([("timestamp", ASCENDING)], name="timestamp")
     db[c.anomalies].create_index([("car_id", ASCENDING), ("timestamp", ASCENDING)], name="car_id_timestamp")
     db[c.metrics].create_index([("window_start_ms", DESCENDING)], name="window_start")
+    db[c.rollups].create_index([("car_id", ASCENDING), ("size_ms", ASCENDING), ("start_ms", ASCENDING)],
+                               name="car_id_size_start")
+    db[c.dead_letters].create_index([("failed_at", DESCENDING)], name="failed_at")
 
 
 def event_document(event: dict) -> dict:
@@ -89,3 +98,26 @@ def update_latest(collection, events: list[dict]) -> int:
         if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
         return len(ops) - len(errors)
+
+
+def write_events(db, settings: Settings, events: list[dict]) -> WriteResult:
+    """Store validated events: the readings, then what is derived from them. Idempotent as a
+    whole, so a failed call can simply be repeated."""
+    result = insert_events(db, settings, events)
+    update_derived(db, settings, events)
+    return result
+
+
+def insert_events(db, settings: Settings, events: list[dict]) -> WriteResult:
+    """The readings themselves, `_id = event_id`: a second copy counts as a duplicate."""
+    return insert_idempotent(db[settings.collections.telemetry], [event_document(e) for e in events])
+
+
+def update_derived(db, settings: Settings, events: list[dict]) -> None:
+    """Each car's latest state and the rollups of every bucket the events touch.
+
+    Call it with every event of a batch, duplicates included: the run that stored them may
+    have stopped before it got here.
+    """
+    update_latest(db[settings.collections.latest], events)
+    rollups.refresh(db, settings, rollups.event_times(events))

@@ -159,22 +159,13 @@ def pipeline_series(db: Db, settings: SettingsDep, start: From = None, end: To =
                            batch_latency_ms_avg=w.get("batch_latency_ms_avg", 0.0)) for w in windows]
 
 
-def _dlq(settings: Settings, recent: int) -> dict:
-    from labkit import preflight
-
-    try:
-        preflight.ensure(settings, "kafka")
-    except preflight.ServiceUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
-    return queries.dlq_summary(settings, recent=recent)
-
-
 @pipeline.get("/dlq/summary", response_model=DlqSummary, summary="Dead-lettered messages by reason, and the newest")
-def dlq_summary(settings: SettingsDep, recent: Annotated[int, Query(ge=0, le=200)] = 20):
-    return _dlq(settings, recent)
+def dlq_summary(db: Db, settings: SettingsDep, recent: Annotated[int, Query(ge=0, le=200)] = 20):
+    """Read from MongoDB (the processor stores every dead letter there too), not from the topic."""
+    return queries.dlq_summary(db, settings, recent=recent)
 
 
 @pipeline.get("/dlq/reasons", response_model=list[ReasonCount], summary="Dead-lettered messages per reason (table rows)")
-def dlq_reasons(settings: SettingsDep):
+def dlq_reasons(db: Db, settings: SettingsDep):
     """The same counts as /dlq/summary's `by_reason`, as rows a Grafana table reads directly."""
-    return [ReasonCount(reason=r, count=n) for r, n in _dlq(settings, 0)["by_reason"].items()]
+    return [ReasonCount(reason=r, count=n) for r, n in queries.dlq_summary(db, settings, recent=0)["by_reason"].items()]

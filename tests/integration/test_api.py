@@ -10,7 +10,7 @@ from pymongo import MongoClient
 from labkit import queries
 from labkit.api import create_app
 from labkit.api_runner import ApiServer
-from labkit.store import ensure_indexes, event_document, insert_idempotent, update_latest
+from labkit.store import ensure_indexes, write_events
 
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)  # bucket edges align with minutes
 T0 = NOW - timedelta(minutes=5)
@@ -33,8 +33,7 @@ def seed(pipeline) -> None:
     db = mongo[pipeline.mongodb_db]
     ensure_indexes(db, pipeline)
     events = [ev("CAR_001", s, s) for s in range(60)] + [ev("CAR_002", 30, 190.0)]
-    insert_idempotent(db[pipeline.collections.telemetry], [event_document(e) for e in events])
-    update_latest(db[pipeline.collections.latest], events)
+    write_events(db, pipeline, events)
     db[pipeline.collections.anomalies].insert_many([
         {"_id": "x:overspeed", "event_id": "CAR_002-30", "car_id": "CAR_002", "timestamp": T0 + timedelta(seconds=30),
          "type": "overspeed", "value": 190.0, "threshold": 180.0, "detector": "rule"}])
@@ -138,7 +137,7 @@ def test_openapi_lists_every_route(client):
             "/anomalies", "/pipeline/health", "/pipeline/series", "/dlq/summary", "/dlq/reasons", "/fleet/summary"} - {"/series/speed"} <= paths
 
 
-def test_dlq_routes_read_the_topic(pipeline):
+def test_dlq_routes_read_mongodb_not_the_topic(pipeline):
     from labkit import kafka_io
     from labkit.processor import Processor, ProcessorConfig
 
@@ -148,7 +147,9 @@ def test_dlq_routes_read_the_topic(pipeline):
     producer.flush()
     producer.close()
     Processor(pipeline, ProcessorConfig(group_id="api-dlq")).run(idle_timeout_s=3)
-    with TestClient(create_app(pipeline)) as test_client:
+    Processor(pipeline, ProcessorConfig(group_id="api-dlq-again")).run(idle_timeout_s=3)  # the topic gets copies
+    no_kafka = pipeline.replace(kafka_bootstrap_servers="127.0.0.1:1")  # nothing listens there
+    with TestClient(create_app(no_kafka)) as test_client:
         assert test_client.get("/dlq/reasons").json() == [{"reason": "not_json", "count": 2}, {"reason": "not_object", "count": 1}]
         summary = test_client.get("/dlq/summary", params={"recent": 2}).json()
     assert summary["total"] == 3 and len(summary["recent"]) == 2

@@ -50,6 +50,16 @@ def test_conservation_produced_equals_stored_plus_dead_lettered(pipeline):
     ends = kafka_io.end_offsets(pipeline, pipeline.topics.telemetry)
     assert committed_offsets(pipeline, group) == ends
 
+    # MongoDB holds one dead letter per rejected message, and rollups that count every
+    # stored event exactly once (duplicates and late events included in the stream).
+    with MongoClient(pipeline.mongodb_uri) as client:
+        db = client[pipeline.mongodb_db]
+        dead = list(db[pipeline.collections.dead_letters].find())
+        counted = {size: sum(r["count"] for r in db[pipeline.collections.rollups].find({"size_ms": size}))
+                   for size in (10_000, 60_000)}
+    assert {d["_id"] for d in dead} == {f"{t}:{p}:{o}" for t, p, o in distinct_sources(records)}
+    assert counted == {10_000: len(ids), 60_000: len(ids)}, "rollups count every stored event once"
+
 
 def test_latest_state_holds_the_newest_event_per_car(pipeline):
     messages = send_batch(pipeline, 1500, seed=3)

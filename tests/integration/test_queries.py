@@ -6,7 +6,7 @@ import pytest
 from pymongo import MongoClient
 
 from labkit import queries
-from labkit.store import ensure_indexes, event_document, insert_idempotent, update_latest
+from labkit.store import ensure_indexes, update_latest, write_events
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -26,8 +26,7 @@ def db(pipeline):
     # CAR_001: speeds 0..29 over seconds 0..29, inserted out of order (newest first).
     events = [ev("CAR_001", s, s) for s in range(30)][::-1]
     events += [ev("CAR_002", 5, 100, fuel_level=4.0), ev("CAR_002", 15, 120)]
-    insert_idempotent(database[pipeline.collections.telemetry], [event_document(e) for e in events])
-    update_latest(database[pipeline.collections.latest], events)
+    write_events(database, pipeline, events)
     update_latest(database[pipeline.collections.latest], [ev("CAR_002", 1, 1)])  # a late event: ignored
     database[pipeline.collections.anomalies].insert_many([
         {"_id": f"a{i}", "type": t, "car_id": c, "timestamp": T0 + timedelta(seconds=s)}
@@ -111,7 +110,7 @@ def test_pipeline_health_from_windows(db, pipeline):
     assert empty["processed"] == 0 and empty["freshness_s"] is None
 
 
-def test_dlq_summary_counts_by_reason_and_dedupes(pipeline):
+def test_dlq_summary_counts_by_reason_and_dedupes(pipeline, db):
     from labkit import kafka_io
 
     producer = kafka_io.make_producer(pipeline)
@@ -123,7 +122,7 @@ def test_dlq_summary_counts_by_reason_and_dedupes(pipeline):
 
     Processor(pipeline, ProcessorConfig(group_id="q-dlq")).run(idle_timeout_s=3)
     Processor(pipeline, ProcessorConfig(group_id="q-dlq-again")).run(idle_timeout_s=3)  # DLQ gets copies
-    summary = queries.dlq_summary(pipeline)
+    summary = queries.dlq_summary(db, pipeline)
     assert summary["total"] == 3
     assert summary["by_class"] == {"not_json": 2, "not_object": 1}
     assert len(summary["recent"]) == 3 and {"partition", "offset", "reason", "original"} <= set(summary["recent"][0])

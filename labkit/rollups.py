@@ -1,0 +1,229 @@
+"""The bucket pattern: per-car summaries of every metric per 10 s and per minute, by event time.
+
+A chart of one car over 30 minutes in 10 s buckets needs 180 numbers, yet computing them
+from the readings means fetching 1,800 documents. The bucket pattern keeps one small
+document per car and bucket instead:
+
+    {"_id": "CAR_001:10000:1764230400000", "car_id": "CAR_001", "size_ms": 10000,
+     "start_ms": 1764230400000, "start": <date>, "count": 10,
+     "speed": {"sum": 512.3, "min": 48.0, "max": 54.1}, "rpm": {...}, ...}
+
+so the same chart reads 180 documents (or 30 one-minute ones).
+
+Why the rollups are *recomputed*, not incremented: Kafka delivers at least once, and the
+processor may write a batch twice after a crash. `$inc` by a redelivered event would count
+it twice. Here a bucket's document is rebuilt from the stored readings of that bucket (whose
+`_id` is the event id, so each event is stored once), and written with an upsert: writing it
+twice gives the same document, and a late event simply makes its bucket be rebuilt again.
+A one-minute rollup is rebuilt from its six 10 s rollups, which is cheaper than from raw.
+
+Pure parts (`touched_runs`, `Partial`, `combine`, the pipeline builders) do no I/O and are
+unit-tested; `refresh` does the writes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from pymongo import UpdateOne
+
+from labkit.contract import METRICS
+SMALL_MS = 10_000  # the 10 s rollup, built from readings
+LARGE_MS = 60_000  # the one-minute rollup, built from six 10 s rollups
+SIZES_MS = (SMALL_MS, LARGE_MS)
+
+
+# ------------------------------------------------------------------ pure: which buckets changed
+
+
+def bucket_start(ms: int, size_ms: int) -> int:
+    """The start (epoch ms) of the bucket of `size_ms` that `ms` falls in."""
+    return ms - ms % size_ms
+
+
+def touched_runs(times_by_car: dict[str, list[int]], size_ms: int) -> dict[str, list[tuple[int, int]]]:
+    """Per car, the touched buckets as runs of consecutive buckets `[(lo, hi), ...]` (epoch ms).
+
+    One run per car in a normal batch; a very late event gets a run of its own, so it never
+    makes a refresh re-read everything in between.
+    """
+    runs: dict[str, list[tuple[int, int]]] = {}
+    for car, times in times_by_car.items():
+        starts = sorted({bucket_start(t, size_ms) for t in times})
+        car_runs: list[tuple[int, int]] = []
+        for s in starts:
+            if car_runs and car_runs[-1][1] == s:
+                car_runs[-1] = (car_runs[-1][0], s + size_ms)
+            else:
+                car_runs.append((s, s + size_ms))
+        runs[car] = car_runs
+    return runs
+
+
+def widen(runs: list[tuple[int, int]], size_ms: int) -> list[tuple[int, int]]:
+    """The same runs on a coarser grid (10 s runs -> the minutes they touch), merged."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in runs:
+        lo, hi = bucket_start(lo, size_ms), bucket_start(hi - 1, size_ms) + size_ms
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+# ------------------------------------------------------------------ pure: partial aggregates
+
+
+@dataclass
+class Partial:
+    """count, sum, min and max of one metric in one bucket: what can be merged exactly
+    (an average cannot: avg(a ∪ b) is not avg(avg(a), avg(b)) unless the counts agree)."""
+
+    count: int
+    sum: float
+    min: float
+    max: float
+
+    def merge(self, other: Partial) -> Partial:
+        return Partial(self.count + other.count, self.sum + other.sum,
+                       _pick(min, self.min, other.min), _pick(max, self.max, other.max))
+
+    def row(self, t_ms: int) -> dict:
+        return {"t": datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc), "avg": self.sum / self.count,
+                "min": self.min, "max": self.max, "count": self.count}
+
+
+def _number(value) -> float | None:
+    """Stored values are numbers; a document written around the validator may hold "fast"."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _pick(choose, a, b):
+    """min or max of the values that are numbers (None when neither is)."""
+    numbers = [v for v in (a, b) if v is not None]
+    return choose(numbers) if numbers else None
+
+
+def combine(*parts: dict[int, Partial]) -> list[dict]:
+    """Merge partial aggregates keyed by bucket start into chart rows, oldest first."""
+    merged: dict[int, Partial] = {}
+    for part in parts:
+        for t, p in part.items():
+            merged[t] = merged[t].merge(p) if t in merged else p
+    return [merged[t].row(t) for t in sorted(merged)]
+
+
+# ------------------------------------------------------------------ pure: pipelines
+
+
+def _bucket_of(field_ms: dict | str, size_ms: int) -> dict:
+    return {"$subtract": [field_ms, {"$mod": [field_ms, size_ms]}]}
+
+
+def from_readings_pipeline(car_id: str, lo_ms: int, hi_ms: int, size_ms: int, metrics=METRICS) -> list[dict]:
+    """Readings of one car in [lo, hi) -> count, and sum/min/max of each metric, per bucket."""
+    t = {"$toLong": "$timestamp"}
+    group: dict = {"_id": _bucket_of(t, size_ms), "count": {"$sum": 1}}
+    for m in metrics:
+        group.update({f"{m}_sum": {"$sum": f"${m}"}, f"{m}_min": {"$min": f"${m}"}, f"{m}_max": {"$max": f"${m}"}})
+    return [
+        {"$match": {"car_id": car_id, "timestamp": {"$gte": _date(lo_ms), "$lt": _date(hi_ms)}}},
+        {"$group": group},
+        {"$sort": {"_id": 1}},
+    ]
+
+
+def from_rollups_pipeline(car_id: str, lo_ms: int, hi_ms: int, source_ms: int, size_ms: int,
+                          metrics=METRICS) -> list[dict]:
+    """Rollups of `source_ms` of one car in [lo, hi) -> the same shape per bucket of `size_ms`."""
+    group: dict = {"_id": _bucket_of("$start_ms", size_ms), "count": {"$sum": "$count"}}
+    for m in metrics:
+        group.update({f"{m}_sum": {"$sum": f"${m}.sum"}, f"{m}_min": {"$min": f"${m}.min"},
+                      f"{m}_max": {"$max": f"${m}.max"}})
+    return [
+        {"$match": {"car_id": car_id, "size_ms": source_ms, "start_ms": {"$gte": lo_ms, "$lt": hi_ms}}},
+        {"$group": group},
+        {"$sort": {"_id": 1}},
+    ]
+
+
+def partials(rows, metric: str) -> dict[int, Partial]:
+    """Rows of either pipeline -> {bucket start: Partial} for one metric."""
+    return {int(r["_id"]): Partial(r["count"], _number(r[f"{metric}_sum"]) or 0.0, _number(r[f"{metric}_min"]),
+                                   _number(r[f"{metric}_max"]))
+            for r in rows if r["count"]}
+
+
+def rollup_document(car_id: str, size_ms: int, row: dict, metrics=METRICS) -> dict:
+    """A pipeline row as the stored rollup document (see the module docstring)."""
+    start_ms = int(row["_id"])
+    doc = {"_id": f"{car_id}:{size_ms}:{start_ms}", "car_id": car_id, "size_ms": size_ms, "start_ms": start_ms,
+           "start": _date(start_ms), "count": row["count"]}
+    for m in metrics:
+        doc[m] = {"sum": row[f"{m}_sum"], "min": row[f"{m}_min"], "max": row[f"{m}_max"]}
+    return doc
+
+
+def plan(start_ms: int, end_ms: int, bucket_ms: int) -> list[tuple[str, int, int, int]]:
+    """Which source answers which part of a chart of [start, end) in buckets of `bucket_ms`.
+
+    Returns `(source, lo, hi, size)` parts: ("rollups", lo, hi, 60_000 or 10_000) for the
+    whole rollups inside the range, the largest size that divides the bucket; ("readings",
+    lo, hi, 0) for what is left at either edge (under one rollup long), or for everything
+    when the bucket is not a multiple of 10 s. The parts cover [start, end) exactly once.
+    """
+    size = next((s for s in (LARGE_MS, SMALL_MS) if bucket_ms % s == 0), None)
+    if size is None:
+        return [("readings", start_ms, end_ms, 0)]
+    first = -(-start_ms // size) * size  # the first whole rollup starts here ...
+    last = end_ms - end_ms % size  # ... and the last one ends here
+    if first >= last:
+        return [("readings", start_ms, end_ms, 0)]
+    parts = [("readings", start_ms, first, 0)] if start_ms < first else []
+    parts.append(("rollups", first, last, size))
+    if last < end_ms:
+        parts.append(("readings", last, end_ms, 0))
+    return parts
+
+
+def _date(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+# ------------------------------------------------------------------ I/O
+
+
+def refresh(db, settings, times_by_car: dict[str, list[int]]) -> int:
+    """Rebuild the 10 s and one-minute rollups of every bucket that holds one of the given
+    event times (epoch ms, per car) from what is stored now. Idempotent: call it after the
+    readings are written, as often as you like. Returns how many rollups were written."""
+    readings = db[settings.collections.telemetry]
+    rollups = db[settings.collections.rollups]
+    small_runs = touched_runs(times_by_car, SMALL_MS)
+    written = 0
+    for source, size, runs_of in ((None, SMALL_MS, lambda car: small_runs[car]),
+                                  (SMALL_MS, LARGE_MS, lambda car: widen(small_runs[car], LARGE_MS))):
+        ops = []
+        for car in small_runs:
+            for lo, hi in runs_of(car):
+                if source is None:
+                    rows = readings.aggregate(from_readings_pipeline(car, lo, hi, size))
+                else:
+                    rows = rollups.aggregate(from_rollups_pipeline(car, lo, hi, source, size))
+                ops += [UpdateOne({"_id": d["_id"]}, {"$set": d}, upsert=True)
+                        for d in (rollup_document(car, size, r) for r in rows)]
+        if ops:
+            rollups.bulk_write(ops, ordered=False)
+            written += len(ops)
+    return written
+
+
+def event_times(events) -> dict[str, list[int]]:
+    """{car_id: [event time in epoch ms, ...]} of validated events (timestamps as datetimes)."""
+    times: dict[str, list[int]] = defaultdict(list)
+    for e in events:
+        times[e["car_id"]].append(int(e["timestamp"].timestamp() * 1000))
+    return dict(times)

@@ -1,0 +1,101 @@
+"""The bucket pattern against the real server: rollups answer exactly what the readings do,
+however the events arrived (in batches, twice, late)."""
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pymongo import MongoClient
+
+from labkit import queries, rollups
+from labkit.store import ensure_indexes, write_events
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 6, 1, 12, 0, 7, tzinfo=timezone.utc)  # not on a bucket edge on purpose
+
+
+def events(car: str, seconds: int, seed: int) -> list[dict]:
+    """Readings about once a second with jitter and a gap, as a car would send them."""
+    rng, out, t = random.Random(seed), [], 0.0
+    while t < seconds:
+        t += rng.choice([0.4, 0.9, 1.0, 1.1, 1.7]) + (45 if rng.random() < 0.003 else 0)
+        at = T0 + timedelta(seconds=t)
+        out.append({"car_id": car, "event_id": f"{car}-{len(out)}", "seq": len(out) + 1, "timestamp": at,
+                    "speed": rng.uniform(0, 180), "rpm": rng.uniform(800, 6000), "engine_temp": rng.uniform(70, 110),
+                    "fuel_level": rng.uniform(5, 100), "latitude": 52.5, "longitude": 13.4})
+    return out
+
+
+@pytest.fixture
+def db(pipeline):
+    client = MongoClient(pipeline.mongodb_uri, tz_aware=True)
+    database = client[pipeline.mongodb_db]
+    ensure_indexes(database, pipeline)
+    yield database
+    client.close()
+
+
+def store_like_kafka(db, settings, all_events: list[dict], seed: int = 1) -> None:
+    """Batches of 50, shuffled a little (late events), one batch written twice (redelivery)."""
+    rng = random.Random(seed)
+    shuffled = sorted(all_events, key=lambda e: e["timestamp"] + timedelta(seconds=rng.choice([0, 0, 0, 30, 200])))
+    batches = [shuffled[i:i + 50] for i in range(0, len(shuffled), 50)]
+    for i, batch in enumerate(batches):
+        write_events(db, settings, batch)
+        if i == 3:
+            write_events(db, settings, batch)
+
+
+def test_series_from_rollups_equals_series_from_readings(db, pipeline):
+    stored = events("CAR_001", 1500, seed=1) + events("CAR_002", 1500, seed=2)
+    store_like_kafka(db, pipeline, stored)
+    rng = random.Random(5)
+    cases = [(T0, T0 + timedelta(minutes=30), b) for b in (10_000, 30_000, 60_000, 300_000)]
+    cases += [(T0 + timedelta(seconds=rng.randrange(0, 900)), None, rng.choice([10_000, 20_000, 60_000, 120_000, 5_000]))
+              for _ in range(30)]
+    for start, end, bucket in cases:
+        end = end or start + timedelta(seconds=rng.randrange(5, 1200), milliseconds=rng.randrange(1000))
+        for car in ("CAR_001", "CAR_002"):
+            fast = queries.series(db, pipeline, car, "speed", start, end, bucket_ms=bucket)
+            slow = queries.series(db, pipeline, car, "speed", start, end, bucket_ms=bucket, use_rollups=False)
+            assert [(r["t"], r["count"], r["min"], r["max"]) for r in fast] == \
+                   [(r["t"], r["count"], r["min"], r["max"]) for r in slow], (start, end, bucket)
+            # Sums added in another order may differ in the last bits, nothing more.
+            assert [r["avg"] for r in fast] == pytest.approx([r["avg"] for r in slow], rel=1e-12)
+    # and the readings path agrees with the plain $avg pipeline a student writes
+    start, end = T0, T0 + timedelta(minutes=30)
+    plain = list(db[pipeline.collections.telemetry].aggregate(queries.series_pipeline("CAR_001", "speed", start, end, 10_000)))
+    slow = queries.series(db, pipeline, "CAR_001", "speed", start, end, bucket_ms=10_000, use_rollups=False)
+    assert [r["count"] for r in plain] == [r["count"] for r in slow]
+    assert [r["avg"] for r in plain] == pytest.approx([r["avg"] for r in slow], rel=1e-12)
+
+
+def test_redelivered_and_late_events_never_double_count(db, pipeline):
+    stored = events("CAR_003", 600, seed=3)
+    store_like_kafka(db, pipeline, stored, seed=9)
+    written = {d["_id"]: d for d in db[pipeline.collections.rollups].find()}
+    for size in rollups.SIZES_MS:
+        assert sum(d["count"] for d in written.values() if d["size_ms"] == size) == len(stored)
+    # Rebuilding everything from scratch gives the very same documents.
+    db[pipeline.collections.rollups].delete_many({})
+    rollups.refresh(db, pipeline, rollups.event_times(stored))
+    rebuilt = {d["_id"]: d for d in db[pipeline.collections.rollups].find()}
+    assert rebuilt.keys() == written.keys()
+    for key, doc in rebuilt.items():
+        assert doc["count"] == written[key]["count"] and doc["speed"]["max"] == written[key]["speed"]["max"]
+        assert doc["speed"]["sum"] == pytest.approx(written[key]["speed"]["sum"], rel=1e-12)
+
+
+def test_a_chart_of_thirty_minutes_reads_rollups_not_readings(db, pipeline):
+    stored = events("CAR_004", 1800, seed=4)
+    store_like_kafka(db, pipeline, stored)
+    start = T0 + timedelta(seconds=4)  # 12:00:11: neither edge on a 10 s boundary
+    parts = rollups.plan(queries.to_ms(start), queries.to_ms(start + timedelta(minutes=30)), 10_000)
+    assert [p[0] for p in parts] == ["readings", "rollups", "readings"]
+    whole = parts[1]
+    n = db[pipeline.collections.rollups].count_documents(
+        {"car_id": "CAR_004", "size_ms": 10_000, "start_ms": {"$gte": whole[1], "$lt": whole[2]}})
+    raw = db[pipeline.collections.telemetry].count_documents(
+        {"car_id": "CAR_004", "timestamp": {"$gte": start, "$lt": start + timedelta(minutes=30)}})
+    assert n <= 180 and raw > 5 * n, f"{n} rollup documents instead of {raw} readings"

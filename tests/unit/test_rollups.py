@@ -1,0 +1,86 @@
+"""The bucket pattern's pure parts: which buckets a batch touches, where a chart reads from,
+and merging partial aggregates."""
+
+import random
+
+import pytest
+
+from labkit import rollups
+from labkit.rollups import Partial
+
+pytestmark = pytest.mark.unit
+
+T = 1_764_230_400_000  # a whole minute, epoch ms
+
+
+def test_touched_buckets_form_runs_and_a_very_late_event_gets_its_own():
+    times = {"CAR_001": [T + 1_000, T + 9_999, T + 10_000, T + 25_000], "CAR_002": [T + 5_000, T - 3_600_000]}
+    runs = rollups.touched_runs(times, 10_000)
+    assert runs["CAR_001"] == [(T, T + 30_000)]
+    assert runs["CAR_002"] == [(T - 3_600_000, T - 3_590_000), (T, T + 10_000)]
+
+
+def test_widen_moves_runs_to_the_minutes_they_touch():
+    assert rollups.widen([(T + 50_000, T + 70_000)], 60_000) == [(T, T + 120_000)]
+    assert rollups.widen([(T, T + 10_000), (T + 30_000, T + 40_000)], 60_000) == [(T, T + 60_000)]
+    assert rollups.widen([(T, T + 10_000), (T + 600_000, T + 610_000)], 60_000) == [(T, T + 60_000), (T + 600_000, T + 660_000)]
+
+
+@pytest.mark.parametrize("bucket", [1_000, 5_000, 10_000, 30_000, 60_000, 300_000])
+def test_a_plan_covers_the_range_exactly_once_with_whole_rollups_only(bucket):
+    rng = random.Random(bucket)
+    for _ in range(500):
+        start = T + rng.randrange(-200_000, 200_000)
+        end = start + rng.randrange(1, 4_000_000)
+        parts = rollups.plan(start, end, bucket)
+        assert parts[0][1] == start and parts[-1][2] == end
+        assert all(a[2] == b[1] for a, b in zip(parts, parts[1:])), "contiguous, no overlap"
+        for source, lo, hi, size in parts:
+            assert lo < hi
+            if source == "rollups":
+                assert bucket % size == 0 and lo % size == 0 and hi % size == 0
+            else:
+                assert size == 0
+                # raw readings only at the edges (under one rollup) or when no rollup fits
+                assert bucket % 10_000 != 0 or hi - lo < 60_000 or len(parts) == 1
+
+
+def test_a_bucket_that_is_not_a_multiple_of_ten_seconds_reads_the_readings():
+    assert rollups.plan(T, T + 3_600_000, 5_000) == [("readings", T, T + 3_600_000, 0)]
+    assert rollups.plan(T + 1, T + 9_000, 10_000) == [("readings", T + 1, T + 9_000, 0)]
+
+
+def test_the_largest_rollup_that_divides_the_bucket_is_used():
+    assert rollups.plan(T, T + 600_000, 300_000) == [("rollups", T, T + 600_000, 60_000)]
+    assert rollups.plan(T, T + 600_000, 30_000) == [("rollups", T, T + 600_000, 10_000)]
+    assert rollups.plan(T - 3_000, T + 65_000, 60_000) == [
+        ("readings", T - 3_000, T, 0), ("rollups", T, T + 60_000, 60_000), ("readings", T + 60_000, T + 65_000, 0)]
+
+
+def test_merged_partials_equal_the_aggregate_of_all_values():
+    rng = random.Random(7)
+    values = [(T + rng.randrange(0, 120_000), rng.uniform(0, 200)) for _ in range(300)]
+    pieces = [{}, {}, {}]
+    for t, v in values:  # split at random among three sources, as plan() splits a range
+        part, start = pieces[rng.randrange(3)], t - t % 60_000
+        p = Partial(1, v, v, v)
+        part[start] = part[start].merge(p) if start in part else p
+    rows = rollups.combine(*pieces)
+    for row in rows:
+        inside = [v for t, v in values if t - t % 60_000 == int(row["t"].timestamp() * 1000)]
+        assert row["count"] == len(inside) and row["min"] == min(inside) and row["max"] == max(inside)
+        assert row["avg"] == pytest.approx(sum(inside) / len(inside), rel=1e-12)
+    assert [r["t"] for r in rows] == sorted(r["t"] for r in rows)
+
+
+def test_a_malformed_stored_value_does_not_break_the_merge():
+    rows = [{"_id": T, "count": 2, "speed_sum": 10.0, "speed_min": "fast", "speed_max": 10.0}]
+    merged = rollups.combine(rollups.partials(rows, "speed"), {T: Partial(1, 4.0, 4.0, 4.0)})
+    assert merged[0]["min"] == 4.0 and merged[0]["max"] == 10.0 and merged[0]["count"] == 3
+
+
+def test_rollup_documents_are_keyed_by_car_size_and_start():
+    row = {"_id": T, "count": 3, **{f"{m}_{k}": 1.0 for m in rollups.METRICS for k in ("sum", "min", "max")}}
+    doc = rollups.rollup_document("CAR_001", 10_000, row)
+    assert doc["_id"] == f"CAR_001:10000:{T}" and doc["start_ms"] == T and doc["count"] == 3
+    assert doc["speed"] == {"sum": 1.0, "min": 1.0, "max": 1.0}
