@@ -226,6 +226,35 @@ def dlq_summary(db, settings: Settings, recent: int = 20, since: datetime | None
     }
 
 
+def plan_summary(explained: dict) -> dict:
+    """What a student needs from an `explain()` answer (find or aggregate, any verbosity):
+    `stage` "IXSCAN" (an index was used) or "COLLSCAN" (every document read), the `index`
+    name, and, when the server ran the query, `keys_examined`, `docs_examined`, `returned`."""
+    plan = _first(explained, "winningPlan") or {}
+    stages, node = [], [plan]
+    while node:  # walk the plan tree: inputStage (one child) or inputStages (several)
+        current = node.pop()
+        stages.append(current)
+        node += [current["inputStage"]] if "inputStage" in current else current.get("inputStages", [])
+    scan = next((s for s in stages if s.get("stage") in ("IXSCAN", "COLLSCAN")), plan)
+    stats = _first(explained, "executionStats") or {}
+    return {"stage": scan.get("stage"), "index": scan.get("indexName"), "keys_examined": stats.get("totalKeysExamined"),
+            "docs_examined": stats.get("totalDocsExamined"), "returned": stats.get("nReturned")}
+
+
+def _first(tree, key: str):
+    """The first value stored under `key` anywhere in nested dicts and lists (depth first)."""
+    if isinstance(tree, dict):
+        if key in tree:
+            return tree[key]
+        children = tree.values()
+    elif isinstance(tree, list):
+        children = tree
+    else:
+        return None
+    return next((found for child in children if (found := _first(child, key)) is not None), None)
+
+
 def as_utc(at: datetime) -> datetime:
     """A stored date as an aware UTC datetime (clients without tz_aware get naive UTC dates)."""
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)

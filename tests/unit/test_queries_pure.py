@@ -54,3 +54,17 @@ def test_bad_ranges_are_query_errors(start, end):
 
 def test_ms_conversions_round_trip():
     assert queries.from_ms(queries.to_ms(T0)) == T0
+
+
+def test_plan_summary_reads_find_and_aggregate_explains():
+    find_explain = {"queryPlanner": {"winningPlan": {"stage": "FETCH", "inputStage": {
+        "stage": "IXSCAN", "indexName": "car_id_timestamp"}}},
+        "executionStats": {"nReturned": 120, "totalKeysExamined": 120, "totalDocsExamined": 120}}
+    assert queries.plan_summary(find_explain) == {"stage": "IXSCAN", "index": "car_id_timestamp", "keys_examined": 120,
+                                                  "docs_examined": 120, "returned": 120}
+    aggregate_explain = {"stages": [{"$cursor": {"queryPlanner": {"winningPlan": {"stage": "COLLSCAN"}},
+                                                 "executionStats": {"totalDocsExamined": 24000, "nReturned": 600,
+                                                                    "totalKeysExamined": 0}}}, {"$group": {}}]}
+    summary = queries.plan_summary(aggregate_explain)
+    assert (summary["stage"], summary["index"], summary["docs_examined"]) == ("COLLSCAN", None, 24000)
+    assert queries.plan_summary({"ok": 1})["stage"] is None
