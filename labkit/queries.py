@@ -17,8 +17,9 @@ from labkit.config import Settings
 from labkit.contract import METRICS
 from labkit.detectors import rule_anomalies
 
-#: Bucket sizes a chart can use, smallest first (1 s ... 1 day).
-NICE_BUCKETS_MS = (1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000,
+#: Bucket sizes a chart can use, smallest first (1 s ... 1 day). From 10 s up, each is a
+#: multiple of a rollup size (labkit.rollups), so a chart never has to read raw readings.
+NICE_BUCKETS_MS = (1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 60_000, 120_000, 300_000, 600_000,
                    900_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000, 43_200_000, 86_400_000)
 MAX_POINTS = 2_000
 OFFLINE_AFTER_S = 60
@@ -43,11 +44,12 @@ def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
-def choose_bucket_ms(start: datetime, end: datetime, max_points: int = MAX_POINTS) -> int:
-    """The smallest nice bucket that keeps a chart of [start, end) under `max_points` points."""
+def choose_bucket_ms(start: datetime, end: datetime, max_points: int = MAX_POINTS, smallest: int = 1_000) -> int:
+    """The smallest nice bucket, at least `smallest`, that keeps a chart of [start, end)
+    under `max_points` points."""
     span = to_ms(end) - to_ms(start)
     for size in NICE_BUCKETS_MS:
-        if span / size <= max_points:
+        if size >= smallest and span / size <= max_points:
             return size
     return NICE_BUCKETS_MS[-1]
 
@@ -95,8 +97,8 @@ def series(db, settings: Settings, car_id: str, metric: str, start: datetime, en
     """One car's `metric` over [start, end).
 
     raw=True: the stored readings `{"t", "value"}`, oldest first, at most `max_points`.
-    Otherwise buckets `{"t", "avg", "min", "max", "count"}` of `bucket_ms` (default: chosen
-    so there are at most `max_points`); empty buckets are absent. A car without data, or
+    Otherwise buckets `{"t", "avg", "min", "max", "count"}` of `bucket_ms` (default: at
+    least 10 s, chosen so there are at most `max_points`); empty buckets are absent. A car without data, or
     an empty range, gives []. Raises QueryError for an unknown metric or a bad range.
 
     Buckets that are multiples of 10 s are answered from the rollups (`labkit.rollups.plan`
@@ -111,7 +113,8 @@ def series(db, settings: Settings, car_id: str, metric: str, start: datetime, en
         cursor = collection.find({"car_id": car_id, "timestamp": {"$gte": start, "$lt": end}},
                                  {"_id": 0, "timestamp": 1, metric: 1}).sort("timestamp", 1).limit(max_points)
         return [{"t": as_utc(d["timestamp"]), "value": d.get(metric)} for d in cursor]
-    bucket_ms = bucket_ms or choose_bucket_ms(start, end, max_points)
+    # By default never under 10 s: the lab's window, and the smallest rollup.
+    bucket_ms = bucket_ms or choose_bucket_ms(start, end, max_points, smallest=rollups.SMALL_MS)
     if (to_ms(end) - to_ms(start)) / bucket_ms > 50 * max_points:
         raise QueryError(f"bucket {bucket_ms} ms is too small for this range (over {50 * max_points} points)")
     start_ms, end_ms = to_ms(start), to_ms(end)
@@ -224,6 +227,26 @@ def dlq_summary(db, settings: Settings, recent: int = 20, since: datetime | None
         "recent": [{"failed_at": as_utc(d["failed_at"]).isoformat(timespec="milliseconds"), "reason": d["reason"],
                     "detail": d["detail"], **d["source"], "original": d["original"]["data"][:200]} for d in newest],
     }
+
+
+def data_ages(db, settings: Settings, now: datetime) -> tuple[float | None, float | None]:
+    """(seconds since the newest stored reading, seconds since the newest metrics window
+    ended), None where there is none: how /health shows a stopped pipeline."""
+    newest = db[settings.collections.latest].find_one(sort=[("timestamp", -1)], projection={"timestamp": 1})
+    telemetry_age = None
+    if newest and isinstance(newest.get("timestamp"), datetime):
+        telemetry_age = round((now - as_utc(newest["timestamp"])).total_seconds(), 1)
+    # The last hour first: a sort with a limit still reads every window on some servers,
+    # and a running processor has written one in the last hour.
+    metrics = db[settings.collections.metrics]
+    newest_first = [("window_start_ms", -1)]
+    fields = {"window_start_ms": 1, "window_s": 1}
+    window = (metrics.find_one({"window_start_ms": {"$gte": to_ms(now) - 3_600_000}}, fields, sort=newest_first)
+              or metrics.find_one({}, fields, sort=newest_first))
+    metrics_age = None
+    if window and isinstance(window.get("window_start_ms"), (int, float)):
+        metrics_age = round(to_ms(now) / 1000 - (window["window_start_ms"] / 1000 + window.get("window_s", 10)), 1)
+    return telemetry_age, metrics_age
 
 
 def plan_summary(explained: dict) -> dict:

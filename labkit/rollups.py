@@ -92,7 +92,10 @@ class Partial:
                        _pick(min, self.min, other.min), _pick(max, self.max, other.max))
 
     def row(self, t_ms: int) -> dict:
-        return {"t": datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc), "avg": self.sum / self.count,
+        """A chart row. A bucket holding no number at all (only documents written around the
+        validator) has avg/min/max None; `count` counts documents."""
+        avg = self.sum / self.count if self.min is not None else None
+        return {"t": datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc), "avg": avg,
                 "min": self.min, "max": self.max, "count": self.count}
 
 

@@ -87,8 +87,13 @@ def test_time_can_be_iso_and_defaults_to_the_last_15_minutes(client):
     iso = client.get("/series/speed", params={"car_id": "CAR_001", "from": (T0).isoformat().replace("+00:00", "Z"),
                                               "to": (T0 + timedelta(seconds=10)).isoformat(), "bucket": 10_000}).json()
     assert [b["count"] for b in iso] == [10]
-    # 60 readings plus the malformed one: counted, but its text "speed" is left out of avg/min/max
-    assert sum(b["count"] for b in client.get("/series/speed", params={"car_id": "CAR_001"}).json()) == 61
+    # The default (10 s buckets) reads the rollups: the 60 readings written through the pipeline.
+    assert sum(b["count"] for b in client.get("/series/speed", params={"car_id": "CAR_001"}).json()) == 60
+    # 5 s buckets read the readings: the malformed document written around the pipeline is
+    # counted too, alone in its bucket, and its text "speed" is no number.
+    fine = client.get("/series/speed", params={"car_id": "CAR_001", "bucket": 5000}).json()
+    assert sum(b["count"] for b in fine) == 61
+    assert fine[-1] == {"t": fine[-1]["t"], "avg": None, "min": None, "max": None, "count": 1}
 
 
 def test_dashboard_helpers(client):

@@ -10,7 +10,7 @@ T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 @pytest.mark.parametrize("span, expected", [
     (timedelta(minutes=5), 1_000),      # 300 points at 1 s
     (timedelta(hours=1), 2_000),        # 1800 points
-    (timedelta(hours=6), 15_000),
+    (timedelta(hours=6), 20_000),
     (timedelta(days=1), 60_000),
     (timedelta(days=400), 21_600_000),
     (timedelta(days=10_000), 86_400_000),  # capped at one day
@@ -19,6 +19,12 @@ def test_bucket_size_keeps_charts_under_the_point_limit(span, expected):
     assert queries.choose_bucket_ms(T0, T0 + span) == expected
     if span < timedelta(days=100):
         assert span.total_seconds() * 1000 / expected <= queries.MAX_POINTS
+
+
+def test_a_chart_bucket_can_have_a_floor():
+    assert queries.choose_bucket_ms(T0, T0 + timedelta(minutes=15), smallest=10_000) == 10_000
+    assert queries.choose_bucket_ms(T0, T0 + timedelta(days=1), smallest=10_000) == 60_000
+    assert all(size % 10_000 == 0 for size in queries.NICE_BUCKETS_MS if size >= 10_000)
 
 
 def test_series_pipeline_matches_then_groups_by_epoch_ms_buckets():
