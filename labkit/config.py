@@ -46,6 +46,7 @@ class Collections:
     latest: str = "car_latest"
     rollups: str = "car_rollups"  # per-car 10 s and one-minute summaries (labkit.rollups)
     dead_letters: str = "dead_letters"  # every DLQ record, for the API (labkit.dlq)
+    dead_letter_counts: str = "dead_letter_counts"  # per reason and hour, rebuilt from dead_letters
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Settings:
         "COLLECTION_LATEST": ("collections.latest", str),
         "COLLECTION_ROLLUPS": ("collections.rollups", str),
         "COLLECTION_DEAD_LETTERS": ("collections.dead_letters", str),
+        "COLLECTION_DEAD_LETTER_COUNTS": ("collections.dead_letter_counts", str),
     }
 
     @classmethod

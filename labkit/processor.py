@@ -38,7 +38,7 @@ from labkit import dlq, preflight
 from labkit.config import Settings
 from labkit.detectors import AnomalyDetector
 from labkit.metrics import BatchCounts, Totals, WindowedMetrics, accumulate
-from labkit.store import ensure_indexes, insert_events, insert_idempotent, update_derived
+from labkit.store import ensure_indexes, insert_events, insert_idempotent, update_derived, write_dead_letters
 from labkit.transient import is_transient
 from labkit.validation import validate
 
@@ -382,7 +382,7 @@ class Processor:
         anomaly_docs = [dict(a.as_record(), _id=a.anomaly_id) for a in anomalies]
         self._until_safe("anomaly insert", lambda: insert_idempotent(db[names.anomalies], anomaly_docs))
         dead_docs = [dlq.document(value) for value, _ in dead]
-        self._until_safe("dead-letter insert", lambda: insert_idempotent(db[names.dead_letters], dead_docs))
+        self._until_safe("dead-letter insert", lambda: write_dead_letters(db, self.settings, dead_docs))
         outgoing = [(self.settings.topics.dlq, value, headers, None) for value, headers in dead]
         outgoing += [(self.settings.topics.anomaly, _json(a.as_record()), [("anomaly.type", a.type.encode())], a.car_id.encode())
                      for a in anomalies]

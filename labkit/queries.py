@@ -207,23 +207,34 @@ def pipeline_health(db, settings: Settings, start: datetime, end: datetime, now:
     }
 
 
-def dlq_summary(db, settings: Settings, recent: int = 20, since: datetime | None = None) -> dict:
-    """Counts by reason and class, and the `recent` newest records, from the dead-letter
-    collection: one document per rejected source message (the processor stores each before
-    it commits), so copies the at-least-once DLQ topic may hold are counted once."""
-    collection = db[settings.collections.dead_letters]
-    match = {"failed_at": {"$gte": since}} if since else {}
+def dlq_summary(db, settings: Settings, recent: int = 20) -> dict:
+    """Counts by reason and class, and the `recent` newest records, from MongoDB: one dead
+    letter per rejected source message (copies in the at-least-once DLQ topic count once).
 
-    def counts(field: str) -> dict[str, int]:
-        rows = collection.aggregate([{"$match": match}, {"$group": {"_id": f"${field}", "n": {"$sum": 1}}}])
-        return dict(sorted(((r["_id"], r["n"]) for r in rows), key=lambda kv: (-kv[1], str(kv[0]))))
+    The counts come from the per-(reason, hour) count documents the processor rebuilds
+    (`store.write_dead_letters`), and the newest records are looked for hour by hour from
+    the newest: neither reads every dead letter.
+    """
+    by_reason, by_class, hours = Counter(), Counter(), set()
+    for d in db[settings.collections.dead_letter_counts].find({}, {"reason": 1, "reason_class": 1, "hour_ms": 1, "count": 1}):
+        by_reason[d["reason"]] += d["count"]
+        by_class[d.get("reason_class")] += d["count"]
+        if d["count"]:
+            hours.add(d["hour_ms"])
+    newest: list[dict] = []
+    for hour in sorted(hours, reverse=True):
+        if len(newest) >= recent:
+            break
+        in_hour = {"failed_at": {"$gte": from_ms(hour), "$lt": from_ms(hour + 3_600_000)}}
+        newest += list(db[settings.collections.dead_letters].find(in_hour).sort("failed_at", -1).limit(recent - len(newest)))
 
-    by_reason = counts("reason")
-    newest = collection.find(match).sort("failed_at", -1).limit(recent) if recent else []
+    def ordered(counts: Counter) -> dict:
+        return dict(sorted(((k, n) for k, n in counts.items() if n), key=lambda kv: (-kv[1], str(kv[0]))))
+
     return {
         "total": sum(by_reason.values()),
-        "by_reason": by_reason,
-        "by_class": counts("reason_class"),
+        "by_reason": ordered(by_reason),
+        "by_class": ordered(by_class),
         "recent": [{"failed_at": as_utc(d["failed_at"]).isoformat(timespec="milliseconds"), "reason": d["reason"],
                     "detail": d["detail"], **d["source"], "original": d["original"]["data"][:200]} for d in newest],
     }

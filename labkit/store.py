@@ -8,7 +8,8 @@ Every write here may be repeated safely (the processor retries, Kafka redelivers
 - the 10 s and one-minute rollups of the touched buckets are rebuilt from what is stored
   (`labkit.rollups`), never incremented;
 - anomalies use `_id = event_id:type`, dead letters `_id = topic:partition:offset` and
-  metrics `_id = processor:window`.
+  metrics `_id = processor:window`; the dead letters' counts per reason and hour are
+  rebuilt by counting, like the rollups.
 
 `write_events` (= `insert_events` + `update_derived`) is the one write path for validated
 events: the processor, DLQ replay and the tests all call it.
@@ -44,6 +45,7 @@ def ensure_indexes(db, settings: Settings) -> None:
     db[c.rollups].create_index([("car_id", ASCENDING), ("size_ms", ASCENDING), ("start_ms", ASCENDING)],
                                name="car_id_size_start")
     db[c.dead_letters].create_index([("failed_at", DESCENDING)], name="failed_at")
+    db[c.dead_letters].create_index([("reason", ASCENDING), ("failed_at", ASCENDING)], name="reason_failed_at")
 
 
 def event_document(event: dict) -> dict:
@@ -121,3 +123,35 @@ def update_derived(db, settings: Settings, events: list[dict]) -> None:
     """
     update_latest(db[settings.collections.latest], events)
     rollups.refresh(db, settings, rollups.event_times(events))
+
+
+HOUR_MS = 3_600_000
+
+
+def write_dead_letters(db, settings: Settings, documents: list[dict]) -> WriteResult:
+    """Store dead-letter documents (`labkit.dlq.document`), then rebuild the count of every
+    (reason, hour) they fall in by counting what is stored: a dead letter written twice is
+    counted once, and /dlq/reasons reads a few count documents instead of every dead letter."""
+    c = settings.collections
+    result = insert_idempotent(db[c.dead_letters], documents)
+    touched = {(d["reason"], d.get("reason_class"), _hour_ms(d["failed_at"])) for d in documents}
+    ops = []
+    for reason, reason_class, hour in touched:
+        hour_range = {"$gte": _date_ms(hour), "$lt": _date_ms(hour + HOUR_MS)}
+        count = db[c.dead_letters].count_documents({"reason": reason, "failed_at": hour_range})
+        ops.append(UpdateOne({"_id": f"{reason}:{hour}"}, {"$set": {"reason": reason, "reason_class": reason_class,
+                                                                    "hour_ms": hour, "count": count}}, upsert=True))
+    if ops:
+        db[c.dead_letter_counts].bulk_write(ops, ordered=False)
+    return result
+
+
+def _hour_ms(at) -> int:
+    ms = int(at.timestamp() * 1000)
+    return ms - ms % HOUR_MS
+
+
+def _date_ms(ms: int):
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from labkit.api.cache import AnswerCache
 from labkit.config import Settings
 from labkit.queries import QueryError
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
+        app.state.answers = AnswerCache(ttl_s=1.0)  # for the routes every viewer asks alike
         app.state.mongo = MongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=2000,
                                       connectTimeoutMS=2000, socketTimeoutMS=15000)
         try:

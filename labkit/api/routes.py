@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import TypeAdapter
 
 from labkit import queries
 from labkit.api.models import (AnomalyCount, AnomalyRecord, Bucket, Car, CarState, DlqSummary, FleetSummary, Health,
@@ -22,12 +23,19 @@ def get_db(request: Request):
     return request.app.state.mongo[request.app.state.settings.mongodb_db]
 
 
+def get_answers(request: Request):
+    return request.app.state.answers
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+Answers = Annotated[object, Depends(get_answers)]
 Db = Annotated[object, Depends(get_db)]
 From = Annotated[str | None, Query(alias="from", description="epoch ms or ISO-8601; default: `to` - 15 min",
                                    examples=["1764230400000"])]
 To = Annotated[str | None, Query(alias="to", description="epoch ms or ISO-8601; default: now")]
 CarId = Annotated[str, Query(min_length=1, max_length=32, examples=["CAR_001"])]
+
+_FLEET_JSON = TypeAdapter(list[CarState])
 
 health = APIRouter(tags=["health"])
 series = APIRouter(prefix="/series", tags=["series"])
@@ -86,8 +94,9 @@ def metric_series(metric: str, db: Db, settings: SettingsDep, car_id: CarId, sta
 
 
 @cars.get("/cars", response_model=list[Car], summary="Every car that has reported (for a Grafana variable)")
-def list_cars(db: Db, settings: SettingsDep):
-    return [Car(car_id=c) for c in queries.cars(db, settings) if isinstance(c, str)]
+def list_cars(db: Db, settings: SettingsDep, answers: Answers):
+    """Computed at most once a second; everyone asking within that second shares the answer."""
+    return answers.get("cars", lambda: [Car(car_id=c) for c in queries.cars(db, settings) if isinstance(c, str)])
 
 
 @cars.get("/latest", response_model=CarState, summary="The newest state of one car")
@@ -100,16 +109,26 @@ def latest(db: Db, settings: SettingsDep, car_id: CarId,
 
 
 @cars.get("/fleet/latest", response_model=list[CarState], summary="The newest state of every car, with a status")
-def fleet_latest(db: Db, settings: SettingsDep,
+def fleet_latest(db: Db, settings: SettingsDep, answers: Answers,
                  offline_after_s: Annotated[float, Query(gt=0, le=86_400)] = queries.OFFLINE_AFTER_S):
-    return queries.fleet_latest(db, settings, offline_after_s=offline_after_s)
+    """Computed at most once a second per `offline_after_s` (labkit.api.cache). With a
+    thousand cars, turning the rows into JSON costs as much as reading them, so the JSON
+    is what is kept."""
+    def as_json() -> bytes:
+        rows = answers.get(("fleet", offline_after_s),
+                           lambda: queries.fleet_latest(db, settings, offline_after_s=offline_after_s))
+        return _FLEET_JSON.dump_json(_FLEET_JSON.validate_python(rows))
+
+    return Response(answers.get(("fleet-json", offline_after_s), as_json), media_type="application/json")
 
 
 @cars.get("/fleet/summary", response_model=FleetSummary, summary="How many cars report, and how many are in anomaly")
-def fleet_summary(db: Db, settings: SettingsDep,
+def fleet_summary(db: Db, settings: SettingsDep, answers: Answers,
                   offline_after_s: Annotated[float, Query(gt=0, le=86_400)] = queries.OFFLINE_AFTER_S):
-    """Counts for the Fleet Map's stat panels (one object, no client-side counting)."""
-    rows = queries.fleet_latest(db, settings, offline_after_s=offline_after_s)
+    """Counts for the Fleet Map's stat panels (one object, no client-side counting), from the
+    same once-a-second answer as /fleet/latest."""
+    rows = answers.get(("fleet", offline_after_s),
+                       lambda: queries.fleet_latest(db, settings, offline_after_s=offline_after_s))
     statuses = [r["status"] for r in rows]
     return FleetSummary(cars=len(rows), reporting=len(rows) - statuses.count("offline"),
                         in_anomaly=statuses.count("alert"), offline=statuses.count("offline"))
@@ -149,12 +168,14 @@ def pipeline_series(db: Db, settings: SettingsDep, start: From = None, end: To =
 
 
 @pipeline.get("/dlq/summary", response_model=DlqSummary, summary="Dead-lettered messages by reason, and the newest")
-def dlq_summary(db: Db, settings: SettingsDep, recent: Annotated[int, Query(ge=0, le=200)] = 20):
-    """Read from MongoDB (the processor stores every dead letter there too), not from the topic."""
-    return queries.dlq_summary(db, settings, recent=recent)
+def dlq_summary(db: Db, settings: SettingsDep, answers: Answers, recent: Annotated[int, Query(ge=0, le=200)] = 20):
+    """Read from MongoDB (the processor stores every dead letter there too), not from the
+    topic; computed at most once a second per `recent`."""
+    return answers.get(("dlq", recent), lambda: queries.dlq_summary(db, settings, recent=recent))
 
 
 @pipeline.get("/dlq/reasons", response_model=list[ReasonCount], summary="Dead-lettered messages per reason (table rows)")
-def dlq_reasons(db: Db, settings: SettingsDep):
+def dlq_reasons(db: Db, settings: SettingsDep, answers: Answers):
     """The same counts as /dlq/summary's `by_reason`, as rows a Grafana table reads directly."""
-    return [ReasonCount(reason=r, count=n) for r, n in queries.dlq_summary(db, settings, recent=0)["by_reason"].items()]
+    summary = answers.get(("dlq", 0), lambda: queries.dlq_summary(db, settings, recent=0))
+    return [ReasonCount(reason=r, count=n) for r, n in summary["by_reason"].items()]

@@ -1,0 +1,310 @@
+"""The local MongoDB servers side by side at class scale: load, disk, queries, a crash, the API.
+
+    python bench/bench_storage.py [--servers secantus java] [--cars 1000] [--seconds 1000]
+                                  [--rate 50] [--duration 10] [--record]
+
+For each server, in this order and in one run (timings on a shared machine are only
+comparable within a run):
+
+1. start it on its own port with its own data folder under bench/.scratch/ (the lab's
+   services are not touched), with the same options `infra up` uses;
+2. load cars x seconds readings (default 1,000,000) with `dataset.load_fleet`, which also
+   builds the rollups, plus 8,640 pipeline-metrics windows (one day) and 20,000 dead
+   letters (2 % of the events), so every dashboard route has data to read;
+3. measure disk bytes per event, then the queries (median of --repeat): one car's 30 min in
+   10 s buckets from the rollups and from the readings, the plan `explain()` reports, and
+   the fleet's latest state;
+4. SIGKILL the server, start it again, and check that every document is still there and the
+   series query gives the same answer;
+5. serve the API in its own process and drive every route the Grafana boards call, first at
+   a steady --rate requests/s (latency measured from when each request was due, so a server
+   that falls behind shows it), then as fast as 8 client threads can (the highest rate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from pymongo import MongoClient
+
+from labkit import contract, queries
+from labkit.config import Settings
+from labkit.dataset import load_fleet
+from labkit.infra import local
+from labkit.infra.readiness import mongodb_ready
+from labkit import store
+from labkit.store import ensure_indexes
+from report import table
+
+RESULTS = Path(__file__).parent / "results" / "storage.md"
+SCRATCH = Path(__file__).parent / ".scratch" / "storage"
+# The data ends about now, as in class: Grafana's "last 15 minutes" finds it.
+START = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=1)
+PORTS = {"secantus": 27117, "java": 27118}
+API_PORT = 18081
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--servers", nargs="+", default=["secantus", "java"], choices=sorted(PORTS))
+    parser.add_argument("--cars", type=int, default=1000)
+    parser.add_argument("--seconds", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rate", type=float, default=50.0, help="steady request rate per route")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per route and phase")
+    parser.add_argument("--reuse", action="store_true", help="keep a server's data from an earlier run of this size")
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    n = args.cars * args.seconds
+    summary, routes = [], []
+    for kind in args.servers:
+        result = measure(kind, args)
+        summary.append(result["summary"])
+        routes += result["routes"]
+    command = (f"python bench/bench_storage.py --servers {' '.join(args.servers)} --cars {args.cars} "
+               f"--seconds {args.seconds} --rate {args.rate:g} --duration {args.duration:g}")
+    record = RESULTS if args.record else None
+    table(f"{n:,} events, {args.cars:,} cars: load, disk, queries, SIGKILL and restart", command,
+          ("server", "load (incl. rollups)", "bytes/event on disk", "series 30 min, 10 s (rollups)",
+           "same from readings", "plan of the readings query", "fleet latest", "restart: ready after",
+           "documents kept", "same series after"), summary, record)
+    table(f"{n:,} events: every dashboard route, {args.rate:g} requests/s for {args.duration:g} s, "
+          "then 8 threads flat out (one API process)", command,
+          ("server", "route", f"p50 ms at {args.rate:g}/s", f"p99 ms at {args.rate:g}/s", "errors",
+           "highest requests/s"), routes, record)
+    return 0
+
+
+def measure(kind: str, args) -> dict:
+    home = SCRATCH / kind
+    settings = Settings.from_env().replace(mongodb_uri=f"mongodb://127.0.0.1:{PORTS[kind]}", mongodb_db="bench_storage",
+                                           mongo_server=kind, lab_home=home)
+    mongo = next(s for s in local.services(settings) if s.name == "mongo")
+    local.stop(mongo, home)
+    n = args.cars * args.seconds
+    if not args.reuse:
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"[{kind}] starting on port {mongo.port}", flush=True)
+    start_server(mongo, settings, home)
+    try:
+        client = MongoClient(settings.mongodb_uri, tz_aware=True, socketTimeoutMS=600_000)
+        db = client[settings.mongodb_db]
+        load_s = None
+        info = db["bench_info"].find_one({"_id": "start"})
+        if info and _count(db, settings) == n:
+            args.start = info["at"]
+        else:
+            client.drop_database(settings.mongodb_db)
+            args.start = START
+            began = time.perf_counter()
+            try:
+                load_fleet(db, settings, args.cars, args.seconds, START, progress=True, batch=5000)
+            except Exception as exc:  # a server that cannot hold the data: say where it failed
+                stored = _count(db, settings)
+                print(f"[{kind}] load failed after {stored:,} documents: {exc!r}", flush=True)
+                client.close()
+                return {"summary": (kind, f"FAILED after {stored:,} documents: {str(exc)[:120]}", *["-"] * 8),
+                        "routes": []}
+            load_s = time.perf_counter() - began
+            seed_pipeline_data(db, settings, n)
+            db["bench_info"].insert_one({"_id": "start", "at": START})
+        client.close()
+        disk = du(home / ("secantus" if kind == "secantus" else "mongo"))
+        print(f"[{kind}] loaded {n:,} in {load_s:.0f} s, {disk / n:,.0f} bytes/event", flush=True)
+
+        client = MongoClient(settings.mongodb_uri, tz_aware=True)
+        db = client[settings.mongodb_db]
+        car = contract.car_id(args.cars // 2)
+        window = (args.start + timedelta(seconds=args.seconds - 1800 + 3), args.start + timedelta(seconds=args.seconds + 3))
+        fast_ms, before = timed(lambda: queries.series(db, settings, car, "speed", *window, bucket_ms=10_000), args.repeat)
+        slow_ms, slow = timed(lambda: queries.series(db, settings, car, "speed", *window, bucket_ms=10_000,
+                                                     use_rollups=False), args.repeat)
+        fleet_ms, _ = timed(lambda: queries.fleet_latest(db, settings), args.repeat)
+        plan = winning_plan(db, settings, car, window)
+        client.close()
+
+        print(f"[{kind}] SIGKILL and restart", flush=True)
+        local.kill(mongo, home)
+        began = time.perf_counter()
+        start_server(mongo, settings, home)
+        ready_s = time.perf_counter() - began
+        client = MongoClient(settings.mongodb_uri, tz_aware=True)
+        db = client[settings.mongodb_db]
+        kept = _count(db, settings)
+        after = queries.series(db, settings, car, "speed", *window, bucket_ms=10_000)
+        client.close()
+        loaded = f"{load_s:,.0f} s ({n / load_s:,.0f} events/s)" if load_s else "reused from an earlier run"
+        summary = (kind, loaded, f"{disk / n:,.0f}", f"{fast_ms:,.1f} ms",
+                   f"{slow_ms:,.1f} ms", plan, f"{fleet_ms:,.1f} ms", f"{ready_s:.1f} s", f"{kept:,} of {n:,}",
+                   "yes" if after == before else "NO")
+        routes = drive_routes(kind, settings, car, args)
+        return {"summary": summary, "routes": routes}
+    finally:
+        local.stop(mongo, home)
+
+
+def start_server(mongo, settings: Settings, home: Path) -> None:
+    for _ in range(100):  # a killed server's socket can outlive it by a moment
+        if not local.port_open(mongo.port):
+            break
+        time.sleep(0.1)
+    local.start(mongo, settings, home)
+    local.wait_ready(mongo, home, lambda: mongodb_ready(settings), timeout=300)
+
+
+def seed_pipeline_data(db, settings: Settings, events: int) -> None:
+    """One day of processor windows and 2 % of the events as dead letters, as a class would leave."""
+    ensure_indexes(db, settings)
+    t0 = queries.to_ms(START)
+    windows = [{"_id": f"bench:{t0 + i * 10_000}", "window_start_ms": t0 + i * 10_000, "window_s": 10, "processed": 1000,
+                "valid": 980, "stored": 975, "invalid": 20, "duplicates": 5, "anomalies": 3,
+                "invalid_by_reason": {"range:speed": 12, "not_json": 8}, "anomalies_by_type": {"overspeed": 3},
+                "newest_event_ms": t0 + i * 10_000 + 9_000, "consumer_lag": 0, "batches": 4, "batch_latency_ms_avg": 40.0}
+               for i in range(-8640 + 100, 100)]
+    db[settings.collections.metrics].insert_many(windows)
+    rng = random.Random(1)
+    reasons = ["not_json", "range:speed", "range:rpm", "missing:timestamp", "bad_type:speed", "future_timestamp"]
+    dead = []
+    for i in range(events // 50):
+        reason = rng.choice(reasons)
+        dead.append({"_id": f"car.telemetry.v1:{i % 4}:{i}", "reason": reason, "reason_class": reason.split(":")[0],
+                     "detail": "bench", "source": {"topic": "car.telemetry.v1", "partition": i % 4, "offset": i, "key": None},
+                     "failed_at": START + timedelta(milliseconds=i * 50), "original": {"encoding": "utf-8", "data": "{}"}})
+    store.write_dead_letters(db, settings, dead)
+
+
+def winning_plan(db, settings: Settings, car: str, window) -> str:
+    """The plan the server reports for the readings' series query (IXSCAN, COLLSCAN, or none)."""
+    from labkit import rollups
+
+    pipeline = rollups.from_readings_pipeline(car, queries.to_ms(window[0]), queries.to_ms(window[1]), 10_000, ("speed",))
+    try:
+        explained = db.command("explain", {"aggregate": settings.collections.telemetry, "pipeline": pipeline,
+                                           "cursor": {}}, verbosity="queryPlanner")
+    except Exception as exc:
+        return f"no explain ({type(exc).__name__})"
+    text = str(explained)
+    return next((stage for stage in ("IXSCAN", "COLLSCAN") if stage in text), "unknown")
+
+
+def drive_routes(kind: str, settings: Settings, car: str, args) -> list[tuple]:
+    env = {**os.environ, **settings.as_env()}
+    api = subprocess.Popen([sys.executable, "-m", "labkit", "api", "--port", str(API_PORT)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{API_PORT}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(base + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        end = args.start + timedelta(seconds=args.seconds)
+        span = f"from={queries.to_ms(end - timedelta(minutes=15))}&to={queries.to_ms(end)}"
+        paths = ["/fleet/summary", "/fleet/latest", "/cars",
+                 *(f"/series/{m}?car_id={car}&bucket=10000&{span}" for m in contract.METRICS),
+                 f"/series/anomalies?bucket=10000&{span}", f"/anomalies?limit=100&{span}",
+                 f"/pipeline/health?{span}", f"/pipeline/series?{span}", "/dlq/reasons", "/health"]
+        rows = []
+        for path in paths:
+            latencies, errors = steady(base + path, args.rate, args.duration)
+            q = statistics.quantiles(latencies, n=100)
+            highest = flat_out(base + path, args.duration / 2)
+            rows.append((kind, path.split("?")[0], f"{q[49]:,.1f}", f"{q[98]:,.1f}", errors, f"{highest:,.0f}"))
+            print(f"[{kind}] {rows[-1]}", flush=True)
+        return rows
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+
+
+def steady(url: str, rate: float, seconds: float) -> tuple[list[float], int]:
+    """Requests due every 1/rate s, sent by 16 threads; latency counted from the due time.
+    One unmeasured second first: connections and caches warm up."""
+    if seconds > 1:
+        steady(url, rate, 1.0)
+    count = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+    due = iter(range(count))
+    lock, latencies, errors = threading.Lock(), [], [0]
+
+    def worker():
+        with httpx.Client(timeout=30) as client:
+            while True:
+                with lock:
+                    i = next(due, None)
+                if i is None:
+                    return
+                at = start + i / rate
+                time.sleep(max(0.0, at - time.perf_counter()))
+                try:
+                    ok = client.get(url).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                with lock:
+                    latencies.append((time.perf_counter() - at) * 1000)
+                    errors[0] += not ok
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, errors[0]
+
+
+def flat_out(url: str, seconds: float, threads: int = 8) -> float:
+    """Requests per second that `threads` clients get through, each sending the next at once."""
+    deadline = time.perf_counter() + seconds
+    done = [0]
+    lock = threading.Lock()
+
+    def worker():
+        with httpx.Client(timeout=30) as client:
+            while time.perf_counter() < deadline:
+                client.get(url)
+                with lock:
+                    done[0] += 1
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return done[0] / seconds
+
+
+def timed(fn, repeat: int) -> tuple[float, object]:
+    fn()  # warm-up: the first call pays for connections and cold caches
+    samples, result = [], None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        result = fn()
+        samples.append((time.perf_counter() - began) * 1000)
+    return statistics.median(samples), result
+
+
+def du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _count(db, settings: Settings) -> int:
+    try:
+        return db[settings.collections.telemetry].count_documents({})
+    except Exception:
+        return -1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
