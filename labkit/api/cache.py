@@ -2,16 +2,19 @@
 
 A class of 30 watching the Fleet Map sends the same `/fleet/summary` 30 times every 10 s.
 With a thousand cars each answer reads a thousand documents, so computing it per request
-does not keep up; computing it once per second and handing that answer to everyone who
-asks within the second does. The telemetry arrives once a second per car, so nobody sees
-older data than the simulator makes anyway.
+does not keep up; computing it about once per second and handing that answer to everyone
+who asks does. Telemetry arrives once a second per car, so the answer is as fresh as the
+data.
+
+How a request is answered (stale-while-revalidate):
+- no answer yet, or one older than `max_stale_s`: compute it now and wait for it (so a
+  MongoDB outage still becomes a 503 within seconds, not an old answer forever);
+- an answer younger than `ttl_s`: return it;
+- an older one: return it at once, and refresh it in a background thread (one refresh at
+  a time per key), so no request waits for the slow computation.
 
 Only routes without a time range use it (`from`/`to` differ per viewer, so those answers
 would never be shared); they read rollups and indexes instead.
-
-While one request computes an answer, the others asking for the same key wait for it
-rather than computing it too (otherwise a slow answer would be computed by every waiting
-request at once).
 """
 
 from __future__ import annotations
@@ -22,22 +25,56 @@ from collections.abc import Callable, Hashable
 
 
 class AnswerCache:
-    """`get(key, compute)`: `compute()`'s result, computed at most once per `ttl_s` per key."""
+    """`get(key, compute)`: an answer of `compute()` at most `ttl_s` old, or refreshed behind
+    the caller's back when older (at most `max_stale_s`)."""
 
-    def __init__(self, ttl_s: float = 1.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, ttl_s: float = 1.0, max_stale_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self.ttl_s = ttl_s
+        self.max_stale_s = max_stale_s
         self.clock = clock
         self._answers: dict[Hashable, tuple[float, object]] = {}
+        self._refreshing: set[Hashable] = set()
         self._locks: dict[Hashable, threading.Lock] = {}
         self._guard = threading.Lock()
 
     def get(self, key: Hashable, compute: Callable[[], object]) -> object:
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:  # one computation per key at a time; the others wait and reuse it
+        cached = self._answers.get(key)
+        if cached is not None:
+            age = self.clock() - cached[0]
+            if age < self.ttl_s:
+                return cached[1]
+            if age < self.max_stale_s:
+                self._refresh_in_background(key, compute)
+                return cached[1]
+        with self._lock(key):  # one computation per key; the others wait and reuse it
             cached = self._answers.get(key)
             if cached is not None and self.clock() - cached[0] < self.ttl_s:
                 return cached[1]
-            value = compute()  # an exception leaves nothing cached: the next request retries
-            self._answers[key] = (self.clock(), value)
-            return value
+            return self._compute(key, compute)
+
+    def _compute(self, key: Hashable, compute: Callable[[], object]) -> object:
+        value = compute()  # an exception leaves the old answer (or none): the next request retries
+        self._answers[key] = (self.clock(), value)
+        return value
+
+    def _refresh_in_background(self, key: Hashable, compute: Callable[[], object]) -> None:
+        with self._guard:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+
+        def refresh():
+            try:
+                with self._lock(key):
+                    self._compute(key, compute)
+            except Exception:  # noqa: BLE001 - the answer stays; it is computed in the foreground when too old
+                pass
+            finally:
+                with self._guard:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=refresh, daemon=True, name=f"refresh {key}").start()
+
+    def _lock(self, key: Hashable) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
