@@ -1,4 +1,4 @@
-"""A one-second answer cache for the routes every dashboard viewer asks alike.
+"""A one-second answer cache for /fleet/latest and /fleet/summary, which every viewer asks alike.
 
 A class of 30 watching the Fleet Map sends the same `/fleet/summary` 30 times every 10 s.
 With a thousand cars each answer reads a thousand documents, so computing it per request
@@ -13,8 +13,10 @@ How a request is answered (stale-while-revalidate):
 - an older one: return it at once, and refresh it in a background thread (one refresh at
   a time per key), so no request waits for the slow computation.
 
-Only routes without a time range use it (`from`/`to` differ per viewer, so those answers
-would never be shared); they read rollups and indexes instead.
+So an answer can be a second or two older than the data (a dashboard refreshes every
+10 s). Routes with a time range do not use it (`from`/`to` differ per viewer, so answers
+would never be shared): they read rollups and indexes instead; nor do routes that read a
+few documents anyway (/cars, /dlq/*), so a notebook sees its own change at once there.
 """
 
 from __future__ import annotations

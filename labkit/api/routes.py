@@ -94,9 +94,8 @@ def metric_series(metric: str, db: Db, settings: SettingsDep, car_id: CarId, sta
 
 
 @cars.get("/cars", response_model=list[Car], summary="Every car that has reported (for a Grafana variable)")
-def list_cars(db: Db, settings: SettingsDep, answers: Answers):
-    """Computed at most once a second; everyone asking within that second shares the answer."""
-    return answers.get("cars", lambda: [Car(car_id=c) for c in queries.cars(db, settings) if isinstance(c, str)])
+def list_cars(db: Db, settings: SettingsDep):
+    return [Car(car_id=c) for c in queries.cars(db, settings) if isinstance(c, str)]
 
 
 @cars.get("/latest", response_model=CarState, summary="The newest state of one car")
@@ -168,14 +167,12 @@ def pipeline_series(db: Db, settings: SettingsDep, start: From = None, end: To =
 
 
 @pipeline.get("/dlq/summary", response_model=DlqSummary, summary="Dead-lettered messages by reason, and the newest")
-def dlq_summary(db: Db, settings: SettingsDep, answers: Answers, recent: Annotated[int, Query(ge=0, le=200)] = 20):
-    """Read from MongoDB (the processor stores every dead letter there too), not from the
-    topic; computed at most once a second per `recent`."""
-    return answers.get(("dlq", recent), lambda: queries.dlq_summary(db, settings, recent=recent))
+def dlq_summary(db: Db, settings: SettingsDep, recent: Annotated[int, Query(ge=0, le=200)] = 20):
+    """Read from MongoDB (the processor stores every dead letter there too), not from the topic."""
+    return queries.dlq_summary(db, settings, recent=recent)
 
 
 @pipeline.get("/dlq/reasons", response_model=list[ReasonCount], summary="Dead-lettered messages per reason (table rows)")
-def dlq_reasons(db: Db, settings: SettingsDep, answers: Answers):
+def dlq_reasons(db: Db, settings: SettingsDep):
     """The same counts as /dlq/summary's `by_reason`, as rows a Grafana table reads directly."""
-    summary = answers.get(("dlq", 0), lambda: queries.dlq_summary(db, settings, recent=0))
-    return [ReasonCount(reason=r, count=n) for r, n in summary["by_reason"].items()]
+    return [ReasonCount(reason=r, count=n) for r, n in queries.dlq_summary(db, settings, recent=0)["by_reason"].items()]
