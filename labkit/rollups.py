@@ -206,22 +206,24 @@ def refresh(db, settings, times_by_car: dict[str, list[int]]) -> int:
     readings = db[settings.collections.telemetry]
     rollups = db[settings.collections.rollups]
     small_runs = touched_runs(times_by_car, SMALL_MS)
-    written = 0
-    for source, size, runs_of in ((None, SMALL_MS, lambda car: small_runs[car]),
-                                  (SMALL_MS, LARGE_MS, lambda car: widen(small_runs[car], LARGE_MS))):
-        ops = []
-        for car in small_runs:
-            for lo, hi in runs_of(car):
-                if source is None:
-                    rows = readings.aggregate(from_readings_pipeline(car, lo, hi, size))
-                else:
-                    rows = rollups.aggregate(from_rollups_pipeline(car, lo, hi, source, size))
-                ops += [UpdateOne({"_id": d["_id"]}, {"$set": d}, upsert=True)
-                        for d in (rollup_document(car, size, r) for r in rows)]
-        if ops:
-            rollups.bulk_write(ops, ordered=False)
-            written += len(ops)
-    return written
+    # First the 10 s buckets, from the readings ...
+    small = [_upsert(car, SMALL_MS, row)
+             for car, runs in small_runs.items() for lo, hi in runs
+             for row in readings.aggregate(from_readings_pipeline(car, lo, hi, SMALL_MS))]
+    if small:
+        rollups.bulk_write(small, ordered=False)
+    # ... then the minutes they belong to, from those (just rebuilt) 10 s rollups.
+    large = [_upsert(car, LARGE_MS, row)
+             for car, runs in small_runs.items() for lo, hi in widen(runs, LARGE_MS)
+             for row in rollups.aggregate(from_rollups_pipeline(car, lo, hi, SMALL_MS, LARGE_MS))]
+    if large:
+        rollups.bulk_write(large, ordered=False)
+    return len(small) + len(large)
+
+
+def _upsert(car_id: str, size_ms: int, row: dict) -> UpdateOne:
+    doc = rollup_document(car_id, size_ms, row)
+    return UpdateOne({"_id": doc["_id"]}, {"$set": doc}, upsert=True)
 
 
 def event_times(events) -> dict[str, list[int]]:
