@@ -127,7 +127,10 @@ def main() -> int:
     admin.close()
 
     ours_rate = stats.processed / stats.seconds
-    table(f"{n:,} messages (default fault rates), local Kafka 4.1.1 and mongo-java-server 1.47.0 (H2)",
+    from labkit.infra import local
+
+    server = {"secantus": "SecantusDB 0.7.0b3", "java": "mongo-java-server 1.47.0 (H2)"}[local.mongo_server(settings)]
+    table(f"{n:,} messages (default fault rates), local Kafka 4.1.1 and {server}",
           f"python bench/bench_processor.py --messages {n}", ("side", "messages", "seconds", "msg/s", "ours vs this"),
           [(name, f"{count:,}", f"{seconds:.2f}", f"{count / seconds:,.0f}", f"{ours_rate / (count / seconds):.2f}x")
            for name, count, seconds in rows],

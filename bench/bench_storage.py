@@ -81,7 +81,7 @@ def main() -> int:
                f"--seconds {args.seconds} --rate {args.rate:g} --duration {args.duration:g}")
     record = RESULTS if args.record else None
     table(f"{n:,} events, {args.cars:,} cars: load, disk, queries, SIGKILL and restart", command,
-          ("server", "load (incl. rollups)", "bytes/event on disk", "series 30 min, 10 s (rollups)",
+          ("server", "load (incl. rollups)", "bytes/event on disk (after load / after restart)", "series 30 min, 10 s (rollups)",
            "same from readings", "plan of the readings query", "fleet latest", "restart: ready after",
            "documents kept", "same series after"), summary, record)
     table(f"{n:,} events: the four Grafana boards' requests mixed as their panels send them, "
@@ -145,13 +145,14 @@ def measure(kind: str, args) -> dict:
         began = time.perf_counter()
         start_server(mongo, settings, home)
         ready_s = time.perf_counter() - began
+        disk_after = du(home / ("secantus" if kind == "secantus" else "mongo"))
         client = MongoClient(settings.mongodb_uri, tz_aware=True)
         db = client[settings.mongodb_db]
         kept = _count(db, settings)
         after = queries.series(db, settings, car, "speed", *window, bucket_ms=10_000)
         client.close()
         loaded = f"{load_s:,.0f} s ({n / load_s:,.0f} events/s)" if load_s else "reused from an earlier run"
-        summary = (kind, loaded, f"{disk / n:,.0f}", f"{fast_ms:,.1f} ms",
+        summary = (kind, loaded, f"{disk / n:,.0f} / {disk_after / n:,.0f}", f"{fast_ms:,.1f} ms",
                    f"{slow_ms:,.1f} ms", plan, f"{fleet_ms:,.1f} ms", f"{ready_s:.1f} s", f"{kept:,} of {n:,}",
                    "yes" if after == before else "NO")
         routes = drive_routes(kind, settings, car, args)

@@ -253,8 +253,11 @@ def _prepare_mongo(settings: Settings, home: Path) -> list[str]:
         data_dir.mkdir(parents=True, exist_ok=True)
         # --sync-on-commit: a write acknowledged with j=True is on disk, as on mongod. The
         # processor writes in batches, so this costs little (measured in the README).
+        # A short oplog: it serves change streams, which the lab does not use, and by default
+        # keeps 100,000 entries, which made a million-event load 1.8 times larger on disk.
         return [str(SECANTUS), "--host", "127.0.0.1", "--port", port, "--storage-path", str(data_dir),
-                "--cache-size", SECANTUS_CACHE, "--sync-on-commit", "--log-level", "WARNING"]
+                "--cache-size", SECANTUS_CACHE, "--sync-on-commit", "--oplog-max-entries", "1000",
+                "--oplog-retention-seconds", "600", "--log-level", "WARNING"]
     data_file = home / "mongo" / "telemetry.mv"
     data_file.parent.mkdir(parents=True, exist_ok=True)
     return ["lab.MongoWireServer", "127.0.0.1", port, str(data_file)]
