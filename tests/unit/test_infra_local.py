@@ -53,3 +53,33 @@ def test_cluster_id_never_starts_with_a_dash():
     assert new_cluster_id(lambda: next(dash_first)) == "AAAAAAAAAAAAAAAAAAAAAA"
     ids = [new_cluster_id() for _ in range(5000)]  # a leading "-" would come ~78 times in 5000
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+
+
+def test_the_mongo_server_is_chosen_by_setting_or_by_what_is_installed(tmp_path, monkeypatch):
+    s = Settings.from_env({"LAB_MONGO_SERVER": "java"}, dotenv=tmp_path / "none")
+    assert local.mongo_server(s) == "java"
+    assert next(x for x in local.services(s) if x.name == "mongo").marker == "lab.MongoWireServer"
+    auto = Settings.from_env({"LAB_MONGO_SERVER": "auto"}, dotenv=tmp_path / "none")
+    monkeypatch.setattr(local, "SECANTUS", tmp_path / "not-installed")
+    assert local.mongo_server(auto) == "java"
+    monkeypatch.setattr(local, "SECANTUS", tmp_path)  # exists
+    assert local.mongo_server(auto) == "secantus"
+
+
+def test_secantus_runs_durable_on_loopback_with_its_data_under_lab_home(tmp_path):
+    s = Settings.from_env({"LAB_MONGO_SERVER": "secantus", "MONGODB_URI": "mongodb://localhost:27999"},
+                          dotenv=tmp_path / "none").replace(lab_home=tmp_path)
+    mongo = next(x for x in local.services(s) if x.name == "mongo")
+    argv = local.command(mongo, s, tmp_path)
+    assert argv[0].endswith("secantusd-py") and mongo.marker in argv[0] and not mongo.heap
+    flags = dict(zip(argv[1::2], argv[2::2]))
+    assert flags["--host"] == "127.0.0.1" and flags["--port"] == "27999"
+    assert flags["--storage-path"] == str(tmp_path / "secantus") and (tmp_path / "secantus").is_dir()
+    assert "--sync-on-commit" in argv, "j=True must mean on disk"
+
+
+def test_an_unknown_mongo_server_is_refused_with_the_variable_name(tmp_path):
+    import pytest
+
+    with pytest.raises(ValueError, match="LAB_MONGO_SERVER"):
+        Settings.from_env({"LAB_MONGO_SERVER": "mongod"}, dotenv=tmp_path / "none")
