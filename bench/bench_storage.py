@@ -49,6 +49,7 @@ from labkit.infra import local
 from labkit.infra.readiness import mongodb_ready
 from labkit import store
 from labkit.store import ensure_indexes
+from bench_queries import timed
 from report import table
 
 RESULTS = Path(__file__).parent / "results" / "storage.md"
@@ -133,6 +134,7 @@ def measure(kind: str, args) -> dict:
         db = client[settings.mongodb_db]
         car = contract.car_id(args.cars // 2)
         window = (args.start + timedelta(seconds=args.seconds - 1800 + 3), args.start + timedelta(seconds=args.seconds + 3))
+        queries.series(db, settings, car, "speed", *window, bucket_ms=10_000)  # warm-up: connections, caches
         fast_ms, before = timed(lambda: queries.series(db, settings, car, "speed", *window, bucket_ms=10_000), args.repeat)
         slow_ms, slow = timed(lambda: queries.series(db, settings, car, "speed", *window, bucket_ms=10_000,
                                                      use_rollups=False), args.repeat)
@@ -306,16 +308,6 @@ def flat_out(url: str, seconds: float, threads: int = 8) -> float:
     for t in pool:
         t.join()
     return done[0] / seconds
-
-
-def timed(fn, repeat: int) -> tuple[float, object]:
-    fn()  # warm-up: the first call pays for connections and cold caches
-    samples, result = [], None
-    for _ in range(repeat):
-        began = time.perf_counter()
-        result = fn()
-        samples.append((time.perf_counter() - began) * 1000)
-    return statistics.median(samples), result
 
 
 def du(path: Path) -> int:

@@ -134,10 +134,13 @@ def write_dead_letters(db, settings: Settings, documents: list[dict]) -> WriteRe
     counted once, and /dlq/reasons reads a few count documents instead of every dead letter."""
     c = settings.collections
     result = insert_idempotent(db[c.dead_letters], documents)
-    touched = {(d["reason"], d.get("reason_class"), _hour_ms(d["failed_at"])) for d in documents}
+    from labkit.queries import from_ms, to_ms
+
+    touched = {(d["reason"], d.get("reason_class"), rollups.bucket_start(to_ms(d["failed_at"]), HOUR_MS))
+               for d in documents}
     ops = []
     for reason, reason_class, hour in touched:
-        hour_range = {"$gte": _date_ms(hour), "$lt": _date_ms(hour + HOUR_MS)}
+        hour_range = {"$gte": from_ms(hour), "$lt": from_ms(hour + HOUR_MS)}
         count = db[c.dead_letters].count_documents({"reason": reason, "failed_at": hour_range})
         ops.append(UpdateOne({"_id": f"{reason}:{hour}"}, {"$set": {"reason": reason, "reason_class": reason_class,
                                                                     "hour_ms": hour, "count": count}}, upsert=True))
@@ -145,13 +148,3 @@ def write_dead_letters(db, settings: Settings, documents: list[dict]) -> WriteRe
         db[c.dead_letter_counts].bulk_write(ops, ordered=False)
     return result
 
-
-def _hour_ms(at) -> int:
-    ms = int(at.timestamp() * 1000)
-    return ms - ms % HOUR_MS
-
-
-def _date_ms(ms: int):
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
