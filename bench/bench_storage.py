@@ -16,11 +16,12 @@ comparable within a run):
    the fleet's latest state;
 4. SIGKILL the server, start it again, and check that every document is still there and the
    series query gives the same answer;
-5. serve the API in its own process and send the requests of the four Grafana boards, each
-   panel's request as the board's JSON defines it, mixed, at --rate requests/s in all (a
-   class of 30 refreshing every 10 s sends about 57/s); latency is measured from when each
-   request was due, so a server that falls behind shows it. Then each route alone, as fast
-   as 8 client threads can (the highest rate one API process sustains).
+5. serve the API in its own process and play a class watching the boards: each viewer has
+   its own board and car and refreshes every 10 s, sending the board's panel requests at
+   once as Grafana does (`class_mix`), about --rate requests/s in all (50/s is a hundred
+   viewers); latency is measured from each refresh, so a server that falls behind shows it.
+   Then each route alone, as fast as 8 client threads can, no two requests alike (the
+   highest rate one API process sustains when nothing is shared).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def main() -> int:
     parser.add_argument("--cars", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--rate", type=float, default=50.0, help="steady request rate per route")
+    parser.add_argument("--rate", type=float, default=50.0, help="requests per second of the class mix, in all")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per route and phase")
     parser.add_argument("--reuse", action="store_true", help="keep a server's data from an earlier run of this size")
     parser.add_argument("--record", action="store_true")
@@ -85,9 +86,9 @@ def main() -> int:
           ("server", "load (incl. rollups)", "bytes/event on disk (after load / after restart)", "series 30 min, 10 s (rollups)",
            "same from readings", "plan of the readings query", "fleet latest", "restart: ready after",
            "documents kept", "same series after"), summary, record)
-    table(f"{n:,} events: the four Grafana boards' requests mixed as their panels send them, "
-          f"{args.rate:g} requests/s in all for {args.duration:g} s; then each route alone, 8 threads flat out "
-          "(one API process)", command,
+    table(f"{n:,} events: viewers watching the four Grafana boards (each its own board and car, refreshing "
+          f"every 10 s, a board's panels at once), about {args.rate:g} requests/s for {args.duration:g} s; then each "
+          "route alone, 8 threads flat out, no two requests alike (one API process)", command,
           ("server", "route", "requests in the mix", "p50 ms", "p99 ms", "errors", "highest requests/s alone"),
           routes, record)
     return 0
@@ -157,7 +158,7 @@ def measure(kind: str, args) -> dict:
         summary = (kind, loaded, f"{disk / n:,.0f} / {disk_after / n:,.0f}", f"{fast_ms:,.1f} ms",
                    f"{slow_ms:,.1f} ms", plan, f"{fleet_ms:,.1f} ms", f"{ready_s:.1f} s", f"{kept:,} of {n:,}",
                    "yes" if after == before else "NO")
-        routes = drive_routes(kind, settings, car, args)
+        routes = drive_routes(kind, settings, args)
         return {"summary": summary, "routes": routes}
     finally:
         local.stop(mongo, home)
@@ -207,21 +208,26 @@ def winning_plan(db, settings: Settings, car: str, window) -> str:
     return next((stage for stage in ("IXSCAN", "COLLSCAN") if stage in text), "unknown")
 
 
-def panel_requests(car: str, frm_ms: int, to_ms: int) -> list[str]:
-    """Every request the four Grafana boards send on one refresh, as their JSON defines them
-    (a board with six panels on /fleet/summary and /fleet/latest sends six requests)."""
+def board_requests(car: str, frm_ms: int, to_ms: int) -> dict[str, list[str]]:
+    """Every request each Grafana board sends on one refresh, as its JSON defines them (the
+    Fleet Map's six panels send six requests), with the board's variables filled in."""
     values = {"${car}": car, "${__from}": str(frm_ms), "${__to}": str(to_ms)}
-    paths = []
+    boards = {}
     for board in sorted(DASHBOARDS.glob("*.json")):
+        paths = boards[board.stem] = []
         for panel in json.loads(board.read_text())["panels"]:
             for target in panel.get("targets", []):
                 params = [(p["key"], values.get(p["value"], p["value"])) for p in target.get("url_options", {}).get("params", [])]
                 paths.append(target["url"] + ("?" + urlencode(params) if params else ""))
-    return paths
+    return boards
 
 
-def drive_routes(kind: str, settings: Settings, car: str, args) -> list[tuple]:
-    """The class mix at --rate requests/s (p50/p99 per route), then each route flat out."""
+REFRESH_S = 10.0  # the boards' refresh interval
+RANGE_MS = 15 * 60_000  # and their time range: the last 15 minutes
+
+
+def drive_routes(kind: str, settings: Settings, args) -> list[tuple]:
+    """The class mix at about --rate requests/s (p50/p99 per route), then each route flat out."""
     env = {**os.environ, **settings.as_env()}
     api = subprocess.Popen([sys.executable, "-m", "labkit", "api", "--port", str(API_PORT)], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -233,15 +239,15 @@ def drive_routes(kind: str, settings: Settings, car: str, args) -> list[tuple]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        end = args.start + timedelta(seconds=args.seconds)
-        panels = panel_requests(car, queries.to_ms(end - timedelta(minutes=15)), queries.to_ms(end))
-        latencies, errors = steady([base + p for p in panels], args.rate, args.duration)
+        data_end_ms = queries.to_ms(args.start + timedelta(seconds=args.seconds))
+        latencies, errors, viewers = class_mix(base, args.rate, args.duration, args.cars, data_end_ms)
+        print(f"[{kind}] {viewers} viewers, {len(latencies) / args.duration:.1f} requests/s", flush=True)
         rows = []
-        for route in sorted({p.split("?")[0] for p in panels}):
-            mine = [ms for path, ms in latencies if path.split("?")[0] == base + route]
+        for route in sorted({path.split("?")[0] for path, _ in latencies}):
+            mine = [ms for path, ms in latencies if path.split("?")[0] == route]
             q = statistics.quantiles(mine, n=100) if len(mine) > 1 else mine * 99
-            example = next(p for p in panels if p.split("?")[0] == route)
-            highest = flat_out(base + example, 5.0)
+            example = next(path for path, _ in latencies if path.split("?")[0] == route)
+            highest = flat_out(base, example, 5.0)
             rows.append((kind, route, len(mine), f"{q[49]:,.1f}", f"{q[98]:,.1f}", errors.get(route, 0), f"{highest:,.0f}"))
             print(f"[{kind}] {rows[-1]}", flush=True)
         return rows
@@ -250,57 +256,89 @@ def drive_routes(kind: str, settings: Settings, car: str, args) -> list[tuple]:
         api.wait(timeout=30)
 
 
-def steady(urls: list[str], rate: float, seconds: float) -> tuple[list[tuple[str, float]], dict]:
-    """The URLs in turn (shuffled, as refreshes interleave), one due every 1/rate s, sent by 16
-    threads; latency counted from the due time. One unmeasured second first."""
-    if seconds > 1:
-        steady(urls, rate, 1.0)
-    count = int(rate * seconds)
-    order = [urls[i % len(urls)] for i in range(count)]
-    random.Random(count).shuffle(order)
-    start = time.perf_counter() + 0.2
-    due = iter(range(count))
+def class_mix(base: str, rate: float, seconds: float, cars: int, data_end_ms: int):
+    """Viewers watching the boards, as a class would: viewer i watches board i % 4 and its own
+    car, and refreshes every 10 s, the viewers' refreshes spread evenly over those 10 s. A
+    refresh sends all of its board's requests at once (as Grafana does), with the same
+    from/to: the last 15 minutes of a clock that runs through the loaded data. There are as
+    many viewers as make about `rate` requests/s. Latency is counted from the refresh, so
+    a server that falls behind shows it. Returns (path, ms) pairs, errors per route, viewers."""
+    boards = sorted(board_requests("", 0, 0))
+    per_board = sum(len(v) for v in board_requests("", 0, 0).values()) / len(boards)
+    viewers = max(1, round(rate * REFRESH_S / per_board))
+    refreshes = []  # (due s, viewer)
+    for v in range(viewers):
+        at = v * REFRESH_S / viewers
+        while at < seconds:
+            refreshes.append((at, v))
+            at += REFRESH_S
+    refreshes.sort()
+    start = time.perf_counter() + 0.5
     lock, latencies, errors = threading.Lock(), [], {}
+    jobs = iter(refreshes)
 
-    def worker():
-        with httpx.Client(timeout=30) as client:
+    def send(client, path, due):
+        try:
+            ok = client.get(base + path).status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        ms = (time.perf_counter() - due) * 1000
+        with lock:
+            latencies.append((path, ms))
+            if not ok:
+                route = path.split("?")[0]
+                errors[route] = errors.get(route, 0) + 1
+
+    def viewer_thread():
+        # One thread per refresh in flight; a refresh's panels go out in parallel, as a
+        # browser sends them (six connections per host).
+        with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=6)) as client:
             while True:
                 with lock:
-                    i = next(due, None)
-                if i is None:
+                    job = next(jobs, None)
+                if job is None:
                     return
-                at = start + i / rate
-                time.sleep(max(0.0, at - time.perf_counter()))
-                try:
-                    ok = client.get(order[i]).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                with lock:
-                    latencies.append((order[i], (time.perf_counter() - at) * 1000))
-                    if not ok:
-                        route = order[i].split("?")[0].split(str(API_PORT))[-1]
-                        errors[route] = errors.get(route, 0) + 1
+                at, v = job
+                due = start + at
+                time.sleep(max(0.0, due - time.perf_counter()))
+                to_ms = data_end_ms - int(seconds * 1000) + int(at * 1000)
+                paths = board_requests(contract.car_id((v * 37) % cars), to_ms - RANGE_MS, to_ms)[boards[v % len(boards)]]
+                panels = [threading.Thread(target=send, args=(client, path, due)) for path in paths]
+                for t in panels:
+                    t.start()
+                for t in panels:
+                    t.join()
 
-    threads = [threading.Thread(target=worker) for _ in range(16)]
-    for t in threads:
+    pool = [threading.Thread(target=viewer_thread) for _ in range(12)]
+    for t in pool:
         t.start()
-    for t in threads:
+    for t in pool:
         t.join()
-    return latencies, errors
+    return latencies, errors, viewers
 
 
-def flat_out(url: str, seconds: float, threads: int = 8) -> float:
-    """Requests per second that `threads` clients get through, each sending the next at once."""
+def flat_out(base: str, path: str, seconds: float, threads: int = 8) -> float:
+    """Requests per second that `threads` clients get through, each sending the next at once.
+    Each request's `to` is a millisecond later than the one before, so no two are alike and
+    none shares another's answer: this is the route's cost, uncached."""
     deadline = time.perf_counter() + seconds
     done = [0]
     lock = threading.Lock()
 
+    def next_path() -> str:
+        with lock:
+            done[0] += 1
+            n = done[0]
+        if "&to=" not in path:
+            return path
+        head, _, tail = path.partition("&to=")
+        value, sep, rest = tail.partition("&")
+        return f"{head}&to={int(value) + n}{sep}{rest}"
+
     def worker():
         with httpx.Client(timeout=30) as client:
             while time.perf_counter() < deadline:
-                client.get(url)
-                with lock:
-                    done[0] += 1
+                client.get(base + next_path())
 
     pool = [threading.Thread(target=worker) for _ in range(threads)]
     for t in pool:

@@ -160,6 +160,22 @@ def partials(rows, metric: str) -> dict[int, Partial]:
             for r in rows if r["count"]}
 
 
+def stored_partials(docs, metric: str, bucket_ms: int) -> dict[int, Partial]:
+    """Stored rollup documents -> {bucket start: Partial} for one metric, in buckets of
+    `bucket_ms` (a multiple of the rollups' size): the merging is done here, in Python,
+    because a plain `find` of the documents costs the local server a third of a `$group`."""
+    merged: dict[int, Partial] = {}
+    for doc in docs:
+        if not doc.get("count"):
+            continue
+        stats = doc.get(metric) or {}
+        part = Partial(doc["count"], _number(stats.get("sum")) or 0.0, _number(stats.get("min")),
+                       _number(stats.get("max")))
+        t = bucket_start(int(doc["start_ms"]), bucket_ms)
+        merged[t] = merged[t].merge(part) if t in merged else part
+    return merged
+
+
 def rollup_document(car_id: str, size_ms: int, row: dict, metrics=METRICS) -> dict:
     """A pipeline row as the stored rollup document (see the module docstring)."""
     start_ms = int(row["_id"])

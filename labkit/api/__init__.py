@@ -15,7 +15,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from labkit.api.cache import AnswerCache
+from labkit.api.cache import AnswerCache, SharedAnswers
+from labkit.api.timing import ServerTiming
 from labkit.config import Settings
 from labkit.queries import QueryError
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.settings = settings
         app.state.answers = AnswerCache(ttl_s=1.0)  # for the routes every viewer asks alike
+        app.state.shared = SharedAnswers()  # for a board's panels asking at once
         app.state.mongo = MongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=2000,
                                       connectTimeoutMS=2000, socketTimeoutMS=15000)
         try:
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Connected-car telemetry from MongoDB, shaped for Grafana's Infinity datasource. "
                               "Time ranges: `from`/`to` as epoch ms (Grafana's ${__from}/${__to}) or ISO-8601.",
                   lifespan=lifespan)
+    app.add_middleware(ServerTiming)
     for router in (routes.health, routes.cars, routes.series, routes.anomalies, routes.pipeline):
         app.include_router(router)
 

@@ -15,8 +15,14 @@ How a request is answered (stale-while-revalidate):
 
 So an answer can be a second or two older than the data (a dashboard refreshes every
 10 s). Routes with a time range do not use it (`from`/`to` differ per viewer, so answers
-would never be shared): they read rollups and indexes instead; nor do routes that read a
-few documents anyway (/cars, /dlq/*), so a notebook sees its own change at once there.
+would never be shared), nor do routes that read a few documents anyway (/cars, /dlq/*),
+so a notebook sees its own change at once there.
+
+Routes with a time range use `SharedAnswers` instead: when Grafana refreshes a board it
+sends every panel's request at once with the same `from`/`to` (the Vehicle Metrics board:
+four series of one car; Pipeline Health: four panels on /pipeline/health). Requests that
+arrive while the same question is being answered wait for that answer rather than ask
+MongoDB again; nothing is kept after it, so no answer is older than the request.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 
 
 class AnswerCache:
@@ -80,3 +87,34 @@ class AnswerCache:
     def _lock(self, key: Hashable) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
+
+
+class SharedAnswers:
+    """`get(key, compute)`: `compute()`, or the result of the same key's computation already
+    running (its value, or its exception raised again). Nothing is cached afterwards."""
+
+    def __init__(self):
+        self._running: dict[Hashable, Future] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], object]) -> object:
+        with self._guard:
+            running = self._running.get(key)
+            if running is None:
+                running = self._running[key] = Future()
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            return running.result()
+        try:
+            value = compute()
+        except BaseException as exc:
+            running.set_exception(exc)
+            raise
+        else:
+            running.set_result(value)
+            return value
+        finally:
+            with self._guard:
+                del self._running[key]

@@ -1,10 +1,13 @@
 """The API's answer cache: shared while fresh, refreshed behind the caller's back when a
-little old, computed in the foreground when too old, one computation at a time per key."""
+little old, computed in the foreground when too old, one computation at a time per key.
+And SharedAnswers: requests arriving while the same question is answered share that answer."""
 
 import threading
 import time
 
-from labkit.api.cache import AnswerCache
+import pytest
+
+from labkit.api.cache import AnswerCache, SharedAnswers
 
 
 def counter():
@@ -79,3 +82,52 @@ def test_concurrent_first_requests_wait_for_one_computation():
     for t in threads:
         t.join()
     assert results == ["answer"] * 8 and len(started) == 1
+
+
+def _ask_while_running(shared: SharedAnswers, compute, waiters: int = 7):
+    """Start one computation, then `waiters` more requests for the same key while it runs."""
+    results, errors = [], []
+
+    def ask():
+        try:
+            results.append(shared.get("k", compute))
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    first = threading.Thread(target=ask)
+    first.start()
+    others = [threading.Thread(target=ask) for _ in range(waiters)]
+    for t in others:
+        t.start()
+    for t in [first, *others]:
+        t.join()
+    return results, errors
+
+
+def test_requests_during_a_computation_share_it_and_nothing_is_kept():
+    shared, calls = SharedAnswers(), []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.3)  # long enough for the other requests to arrive while it runs
+        return len(calls)
+
+    results, _ = _ask_while_running(shared, slow)
+    assert results == [1] * 8 and len(calls) == 1
+    assert shared.get("k", slow) == 2  # asked again afterwards: computed again, never stale
+    assert shared.get("other", lambda: "x") == "x"
+
+
+def test_an_error_reaches_every_waiting_request_and_is_not_kept():
+    shared, calls = SharedAnswers(), []
+
+    def failing():
+        calls.append(1)
+        time.sleep(0.3)
+        raise RuntimeError("mongo down")
+
+    results, errors = _ask_while_running(shared, failing)
+    assert results == [] and errors == ["mongo down"] * 8 and len(calls) == 1
+    with pytest.raises(RuntimeError):
+        shared.get("k", failing)
+    assert shared.get("k", lambda: "back") == "back"

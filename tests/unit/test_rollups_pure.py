@@ -84,3 +84,27 @@ def test_rollup_documents_are_keyed_by_car_size_and_start():
     doc = rollups.rollup_document("CAR_001", 10_000, row)
     assert doc["_id"] == f"CAR_001:10000:{T}" and doc["start_ms"] == T and doc["count"] == 3
     assert doc["speed"] == {"sum": 1.0, "min": 1.0, "max": 1.0}
+
+
+def test_stored_rollups_merge_into_larger_buckets_exactly():
+    rng = random.Random(11)
+    docs, values = [], []
+    for i in range(18):  # three minutes of 10 s rollups, one of them empty
+        inside = [rng.uniform(0, 200) for _ in range(rng.randrange(0, 4))]
+        values += [(T + i * 10_000, v) for v in inside]
+        docs.append({"start_ms": T + i * 10_000, "count": len(inside),
+                     "speed": {"sum": sum(inside), "min": min(inside, default=None), "max": max(inside, default=None)}})
+    rows = rollups.combine(rollups.stored_partials(docs, "speed", 60_000))
+    for row in rows:
+        start = int(row["t"].timestamp() * 1000)
+        inside = [v for t, v in values if start <= t < start + 60_000]
+        assert row["count"] == len(inside) and row["min"] == min(inside) and row["max"] == max(inside)
+        assert row["avg"] == pytest.approx(sum(inside) / len(inside), rel=1e-12)
+    assert len(rows) == len({(t - T) // 60_000 for t, _ in values})
+
+
+def test_a_stored_rollup_without_the_metric_counts_but_has_no_value():
+    docs = [{"start_ms": T, "count": 2, "speed": {"sum": None, "min": None, "max": None}},
+            {"start_ms": T + 10_000, "count": 1, "speed": {"sum": 5.0, "min": 5.0, "max": 5.0}}, {"start_ms": T}]
+    merged = rollups.combine(rollups.stored_partials(docs, "speed", 60_000))
+    assert merged == [{"t": merged[0]["t"], "avg": 5.0 / 3, "min": 5.0, "max": 5.0, "count": 3}]
