@@ -24,6 +24,8 @@ class Totals:
     stored: int = 0
     invalid: int = 0
     duplicates: int = 0
+    late: int = 0  # valid events that revised an event-time window already emitted (labkit.windows)
+    too_late: int = 0  # valid events whose window was final: set aside, not stored as readings
     invalid_by_reason: Counter = field(default_factory=Counter)
     anomalies_by_type: Counter = field(default_factory=Counter)
     batches: int = 0
@@ -48,6 +50,8 @@ class Window(Totals):
             "stored": self.stored,
             "invalid": self.invalid,
             "duplicates": self.duplicates,
+            "late": self.late,
+            "too_late": self.too_late,
             "anomalies": sum(self.anomalies_by_type.values()),
             "invalid_by_reason": dict(self.invalid_by_reason),
             "anomalies_by_type": dict(self.anomalies_by_type),
@@ -67,6 +71,8 @@ class BatchCounts:
     valid: int = 0
     stored: int = 0
     duplicates: int = 0
+    late: int = 0
+    too_late: int = 0
     invalid_by_reason: Counter = field(default_factory=Counter)
     anomalies_by_type: Counter = field(default_factory=Counter)
     latency_ms: float = 0.0
@@ -79,6 +85,8 @@ def accumulate(target: Totals, counts: BatchCounts) -> None:
     target.valid += counts.valid
     target.stored += counts.stored
     target.duplicates += counts.duplicates
+    target.late += counts.late
+    target.too_late += counts.too_late
     target.invalid += sum(counts.invalid_by_reason.values())
     target.invalid_by_reason.update(counts.invalid_by_reason)
     target.anomalies_by_type.update(counts.anomalies_by_type)

@@ -5,11 +5,13 @@ One loop, one batch at a time:
     poll a batch
     -> validate every message (pure)            labkit.validation
     -> DLQ guard (validation results only)      stop before anything is written
+    -> event-time windows and the watermark     labkit.windows: too-late events are set aside
     -> detect anomalies in the valid ones       labkit.detectors
     -> insert valid events into MongoDB         journaled; duplicate _id = already stored
     -> move each car's latest state forward     only with newer data
     -> rebuild the touched 10 s / 1 min rollups labkit.rollups (recomputed, never incremented)
     -> store anomalies and dead letters         the API reads the DLQ from MongoDB
+    -> store too-late events and the windows    emitted, revised or final since the last batch
     -> one Kafka transaction: the batch's DLQ and anomaly records + its consumer offsets
 
 If MongoDB or Kafka fails, that step is retried with backoff until it succeeds (or a stop
@@ -19,6 +21,11 @@ MongoDB writes are idempotent (effectively-once storage), and the Kafka records 
 unfinished transaction are aborted with its offsets, so `read_committed` readers see every
 DLQ, anomaly and metrics record exactly once. `ProcessorConfig(transactions=False)` sends,
 waits for acks and then commits instead (at-least-once outputs; for comparison).
+
+The event-time windows live in the processor's memory, like the detector's per-car state:
+a restart starts them afresh from the committed offsets, so a window that spans a restart is
+published by the new processor with the events it read (a stream engine's checkpoints would
+keep them; the rollups, rebuilt from the stored readings, stay exact either way).
 """
 
 from __future__ import annotations
@@ -38,9 +45,11 @@ from labkit import dlq, preflight
 from labkit.config import Settings
 from labkit.detectors import AnomalyDetector
 from labkit.metrics import BatchCounts, Totals, WindowedMetrics, accumulate
-from labkit.store import ensure_indexes, insert_events, insert_idempotent, update_derived, write_dead_letters
+from labkit.store import (ensure_indexes, insert_events, insert_idempotent, update_derived, write_dead_letters,
+                          write_too_late, write_windows)
 from labkit.transient import is_transient
 from labkit.validation import validate
+from labkit.windows import LATE, TOO_LATE, EventTimeWindows
 
 log = logging.getLogger("labkit.processor")
 
@@ -77,6 +86,13 @@ class ProcessorConfig:
     guard_window: int = 500
     guard_min_messages: int = 200
     metrics_window_s: int = 10
+    #: Event-time windows (labkit.windows): how far out of order events may arrive before
+    #: the watermark passes them, and how long after that an emitted window is still revised.
+    #: An event later than both is set aside in the too-late collection, not stored as a reading.
+    watermark_delay_ms: int = 2_000
+    allowed_lateness_ms: int = 60_000
+    #: A partition silent this long stops holding the watermark back.
+    watermark_idle_ms: int = 30_000
     #: Publish each batch's DLQ/anomaly/metrics records and its offsets in one Kafka
     #: transaction (exactly-once for read_committed readers). False: send, wait for acks,
     #: then commit offsets (at-least-once outputs); kept for comparison in the benchmark.
@@ -155,6 +171,7 @@ class Processor:
         self._stop = threading.Event()
         self._consumer = None
         self._producer = None
+        self.windows = self._new_windows()
         self._mongo = None
         self._db = None
         self._uncommitted: dict = {}
@@ -162,6 +179,18 @@ class Processor:
         self._commit_unknown = False
 
     # ------------------------------------------------------------------ lifecycle
+
+    def _new_windows(self) -> EventTimeWindows:
+        windows = EventTimeWindows(size_ms=self.config.metrics_window_s * 1000, delay_ms=self.config.watermark_delay_ms,
+                                   allowed_lateness_ms=self.config.allowed_lateness_ms,
+                                   idle_ms=self.config.watermark_idle_ms)
+        if self._consumer is not None:  # afresh after a failed batch: the partitions we read still count
+            windows.assign((tp.partition for tp in self._consumer.assignment()), self._clock_ms())
+        return windows
+
+    def _clock_ms(self) -> int:
+        """Processing time (the injectable clock) in epoch ms, for the windows' idleness."""
+        return int(self.clock().timestamp() * 1000)
 
     def stop(self) -> None:
         """Ask the loop to finish its current batch and return (thread- and signal-safe)."""
@@ -180,9 +209,11 @@ class Processor:
         class CommitOnRevoke(ConsumerRebalanceListener):
             def on_partitions_revoked(self, revoked):
                 processor._commit()  # hand over exactly where we are
+                processor.windows.revoke(tp.partition for tp in revoked)
 
             def on_partitions_assigned(self, assigned):
-                pass
+                # Until a new partition delivers, it holds the event-time watermark back.
+                processor.windows.assign((tp.partition for tp in assigned), processor._clock_ms())
 
         self._consumer = KafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
@@ -341,8 +372,10 @@ class Processor:
                 dead.append(dlq.envelope(verdict, dlq.Source(r.topic, r.partition, r.offset, r.key), r.value, now))
         # The guard looks at validation only, before the detector sees anything of the batch.
         self._check_guard(counts.invalid_by_reason)
+        now_ms = int(now.timestamp() * 1000)
+        too_late = []
         try:
-            for verdict in verdicts:
+            for r, verdict in zip(records, verdicts):
                 if not verdict.ok:
                     continue
                 event = verdict.event
@@ -351,19 +384,28 @@ class Processor:
                     counts.duplicates += 1  # redelivered or re-sent: store once, detect once
                     continue
                 seen_ids.add(event["event_id"])
+                timing = self.windows.add(r.partition, event["car_id"], int(event["timestamp"].timestamp() * 1000), now_ms)
+                if timing == TOO_LATE:  # its window is final: set aside, never silently dropped
+                    counts.too_late += 1
+                    too_late.append(event)
+                    continue
+                counts.late += timing == LATE
                 valid_events.append(event)
                 anomalies.extend(self.detector.detect(event))
-            self._write_and_commit(records, valid_events, anomalies, dead, counts)
+            emissions = self.windows.advance(now_ms)
+            self._write_and_commit(records, valid_events, anomalies, dead, counts, emissions, too_late)
         except BatchAbandoned as exc:
             self.detector.cars.clear()
+            self.windows = self._new_windows()
             self._rewind(records)
             self._uncommitted.clear()
             log.warning("batch abandoned after a rebalance (%s); it will be read again", exc)
             return
         except BaseException:
-            # The detector has seen events that are not safe yet; they will be delivered
-            # again and must not look like duplicates then. Forget, as a restart would.
+            # The detector and the windows have seen events that are not safe yet; they will
+            # be delivered again and must not look like duplicates then. Forget, as a restart would.
             self.detector.cars.clear()
+            self.windows = self._new_windows()
             raise
         counts.anomalies_by_type = Counter(a.type for a in anomalies)
         counts.latency_ms = (time.perf_counter() - started) * 1000
@@ -373,7 +415,7 @@ class Processor:
         self._write_metrics(self.metrics.add(counts, _now_ms(), self._lag()))
 
     def _write_and_commit(self, records: list, valid_events: list, anomalies: list, dead: list,
-                          counts: BatchCounts) -> None:
+                          counts: BatchCounts, emissions: list = (), too_late: list = ()) -> None:
         """MongoDB first (durable, idempotent), then the Kafka records, then the offsets."""
         db, names = self._db, self.settings.collections
         result = self._until_safe("MongoDB insert", lambda: insert_events(db, self.settings, valid_events))
@@ -383,6 +425,10 @@ class Processor:
         self._until_safe("anomaly insert", lambda: insert_idempotent(db[names.anomalies], anomaly_docs))
         dead_docs = [dlq.document(value) for value, _ in dead]
         self._until_safe("dead-letter insert", lambda: write_dead_letters(db, self.settings, dead_docs))
+        at = self.clock()
+        mark = self.windows.watermark(int(at.timestamp() * 1000))
+        self._until_safe("too-late events", lambda: write_too_late(db, self.settings, list(too_late), mark, at))
+        self._until_safe("event-time windows", lambda: write_windows(db, self.settings, list(emissions), at))
         outgoing = [(self.settings.topics.dlq, value, headers, None) for value, headers in dead]
         outgoing += [(self.settings.topics.anomaly, _json(a.as_record()), [("anomaly.type", a.type.encode())], a.car_id.encode())
                      for a in anomalies]

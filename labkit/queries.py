@@ -113,21 +113,40 @@ def series(db, settings: Settings, car_id: str, metric: str, start: datetime, en
         cursor = collection.find({"car_id": car_id, "timestamp": {"$gte": start, "$lt": end}},
                                  {"_id": 0, "timestamp": 1, metric: 1}).sort("timestamp", 1).limit(max_points)
         return [{"t": as_utc(d["timestamp"]), "value": d.get(metric)} for d in cursor]
+    return series_by_metric(db, settings, car_id, start, end, bucket_ms, max_points, use_rollups, (metric,))[metric]
+
+
+def series_by_metric(db, settings: Settings, car_id: str, start: datetime, end: datetime,
+                     bucket_ms: int | None = None, max_points: int = MAX_POINTS, use_rollups: bool = True,
+                     metrics: tuple[str, ...] = METRICS) -> dict[str, list[dict]]:
+    """The buckets of `series` for several metrics at once: `{metric: rows}`, from one read.
+
+    A dashboard shows four metrics of the same car over the same range; the rollup documents
+    hold all four, so reading them once serves every panel (labkit.api shares the answer).
+    """
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise QueryError(f"unknown metric {unknown[0]!r}; choose one of {', '.join(METRICS)}")
+    check_range(start, end)
     # By default never under 10 s: the lab's window, and the smallest rollup.
     bucket_ms = bucket_ms or choose_bucket_ms(start, end, max_points, smallest=rollups.SMALL_MS)
     if (to_ms(end) - to_ms(start)) / bucket_ms > 50 * max_points:
         raise QueryError(f"bucket {bucket_ms} ms is too small for this range (over {50 * max_points} points)")
     start_ms, end_ms = to_ms(start), to_ms(end)
     parts = rollups.plan(start_ms, end_ms, bucket_ms) if use_rollups else [("readings", start_ms, end_ms, 0)]
-    found = []
+    found: dict[str, list[dict[int, rollups.Partial]]] = {m: [] for m in metrics}
     for source, lo, hi, size in parts:
         if source == "rollups":
-            pipeline = rollups.from_rollups_pipeline(car_id, lo, hi, size, bucket_ms, metrics=(metric,))
-            rows = db[settings.collections.rollups].aggregate(pipeline)
+            docs = list(db[settings.collections.rollups].find(
+                {"car_id": car_id, "size_ms": size, "start_ms": {"$gte": lo, "$lt": hi}}))
+            for m in metrics:
+                found[m].append(rollups.stored_partials(docs, m, bucket_ms))
         else:
-            rows = collection.aggregate(rollups.from_readings_pipeline(car_id, lo, hi, bucket_ms, metrics=(metric,)))
-        found.append(rollups.partials(rows, metric))
-    return rollups.combine(*found)
+            pipeline = rollups.from_readings_pipeline(car_id, lo, hi, bucket_ms, metrics=metrics)
+            rows = list(db[settings.collections.telemetry].aggregate(pipeline))
+            for m in metrics:
+                found[m].append(rollups.partials(rows, m))
+    return {m: rollups.combine(*found[m]) for m in metrics}
 
 
 def car_status(doc: dict, now: datetime, offline_after_s: float = OFFLINE_AFTER_S) -> tuple[str, list[str]]:
@@ -182,11 +201,21 @@ def pipeline_health(db, settings: Settings, start: datetime, end: datetime, now:
     `freshness_s` is the age of the newest processed event (None without data): the
     number that shows a stopped pipeline.
     """
+    return health_of(pipeline_windows(db, settings, start, end), start, end, now)
+
+
+def pipeline_windows(db, settings: Settings, start: datetime, end: datetime) -> list[dict]:
+    """The processor's windowed metrics documents that start in [start, end), oldest first."""
     check_range(start, end)
-    now = now or datetime.now(timezone.utc)
-    windows = list(db[settings.collections.metrics].find(
+    return list(db[settings.collections.metrics].find(
         {"window_start_ms": {"$gte": to_ms(start), "$lt": to_ms(end)}}).sort("window_start_ms", 1))
-    totals = {k: sum(w.get(k, 0) for w in windows) for k in ("processed", "valid", "stored", "invalid", "duplicates", "anomalies")}
+
+
+def health_of(windows: list[dict], start: datetime, end: datetime, now: datetime | None = None) -> dict:
+    """`pipeline_health` of windows already read (pure)."""
+    now = now or datetime.now(timezone.utc)
+    totals = {k: sum(w.get(k, 0) for w in windows) for k in ("processed", "valid", "stored", "invalid", "duplicates", "anomalies",
+                                                                "late", "too_late")}
     reasons, types = Counter(), Counter()
     for w in windows:
         reasons.update(w.get("invalid_by_reason", {}))
@@ -205,6 +234,18 @@ def pipeline_health(db, settings: Settings, start: datetime, end: datetime, now:
                                       / max(1, sum(w["batches"] for w in windows)), 2),
         "freshness_s": round((to_ms(now) - newest) / 1000, 1) if newest else None,
     }
+
+
+def event_windows(db, settings: Settings, key: str, start: datetime, end: datetime) -> list[dict]:
+    """The event-time windows of `key` (a car id, or "fleet") that start in [start, end), as
+    the processor published them (labkit.windows), oldest first: `{t, size_ms, count,
+    revision, state, history}`."""
+    check_range(start, end)
+    docs = db[settings.collections.windows].find(
+        {"key": key, "start_ms": {"$gte": to_ms(start), "$lt": to_ms(end)}}).sort("start_ms", 1)
+    return [{"key": d["key"], "t": from_ms(int(d["start_ms"])), "size_ms": d["size_ms"], "count": d["count"],
+             "revision": d["revision"], "state": d["state"],
+             "history": [{**h, "at": as_utc(h["at"])} for h in d.get("history", [])]} for d in docs]
 
 
 def dlq_summary(db, settings: Settings, recent: int = 20) -> dict:

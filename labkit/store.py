@@ -18,6 +18,7 @@ events: the processor, DLQ replay and the tests all call it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError
@@ -46,6 +47,7 @@ def ensure_indexes(db, settings: Settings) -> None:
                                name="car_id_size_start")
     db[c.dead_letters].create_index([("failed_at", DESCENDING)], name="failed_at")
     db[c.dead_letters].create_index([("reason", ASCENDING), ("failed_at", ASCENDING)], name="reason_failed_at")
+    db[c.windows].create_index([("key", ASCENDING), ("start_ms", ASCENDING)], name="key_start")
 
 
 def event_document(event: dict) -> dict:
@@ -148,3 +150,28 @@ def write_dead_letters(db, settings: Settings, documents: list[dict]) -> WriteRe
         db[c.dead_letter_counts].bulk_write(ops, ordered=False)
     return result
 
+
+
+def write_windows(db, settings: Settings, emissions: list, at: datetime) -> None:
+    """Publish event-time window results (`labkit.windows.Emission`): one document per key
+    and window with its newest count, revision and state, and in `history` every time it was
+    published (emitted, revised, final), with the watermark that caused it."""
+    if not emissions:
+        return
+    from labkit.queries import from_ms
+
+    ops = []
+    for e in emissions:
+        entry = {"state": e.state, "revision": e.revision, "count": e.count, "watermark_ms": e.watermark_ms, "at": at}
+        ops.append(UpdateOne({"_id": f"{e.key}:{e.size_ms}:{e.start_ms}"},
+                             {"$set": {"key": e.key, "start_ms": e.start_ms, "size_ms": e.size_ms,
+                                       "start": from_ms(e.start_ms), **entry},
+                              "$push": {"history": entry}}, upsert=True))
+    db[settings.collections.windows].bulk_write(ops, ordered=False)
+
+
+def write_too_late(db, settings: Settings, events: list[dict], watermark_ms: int | None, at: datetime) -> WriteResult:
+    """The side output of the event-time windows: valid events that arrived after their
+    window was final. Kept whole (`_id` = event id), with the watermark they missed."""
+    return insert_idempotent(db[settings.collections.too_late], [
+        {**event_document(e), "watermark_ms": watermark_ms, "set_aside_at": at} for e in events])

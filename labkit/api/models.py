@@ -77,6 +77,8 @@ class PipelineHealth(BaseModel):
     invalid: int
     duplicates: int
     anomalies: int
+    late: int = Field(0, description="events that revised an event-time window already emitted")
+    too_late: int = Field(0, description="events set aside: their event-time window was final")
     windows: int
     events_per_s: float
     invalid_ratio: float
@@ -94,8 +96,28 @@ class PipelineWindow(BaseModel):
     invalid: int
     duplicates: int
     anomalies: int
+    late: int = 0
+    too_late: int = 0
     consumer_lag: int | None = None
     batch_latency_ms_avg: float = 0.0
+
+
+class Publication(BaseModel):
+    state: str = Field(description="emitted (the watermark passed the window's end), revised (a late event), final")
+    revision: int
+    count: int
+    watermark_ms: int
+    at: datetime
+
+
+class EventWindow(BaseModel):
+    key: str = Field(description="a car id, or `fleet` for every car")
+    t: datetime
+    size_ms: int
+    count: int
+    revision: int
+    state: str
+    history: list[Publication]
 
 
 class DlqRecent(BaseModel):

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import TypeAdapter
 
 from labkit import queries
-from labkit.api.models import (AnomalyCount, AnomalyRecord, Bucket, Car, CarState, DlqSummary, FleetSummary, Health,
-                               PipelineHealth, PipelineWindow, Point, ReasonCount)
+from labkit.api.models import (AnomalyCount, AnomalyRecord, Bucket, Car, CarState, DlqSummary, EventWindow,
+                               FleetSummary, Health, PipelineHealth, PipelineWindow, Point, ReasonCount)
 from labkit.api.params import time_range
 from labkit.config import Settings
 
@@ -27,8 +27,13 @@ def get_answers(request: Request):
     return request.app.state.answers
 
 
+def get_shared(request: Request):
+    return request.app.state.shared
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Answers = Annotated[object, Depends(get_answers)]
+Shared = Annotated[object, Depends(get_shared)]
 Db = Annotated[object, Depends(get_db)]
 From = Annotated[str | None, Query(alias="from", description="epoch ms or ISO-8601; default: `to` - 15 min",
                                    examples=["1764230400000"])]
@@ -36,6 +41,7 @@ To = Annotated[str | None, Query(alias="to", description="epoch ms or ISO-8601; 
 CarId = Annotated[str, Query(min_length=1, max_length=32, examples=["CAR_001"])]
 
 _FLEET_JSON = TypeAdapter(list[CarState])
+_BUCKETS_JSON = TypeAdapter(list[Bucket])
 
 health = APIRouter(tags=["health"])
 series = APIRouter(prefix="/series", tags=["series"])
@@ -76,21 +82,35 @@ def anomaly_series(db: Db, settings: SettingsDep, start: From = None, end: To = 
 
 
 @series.get("/{metric}", response_model=list[Bucket] | list[Point], summary="One car's metric over time")
-def metric_series(metric: str, db: Db, settings: SettingsDep, car_id: CarId, start: From = None, end: To = None,
+def metric_series(metric: str, db: Db, settings: SettingsDep, shared: Shared, car_id: CarId,
+                  start: From = None, end: To = None,
                   bucket: Annotated[int | None, Query(ge=1000, le=86_400_000,
                                                       description="bucket size in ms; default: chosen from the range, at least 10 s")] = None,
                   raw: Annotated[bool, Query(description="stored readings instead of buckets")] = False,
                   limit: Annotated[int, Query(ge=1, le=10_000, description="raw mode: at most this many points")] = 2000):
     """Buckets `{t, avg, min, max, count}` (default) or raw points `{t, value}` of `metric`
-    (speed, rpm, engine_temp, fuel_level) for `car_id` in [from, to)."""
+    (speed, rpm, engine_temp, fuel_level) for `car_id` in [from, to).
+
+    Buckets of all four metrics are read together, and requests for the same car and range
+    that arrive at once (a board's panels) share that read (labkit.api.cache.SharedAnswers)."""
     if metric not in queries.METRICS:
         raise HTTPException(404, f"unknown metric {metric!r}; choose one of {', '.join(queries.METRICS)}")
     frm, to = time_range(start, end)
-    _require_car(db, settings, car_id)
-    rows = queries.series(db, settings, car_id, metric, frm, to, bucket_ms=bucket, raw=raw, max_points=limit)
     if raw:
+        _require_car(db, settings, car_id)
+        rows = queries.series(db, settings, car_id, metric, frm, to, raw=True, max_points=limit)
         return [Point(t=r["t"], value=_num(r["value"])) for r in rows]
-    return [Bucket(t=r["t"], avg=_num(r["avg"]), min=_num(r["min"]), max=_num(r["max"]), count=r["count"]) for r in rows]
+
+    def every_metric() -> dict[str, bytes]:
+        _require_car(db, settings, car_id)
+        found = queries.series_by_metric(db, settings, car_id, frm, to, bucket_ms=bucket, max_points=limit)
+        return {m: _BUCKETS_JSON.dump_json([Bucket(t=r["t"], avg=_num(r["avg"]), min=_num(r["min"]), max=_num(r["max"]),
+                                                   count=r["count"]) for r in rows])
+                for m, rows in found.items()}
+
+    # The JSON of all four metrics is made once; each panel's request takes its own.
+    return Response(shared.get(("series", car_id, frm, to, bucket, limit), every_metric)[metric],
+                    media_type="application/json")
 
 
 @cars.get("/cars", response_model=list[Car], summary="Every car that has reported (for a Grafana variable)")
@@ -150,20 +170,32 @@ def anomaly_records(db: Db, settings: SettingsDep, start: From = None, end: To =
 
 
 @pipeline.get("/pipeline/health", response_model=PipelineHealth, summary="Pipeline totals and rates over a window")
-def pipeline_health(db: Db, settings: SettingsDep, start: From = None, end: To = None):
+def pipeline_health(db: Db, settings: SettingsDep, shared: Shared, start: From = None, end: To = None):
+    """The Pipeline Health board's four stat panels send this at once; they share one read."""
     frm, to = time_range(start, end)
-    return queries.pipeline_health(db, settings, frm, to)
+    windows = shared.get(("windows", frm, to), lambda: queries.pipeline_windows(db, settings, frm, to))
+    return queries.health_of(windows, frm, to)
 
 
 @pipeline.get("/pipeline/series", response_model=list[PipelineWindow], summary="Pipeline metrics per window over time")
-def pipeline_series(db: Db, settings: SettingsDep, start: From = None, end: To = None):
+def pipeline_series(db: Db, settings: SettingsDep, shared: Shared, start: From = None, end: To = None):
     frm, to = time_range(start, end)
-    windows = db[settings.collections.metrics].find(
-        {"window_start_ms": {"$gte": queries.to_ms(frm), "$lt": queries.to_ms(to)}}).sort("window_start_ms", 1)
+    windows = shared.get(("windows", frm, to), lambda: queries.pipeline_windows(db, settings, frm, to))
     return [PipelineWindow(t=queries.from_ms(int(w["window_start_ms"])), processed=w.get("processed", 0),
                            valid=w.get("valid", 0), invalid=w.get("invalid", 0), duplicates=w.get("duplicates", 0),
-                           anomalies=w.get("anomalies", 0), consumer_lag=w.get("consumer_lag"),
+                           anomalies=w.get("anomalies", 0), late=w.get("late", 0), too_late=w.get("too_late", 0),
+                           consumer_lag=w.get("consumer_lag"),
                            batch_latency_ms_avg=w.get("batch_latency_ms_avg", 0.0)) for w in windows]
+
+
+@pipeline.get("/windows", response_model=list[EventWindow], summary="Event-time windows as published, with their history")
+def event_windows(db: Db, settings: SettingsDep, start: From = None, end: To = None,
+                  key: Annotated[str, Query(min_length=1, max_length=32, description="a car id, or `fleet`",
+                                            examples=["fleet"])] = "fleet"):
+    """Each window's count by event time, its state (emitted, revised, final), its revision,
+    and every time the processor published it (labkit.windows)."""
+    frm, to = time_range(start, end)
+    return queries.event_windows(db, settings, key, frm, to)
 
 
 @pipeline.get("/dlq/summary", response_model=DlqSummary, summary="Dead-lettered messages by reason, and the newest")

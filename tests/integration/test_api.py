@@ -165,3 +165,25 @@ def test_runner_serves_over_a_real_socket_and_stops_cleanly(pipeline):
         assert httpx.get(api.url + "/health", timeout=5).status_code == 200
     with pytest.raises(httpx.ConnectError):
         httpx.get("http://127.0.0.1:18765/health", timeout=2)
+
+
+def test_a_boards_panels_asked_at_once_get_each_their_own_answer(client):
+    """The four series panels (and the pipeline panels) of one refresh share one read; each
+    still gets the answer to its own question, the same as when asked alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = {"car_id": "CAR_001", "from": ms(T0), "to": ms(T0 + timedelta(minutes=1))}
+    alone = {m: client.get(f"/series/{m}", params=rng).json() for m in queries.METRICS}
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda m: (m, client.get(f"/series/{m}", params=rng).json()), [*queries.METRICS] * 2))
+    assert all(rows == alone[m] for m, rows in together)
+    assert alone["speed"][0]["avg"] == 4.5 and alone["rpm"][0]["avg"] == 2000.0 and alone["speed"] != alone["rpm"]
+    unknown = client.get("/series/speed", params={**rng, "car_id": "CAR_404"})
+    assert unknown.status_code == 404 and "CAR_404" in unknown.json()["detail"]
+
+
+def test_every_response_says_how_long_the_app_took(client):
+    response = client.get("/fleet/summary")
+    name, _, duration = response.headers["server-timing"].partition(";dur=")
+    assert name == "app" and float(duration) >= 0
+    assert "server-timing" in client.get("/series/nope", params={"car_id": "CAR_001"}).headers

@@ -1,0 +1,50 @@
+"""The processor's event-time windows against the real broker and MongoDB-wire server:
+one car's stream with a late event and a too-late one, as labkit.windows describes."""
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from pymongo import MongoClient
+
+from labkit import kafka_io, queries
+from labkit.processor import Processor, ProcessorConfig
+
+
+def event(car: str, at: datetime, n: int) -> dict:
+    return {"car_id": car, "event_id": f"{car}-w{n}", "seq": n + 1, "timestamp": at.isoformat(), "speed": 50.0,
+            "rpm": 2000, "engine_temp": 90.0, "fuel_level": 50.0, "latitude": 52.5, "longitude": 13.4}
+
+
+def test_a_window_is_emitted_revised_and_final_and_a_too_late_event_is_set_aside(pipeline):
+    car = f"CAR_{uuid.uuid4().int % 900_000 + 100_000}"
+    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    t0 -= timedelta(seconds=t0.second % 10)  # a window starts at t0
+    seconds = [*range(30), 5, *range(30, 100), 3]  # 5: late, within the lateness; 3: too late
+    producer = kafka_io.make_producer(pipeline)
+    for n, s in enumerate(seconds):
+        producer.send(pipeline.topics.telemetry, key=car.encode(),
+                      value=json.dumps(event(car, t0 + timedelta(seconds=s), n)).encode())
+    producer.flush()
+    producer.close()
+
+    # The other partitions are empty; idle at once, they hold nothing back (labkit.windows tests
+    # the holding back), so the watermark follows this car's partition.
+    config = ProcessorConfig(group_id=f"g-{uuid.uuid4().hex[:6]}", batch_size=10, watermark_delay_ms=1_000,
+                             allowed_lateness_ms=20_000, watermark_idle_ms=0)
+    stats = Processor(pipeline, config).run(idle_timeout_s=3)
+
+    assert (stats.valid, stats.late, stats.too_late) == (len(seconds), 1, 1)
+    assert stats.stored + stats.too_late == stats.valid
+    with MongoClient(pipeline.mongodb_uri, tz_aware=True) as client:
+        db = client[pipeline.mongodb_db]
+        first = queries.event_windows(db, pipeline, car, t0, t0 + timedelta(seconds=10))
+        aside = list(db[pipeline.collections.too_late].find({"car_id": car}))
+        stored = db[pipeline.collections.telemetry].count_documents({"car_id": car})
+        fleet = queries.event_windows(db, pipeline, "fleet", t0, t0 + timedelta(seconds=10))
+    assert [(h["state"], h["revision"], h["count"]) for h in first[0]["history"]] == [
+        ("emitted", 0, 10), ("revised", 1, 11), ("final", 1, 11)]
+    assert (first[0]["state"], first[0]["count"]) == ("final", 11)
+    assert [a["event_id"] for a in aside] == [f"{car}-w{len(seconds) - 1}"]
+    assert stored == len(seconds) - 1  # the too-late event is not a reading
+    assert fleet and fleet[0]["count"] == 11  # the fleet window counts every car's events

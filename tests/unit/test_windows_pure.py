@@ -1,0 +1,101 @@
+"""Event-time windows on hand-made sequences, with exact expected results."""
+
+import random
+
+from labkit.windows import FLEET, LATE, ON_TIME, TOO_LATE, EventTimeWindows
+
+S = 1_000  # one second in ms; windows are 10 s
+
+
+def states(emissions, key="CAR_001"):
+    return [(e.start_ms // S, e.state, e.revision, e.count) for e in emissions if e.key == key]
+
+
+def test_a_window_is_emitted_when_the_watermark_passes_its_end():
+    w = EventTimeWindows(delay_ms=2 * S, allowed_lateness_ms=30 * S)
+    for t in (0, 3, 9.999):
+        assert w.add(0, "CAR_001", int(t * S), now_ms=0) == ON_TIME
+    assert w.advance(0) == []  # watermark 9.999 - 2: the window [0, 10) is still open
+    w.add(0, "CAR_001", 10 * S, now_ms=0)  # exactly at the end: the next window
+    w.add(0, "CAR_001", 11 * S, now_ms=0)
+    assert w.advance(0) == []  # watermark 9 s
+    w.add(0, "CAR_001", 12 * S, now_ms=0)  # watermark 10 s: [0, 10) is complete
+    assert states(w.advance(0)) == [(0, "emitted", 0, 3)]
+    assert states(w.advance(0), key=FLEET) == []  # nothing new: nothing published twice
+    assert w.watermark(0) == 10 * S
+
+
+def test_a_late_event_revises_an_emitted_window_and_a_too_late_one_is_set_aside():
+    w = EventTimeWindows(delay_ms=0, allowed_lateness_ms=20 * S)
+    w.add(0, "CAR_001", 5 * S, 0)
+    w.add(0, "CAR_001", 15 * S, 0)
+    assert states(w.advance(0)) == [(0, "emitted", 0, 1)]
+    assert w.add(0, "CAR_001", 7 * S, 0) == LATE  # [0, 10) emitted; watermark 15 < 10 + 20
+    assert w.add(0, "CAR_001", 8 * S, 0) == LATE
+    assert states(w.advance(0)) == [(0, "revised", 1, 3)]
+    w.add(0, "CAR_001", 30 * S, 0)  # watermark 30 = 10 + 20: [0, 10) is final
+    assert states(w.advance(0)) == [(0, "final", 1, 3), (10, "emitted", 0, 1)]
+    assert w.add(0, "CAR_001", 9 * S, 0) == TOO_LATE
+    assert states(w.advance(0)) == []  # a too-late event changes no window
+    assert w.counts == {ON_TIME: 3, LATE: 2, TOO_LATE: 1}
+
+
+def test_fleet_windows_count_every_car():
+    w = EventTimeWindows(delay_ms=0, allowed_lateness_ms=0)
+    for car in ("CAR_001", "CAR_002", "CAR_002"):
+        w.add(0, car, 1 * S, 0)
+    w.add(0, "CAR_001", 10 * S, 0)
+    out = w.advance(0)
+    assert states(out, FLEET) == [(0, "emitted", 0, 3), (0, "final", 0, 3)]
+    assert states(out, "CAR_002") == [(0, "emitted", 0, 2), (0, "final", 0, 2)]
+
+
+def test_the_slowest_partition_holds_the_watermark_back_until_it_is_idle():
+    w = EventTimeWindows(delay_ms=0, allowed_lateness_ms=0, idle_ms=30 * S)
+    w.add(0, "CAR_001", 5 * S, now_ms=0)
+    w.add(1, "CAR_002", 100 * S, now_ms=0)
+    assert w.watermark(now_ms=0) == 5 * S  # partition 0 is behind
+    assert states(w.advance(0), FLEET) == []
+    assert w.watermark(now_ms=29 * S) == 5 * S
+    w.add(1, "CAR_002", 101 * S, now_ms=29 * S)  # partition 1 keeps talking; 0 is silent
+    assert w.watermark(now_ms=30 * S) == 101 * S  # partition 0 idle for 30 s: left out
+    assert states(w.advance(30 * S), "CAR_001") == [(0, "emitted", 0, 1), (0, "final", 0, 1)]
+    w.add(0, "CAR_001", 6 * S, now_ms=31 * S)  # it speaks again, far behind: too late
+    assert w.counts[TOO_LATE] == 1 and w.watermark(now_ms=31 * S) == 6 * S
+
+
+def test_every_event_is_in_exactly_one_final_window_or_too_late():
+    rng = random.Random(3)
+    w = EventTimeWindows(delay_ms=2 * S, allowed_lateness_ms=5 * S)
+    finals, added = {}, 0
+    for i in range(3_000):
+        car = f"CAR_{rng.randrange(5):03d}"
+        t = i * 100 - (rng.randrange(30 * S) if rng.random() < 0.05 else rng.randrange(3 * S))
+        w.add(rng.randrange(3), car, max(0, t), now_ms=i * 100)
+        added += 1
+        for e in w.advance(i * 100):
+            if e.state == "final":
+                finals[(e.key, e.start_ms)] = e.count
+    w.add(0, "CAR_000", 10**9, now_ms=300 * S)  # move the watermark past everything
+    w.add(1, "CAR_000", 10**9, now_ms=300 * S)
+    w.add(2, "CAR_000", 10**9, now_ms=300 * S)
+    for e in w.advance(300 * S):
+        if e.state == "final":
+            finals[(e.key, e.start_ms)] = e.count
+    per_car = sum(n for (key, start), n in finals.items() if key != FLEET and start < 10**9 - 10 * S)
+    fleet = sum(n for (key, start), n in finals.items() if key == FLEET and start < 10**9 - 10 * S)
+    assert per_car + w.counts[TOO_LATE] == added == fleet + w.counts[TOO_LATE]
+    assert w.counts[TOO_LATE] > 0 and w.counts[LATE] > 0  # the sequence did exercise both
+
+
+def test_an_assigned_partition_that_delivered_nothing_holds_the_watermark_until_idle():
+    w = EventTimeWindows(delay_ms=0, allowed_lateness_ms=0, idle_ms=30 * S)
+    w.assign([0, 1], now_ms=0)
+    w.add(0, "CAR_001", 500 * S, now_ms=0)  # partition 0's backlog is read first ...
+    assert w.watermark(0) is None and w.advance(0) == []
+    assert w.add(1, "CAR_002", 1 * S, now_ms=1 * S) == ON_TIME  # ... so partition 1's old events are on time
+    assert w.watermark(1 * S) == 1 * S
+    w.revoke([1])  # partition 1 moved to another processor: it no longer holds anything back
+    assert w.watermark(2 * S) == 500 * S
+    w.assign([2], now_ms=2 * S)  # a new, empty partition: held back, until idle
+    assert w.watermark(3 * S) is None and w.watermark(32 * S) == 500 * S
