@@ -69,7 +69,10 @@ def _simulate(args, settings: Settings) -> int:
 
     rates = FaultRates(episode=args.episode_rate, invalid=args.invalid_rate,
                        duplicate=args.duplicate_rate, late=args.late_rate)
-    config = SimConfig(cars=args.cars, rate_hz=args.rate, seed=args.seed, faults=rates)
+    if not 0.0 <= args.v2_share <= 1.0:
+        print("error: --v2-share must be between 0 and 1", file=sys.stderr)
+        return 2
+    config = SimConfig(cars=args.cars, rate_hz=args.rate, seed=args.seed, faults=rates, v2_share=args.v2_share)
     start = backfill_start(config, args.count, args.duration) if args.fast else None
     sim_duration = args.duration if args.fast else None
     messages = Simulator(config).messages(count=args.count, duration_s=sim_duration, start=start)
@@ -189,6 +192,14 @@ def _api(args, settings: Settings) -> int:
     return 0
 
 
+def _schema(args, settings: Settings) -> int:
+    from labkit import schema
+
+    for path in schema.write():
+        print(f"wrote {path.name}")
+    return 0
+
+
 def _dashboards(args, settings: Settings) -> int:
     from labkit import dashboards
 
@@ -240,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fast", action="store_true", help="as fast as possible, timestamps ending now")
     p.add_argument("--episode-rate", type=float, default=0.002, help="anomaly episodes per event")
     p.add_argument("--invalid-rate", type=float, default=0.01, help="invalid messages per event")
+    p.add_argument("--v2-share", type=float, default=0.0,
+                   help="share of cars sending event version 2 (odometer, battery voltage); default 0")
     p.add_argument("--duplicate-rate", type=float, default=0.005, help="duplicates per event")
     p.add_argument("--late-rate", type=float, default=0.005, help="late (out-of-order) events per event")
     p.add_argument("--truth", help="write the ground truth (JSON lines) to this file")
@@ -286,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("dashboards", help="regenerate dashboards/*.json from labkit.dashboards")
     p.add_argument("action", choices=["write"])
     p.set_defaults(handler=_dashboards)
+
+    p = sub.add_parser("schema", help="regenerate labkit/schemas/telemetry.v*.json from labkit.contract")
+    p.add_argument("action", choices=["write"])
+    p.set_defaults(handler=_schema)
 
     p = sub.add_parser("live", help="simulator + processor + API together until Ctrl+C")
     p.add_argument("--cars", type=int, default=10)

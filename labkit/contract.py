@@ -16,6 +16,20 @@ An event is a JSON object with these fields:
     longitude    degrees                        -180 .. 180
     event_id     stable id, the idempotency key (MongoDB `_id`)
     seq          per-car counter from 1: gaps and duplicates become visible
+
+Versions. `schema_version` (an integer, the major version) says which contract an event
+follows; an event without it is version 1, as every event was before versions existed.
+
+    version 1    the fields above
+    version 2    adds two optional fields a real car sends:
+                 odometer_km    km driven            0 .. 2,000,000
+                 battery_v      battery voltage, V   0 .. 30
+
+Adding an optional field is compatible both ways: a version-1 reader ignores it, a version-2
+reader treats it as absent in a version-1 event. Removing or renaming a required field, or
+changing a unit, is not: that is a new major version, which readers that do not know it
+reject (`unsupported_version`) instead of misreading. `labkit.schema` publishes each version
+as a JSON Schema generated from the constants below.
 """
 
 from __future__ import annotations
@@ -37,6 +51,16 @@ RANGES: dict[str, tuple[float, float]] = {
     "longitude": (-180.0, 180.0),
 }
 NUMERIC_FIELDS = tuple(RANGES)
+
+#: The versions this code reads, and the optional fields each one adds (with their ranges).
+SCHEMA_VERSIONS = (1, 2)
+CURRENT_VERSION = 2
+OPTIONAL_RANGES: dict[int, dict[str, tuple[float, float]]] = {
+    1: {},
+    2: {"odometer_km": (0.0, 2_000_000.0), "battery_v": (0.0, 30.0)},
+}
+#: Every optional field of any version (stored when present; None in the API when absent).
+OPTIONAL_FIELDS = tuple(name for fields in OPTIONAL_RANGES.values() for name in fields)
 #: The metrics a chart plots over time (the API's /series/{metric}, the rollups).
 METRICS = ("speed", "rpm", "engine_temp", "fuel_level")
 
@@ -77,6 +101,7 @@ REASON_CLASSES = (
     "range",
     "bad_timestamp",
     "future_timestamp",
+    "unsupported_version",
 )
 
 

@@ -89,7 +89,10 @@ def dashboards() -> dict[str, dict]:
     """uid -> dashboard JSON model, for the four dashboards of the contract."""
     fleet_columns = (Column("car_id", "car", "string"), Column("latitude", "latitude", "number"),
                      Column("longitude", "longitude", "number"), Column("status", "status", "string"),
-                     Column("speed", "speed", "number"), Column("age_s", "age_s", "number"))
+                     Column("speed", "speed", "number"), Column("age_s", "age_s", "number"),
+                     # Version 2 fields: empty cells for cars that still send version 1.
+                     Column("schema_version", "version", "number"), Column("odometer_km", "odometer km", "number"),
+                     Column("battery_v", "battery V", "number"))
     specs = {
         "fleet-map": ("Fleet Map", [
             _stat("cars reporting", "/fleet/summary", "reporting", ranged=False),

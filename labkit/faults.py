@@ -29,7 +29,9 @@ from datetime import datetime, timedelta
 from labkit import contract
 
 EPISODES = ("overspeed", "overheat", "high_rpm", "low_fuel", "gps_jump", "sensor_stuck")
-INVALID_CLASSES = contract.REASON_CLASSES
+#: What `_corrupt` breaks. An unsupported version is not a corruption but a producer ahead of
+#: its readers: the simulator's `versions` make those (labkit.simulator.SimConfig).
+INVALID_CLASSES = tuple(c for c in contract.REASON_CLASSES if c != "unsupported_version")
 
 
 @dataclass(frozen=True)

@@ -337,7 +337,7 @@ def as_utc(at: datetime) -> datetime:
 
 def _latest_row(doc: dict, now: datetime, offline_after_s: float) -> dict:
     status, alerts = car_status(doc, now, offline_after_s)
-    row = {name: doc[name] for name in contract.FIELDS if name in doc}
+    row = {name: doc[name] for name in (*contract.FIELDS, "schema_version", *contract.OPTIONAL_FIELDS) if name in doc}
     row["timestamp"] = as_utc(doc["timestamp"])
     row.update(status=status, alerts=alerts, age_s=round((now - row["timestamp"]).total_seconds(), 1))
     return row

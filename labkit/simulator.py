@@ -27,6 +27,10 @@ class SimConfig:
     seed: int = 7
     faults: FaultRates = FaultRates()
     area: CityArea = field(default_factory=CityArea)
+    #: The share of cars already upgraded to event version 2 (labkit.contract): they send
+    #: `schema_version: 2` with odometer and battery voltage; the others send version 1.
+    #: A rolling upgrade is this share going from 0 to 1.
+    v2_share: float = 0.0
 
 
 def backfill_start(config: SimConfig, count: int | None = None, duration_s: float | None = None,
@@ -64,7 +68,10 @@ class Simulator:
         injector = FaultInjector(cfg.faults, random.Random(f"{cfg.seed}/faults"), cfg.rate_hz)
         tag = self.run_tag(start)
         sent = 0
+        upgraded = round(cfg.v2_share * cfg.cars)  # cars 1..upgraded send version 2
         for car, reading in fleet.readings(start, duration_s=duration_s):
+            if int(car.car_id.removeprefix("CAR_")) <= upgraded:
+                reading = as_version_2(car, reading)
             for message in injector.messages(reading, f"{car.car_id}-{tag}-{reading['seq']:07d}"):
                 if count is not None and sent >= count:
                     return
@@ -75,3 +82,10 @@ class Simulator:
                 return
             yield message
             sent += 1
+
+
+def as_version_2(car, reading: dict) -> dict:
+    """A car's reading as an upgraded car sends it: version 2, with the odometer and the
+    battery voltage (charging while the engine turns, resting otherwise)."""
+    return {**reading, "schema_version": 2, "odometer_km": round(car.odometer_m / 1000, 3),
+            "battery_v": 14.1 if reading["rpm"] > 500 else 12.6}

@@ -52,7 +52,9 @@ def ensure_indexes(db, settings: Settings) -> None:
 
 def event_document(event: dict) -> dict:
     """A validated event as stored: `_id` from event_id, timestamp as a BSON date."""
-    return {"_id": event["event_id"], **{name: event[name] for name in contract.FIELDS}}
+    return {"_id": event["event_id"], **{name: event[name] for name in contract.FIELDS},
+            "schema_version": event.get("schema_version", 1),
+            **{name: event[name] for name in contract.OPTIONAL_FIELDS if name in event}}
 
 
 def insert_idempotent(collection, documents: list[dict]) -> WriteResult:
@@ -88,11 +90,14 @@ def update_latest(collection, events: list[dict]) -> int:
             newest[event["car_id"]] = event
     if not newest:
         return 0
-    ops = [
-        UpdateOne({"_id": car, "timestamp": {"$lt": e["timestamp"]}},
-                  {"$set": {name: e[name] for name in contract.FIELDS}}, upsert=True)
-        for car, e in newest.items()
-    ]
+    ops = []
+    for car, e in newest.items():
+        state = {k: v for k, v in event_document(e).items() if k != "_id"}
+        update = {"$set": state}
+        absent = {name: "" for name in contract.OPTIONAL_FIELDS if name not in state}
+        if absent:  # a version-1 event after a version-2 one: no stale odometer
+            update["$unset"] = absent
+        ops.append(UpdateOne({"_id": car, "timestamp": {"$lt": e["timestamp"]}}, update, upsert=True))
     try:
         collection.bulk_write(ops, ordered=False)
         return len(ops)

@@ -8,6 +8,10 @@ Checks run cheapest first and stop at the first failure, so each rejected messag
 exactly one reason code (`<class>` or `<class>:<field>`, classes in
 `labkit.contract.REASON_CLASSES`). A valid event comes out typed: the timestamp is an
 aware UTC datetime, numbers are int/float, and unknown extra fields are dropped.
+
+Versions (`labkit.contract`): an event without `schema_version` is version 1. A valid event
+always carries its `schema_version`, and the optional fields of its version that it sent;
+a major version this code does not know is rejected as `unsupported_version`.
 """
 
 from __future__ import annotations
@@ -100,6 +104,13 @@ def _validate(raw, now: datetime, ranges: dict[str, tuple[float, float]]) -> Ver
         return _reject("not_json", str(exc)[:200])
     if not isinstance(data, dict):
         return _reject("not_object", f"JSON {type(data).__name__}, expected an object")
+    version = data.get("schema_version", 1)
+    if type(version) is not int:
+        return _reject("wrong_type:schema_version", f"schema_version is {type(version).__name__}, expected an integer")
+    if version not in contract.SCHEMA_VERSIONS:
+        known = " and ".join(map(str, contract.SCHEMA_VERSIONS))
+        return _reject("unsupported_version", f"schema_version {version}: this processor reads versions {known}; "
+                                              "upgrade the readers before the producers")
 
     for name in contract.FIELDS:
         if name not in data:
@@ -125,6 +136,16 @@ def _validate(raw, now: datetime, ranges: dict[str, tuple[float, float]]) -> Ver
             hint = " (a number sent as a string)" if isinstance(value, str) and _numeric(value) else ""
             return _reject(f"wrong_type:{name}", f"{name} is {type(value).__name__}{hint}, expected a number")
         low, high = ranges[name]
+        if not (low <= value <= high) or math.isnan(value):
+            return _reject(f"range:{name}", f"{name}={value!r:.30} outside {low:g}..{high:g}")
+        event[name] = value
+    event["schema_version"] = version
+    for name, (low, high) in contract.OPTIONAL_RANGES[version].items():
+        if name not in data or data[name] is None:  # optional: absent (or null) is fine
+            continue
+        value = data[name]
+        if type(value) not in (int, float):
+            return _reject(f"wrong_type:{name}", f"{name} is {type(value).__name__}, expected a number")
         if not (low <= value <= high) or math.isnan(value):
             return _reject(f"range:{name}", f"{name}={value!r:.30} outside {low:g}..{high:g}")
         event[name] = value

@@ -38,6 +38,9 @@ class CarState(BaseModel):
     longitude: float | None = None
     event_id: str | None = None
     seq: int | None = None
+    schema_version: int = Field(1, description="the event's contract version (labkit.contract)")
+    odometer_km: float | None = Field(None, description="version 2 events only")
+    battery_v: float | None = Field(None, description="version 2 events only")
     status: str = Field(examples=["ok"], description="ok, alert or offline")
     alerts: list[str] = []
     age_s: float

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from labkit import contract
+from labkit import contract, faults
 from labkit.faults import EPISODES, FaultRates
 from labkit.simulator import SimConfig, Simulator, backfill_start
 
@@ -46,7 +46,7 @@ def test_fault_rates_within_tolerance(faulty):
 def test_every_invalid_class_occurs_and_labels_describe_the_bytes(faulty):
     invalid = [m for m in faulty if not m.is_valid]
     classes = Counter(label.split(":")[1] for m in invalid for label in m.labels if label.startswith("invalid:"))
-    assert set(classes) == set(contract.REASON_CLASSES)
+    assert set(classes) == set(faults.INVALID_CLASSES) == set(contract.REASON_CLASSES) - {"unsupported_version"}
     for m in invalid:
         reason = next(label.split(":")[1] for label in m.labels if label.startswith("invalid:"))
         if reason == "not_json":

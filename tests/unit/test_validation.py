@@ -28,7 +28,7 @@ def test_a_good_event_comes_out_typed():
     event = verdict.event
     assert event["timestamp"] == datetime(2026, 6, 1, 11, 59, 58, 123456, tzinfo=timezone.utc)
     assert type(event["rpm"]) is int and type(event["speed"]) is float
-    assert set(event) == set(contract.FIELDS)
+    assert set(event) == {*contract.FIELDS, "schema_version"} and event["schema_version"] == 1
 
 
 def test_other_timezones_are_converted_to_utc_and_extra_fields_dropped():
@@ -150,4 +150,30 @@ def test_simulated_invalid_messages_get_the_reason_class_of_their_label():
             seen.add(labels[0])
         else:
             assert verdict.ok, (m.value[:120], verdict)
-    assert seen == set(contract.REASON_CLASSES)
+    assert seen == set(contract.REASON_CLASSES) - {"unsupported_version"}  # made by producers, not faults
+
+
+def test_version_2_adds_optional_fields_and_version_1_stays_valid():
+    v2 = validate(raw(schema_version=2, odometer_km=12_345.6, battery_v=13.9), NOW)
+    assert v2.ok and v2.event["schema_version"] == 2
+    assert (v2.event["odometer_km"], v2.event["battery_v"]) == (12_345.6, 13.9)
+    assert validate(raw(schema_version=2), NOW).ok  # optional: a v2 event may leave them out
+    assert validate(raw(schema_version=2, battery_v=None), NOW).ok
+    v1 = validate(raw(), NOW)
+    assert v1.event["schema_version"] == 1 and "odometer_km" not in v1.event
+    # A version-1 event that happens to carry the field: v1 has no such field, so it is dropped.
+    assert "odometer_km" not in validate(raw(schema_version=1, odometer_km=5.0), NOW).event
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"schema_version": 3}, "unsupported_version"),
+    ({"schema_version": 0}, "unsupported_version"),
+    ({"schema_version": "2"}, "wrong_type:schema_version"),
+    ({"schema_version": 2.0}, "wrong_type:schema_version"),
+    ({"schema_version": 2, "odometer_km": -1}, "range:odometer_km"),
+    ({"schema_version": 2, "battery_v": 99}, "range:battery_v"),
+    ({"schema_version": 2, "battery_v": "13.8"}, "wrong_type:battery_v"),
+])
+def test_versions_and_version_2_fields_are_checked(changes, reason):
+    verdict = validate(raw(**changes), NOW)
+    assert verdict.reason == reason and verdict.detail
