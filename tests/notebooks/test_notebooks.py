@@ -106,6 +106,15 @@ def test_recorded_numbers_obey_conservation(forward):
     assert sum(nb05["burst_jump"].values()) == 40
     assert (nb05["lag_stopped"], nb05["lag_after"], nb05["caught_up"]) == (50, 0, 50)
 
+    nb07 = records.read(_executed(forward, "07_time_and_change.ipynb"))
+    verdicts = nb07["verdicts"]
+    assert nb07["readings"] == sum(verdicts.values()) == nb07["stored"] + nb07["set_aside"]
+    assert (nb07["processor_late"], nb07["processor_too_late"]) == (verdicts["late"], verdicts["too_late"]) != (0, 0)
+    assert nb07["set_aside"] == nb07["processor_too_late"]
+    assert nb07["mixed_processed"] == nb07["mixed_stored"] == sum(nb07["by_version"].values())
+    assert {key.split()[1] for key in nb07["by_version"]} == {"v1", "v2"}
+    assert nb07["rejected"] == {"unsupported_version": 1, "missing_field:speed": 1, "wrong_type:battery_v": 1}
+
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_passes_nbval_lax(services, reverse, path):

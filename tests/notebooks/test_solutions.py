@@ -13,10 +13,11 @@ from labkit.checks import nb02 as check02
 from labkit.checks import nb03 as check03
 from labkit.checks import nb04 as check04
 from labkit.checks import nb05 as check05
+from labkit.checks import nb07 as check07
 from labkit.faults import FaultRates
 from labkit.infra.topics import describe_topics
 from labkit.simulator import SimConfig, Simulator, backfill_start
-from labkit.solutions import nb00, nb01, nb02, nb03, nb04, nb05
+from labkit.solutions import nb00, nb01, nb02, nb03, nb04, nb05, nb07
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -118,6 +119,23 @@ def test_nb05_solutions(pipeline):
     produce(pipeline, _batch(count=40, invalid=0))
     assert check05.total_lag(nb05.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)
     assert not check05.total_lag(lambda c, t: 0, pipeline, "lag-group", pipeline.topics.telemetry)
+
+
+def test_nb07_solutions():
+    # One car, one reading a second; readings 20-29 s arrive together at 45 s (a tunnel).
+    stream = [{"car_id": "CAR_001", "event_ms": t * 1000, "arrival_ms": t * 1000 + 200} for t in range(60) if not 20 <= t < 30]
+    stream += [{"car_id": "CAR_001", "event_ms": t * 1000, "arrival_ms": 45_000 + t} for t in range(20, 30)]
+    stream.sort(key=lambda e: e["arrival_ms"])
+    candidates = [0, 2, 5, 10, 20, 30]
+    assert nb07.smallest_lateness(stream, 1000, 1.0, candidates) == 20
+    assert nb07.smallest_lateness(stream, 1000, 0.8, candidates) == 0  # 50 of 60 in time at once
+    assert check07.smallest_lateness(nb07.smallest_lateness, stream, 1000, candidates, targets=(0.8, 1.0))
+    assert not check07.smallest_lateness(lambda *a: 20, stream, 1000, candidates, targets=(0.8, 1.0))
+
+    event = json.loads(_batch(count=1, invalid=0)[0].value)
+    assert check07.upgrade(nb07.upgrade, event)
+    assert not check07.upgrade(lambda e, km, v: {**e, "odometer_km": km, "battery_v": v}, event)  # no version: dropped
+    assert not check07.upgrade(lambda e, km, v: e.update(schema_version=2, odometer_km=km, battery_v=v) or e, dict(event))
 
 
 def test_sandbox_gives_a_fresh_namespace_each_time(services):
