@@ -89,7 +89,8 @@ def main() -> int:
     table(f"{n:,} events: viewers watching the four Grafana boards (each its own board and car, refreshing "
           f"every 10 s, a board's panels at once), about {args.rate:g} requests/s for {args.duration:g} s; then each "
           "route alone, 8 threads flat out, no two requests alike (one API process)", command,
-          ("server", "route", "requests in the mix", "p50 ms", "p99 ms", "errors", "highest requests/s alone"),
+          ("server", "route", "requests in the mix", "p50 ms", "p99 ms", "p50 ms in the app", "p99 ms in the app",
+           "errors", "highest requests/s alone"),
           routes, record)
     return 0
 
@@ -209,8 +210,8 @@ def winning_plan(db, settings: Settings, car: str, window) -> str:
 
 
 def board_requests(car: str, frm_ms: int, to_ms: int) -> dict[str, list[str]]:
-    """Every request each Grafana board sends on one refresh, as its JSON defines them (the
-    Fleet Map's six panels send six requests), with the board's variables filled in."""
+    """Every request each Grafana board sends on one refresh, one per panel target as its
+    JSON defines them, with the board's variables filled in."""
     values = {"${car}": car, "${__from}": str(frm_ms), "${__to}": str(to_ms)}
     boards = {}
     for board in sorted(DASHBOARDS.glob("*.json")):
@@ -243,17 +244,24 @@ def drive_routes(kind: str, settings: Settings, args) -> list[tuple]:
         latencies, errors, viewers = class_mix(base, args.rate, args.duration, args.cars, data_end_ms)
         print(f"[{kind}] {viewers} viewers, {len(latencies) / args.duration:.1f} requests/s", flush=True)
         rows = []
-        for route in sorted({path.split("?")[0] for path, _ in latencies}):
-            mine = [ms for path, ms in latencies if path.split("?")[0] == route]
-            q = statistics.quantiles(mine, n=100) if len(mine) > 1 else mine * 99
-            example = next(path for path, _ in latencies if path.split("?")[0] == route)
+        for route in sorted({path.split("?")[0] for path, _, _ in latencies}):
+            mine = [(ms, app) for path, ms, app in latencies if path.split("?")[0] == route]
+            q = percentiles([ms for ms, _ in mine])
+            inside = percentiles([app for _, app in mine if app is not None])
+            example = next(path for path, _, _ in latencies if path.split("?")[0] == route)
             highest = flat_out(base, example, 5.0)
-            rows.append((kind, route, len(mine), f"{q[49]:,.1f}", f"{q[98]:,.1f}", errors.get(route, 0), f"{highest:,.0f}"))
+            rows.append((kind, route, len(mine), f"{q[49]:,.1f}", f"{q[98]:,.1f}", f"{inside[49]:,.1f}",
+                         f"{inside[98]:,.1f}", errors.get(route, 0), f"{highest:,.0f}"))
             print(f"[{kind}] {rows[-1]}", flush=True)
         return rows
     finally:
         api.terminate()
         api.wait(timeout=30)
+
+
+def percentiles(values: list[float]) -> list[float]:
+    """The 1st to 99th percentiles (index 49 is the median, 98 the p99)."""
+    return statistics.quantiles(values, n=100) if len(values) > 1 else (values or [float("nan")]) * 99
 
 
 def class_mix(base: str, rate: float, seconds: float, cars: int, data_end_ms: int):
@@ -262,7 +270,8 @@ def class_mix(base: str, rate: float, seconds: float, cars: int, data_end_ms: in
     refresh sends all of its board's requests at once (as Grafana does), with the same
     from/to: the last 15 minutes of a clock that runs through the loaded data. There are as
     many viewers as make about `rate` requests/s. Latency is counted from the refresh, so
-    a server that falls behind shows it. Returns (path, ms) pairs, errors per route, viewers."""
+    a server that falls behind shows it. Returns (path, ms, ms inside the app) triples (the
+    app's own time from its Server-Timing header), errors per route, and the viewers."""
     boards = sorted(board_requests("", 0, 0))
     per_board = sum(len(v) for v in board_requests("", 0, 0).values()) / len(boards)
     viewers = max(1, round(rate * REFRESH_S / per_board))
@@ -278,13 +287,16 @@ def class_mix(base: str, rate: float, seconds: float, cars: int, data_end_ms: in
     jobs = iter(refreshes)
 
     def send(client, path, due):
+        app_ms = None
         try:
-            ok = client.get(base + path).status_code == 200
+            response = client.get(base + path)
+            ok = response.status_code == 200
+            app_ms = float(response.headers.get("server-timing", "app;dur=nan").partition("dur=")[2])
         except httpx.HTTPError:
             ok = False
         ms = (time.perf_counter() - due) * 1000
         with lock:
-            latencies.append((path, ms))
+            latencies.append((path, ms, app_ms))
             if not ok:
                 route = path.split("?")[0]
                 errors[route] = errors.get(route, 0) + 1

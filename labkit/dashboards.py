@@ -81,8 +81,11 @@ def _series(metric: str, unit: str) -> Panel:
                  description=f"avg/min/max of {metric} per bucket; the API picks the bucket from the time range")
 
 
-def _stat(title: str, path: str, selector: str, ranged: bool = True) -> Panel:
-    return Panel(title, "stat", Query(path, (), (Column(selector, title, "number"),), ranged=ranged), w=6, h=4)
+def _stats(title: str, path: str, selectors: tuple[str, ...], ranged: bool = True) -> Panel:
+    """One stat panel showing several numbers of one response: one request per refresh, where
+    a panel per number would send the same request once per number."""
+    return Panel(title, "stat", Query(path, (), tuple(Column(s, s, "number") for s in selectors), ranged=ranged),
+                 w=24, h=4)
 
 
 def dashboards() -> dict[str, dict]:
@@ -95,10 +98,8 @@ def dashboards() -> dict[str, dict]:
                      Column("battery_v", "battery V", "number"))
     specs = {
         "fleet-map": ("Fleet Map", [
-            _stat("cars reporting", "/fleet/summary", "reporting", ranged=False),
-            _stat("cars in anomaly", "/fleet/summary", "in_anomaly", ranged=False),
-            _stat("cars offline", "/fleet/summary", "offline", ranged=False),
-            _stat("cars", "/fleet/summary", "cars", ranged=False),
+            _stats("Cars: reporting, in anomaly, offline, all", "/fleet/summary",
+                   ("reporting", "in_anomaly", "offline", "cars"), ranged=False),
             Panel("Fleet: latest position per car", "geomap", Query("/fleet/latest", (), fleet_columns, ranged=False),
                   w=24, h=14, options={"layers": [{"type": "markers", "location": {"mode": "coords", "latitude": "latitude",
                                                                                          "longitude": "longitude"},
@@ -123,8 +124,7 @@ def dashboards() -> dict[str, dict]:
                          Column("threshold", "threshold", "number"))), w=24, h=10),
         ], []),
         "pipeline-health": ("Pipeline Health", [
-            _stat("processed", "/pipeline/health", "processed"), _stat("events_per_s", "/pipeline/health", "events_per_s"),
-            _stat("invalid_ratio", "/pipeline/health", "invalid_ratio"), _stat("freshness_s", "/pipeline/health", "freshness_s"),
+            _stats("Pipeline over the range", "/pipeline/health", ("processed", "events_per_s", "invalid_ratio", "freshness_s")),
             Panel("Throughput per 10 s window", "timeseries",
                   Query("/pipeline/series", (), (T, Column("processed", "processed", "number"), Column("valid", "valid", "number"),
                                                  Column("invalid", "invalid", "number"), Column("anomalies", "anomalies", "number")))),

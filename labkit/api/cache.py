@@ -20,7 +20,7 @@ so a notebook sees its own change at once there.
 
 Routes with a time range use `SharedAnswers` instead: when Grafana refreshes a board it
 sends every panel's request at once with the same `from`/`to` (the Vehicle Metrics board:
-four series of one car; Pipeline Health: four panels on /pipeline/health). Requests that
+four series of one car; Pipeline Health: three panels on the metrics windows). Requests that
 arrive while the same question is being answered wait for that answer rather than ask
 MongoDB again; nothing is kept after it, so no answer is older than the request.
 """

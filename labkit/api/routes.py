@@ -42,6 +42,7 @@ CarId = Annotated[str, Query(min_length=1, max_length=32, examples=["CAR_001"])]
 
 _FLEET_JSON = TypeAdapter(list[CarState])
 _BUCKETS_JSON = TypeAdapter(list[Bucket])
+_WINDOWS_JSON = TypeAdapter(list[PipelineWindow])
 
 health = APIRouter(tags=["health"])
 series = APIRouter(prefix="/series", tags=["series"])
@@ -171,21 +172,31 @@ def anomaly_records(db: Db, settings: SettingsDep, start: From = None, end: To =
 
 @pipeline.get("/pipeline/health", response_model=PipelineHealth, summary="Pipeline totals and rates over a window")
 def pipeline_health(db: Db, settings: SettingsDep, shared: Shared, start: From = None, end: To = None):
-    """The Pipeline Health board's four stat panels send this at once; they share one read."""
+    """The Pipeline Health board's stat panel and its two charts send their requests at once
+    with the same range: they share one read of the metrics windows."""
     frm, to = time_range(start, end)
-    windows = shared.get(("windows", frm, to), lambda: queries.pipeline_windows(db, settings, frm, to))
-    return queries.health_of(windows, frm, to)
+
+    def answer() -> bytes:
+        windows = shared.get(("windows", frm, to), lambda: queries.pipeline_windows(db, settings, frm, to))
+        return PipelineHealth(**queries.health_of(windows, frm, to)).model_dump_json().encode()
+
+    return Response(shared.get(("health", frm, to), answer), media_type="application/json")
 
 
 @pipeline.get("/pipeline/series", response_model=list[PipelineWindow], summary="Pipeline metrics per window over time")
 def pipeline_series(db: Db, settings: SettingsDep, shared: Shared, start: From = None, end: To = None):
     frm, to = time_range(start, end)
-    windows = shared.get(("windows", frm, to), lambda: queries.pipeline_windows(db, settings, frm, to))
-    return [PipelineWindow(t=queries.from_ms(int(w["window_start_ms"])), processed=w.get("processed", 0),
+
+    def answer() -> bytes:
+        windows = shared.get(("windows", frm, to), lambda: queries.pipeline_windows(db, settings, frm, to))
+        return _WINDOWS_JSON.dump_json([
+            PipelineWindow(t=queries.from_ms(int(w["window_start_ms"])), processed=w.get("processed", 0),
                            valid=w.get("valid", 0), invalid=w.get("invalid", 0), duplicates=w.get("duplicates", 0),
                            anomalies=w.get("anomalies", 0), late=w.get("late", 0), too_late=w.get("too_late", 0),
-                           consumer_lag=w.get("consumer_lag"),
-                           batch_latency_ms_avg=w.get("batch_latency_ms_avg", 0.0)) for w in windows]
+                           consumer_lag=w.get("consumer_lag"), batch_latency_ms_avg=w.get("batch_latency_ms_avg", 0.0))
+            for w in windows])
+
+    return Response(shared.get(("pipeline-series", frm, to), answer), media_type="application/json")
 
 
 @pipeline.get("/windows", response_model=list[EventWindow], summary="Event-time windows as published, with their history")
