@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from labkit.config import REPO_ROOT
+from labkit.config import REPO_ROOT, Settings
 
 DASHBOARD_DIR = REPO_ROOT / "dashboards"
 DATASOURCE = {"type": "yesoreyeram-infinity-datasource", "uid": "telemetry-api"}
+PARTITIONS = Settings().telemetry_partitions  # the lag panel draws one line per partition of the default topic
 SCHEMA_VERSION = 39
 TIME_RANGE = {"from": "now-15m", "to": "now"}
 REFRESH = "10s"  # live data arrives every second; 10 s matches the metrics windows
@@ -128,11 +129,13 @@ def dashboards() -> dict[str, dict]:
             Panel("Throughput per 10 s window", "timeseries",
                   Query("/pipeline/series", (), (T, Column("processed", "processed", "number"), Column("valid", "valid", "number"),
                                                  Column("invalid", "invalid", "number"), Column("anomalies", "anomalies", "number")))),
-            Panel("Consumer lag and batch latency", "timeseries",
-                  Query("/pipeline/series", (), (T, Column("consumer_lag", "lag", "number"),
-                                                 Column("batch_latency_ms_avg", "batch latency ms", "number")))),
+            Panel("Consumer lag per partition (messages not yet processed)", "timeseries",
+                  Query("/pipeline/lag", (), (T, Column("total", "total", "number"),
+                                              *(Column(f"p{i}", f"partition {i}", "number") for i in range(PARTITIONS))))),
             Panel("DLQ reasons", "table", Query("/dlq/reasons", (), (Column("reason", "reason", "string"),
                                                                    Column("count", "count", "number")), ranged=False), w=24),
+            Panel("Batch latency per 10 s window", "timeseries",
+                  Query("/pipeline/series", (), (T, Column("batch_latency_ms_avg", "batch latency ms", "number"))), w=24),
         ], []),
     }
     return {uid: _dashboard(uid, title, panels, variables) for uid, (title, panels, variables) in specs.items()}
@@ -210,6 +213,8 @@ def render(uid: str, panel_id: int, get, variables: dict[str, str], start_ms: in
     for selector, column in columns.items():
         if column["type"] == "timestamp" and selector in frame:
             frame[selector] = pd.to_datetime(frame[selector], utc=True)
+        elif column["type"] == "number" and selector in frame:  # a column of nulls is still a number column
+            frame[selector] = pd.to_numeric(frame[selector], errors="coerce").astype(float)
     title = f"{model['title']} / {panel['title']}"
     if frame.empty:
         return px.scatter(title=f"{title}: no data in this range")

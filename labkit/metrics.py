@@ -37,6 +37,7 @@ class Window(Totals):
     batch_latency_ms_total: float = 0.0
     batch_latency_ms_max: float = 0.0
     lag: int | None = None
+    lag_by_partition: dict[int, int] = field(default_factory=dict)
     newest_event_ms: int | None = None
 
     def record(self, processor_id: str, window_s: int) -> dict:
@@ -59,6 +60,7 @@ class Window(Totals):
             "batch_latency_ms_avg": round(self.batch_latency_ms_total / self.batches, 2) if self.batches else 0.0,
             "batch_latency_ms_max": round(self.batch_latency_ms_max, 2),
             "consumer_lag": self.lag,
+            "lag_by_partition": {str(p): n for p, n in sorted(self.lag_by_partition.items())},
             "newest_event_ms": self.newest_event_ms,
         }
 
@@ -106,8 +108,10 @@ class WindowedMetrics:
         size = self.window_s * 1000
         return now_ms - now_ms % size
 
-    def add(self, counts: BatchCounts, now_ms: int, lag: int | None = None) -> list[dict]:
-        """Add one batch; return the records of windows that closed (0 or 1)."""
+    def add(self, counts: BatchCounts, now_ms: int, lag: int | None = None,
+            lag_by_partition: dict[int, int] | None = None) -> list[dict]:
+        """Add one batch; return the records of windows that closed (0 or 1). `lag` is the
+        total after the batch, `lag_by_partition` its parts (the last batch's figures win)."""
         closed = self.roll(now_ms)
         if self.current is None:
             self.current = Window(start_ms=self._window_start(now_ms))
@@ -119,6 +123,8 @@ class WindowedMetrics:
                 window.newest_event_ms = max(window.newest_event_ms or 0, counts.newest_event_ms)
             if lag is not None:
                 window.lag = lag
+            if lag_by_partition:
+                window.lag_by_partition = {**window.lag_by_partition, **lag_by_partition}
         return closed
 
     def roll(self, now_ms: int) -> list[dict]:

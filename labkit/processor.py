@@ -412,7 +412,9 @@ class Processor:
         if valid_events:
             counts.newest_event_ms = int(max(e["timestamp"] for e in valid_events).timestamp() * 1000)
         accumulate(self.stats, counts)
-        self._write_metrics(self.metrics.add(counts, _now_ms(), self._lag()))
+        by_partition = self._lag_by_partition()
+        self._write_metrics(self.metrics.add(counts, _now_ms(), None if by_partition is None else sum(by_partition.values()),
+                                             by_partition))
 
     def _write_and_commit(self, records: list, valid_events: list, anomalies: list, dead: list,
                           counts: BatchCounts, emissions: list = (), too_late: list = ()) -> None:
@@ -586,14 +588,17 @@ class Processor:
 
     # ------------------------------------------------------------------ metrics
 
-    def _lag(self) -> int | None:
+    def _lag_by_partition(self) -> dict[int, int] | None:
+        """Per assigned partition, the broker's end offset (as of the last fetch) minus our
+        position. After a batch is committed the position is the committed offset, so this
+        is the lag `kafka_io.consumer_lag` measures at the broker (/pipeline/lag/now)."""
         try:
-            total = 0
+            lags = {}
             for tp in self._consumer.assignment():
                 high = self._consumer.highwater(tp)
                 if high is not None:
-                    total += max(0, high - self._consumer.position(tp))
-            return total
+                    lags[tp.partition] = max(0, high - self._consumer.position(tp))
+            return lags
         except Exception:
             return None
 

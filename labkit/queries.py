@@ -236,6 +236,37 @@ def health_of(windows: list[dict], start: datetime, end: datetime, now: datetime
     }
 
 
+def lag_of(windows: list[dict], partitions: int = 0) -> list[dict]:
+    """Consumer lag over time from the processor's metrics windows (pure): one row per window
+    with a figure, `{"t", "total", "p0", "p1", ...}` in messages. Every row has a column for
+    each of the topic's `partitions` and for any other partition seen in `windows`, None
+    where its window has no figure for it (a chart's columns must not come and go)."""
+    seen = {int(p) for w in windows for p in (w.get("lag_by_partition") or {})}
+    columns = sorted(seen | set(range(partitions)))
+    rows = []
+    for w in windows:
+        by_partition = {int(p): n for p, n in (w.get("lag_by_partition") or {}).items()}
+        if w.get("consumer_lag") is None and not by_partition:
+            continue
+        row = {"t": from_ms(int(w["window_start_ms"])), "total": w.get("consumer_lag")}
+        row.update({f"p{p}": by_partition.get(p) for p in columns})
+        rows.append(row)
+    return rows
+
+
+def lag_now(settings: Settings, group: str) -> dict:
+    """Consumer lag of `group` on the telemetry topic, measured at the broker now: per
+    partition the end offset, the group's committed offset and their difference."""
+    from labkit import kafka_io
+
+    topic = settings.topics.telemetry
+    ends = kafka_io.end_offsets(settings, topic)
+    committed = kafka_io.committed_offsets(settings, group, topic)
+    partitions = [{"partition": p, "end": end, "committed": committed.get(p),
+                   "lag": end - (committed.get(p) or 0)} for p, end in sorted(ends.items())]
+    return {"group": group, "topic": topic, "total": sum(r["lag"] for r in partitions), "partitions": partitions}
+
+
 def event_windows(db, settings: Settings, key: str, start: datetime, end: datetime) -> list[dict]:
     """The event-time windows of `key` (a car id, or "fleet") that start in [start, end), as
     the processor published them (labkit.windows), oldest first: `{t, size_ms, count,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Health(BaseModel):
@@ -103,6 +103,29 @@ class PipelineWindow(BaseModel):
     too_late: int = 0
     consumer_lag: int | None = None
     batch_latency_ms_avg: float = 0.0
+
+
+class LagPoint(BaseModel):
+    """One metrics window's consumer lag: `total`, and `p0`, `p1`, ... per partition."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{"t": "2026-11-27T10:00:00Z", "total": 7,
+                                                                               "p0": 0, "p1": 7}]})
+    t: datetime
+    total: int | None = None
+
+
+class PartitionLag(BaseModel):
+    partition: int
+    end: int = Field(description="the next offset Kafka will write")
+    committed: int | None = Field(description="the next offset the group will read (None: never committed)")
+    lag: int
+
+
+class LagNow(BaseModel):
+    group: str
+    topic: str
+    total: int
+    partitions: list[PartitionLag]
 
 
 class Publication(BaseModel):

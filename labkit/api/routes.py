@@ -10,7 +10,8 @@ from pydantic import TypeAdapter
 
 from labkit import queries
 from labkit.api.models import (AnomalyCount, AnomalyRecord, Bucket, Car, CarState, DlqSummary, EventWindow,
-                               FleetSummary, Health, PipelineHealth, PipelineWindow, Point, ReasonCount)
+                               FleetSummary, Health, LagNow, LagPoint, PipelineHealth, PipelineWindow, Point,
+                               ReasonCount)
 from labkit.api.params import time_range
 from labkit.config import Settings
 
@@ -197,6 +198,28 @@ def pipeline_series(db: Db, settings: SettingsDep, shared: Shared, start: From =
             for w in windows])
 
     return Response(shared.get(("pipeline-series", frm, to), answer), media_type="application/json")
+
+
+@pipeline.get("/pipeline/lag", response_model=list[LagPoint], summary="Consumer lag per partition over time")
+def pipeline_lag(db: Db, settings: SettingsDep, shared: Shared, start: From = None, end: To = None):
+    """Per metrics window: the processor's lag after its last batch, `total` and per partition
+    (`p0`, `p1`, ...): messages written to the topic and not yet processed."""
+    frm, to = time_range(start, end)
+    windows = shared.get(("windows", frm, to), lambda: queries.pipeline_windows(db, settings, frm, to))
+    return queries.lag_of(windows, settings.telemetry_partitions)
+
+
+@pipeline.get("/pipeline/lag/now", response_model=LagNow, summary="Consumer lag measured at the broker, now")
+def pipeline_lag_now(settings: SettingsDep, group: Annotated[str, Query(min_length=1, max_length=200)] = "telemetry-processor"):
+    """End offset minus the group's committed offset, per partition of the telemetry topic,
+    asked of Kafka now (so it grows while the processor is stopped). 503 when Kafka is down."""
+    from labkit import preflight
+
+    try:
+        preflight.ensure(settings, "kafka")
+        return queries.lag_now(settings, group)
+    except preflight.ServiceUnavailable as exc:
+        raise HTTPException(503, str(exc)) from exc
 
 
 @pipeline.get("/windows", response_model=list[EventWindow], summary="Event-time windows as published, with their history")

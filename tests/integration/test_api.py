@@ -187,3 +187,30 @@ def test_every_response_says_how_long_the_app_took(client):
     name, _, duration = response.headers["server-timing"].partition(";dur=")
     assert name == "app" and float(duration) >= 0
     assert "server-timing" in client.get("/series/nope", params={"car_id": "CAR_001"}).headers
+
+
+def test_lag_over_time_and_at_the_broker_now(client, pipeline):
+    with MongoClient(pipeline.mongodb_uri) as mongo:
+        mongo[pipeline.mongodb_db][pipeline.collections.metrics].insert_one(
+            {"_id": "p:lag", "window_start_ms": queries.to_ms(T0 + timedelta(seconds=10)), "window_s": 10, "processed": 5,
+             "batches": 1, "batch_latency_ms_avg": 1.0, "consumer_lag": 7, "lag_by_partition": {"0": 0, "1": 7}})
+    rows = client.get("/pipeline/lag", params={"from": ms(T0), "to": ms(T0 + timedelta(minutes=1))}).json()
+    assert [(r["total"], r["p0"], r["p1"]) for r in rows] == [(0, None, None), (7, 0, 7)]
+
+    from labkit import kafka_io
+
+    producer = kafka_io.make_producer(pipeline)
+    for i in range(3):
+        producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=b"{}")
+    producer.flush()
+    producer.close()
+    now = client.get("/pipeline/lag/now", params={"group": "nobody-reads-this"}).json()
+    assert now["total"] == 3 and sum(p["lag"] for p in now["partitions"]) == 3
+    assert all(p["committed"] is None for p in now["partitions"])
+
+
+def test_lag_now_without_kafka_is_a_503_that_says_how_to_start_it(pipeline):
+    seed(pipeline)
+    with TestClient(create_app(pipeline.replace(kafka_bootstrap_servers="127.0.0.1:1"))) as offline:
+        response = offline.get("/pipeline/lag/now")
+    assert response.status_code == 503 and "make infra-up" in response.json()["detail"]

@@ -42,9 +42,12 @@ def test_a_window_is_emitted_revised_and_final_and_a_too_late_event_is_set_aside
         aside = list(db[pipeline.collections.too_late].find({"car_id": car}))
         stored = db[pipeline.collections.telemetry].count_documents({"car_id": car})
         fleet = queries.event_windows(db, pipeline, "fleet", t0, t0 + timedelta(seconds=10))
+        rollup = db[pipeline.collections.rollups].find_one({"car_id": car, "size_ms": 10_000, "start_ms": queries.to_ms(t0)})
     assert [(h["state"], h["revision"], h["count"]) for h in first[0]["history"]] == [
         ("emitted", 0, 10), ("revised", 1, 11), ("final", 1, 11)]
     assert (first[0]["state"], first[0]["count"]) == ("final", 11)
     assert [a["event_id"] for a in aside] == [f"{car}-w{len(seconds) - 1}"]
     assert stored == len(seconds) - 1  # the too-late event is not a reading
+    # The same bucket in the rollups (rebuilt from the stored readings) has the final count.
+    assert rollup["count"] == first[0]["count"] == 11
     assert fleet and fleet[0]["count"] == 11  # the fleet window counts every car's events

@@ -65,3 +65,11 @@ def test_dlq_envelope_keeps_binary_exactly():
 def test_parse_rejects_foreign_values():
     assert dlq.parse(b"not json") is None
     assert dlq.parse(b'{"a": 1}') is None
+
+
+def test_a_window_keeps_the_last_lag_of_each_partition():
+    m = WindowedMetrics("p1", window_s=10)
+    m.add(BatchCounts(processed=1), now_ms=1_000, lag=9, lag_by_partition={0: 4, 1: 5})
+    m.add(BatchCounts(processed=1), now_ms=2_000, lag=4, lag_by_partition={1: 0})  # no figure for partition 0 this time
+    record = m.flush()[0]
+    assert record["consumer_lag"] == 4 and record["lag_by_partition"] == {"0": 4, "1": 0}

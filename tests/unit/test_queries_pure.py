@@ -74,3 +74,13 @@ def test_plan_summary_reads_find_and_aggregate_explains():
     summary = queries.plan_summary(aggregate_explain)
     assert (summary["stage"], summary["index"], summary["docs_examined"]) == ("COLLSCAN", None, 24000)
     assert queries.plan_summary({"ok": 1})["stage"] is None
+
+
+def test_lag_over_time_comes_from_the_metrics_windows():
+    windows = [{"window_start_ms": 0, "consumer_lag": 7, "lag_by_partition": {"1": 7, "0": 0, "10": 0}},
+               {"window_start_ms": 10_000, "consumer_lag": None},  # no figure: no row
+               {"window_start_ms": 20_000, "consumer_lag": 3}]
+    rows = queries.lag_of(windows, partitions=3)
+    assert [list(r) for r in rows] == [["t", "total", "p0", "p1", "p2", "p10"]] * 2
+    assert (rows[0]["total"], rows[0]["p1"], rows[0]["p2"], rows[1]["total"], rows[1]["p1"]) == (7, 7, None, 3, None)
+    assert rows[1]["t"] == queries.from_ms(20_000)
