@@ -108,8 +108,11 @@ def _process(args, settings: Settings) -> int:
     from labkit import preflight
     from labkit.processor import DLQGuardTripped, Processor, ProcessorConfig
 
+    if args.workers > 1:
+        return _process_workers(args, settings)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    config = ProcessorConfig(group_id=args.group, batch_size=args.batch_size,
+    config = ProcessorConfig(group_id=args.group, batch_size=args.batch_size, worker=args.worker,
+                             session_timeout_ms=args.session_timeout_ms,
                              max_invalid_ratio=None if args.no_guard else args.max_invalid_ratio)
     processor = Processor(settings, config)
     for sig in (signal.SIGINT, signal.SIGTERM):  # finish the batch, commit, close
@@ -121,6 +124,36 @@ def _process(args, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(stats)
+    return 0
+
+
+def _process_workers(args, settings: Settings) -> int:
+    """--workers N: N processor processes (w1..wN) in one group, until Ctrl+C or all end."""
+    import signal
+    import time
+
+    from labkit import preflight
+    from labkit.workers import Workers
+
+    try:
+        preflight.ensure(settings, "kafka", "mongodb")
+    except preflight.ServiceUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    extra = ("--no-guard",) if args.no_guard else ("--max-invalid-ratio", str(args.max_invalid_ratio))
+    if args.idle_timeout:
+        extra += ("--idle-timeout", str(args.idle_timeout))
+    stop = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.append(True))
+    with Workers(settings, args.group, batch_size=args.batch_size, session_timeout_ms=args.session_timeout_ms,
+                 extra_args=extra) as workers:
+        for i in range(1, args.workers + 1):
+            workers.start(f"w{i}")
+        print(f"{args.workers} workers in group {args.group!r} on {settings.topics.telemetry}; Ctrl+C stops them.", flush=True)
+        while workers.running() and not stop:
+            time.sleep(0.5)
+    print("workers stopped")
     return 0
 
 
@@ -226,6 +259,8 @@ def _keep(messages, kept: list):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labkit", description=__doc__)
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the Kafka client's own warnings too (hidden by default: they are about its internals)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("infra", help="start, check and stop Kafka and MongoDB")
@@ -266,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--idle-timeout", type=float, help="stop after this many seconds without messages")
     p.add_argument("--max-invalid-ratio", type=float, default=0.5, help="DLQ guard limit (default 0.5)")
     p.add_argument("--no-guard", action="store_true", help="switch the DLQ guard off")
+    p.add_argument("--workers", type=int, default=1, help="run this many processor processes in the group (w1, w2, ...)")
+    p.add_argument("--worker", help="this processor's name among the group's workers (its own transactional id)")
+    p.add_argument("--session-timeout-ms", type=int, default=6000,
+                   help="a killed worker's partitions move after this long (default 6000, the broker's minimum)")
     p.set_defaults(handler=_process)
 
     p = sub.add_parser("chaos", help="kill the processor, broker and database mid-stream, then count everything")
@@ -310,6 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(handler=_live)
 
     args = parser.parse_args(argv)
+    if not args.verbose:
+        import logging
+
+        # kafka-python warns about its own choices ("group_id is None: disabling auto-commit")
+        # and internals at WARNING; a student cannot act on them. Errors still show.
+        logging.getLogger("kafka").setLevel(logging.ERROR)
     try:
         settings = Settings.from_env()
     except ValueError as exc:

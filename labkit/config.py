@@ -49,6 +49,7 @@ class Collections:
     dead_letter_counts: str = "dead_letter_counts"  # per reason and hour, rebuilt from dead_letters
     windows: str = "event_windows"  # event-time windows as published, with their history (labkit.windows)
     too_late: str = "too_late_events"  # valid events that arrived after their window was final
+    assignments: str = "consumer_assignments"  # which processor had which partitions when (labkit.workers)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class Settings:
         "COLLECTION_DEAD_LETTER_COUNTS": ("collections.dead_letter_counts", str),
         "COLLECTION_WINDOWS": ("collections.windows", str),
         "COLLECTION_TOO_LATE": ("collections.too_late", str),
+        "COLLECTION_ASSIGNMENTS": ("collections.assignments", str),
     }
 
     @classmethod

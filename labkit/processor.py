@@ -100,6 +100,11 @@ class ProcessorConfig:
     #: Stable per processor slot, so a restarted processor fences (and aborts) what its
     #: crashed predecessor left open. Default: "<group_id>.tx".
     transactional_id: str | None = None
+    #: A name for this processor among the workers of its group (labkit.workers: "w1", "w2",
+    #: ...). It names the processor in the assignment log and, when `transactional_id` is not
+    #: set, gives each worker its own transactional id (two processors sharing one would
+    #: fence each other).
+    worker: str | None = None
     #: The broker aborts a transaction open longer than this (and fences its producer). A
     #: successor with the same transactional id aborts a crashed one's at once; this limit
     #: only has to outlast the outages a processor should ride through.
@@ -164,7 +169,7 @@ class Processor:
         self.config = config
         self.clock = clock
         self.detector = detector or AnomalyDetector()
-        self.processor_id = f"{socket.gethostname()}-{os.getpid()}"
+        self.processor_id = f"{config.worker or socket.gethostname()}-{os.getpid()}"
         self.metrics = WindowedMetrics(self.processor_id, config.metrics_window_s)
         self.recent_invalid: deque[bool] = deque(maxlen=config.guard_window)
         self.stats = RunStats()
@@ -188,6 +193,24 @@ class Processor:
             windows.assign((tp.partition for tp in self._consumer.assignment()), self._clock_ms())
         return windows
 
+    def _default_transactional_id(self) -> str:
+        tx = f"{self.config.group_id}.tx"
+        return f"{tx}.{self.config.worker}" if self.config.worker else tx
+
+    def _log_assignment(self, event: str, partitions) -> None:
+        """Record an assignment change (labkit.workers draws them as a timeline). Best effort:
+        the log must never stop a rebalance."""
+        mine = sorted(tp.partition for tp in partitions if tp.topic == self.settings.topics.telemetry)
+        log.info("%s %s partitions %s", self.processor_id, event, mine)
+        if self._db is None:
+            return
+        try:
+            self._db[self.settings.collections.assignments].insert_one({
+                "group": self.config.group_id, "worker": self.config.worker or self.processor_id,
+                "processor_id": self.processor_id, "event": event, "partitions": mine, "at": datetime.now(timezone.utc)})
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("assignment not logged: %s", exc)
+
     def _clock_ms(self) -> int:
         """Processing time (the injectable clock) in epoch ms, for the windows' idleness."""
         return int(self.clock().timestamp() * 1000)
@@ -210,10 +233,12 @@ class Processor:
             def on_partitions_revoked(self, revoked):
                 processor._commit()  # hand over exactly where we are
                 processor.windows.revoke(tp.partition for tp in revoked)
+                processor._log_assignment("revoked", revoked)
 
             def on_partitions_assigned(self, assigned):
                 # Until a new partition delivers, it holds the event-time watermark back.
                 processor.windows.assign((tp.partition for tp in assigned), processor._clock_ms())
+                processor._log_assignment("assigned", assigned)
 
         self._consumer = KafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
@@ -249,7 +274,7 @@ class Processor:
 
         if self._producer is None:
             producer = make_producer(self.settings, linger_ms=5, enable_idempotence=True,
-                                     transactional_id=self.config.transactional_id or f"{self.config.group_id}.tx",
+                                     transactional_id=self.config.transactional_id or self._default_transactional_id(),
                                      transaction_timeout_ms=self.config.transaction_timeout_ms)
             try:
                 producer.init_transactions()
