@@ -45,8 +45,11 @@ test-notebooks: $(STAMP) ## nbval and papermill over notebooks/
 test-reliability: $(STAMP) ## crash, restart and outage tests
 	$(LABKIT) infra run -- $(PY) -m pytest -m reliability $(PYTEST_ARGS)
 
+# JupyterLab refuses to run as root without --allow-root (containers and lab machines often are root).
+JUPYTER_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 jupyter: $(STAMP) ## open JupyterLab on the notebooks (services: make infra-up)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(JUPYTER_ROOT)
 
 infra-up: $(STAMP) ## start Kafka and MongoDB (Docker if an engine answers, else local Java processes)
 	$(LABKIT) infra up

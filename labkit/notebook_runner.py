@@ -36,6 +36,19 @@ def lab_notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
 
 
+def _local_kernel_manager():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        """The kernel on this machine talks over local sockets (IPC) instead of TCP: nothing
+        to encrypt, and the kernel does not warn about plain-text TCP on every run."""
+
+        def __init__(self, **kwargs):
+            super().__init__(transport="ipc", **kwargs)
+
+    return IpcKernelManager
+
+
 def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None,
                  cell_timeout: int = CELL_TIMEOUT_S) -> NotebookResult:
     """Execute one notebook with its own default parameters (or `parameters`). Never raises
@@ -54,6 +67,7 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None,
             execution_timeout=cell_timeout,
             progress_bar=False,
             log_output=False,
+            kernel_manager_class=_local_kernel_manager(),
         )
         return NotebookResult(path.name, "ok", time.monotonic() - started, str(output))
     except Exception as exc:  # PapermillExecutionError, timeouts, kernel death
