@@ -10,7 +10,7 @@ from schemathesis.checks import not_a_server_error
 from labkit.api_runner import ApiServer
 from tests.integration.test_api import seed
 
-EXAMPLES_PER_ROUTE = 40
+EXAMPLES_PER_ROUTE = 20
 
 
 def test_no_generated_request_makes_the_api_fail(pipeline):
