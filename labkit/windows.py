@@ -11,7 +11,10 @@ a window has seen (almost) all of its events. That is what a watermark says.
     watermark            the lowest partition watermark: the slowest partition holds it back, and
                          so does an assigned partition that has delivered nothing yet (its backlog
                          may start far back); a partition silent for `idle_ms` of processing time
-                         is left out, or an idle partition would hold every window open forever
+                         is left out, or an idle partition would hold every window open forever.
+                         It never moves back, and when every partition is idle it stays where it
+                         is (nothing arrives, so nothing proves time has passed). A new assignment
+                         (a rebalance) starts it afresh: the new partitions' backlog decides.
     emitted              the watermark passed the window's end: its count is published (revision 0)
     revised              an event for an emitted window arrived before the watermark passed
                          end + allowed_lateness_ms: the window is published again (revision 1, 2, ...)
@@ -78,14 +81,17 @@ class EventTimeWindows:
     windows: dict[tuple[str, int], Window] = field(default_factory=dict)
     partitions: dict[int, _Partition] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=lambda: {ON_TIME: 0, LATE: 0, TOO_LATE: 0})
+    mark: int | None = None  # the watermark so far (never moves back until a new assignment)
 
     # ------------------------------------------------------------------ the watermark
 
     def assign(self, partitions, now_ms: int) -> None:
         """Partitions this processor now reads: until they deliver (or go idle), they hold
-        the watermark back."""
+        the watermark back, which starts afresh when a partition is new to this processor."""
         for p in partitions:
-            self.partitions.setdefault(p, _Partition(None, now_ms))
+            if p not in self.partitions:
+                self.partitions[p] = _Partition(None, now_ms)
+                self.mark = None
 
     def revoke(self, partitions) -> None:
         """Partitions handed to another processor no longer hold the watermark."""
@@ -93,19 +99,16 @@ class EventTimeWindows:
             self.partitions.pop(p, None)
 
     def watermark(self, now_ms: int) -> int | None:
-        """The lowest watermark of the partitions that are not idle; None while one that is
-        not idle has delivered nothing, or before any event. When every partition is idle,
-        the newest of them sets it: nothing is arriving."""
-        active, idle = [], []
-        for s in self.partitions.values():
-            mark = None if s.newest_ms is None else s.newest_ms - self.delay_ms
-            (active if now_ms - s.seen_at_ms < self.idle_ms else idle).append(mark)
-        if None in active:
-            return None
-        if active:
-            return min(active)
-        known = [m for m in idle if m is not None]
-        return max(known) if known else None
+        """The watermark at processing time `now_ms`: the lowest mark of the partitions that
+        are not idle, or the one before if that is higher (it never moves back); unchanged
+        while one that is not idle has delivered nothing, or while every partition is idle;
+        None before it has been set."""
+        active = [None if s.newest_ms is None else s.newest_ms - self.delay_ms
+                  for s in self.partitions.values() if now_ms - s.seen_at_ms < self.idle_ms]
+        if active and None not in active:
+            lowest = min(active)
+            self.mark = lowest if self.mark is None else max(self.mark, lowest)
+        return self.mark
 
     def _known_watermark(self, now_ms: int) -> int:
         mark = self.watermark(now_ms)

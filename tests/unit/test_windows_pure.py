@@ -61,7 +61,18 @@ def test_the_slowest_partition_holds_the_watermark_back_until_it_is_idle():
     assert w.watermark(now_ms=30 * S) == 101 * S  # partition 0 idle for 30 s: left out
     assert states(w.advance(30 * S), "CAR_001") == [(0, "emitted", 0, 1), (0, "final", 0, 1)]
     w.add(0, "CAR_001", 6 * S, now_ms=31 * S)  # it speaks again, far behind: too late
-    assert w.counts[TOO_LATE] == 1 and w.watermark(now_ms=31 * S) == 6 * S
+    assert w.counts[TOO_LATE] == 1 and w.watermark(now_ms=31 * S) == 101 * S  # it never moves back
+
+
+def test_when_every_partition_is_idle_the_watermark_stays():
+    # A broker outage: nothing arrives for a minute, then partitions resume at their own pace.
+    w = EventTimeWindows(delay_ms=0, allowed_lateness_ms=10 * S, idle_ms=30 * S)
+    w.assign([0, 1], now_ms=0)
+    w.add(0, "CAR_001", 100 * S, now_ms=0)
+    w.add(1, "CAR_002", 20 * S, now_ms=0)  # partition 1's backlog is further behind
+    assert w.watermark(0) == 20 * S
+    assert w.watermark(60 * S) == 20 * S  # both idle: no jump to partition 0's 100 s
+    assert w.add(1, "CAR_002", 21 * S, now_ms=61 * S) == ON_TIME
 
 
 def test_every_event_is_in_exactly_one_final_window_or_too_late():
@@ -98,4 +109,6 @@ def test_an_assigned_partition_that_delivered_nothing_holds_the_watermark_until_
     w.revoke([1])  # partition 1 moved to another processor: it no longer holds anything back
     assert w.watermark(2 * S) == 500 * S
     w.assign([2], now_ms=2 * S)  # a new, empty partition: held back, until idle
-    assert w.watermark(3 * S) is None and w.watermark(32 * S) == 500 * S
+    assert w.watermark(3 * S) is None and w.watermark(32 * S) is None  # a new epoch; all idle: unchanged
+    w.add(0, "CAR_001", 501 * S, now_ms=33 * S)  # partition 0 talks, partition 2 is idle: it no longer counts
+    assert w.watermark(33 * S) == 501 * S
