@@ -134,7 +134,8 @@ class RunStats(Totals):
         busy = max(0.0, self.seconds - self.idle_s)
         return (f"processed {self.processed} in {busy:.1f} s ({self.rate:,.0f}/s), then idle {self.idle_s:.1f} s: "
                 f"{self.stored} stored, {self.duplicates} duplicates, {self.invalid} to the DLQ, "
-                f"{sum(self.anomalies_by_type.values())} anomalies; stopped: {self.stopped_because}")
+                + (f"{self.too_late} set aside as too late, " if self.too_late else "")
+                + f"{sum(self.anomalies_by_type.values())} anomalies; stopped: {self.stopped_because}")
 
 
 class KafkaSendFailed(RuntimeError):
