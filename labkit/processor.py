@@ -45,6 +45,7 @@ from labkit import dlq, preflight
 from labkit.config import Settings
 from labkit.detectors import AnomalyDetector
 from labkit.metrics import BatchCounts, Totals, WindowedMetrics, accumulate
+from labkit.queries import to_ms
 from labkit.store import (ensure_indexes, insert_events, insert_idempotent, update_derived, write_dead_letters,
                           write_too_late, write_windows)
 from labkit.transient import is_transient
@@ -214,7 +215,7 @@ class Processor:
 
     def _clock_ms(self) -> int:
         """Processing time (the injectable clock) in epoch ms, for the windows' idleness."""
-        return int(self.clock().timestamp() * 1000)
+        return to_ms(self.clock())
 
     def stop(self) -> None:
         """Ask the loop to finish its current batch and return (thread- and signal-safe)."""
@@ -398,7 +399,7 @@ class Processor:
                 dead.append(dlq.envelope(verdict, dlq.Source(r.topic, r.partition, r.offset, r.key), r.value, now))
         # The guard looks at validation only, before the detector sees anything of the batch.
         self._check_guard(counts.invalid_by_reason)
-        now_ms = int(now.timestamp() * 1000)
+        now_ms = to_ms(now)
         too_late = []
         try:
             for r, verdict in zip(records, verdicts):
@@ -410,7 +411,7 @@ class Processor:
                     counts.duplicates += 1  # redelivered or re-sent: store once, detect once
                     continue
                 seen_ids.add(event["event_id"])
-                timing = self.windows.add(r.partition, event["car_id"], int(event["timestamp"].timestamp() * 1000), now_ms)
+                timing = self.windows.add(r.partition, event["car_id"], to_ms(event["timestamp"]), now_ms)
                 if timing == TOO_LATE:  # its window is final: set aside, never silently dropped
                     counts.too_late += 1
                     too_late.append(event)
@@ -454,7 +455,7 @@ class Processor:
         dead_docs = [dlq.document(value) for value, _ in dead]
         self._until_safe("dead-letter insert", lambda: write_dead_letters(db, self.settings, dead_docs))
         at = self.clock()
-        mark = self.windows.watermark(int(at.timestamp() * 1000))
+        mark = self.windows.watermark(to_ms(at))
         self._until_safe("too-late events", lambda: write_too_late(db, self.settings, list(too_late), mark, at))
         self._until_safe("event-time windows", lambda: write_windows(db, self.settings, list(emissions), at))
         outgoing = [(self.settings.topics.dlq, value, headers, None) for value, headers in dead]

@@ -171,6 +171,12 @@ def anomaly_records(db: Db, settings: SettingsDep, start: From = None, end: To =
             for d in docs if isinstance(d.get("timestamp"), datetime)]
 
 
+def _metrics_windows(shared, db, settings: Settings, frm: datetime, to: datetime) -> list[dict]:
+    """The processor's metrics windows in [frm, to): one read shared by the board's pipeline
+    panels that ask at once (health, throughput, lag)."""
+    return shared.get(("windows", frm, to), lambda: queries.pipeline_windows(db, settings, frm, to))
+
+
 @pipeline.get("/pipeline/health", response_model=PipelineHealth, summary="Pipeline totals and rates over a window")
 def pipeline_health(db: Db, settings: SettingsDep, shared: Shared, start: From = None, end: To = None):
     """The Pipeline Health board's stat panel and its two charts send their requests at once
@@ -178,7 +184,7 @@ def pipeline_health(db: Db, settings: SettingsDep, shared: Shared, start: From =
     frm, to = time_range(start, end)
 
     def answer() -> bytes:
-        windows = shared.get(("windows", frm, to), lambda: queries.pipeline_windows(db, settings, frm, to))
+        windows = _metrics_windows(shared, db, settings, frm, to)
         return PipelineHealth(**queries.health_of(windows, frm, to)).model_dump_json().encode()
 
     return Response(shared.get(("health", frm, to), answer), media_type="application/json")
@@ -189,7 +195,7 @@ def pipeline_series(db: Db, settings: SettingsDep, shared: Shared, start: From =
     frm, to = time_range(start, end)
 
     def answer() -> bytes:
-        windows = shared.get(("windows", frm, to), lambda: queries.pipeline_windows(db, settings, frm, to))
+        windows = _metrics_windows(shared, db, settings, frm, to)
         return _WINDOWS_JSON.dump_json([
             PipelineWindow(t=queries.from_ms(int(w["window_start_ms"])), processed=w.get("processed", 0),
                            valid=w.get("valid", 0), invalid=w.get("invalid", 0), duplicates=w.get("duplicates", 0),
@@ -205,7 +211,7 @@ def pipeline_lag(db: Db, settings: SettingsDep, shared: Shared, start: From = No
     """Per metrics window: the processor's lag after its last batch, `total` and per partition
     (`p0`, `p1`, ...): messages written to the topic and not yet processed."""
     frm, to = time_range(start, end)
-    windows = shared.get(("windows", frm, to), lambda: queries.pipeline_windows(db, settings, frm, to))
+    windows = _metrics_windows(shared, db, settings, frm, to)
     return queries.lag_of(windows, settings.telemetry_partitions)
 
 
