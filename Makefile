@@ -51,8 +51,8 @@ JUPYTER_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 jupyter: $(STAMP) ## open JupyterLab on the notebooks (services: make infra-up)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(JUPYTER_ROOT)
 
-infra-up: $(STAMP) ## start Kafka and MongoDB (Docker if an engine answers, else local Java processes)
-	$(LABKIT) infra up
+infra-up: $(STAMP) ## start Kafka and MongoDB (Docker if an engine answers, else local processes; BROKERS=3: a cluster)
+	$(LABKIT) infra up $(if $(BROKERS),--brokers $(BROKERS))
 
 infra-down: $(STAMP) ## stop the services (data is kept)
 	$(LABKIT) infra down

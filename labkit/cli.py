@@ -14,7 +14,7 @@ def _infra(args, settings: Settings) -> int:
 
     try:
         if args.action == "up":
-            infra.up(settings)
+            infra.up(settings, brokers=args.brokers)
         elif args.action == "down":
             infra.down(settings)
         elif args.action == "reset":
@@ -25,6 +25,11 @@ def _infra(args, settings: Settings) -> int:
                 print(json.dumps(report, indent=2))
             else:
                 for name, s in report.items():
+                    if "table" in s:  # the cluster's partitions: leader and in-sync replicas
+                        for row in s["table"]:
+                            print(f"  {row['topic']}[{row['partition']}]  leader {row['leader']}  "
+                                  f"replicas {row['replicas']}  in sync {row['isr']}")
+                        continue
                     state = "running" if s.get("running") else "stopped"
                     answering = "" if "answering" not in s else ("answering" if s["answering"] else "NOT answering")
                     pid = f"pid {s['pid']}" if s.get("pid") else ""
@@ -265,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("infra", help="start, check and stop Kafka and MongoDB")
     actions = p.add_subparsers(dest="action", required=True)
-    actions.add_parser("up", help="start what is not running, wait until ready, create topics")
+    up = actions.add_parser("up", help="start what is not running, wait until ready, create topics")
+    up.add_argument("--brokers", type=int, choices=(1, 3), default=None,
+                    help="1 Kafka broker (the default) or a cluster of 3 with replicated topics")
     actions.add_parser("down", help="stop the services (data is kept)")
     actions.add_parser("reset", help="stop the services and delete their data")
     status = actions.add_parser("status", help="whether each service runs and answers (exit 3 if not)")

@@ -38,11 +38,23 @@ def grafana_password(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def _env(settings: Settings) -> dict:
+#: What `up --brokers 3` adds: the cluster profile's nodes, a three-voter quorum, internal
+#: topics replicated three times with two in sync, and node 1's own volume.
+CLUSTER_ENV = {
+    "COMPOSE_PROFILES": "cluster",
+    "KAFKA_VOTERS": "1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093",
+    "KAFKA_REPLICAS": "3",
+    "KAFKA_MIN_ISR": "2",
+    "KAFKA_VOLUME": "kafka-1-data",
+}
+
+
+def _env(settings: Settings, brokers: int = 1) -> dict:
     import os
 
     return {
         **os.environ,
+        **(CLUSTER_ENV if brokers == 3 else {}),
         "KAFKA_PORT": str(settings.kafka_host_port[1]),
         "MONGODB_PORT": str(settings.mongodb_host_port[1]),
         "GRAFANA_PORT": str(settings.grafana_host_port[1]),
@@ -50,9 +62,9 @@ def _env(settings: Settings) -> dict:
     }
 
 
-def _compose(settings: Settings, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
+def _compose(settings: Settings, *args: str, capture: bool = False, brokers: int = 1) -> subprocess.CompletedProcess:
     command = ["docker", "compose", "-f", str(COMPOSE_FILE), *args]
-    result = subprocess.run(command, env=_env(settings), capture_output=capture, text=True)
+    result = subprocess.run(command, env=_env(settings, brokers), capture_output=capture, text=True)
     if result.returncode != 0:
         raise InfraError(
             f"`{' '.join(command)}` failed (exit {result.returncode}). "
@@ -63,15 +75,17 @@ def _compose(settings: Settings, *args: str, capture: bool = False) -> subproces
 
 
 def running_services(settings: Settings) -> set[str]:
-    out = _compose(settings, "ps", "--format", "json", capture=True).stdout
+    out = _compose(settings, "ps", "--format", "json", capture=True, brokers=3).stdout  # every profile
     rows = [json.loads(line) for line in out.splitlines() if line.strip().startswith("{")]
     return {row["Service"] for row in rows if row.get("State") == "running"}
 
 
-def up(settings: Settings, log=print) -> list[str]:
+def up(settings: Settings, log=print, brokers: int = 1) -> list[str]:
     before = running_services(settings)
+    if brokers == 1 and {"kafka-2", "kafka-3"} & before:
+        raise InfraError("The three-broker cluster runs. Stop it first (`python -m labkit infra down`).")
     log("Starting the Docker stack (first run pulls images)...")
-    _compose(settings, "up", "-d", "--wait")
+    _compose(settings, "up", "-d", "--wait", brokers=brokers)
     return sorted(running_services(settings) - before)
 
 
@@ -80,7 +94,7 @@ def down(settings: Settings, log=print, services: list[str] | None = None) -> li
     before = running_services(settings)
     chosen = sorted(before if services is None else before & set(services))
     if chosen:
-        _compose(settings, "stop", *chosen)  # stop, not down: volumes and containers keep the data
+        _compose(settings, "stop", *chosen, brokers=3)  # stop, not down: volumes and containers keep the data
     log(f"  stopped {', '.join(chosen) or 'nothing'}")
     return chosen
 
@@ -89,10 +103,11 @@ def status(settings: Settings) -> dict[str, dict]:
     running = running_services(settings)
     return {
         name: {"mode": "docker", "running": name in running}
-        for name in ("kafka", "mongodb", "grafana")
+        for name in ("kafka", "kafka-2", "kafka-3", "mongodb", "grafana")
+        if name in running or not name.startswith("kafka-")
     }
 
 
 def reset(settings: Settings, log=print) -> None:
-    _compose(settings, "down", "--volumes")
+    _compose(settings, "down", "--volumes", brokers=3)
     log("  removed the containers and their volumes")

@@ -188,35 +188,65 @@ def tail(path: Path, lines: int = 15) -> str:
 
 
 def kafka_properties(settings: Settings, data_dir: Path) -> str:
-    """server.properties for a single node that is both broker and controller (KRaft)."""
+    """server.properties for the lab's one node that is both broker and controller (KRaft)."""
     host, port = settings.kafka_host_port
-    controller_port = port + 1
-    return "\n".join(
-        [
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-            # Clients are told to come back to this address: it must be what they can reach.
-            f"advertised.listeners=PLAINTEXT://{host}:{port}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            f"log.dirs={data_dir}",
-            # Topics are created explicitly by labkit; a typo must fail, not create a topic.
-            "auto.create.topics.enable=false",
-            "num.partitions=1",
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            # One consumer per group in the lab: no reason to wait for more to join.
-            "group.initial.rebalance.delay.ms=0",
-            "log.retention.hours=168",
-            "",
-        ]
+    return node_properties(1, host, port, {1: port + 1}, data_dir)
+
+
+def node_properties(node_id: int, host: str, port: int, controllers: dict[int, int], data_dir: Path,
+                    session_timeout_ms: int | None = None) -> str:
+    """server.properties for node `node_id` of a KRaft cluster whose nodes are each broker and
+    controller: `controllers` maps every node id to its controller port (its own included).
+    Internal topics are replicated to every node, at most three, and need two in sync when
+    there are three (the same rule the lab's topics follow, see topics.replication_for)."""
+    replicas = min(len(controllers), 3)
+    min_isr = 2 if replicas >= 3 else 1
+    voters = ",".join(f"{n}@127.0.0.1:{p}" for n, p in sorted(controllers.items()))
+    lines = [
+        "process.roles=broker,controller",
+        f"node.id={node_id}",
+        f"controller.quorum.voters={voters}",
+        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controllers[node_id]}",
+        # Clients are told to come back to this address: it must be what they can reach.
+        f"advertised.listeners=PLAINTEXT://{host}:{port}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        f"log.dirs={data_dir}",
+        # Topics are created explicitly by labkit; a typo must fail, not create a topic.
+        "auto.create.topics.enable=false",
+        "num.partitions=1",
+        f"offsets.topic.replication.factor={replicas}",
+        f"transaction.state.log.replication.factor={replicas}",
+        f"transaction.state.log.min.isr={min_isr}",
+        f"share.coordinator.state.topic.replication.factor={replicas}",
+        f"share.coordinator.state.topic.min.isr={min_isr}",
+        # Consumers in the lab join at once: no reason to wait for more to join.
+        "group.initial.rebalance.delay.ms=0",
+        "log.retention.hours=168",
+    ]
+    if session_timeout_ms is not None:
+        # How long the controllers wait for a silent broker before they fence it and move
+        # its partitions' leadership (Kafka's default is 9 s; a lab shortens it to watch it).
+        lines += [f"broker.session.timeout.ms={session_timeout_ms}",
+                  f"broker.heartbeat.interval.ms={max(session_timeout_ms // 6, 100)}"]
+    return "\n".join([*lines, ""])
+
+
+def format_storage(props: Path, cluster_id: str) -> None:
+    """Format a node's log folder for `cluster_id` (once: Kafka refuses an unformatted folder)."""
+    result = subprocess.run(
+        ["java", "-cp", classpath(), f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+         "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+        capture_output=True, text=True,
     )
+    if result.returncode != 0:
+        raise InfraError(f"Formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+
+def kafka_argv(props: Path) -> list[str]:
+    """The broker's main class and arguments (after the JVM options)."""
+    return [f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", "kafka.Kafka", str(props)]
 
 
 def new_cluster_id(random_bytes=lambda: uuid.uuid4().bytes) -> str:
@@ -234,15 +264,8 @@ def _prepare_kafka(settings: Settings, home: Path) -> list[str]:
     props.parent.mkdir(parents=True, exist_ok=True)
     props.write_text(kafka_properties(settings, data_dir))
     if not (data_dir / "meta.properties").exists():  # format storage once, keep it after
-        cid = new_cluster_id()
-        result = subprocess.run(
-            ["java", "-cp", classpath(), f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-             "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(props)],
-            capture_output=True, text=True,
-        )
-        if result.returncode != 0:
-            raise InfraError(f"Formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
-    return [f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", "kafka.Kafka", str(props)]
+        format_storage(props, new_cluster_id())
+    return kafka_argv(props)
 
 
 def _prepare_mongo(settings: Settings, home: Path) -> list[str]:
@@ -266,8 +289,11 @@ def _prepare_mongo(settings: Settings, home: Path) -> list[str]:
 def command(service: Service, settings: Settings, home: Path) -> list[str]:
     """The full command line that starts `service` (prepares its data folder first)."""
     args = _prepare_kafka(settings, home) if service.name == "kafka" else _prepare_mongo(settings, home)
-    if not service.heap:  # not a Java server: its own program
-        return args
+    return java(service, args) if service.heap else args  # no heap: not a Java server
+
+
+def java(service: Service, args: list[str]) -> list[str]:
+    """The command line that runs a Java main with `service`'s memory bounds."""
     return ["java", *service.heap, "-XX:+UseSerialGC", "-cp", classpath(), *args]
 
 
@@ -281,7 +307,12 @@ def start(service: Service, settings: Settings, home: Path) -> bool:
             f"Stop that program (`ss -ltnp | grep {service.port}` shows it) or choose another port "
             f"with {'KAFKA_BOOTSTRAP_SERVERS' if service.name == 'kafka' else 'MONGODB_URI'}."
         )
-    argv = command(service, settings, home)
+    spawn(service, command(service, settings, home), home)
+    return True
+
+
+def spawn(service: Service, argv: list[str], home: Path) -> int:
+    """Start `argv` as `service`'s process, detached, logging to its log file; write its pid file."""
     log_file = service.log_file(home)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     service.pid_file(home).parent.mkdir(parents=True, exist_ok=True)
@@ -300,20 +331,14 @@ def start(service: Service, settings: Settings, home: Path) -> bool:
         setsid=True,
     )
     service.pid_file(home).write_text(str(pid))
-    return True
+    return pid
 
 
 def wait_ready(service: Service, home: Path, ready, timeout: float = 90.0) -> None:
     """Poll `ready()` until it is true; raise InfraError with the log tail if the process dies."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        # Liveness from the pid file itself: just after spawn the child's command line
-        # may not show the server's main class yet, so read_pid's identity check is too strict.
-        try:
-            pid = int(service.pid_file(home).read_text())
-        except (FileNotFoundError, ValueError):
-            pid = None
-        if pid is None or not _alive(pid):
+        if not spawned_alive(service, home):
             raise InfraError(
                 f"{service.name} exited during start-up. Last lines of {service.log_file(home)}:\n"
                 + tail(service.log_file(home))
@@ -327,24 +352,40 @@ def wait_ready(service: Service, home: Path, ready, timeout: float = 90.0) -> No
     )
 
 
+def spawned_alive(service: Service, home: Path) -> bool:
+    """Is the process of `service`'s pid file alive? Right after a spawn the child's command
+    line may not show the server's main class yet, so read_pid's identity check is too strict."""
+    try:
+        return _alive(int(service.pid_file(home).read_text()))
+    except (FileNotFoundError, ValueError):
+        return False
+
+
 # ---------------------------------------------------------------- stop
 
 
 def stop(service: Service, home: Path, timeout: float = 30.0) -> bool:
     """SIGTERM, wait, then SIGKILL. Returns True when a process was stopped now."""
-    pid = read_pid(service, home)
-    if pid is None:
-        return False
-    _signal_group(pid, signal.SIGTERM)
+    return bool(stop_together([service], home, timeout))
+
+
+def stop_together(services: list[Service], home: Path, timeout: float = 30.0) -> list[Service]:
+    """SIGTERM every running one of `services` at once, wait up to `timeout` for all, then
+    SIGKILL what is left. At once, because the nodes of a cluster stopped one by one each
+    wait for the others to take over their partitions. Returns the services stopped now."""
+    running = [(s, pid) for s in services if (pid := read_pid(s, home)) is not None]
+    for _, pid in running:
+        _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and any(_alive(pid) for _, pid in running):
         time.sleep(0.2)
-    if _alive(pid):
-        _signal_group(pid, signal.SIGKILL)
-        while _alive(pid):
-            time.sleep(0.1)
-    service.pid_file(home).unlink(missing_ok=True)
-    return True
+    for service, pid in running:
+        if _alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.1)
+        service.pid_file(home).unlink(missing_ok=True)
+    return [s for s, _ in running]
 
 
 def kill(service: Service, home: Path) -> None:

@@ -18,18 +18,31 @@ def topic_plan(settings: Settings) -> dict[str, int]:
     return {t.telemetry: settings.telemetry_partitions, t.dlq: 1, t.anomaly: 1, t.metrics: 1}
 
 
-def ensure_topics(settings: Settings, plan: dict[str, int] | None = None) -> list[str]:
-    """Create the missing topics of `plan` (default: the lab's four); return the names
-    created now. Safe to call again."""
+def replication_for(brokers: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for a cluster of `brokers`: one copy on one
+    broker; three copies, two of which must confirm a write, once there are three or more.
+    With two in sync required, a write sent with acks=all survives the loss of any one broker."""
+    replicas = min(brokers, 3)
+    return replicas, (2 if replicas >= 3 else 1)
+
+
+def ensure_topics(settings: Settings, plan: dict[str, int] | None = None,
+                  bootstrap: str | None = None) -> list[str]:
+    """Create the missing topics of `plan` (default: the lab's four) on the cluster at
+    `bootstrap` (default: the settings'), replicated as `replication_for` its size says;
+    return the names created now. Safe to call again."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10000)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap or settings.kafka_bootstrap_servers,
+                             request_timeout_ms=10000)
     try:
         existing = set(admin.list_topics())
+        replicas, min_isr = replication_for(len(admin.describe_cluster()["brokers"]))
+        configs = {"retention.ms": RETENTION_MS, "min.insync.replicas": str(min_isr)}
         missing = [
-            NewTopic(name, partitions, 1, topic_configs={"retention.ms": RETENTION_MS})
+            NewTopic(name, partitions, replicas, topic_configs=configs)
             for name, partitions in (plan or topic_plan(settings)).items()
             if name not in existing
         ]
@@ -38,9 +51,43 @@ def ensure_topics(settings: Settings, plan: dict[str, int] | None = None) -> lis
                 admin.create_topics(missing)
             except TopicAlreadyExistsError:  # created meanwhile by another process: fine
                 pass
+            _wait_for_leaders(admin, [t.name for t in missing])
         return [t.name for t in missing]
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin, names: list[str], timeout_s: float = 15.0) -> None:
+    """Return once every partition of `names` has a leader: a topic is announced before its
+    partitions are, and a producer that comes too soon would wait on metadata instead."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        described = admin.describe_topics(names)
+        if len(described) == len(names) and all(
+                t["error_code"] == 0 and t["partitions"] and all(p["leader_id"] >= 0 for p in t["partitions"])
+                for t in described):
+            return
+        time.sleep(0.2)
+
+
+def partition_table(bootstrap: str, topics: list[str]) -> list[dict]:
+    """One row per partition of `topics`: `{topic, partition, leader, replicas, isr}` as the
+    cluster's metadata says now (leader -1: none elected, the partition cannot be written)."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        rows = [
+            {"topic": t["name"], "partition": p["partition_index"], "leader": p["leader_id"],
+             "replicas": list(p["replica_nodes"]), "isr": sorted(p["isr_nodes"])}
+            for t in admin.describe_topics(topics) if t["error_code"] == 0
+            for p in t["partitions"]
+        ]
+    finally:
+        admin.close()
+    return sorted(rows, key=lambda r: (r["topic"], r["partition"]))
 
 
 def describe_topics(settings: Settings) -> dict[str, int]:

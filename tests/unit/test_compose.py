@@ -61,7 +61,7 @@ def test_compose_parser_rejects_a_broken_file(tmp_path):
 
 def test_every_image_is_pinned_and_every_service_has_a_healthcheck():
     services = yaml.safe_load(COMPOSE.read_text())["services"]
-    assert set(services) == {"kafka", "mongodb", "grafana"}
+    assert set(services) == {"kafka", "kafka-2", "kafka-3", "mongodb", "grafana"}
     for name, service in services.items():
         assert re.fullmatch(r"[\w./-]+:\d+(\.\d+)+", service["image"]), f"{name}: pin an exact version"
         assert "healthcheck" in service, f"{name} needs a healthcheck for `up --wait`"
@@ -74,6 +74,37 @@ def test_kafka_has_a_listener_for_containers_and_one_for_the_host():
     advertised = env["KAFKA_ADVERTISED_LISTENERS"]
     assert "INTERNAL://kafka:" in advertised and "HOST://localhost:" in advertised
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_the_default_stack_has_one_broker_whose_topics_need_one_replica():
+    import json
+
+    services = json.loads(_config().stdout)["services"]
+    assert {"kafka", "mongodb", "grafana"} == set(services)  # kafka-2, kafka-3: cluster profile only
+    env = services["kafka"]["environment"]
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
+    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
+
+
+def test_the_cluster_profile_runs_three_voters_with_replicated_internal_topics():
+    import json
+
+    from labkit.infra.docker import CLUSTER_ENV
+
+    result = _config(CLUSTER_ENV)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    nodes = {name: services[name]["environment"] for name in ("kafka", "kafka-2", "kafka-3")}
+    assert sorted(env["KAFKA_NODE_ID"] for env in nodes.values()) == ["1", "2", "3"]
+    for name, env in nodes.items():
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093", name
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3", name
+        assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2", name
+        assert f"INTERNAL://{name}:29092" in env["KAFKA_ADVERTISED_LISTENERS"], name
+    assert len({env["CLUSTER_ID"] for env in nodes.values()}) == 1  # one cluster, not three
+    host_ports = sorted(p["published"] for name in nodes for p in services[name]["ports"])
+    assert host_ports == ["9092", "9094", "9096"]
+    assert services["kafka"]["volumes"][0]["source"] == "kafka-1-data"  # not the one-node log
 
 
 def test_grafana_preinstalls_infinity_and_provisions_fixed_uids():

@@ -4,7 +4,8 @@ import sys
 
 from labkit.config import Settings
 from labkit.infra import local
-from labkit.infra.topics import topic_plan
+from labkit.infra.cluster import Cluster
+from labkit.infra.topics import replication_for, topic_plan
 
 
 def test_kafka_advertises_the_address_clients_use():
@@ -14,6 +15,42 @@ def test_kafka_advertises_the_address_clients_use():
     assert props["listeners"].startswith("PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093")
     assert props["auto.create.topics.enable"] == "false"
     assert props["process.roles"] == "broker,controller"
+
+
+def _props(text: str) -> dict:
+    return dict(line.split("=", 1) for line in text.splitlines() if line)
+
+
+def test_one_node_needs_one_replica_of_the_internal_topics():
+    s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "localhost:9092"})
+    props = _props(local.kafka_properties(s, local.POM_DIR))
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:9093"
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert props["transaction.state.log.min.isr"] == "1"
+    assert "broker.session.timeout.ms" not in props  # Kafka's default for the everyday broker
+
+
+def test_cluster_nodes_share_one_quorum_and_each_listens_on_its_own_ports(tmp_path):
+    cluster = Cluster(tmp_path, base_port=19092)
+    assert cluster.bootstrap == "localhost:19092,localhost:19094,localhost:19096"
+    controllers = {n.node_id: n.controller_port for n in cluster.nodes}
+    assert controllers == {1: 19093, 2: 19095, 3: 19097}
+    node2 = _props(local.node_properties(2, "localhost", 19094, controllers, tmp_path, session_timeout_ms=3000))
+    assert node2["node.id"] == "2"
+    assert node2["controller.quorum.voters"] == "1@127.0.0.1:19093,2@127.0.0.1:19095,3@127.0.0.1:19097"
+    assert node2["listeners"] == "PLAINTEXT://127.0.0.1:19094,CONTROLLER://127.0.0.1:19095"
+    assert node2["advertised.listeners"] == "PLAINTEXT://localhost:19094"
+    assert node2["offsets.topic.replication.factor"] == "3"
+    assert node2["transaction.state.log.min.isr"] == "2"
+    assert node2["broker.session.timeout.ms"] == "3000"
+    assert int(node2["broker.heartbeat.interval.ms"]) < 3000
+
+
+def test_replication_follows_the_cluster_size():
+    assert replication_for(1) == (1, 1)
+    assert replication_for(2) == (2, 1)  # two copies, but a write must not wait for a dead one
+    assert replication_for(3) == (3, 2)
+    assert replication_for(5) == (3, 2)
 
 
 def test_java_version_parsing():

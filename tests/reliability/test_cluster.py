@@ -1,0 +1,71 @@
+"""A three-broker cluster of its own (ports 19092-19097, beside the lab's broker): topics are
+replicated, the lab's pipeline runs on it unchanged, and killing a partition's leader while
+producing with acks=all loses no confirmed event."""
+
+import uuid
+
+import pytest
+
+from labkit.failover import leader_failover
+from labkit.infra.cluster import Cluster
+from labkit.infra.topics import ensure_topics, partition_table, topic_plan
+from labkit.processor import Processor, ProcessorConfig
+from tests.pipeline_helpers import expected, send_batch, stored_ids
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    cluster = Cluster(tmp_path_factory.mktemp("cluster"), base_port=19092)
+    cluster.up(log=lambda *_: None)
+    try:
+        yield cluster
+    finally:
+        cluster.down(log=lambda *_: None)
+        assert cluster.running() == []
+
+
+def test_topics_get_three_replicas_and_need_two_in_sync(cluster, pipeline):
+    on_cluster = pipeline.replace(kafka_bootstrap_servers=cluster.bootstrap)
+    ensure_topics(on_cluster, topic_plan(on_cluster))
+    rows = partition_table(cluster.bootstrap, [on_cluster.topics.telemetry])
+    assert len(rows) == on_cluster.telemetry_partitions
+    for row in rows:
+        assert sorted(row["replicas"]) == [1, 2, 3]
+        assert row["leader"] in row["replicas"]
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap)
+    try:
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, on_cluster.topics.telemetry)])
+    finally:
+        admin.close()
+    configs = described["topic"][on_cluster.topics.telemetry]  # the topic's own settings
+    assert configs["min.insync.replicas"]["value"] == "2"
+
+
+def test_the_pipeline_runs_unchanged_on_the_cluster(cluster, pipeline):
+    on_cluster = pipeline.replace(kafka_bootstrap_servers=cluster.bootstrap)
+    ensure_topics(on_cluster, topic_plan(on_cluster))
+    messages = send_batch(on_cluster, 1000, seed=21)
+    valid_ids, invalid_count = expected(messages)
+    stats = Processor(on_cluster, ProcessorConfig(group_id=f"g-{uuid.uuid4().hex[:6]}")).run(idle_timeout_s=3)
+    assert stats.processed == 1000 and stats.invalid == invalid_count
+    ids = stored_ids(on_cluster)
+    assert len(ids) == len(set(ids)) and set(ids) == valid_ids
+
+
+def test_killing_the_leader_during_acks_all_production_loses_no_confirmed_event(cluster, pipeline):
+    result = leader_failover(cluster, topic=f"labkit.test.failover.{uuid.uuid4().hex[:6]}", events=1500,
+                             rate=300, settings=pipeline)
+    print(result)
+    assert result.confirmed > 0
+    assert result.lost == 0, result
+    assert result.duplicates == 0, result  # idempotence: a retried batch is written once
+    assert result.confirmed + sum(result.failed.values()) == result.sent
+    assert result.stored >= result.confirmed  # an unconfirmed send may still have landed
+    assert result.new_leader not in (result.killed, -1)
+    after_kill = [row for row in result.timeline if row["leader"] not in (result.killed, -1)]
+    assert any(result.killed not in row["isr"] for row in after_kill), "the ISR never shrank"
+    assert result.killed in result.timeline[-1]["isr"], "the restarted node never caught up"
+    assert sorted(cluster.running()) == [1, 2, 3]
