@@ -16,18 +16,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import uuid
 from pathlib import Path
 
-from pymongo import MongoClient
-
-from labkit import kafka_io
 from labkit.config import Settings, Topics
 from labkit.infra.topics import ensure_topics, topic_plan
 from labkit.producer import produce
 from labkit.simulator import SimConfig, Simulator, backfill_start
-from labkit.workers import Workers, timeline
+from labkit.workers import drain
 from report import table
 
 RESULTS = Path(__file__).parent / "results" / "workers.md"
@@ -48,23 +44,9 @@ def main() -> int:
                                                         start=backfill_start(config, count=args.messages))), flush=True)
     rows = []
     for n in args.workers:
-        run = settings.replace(mongodb_db=f"bench_workers_{tag}_{n}")
-        group = f"bench-{tag}-{n}"
-        mongo = MongoClient(run.mongodb_uri, tz_aware=True)
-        db = mongo[run.mongodb_db]
-        with Workers(run, group, batch_size=500) as workers:
-            for i in range(1, n + 1):
-                workers.start(f"w{i}")
-            workers.wait_until(db, lambda owners: len(owners) == n or n > 4, timeout_s=120)
-            began = min(e["at"] for e in timeline(db, run, group) if e["event"] == "assigned")
-            while sum(kafka_io.consumer_lag(run, group, run.topics.telemetry).values()) > 0:
-                time.sleep(0.2)
-            drained = time.time()
-        events = timeline(db, run, group)
-        mongo.close()
-        seconds = drained - began.timestamp()
-        rebalances = sum(1 for e in events if e["event"] == "revoked")
-        rows.append((n, f"{args.messages:,}", f"{seconds:,.1f}", f"{args.messages / seconds:,.0f}", rebalances))
+        result = drain(settings.replace(mongodb_db=f"bench_workers_{tag}_{n}"), f"bench-{tag}-{n}", n)
+        rows.append((n, f"{args.messages:,}", f"{result.seconds:,.1f}", f"{args.messages / result.seconds:,.0f}",
+                     result.revocations))
         print(rows[-1], flush=True)
     table(f"{args.messages:,} messages, 4 partitions: workers in one group draining the same backlog",
           f"python bench/bench_workers.py --messages {args.messages} --workers {' '.join(map(str, args.workers))}",

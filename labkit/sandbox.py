@@ -70,8 +70,8 @@ def minute_floor(moment: datetime) -> datetime:
 
 
 def open(settings: Settings, name: str, now: datetime | None = None) -> Sandbox:  # noqa: A001
-    """Empty the sandbox `name` (delete its topics, consumer groups and database: every
-    name starting with `lab<name>.`), create
+    """Empty the sandbox `name` (delete its topics and consumer groups: every name starting
+    with `lab<name>.`; and its databases: every name starting with `lab<name>_`), create
     its four topics again, and return it. Needs Kafka and MongoDB up (run preflight first).
 
     `name` is a short tag such as "02"; `now` defaults to the current minute.
@@ -121,6 +121,9 @@ def _reset_mongodb(box: Sandbox) -> None:
 
     client = MongoClient(box.settings.mongodb_uri, serverSelectionTimeoutMS=3000)
     try:
-        client.drop_database(box.settings.mongodb_db)
+        # Its database, and any other it made beside it (notebook 06 gives each run its own).
+        for name in client.list_database_names():
+            if name == box.settings.mongodb_db or name.startswith(f"lab{box.name}_"):
+                client.drop_database(name)
     finally:
         client.close()

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from labkit.config import Settings
@@ -95,6 +96,47 @@ class Workers:
 
     def __exit__(self, *exc) -> None:
         self.stop_all()
+
+
+@dataclass(frozen=True)
+class Drain:
+    """How `count` workers in one group drained a backlog."""
+
+    workers: int
+    seconds: float  # from the first assignment until the broker reported lag 0
+    owners: dict[str, list[int]]  # who held which partitions once every worker had joined
+    revocations: int  # rebalances seen in the assignment log (each worker that joins causes some)
+
+
+def drain(settings: Settings, group: str, count: int, batch_size: int = 500, timeout_s: float = 120.0,
+          poll_s: float = 0.2) -> Drain:
+    """Start `count` workers in a new group on `settings`' telemetry topic (which already holds
+    the backlog), wait until all of them hold partitions (or every partition is held, when
+    there are more workers than partitions), then until the group's lag at the broker is 0;
+    stop them. Raises TimeoutError after `timeout_s`."""
+    from pymongo import MongoClient
+
+    from labkit import kafka_io
+
+    partitions = len(kafka_io.end_offsets(settings, settings.topics.telemetry))
+    mongo = MongoClient(settings.mongodb_uri, tz_aware=True)
+    db = mongo[settings.mongodb_db]
+    try:
+        with Workers(settings, group, batch_size=batch_size) as workers:
+            for i in range(1, count + 1):
+                workers.start(f"w{i}")
+            owners = workers.wait_until(db, lambda o: len(o) == min(count, partitions), timeout_s=timeout_s)
+            began = min(e["at"] for e in timeline(db, settings, group) if e["event"] == "assigned")
+            deadline = time.monotonic() + timeout_s
+            while sum(kafka_io.consumer_lag(settings, group, settings.topics.telemetry).values()) > 0:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{count} workers did not drain the backlog within {timeout_s:.0f} s")
+                time.sleep(poll_s)
+            seconds = time.time() - began.timestamp()
+        revocations = sum(1 for e in timeline(db, settings, group) if e["event"] == "revoked")
+    finally:
+        mongo.close()
+    return Drain(count, seconds, owners, revocations)
 
 
 def timeline(db, settings: Settings, group: str) -> list[dict]:

@@ -94,6 +94,14 @@ def test_recorded_numbers_obey_conservation(forward):
     assert sum(nb05["burst_jump"].values()) == 40
     assert (nb05["lag_stopped"], nb05["lag_after"], nb05["caught_up"]) == (50, 0, 50)
 
+    nb06 = records.read(_executed(forward, "06_scale_out.ipynb"))
+    assert all(sorted(p for parts in owners.values() for p in parts) == [0, 1, 2, 3] and len(owners) == int(n)
+               for n, owners in nb06["owners"].items())  # every partition held, by exactly one worker
+    assert sorted(nb06["kill_after"]) == ["w2"] and len(nb06["kill_before"]) == 2
+    assert nb06["kill_valid"] == nb06["kill_stored"] == nb06["kill_distinct"]
+    if nb06["failover"] != "cluster not running":
+        assert nb06["failover"] == {"lost": 0, "duplicates": 0, "leader_moved": True}
+
     nb07 = records.read(_executed(forward, "07_time_and_change.ipynb"))
     verdicts = nb07["verdicts"]
     assert nb07["readings"] == sum(verdicts.values()) == nb07["stored"] + nb07["set_aside"]

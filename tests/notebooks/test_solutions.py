@@ -13,11 +13,12 @@ from labkit.checks import nb02 as check02
 from labkit.checks import nb03 as check03
 from labkit.checks import nb04 as check04
 from labkit.checks import nb05 as check05
+from labkit.checks import nb06 as check06
 from labkit.checks import nb07 as check07
 from labkit.faults import FaultRates
 from labkit.infra.topics import describe_topics
 from labkit.simulator import SimConfig, Simulator, backfill_start
-from labkit.solutions import nb00, nb01, nb02, nb03, nb04, nb05, nb07
+from labkit.solutions import nb00, nb01, nb02, nb03, nb04, nb05, nb06, nb07
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -119,6 +120,24 @@ def test_nb05_solutions(pipeline):
     produce(pipeline, _batch(count=40, invalid=0))
     assert check05.total_lag(nb05.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)
     assert not check05.total_lag(lambda c, t: 0, pipeline, "lag-group", pipeline.topics.telemetry)
+
+
+def test_nb06_solutions():
+    assert nb06.range_assignment(4, ["w2", "w1", "w3"]) == {"w1": [0, 1], "w2": [2], "w3": [3]}
+    assert nb06.range_assignment(2, ["a", "b", "c"]) == {"a": [0], "b": [1], "c": []}
+    assert check06.range_assignment(nb06.range_assignment)
+    assert not check06.range_assignment(lambda n, ws: {w: list(range(i, n, len(ws))) for i, w in enumerate(sorted(ws))})
+
+    keys = [f"CAR_{i:03d}" for i in range(1, 11) for _ in range(60)] + ["CAR_007"] * 540
+    key, share = nb06.hot_key(keys, 4)
+    assert key == "CAR_007" and share == max(
+        sum(kafka_io.partition_for_key(k.encode(), 4) == p for k in keys) for p in range(4)) / len(keys)
+    assert check06.hot_key(nb06.hot_key, keys, 4)
+    assert not check06.hot_key(lambda ks, n: ("CAR_007", 540 / len(ks)), keys, 4)  # the key alone is not its partition
+
+    assert nb06.partitions_for(1000, 450, 2.0) == 5
+    assert check06.partitions_for(nb06.partitions_for)
+    assert not check06.partitions_for(lambda rate, per, headroom: round(rate / per))
 
 
 def test_nb07_solutions():
