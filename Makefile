@@ -9,7 +9,7 @@ KERNEL := telemetry-lab
 LABKIT := $(PY) -m labkit
 
 .DEFAULT_GOAL := help
-.PHONY: help env lab test test-unit test-integration test-notebooks test-reliability \
+.PHONY: help env lab test lint test-unit test-integration test-notebooks test-reliability \
         jupyter infra-up infra-down infra-status simulate process api live chaos bench reset clean
 
 help: ## list every target with one line each
@@ -30,8 +30,11 @@ lab: $(STAMP) ## the main job: start services, run every notebook headless, prin
 	$(LABKIT) infra up
 	$(LABKIT) lab
 
-test: $(STAMP) ## run every test tier; starts the services it needs and stops what it started
+test: $(STAMP) lint ## lint, then every test tier; starts the services it needs and stops what it started
 	$(LABKIT) infra run -- $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff over labkit, tests and bench (rules in pyproject.toml)
+	$(PY) -m ruff check labkit tests bench
 
 test-unit: $(STAMP) ## unit tests only (no services)
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)

@@ -22,12 +22,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from pymongo import MongoClient
-
 from bench_queries import START, load, start_memory_server
+from pymongo import MongoClient
+from report import table
+
 from labkit import contract, queries
 from labkit.config import Settings
-from report import table
 
 RESULTS = Path(__file__).parent / "results" / "api.md"
 API_PORT = 18080

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer
 from pymongo import MongoClient
+from report import table
 
 from labkit.config import Settings, Topics
 from labkit.infra.topics import ensure_topics, topic_plan
@@ -34,7 +35,6 @@ from labkit.producer import produce
 from labkit.simulator import SimConfig, Simulator, backfill_start
 from labkit.store import event_document
 from labkit.validation import validate
-from report import table
 
 RESULTS = Path(__file__).parent / "results" / "processor.md"
 

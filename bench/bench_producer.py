@@ -23,12 +23,13 @@ import time
 import uuid
 from pathlib import Path
 
+from report import table
+
 from labkit.config import Settings
 from labkit.infra.topics import ensure_topics
 from labkit.kafka_io import make_producer
 from labkit.producer import PRODUCER_TUNING, produce
 from labkit.simulator import SimConfig, Simulator, backfill_start
-from report import table
 
 RESULTS = Path(__file__).parent / "results" / "producer.md"
 

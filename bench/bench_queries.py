@@ -24,11 +24,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pymongo import MongoClient
+from report import table
 
 from labkit import contract, queries
 from labkit.config import Settings
 from labkit.dataset import load_fleet
-from report import table
 
 RESULTS = Path(__file__).parent / "results" / "queries.md"
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)

@@ -41,17 +41,16 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+from bench_queries import timed
 from pymongo import MongoClient
+from report import table
 
-from labkit import contract, queries
+from labkit import contract, queries, store
 from labkit.config import Settings
 from labkit.dataset import load_fleet
 from labkit.infra import local
 from labkit.infra.readiness import mongodb_ready
-from labkit import store
 from labkit.store import ensure_indexes
-from bench_queries import timed
-from report import table
 
 RESULTS = Path(__file__).parent / "results" / "storage.md"
 SCRATCH = Path(__file__).parent / ".scratch" / "storage"

@@ -19,12 +19,13 @@ import sys
 import uuid
 from pathlib import Path
 
+from report import table
+
 from labkit.config import Settings, Topics
 from labkit.infra.topics import ensure_topics, topic_plan
 from labkit.producer import produce
 from labkit.simulator import SimConfig, Simulator, backfill_start
 from labkit.workers import drain
-from report import table
 
 RESULTS = Path(__file__).parent / "results" / "workers.md"
 

@@ -175,11 +175,15 @@ def _count(settings: Settings, report: ChaosReport, valid_ids: set[str], invalid
         anomalies_db = db[settings.collections.anomalies].count_documents({})
     finally:
         client.close()
-    dead = [dlq.parse(r.value) for r in kafka_io.read_topic(settings, settings.topics.dlq, max_messages=10_000_000, timeout_s=120)]
+
+    def everything(topic: str) -> list:
+        return kafka_io.read_topic(settings, topic, max_messages=10_000_000, timeout_s=120)
+
+    dead = [dlq.parse(r.value) for r in everything(settings.topics.dlq)]
     sources = {(d["source"]["topic"], d["source"]["partition"], d["source"]["offset"]) for d in dead}
-    anomalies = [json.loads(r.value) for r in kafka_io.read_topic(settings, settings.topics.anomaly, max_messages=10_000_000, timeout_s=120)]
+    anomalies = [json.loads(r.value) for r in everything(settings.topics.anomaly)]
     anomaly_keys = {(a["event_id"], a["type"]) for a in anomalies}
-    metrics = [json.loads(r.value) for r in kafka_io.read_topic(settings, settings.topics.metrics, max_messages=10_000_000, timeout_s=120)]
+    metrics = [json.loads(r.value) for r in everything(settings.topics.metrics)]
     metric_ids = {m["_id"] for m in metrics}
     missing = len(valid_ids - set(stored_ids))
     report.rows = {

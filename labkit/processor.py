@@ -46,8 +46,7 @@ from labkit.config import Settings
 from labkit.detectors import AnomalyDetector
 from labkit.metrics import BatchCounts, Totals, WindowedMetrics, accumulate
 from labkit.queries import to_ms
-from labkit.store import (ensure_indexes, insert_events, insert_idempotent, update_derived, write_dead_letters,
-                          write_too_late, write_windows)
+from labkit.store import ensure_indexes, insert_events, insert_idempotent, update_derived, write_dead_letters, write_too_late, write_windows
 from labkit.transient import is_transient
 from labkit.validation import validate
 from labkit.windows import LATE, TOO_LATE, EventTimeWindows
@@ -350,7 +349,7 @@ class Processor:
                 if max_messages is not None:
                     limit = min(limit, max_messages - self.stats.processed)
                 retries = self.stats.retries
-                batch = self._until_safe("Kafka poll", lambda: self._consumer.poll(
+                batch = self._until_safe("Kafka poll", lambda limit=limit: self._consumer.poll(
                     timeout_ms=self.config.poll_timeout_ms, max_records=limit))
                 if self.stats.retries > retries:
                     last_message = time.monotonic()  # an outage is not idleness
@@ -473,8 +472,14 @@ class Processor:
         """Send `outgoing` (and the batch's offsets) in one transaction: all visible to
         read_committed readers, or none. On failure the transaction is aborted and the
         producer replaced, so the caller can simply try again."""
-        from kafka.errors import (CommitFailedError, IllegalGenerationError, KafkaError, ProducerFencedError,
-                                  RebalanceInProgressError, UnknownMemberIdError)
+        from kafka.errors import (
+            CommitFailedError,
+            IllegalGenerationError,
+            KafkaError,
+            ProducerFencedError,
+            RebalanceInProgressError,
+            UnknownMemberIdError,
+        )
 
         producer = self._transactional_producer()
         if with_offsets and self._commit_unknown:

@@ -12,9 +12,12 @@ from labkit.faults import FaultRates, Message
 from labkit.producer import produce
 from labkit.simulator import SimConfig, Simulator, backfill_start
 
+#: The faults of a typical test batch: some invalid, some duplicated, some late.
+TEST_FAULTS = FaultRates(episode=0.005, invalid=0.05, duplicate=0.02, late=0.02)
+
 
 def send_batch(settings: Settings, count: int, seed: int = 1, cars: int = 8,
-               rates: FaultRates = FaultRates(episode=0.005, invalid=0.05, duplicate=0.02, late=0.02)) -> list[Message]:
+               rates: FaultRates = TEST_FAULTS) -> list[Message]:
     config = SimConfig(cars=cars, seed=seed, faults=rates)
     messages = list(Simulator(config).messages(count=count, start=backfill_start(config, count=count)))
     report = produce(settings, messages)

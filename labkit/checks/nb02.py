@@ -50,9 +50,9 @@ def idempotent_store(store, collection, raws: list[bytes], now: datetime) -> boo
 def consume_loop(consume, settings: Settings, topic: str, group: str, collection, batch, now: datetime) -> bool:
     """02.3: after the student's loop, MongoDB holds every distinct valid event once and the
     group's committed offset is the end of the (one-partition) topic."""
-    from kafka import KafkaConsumer, TopicPartition
-
     import uuid
+
+    from kafka import KafkaConsumer, TopicPartition
 
     collection.drop()
     group = f"{group}.{uuid.uuid4().hex[:6]}"  # a new group per try: an earlier attempt's commits must not count

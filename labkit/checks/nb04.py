@@ -11,7 +11,6 @@ from labkit.config import Settings
 from labkit.solutions import nb04 as reference
 
 
-
 def max_speed_route(add_route, settings: Settings, car: str, rng: dict) -> bool:
     """04.1: the student's endpoint gives the reference answers for a known car, a 404 for an
     unknown one and a 422 for a reversed range."""

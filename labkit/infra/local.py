@@ -29,10 +29,10 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import sys
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -101,7 +101,8 @@ def require_tools(settings: Settings | None = None) -> None:
     if not shutil.which("java"):
         raise InfraError("Java is not installed: install OpenJDK 17 or newer (e.g. `apt-get install openjdk-17-jre`), or use Docker.")
     if not LIB_DIR.exists() and not shutil.which("mvn"):
-        raise InfraError("Maven is not installed: install it (e.g. `apt-get install maven`) to fetch the Kafka and MongoDB-wire server jars.")
+        raise InfraError("Maven is not installed: install it (e.g. `apt-get install maven`) "
+                         "to fetch the Kafka and MongoDB-wire server jars.")
     version = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
     major = _java_major(version)
     if major is not None and major < 17:

@@ -42,7 +42,8 @@ def seed(pipeline) -> None:
          "invalid": 0, "duplicates": 0, "anomalies": 1, "invalid_by_reason": {}, "anomalies_by_type": {"overspeed": 1},
          "batches": 1, "batch_latency_ms_avg": 12.0, "consumer_lag": 0, "newest_event_ms": queries.to_ms(T0 + timedelta(seconds=59))})
     # A malformed document must not turn into a 500.
-    db[pipeline.collections.telemetry].insert_one({"_id": "bad", "car_id": "CAR_001", "timestamp": T0 + timedelta(seconds=61), "speed": "fast"})
+    db[pipeline.collections.telemetry].insert_one(
+        {"_id": "bad", "car_id": "CAR_001", "timestamp": T0 + timedelta(seconds=61), "speed": "fast"})
     mongo.close()
 
 
@@ -138,8 +139,8 @@ def test_unreachable_mongodb_is_a_503_with_the_fix(pipeline):
 
 def test_openapi_lists_every_route(client):
     paths = set(client.get("/openapi.json").json()["paths"])
-    assert {"/health", "/series/speed", "/series/{metric}", "/series/anomalies", "/latest", "/fleet/latest", "/cars",
-            "/anomalies", "/pipeline/health", "/pipeline/series", "/dlq/summary", "/dlq/reasons", "/fleet/summary"} - {"/series/speed"} <= paths
+    assert {"/health", "/series/{metric}", "/series/anomalies", "/latest", "/fleet/latest", "/cars",
+            "/anomalies", "/pipeline/health", "/pipeline/series", "/dlq/summary", "/dlq/reasons", "/fleet/summary"} <= paths
 
 
 def test_dlq_routes_read_mongodb_not_the_topic(pipeline):
@@ -200,7 +201,7 @@ def test_lag_over_time_and_at_the_broker_now(client, pipeline):
     from labkit import kafka_io
 
     producer = kafka_io.make_producer(pipeline)
-    for i in range(3):
+    for _ in range(3):
         producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=b"{}")
     producer.flush()
     producer.close()

@@ -12,8 +12,7 @@ from pymongo import MongoClient
 
 from labkit import kafka_io
 from labkit.processor import Processor, ProcessorConfig
-from tests.pipeline_helpers import (committed_offsets, distinct_sources, dlq_records, expected, send_batch,
-                                    stored_ids)
+from tests.pipeline_helpers import committed_offsets, distinct_sources, dlq_records, expected, send_batch, stored_ids
 
 
 def run(settings, group, **kwargs):

@@ -71,7 +71,9 @@ def test_nb02_solutions(pipeline):
     produce(pipeline, batch, topic=topic)
     assert check02.consume_loop(nb02.consume_all, pipeline, topic, "ex3-good", db["ex3"], batch, NOW)
     # Reads everything and stores it, but never commits: the committed offset gives it away.
-    no_commit = lambda consumer, coll, now: nb02.store_events(coll, [r.value for rs in consumer.poll(timeout_ms=3000).values() for r in rs], now)  # noqa: E731
+    def no_commit(consumer, coll, now):
+        return nb02.store_events(coll, [r.value for rs in consumer.poll(timeout_ms=3000).values() for r in rs], now)
+
     assert not check02.consume_loop(no_commit, pipeline, topic, "ex3-bad", db["ex3"], batch, NOW)
     client.close()
 

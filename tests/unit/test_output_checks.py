@@ -11,8 +11,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from tests.notebooks.output_checks import (decode_array, figure_problems, notebook_figure_problems, output_problems,
-                                           plotly_figures)
+from tests.notebooks.output_checks import decode_array, figure_problems, notebook_figure_problems, output_problems, plotly_figures
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
