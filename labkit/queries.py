@@ -211,6 +211,17 @@ def pipeline_windows(db, settings: Settings, start: datetime, end: datetime) -> 
         {"window_start_ms": {"$gte": to_ms(start), "$lt": to_ms(end)}}).sort("window_start_ms", 1))
 
 
+def newest_window_start(db, settings: Settings) -> int | None:
+    """The start (epoch ms) of the newest metrics window, or None when there is none."""
+    newest = db[settings.collections.metrics].find_one({}, {"window_start_ms": 1}, sort=[("window_start_ms", -1)])
+    return int(newest["window_start_ms"]) if newest else None
+
+
+def windows_since(db, settings: Settings, start_ms: int) -> list[dict]:
+    """Every metrics window that starts at or after `start_ms`, oldest first."""
+    return list(db[settings.collections.metrics].find({"window_start_ms": {"$gte": start_ms}}).sort("window_start_ms", 1))
+
+
 def health_of(windows: list[dict], start: datetime, end: datetime, now: datetime | None = None) -> dict:
     """`pipeline_health` of windows already read (pure)."""
     now = now or datetime.now(timezone.utc)

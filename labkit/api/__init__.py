@@ -15,7 +15,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from labkit import queries
 from labkit.api.cache import AnswerCache, SharedAnswers
+from labkit.api.recent import RecentWindows
 from labkit.api.timing import ServerTiming
 from labkit.config import Settings
 from labkit.queries import QueryError
@@ -36,6 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.shared = SharedAnswers()  # for a board's panels asking at once
         app.state.mongo = MongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=2000,
                                       connectTimeoutMS=2000, socketTimeoutMS=15000)
+        db = app.state.mongo[settings.mongodb_db]
+        app.state.recent = RecentWindows(lambda: queries.newest_window_start(db, settings),  # for /pipeline/*
+                                         lambda ms: queries.windows_since(db, settings, ms))
         try:
             yield
         finally:

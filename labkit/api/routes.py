@@ -9,9 +9,23 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import TypeAdapter
 
 from labkit import queries
-from labkit.api.models import (AnomalyCount, AnomalyRecord, Bucket, Car, CarState, DlqSummary, EventWindow,
-                               FleetSummary, Health, LagNow, LagPoint, PipelineHealth, PipelineWindow, Point,
-                               ReasonCount)
+from labkit.api.models import (
+    AnomalyCount,
+    AnomalyRecord,
+    Bucket,
+    Car,
+    CarState,
+    DlqSummary,
+    EventWindow,
+    FleetSummary,
+    Health,
+    LagNow,
+    LagPoint,
+    PipelineHealth,
+    PipelineWindow,
+    Point,
+    ReasonCount,
+)
 from labkit.api.params import time_range
 from labkit.config import Settings
 
@@ -32,9 +46,14 @@ def get_shared(request: Request):
     return request.app.state.shared
 
 
+def get_recent(request: Request):
+    return request.app.state.recent
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Answers = Annotated[object, Depends(get_answers)]
 Shared = Annotated[object, Depends(get_shared)]
+Recent = Annotated[object, Depends(get_recent)]
 Db = Annotated[object, Depends(get_db)]
 From = Annotated[str | None, Query(alias="from", description="epoch ms or ISO-8601; default: `to` - 15 min",
                                    examples=["1764230400000"])]
@@ -86,8 +105,8 @@ def anomaly_series(db: Db, settings: SettingsDep, start: From = None, end: To = 
 @series.get("/{metric}", response_model=list[Bucket] | list[Point], summary="One car's metric over time")
 def metric_series(metric: str, db: Db, settings: SettingsDep, shared: Shared, car_id: CarId,
                   start: From = None, end: To = None,
-                  bucket: Annotated[int | None, Query(ge=1000, le=86_400_000,
-                                                      description="bucket size in ms; default: chosen from the range, at least 10 s")] = None,
+                  bucket: Annotated[int | None, Query(
+                      ge=1000, le=86_400_000, description="bucket size in ms; default: chosen from the range, at least 10 s")] = None,
                   raw: Annotated[bool, Query(description="stored readings instead of buckets")] = False,
                   limit: Annotated[int, Query(ge=1, le=10_000, description="raw mode: at most this many points")] = 2000):
     """Buckets `{t, avg, min, max, count}` (default) or raw points `{t, value}` of `metric`
@@ -171,31 +190,36 @@ def anomaly_records(db: Db, settings: SettingsDep, start: From = None, end: To =
             for d in docs if isinstance(d.get("timestamp"), datetime)]
 
 
-def _metrics_windows(shared, db, settings: Settings, frm: datetime, to: datetime) -> list[dict]:
-    """The processor's metrics windows in [frm, to): one read shared by the board's pipeline
-    panels that ask at once (health, throughput, lag)."""
-    return shared.get(("windows", frm, to), lambda: queries.pipeline_windows(db, settings, frm, to))
+def _metrics_windows(shared, recent, db, settings: Settings, frm: datetime, to: datetime) -> list[dict]:
+    """The processor's metrics windows in [frm, to): from the newest hour held in memory
+    (labkit.api.recent), else one read shared by the board's pipeline panels that ask at once
+    (health, throughput, lag)."""
+    def read() -> list[dict]:
+        held = recent.windows(queries.to_ms(frm), queries.to_ms(to))
+        return held if held is not None else queries.pipeline_windows(db, settings, frm, to)
+
+    return shared.get(("windows", frm, to), read)
 
 
 @pipeline.get("/pipeline/health", response_model=PipelineHealth, summary="Pipeline totals and rates over a window")
-def pipeline_health(db: Db, settings: SettingsDep, shared: Shared, start: From = None, end: To = None):
+def pipeline_health(db: Db, settings: SettingsDep, shared: Shared, recent: Recent, start: From = None, end: To = None):
     """The Pipeline Health board's stat panel and its two charts send their requests at once
     with the same range: they share one read of the metrics windows."""
     frm, to = time_range(start, end)
 
     def answer() -> bytes:
-        windows = _metrics_windows(shared, db, settings, frm, to)
+        windows = _metrics_windows(shared, recent, db, settings, frm, to)
         return PipelineHealth(**queries.health_of(windows, frm, to)).model_dump_json().encode()
 
     return Response(shared.get(("health", frm, to), answer), media_type="application/json")
 
 
 @pipeline.get("/pipeline/series", response_model=list[PipelineWindow], summary="Pipeline metrics per window over time")
-def pipeline_series(db: Db, settings: SettingsDep, shared: Shared, start: From = None, end: To = None):
+def pipeline_series(db: Db, settings: SettingsDep, shared: Shared, recent: Recent, start: From = None, end: To = None):
     frm, to = time_range(start, end)
 
     def answer() -> bytes:
-        windows = _metrics_windows(shared, db, settings, frm, to)
+        windows = _metrics_windows(shared, recent, db, settings, frm, to)
         return _WINDOWS_JSON.dump_json([
             PipelineWindow(t=queries.from_ms(int(w["window_start_ms"])), processed=w.get("processed", 0),
                            valid=w.get("valid", 0), invalid=w.get("invalid", 0), duplicates=w.get("duplicates", 0),
@@ -207,11 +231,11 @@ def pipeline_series(db: Db, settings: SettingsDep, shared: Shared, start: From =
 
 
 @pipeline.get("/pipeline/lag", response_model=list[LagPoint], summary="Consumer lag per partition over time")
-def pipeline_lag(db: Db, settings: SettingsDep, shared: Shared, start: From = None, end: To = None):
+def pipeline_lag(db: Db, settings: SettingsDep, shared: Shared, recent: Recent, start: From = None, end: To = None):
     """Per metrics window: the processor's lag after its last batch, `total` and per partition
     (`p0`, `p1`, ...): messages written to the topic and not yet processed."""
     frm, to = time_range(start, end)
-    windows = _metrics_windows(shared, db, settings, frm, to)
+    windows = _metrics_windows(shared, recent, db, settings, frm, to)
     return queries.lag_of(windows, settings.telemetry_partitions)
 
 

@@ -1,0 +1,75 @@
+"""The API's in-memory tail of metrics windows answers as a direct read would."""
+
+from labkit.api.recent import RecentWindows
+
+
+class FakeCollection:
+    """Metrics windows by start (ms), and how many documents each read returned."""
+
+    def __init__(self, starts):
+        self.docs = {s: {"window_start_ms": s, "processed": 1} for s in starts}
+        self.read = 0
+
+    def newest(self):
+        return max(self.docs, default=None)
+
+    def since(self, ms):
+        found = [self.docs[s] for s in sorted(self.docs) if s >= ms]
+        self.read += len(found)
+        return found
+
+    def direct(self, frm, to):
+        return [self.docs[s] for s in sorted(self.docs) if frm <= s < to]
+
+
+def make(collection, **kwargs):
+    clock = [0.0]
+    recent = RecentWindows(collection.newest, collection.since, span_ms=600_000, overlap_ms=20_000,
+                           clock=lambda: clock[0], **kwargs)
+    return recent, clock
+
+
+def test_answers_equal_a_direct_read_and_later_requests_read_only_the_tail():
+    mongo = FakeCollection(range(0, 1_000_000, 10_000))  # 100 windows of 10 s
+    recent, _ = make(mongo)
+    assert recent.windows(700_000, 1_000_000) == mongo.direct(700_000, 1_000_000)
+    first = mongo.read
+    assert first == 61  # the newest ten minutes, from 390,000 on
+    mongo.docs[1_000_000] = {"window_start_ms": 1_000_000, "processed": 5}  # a new window closes
+    assert recent.windows(700_000, 1_100_000) == mongo.direct(700_000, 1_100_000)
+    assert mongo.read - first == 4  # 970,000 .. 1,000,000: the overlap and the new one
+
+
+def test_a_window_rewritten_inside_the_overlap_is_seen_at_once():
+    mongo = FakeCollection(range(0, 100_000, 10_000))
+    recent, _ = make(mongo)
+    recent.windows(0, 100_000)
+    mongo.docs[90_000] = {"window_start_ms": 90_000, "processed": 7}
+    assert recent.windows(0, 100_000)[-1]["processed"] == 7
+
+
+def test_a_range_before_what_is_held_is_left_to_the_database():
+    mongo = FakeCollection(range(0, 1_000_000, 10_000))
+    recent, _ = make(mongo)
+    assert recent.windows(100_000, 200_000) is None
+    assert recent.windows(390_000, 400_000) == mongo.direct(390_000, 400_000)
+
+
+def test_deleted_windows_are_noticed_and_an_empty_collection_is_not_cached():
+    mongo = FakeCollection(range(0, 100_000, 10_000))
+    recent, _ = make(mongo)
+    assert len(recent.windows(0, 100_000)) == 10
+    mongo.docs.clear()  # make reset
+    assert recent.windows(0, 100_000) is None
+    mongo.docs[50_000] = {"window_start_ms": 50_000, "processed": 1}
+    assert recent.windows(0, 100_000) == mongo.direct(0, 100_000)
+
+
+def test_everything_is_read_again_after_reload_s():
+    mongo = FakeCollection(range(0, 100_000, 10_000))
+    recent, clock = make(mongo, reload_s=60)
+    recent.windows(0, 100_000)
+    mongo.docs[0] = {"window_start_ms": 0, "processed": 9}  # far behind the tail: not seen yet
+    assert recent.windows(0, 100_000)[0]["processed"] == 1
+    clock[0] = 61
+    assert recent.windows(0, 100_000)[0]["processed"] == 9
