@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	@# PYTHONWARNINGS: setuptools' note on editable installs is for package authors, not students.
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (telemetry-lab)" > /dev/null
 	@touch $@
 	@echo "Environment ready in $(VENV) with Jupyter kernel '$(KERNEL)'."

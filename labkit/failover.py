@@ -37,6 +37,8 @@ class FailoverResult:
     lost: int  # confirmed, but not in the topic
     duplicates: int  # sequence numbers stored more than once
     leader_moved_after_s: float | None  # from the kill to the first sample with a new leader
+    killed_at_s: float | None = None  # seconds after the first send
+    restarted_at_s: float | None = None  # when the killed node was started again (None: it was not)
     timeline: list[dict] = field(default_factory=list)  # {t, leader, isr}: seconds after the first send
 
     def __str__(self) -> str:
@@ -80,15 +82,19 @@ def leader_failover(cluster: Cluster, topic: str = "lab.failover", events: int =
             future.add_callback(lambda _md, s=seq: confirmed.add(s))
             future.add_errback(lambda exc: failed.update([type(exc).__name__]))
             now = time.monotonic() - t0
-            if now >= next_sample:  # the partition's state, twice a second
+            # The partition's state, twice a second. Sampled between sends: while a send
+            # blocks (the producer waits for the new leader), there is no sample.
+            if now >= next_sample:
                 timeline.append(_sample(survivors if killed_at is not None else cluster.bootstrap, topic, now))
                 next_sample = now + 0.5
             time.sleep(max(0.0, (seq + 1) / rate - (time.monotonic() - t0)))
         producer.flush()
     finally:
         producer.close()
+    restarted_at = None
     if restart:
         cluster.start_node(killed)
+        restarted_at = round(time.monotonic() - t0, 2)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # until the returned node is back in sync
             timeline.append(_sample(cluster.bootstrap, topic, time.monotonic() - t0))
@@ -102,7 +108,8 @@ def leader_failover(cluster: Cluster, topic: str = "lab.failover", events: int =
     return FailoverResult(
         topic=topic, killed=killed, new_leader=_leader(survivors, topic), sent=events, confirmed=len(confirmed),
         failed=dict(failed), stored=len(stored), lost=len(confirmed - set(stored)),
-        duplicates=sum(1 for n in stored.values() if n > 1), leader_moved_after_s=moved, timeline=timeline)
+        duplicates=sum(1 for n in stored.values() if n > 1), leader_moved_after_s=moved,
+        killed_at_s=None if killed_at is None else round(killed_at, 2), restarted_at_s=restarted_at, timeline=timeline)
 
 
 def _leader(bootstrap: str, topic: str) -> int:

@@ -105,7 +105,7 @@ class Drain:
     workers: int
     seconds: float  # from the first assignment until the broker reported lag 0
     owners: dict[str, list[int]]  # who held which partitions once every worker had joined
-    revocations: int  # rebalances seen in the assignment log (each worker that joins causes some)
+    rebalances: int  # revocations of partitions while it drained: a rebalance takes them from every holder
 
 
 def drain(settings: Settings, group: str, count: int, batch_size: int = 500, timeout_s: float = 120.0,
@@ -132,11 +132,14 @@ def drain(settings: Settings, group: str, count: int, batch_size: int = 500, tim
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{count} workers did not drain the backlog within {timeout_s:.0f} s")
                 time.sleep(poll_s)
-            seconds = time.time() - began.timestamp()
-        revocations = sum(1 for e in timeline(db, settings, group) if e["event"] == "revoked")
+            drained = time.time()
+        # A revocation with partitions, before the end: one worker giving up partitions in a
+        # rebalance. (kafka-python also logs an empty one at a worker's first join.)
+        rebalances = sum(1 for e in timeline(db, settings, group)
+                         if e["event"] == "revoked" and e["partitions"] and e["at"].timestamp() <= drained)
     finally:
         mongo.close()
-    return Drain(count, seconds, owners, revocations)
+    return Drain(count, drained - began.timestamp(), owners, rebalances)
 
 
 def timeline(db, settings: Settings, group: str) -> list[dict]:
