@@ -195,24 +195,14 @@ class Settings:
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    """Parse a `.env` file: `KEY=value` lines, `#` comments, optional quotes.
+    """Parse a `.env` file with python-dotenv: `KEY=value` lines, `export KEY=value`, `#`
+    comments, quotes (`A="a #b"` is `a #b`), no variable expansion.
 
-    A missing file gives an empty dict. Malformed lines are ignored rather than fatal,
-    because `.env` is a convenience, not a contract.
+    A missing file gives an empty dict; a line without a value is left out. `.env` is a
+    convenience, not a contract, so it never stops the lab.
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError):
+    from dotenv import dotenv_values
+
+    if not Path(path).is_file():
         return {}
-    result = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.strip().removeprefix("export ").strip()
-        value = value.split(" #")[0].strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        result[key] = value
-    return result
+    return {key: value for key, value in dotenv_values(path, interpolate=False).items() if value is not None}

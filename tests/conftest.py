@@ -81,10 +81,3 @@ def pipeline(services: Settings):
     )
     ensure_topics(isolated, topic_plan(isolated))
     return isolated
-
-
-def pipeline_env(settings: Settings) -> dict:
-    """Environment variables that point a `python -m labkit ...` subprocess at `settings`."""
-    import os
-
-    return {**os.environ, **settings.as_env()}

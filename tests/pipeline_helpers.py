@@ -56,3 +56,10 @@ def committed_offsets(settings: Settings, group: str) -> dict[int, int]:
 
 def as_json(value: bytes) -> dict:
     return json.loads(value)
+
+
+def pipeline_env(settings: Settings) -> dict:
+    """Environment variables that point a `python -m labkit ...` subprocess at `settings`."""
+    import os
+
+    return {**os.environ, **settings.as_env()}

@@ -10,42 +10,10 @@ from pymongo import MongoClient
 from labkit import queries
 from labkit.api import create_app
 from labkit.api_runner import ApiServer
-from labkit.store import ensure_indexes, write_events
+from tests.api_seed import SEEDED, ms, seed
 
-NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)  # bucket edges align with minutes
-T0 = NOW - timedelta(minutes=5)
-
-
-def ms(at: datetime) -> str:
-    return str(queries.to_ms(at))
-
-
-def ev(car, second, speed, **extra):
-    base = {"car_id": car, "event_id": f"{car}-{second}", "seq": second + 1, "timestamp": T0 + timedelta(seconds=second),
-            "speed": float(speed), "rpm": 2000, "engine_temp": 90.0, "fuel_level": 50.0, "latitude": 52.5, "longitude": 13.4}
-    base.update(extra)
-    return base
-
-
-def seed(pipeline) -> None:
-    """Two cars, one anomaly, one metrics window, and one malformed document."""
-    mongo = MongoClient(pipeline.mongodb_uri, tz_aware=True)
-    db = mongo[pipeline.mongodb_db]
-    ensure_indexes(db, pipeline)
-    events = [ev("CAR_001", s, s) for s in range(60)] + [ev("CAR_002", 30, 190.0)]
-    write_events(db, pipeline, events)
-    db[pipeline.collections.anomalies].insert_many([
-        {"_id": "x:overspeed", "event_id": "CAR_002-30", "car_id": "CAR_002", "timestamp": T0 + timedelta(seconds=30),
-         "type": "overspeed", "value": 190.0, "threshold": 180.0, "detector": "rule"}])
-    db[pipeline.collections.metrics].insert_one(
-        {"_id": "p:1", "window_start_ms": queries.to_ms(T0), "window_s": 10, "processed": 61, "valid": 61, "stored": 61,
-         "invalid": 0, "duplicates": 0, "anomalies": 1, "invalid_by_reason": {}, "anomalies_by_type": {"overspeed": 1},
-         "batches": 1, "batch_latency_ms_avg": 12.0, "consumer_lag": 0, "newest_event_ms": queries.to_ms(T0 + timedelta(seconds=59))})
-    # A malformed document must not turn into a 500.
-    db[pipeline.collections.telemetry].insert_one(
-        {"_id": "bad", "car_id": "CAR_001", "timestamp": T0 + timedelta(seconds=61), "speed": "fast"})
-    mongo.close()
-
+#: Only for the error cases below, which need a time but not the seeded one.
+COLLECTED = datetime.now(timezone.utc)
 
 @pytest.fixture
 def client(pipeline):
@@ -61,13 +29,13 @@ def test_health_reports_freshness(client):
 
 
 def test_original_paths_keep_working(client):
-    rng = {"from": ms(T0), "to": ms(T0 + timedelta(minutes=1))}
+    rng = {"from": ms(SEEDED.t0), "to": ms(SEEDED.t0 + timedelta(minutes=1))}
     speed = client.get("/series/speed", params={"car_id": "CAR_001", "bucket": 10_000, **rng}).json()
     assert [b["count"] for b in speed] == [10] * 6 and speed[0]["avg"] == 4.5
     assert client.get("/latest", params={"car_id": "CAR_001"}).json()["event_id"] == "CAR_001-59"
     anomalies = client.get("/series/anomalies", params=rng).json()
     assert [(a["type"], a["count"]) for a in anomalies] == [("overspeed", 1)]
-    bucket_ms = queries.to_ms(T0 + timedelta(seconds=30)) // 10_000 * 10_000
+    bucket_ms = queries.to_ms(SEEDED.t0 + timedelta(seconds=30)) // 10_000 * 10_000
     assert datetime.fromisoformat(anomalies[0]["t"].replace("Z", "+00:00")) == queries.from_ms(bucket_ms)
     summary = client.get("/fleet/summary", params={"offline_after_s": 3600}).json()
     assert summary == {"cars": 2, "reporting": 2, "in_anomaly": 1, "offline": 0}
@@ -78,15 +46,15 @@ def test_original_paths_keep_working(client):
 
 
 def test_raw_series_limit_and_malformed_values(client):
-    rows = client.get("/series/speed", params={"car_id": "CAR_001", "raw": True, "from": ms(T0),
-                                               "to": ms(T0 + timedelta(minutes=2)), "limit": 100}).json()
+    rows = client.get("/series/speed", params={"car_id": "CAR_001", "raw": True, "from": ms(SEEDED.t0),
+                                               "to": ms(SEEDED.t0 + timedelta(minutes=2)), "limit": 100}).json()
     assert len(rows) == 61 and rows[-1]["value"] is None  # "fast" is not a number: null, not a 500
-    assert len(client.get("/series/rpm", params={"car_id": "CAR_001", "raw": True, "from": ms(T0), "limit": 5}).json()) == 5
+    assert len(client.get("/series/rpm", params={"car_id": "CAR_001", "raw": True, "from": ms(SEEDED.t0), "limit": 5}).json()) == 5
 
 
 def test_time_can_be_iso_and_defaults_to_the_last_15_minutes(client):
-    iso = client.get("/series/speed", params={"car_id": "CAR_001", "from": (T0).isoformat().replace("+00:00", "Z"),
-                                              "to": (T0 + timedelta(seconds=10)).isoformat(), "bucket": 10_000}).json()
+    iso = client.get("/series/speed", params={"car_id": "CAR_001", "from": (SEEDED.t0).isoformat().replace("+00:00", "Z"),
+                                              "to": (SEEDED.t0 + timedelta(seconds=10)).isoformat(), "bucket": 10_000}).json()
     assert [b["count"] for b in iso] == [10]
     # The default (10 s buckets) reads the rollups: the 60 readings written through the pipeline.
     assert sum(b["count"] for b in client.get("/series/speed", params={"car_id": "CAR_001"}).json()) == 60
@@ -99,9 +67,9 @@ def test_time_can_be_iso_and_defaults_to_the_last_15_minutes(client):
 
 def test_dashboard_helpers(client):
     assert client.get("/cars").json() == [{"car_id": "CAR_001"}, {"car_id": "CAR_002"}]
-    records = client.get("/anomalies", params={"from": ms(T0)}).json()
+    records = client.get("/anomalies", params={"from": ms(SEEDED.t0)}).json()
     assert [(r["car_id"], r["type"], r["value"]) for r in records] == [("CAR_002", "overspeed", 190.0)]
-    windows = client.get("/pipeline/series", params={"from": ms(T0 - timedelta(seconds=1))}).json()
+    windows = client.get("/pipeline/series", params={"from": ms(SEEDED.t0 - timedelta(seconds=1))}).json()
     assert [w["processed"] for w in windows] == [61]
 
 
@@ -112,9 +80,9 @@ def test_dashboard_helpers(client):
     ("/series/speed", {}, 422, "car_id"),
     ("/series/speed", {"car_id": "CAR_001", "from": "2026-13-01"}, 422, "ISO-8601"),
     ("/series/speed", {"car_id": "CAR_001", "from": "yesterday"}, 422, "epoch milliseconds"),
-    ("/series/speed", {"car_id": "CAR_001", "from": ms(NOW), "to": ms(T0)}, 422, "must be before"),
-    ("/series/speed", {"car_id": "CAR_001", "from": "0", "to": ms(NOW)}, 422, "limit is 366"),
-    ("/series/speed", {"car_id": "CAR_001", "from": ms(NOW - timedelta(days=300)), "bucket": 1000}, 422, "too small"),
+    ("/series/speed", {"car_id": "CAR_001", "from": ms(COLLECTED), "to": ms(COLLECTED - timedelta(minutes=5))}, 422, "must be before"),
+    ("/series/speed", {"car_id": "CAR_001", "from": "0", "to": ms(COLLECTED)}, 422, "limit is 366"),
+    ("/series/speed", {"car_id": "CAR_001", "from": ms(COLLECTED - timedelta(days=300)), "bucket": 1000}, 422, "too small"),
     ("/series/speed", {"car_id": "CAR_001", "raw": True, "limit": 10_000_000}, 422, "less than or equal"),
     ("/series/speed", {"car_id": "CAR_001", "bucket": 5}, 422, "greater than or equal"),
     ("/series/speed", {"car_id": "CAR_001", "from": "99999999999999999999"}, 422, "epoch milliseconds"),
@@ -173,7 +141,7 @@ def test_a_boards_panels_asked_at_once_get_each_their_own_answer(client):
     still gets the answer to its own question, the same as when asked alone."""
     from concurrent.futures import ThreadPoolExecutor
 
-    rng = {"car_id": "CAR_001", "from": ms(T0), "to": ms(T0 + timedelta(minutes=1))}
+    rng = {"car_id": "CAR_001", "from": ms(SEEDED.t0), "to": ms(SEEDED.t0 + timedelta(minutes=1))}
     alone = {m: client.get(f"/series/{m}", params=rng).json() for m in queries.METRICS}
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(lambda m: (m, client.get(f"/series/{m}", params=rng).json()), [*queries.METRICS] * 2))
@@ -193,9 +161,9 @@ def test_every_response_says_how_long_the_app_took(client):
 def test_lag_over_time_and_at_the_broker_now(client, pipeline):
     with MongoClient(pipeline.mongodb_uri) as mongo:
         mongo[pipeline.mongodb_db][pipeline.collections.metrics].insert_one(
-            {"_id": "p:lag", "window_start_ms": queries.to_ms(T0 + timedelta(seconds=10)), "window_s": 10, "processed": 5,
+            {"_id": "p:lag", "window_start_ms": queries.to_ms(SEEDED.t0 + timedelta(seconds=10)), "window_s": 10, "processed": 5,
              "batches": 1, "batch_latency_ms_avg": 1.0, "consumer_lag": 7, "lag_by_partition": {"0": 0, "1": 7}})
-    rows = client.get("/pipeline/lag", params={"from": ms(T0), "to": ms(T0 + timedelta(minutes=1))}).json()
+    rows = client.get("/pipeline/lag", params={"from": ms(SEEDED.t0), "to": ms(SEEDED.t0 + timedelta(minutes=1))}).json()
     assert [(r["total"], r["p0"], r["p1"]) for r in rows] == [(0, None, None), (7, 0, 7)]
 
     from labkit import kafka_io

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from labkit.api_runner import ApiServer
-from tests.integration.test_api import seed
+from tests.api_seed import seed
 
 EXAMPLES_PER_ROUTE = 20
 

@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from tests.conftest import pipeline_env
+from tests.pipeline_helpers import pipeline_env
 
 
 def test_live_mode_flows_end_to_end_and_stops_everything(pipeline):

@@ -10,8 +10,7 @@ from labkit import contract, kafka_io
 from labkit.faults import FaultRates
 from labkit.processor import Processor, ProcessorConfig
 from labkit.replay import replay
-from tests.conftest import pipeline_env
-from tests.pipeline_helpers import dlq_records, send_batch, stored_ids
+from tests.pipeline_helpers import dlq_records, pipeline_env, send_batch, stored_ids
 
 
 def test_replay_after_relaxing_a_rule(pipeline):

@@ -96,11 +96,10 @@ def test_nb03_solutions(pipeline):
 
 def test_nb04_solutions(pipeline):
     from labkit import queries
-    from tests.integration.test_api import NOW as API_NOW
-    from tests.integration.test_api import T0, seed
+    from tests.api_seed import seed
 
-    seed(pipeline)
-    rng = {"from": str(queries.to_ms(T0)), "to": str(queries.to_ms(API_NOW))}
+    seeded = seed(pipeline)
+    rng = {"from": str(queries.to_ms(seeded.t0)), "to": str(queries.to_ms(seeded.now))}
     assert check04.max_speed_route(nb04.add_max_speed_route, pipeline, "CAR_002", rng)
     assert not check04.max_speed_route(nb04.add_broken_route, pipeline, "CAR_002", rng)
     assert check04.max_speed_test(nb04.test_max_speed, pipeline, "CAR_002", rng)

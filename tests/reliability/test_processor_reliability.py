@@ -15,8 +15,7 @@ from labkit import infra, kafka_io
 from labkit.infra import local
 from labkit.infra.readiness import mongodb_ready
 from labkit.processor import DLQGuardTripped, Processor, ProcessorConfig
-from tests.conftest import pipeline_env
-from tests.pipeline_helpers import committed_offsets, distinct_sources, dlq_records, expected, send_batch, stored_ids
+from tests.pipeline_helpers import committed_offsets, distinct_sources, dlq_records, expected, pipeline_env, send_batch, stored_ids
 
 
 def test_sigkill_mid_stream_several_times_loses_and_duplicates_nothing(pipeline):

@@ -45,6 +45,12 @@ def test_read_dotenv_missing_file_is_empty():
     assert read_dotenv(NO_DOTENV) == {}
 
 
+def test_read_dotenv_keeps_a_hash_inside_quotes_and_drops_a_trailing_comment(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text('# a comment\nA="a #b"\nexport B=plain # trailing\nC=\'single $HOME\'\nBROKEN\n')
+    assert read_dotenv(dotenv) == {"A": "a #b", "B": "plain", "C": "single $HOME"}
+
+
 @pytest.mark.parametrize(
     "env, names",
     [

@@ -1,15 +1,18 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from labkit.config import Settings
 from labkit.infra import local
 from labkit.infra.cluster import Cluster
 from labkit.infra.topics import replication_for, topic_plan
 
+NO_DOTENV = Path("/nonexistent/.env")  # unit tests never read a developer's .env
+
 
 def test_kafka_advertises_the_address_clients_use():
-    s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "localhost:19092"})
+    s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "localhost:19092"}, dotenv=NO_DOTENV)
     props = dict(line.split("=", 1) for line in local.kafka_properties(s, local.POM_DIR).splitlines() if line)
     assert props["advertised.listeners"] == "PLAINTEXT://localhost:19092"
     assert props["listeners"].startswith("PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093")
@@ -22,7 +25,7 @@ def _props(text: str) -> dict:
 
 
 def test_one_node_needs_one_replica_of_the_internal_topics():
-    s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "localhost:9092"})
+    s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "localhost:9092"}, dotenv=NO_DOTENV)
     props = _props(local.kafka_properties(s, local.POM_DIR))
     assert props["controller.quorum.voters"] == "1@127.0.0.1:9093"
     assert props["offsets.topic.replication.factor"] == "1"
@@ -78,7 +81,7 @@ def test_a_live_process_that_is_not_ours_is_not_mistaken_for_the_server(tmp_path
 
 
 def test_topic_plan_spreads_only_telemetry():
-    plan = topic_plan(Settings.from_env({"TELEMETRY_PARTITIONS": "6"}))
+    plan = topic_plan(Settings.from_env({"TELEMETRY_PARTITIONS": "6"}, dotenv=NO_DOTENV))
     assert plan == {"car.telemetry.v1": 6, "car.telemetry.dlq.v1": 1, "car.telemetry.anomaly.v1": 1, "car.telemetry.metrics.v1": 1}
 
 

@@ -1,5 +1,6 @@
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,12 +15,16 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+NO_DOTENV = Path("/nonexistent/.env")  # unit tests never read a developer's .env
+
+
 @pytest.fixture
 def nothing_running() -> Settings:
     p = closed_port()
     return Settings.from_env(
         {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{p}", "MONGODB_URI": f"mongodb://127.0.0.1:{p}",
-         "API_URL": f"http://127.0.0.1:{p}", "GRAFANA_URL": f"http://127.0.0.1:{p}"}
+         "API_URL": f"http://127.0.0.1:{p}", "GRAFANA_URL": f"http://127.0.0.1:{p}"},
+        dotenv=NO_DOTENV,
     )
 
 
