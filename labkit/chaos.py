@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from labkit import dlq, kafka_io, sandbox
+from labkit import clients, dlq, kafka_io, sandbox
 from labkit.config import Settings
 from labkit.faults import FaultRates
 from labkit.producer import produce
@@ -147,9 +147,7 @@ def _ready(kind: str, settings: Settings):
 def _wait_for_progress(settings: Settings, target: int, process, timeout_s: float = 180) -> None:
     """Until `target` events are stored, the processor exits, or `timeout_s` passes. One
     client for the whole wait: it reconnects by itself across a database outage."""
-    from pymongo import MongoClient
-
-    client = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=1000)
+    client = clients.mongo_client(settings, serverSelectionTimeoutMS=1000)
     collection = client[settings.mongodb_db][settings.collections.telemetry]
     deadline = time.monotonic() + timeout_s
     try:
@@ -166,9 +164,7 @@ def _wait_for_progress(settings: Settings, target: int, process, timeout_s: floa
 
 def _count(settings: Settings, report: ChaosReport, valid_ids: set[str], invalid_sources: set[tuple],
            produced: int, exits: int) -> None:
-    from pymongo import MongoClient
-
-    client = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=5000)
+    client = clients.mongo_client(settings, serverSelectionTimeoutMS=5000)
     try:
         db = client[settings.mongodb_db]
         stored_ids = [d["_id"] for d in db[settings.collections.telemetry].find({}, {"_id": 1})]

@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from labkit import clients
 from labkit.infra.cluster import Cluster
 from labkit.infra.topics import ensure_topics, partition_table
 
@@ -55,19 +56,19 @@ def leader_failover(cluster: Cluster, topic: str = "lab.failover", events: int =
     back from the surviving brokers and compare with what was confirmed. With `restart`, the
     killed node is started again at the end and its return to the ISR is sampled too.
     Messages are `seq` as text (key: none)."""
-    from kafka import KafkaProducer
-
     from labkit.config import Settings
 
-    ensure_topics(settings or Settings.from_env(), {topic: 1}, bootstrap=cluster.bootstrap)
-    start_offset = _end_offset(cluster.bootstrap, topic)
+    settings = settings or Settings.from_env()
+    ensure_topics(settings, {topic: 1}, bootstrap=cluster.bootstrap)
+    start_offset = _end_offset(settings, cluster.bootstrap, topic)
     killed = _leader(cluster.bootstrap, topic)
     survivors = ",".join(f"{cluster.host}:{n.port}" for n in cluster.nodes if n.node_id != killed)
 
     confirmed: set[int] = set()
     failed: Counter = Counter()
-    producer = KafkaProducer(bootstrap_servers=cluster.bootstrap, acks="all", enable_idempotence=True,
-                             linger_ms=5, request_timeout_ms=5000, delivery_timeout_ms=60000)
+    # acks="all", idempotent (labkit.clients); retried for up to a minute while a leader is elected.
+    producer = clients.kafka_producer(settings, cluster.bootstrap, retries=2**31 - 1, request_timeout_ms=5000,
+                                      delivery_timeout_ms=60000)
     timeline: list[dict] = []
     t0 = time.monotonic()
     kill_seq = int(events * kill_at)
@@ -102,7 +103,7 @@ def leader_failover(cluster: Cluster, topic: str = "lab.failover", events: int =
                 break
             time.sleep(0.5)
 
-    stored = Counter(_read_back(survivors, topic, start_offset))
+    stored = Counter(_read_back(settings, survivors, topic, start_offset))
     moved = next((row["t"] - killed_at for row in timeline
                   if killed_at is not None and row["t"] >= killed_at and row["leader"] not in (killed, -1)), None)
     return FailoverResult(
@@ -124,10 +125,10 @@ def _sample(bootstrap: str, topic: str, t: float) -> dict:
         return {"t": round(t, 2), "leader": -1, "isr": [], "error": type(exc).__name__}
 
 
-def _end_offset(bootstrap: str, topic: str) -> int:
-    from kafka import KafkaConsumer, TopicPartition
+def _end_offset(settings, bootstrap: str, topic: str) -> int:
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = clients.kafka_consumer(settings, bootstrap)
     try:
         tp = TopicPartition(topic, 0)
         return consumer.end_offsets([tp])[tp]
@@ -135,12 +136,11 @@ def _end_offset(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
-def _read_back(bootstrap: str, topic: str, start: int) -> list[int]:
+def _read_back(settings, bootstrap: str, topic: str, start: int) -> list[int]:
     """Every sequence number in the topic from offset `start` to its end, read committed."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             isolation_level="read_committed", consumer_timeout_ms=5000)
+    consumer = clients.kafka_consumer(settings, bootstrap, consumer_timeout_ms=5000)
     tp = TopicPartition(topic, 0)
     try:
         consumer.assign([tp])

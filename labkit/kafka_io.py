@@ -10,6 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from labkit import clients
 from labkit.config import Settings
 
 
@@ -27,19 +28,9 @@ class Record:
 
 
 def make_producer(settings: Settings, **overrides):
-    """A producer that waits for every replica (acks=all) and batches briefly."""
-    from kafka import KafkaProducer
-
-    config = dict(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        acks="all",
-        linger_ms=5,
-        retries=5,
-        request_timeout_ms=15000,
-        max_block_ms=10000,
-    )
-    config.update(overrides)
-    return KafkaProducer(**config)
+    """A producer that waits for every in-sync replica (acks=all) and batches briefly
+    (labkit.clients)."""
+    return clients.kafka_producer(settings, **overrides)
 
 
 def read_topic(settings: Settings, topic: str, max_messages: int = 100, timeout_s: float = 10.0,
@@ -50,15 +41,9 @@ def read_topic(settings: Settings, topic: str, max_messages: int = 100, timeout_
     (partition -> offset). Stops at `max_messages`, at the end of every partition, or
     after `timeout_s` seconds, whichever comes first. Bounded: it never hangs a cell.
     """
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        enable_auto_commit=False,
-        group_id=None,
-        consumer_timeout_ms=1000,
-        isolation_level="read_committed",  # only what committed transactions wrote
-    )
+    consumer = clients.kafka_consumer(settings, consumer_timeout_ms=1000)  # read_committed, no group
     try:
         known = consumer.partitions_for_topic(topic)
         if not known:
@@ -89,10 +74,9 @@ def read_topic(settings: Settings, topic: str, max_messages: int = 100, timeout_
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     """Partition -> the end a read_committed reader sees: the next offset to be written, or
     the first offset of a transaction still open (the last stable offset)."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
-                             isolation_level="read_committed")
+    consumer = clients.kafka_consumer(settings)
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         return {tp.partition: offset for tp, offset in consumer.end_offsets(tps).items()}
@@ -144,11 +128,10 @@ def rewind_group(settings: Settings, group: str, topic: str, offsets: dict[int, 
     What a crash before the commit amounts to: the group will read those messages again.
     The group must have no running members.
     """
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
     from kafka.structs import OffsetAndMetadata
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
-                             enable_auto_commit=False)
+    consumer = clients.kafka_consumer(settings, group_id=group)
     try:
         consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
     finally:
@@ -158,10 +141,9 @@ def rewind_group(settings: Settings, group: str, topic: str, offsets: dict[int, 
 def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, int | None]:
     """Partition -> the group's committed offset (the next offset it will read), or None
     where the group has never committed. Reads only; joins no group."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
-                             enable_auto_commit=False)
+    consumer = clients.kafka_consumer(settings, group_id=group)
     try:
         partitions = sorted(consumer.partitions_for_topic(topic) or ())
         return {p: consumer.committed(TopicPartition(topic, p)) for p in partitions}

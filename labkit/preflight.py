@@ -124,12 +124,9 @@ def _check_kafka(settings: Settings, timeout: float) -> ServiceStatus:
         return ServiceStatus("kafka", address, False, error)
     # A port that accepts is not yet a broker that answers: ask for metadata.
     try:
-        from kafka import KafkaConsumer
+        from labkit import clients
 
-        consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            request_timeout_ms=int(timeout * 1000) + 500,
-        )
+        consumer = clients.kafka_consumer(settings, request_timeout_ms=int(timeout * 1000) + 500)
         try:
             topics = consumer.topics()
         finally:
@@ -142,9 +139,9 @@ def _check_kafka(settings: Settings, timeout: float) -> ServiceStatus:
 def _check_mongodb(settings: Settings, timeout: float) -> ServiceStatus:
     host, port = settings.mongodb_host_port
     address = f"{host}:{port}"
-    from pymongo import MongoClient
+    from labkit import clients
 
-    client = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=int(timeout * 1000), connect=False)
+    client = clients.mongo_client(settings, serverSelectionTimeoutMS=int(timeout * 1000), connect=False)
     try:
         client.admin.command("ping")
         version = client.server_info().get("version", "?")

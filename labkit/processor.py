@@ -221,10 +221,9 @@ class Processor:
         self._stop.set()
 
     def _connect(self) -> None:
-        from kafka import KafkaConsumer
         from kafka.consumer.subscription_state import ConsumerRebalanceListener
-        from pymongo import MongoClient
 
+        from labkit import clients
         from labkit.kafka_io import make_producer
 
         preflight.ensure(self.settings, "kafka", "mongodb")
@@ -241,12 +240,10 @@ class Processor:
                 processor.windows.assign((tp.partition for tp in assigned), processor._clock_ms())
                 processor._log_assignment("assigned", assigned)
 
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+        self._consumer = clients.kafka_consumer(
+            self.settings,  # read_committed; never commits on its own: we commit after the data is safe
             group_id=self.config.group_id,
-            enable_auto_commit=False,  # we commit after the data is safe, never before
             auto_offset_reset="earliest",
-            isolation_level="read_committed",
             max_poll_records=self.config.batch_size,
             session_timeout_ms=self.config.session_timeout_ms,
             heartbeat_interval_ms=max(1000, self.config.session_timeout_ms // 3),
@@ -262,8 +259,8 @@ class Processor:
         # The offset commit vouches for these writes, so each must survive a server crash:
         # journaled (j), and on a majority of a replica set when there is one.
         durable = {"journal": True, **({"w": "majority"} if "replicaset=" in self.settings.mongodb_uri.lower() else {})}
-        self._mongo = MongoClient(self.settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=2000,
-                                  socketTimeoutMS=10000, connectTimeoutMS=2000, **durable)
+        self._mongo = clients.mongo_client(self.settings, serverSelectionTimeoutMS=2000, socketTimeoutMS=10000,
+                                           connectTimeoutMS=2000, **durable)
         self._db = self._mongo[self.settings.mongodb_db]
         self._until_safe("create indexes", lambda: ensure_indexes(self._db, self.settings))
 

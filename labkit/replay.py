@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from labkit import dlq, kafka_io
+from labkit import clients, dlq, kafka_io
 from labkit.config import Settings
 from labkit.store import ensure_indexes, write_events
 from labkit.validation import validate
@@ -49,7 +49,6 @@ def replay(settings: Settings, reasons: list[str] | None = None, since: datetime
            until: datetime | None = None, dry_run: bool = True, ranges: dict | None = None,
            now: datetime | None = None, max_records: int = 1_000_000) -> ReplayReport:
     """Replay the DLQ (see the module docstring). `ranges` tries relaxed validation ranges."""
-    from pymongo import MongoClient
 
     now = now or datetime.now(timezone.utc)
     report = ReplayReport(dry_run=dry_run)
@@ -75,7 +74,7 @@ def replay(settings: Settings, reasons: list[str] | None = None, since: datetime
             report.still_invalid[verdict.reason] += 1
     if dry_run or not passing:
         return report
-    client = MongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=3000)
+    client = clients.mongo_client(settings)
     try:
         db = client[settings.mongodb_db]
         ensure_indexes(db, settings)

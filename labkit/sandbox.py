@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from labkit import clients
 from labkit.config import Settings, Topics
 from labkit.infra.topics import ensure_topics, topic_plan
 
@@ -86,9 +87,7 @@ def open(settings: Settings, name: str, now: datetime | None = None) -> Sandbox:
 
 
 def _reset_kafka(box: Sandbox) -> None:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=box.settings.kafka_bootstrap_servers, request_timeout_ms=10000)
+    admin = clients.kafka_admin(box.settings)
     try:
         # Groups first: committed offsets of a deleted topic must not point into the new one.
         groups = [g for g in _group_ids(admin) if g.startswith(box.prefix)]
@@ -117,9 +116,7 @@ def _wait_until_gone(admin, topics: set[str], timeout_s: float = 15.0) -> None:
 
 
 def _reset_mongodb(box: Sandbox) -> None:
-    from pymongo import MongoClient
-
-    client = MongoClient(box.settings.mongodb_uri, serverSelectionTimeoutMS=3000)
+    client = clients.mongo_client(box.settings)
     try:
         # Its database, and any other it made beside it (notebook 06 gives each run its own).
         for name in client.list_database_names():

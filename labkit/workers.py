@@ -114,12 +114,10 @@ def drain(settings: Settings, group: str, count: int, batch_size: int = 500, tim
     the backlog), wait until all of them hold partitions (or every partition is held, when
     there are more workers than partitions), then until the group's lag at the broker is 0;
     stop them. Raises TimeoutError after `timeout_s`."""
-    from pymongo import MongoClient
-
-    from labkit import kafka_io
+    from labkit import clients, kafka_io
 
     partitions = len(kafka_io.end_offsets(settings, settings.topics.telemetry))
-    mongo = MongoClient(settings.mongodb_uri, tz_aware=True)
+    mongo = clients.mongo_client(settings)
     db = mongo[settings.mongodb_db]
     try:
         with Workers(settings, group, batch_size=batch_size) as workers:

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from labkit import queries
+from labkit import clients, queries
 from labkit.api.cache import AnswerCache, SharedAnswers
 from labkit.api.recent import RecentWindows
 from labkit.api.timing import ServerTiming
@@ -24,7 +24,6 @@ from labkit.queries import QueryError
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    from pymongo import MongoClient
     from pymongo.errors import PyMongoError
 
     from labkit.api import routes
@@ -36,8 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.answers = AnswerCache(ttl_s=1.0)  # for the routes every viewer asks alike
         app.state.shared = SharedAnswers()  # for a board's panels asking at once
-        app.state.mongo = MongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=2000,
-                                      connectTimeoutMS=2000, socketTimeoutMS=15000)
+        app.state.mongo = clients.mongo_client(settings, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
         db = app.state.mongo[settings.mongodb_db]
         app.state.recent = RecentWindows(lambda: queries.newest_window_start(db, settings),  # for /pipeline/*
                                          lambda ms: queries.windows_since(db, settings, ms))

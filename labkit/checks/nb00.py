@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from labkit import exercises
+from labkit import clients, exercises
 from labkit.config import Settings
 from labkit.kafka_io import Record
 
 
 def read_at(func, settings: Settings, record: Record) -> bool:
     """00.2: reading the address of a message already read back gives its bytes."""
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False)
+    consumer = clients.kafka_consumer(settings)
     try:
         answer = exercises.attempt(func, consumer, record.topic, record.partition, record.offset)
     finally:

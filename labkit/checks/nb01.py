@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 
-from labkit import exercises, kafka_io
+from labkit import clients, exercises, kafka_io
 from labkit.config import Settings
 
 
 def send_keyed(send, settings: Settings, topic: str, events: list[dict]) -> bool:
     """01.1: every returned (partition, offset) holds that event, in its key's partition."""
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = clients.kafka_producer(settings)
     try:
         where = exercises.attempt(send, producer, topic, events)
     finally:
@@ -55,10 +53,7 @@ def negative_speed(fault, example: dict) -> bool:
 
 def count_per_partition(count, settings: Settings, topic: str) -> bool:
     """01.3: the counts equal the end offsets (a fresh topic starts at offset 0)."""
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
-                             enable_auto_commit=False)
+    consumer = clients.kafka_consumer(settings)
     try:
         answer = exercises.attempt(count, consumer, topic)
     finally:

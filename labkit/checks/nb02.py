@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from labkit import exercises, kafka_io
+from labkit import clients, exercises, kafka_io
 from labkit.config import Settings
 from labkit.validation import validate
 
@@ -52,12 +52,11 @@ def consume_loop(consume, settings: Settings, topic: str, group: str, collection
     group's committed offset is the end of the (one-partition) topic."""
     import uuid
 
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
     collection.drop()
     group = f"{group}.{uuid.uuid4().hex[:6]}"  # a new group per try: an earlier attempt's commits must not count
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
-                             enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = clients.kafka_consumer(settings, group_id=group, auto_offset_reset="earliest")
     consumer.assign([TopicPartition(topic, 0)])
     try:
         result = exercises.attempt(consume, consumer, collection, now)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from labkit import exercises, kafka_io
+from labkit import clients, exercises, kafka_io
 from labkit.config import Settings
 
 
 def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime) -> bool:
     """05.1: {type: count} over [start, end), compared with a count made in Python."""
-    from pymongo import MongoClient
-
-    client = MongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=3000)
+    client = clients.mongo_client(settings)
     try:
         db, name = client[settings.mongodb_db], settings.collections.anomalies
         expected = dict(Counter(a["type"] for a in db[name].find({"timestamp": {"$gte": start, "$lt": end}}, {"type": 1})))
@@ -26,15 +24,13 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
 
 def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
     """05.2: the student's lag equals the broker's end offsets minus the group's commits."""
-    from kafka import KafkaConsumer
-
     # Make some lag first, so that `return 0` cannot pass: messages nobody has processed.
     producer = kafka_io.make_producer(settings)
     for i in range(7):
         producer.send(topic, key=f"CAR_{i + 1:03d}".encode(), value=b'{"note": "waiting for a processor"}')
     producer.flush()
     producer.close()
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False)
+    consumer = clients.kafka_consumer(settings, group_id=group)
     try:
         answer = exercises.attempt(func, consumer, topic)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from labkit import clients
 from labkit.config import Settings
 
 
@@ -9,7 +10,6 @@ def kafka_ready(settings: Settings, timeout_ms: int = 2000) -> bool:
     """True when the broker answers a metadata request (a listening port is not enough)."""
     import socket
 
-    from kafka import KafkaAdminClient
 
     # A closed port answers "no" at once; the client would retry for half a minute.
     try:
@@ -18,10 +18,7 @@ def kafka_ready(settings: Settings, timeout_ms: int = 2000) -> bool:
         return False
 
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            request_timeout_ms=timeout_ms,
-        )
+        admin = clients.kafka_admin(settings, request_timeout_ms=timeout_ms)
     except Exception:
         return False
     try:
@@ -35,9 +32,7 @@ def kafka_ready(settings: Settings, timeout_ms: int = 2000) -> bool:
 
 def mongodb_ready(settings: Settings, timeout_ms: int = 1000) -> bool:
     """True when the server answers `ping`."""
-    from pymongo import MongoClient
-
-    client = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=timeout_ms, connect=False)
+    client = clients.mongo_client(settings, serverSelectionTimeoutMS=timeout_ms, connect=False)
     try:
         client.admin.command("ping")
         return True
@@ -50,16 +45,13 @@ def mongodb_ready(settings: Settings, timeout_ms: int = 1000) -> bool:
 def service_versions(settings: Settings) -> dict[str, str]:
     """What each server says it is: Kafka's API version as the client detects it, and the
     MongoDB server's version string (the local server answers as 4.4)."""
-    from kafka import KafkaConsumer
-    from pymongo import MongoClient
-
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    consumer = clients.kafka_consumer(settings)
     try:
         consumer.topics()  # forces a connection so the version is detected
         kafka_api = ".".join(map(str, consumer.config["api_version"]))
     finally:
         consumer.close()
-    client = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=2000)
+    client = clients.mongo_client(settings)
     try:
         info = client.server_info()
     finally:

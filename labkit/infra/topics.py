@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from labkit import clients
 from labkit.config import Settings
 
 #: A topic for experiments (notebook 00's round trip), so they never mix with telemetry.
@@ -31,12 +32,10 @@ def ensure_topics(settings: Settings, plan: dict[str, int] | None = None,
     """Create the missing topics of `plan` (default: the lab's four) on the cluster at
     `bootstrap` (default: the settings'), replicated as `replication_for` its size says;
     return the names created now. Safe to call again."""
-    from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap or settings.kafka_bootstrap_servers,
-                             request_timeout_ms=10000)
+    admin = clients.kafka_admin(settings, bootstrap)
     try:
         existing = set(admin.list_topics())
         replicas, min_isr = replication_for(len(admin.describe_cluster()["brokers"]))
@@ -75,7 +74,7 @@ def _wait_for_leaders(admin, names: list[str], timeout_s: float = 15.0) -> None:
 def partition_table(bootstrap: str, topics: list[str]) -> list[dict]:
     """One row per partition of `topics`: `{topic, partition, leader, replicas, isr}` as the
     cluster's metadata says now (leader -1: none elected, the partition cannot be written)."""
-    from kafka import KafkaAdminClient
+    from kafka import KafkaAdminClient  # the cluster at `bootstrap`, whatever the settings say
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     try:
@@ -92,9 +91,7 @@ def partition_table(bootstrap: str, topics: list[str]) -> list[dict]:
 
 def describe_topics(settings: Settings) -> dict[str, int]:
     """Topic name -> number of partitions, for the lab's topics that exist."""
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    consumer = clients.kafka_consumer(settings)
     try:
         return {
             name: len(consumer.partitions_for_topic(name) or ())
