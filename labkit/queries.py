@@ -26,7 +26,12 @@ OFFLINE_AFTER_S = 60
 
 
 class QueryError(ValueError):
-    """A query's parameters cannot be answered (bad metric, reversed range, ...)."""
+    """A query's parameters cannot be answered (reversed range, too small a bucket, ...):
+    the API answers 422."""
+
+
+class UnknownName(QueryError):
+    """A car or a metric that does not exist: the API answers 404."""
 
 
 def check_range(start: datetime, end: datetime) -> None:
@@ -105,8 +110,7 @@ def series(db, settings: Settings, car_id: str, metric: str, start: datetime, en
     says which part from where); `use_rollups=False` aggregates the readings instead, with
     the same result (the integration tests compare the two).
     """
-    if metric not in METRICS:
-        raise QueryError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    require_metric(metric)
     check_range(start, end)
     collection = db[settings.collections.telemetry]
     if raw:
@@ -323,9 +327,39 @@ def dlq_summary(db, settings: Settings, recent: int = 20) -> dict:
     }
 
 
+def require_metric(metric: str) -> None:
+    """Raise UnknownName unless `metric` is one of the contract's metrics."""
+    if metric not in METRICS:
+        raise UnknownName(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+
+
+def unknown_car(car_id: str) -> UnknownName:
+    return UnknownName(f"unknown car {car_id!r}; GET /cars lists the cars that have reported")
+
+
+def require_car(db, settings: Settings, car_id: str) -> None:
+    """Raise UnknownName unless `car_id` has reported (it has a latest state)."""
+    if db[settings.collections.latest].find_one({"_id": car_id}, {"_id": 1}) is None:
+        raise unknown_car(car_id)
+
+
+def anomaly_records(db, settings: Settings, start: datetime, end: datetime, car_id: str | None = None,
+                    kind: str | None = None, limit: int = 100) -> list[dict]:
+    """The stored anomalies in [start, end), newest first, of one car and one type if given."""
+    check_range(start, end)
+    match: dict = {"timestamp": {"$gte": start, "$lt": end}}
+    if car_id:
+        match["car_id"] = car_id
+    if kind:
+        match["type"] = kind
+    return list(db[settings.collections.anomalies].find(match, {"_id": 0}).sort("timestamp", -1).limit(limit))
+
+
 def data_ages(db, settings: Settings, now: datetime) -> tuple[float | None, float | None]:
     """(seconds since the newest stored reading, seconds since the newest metrics window
-    ended), None where there is none: how /health shows a stopped pipeline."""
+    ended), None where there is none: how /health shows a stopped pipeline. Pings the server
+    first, so a server that is down raises (the API's 503) even with nothing stored."""
+    db.command("ping")
     newest = db[settings.collections.latest].find_one(sort=[("timestamp", -1)], projection={"timestamp": 1})
     telemetry_age = None
     if newest and isinstance(newest.get("timestamp"), datetime):

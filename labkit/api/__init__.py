@@ -20,7 +20,7 @@ from labkit.api.cache import AnswerCache, SharedAnswers
 from labkit.api.recent import RecentWindows
 from labkit.api.timing import ServerTiming
 from labkit.config import Settings
-from labkit.queries import QueryError
+from labkit.queries import QueryError, UnknownName
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -54,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(QueryError)
     async def query_error(request: Request, exc: QueryError):
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
+        # The one error path of the routes: bad parameters are 422, an unknown car or metric 404.
+        return JSONResponse(status_code=404 if isinstance(exc, UnknownName) else 422, content={"detail": str(exc)})
 
     @app.exception_handler(PyMongoError)
     async def mongo_down(request: Request, exc: PyMongoError):

@@ -76,18 +76,11 @@ def _num(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _require_car(db, settings: Settings, car_id: str) -> None:
-    if db[settings.collections.latest].find_one({"_id": car_id}, {"_id": 1}) is None:
-        raise HTTPException(404, f"unknown car {car_id!r}; GET /cars lists the cars that have reported")
-
-
 @health.get("/health", response_model=Health, summary="MongoDB reachability and data freshness")
-def get_health(request: Request, settings: SettingsDep):
+def get_health(db: Db, settings: SettingsDep):
     """200 when MongoDB answers (with the age of the newest telemetry and metrics), 503 when not."""
     # A MongoDB error becomes the app's 503 with the fix (labkit.api.create_app).
-    request.app.state.mongo.admin.command("ping")
-    telemetry_age, metrics_age = queries.data_ages(request.app.state.mongo[settings.mongodb_db], settings,
-                                                   datetime.now(timezone.utc))
+    telemetry_age, metrics_age = queries.data_ages(db, settings, datetime.now(timezone.utc))
     return Health(status="ok", mongodb=True, newest_telemetry_age_s=telemetry_age, newest_metrics_age_s=metrics_age)
 
 
@@ -98,7 +91,7 @@ def anomaly_series(db: Db, settings: SettingsDep, start: From = None, end: To = 
     """Counts per `bucket` (default 10 s) and anomaly type, every type, oldest first."""
     frm, to = time_range(start, end)
     if car_id:
-        _require_car(db, settings, car_id)
+        queries.require_car(db, settings, car_id)
     return queries.anomaly_buckets(db, settings, frm, to, bucket_ms=bucket, car_id=car_id)
 
 
@@ -114,16 +107,15 @@ def metric_series(metric: str, db: Db, settings: SettingsDep, shared: Shared, ca
 
     Buckets of all four metrics are read together, and requests for the same car and range
     that arrive at once (a board's panels) share that read (labkit.api.cache.SharedAnswers)."""
-    if metric not in queries.METRICS:
-        raise HTTPException(404, f"unknown metric {metric!r}; choose one of {', '.join(queries.METRICS)}")
+    queries.require_metric(metric)  # 404 (labkit.api.create_app)
     frm, to = time_range(start, end)
     if raw:
-        _require_car(db, settings, car_id)
+        queries.require_car(db, settings, car_id)
         rows = queries.series(db, settings, car_id, metric, frm, to, raw=True, max_points=limit)
         return [Point(t=r["t"], value=_num(r["value"])) for r in rows]
 
     def every_metric() -> dict[str, bytes]:
-        _require_car(db, settings, car_id)
+        queries.require_car(db, settings, car_id)
         found = queries.series_by_metric(db, settings, car_id, frm, to, bucket_ms=bucket, max_points=limit)
         return {m: _BUCKETS_JSON.dump_json([Bucket(t=r["t"], avg=_num(r["avg"]), min=_num(r["min"]), max=_num(r["max"]),
                                                    count=r["count"]) for r in rows])
@@ -144,7 +136,7 @@ def latest(db: Db, settings: SettingsDep, car_id: CarId,
            offline_after_s: Annotated[float, Query(gt=0, le=86_400)] = queries.OFFLINE_AFTER_S):
     row = queries.latest(db, settings, car_id, offline_after_s=offline_after_s)
     if row is None:
-        raise HTTPException(404, f"unknown car {car_id!r}; GET /cars lists the cars that have reported")
+        raise queries.unknown_car(car_id)  # 404 (labkit.api.create_app)
     return row
 
 
@@ -180,12 +172,7 @@ def anomaly_records(db: Db, settings: SettingsDep, start: From = None, end: To =
                     type: Annotated[str | None, Query(max_length=32)] = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100):
     frm, to = time_range(start, end)
-    match: dict = {"timestamp": {"$gte": frm, "$lt": to}}
-    if car_id:
-        match["car_id"] = car_id
-    if type:
-        match["type"] = type
-    docs = db[settings.collections.anomalies].find(match, {"_id": 0}).sort("timestamp", -1).limit(limit)
+    docs = queries.anomaly_records(db, settings, frm, to, car_id=car_id, kind=type, limit=limit)
     return [AnomalyRecord(**{**d, "value": _num(d.get("value")), "threshold": _num(d.get("threshold"))})
             for d in docs if isinstance(d.get("timestamp"), datetime)]
 
