@@ -64,6 +64,10 @@ OPTIONAL_FIELDS = tuple(name for fields in OPTIONAL_RANGES.values() for name in 
 #: The metrics a chart plots over time (the API's /series/{metric}, the rollups).
 METRICS = ("speed", "rpm", "engine_temp", "fuel_level")
 
+#: The lab's window: 10 s. The processor's metrics windows, the 10 s rollups, the event-time
+#: windows, the anomaly buckets and the dashboards' "10-second windows" all use it.
+WINDOW_MS = 10_000
+
 CAR_ID_PATTERN = re.compile(r"CAR_\d{3,6}")
 EVENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from labkit.config import REPO_ROOT, Settings
+from labkit.contract import WINDOW_MS
 
 DASHBOARD_DIR = REPO_ROOT / "dashboards"
 DATASOURCE = {"type": "yesoreyeram-infinity-datasource", "uid": "telemetry-api"}
@@ -115,7 +116,7 @@ def dashboards() -> dict[str, dict]:
              "refresh": 1, "sort": 1}]),
         "anomalies": ("Anomalies", [
             Panel("Anomalies per 10 s, by type", "barchart",
-                  Query("/series/anomalies", (("bucket", "10000"),),
+                  Query("/series/anomalies", (("bucket", str(WINDOW_MS)),),
                         (T, Column("type", "type", "string"), Column("count", "count", "number"))), w=24, h=9,
                   options={"stacking": "normal"}),
             Panel("Recent anomalies", "table",

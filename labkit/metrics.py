@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-WINDOW_S = 10
+from labkit.contract import WINDOW_MS
+
+WINDOW_S = WINDOW_MS // 1000
 
 
 @dataclass

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from labkit import contract, rollups
 from labkit.config import Settings
-from labkit.contract import METRICS
+from labkit.contract import METRICS, WINDOW_MS
 from labkit.detectors import rule_anomalies
 
 #: Bucket sizes a chart can use, smallest first (1 s ... 1 day). From 10 s up, each is a
@@ -191,7 +191,7 @@ def cars(db, settings: Settings) -> list[str]:
     return sorted(d["_id"] for d in db[settings.collections.latest].find({}, {"_id": 1}))
 
 
-def anomaly_buckets(db, settings: Settings, start: datetime, end: datetime, bucket_ms: int = 10_000,
+def anomaly_buckets(db, settings: Settings, start: datetime, end: datetime, bucket_ms: int = WINDOW_MS,
                     car_id: str | None = None) -> list[dict]:
     """`{"t", "type", "count"}` per bucket and anomaly type (every type, not just one)."""
     check_range(start, end)

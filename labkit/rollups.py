@@ -29,9 +29,9 @@ from datetime import datetime, timezone
 
 from pymongo import UpdateOne
 
-from labkit.contract import METRICS
+from labkit.contract import METRICS, WINDOW_MS
 
-SMALL_MS = 10_000  # the 10 s rollup, built from readings
+SMALL_MS = WINDOW_MS  # the 10 s rollup, built from readings
 LARGE_MS = 60_000  # the one-minute rollup, built from six 10 s rollups
 SIZES_MS = (SMALL_MS, LARGE_MS)
 

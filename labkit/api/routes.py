@@ -28,6 +28,7 @@ from labkit.api.models import (
 )
 from labkit.api.params import time_range
 from labkit.config import Settings
+from labkit.contract import WINDOW_MS
 
 
 def get_settings(request: Request) -> Settings:
@@ -87,7 +88,7 @@ def get_health(db: Db, settings: SettingsDep):
 @series.get("/anomalies", response_model=list[AnomalyCount], summary="Anomalies per bucket and type")
 def anomaly_series(db: Db, settings: SettingsDep, start: From = None, end: To = None,
                    car_id: Annotated[str | None, Query(max_length=32)] = None,
-                   bucket: Annotated[int, Query(ge=1000, le=86_400_000, description="bucket size in ms")] = 10_000):
+                   bucket: Annotated[int, Query(ge=1000, le=86_400_000, description="bucket size in ms")] = WINDOW_MS):
     """Counts per `bucket` (default 10 s) and anomaly type, every type, oldest first."""
     frm, to = time_range(start, end)
     if car_id:
