@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from labkit import clients
 from labkit.infra.cluster import Cluster
 from labkit.infra.topics import ensure_topics, partition_table
+from labkit.waiting import wait_until
 
 
 @dataclass
@@ -96,12 +97,11 @@ def leader_failover(cluster: Cluster, topic: str = "lab.failover", events: int =
     if restart:
         cluster.start_node(killed)
         restarted_at = round(time.monotonic() - t0, 2)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # until the returned node is back in sync
+        def back_in_sync() -> bool:
             timeline.append(_sample(cluster.bootstrap, topic, time.monotonic() - t0))
-            if killed in timeline[-1]["isr"]:
-                break
-            time.sleep(0.5)
+            return killed in timeline[-1]["isr"]
+
+        wait_until(back_in_sync, 60, poll_s=0.5, what=f"node {killed} to rejoin the in-sync replicas")
 
     stored = Counter(_read_back(settings, survivors, topic, start_offset))
     moved = next((row["t"] - killed_at for row in timeline

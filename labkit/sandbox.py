@@ -22,13 +22,13 @@ Grafana use, are never touched by a sandbox.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from labkit import clients
 from labkit.config import Settings, Topics
 from labkit.infra.topics import ensure_topics, topic_plan
+from labkit.waiting import wait_until
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,8 @@ def _group_ids(admin) -> list[str]:
 
 def _wait_until_gone(admin, topics: set[str], timeout_s: float = 15.0) -> None:
     """Topic deletion is asynchronous; creating the same name too early is refused."""
-    deadline = time.monotonic() + timeout_s
-    while topics & set(admin.list_topics()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"Kafka did not delete {sorted(topics)} within {timeout_s:g} s")
-        time.sleep(0.1)
+    wait_until(lambda: not topics & set(admin.list_topics()), timeout_s, poll_s=0.1,
+               what=f"Kafka to delete {sorted(topics)}")
 
 
 def _reset_mongodb(box: Sandbox) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from labkit.config import Settings
+from labkit.waiting import wait_until
 
 
 class Workers:
@@ -82,14 +83,16 @@ class Workers:
                    poll_s: float = 0.5) -> dict[str, list[int]]:
         """Poll `owners` until `condition(owners)` holds; returns them. Raises TimeoutError
         (with the owners last seen) after `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            now = self.owners(db)
-            if condition(now):
-                return now
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"after {timeout_s:.0f} s the partitions are held so: {now}")
-            time.sleep(poll_s)
+        seen: list[dict] = [{}]
+
+        def met() -> tuple | None:  # a tuple, so that "nobody holds anything" counts as an answer
+            seen[0] = self.owners(db)
+            return (seen[0],) if condition(seen[0]) else None
+
+        try:
+            return wait_until(met, timeout_s, poll_s)[0]
+        except TimeoutError:
+            raise TimeoutError(f"after {timeout_s:.0f} s the partitions are held so: {seen[0]}") from None
 
     def __enter__(self) -> Workers:
         return self
@@ -125,11 +128,8 @@ def drain(settings: Settings, group: str, count: int, batch_size: int = 500, tim
                 workers.start(f"w{i}")
             owners = workers.wait_until(db, lambda o: len(o) == min(count, partitions), timeout_s=timeout_s)
             began = min(e["at"] for e in timeline(db, settings, group) if e["event"] == "assigned")
-            deadline = time.monotonic() + timeout_s
-            while sum(kafka_io.consumer_lag(settings, group, settings.topics.telemetry).values()) > 0:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{count} workers did not drain the backlog within {timeout_s:.0f} s")
-                time.sleep(poll_s)
+            wait_until(lambda: sum(kafka_io.consumer_lag(settings, group, settings.topics.telemetry).values()) == 0,
+                       timeout_s, poll_s, what=f"{count} workers to drain the backlog")
             drained = time.time()
         # A revocation with partitions, before the end: one worker giving up partitions in a
         # rebalance. (kafka-python also logs an empty one at a worker's first join.)

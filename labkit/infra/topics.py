@@ -59,16 +59,15 @@ def ensure_topics(settings: Settings, plan: dict[str, int] | None = None,
 def _wait_for_leaders(admin, names: list[str], timeout_s: float = 15.0) -> None:
     """Return once every partition of `names` has a leader: a topic is announced before its
     partitions are, and a producer that comes too soon would wait on metadata instead."""
-    import time
+    from labkit.waiting import wait_until
 
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    def led() -> bool:
         described = admin.describe_topics(names)
-        if len(described) == len(names) and all(
-                t["error_code"] == 0 and t["partitions"] and all(p["leader_id"] >= 0 for p in t["partitions"])
-                for t in described):
-            return
-        time.sleep(0.2)
+        return len(described) == len(names) and all(
+            t["error_code"] == 0 and t["partitions"] and all(p["leader_id"] >= 0 for p in t["partitions"])
+            for t in described)
+
+    wait_until(led, timeout_s, what=f"leaders for the partitions of {names}")
 
 
 def partition_table(bootstrap: str, topics: list[str]) -> list[dict]:
