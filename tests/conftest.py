@@ -80,4 +80,23 @@ def pipeline(services: Settings):
         mongodb_db=f"labkit_test_{tag}",
     )
     ensure_topics(isolated, topic_plan(isolated))
-    return isolated
+    yield isolated
+    # Its topics go now, not at the end of the session: a broker restarted after a SIGKILL
+    # (the reliability tests) recovers every partition it holds, and hundreds add up.
+    _delete_topics(services, isolated.topics.all())
+
+
+def _delete_topics(settings: Settings, topics) -> None:
+    """Best effort: a broker that a test left down keeps them until the session's cleanup."""
+    from labkit import clients
+
+    try:
+        admin = clients.kafka_admin(settings, request_timeout_ms=5000)
+    except Exception:
+        return
+    try:
+        admin.delete_topics([t for t in topics if t in set(admin.list_topics())])
+    except Exception:
+        pass
+    finally:
+        admin.close()
