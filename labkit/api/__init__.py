@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = app.state.mongo[settings.mongodb_db]
         app.state.recent = RecentWindows(lambda: queries.newest_window_start(db, settings),  # for /pipeline/*
                                          lambda ms: queries.windows_since(db, settings, ms))
+        app.state.recent.warm()
         try:
             yield
         finally:

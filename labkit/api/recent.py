@@ -31,7 +31,7 @@ class RecentWindows:
     `since(ms)` returns every window that starts at or after `ms`, oldest first."""
 
     def __init__(self, newest: Callable[[], int | None], since: Callable[[int], list[dict]],
-                 span_ms: int = 3_600_000, overlap_ms: int = 120_000, reload_s: float = 60.0,
+                 span_ms: int = 3_600_000, overlap_ms: int = 120_000, reload_s: float = 300.0,
                  clock: Callable[[], float] = time.monotonic):
         self._newest, self._since = newest, since
         self.span_ms, self.overlap_ms, self.reload_s, self.clock = span_ms, overlap_ms, reload_s, clock
@@ -40,6 +40,15 @@ class RecentWindows:
         self._held_from: int | None = None  # every window starting at or after this is held
         self._loaded_at: float | None = None
         self._lock = threading.Lock()
+
+    def warm(self) -> None:
+        """Load the newest hour now (at the API's start), so no viewer's request waits for it.
+        Best effort: with MongoDB down, the first request loads it (or answers 503)."""
+        try:
+            with self._lock:
+                self._refresh()
+        except Exception:  # noqa: BLE001 - the API must start without MongoDB; /health says so
+            pass
 
     def windows(self, frm_ms: int, to_ms: int) -> list[dict] | None:
         with self._lock:
