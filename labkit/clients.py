@@ -12,8 +12,6 @@ The defaults, and why:
 
 - producers wait for every in-sync replica (`acks="all"`) and are idempotent, set here
   because the client's default differs between the kafka-python versions the lab allows;
-- every Kafka client retries a lost broker at least every 2 s (`reconnect_backoff_max_ms`;
-  the client's default grows to 30 s), so the lab resumes within seconds of a restart;
 - consumers read only committed transactions (`read_committed`: the processor writes in
   transactions) and never commit on their own (offsets are committed after the data is safe);
 - MongoDB clients return aware UTC datetimes (`tz_aware=True`), and fail within seconds
@@ -29,8 +27,6 @@ from labkit.config import Settings
 
 #: How long a MongoDB client looks for a server before it gives up (ms).
 MONGO_TIMEOUT_MS = 3000
-#: The longest a Kafka client waits between attempts to reach a broker that went away (ms).
-RECONNECT_MAX_MS = 2000
 
 
 def kafka_producer(settings: Settings, bootstrap: str | None = None, **overrides):
@@ -38,8 +34,7 @@ def kafka_producer(settings: Settings, bootstrap: str | None = None, **overrides
     from kafka import KafkaProducer
 
     config = dict(bootstrap_servers=bootstrap or settings.kafka_bootstrap_servers, acks="all",
-                  enable_idempotence=True, linger_ms=5, retries=5, request_timeout_ms=15000, max_block_ms=10000,
-                  reconnect_backoff_max_ms=RECONNECT_MAX_MS)
+                  enable_idempotence=True, linger_ms=5, retries=5, request_timeout_ms=15000, max_block_ms=10000)
     return KafkaProducer(**{**config, **overrides})
 
 
@@ -49,7 +44,7 @@ def kafka_consumer(settings: Settings, bootstrap: str | None = None, **overrides
     from kafka import KafkaConsumer
 
     config = dict(bootstrap_servers=bootstrap or settings.kafka_bootstrap_servers, group_id=None,
-                  enable_auto_commit=False, isolation_level="read_committed", reconnect_backoff_max_ms=RECONNECT_MAX_MS)
+                  enable_auto_commit=False, isolation_level="read_committed")
     return KafkaConsumer(**{**config, **overrides})
 
 
@@ -57,8 +52,7 @@ def kafka_admin(settings: Settings, bootstrap: str | None = None, **overrides):
     """An admin client (topics, groups, cluster metadata)."""
     from kafka import KafkaAdminClient
 
-    config = dict(bootstrap_servers=bootstrap or settings.kafka_bootstrap_servers, request_timeout_ms=10000,
-                  reconnect_backoff_max_ms=RECONNECT_MAX_MS)
+    config = dict(bootstrap_servers=bootstrap or settings.kafka_bootstrap_servers, request_timeout_ms=10000)
     return KafkaAdminClient(**{**config, **overrides})
 
 
