@@ -57,7 +57,8 @@ def test_mongodb_outage_of_ten_seconds_mid_stream_loses_nothing(pipeline):
     valid_ids, invalid_count = expected(messages)
     processor = Processor(pipeline, ProcessorConfig(group_id=f"g-{uuid.uuid4().hex[:6]}", batch_size=200))
     result = {}
-    worker = threading.Thread(target=lambda: result.update(stats=processor.run(idle_timeout_s=6)))
+    # Long enough that a slow recovery after the outage is not mistaken for the end of the data.
+    worker = threading.Thread(target=lambda: result.update(stats=processor.run(idle_timeout_s=15)))
     worker.start()
     try:
         time.sleep(1.5)
