@@ -23,12 +23,12 @@ Tests and notebooks can run a cluster of their own on other ports and in another
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.infra import local
 from labkit.infra.local import InfraError, Service
+from labkit.waiting import wait_until
 
 CLUSTER_HEAP = ("-Xms128m", "-Xmx512m")  # three JVMs on a 2-core laptop: keep each small
 
@@ -113,20 +113,22 @@ class Cluster:
     def wait_for_brokers(self, count: int, timeout_s: float = 60.0) -> None:
         """Wait until the cluster's metadata lists `count` live brokers; InfraError with the
         logs' last lines if it does not within `timeout_s` or a node dies meanwhile."""
-        deadline = time.monotonic() + timeout_s
-        seen = 0
-        while time.monotonic() < deadline:
+        seen = [0]
+
+        def all_registered() -> bool:
             for n in self.nodes:
                 if not local.spawned_alive(n.service, self.home):
                     raise InfraError(f"Kafka node {n.node_id} exited during start-up. Last lines of "
                                      f"{n.service.log_file(self.home)}:\n{local.tail(n.service.log_file(self.home))}")
-            seen = self.live_brokers()
-            if seen >= count:
-                return
-            time.sleep(0.5)
-        logs = "\n".join(f"--- {n.service.log_file(self.home)}\n{local.tail(n.service.log_file(self.home), 5)}"
-                         for n in self.nodes)
-        raise InfraError(f"The cluster lists {seen} of {count} brokers after {timeout_s:.0f} s.\n{logs}")
+            seen[0] = self.live_brokers()
+            return seen[0] >= count
+
+        try:
+            wait_until(all_registered, timeout_s, poll_s=0.5, what=f"{count} brokers")
+        except TimeoutError:
+            logs = "\n".join(f"--- {n.service.log_file(self.home)}\n{local.tail(n.service.log_file(self.home), 5)}"
+                             for n in self.nodes)
+            raise InfraError(f"The cluster lists {seen[0]} of {count} brokers after {timeout_s:.0f} s.\n{logs}") from None
 
     def live_brokers(self) -> int:
         """How many brokers the cluster's metadata lists now (0 when no node answers)."""
