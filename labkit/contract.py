@@ -35,6 +35,7 @@ as a JSON Schema generated from the constants below.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 #: The original eight fields, in their original order.
 ORIGINAL_FIELDS = ("car_id", "timestamp", "speed", "rpm", "engine_temp", "fuel_level", "latitude", "longitude")
@@ -112,6 +113,21 @@ REASON_CLASSES = (
 def reason_class(reason: str) -> str:
     """`range:speed` -> `range` (the part before the colon)."""
     return reason.split(":", 1)[0]
+
+
+def to_ms(at: datetime) -> int:
+    """An aware datetime as epoch milliseconds: how times travel in windows, rollups and URLs."""
+    return int(at.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    """Epoch milliseconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def as_utc(at: datetime) -> datetime:
+    """A stored date as an aware UTC datetime (clients without tz_aware get naive UTC dates)."""
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
 def car_id(number: int) -> str:

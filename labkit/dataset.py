@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from labkit import rollups
 from labkit.config import Settings
+from labkit.contract import to_ms
 from labkit.detectors import AnomalyDetector
 from labkit.faults import FaultRates
 from labkit.simulator import SimConfig, Simulator
@@ -43,7 +44,7 @@ def load_fleet(db, settings: Settings, cars: int, seconds: int, start: datetime,
         docs.append(event_document(event))
         found += [dict(a.as_record(), _id=a.anomaly_id) for a in detector.detect(event)]
         newest[event["car_id"]] = event
-        times.setdefault(event["car_id"], []).append(int(event["timestamp"].timestamp() * 1000))
+        times.setdefault(event["car_id"], []).append(to_ms(event["timestamp"]))
         if len(docs) == batch:
             inserted += _flush(telemetry, anomalies, docs, found, bar)
             docs, found = [], []

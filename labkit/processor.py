@@ -43,9 +43,9 @@ from datetime import datetime, timezone
 
 from labkit import dlq, preflight
 from labkit.config import Settings
+from labkit.contract import to_ms
 from labkit.detectors import AnomalyDetector
 from labkit.metrics import BatchCounts, Totals, WindowedMetrics, accumulate
-from labkit.queries import to_ms
 from labkit.store import ensure_indexes, insert_events, insert_idempotent, update_derived, write_dead_letters, write_too_late, write_windows
 from labkit.transient import is_transient
 from labkit.validation import validate
@@ -433,7 +433,7 @@ class Processor:
         counts.anomalies_by_type = Counter(a.type for a in anomalies)
         counts.latency_ms = (time.perf_counter() - started) * 1000
         if valid_events:
-            counts.newest_event_ms = int(max(e["timestamp"] for e in valid_events).timestamp() * 1000)
+            counts.newest_event_ms = to_ms(max(e["timestamp"] for e in valid_events))
         accumulate(self.stats, counts)
         by_partition = self._lag_by_partition()
         self._write_metrics(self.metrics.add(counts, _now_ms(), None if by_partition is None else sum(by_partition.values()),

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from labkit import contract, rollups
 from labkit.config import Settings
-from labkit.contract import METRICS, WINDOW_MS
+from labkit.contract import METRICS, WINDOW_MS, as_utc, from_ms, to_ms  # noqa: F401 - to_ms, from_ms: used as queries.*
 from labkit.detectors import rule_anomalies
 
 #: Bucket sizes a chart can use, smallest first (1 s ... 1 day). From 10 s up, each is a
@@ -39,14 +39,6 @@ def check_range(start: datetime, end: datetime) -> None:
         raise QueryError("start and end must be timezone-aware (UTC)")
     if end <= start:
         raise QueryError(f"the range is empty or reversed: start {start.isoformat()} >= end {end.isoformat()}")
-
-
-def to_ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
-
-
-def from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
 def choose_bucket_ms(start: datetime, end: datetime, max_points: int = MAX_POINTS, smallest: int = 1_000) -> int:
@@ -141,16 +133,28 @@ def series_by_metric(db, settings: Settings, car_id: str, start: datetime, end: 
     found: dict[str, list[dict[int, rollups.Partial]]] = {m: [] for m in metrics}
     for source, lo, hi, size in parts:
         if source == "rollups":
-            docs = list(db[settings.collections.rollups].find(
-                {"car_id": car_id, "size_ms": size, "start_ms": {"$gte": lo, "$lt": hi}}))
+            docs = _rollups(db, settings, car_id, size, lo, hi)
+            if bucket_ms % size and any("tens" not in d for d in docs):  # minutes stored before `tens` existed
+                docs = _rollups(db, settings, car_id, rollups.SMALL_MS, lo, hi)
             for m in metrics:
                 found[m].append(rollups.stored_partials(docs, m, bucket_ms))
+        elif hi - lo <= rollups.SMALL_MS:  # an edge: a few readings, merged here
+            found_readings = list(db[settings.collections.telemetry].find(
+                {"car_id": car_id, "timestamp": {"$gte": from_ms(lo), "$lt": from_ms(hi)}},
+                {"_id": 0, "timestamp": 1, **{m: 1 for m in metrics}}))
+            for m in metrics:
+                found[m].append(rollups.reading_partials(found_readings, m, bucket_ms))
         else:
             pipeline = rollups.from_readings_pipeline(car_id, lo, hi, bucket_ms, metrics=metrics)
             rows = list(db[settings.collections.telemetry].aggregate(pipeline))
             for m in metrics:
                 found[m].append(rollups.partials(rows, m))
     return {m: rollups.combine(*found[m]) for m in metrics}
+
+
+def _rollups(db, settings: Settings, car_id: str, size_ms: int, lo: int, hi: int) -> list[dict]:
+    return list(db[settings.collections.rollups].find(
+        {"car_id": car_id, "size_ms": size_ms, "start_ms": {"$gte": lo, "$lt": hi}}))
 
 
 def car_status(doc: dict, now: datetime, offline_after_s: float = OFFLINE_AFTER_S) -> tuple[str, list[str]]:
@@ -404,11 +408,6 @@ def _first(tree, key: str):
     else:
         return None
     return next((found for child in children if (found := _first(child, key)) is not None), None)
-
-
-def as_utc(at: datetime) -> datetime:
-    """A stored date as an aware UTC datetime (clients without tz_aware get naive UTC dates)."""
-    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
 def _latest_row(doc: dict, now: datetime, offline_after_s: float) -> dict:

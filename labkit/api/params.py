@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 from fastapi import HTTPException
 
+from labkit.contract import from_ms
+
 DEFAULT_WINDOW = timedelta(minutes=15)
 MAX_RANGE = timedelta(days=366)
 
@@ -17,7 +19,7 @@ def parse_time(value: str | None, name: str) -> datetime | None:
     text = value.strip()
     try:
         if text.lstrip("-").isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
+            return from_ms(int(text))
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
         raise HTTPException(422, f"`{name}` must be epoch milliseconds or ISO-8601, not {value!r:.60}") from None

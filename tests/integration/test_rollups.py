@@ -92,10 +92,23 @@ def test_a_chart_of_thirty_minutes_reads_rollups_not_readings(db, pipeline):
     store_like_kafka(db, pipeline, stored)
     start = T0 + timedelta(seconds=4)  # 12:00:11: neither edge on a 10 s boundary
     parts = rollups.plan(queries.to_ms(start), queries.to_ms(start + timedelta(minutes=30)), 10_000)
-    assert [p[0] for p in parts] == ["readings", "rollups", "readings"]
-    whole = parts[1]
-    n = db[pipeline.collections.rollups].count_documents(
-        {"car_id": "CAR_004", "size_ms": 10_000, "start_ms": {"$gte": whole[1], "$lt": whole[2]}})
+    # 12:00:11-20 readings, 12:00:20-12:01 four 10 s rollups, 29 whole minutes, 12:30:00-10 one
+    # 10 s rollup, 12:30:10-11 readings.
+    assert [(p[0], p[3]) for p in parts] == [("readings", 0), ("rollups", 10_000), ("rollups", 60_000),
+                                             ("rollups", 10_000), ("readings", 0)]
+    n = sum(db[pipeline.collections.rollups].count_documents(
+        {"car_id": "CAR_004", "size_ms": size, "start_ms": {"$gte": lo, "$lt": hi}})
+        for source, lo, hi, size in parts if source == "rollups")
     raw = db[pipeline.collections.telemetry].count_documents(
         {"car_id": "CAR_004", "timestamp": {"$gte": start, "$lt": start + timedelta(minutes=30)}})
-    assert n <= 180 and raw > 5 * n, f"{n} rollup documents instead of {raw} readings"
+    assert n == 4 + 29 + 1 and raw > 40 * n, f"{n} rollup documents instead of {raw} readings"
+
+
+def test_minutes_stored_without_their_tens_are_read_from_the_ten_second_rollups(db, pipeline):
+    store_like_kafka(db, pipeline, events("CAR_005", 600, seed=5))
+    start, end = T0 + timedelta(seconds=3), T0 + timedelta(minutes=9, seconds=1)
+    before = queries.series(db, pipeline, "CAR_005", "rpm", start, end, bucket_ms=10_000)
+    # Minutes written by an earlier labkit had no `tens` list.
+    db[pipeline.collections.rollups].update_many({"car_id": "CAR_005", "size_ms": 60_000}, {"$unset": {"tens": ""}})
+    after = queries.series(db, pipeline, "CAR_005", "rpm", start, end, bucket_ms=10_000)
+    assert len(before) > 50 and after == before

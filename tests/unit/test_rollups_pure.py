@@ -38,11 +38,13 @@ def test_a_plan_covers_the_range_exactly_once_with_whole_rollups_only(bucket):
         for source, lo, hi, size in parts:
             assert lo < hi
             if source == "rollups":
-                assert bucket % size == 0 and lo % size == 0 and hi % size == 0
+                assert size in (10_000, 60_000) and lo % size == 0 and hi % size == 0
+                if size == 10_000:  # 10 s rollups only where no whole minute fits
+                    assert hi - lo < 60_000 or not any(p[3] == 60_000 for p in parts)
             else:
                 assert size == 0
-                # raw readings only at the edges (under one rollup) or when no rollup fits
-                assert bucket % 10_000 != 0 or hi - lo < 60_000 or len(parts) == 1
+                # raw readings only at the edges (under 10 s) or when no rollup fits
+                assert bucket % 10_000 != 0 or hi - lo < 10_000 or len(parts) == 1
 
 
 def test_a_bucket_that_is_not_a_multiple_of_ten_seconds_reads_the_readings():
@@ -50,11 +52,50 @@ def test_a_bucket_that_is_not_a_multiple_of_ten_seconds_reads_the_readings():
     assert rollups.plan(T + 1, T + 9_000, 10_000) == [("readings", T + 1, T + 9_000, 0)]
 
 
-def test_the_largest_rollup_that_divides_the_bucket_is_used():
+def test_whole_minutes_come_from_minute_documents_and_the_edges_from_smaller_sources():
     assert rollups.plan(T, T + 600_000, 300_000) == [("rollups", T, T + 600_000, 60_000)]
-    assert rollups.plan(T, T + 600_000, 30_000) == [("rollups", T, T + 600_000, 10_000)]
-    assert rollups.plan(T - 3_000, T + 65_000, 60_000) == [
-        ("readings", T - 3_000, T, 0), ("rollups", T, T + 60_000, 60_000), ("readings", T + 60_000, T + 65_000, 0)]
+    assert rollups.plan(T, T + 600_000, 10_000) == [("rollups", T, T + 600_000, 60_000)]
+    assert rollups.plan(T - 13_000, T + 65_000, 10_000) == [
+        ("readings", T - 13_000, T - 10_000, 0), ("rollups", T - 10_000, T, 10_000), ("rollups", T, T + 60_000, 60_000),
+        ("readings", T + 60_000, T + 65_000, 0)]
+    assert rollups.plan(T + 5_000, T + 45_000, 10_000) == [
+        ("readings", T + 5_000, T + 10_000, 0), ("rollups", T + 10_000, T + 40_000, 10_000),
+        ("readings", T + 40_000, T + 45_000, 0)]
+
+
+def test_minute_documents_hold_the_totals_and_their_ten_second_rollups():
+    rng = random.Random(5)
+    tens, values = [], []
+    for i in range(12):  # two minutes of 10 s rollups, some empty, given out of order
+        inside = [rng.uniform(0, 200) for _ in range(rng.randrange(0, 4))]
+        values += [(T + i * 10_000, v) for v in inside]
+        tens.append({"_id": f"CAR_001:10000:{T + i * 10_000}", "start_ms": T + i * 10_000, "count": len(inside),
+                     **{m: {"sum": sum(inside), "min": min(inside, default=None), "max": max(inside, default=None)}
+                        for m in rollups.METRICS}})
+    rng.shuffle(tens)
+    minutes = rollups.minute_documents("CAR_001", tens)
+    assert [d["_id"] for d in minutes] == [f"CAR_001:60000:{T}", f"CAR_001:60000:{T + 60_000}"]
+    for doc in minutes:
+        inside = [v for t, v in values if doc["start_ms"] <= t < doc["start_ms"] + 60_000]
+        assert doc["count"] == len(inside) and doc["size_ms"] == 60_000
+        assert doc["speed"]["min"] == min(inside) and doc["speed"]["max"] == max(inside)
+        assert doc["speed"]["sum"] == pytest.approx(sum(inside), rel=1e-12)
+        assert [s["start_ms"] for s in doc["tens"]] == [doc["start_ms"] + k * 10_000 for k in range(6)]
+    # Read for 10 s buckets, the minutes give back exactly the 10 s rollups they were made of.
+    assert rollups.stored_partials(minutes, "rpm", 10_000) == rollups.stored_partials(tens, "rpm", 10_000)
+    whole, merged = rollups.stored_partials(minutes, "rpm", 60_000), rollups.stored_partials(tens, "rpm", 60_000)
+    assert whole.keys() == merged.keys()
+    for t, p in whole.items():  # the same numbers, summed in another order
+        assert (p.count, p.min, p.max) == (merged[t].count, merged[t].min, merged[t].max)
+        assert p.sum == pytest.approx(merged[t].sum, rel=1e-12)
+
+
+def test_a_minute_document_without_its_tens_cannot_be_split():
+    old = {"_id": f"CAR_001:60000:{T}", "size_ms": 60_000, "start_ms": T, "count": 1,
+           "speed": {"sum": 1.0, "min": 1.0, "max": 1.0}}
+    assert rollups.stored_partials([old], "speed", 60_000)[T] == Partial(1, 1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="tens"):
+        rollups.stored_partials([old], "speed", 10_000)
 
 
 def test_merged_partials_equal_the_aggregate_of_all_values():
