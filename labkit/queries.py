@@ -136,8 +136,8 @@ def series_by_metric(db, settings: Settings, car_id: str, start: datetime, end: 
             docs = _rollups(db, settings, car_id, size, lo, hi)
             if bucket_ms % size and any("tens" not in d for d in docs):  # minutes stored before `tens` existed
                 docs = _rollups(db, settings, car_id, rollups.SMALL_MS, lo, hi)
-            for m in metrics:
-                found[m].append(rollups.stored_partials(docs, m, bucket_ms))
+            for m, part in rollups.stored_partials_by_metric(docs, metrics, bucket_ms).items():
+                found[m].append(part)
         elif hi - lo <= rollups.SMALL_MS:  # an edge: a few readings, merged here
             found_readings = list(db[settings.collections.telemetry].find(
                 {"car_id": car_id, "timestamp": {"$gte": from_ms(lo), "$lt": from_ms(hi)}},

@@ -116,8 +116,9 @@ def metric_series(metric: str, db: Db, settings: SettingsDep, shared: Shared, ca
         return [Point(t=r["t"], value=_num(r["value"])) for r in rows]
 
     def every_metric() -> dict[str, bytes]:
-        queries.require_car(db, settings, car_id)
         found = queries.series_by_metric(db, settings, car_id, frm, to, bucket_ms=bucket, max_points=limit)
+        if not any(found.values()):  # no data: an unknown car (404) or a quiet range ([])
+            queries.require_car(db, settings, car_id)
         return {m: _BUCKETS_JSON.dump_json([Bucket(t=r["t"], avg=_num(r["avg"]), min=_num(r["min"]), max=_num(r["max"]),
                                                    count=r["count"]) for r in rows])
                 for m, rows in found.items()}
