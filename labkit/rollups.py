@@ -101,14 +101,18 @@ class Partial:
     def row(self, t_ms: int) -> dict:
         """A chart row. A bucket holding no number at all (only documents written around the
         validator) has avg/min/max None; `count` counts documents."""
-        avg = self.sum / self.count if self.min is not None else None
-        return {"t": from_ms(t_ms), "avg": avg,
-                "min": self.min, "max": self.max, "count": self.count}
+        if self.min is None:
+            return {"t": from_ms(t_ms), "avg": None, "min": None, "max": None, "count": self.count}
+        return {"t": from_ms(t_ms), "avg": self.sum / self.count, "min": float(self.min), "max": float(self.max),
+                "count": self.count}
 
 
 def _number(value) -> float | None:
     """Stored values are numbers; a document written around the validator may hold "fast"."""
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+_NO_STATS: dict = {}
 
 
 def _pick(choose, a, b):
@@ -195,7 +199,7 @@ def stored_partials_by_metric(docs, metrics, bucket_ms: int) -> dict[str, dict[i
                 continue
             t = bucket_start(int(piece["start_ms"]), bucket_ms)
             for m in metrics:
-                stats = piece.get(m) or {}
+                stats = piece.get(m) or _NO_STATS
                 part = Partial(count, _number(stats.get("sum")) or 0.0, _number(stats.get("min")), _number(stats.get("max")))
                 found = merged[m]
                 found[t] = found[t].merge(part) if t in found else part

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 
 class Health(BaseModel):
@@ -15,6 +16,17 @@ class Health(BaseModel):
 
 
 class Bucket(BaseModel):
+    t: datetime
+    avg: float | None
+    min: float | None
+    max: float | None
+    count: int
+
+
+class BucketRow(TypedDict):
+    """A `Bucket` as `labkit.queries.series` returns it (floats already): the series route
+    writes its JSON straight from these rows, without building a model per bucket."""
+
     t: datetime
     avg: float | None
     min: float | None

@@ -13,6 +13,7 @@ from labkit.api.models import (
     AnomalyCount,
     AnomalyRecord,
     Bucket,
+    BucketRow,
     Car,
     CarState,
     DlqSummary,
@@ -62,7 +63,7 @@ To = Annotated[str | None, Query(alias="to", description="epoch ms or ISO-8601; 
 CarId = Annotated[str, Query(min_length=1, max_length=32, examples=["CAR_001"])]
 
 _FLEET_JSON = TypeAdapter(list[CarState])
-_BUCKETS_JSON = TypeAdapter(list[Bucket])
+_BUCKETS_JSON = TypeAdapter(list[BucketRow])
 _WINDOWS_JSON = TypeAdapter(list[PipelineWindow])
 
 health = APIRouter(tags=["health"])
@@ -119,9 +120,7 @@ def metric_series(metric: str, db: Db, settings: SettingsDep, shared: Shared, ca
         found = queries.series_by_metric(db, settings, car_id, frm, to, bucket_ms=bucket, max_points=limit)
         if not any(found.values()):  # no data: an unknown car (404) or a quiet range ([])
             queries.require_car(db, settings, car_id)
-        return {m: _BUCKETS_JSON.dump_json([Bucket(t=r["t"], avg=_num(r["avg"]), min=_num(r["min"]), max=_num(r["max"]),
-                                                   count=r["count"]) for r in rows])
-                for m, rows in found.items()}
+        return {m: _BUCKETS_JSON.dump_json(rows) for m, rows in found.items()}
 
     # The JSON of all four metrics is made once; each panel's request takes its own.
     return Response(shared.get(("series", car_id, frm, to, bucket, limit), every_metric)[metric],
