@@ -97,7 +97,7 @@ def run(settings: Settings, plan: ChaosPlan = ChaosPlan(), log=print) -> ChaosRe
     exits = 0
     with open(log_path, "ab") as processor_log:
         def start_processor(extra=()):
-            return subprocess.Popen([sys.executable, "-m", "labkit", "process", "--group", group, *extra],
+            return subprocess.Popen([sys.executable, "-m", "labkit", "process", "--group", group, "--metrics-port", "0", *extra],
                                     env={**os.environ, **box.settings.as_env()},
                                     stdout=processor_log, stderr=subprocess.STDOUT)
 

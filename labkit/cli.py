@@ -7,6 +7,7 @@ import json
 import sys
 
 from labkit.config import Settings
+from labkit.prometheus import PROCESSOR_PORT
 
 
 def _infra(args, settings: Settings) -> int:
@@ -120,6 +121,8 @@ def _process(args, settings: Settings) -> int:
                              session_timeout_ms=args.session_timeout_ms,
                              max_invalid_ratio=None if args.no_guard else args.max_invalid_ratio)
     processor = Processor(settings, config)
+    if args.metrics_port and processor.prometheus.serve(args.metrics_port) is not None:
+        print(f"Prometheus metrics at http://localhost:{args.metrics_port}/metrics", flush=True)
     for sig in (signal.SIGINT, signal.SIGTERM):  # finish the batch, commit, close
         signal.signal(sig, lambda *_: processor.stop())
     print(f"Processing {settings.topics.telemetry} as group {args.group!r}; Ctrl+C stops.", flush=True)
@@ -312,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--worker", help="this processor's name among the group's workers (its own transactional id)")
     p.add_argument("--session-timeout-ms", type=int, default=6000,
                    help="a killed worker's partitions move after this long (default 6000, the broker's minimum)")
+    p.add_argument("--metrics-port", type=int, default=PROCESSOR_PORT,
+                   help=f"serve Prometheus metrics on this port (default {PROCESSOR_PORT}; 0: off)")
     p.set_defaults(handler=_process)
 
     p = sub.add_parser("chaos", help="kill the processor, broker and database mid-stream, then count everything")

@@ -46,6 +46,7 @@ from labkit.config import Settings
 from labkit.contract import to_ms
 from labkit.detectors import AnomalyDetector
 from labkit.metrics import BatchCounts, Totals, WindowedMetrics, accumulate
+from labkit.prometheus import ProcessorMetrics
 from labkit.store import ensure_indexes, insert_events, insert_idempotent, update_derived, write_dead_letters, write_too_late, write_windows
 from labkit.transient import is_transient
 from labkit.validation import validate
@@ -174,6 +175,7 @@ class Processor:
         self.metrics = WindowedMetrics(self.processor_id, config.metrics_window_s)
         self.recent_invalid: deque[bool] = deque(maxlen=config.guard_window)
         self.stats = RunStats()
+        self.prometheus = ProcessorMetrics()  # served only by `python -m labkit process`
         self._stop = threading.Event()
         self._consumer = None
         self._producer = None
@@ -436,6 +438,7 @@ class Processor:
             counts.newest_event_ms = to_ms(max(e["timestamp"] for e in valid_events))
         accumulate(self.stats, counts)
         by_partition = self._lag_by_partition()
+        self.prometheus.observe(counts, by_partition)
         self._write_metrics(self.metrics.add(counts, _now_ms(), None if by_partition is None else sum(by_partition.values()),
                                              by_partition))
 

@@ -47,7 +47,7 @@ class Workers:
             raise ValueError(f"worker {name!r} is already running")
         env = {**os.environ, **self.settings.as_env()}
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "labkit", "process", "--group", self.group, "--worker", name, *self.args],
+            [sys.executable, "-m", "labkit", "process", "--group", self.group, "--worker", name, "--metrics-port", "0", *self.args],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop(self, name: str, timeout_s: float = 30.0) -> None:

@@ -13,17 +13,19 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from labkit import clients, queries
 from labkit.api.cache import AnswerCache, SharedAnswers
 from labkit.api.recent import RecentWindows
 from labkit.api.timing import ServerTiming
 from labkit.config import Settings
+from labkit.prometheus import CONTENT_TYPE, ApiMetrics, exposition
 from labkit.queries import QueryError, UnknownName
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    from prometheus_client import CollectorRegistry
     from pymongo.errors import PyMongoError
 
     from labkit.api import routes
@@ -50,6 +52,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               "Time ranges: `from`/`to` as epoch ms (Grafana's ${__from}/${__to}) or ISO-8601.",
                   lifespan=lifespan)
     app.add_middleware(ServerTiming)
+    registry = CollectorRegistry()  # this app's own: two apps in one kernel never clash
+    app.add_middleware(ApiMetrics, registry=registry)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        """Request counts and latency per route, for a Prometheus server to scrape."""
+        return Response(exposition(registry), media_type=CONTENT_TYPE)
+
     for router in (routes.health, routes.cars, routes.series, routes.anomalies, routes.pipeline):
         app.include_router(router)
 
