@@ -15,7 +15,7 @@ def _infra(args, settings: Settings) -> int:
 
     try:
         if args.action == "up":
-            infra.up(settings, brokers=args.brokers)
+            infra.up(settings, brokers=args.brokers, prometheus=args.prometheus)
         elif args.action == "down":
             infra.down(settings)
         elif args.action == "reset":
@@ -276,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     up = actions.add_parser("up", help="start what is not running, wait until ready, create topics")
     up.add_argument("--brokers", type=int, choices=(1, 3), default=None,
                     help="1 Kafka broker (the default) or a cluster of 3 with replicated topics")
+    up.add_argument("--prometheus", action="store_true",
+                    help="also start Prometheus, scraping the API and the processor (http://localhost:9090)")
     actions.add_parser("down", help="stop the services (data is kept)")
     actions.add_parser("reset", help="stop the services and delete their data")
     status = actions.add_parser("status", help="whether each service runs and answers (exit 3 if not)")

@@ -19,7 +19,7 @@ import subprocess
 import time
 
 from labkit.config import Settings
-from labkit.infra import docker, local
+from labkit.infra import docker, local, scraper
 from labkit.infra.cluster import Cluster
 from labkit.infra.local import InfraError
 from labkit.infra.readiness import kafka_ready, mongodb_ready
@@ -41,19 +41,20 @@ def lab_cluster(settings: Settings) -> Cluster:
     return Cluster(settings.lab_home, base_port=port, host=host)
 
 
-def up(settings: Settings, log=print, brokers: int | None = None) -> list[str]:
+def up(settings: Settings, log=print, brokers: int | None = None, prometheus: bool = False) -> list[str]:
     """Start whatever is not running, wait until ready, create topics.
 
     `brokers`: 1 for one Kafka broker, 3 for the three-broker cluster; None keeps whichever
     runs (one broker when none does). Returns the names of the services started by this call
-    (empty when all were up). Raises InfraError with a plain explanation when something
+    (empty when all were up). `prometheus`: also a Prometheus server scraping the API and
+    the processor (never by default). Raises InfraError with a plain explanation when something
     cannot start.
     """
     started_at = time.monotonic()
     if brokers not in (None, 1, 3):
         raise InfraError(f"--brokers {brokers}: the lab runs 1 broker or a cluster of 3.")
     if mode(settings) == "docker":
-        started = docker.up(settings, log, brokers=brokers or 1)
+        started = docker.up(settings, log, brokers=brokers or 1, prometheus=prometheus)
     else:
         local.require_tools(settings)
         local.ensure_jars(log)
@@ -81,6 +82,8 @@ def up(settings: Settings, log=print, brokers: int | None = None) -> list[str]:
         for service in local.services(settings)[1 if use_cluster else 0:]:
             ready = (lambda: kafka_ready(settings)) if service.name == "kafka" else (lambda: mongodb_ready(settings))
             local.wait_ready(service, home, ready)
+        if prometheus and scraper.start(settings, log):
+            started.append("prometheus")
     created = ensure_topics(settings)  # replicated to match the cluster's size
     if created:
         log(f"  created topics: {', '.join(created)}")
@@ -108,6 +111,9 @@ def down(settings: Settings, only: list[str] | None = None, log=print) -> list[s
             log(f"  stopped {service.name}")
         else:
             log(f"  {service.name} was not running")
+    if (only is None or "prometheus" in only) and scraper.stop(settings):  # started only on request
+        stopped.append("prometheus")
+        log("  stopped prometheus")
     return stopped
 
 

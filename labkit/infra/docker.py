@@ -49,12 +49,14 @@ CLUSTER_ENV = {
 }
 
 
-def _env(settings: Settings, brokers: int = 1) -> dict:
+def _env(settings: Settings, brokers: int = 1, prometheus: bool = False) -> dict:
     import os
 
+    profiles = ["cluster"] * (brokers == 3) + ["prometheus"] * prometheus
     return {
         **os.environ,
         **(CLUSTER_ENV if brokers == 3 else {}),
+        "COMPOSE_PROFILES": ",".join(profiles),
         "KAFKA_PORT": str(settings.kafka_host_port[1]),
         "MONGODB_PORT": str(settings.mongodb_host_port[1]),
         "GRAFANA_PORT": str(settings.grafana_host_port[1]),
@@ -62,9 +64,10 @@ def _env(settings: Settings, brokers: int = 1) -> dict:
     }
 
 
-def _compose(settings: Settings, *args: str, capture: bool = False, brokers: int = 1) -> subprocess.CompletedProcess:
+def _compose(settings: Settings, *args: str, capture: bool = False, brokers: int = 1,
+             prometheus: bool = False) -> subprocess.CompletedProcess:
     command = ["docker", "compose", "-f", str(COMPOSE_FILE), *args]
-    result = subprocess.run(command, env=_env(settings, brokers), capture_output=capture, text=True)
+    result = subprocess.run(command, env=_env(settings, brokers, prometheus), capture_output=capture, text=True)
     if result.returncode != 0:
         raise InfraError(
             f"`{' '.join(command)}` failed (exit {result.returncode}). "
@@ -75,17 +78,17 @@ def _compose(settings: Settings, *args: str, capture: bool = False, brokers: int
 
 
 def running_services(settings: Settings) -> set[str]:
-    out = _compose(settings, "ps", "--format", "json", capture=True, brokers=3).stdout  # every profile
+    out = _compose(settings, "ps", "--format", "json", capture=True, brokers=3, prometheus=True).stdout  # every profile
     rows = [json.loads(line) for line in out.splitlines() if line.strip().startswith("{")]
     return {row["Service"] for row in rows if row.get("State") == "running"}
 
 
-def up(settings: Settings, log=print, brokers: int = 1) -> list[str]:
+def up(settings: Settings, log=print, brokers: int = 1, prometheus: bool = False) -> list[str]:
     before = running_services(settings)
     if brokers == 1 and {"kafka-2", "kafka-3"} & before:
         raise InfraError("The three-broker cluster runs. Stop it first (`python -m labkit infra down`).")
     log("Starting the Docker stack (first run pulls images)...")
-    _compose(settings, "up", "-d", "--wait", brokers=brokers)
+    _compose(settings, "up", "-d", "--wait", brokers=brokers, prometheus=prometheus)
     return sorted(running_services(settings) - before)
 
 
@@ -94,7 +97,7 @@ def down(settings: Settings, log=print, services: list[str] | None = None) -> li
     before = running_services(settings)
     chosen = sorted(before if services is None else before & set(services))
     if chosen:
-        _compose(settings, "stop", *chosen, brokers=3)  # stop, not down: volumes and containers keep the data
+        _compose(settings, "stop", *chosen, brokers=3, prometheus=True)  # stop, not down: volumes and containers keep the data
     log(f"  stopped {', '.join(chosen) or 'nothing'}")
     return chosen
 

@@ -61,9 +61,9 @@ def test_compose_parser_rejects_a_broken_file(tmp_path):
 
 def test_every_image_is_pinned_and_every_service_has_a_healthcheck():
     services = yaml.safe_load(COMPOSE.read_text())["services"]
-    assert set(services) == {"kafka", "kafka-2", "kafka-3", "mongodb", "grafana"}
+    assert set(services) == {"kafka", "kafka-2", "kafka-3", "mongodb", "grafana", "prometheus"}
     for name, service in services.items():
-        assert re.fullmatch(r"[\w./-]+:\d+(\.\d+)+", service["image"]), f"{name}: pin an exact version"
+        assert re.fullmatch(r"[\w./-]+:v?\d+(\.\d+)+", service["image"]), f"{name}: pin an exact version"
         assert "healthcheck" in service, f"{name} needs a healthcheck for `up --wait`"
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert services["mongodb"]["image"].startswith("mongo:8.")
@@ -115,3 +115,21 @@ def test_grafana_preinstalls_infinity_and_provisions_fixed_uids():
     assert datasources[0]["type"] == "yesoreyeram-infinity-datasource"
     providers = yaml.safe_load((PROVISIONING / "dashboards" / "dashboards.yml").read_text())["providers"]
     assert providers[0]["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def test_the_prometheus_profile_scrapes_the_api_and_the_processor_on_the_host():
+    import json
+
+    from labkit.infra import scraper
+    from labkit.prometheus import PROCESSOR_PORT
+
+    result = _config({"COMPOSE_PROFILES": "prometheus"})
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert {"kafka", "mongodb", "grafana", "prometheus"} == set(services)
+    config = yaml.safe_load(scraper.CONFIG.read_text())
+    targets = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
+    assert targets == {"telemetry-api": ["host.docker.internal:8000"],
+                       "telemetry-processor": [f"host.docker.internal:{PROCESSOR_PORT}"]}
+    local = yaml.safe_load(scraper.local_config(scraper.CONFIG.read_text()))
+    assert [job["static_configs"][0]["targets"][0].split(":")[0] for job in local["scrape_configs"]] == ["localhost"] * 2
