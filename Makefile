@@ -55,8 +55,8 @@ JUPYTER_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 jupyter: $(STAMP) ## open JupyterLab on the notebooks (services: make infra-up)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(JUPYTER_ROOT)
 
-infra-up: $(STAMP) ## start Kafka and MongoDB (Docker if an engine answers, else local processes; BROKERS=3: a cluster)
-	$(LABKIT) infra up $(if $(BROKERS),--brokers $(BROKERS))
+infra-up: $(STAMP) ## start Kafka and MongoDB (Docker if an engine answers, else local processes; BROKERS=3: a cluster; PROMETHEUS=1: and Prometheus)
+	$(LABKIT) infra up $(if $(BROKERS),--brokers $(BROKERS)) $(if $(PROMETHEUS),--prometheus)
 
 infra-down: $(STAMP) ## stop the services (data is kept)
 	$(LABKIT) infra down
