@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 
 from labkit import clients, queries
 from labkit.api.cache import AnswerCache, SharedAnswers
@@ -47,7 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.mongo.close()
 
-    app = FastAPI(title="Telemetry Lab API", version="1.0",
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the API itself, not from
+    # a CDN, so they work in a classroom without internet.
+    app = FastAPIOffline(title="Telemetry Lab API", version="1.0",
                   description="Connected-car telemetry from MongoDB, shaped for Grafana's Infinity datasource. "
                               "Time ranges: `from`/`to` as epoch ms (Grafana's ${__from}/${__to}) or ISO-8601.",
                   lifespan=lifespan)

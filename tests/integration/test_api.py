@@ -183,3 +183,19 @@ def test_lag_now_without_kafka_is_a_503_that_says_how_to_start_it(pipeline):
     with TestClient(create_app(pipeline.replace(kafka_bootstrap_servers="127.0.0.1:1"))) as offline:
         response = offline.get("/pipeline/lag/now")
     assert response.status_code == 503 and "make infra-up" in response.json()["detail"]
+
+
+def test_docs_pages_load_every_asset_from_the_api_itself(client):
+    """A classroom without internet still gets /docs and /redoc: every script and stylesheet
+    the pages reference is served by the API (fastapi-offline), none by a CDN."""
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|png))"', html)
+        assert assets, f"{page} references no script or stylesheet"
+        assert not [a for a in assets if a.startswith(("http://", "https://", "//"))], f"{page} loads from the internet"
+        for asset in assets:
+            response = client.get(asset)
+            assert response.status_code == 200 and len(response.content) > 1000, asset
+    assert "/series/{metric}" in client.get("/openapi.json").json()["paths"]
