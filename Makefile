@@ -9,7 +9,7 @@ KERNEL := telemetry-lab
 LABKIT := $(PY) -m labkit
 
 .DEFAULT_GOAL := help
-.PHONY: help env lab test lint test-unit test-integration test-notebooks test-reliability \
+.PHONY: help env lab test lint test-unit test-integration test-notebooks test-reliability test-browser chromium \
         jupyter infra-up infra-down infra-status simulate process api live chaos bench reset clean
 
 help: ## list every target with one line each
@@ -31,8 +31,19 @@ lab: $(STAMP) ## the main job: start services, run every notebook headless, prin
 	$(LABKIT) infra up
 	$(LABKIT) lab
 
-test: $(STAMP) lint ## lint, then every test tier; starts the services it needs and stops what it started
+test: $(STAMP) lint chromium ## lint, then every test tier; starts the services it needs and stops what it started
 	$(LABKIT) infra run -- $(PY) -m pytest $(PYTEST_ARGS)
+
+test-browser: $(STAMP) chromium ## the maps and the API's /docs in a real chromium without internet
+	$(LABKIT) infra run -- $(PY) -m pytest -m browser $(PYTEST_ARGS)
+
+# The browser tier drives the system's chromium (playwright's own browser download is not
+# needed). Installed from Debian when missing and run as root; otherwise say how.
+chromium:
+	@command -v chromium > /dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null \
+	  && echo "Installing chromium for the browser tier (apt-get)..." \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium > /dev/null; } \
+	  || { echo "The browser tier needs chromium: sudo apt-get install chromium"; exit 1; }
 
 lint: $(STAMP) ## ruff over labkit, tests and bench (rules in pyproject.toml)
 	$(PY) -m ruff check labkit tests bench

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
+from labkit import basemap
 from labkit.config import REPO_ROOT, Settings
 from labkit.contract import WINDOW_MS
 
@@ -222,9 +223,8 @@ def render(uid: str, panel_id: int, get, variables: dict[str, str], start_ms: in
     time_col = next((s for s, c in columns.items() if c["type"] == "timestamp"), None)
     numbers = [s for s, c in columns.items() if c["type"] == "number" and s in frame]
     if panel["type"] == "geomap":
-        fig = px.scatter_map(frame, lat="latitude", lon="longitude", color="status", hover_name="car_id",
-                             zoom=11, height=450, title=title)
-        return fig.update_layout(map_style="open-street-map")
+        # Streets when the tile server answers, a tile-free map without internet (labkit.basemap).
+        return basemap.points(frame, zoom=11, color="status", hover_name="car_id", height=450, title=title)
     # Axis titles say what is measured, with the unit Grafana shows (panel title or column text).
     x_title = "time (UTC)"
     y_title = panel["title"] if "(" in panel["title"] else ", ".join(columns[n]["text"] for n in numbers)

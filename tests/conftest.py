@@ -30,7 +30,7 @@ def services(settings: Settings) -> Settings:
 def pytest_collection_modifyitems(items):
     """Mark each test by its folder, so `-m unit` etc. select tiers."""
     for item in items:
-        for tier in ("unit", "integration", "notebooks", "reliability"):
+        for tier in ("unit", "integration", "notebooks", "reliability", "browser"):
             if f"/tests/{tier}/" in str(item.path):
                 item.add_marker(getattr(pytest.mark, "notebook" if tier == "notebooks" else tier))
 
