@@ -9,18 +9,23 @@ KERNEL := telemetry-lab
 LABKIT := $(PY) -m labkit
 
 .DEFAULT_GOAL := help
-.PHONY: help env lab test lint test-unit test-integration test-notebooks test-reliability test-browser chromium \
+.PHONY: help env lock lab test lint test-unit test-integration test-notebooks test-reliability test-browser chromium \
         jupyter infra-up infra-down infra-status simulate process api live chaos bench reset clean
 
 help: ## list every target with one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+# requirements.lock: the exact versions `make test` last passed with (`make lock` refreshes
+# it). Installs use it as constraints, so a class installing on different days gets the
+# same versions; LOCK= (empty) installs the newest versions pyproject.toml allows instead.
+LOCK ?= requirements.lock
+
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@# PYTHONWARNINGS: setuptools' note on editable installs is for package authors, not students.
-	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e ".[dev]"
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet $(if $(LOCK),-c $(LOCK)) -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (telemetry-lab)" > /dev/null
 	@touch $@
 	@echo "Environment ready in $(VENV) with Jupyter kernel '$(KERNEL)'."
@@ -96,6 +101,13 @@ bench: $(STAMP) ## run the benchmarks side by side and record the results in ben
 	  && $(PY) bench/bench_queries.py --cars 100 --seconds 1000 --record \
 	  && $(PY) bench/bench_queries.py --cars 1000 --seconds 1000 --memory-server 27018 --record \
 	  && $(PY) bench/bench_api.py --record"
+
+lock: ## refresh requirements.lock: the newest allowed versions, kept only if make test passes with them
+	rm -rf .venv-lock
+	$(MAKE) test VENV=.venv-lock LOCK=
+	.venv-lock/bin/python -m pip freeze --exclude-editable --all | grep -v -E '^(pip|setuptools|wheel)==' > $(LOCK)
+	rm -rf .venv-lock
+	@echo "$(LOCK) now holds the versions the tests just passed with; commit it."
 
 reset: $(STAMP) ## stop the services and delete their data (a clean lab for the next class)
 	$(LABKIT) infra reset

@@ -16,7 +16,7 @@ from labkit.contract import to_ms
 from labkit.detectors import AnomalyDetector
 from labkit.faults import FaultRates
 from labkit.simulator import SimConfig, Simulator
-from labkit.store import ensure_indexes, event_document, update_latest
+from labkit.store import ensure_indexes, insert_events, insert_idempotent, update_latest
 from labkit.validation import validate
 
 
@@ -24,11 +24,9 @@ def load_fleet(db, settings: Settings, cars: int, seconds: int, start: datetime,
                batch: int = 5000, progress: bool = False, episode_rate: float = 0.0) -> int:
     """Insert `cars` x `seconds` readings (1 Hz) from `start` into the telemetry collection,
     their anomalies into the anomalies collection, update the latest-state collection, build
-    the rollups and create the indexes. Deterministic for a given seed. Returns the number of
-    readings."""
+    the rollups and create the indexes. Deterministic for a given seed. Idempotent: loading the
+    same dataset again stores nothing twice. Returns the number of readings inserted by this call."""
     ensure_indexes(db, settings)
-    telemetry = db[settings.collections.telemetry]
-    anomalies = db[settings.collections.anomalies]
     bar = None
     if progress:
         from labkit.progress import Progress
@@ -41,14 +39,14 @@ def load_fleet(db, settings: Settings, cars: int, seconds: int, start: datetime,
     docs, found, newest, inserted, times = [], [], {}, 0, {}
     for message in simulator.messages(duration_s=seconds, start=start):
         event = validate(message.value, now).event
-        docs.append(event_document(event))
+        docs.append(event)
         found += [dict(a.as_record(), _id=a.anomaly_id) for a in detector.detect(event)]
         newest[event["car_id"]] = event
         times.setdefault(event["car_id"], []).append(to_ms(event["timestamp"]))
         if len(docs) == batch:
-            inserted += _flush(telemetry, anomalies, docs, found, bar)
+            inserted += _flush(db, settings, docs, found, bar)
             docs, found = [], []
-    inserted += _flush(telemetry, anomalies, docs, found, bar)
+    inserted += _flush(db, settings, docs, found, bar)
     if bar:
         bar.close()
     update_latest(db[settings.collections.latest], list(newest.values()))
@@ -58,11 +56,10 @@ def load_fleet(db, settings: Settings, cars: int, seconds: int, start: datetime,
     return inserted
 
 
-def _flush(telemetry, anomalies, docs: list[dict], found: list[dict], bar) -> int:
-    if docs:
-        telemetry.insert_many(docs, ordered=False)
-    if found:
-        anomalies.insert_many(found, ordered=False)
+def _flush(db, settings: Settings, events: list[dict], found: list[dict], bar) -> int:
+    """The processor's idempotent inserts: loading the same dataset twice stores it once."""
+    inserted = insert_events(db, settings, events).inserted
+    insert_idempotent(db[settings.collections.anomalies], found)
     if bar:
-        bar.update(len(docs))
-    return len(docs)
+        bar.update(len(events))
+    return inserted

@@ -44,9 +44,9 @@ def expected(messages: list[Message]) -> tuple[set[str], int]:
     return valid_ids, sum(1 for m in messages if not m.is_valid)
 
 
-def distinct_sources(records: list[dict]) -> set[tuple]:
-    """DLQ records are at-least-once; their source coordinates identify them exactly."""
-    return {(r["source"]["topic"], r["source"]["partition"], r["source"]["offset"]) for r in records}
+def distinct_sources(records: list[dict]) -> set[str]:
+    """DLQ records are at-least-once; their source ("topic:partition:offset") identifies them."""
+    return {dlq.source_id(r) for r in records}
 
 
 def committed_offsets(settings: Settings, group: str) -> dict[int, int]:

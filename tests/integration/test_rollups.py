@@ -112,3 +112,13 @@ def test_minutes_stored_without_their_tens_are_read_from_the_ten_second_rollups(
     db[pipeline.collections.rollups].update_many({"car_id": "CAR_005", "size_ms": 60_000}, {"$unset": {"tens": ""}})
     after = queries.series(db, pipeline, "CAR_005", "rpm", start, end, bucket_ms=10_000)
     assert len(before) > 50 and after == before
+
+
+def test_loading_the_same_dataset_twice_stores_it_once(db, pipeline):
+    from labkit.dataset import load_fleet
+
+    first = load_fleet(db, pipeline, 3, 120, T0, seed=7, episode_rate=0.05)
+    counts = {name: db[name].count_documents({}) for name in
+              (pipeline.collections.telemetry, pipeline.collections.anomalies, pipeline.collections.rollups)}
+    assert first == 360 and load_fleet(db, pipeline, 3, 120, T0, seed=7, episode_rate=0.05) == 0
+    assert counts == {name: db[name].count_documents({}) for name in counts}

@@ -1,0 +1,99 @@
+"""What a student sees: JupyterLab in chromium, notebooks run from the Run menu, no internet.
+
+JupyterLab serves copies of two notebooks (so the UI's saved outputs never touch the
+committed, stripped ones) on a spare port, with the lab's kernel. Each notebook is opened,
+run with Run > Run All Cells, and checked as a student would look at it: every code cell
+ran, no cell shows an error, and every plotly chart is drawn as SVG with data in it.
+Screenshots go to runs/browser/.
+"""
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from labkit.config import REPO_ROOT
+
+SHOTS = REPO_ROOT / "runs" / "browser"
+NOTEBOOKS = ("00_setup_check.ipynb", "01_simulate.ipynb")
+RUN_TIMEOUT_S = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory, pipeline):
+    """(url, token) of a JupyterLab on a copy of the notebooks; stopped at the end."""
+    root = tmp_path_factory.mktemp("notebooks")
+    for name in NOTEBOOKS:
+        shutil.copy(REPO_ROOT / "notebooks" / name, root / name)
+    port, token = _free_port(), secrets.token_hex(16)
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    server = subprocess.Popen(command, env={**os.environ, **pipeline.as_env()},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/status", params={"token": token}, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                pytest.fail("JupyterLab did not start within 60 s", pytrace=False)
+            time.sleep(0.5)
+        yield url, token
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_a_notebook_runs_from_the_run_menu_with_every_chart_drawn(jupyterlab, offline_page, name):
+    url, token = jupyterlab
+    page = offline_page
+    page.set_default_timeout(30_000)
+    page.goto(f"{url}/lab/tree/{name}?token={token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    # The lab's kernel is picked from the notebook's metadata, without a dialog.
+    page.wait_for_selector(".jp-Toolbar-kernelName:has-text('telemetry-lab')")
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+    prompts = page.locator(".jp-CodeCell .jp-InputPrompt")
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:  # every code cell has an execution count, none is still running
+        texts = prompts.all_inner_texts()
+        if texts and all(t.strip() not in ("[ ]:", "[*]:", "") for t in texts):
+            break
+        assert time.monotonic() < deadline, f"{name}: still running after {RUN_TIMEOUT_S} s: {texts}"
+        page.wait_for_timeout(500)
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{name.removesuffix('.ipynb')}.png", full_page=True)
+    errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]:has-text("Traceback"),'
+                          ' .jp-OutputArea-output:has-text("Traceback (most recent call last)")')
+    assert errors.count() == 0, f"{name}: {errors.first.inner_text()[:500]}"
+    charts = page.locator(".jp-OutputArea .js-plotly-plot")
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        chart.scroll_into_view_if_needed()
+        drawn = chart.locator(".main-svg .trace, .main-svg path.point, .main-svg .js-line")
+        assert drawn.count() > 0, f"{name}: chart {i + 1} of {charts.count()} has no data drawn"
+    if name == "01_simulate.ipynb":
+        assert charts.count() >= 2, "notebook 01 draws its trip map and its charts"
+    assert not page.errors, page.errors
