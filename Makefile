@@ -105,7 +105,8 @@ bench: $(STAMP) ## run the benchmarks side by side and record the results in ben
 lock: ## refresh requirements.lock: the newest allowed versions, kept only if make test passes with them
 	rm -rf .venv-lock
 	$(MAKE) test VENV=.venv-lock LOCK=
-	.venv-lock/bin/python -m pip freeze --exclude-editable --all | grep -v -E '^(pip|setuptools|wheel)==' > $(LOCK)
+	{ echo "# The versions make test last passed with: written by make lock, installed as pip constraints."; \
+	  .venv-lock/bin/python -m pip freeze --exclude-editable --all | grep -v -E '^(pip|setuptools|wheel)=='; } > $(LOCK)
 	rm -rf .venv-lock
 	@echo "$(LOCK) now holds the versions the tests just passed with; commit it."
 
