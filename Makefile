@@ -7,6 +7,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 KERNEL := telemetry-lab
 LABKIT := $(PY) -m labkit
+# --durations: the slowest tests, printed after every run, so the time budget stays visible.
+PYTEST_ARGS ?= --durations=12
 
 .DEFAULT_GOAL := help
 .PHONY: help env lock lab test lint test-unit test-integration test-notebooks test-reliability test-browser chromium \

@@ -7,6 +7,7 @@ ran, no cell shows an error, and every plotly chart is drawn as SVG with data in
 Screenshots go to runs/browser/.
 """
 
+import json
 import os
 import secrets
 import shutil
@@ -21,7 +22,7 @@ import pytest
 from labkit.config import REPO_ROOT
 
 SHOTS = REPO_ROOT / "runs" / "browser"
-NOTEBOOKS = ("00_setup_check.ipynb", "01_simulate.ipynb")
+NOTEBOOKS = ("00_start_here.ipynb", "01_simulate.ipynb")
 RUN_TIMEOUT_S = 120
 
 
@@ -32,17 +33,24 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def jupyterlab(tmp_path_factory, pipeline):
+def jupyterlab(tmp_path_factory, services):
     """(url, token) of a JupyterLab on a copy of the notebooks; stopped at the end."""
     root = tmp_path_factory.mktemp("notebooks")
     for name in NOTEBOOKS:
         shutil.copy(REPO_ROOT / "notebooks" / name, root / name)
+    # JupyterLab renders only the cells in view by default; render them all, so every prompt
+    # and output can be checked (and seen in the screenshot).
+    settings = tmp_path_factory.mktemp("lab-settings")
+    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))
     port, token = _free_port(), secrets.token_hex(16)
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+               f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={settings}"]
     if os.geteuid() == 0:
         command.append("--allow-root")
-    server = subprocess.Popen(command, env={**os.environ, **pipeline.as_env()},
+    server = subprocess.Popen(command, env={**os.environ, **services.as_env()},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -67,33 +75,36 @@ def test_a_notebook_runs_from_the_run_menu_with_every_chart_drawn(jupyterlab, of
     url, token = jupyterlab
     page = offline_page
     page.set_default_timeout(30_000)
-    page.goto(f"{url}/lab/tree/{name}?token={token}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    # A workspace of its own: only this notebook is open.
+    page.goto(f"{url}/lab/workspaces/{name.split('_')[0]}/tree/{name}?reset&token={token}")
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    notebook.locator(".jp-Cell").first.wait_for()
     # The lab's kernel is picked from the notebook's metadata, without a dialog.
     page.wait_for_selector(".jp-Toolbar-kernelName:has-text('telemetry-lab')")
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
-    prompts = page.locator(".jp-CodeCell .jp-InputPrompt")
+    prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt")
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:  # every code cell has an execution count, none is still running
         texts = prompts.all_inner_texts()
-        if texts and all(t.strip() not in ("[ ]:", "[*]:", "") for t in texts):
+        if texts and all(t.strip().strip("[]:").isdigit() for t in texts):
             break
         assert time.monotonic() < deadline, f"{name}: still running after {RUN_TIMEOUT_S} s: {texts}"
         page.wait_for_timeout(500)
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / f"{name.removesuffix('.ipynb')}.png", full_page=True)
-    errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]:has-text("Traceback"),'
+    errors = notebook.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]:has-text("Traceback"),'
                           ' .jp-OutputArea-output:has-text("Traceback (most recent call last)")')
     assert errors.count() == 0, f"{name}: {errors.first.inner_text()[:500]}"
-    charts = page.locator(".jp-OutputArea .js-plotly-plot")
+    charts = notebook.locator(".jp-OutputArea .js-plotly-plot")
     for i in range(charts.count()):
         chart = charts.nth(i)
         chart.scroll_into_view_if_needed()
         drawn = chart.locator(".main-svg .trace, .main-svg path.point, .main-svg .js-line")
         assert drawn.count() > 0, f"{name}: chart {i + 1} of {charts.count()} has no data drawn"
+        chart.screenshot(path=SHOTS / f"{name.removesuffix('.ipynb')}-chart-{i + 1}.png")
     if name == "01_simulate.ipynb":
         assert charts.count() >= 2, "notebook 01 draws its trip map and its charts"
     assert not page.errors, page.errors

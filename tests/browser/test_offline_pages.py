@@ -43,7 +43,10 @@ def test_the_street_map_needs_the_internet_so_it_is_not_used_without(offline_pag
     page_file = tmp_path / "streets.html"
     fig.write_html(page_file, include_plotlyjs=True)
     offline_page.goto(page_file.as_uri())
-    offline_page.wait_for_timeout(3000)
+    for _ in range(50):  # the map asks for its first tiles as soon as it has a WebGL context
+        if any("tile.openstreetmap.org" in url for url in offline_page.blocked):
+            break
+        offline_page.wait_for_timeout(100)
     assert any("tile.openstreetmap.org" in url for url in offline_page.blocked)
     assert basemap.choose(False) == basemap.NO_TILES
 
