@@ -176,7 +176,7 @@ def _count(settings: Settings, report: ChaosReport, valid_ids: set[str], invalid
         return kafka_io.read_topic(settings, topic, max_messages=10_000_000, timeout_s=120)
 
     dead = [dlq.parse(r.value) for r in everything(settings.topics.dlq)]
-    sources = {dlq.source_id(d) for d in dead}
+    sources = {(d["source"]["topic"], d["source"]["partition"], d["source"]["offset"]) for d in dead}
     anomalies = [json.loads(r.value) for r in everything(settings.topics.anomaly)]
     anomaly_keys = {(a["event_id"], a["type"]) for a in anomalies}
     metrics = [json.loads(r.value) for r in everything(settings.topics.metrics)]
