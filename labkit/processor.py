@@ -398,6 +398,7 @@ class Processor:
         # The guard looks at validation only, before the detector sees anything of the batch.
         self._check_guard(counts.invalid_by_reason)
         now_ms = to_ms(now)
+        self.windows.backlogged(self._backlogged_partitions(), now_ms)
         too_late = []
         try:
             for r, verdict in zip(records, verdicts):
@@ -619,6 +620,19 @@ class Processor:
                 delay = min(delay * 2, self.config.max_backoff_s)
 
     # ------------------------------------------------------------------ metrics
+
+    def _backlogged_partitions(self) -> list[int]:
+        """Assigned partitions with messages still waiting at the broker (as of the last fetch),
+        or whose position or end is not known yet: for the watermark these are not idle."""
+        waiting = []
+        for tp in self._consumer.assignment():
+            try:
+                high, position = self._consumer.highwater(tp), self._consumer.position(tp, timeout_ms=0)
+            except Exception:  # not known yet (or the partition just moved): it may hold a backlog
+                high = position = None
+            if high is None or position is None or position < high:
+                waiting.append(tp.partition)
+        return waiting
 
     def _lag_by_partition(self) -> dict[int, int] | None:
         """Per assigned partition, the broker's end offset (as of the last fetch) minus our

@@ -10,8 +10,9 @@ a window has seen (almost) all of its events. That is what a watermark says.
                          newest event time it has delivered minus this delay
     watermark            the lowest partition watermark: the slowest partition holds it back, and
                          so does an assigned partition that has delivered nothing yet (its backlog
-                         may start far back); a partition silent for `idle_ms` of processing time
-                         is left out, or an idle partition would hold every window open forever.
+                         may start far back); a partition silent for `idle_ms` of processing time,
+                         with nothing waiting for it at the broker, is left out, or an idle
+                         partition would hold every window open forever.
                          It never moves back, and when every partition is idle it stays where it
                          is (nothing arrives, so nothing proves time has passed). A new assignment
                          (a rebalance) starts it afresh: the new partitions' backlog decides.
@@ -97,6 +98,15 @@ class EventTimeWindows:
         """Partitions handed to another processor no longer hold the watermark."""
         for p in partitions:
             self.partitions.pop(p, None)
+
+    def backlogged(self, partitions, now_ms: int) -> None:
+        """Partitions with messages still waiting at the broker are not idle, however long
+        since they last delivered: a backlog read one partition at a time (after a restart or
+        an outage) would otherwise let the partitions read first push the watermark past the
+        events still waiting in the others, and all of those would be judged too late."""
+        for p in partitions:
+            if p in self.partitions:
+                self.partitions[p].seen_at_ms = now_ms
 
     def watermark(self, now_ms: int) -> int | None:
         """The watermark at processing time `now_ms`: the lowest mark of the partitions that

@@ -112,3 +112,19 @@ def test_an_assigned_partition_that_delivered_nothing_holds_the_watermark_until_
     assert w.watermark(3 * S) is None and w.watermark(32 * S) is None  # a new epoch; all idle: unchanged
     w.add(0, "CAR_001", 501 * S, now_ms=33 * S)  # partition 0 talks, partition 2 is idle: it no longer counts
     assert w.watermark(33 * S) == 501 * S
+
+
+def test_a_partition_with_a_backlog_at_the_broker_is_never_idle():
+    """The chaos run's case: partition 0's backlog is read for over idle_ms while partition 1
+    waits its turn; its events must still be on time when they come."""
+    w = EventTimeWindows(delay_ms=0, allowed_lateness_ms=0, idle_ms=30 * S)
+    w.assign([0, 1], now_ms=0)
+    for second in range(0, 60):
+        w.backlogged([1], now_ms=second * S)  # the broker still holds partition 1's messages
+        w.add(0, "CAR_001", (500 + second) * S, now_ms=second * S)
+    assert w.watermark(60 * S) is None  # partition 1 has delivered nothing yet: held back
+    assert w.add(1, "CAR_002", 1 * S, now_ms=61 * S) == ON_TIME
+    assert w.watermark(61 * S) == 1 * S
+    # Once partition 1 has nothing waiting and stays silent for idle_ms, it is left out as before.
+    w.add(0, "CAR_001", 600 * S, now_ms=92 * S)
+    assert w.watermark(92 * S) == 600 * S
