@@ -13,9 +13,14 @@ from __future__ import annotations
 
 def is_transient(exc: BaseException) -> bool:
     """True when waiting and trying again can succeed."""
-    from kafka.errors import KafkaError
+    from kafka.errors import KafkaError, UnknownBrokerIdError
     from pymongo.errors import ConnectionFailure, PyMongoError
 
+    if isinstance(exc, UnknownBrokerIdError):
+        # Not marked retriable, but it only means the client's metadata does not list a broker
+        # that the cluster just named (a coordinator or leader on a node that joined after the
+        # client's last metadata refresh); the next refresh lists it.
+        return True
     if isinstance(exc, KafkaError):
         return bool(getattr(exc, "retriable", False))
     if isinstance(exc, ConnectionFailure):

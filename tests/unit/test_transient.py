@@ -10,6 +10,7 @@ from labkit.transient import is_transient
 @pytest.mark.parametrize("exc", [
     kafka_errors.KafkaConnectionError("broker gone"), kafka_errors.KafkaTimeoutError("slow"),
     kafka_errors.NotLeaderForPartitionError(), kafka_errors.RequestTimedOutError(),
+    kafka_errors.UnknownBrokerIdError(3),  # a broker newer than the client's metadata
     mongo_errors.AutoReconnect("reset"), mongo_errors.ServerSelectionTimeoutError("no server"),
     mongo_errors.NetworkTimeout("timeout"), mongo_errors.NotPrimaryError("stepped down"),
 ])
