@@ -123,7 +123,16 @@ def test_nbval_reruns_every_notebook_in_reverse_order_with_the_same_numbers(forw
          "--nbval-kernel-name", notebook_runner.KERNEL_NAME, "-W", "ignore::DeprecationWarning", *map(str, copies)],
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=1200,
     )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.returncode == 0, _first_failure(result.stdout) + result.stderr[-2000:]
+
+
+def _first_failure(output: str) -> str:
+    """nbval's summary lines and its first failing cell in full: the cells after it often fail
+    only because it did (a name it should have defined), so the tail alone would mislead."""
+    summary = [line for line in output.splitlines() if line.startswith("FAILED ") or " failed" in line]
+    start = output.find("Notebook cell execution failed")
+    first = output[max(0, start - 200):start + 5000] if start >= 0 else output[-5000:]
+    return "\n".join(summary[-12:]) + "\n--- first failing cell ---\n" + first
 
 
 def test_notebooks_are_committed_without_outputs():
