@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError, create_model
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 #: The repository root (labkit is a package at the root), whatever the working directory.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,25 +111,27 @@ class Settings:
     ) -> Settings:
         """Settings from `environ` (default: os.environ) over `dotenv` over defaults.
 
-        `dotenv` defaults to `<repo>/.env`; a missing file is fine. Raises ValueError
-        with the variable's name when a value cannot be converted or is out of range.
+        `dotenv` defaults to `<repo>/.env`; a missing file is fine. python-dotenv reads it:
+        `export KEY=value`, `#` comments, quotes (`A="a #b"` is `a #b`), and `${VAR}` expands
+        from os.environ. Only the variables of ENV_VARS count; an empty value counts as unset.
+        Raises ValueError naming the variable when a value cannot be converted or is out of range.
         """
         environ = os.environ if environ is None else environ
-        values = dict(read_dotenv(REPO_ROOT / ".env" if dotenv is None else dotenv))
-        values.update({k: v for k, v in environ.items() if k in cls.ENV_VARS})
+        # Passed as arguments, these win over the .env file (see _EnvBase).
+        given = {var: value for var, value in environ.items() if var in cls.ENV_VARS and value != ""}
+        try:
+            env = _EnvSettings(_env_file=REPO_ROOT / ".env" if dotenv is None else dotenv, **given)
+        except ValidationError as error:
+            # pydantic's message is long: say which variable, its value and the type it needs.
+            bad = error.errors()[0]
+            var = bad["loc"][0]
+            raise ValueError(f"{var}={bad['input']!r} is not a valid {cls.ENV_VARS[var][1].__name__}") from None
 
         top: dict[str, object] = {}
         nested: dict[str, dict[str, object]] = {"topics": {}, "collections": {}}
-        for var, raw in values.items():
-            if var not in cls.ENV_VARS or raw == "":
-                continue
-            path, convert = cls.ENV_VARS[var]
-            try:
-                value = convert(raw)
-            except ValueError:
-                raise ValueError(f"{var}={raw!r} is not a valid {convert.__name__}") from None
-            group, _, name = path.rpartition(".")
-            (nested[group] if group else top)[name or path] = value
+        for var, value in env.model_dump(exclude_none=True).items():  # the variables that were set
+            group, _, name = cls.ENV_VARS[var][0].rpartition(".")
+            (nested[group] if group else top)[name] = value
 
         settings = cls(
             **top,
@@ -194,15 +199,20 @@ class Settings:
         return parts.hostname or "localhost", parts.port or 80
 
 
-def read_dotenv(path: Path) -> dict[str, str]:
-    """Parse a `.env` file with python-dotenv: `KEY=value` lines, `export KEY=value`, `#`
-    comments, quotes (`A="a #b"` is `a #b`), no variable expansion.
+class _EnvBase(BaseSettings):
+    """How the variables are read: exact names, empty means unset, unknown names ignored."""
 
-    A missing file gives an empty dict; a line without a value is left out. `.env` is a
-    convenience, not a contract, so it never stops the lab.
-    """
-    from dotenv import dotenv_values
+    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True, extra="ignore")
 
-    if not Path(path).is_file():
-        return {}
-    return {key: value for key, value in dotenv_values(path, interpolate=False).items() if value is not None}
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        # Keyword arguments (from_env's `environ`) first, then the .env file. os.environ is not
+        # read here, so that from_env({}) gives the defaults whatever the shell has set.
+        return init_settings, dotenv_settings
+
+
+# One optional field per variable, typed by its converter, so ENV_VARS stays the one table.
+_EnvSettings = create_model(
+    "_EnvSettings", __base__=_EnvBase,
+    **{var: (convert | None, None) for var, (_, convert) in Settings.ENV_VARS.items()},
+)
