@@ -38,6 +38,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from labkit.config import REPO_ROOT, Settings
 
 POM_DIR = REPO_ROOT / "infra" / "local"
@@ -159,15 +161,17 @@ def read_pid(service: Service, home: Path) -> int | None:
 
 
 def _is_our_process(pid: int, service: Service) -> bool:
+    """Does `pid` still run `service`? The system may have given a dead server's pid to
+    another program, so its command line must show the marker."""
+    if not _alive(pid):
+        return False
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        try:  # no /proc (macOS): fall back to "some process with this pid exists"
-            os.kill(pid, 0)
-            return True
-        except OSError:
-            return False
-    return service.marker.encode() in cmdline
+        cmdline = psutil.Process(pid).cmdline()
+    except psutil.Error:  # it exited meanwhile, or it is another user's: not ours
+        return False
+    # The marker is a whole argument (a Java main class) or the name of the program or
+    # script run; a mere mention, as in `tail -f logs/prometheus.log`, does not count.
+    return any(Path(arg).name == service.marker for arg in cmdline)
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
@@ -408,19 +412,17 @@ def _signal_group(pid: int, sig: int) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Does `pid` still run? A zombie does not: it has exited and waits to be reaped."""
+    if pid <= 0:  # a damaged pid file: to waitpid, 0 and -1 mean "any child"
+        return False
     try:
         # Reap it if it is our child, so it does not linger as a zombie.
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
-    except ChildProcessError:
+    except ChildProcessError:  # not our child: its own parent reaps it
         pass
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-        return state != "Z"
-    except (OSError, IndexError):
-        try:
-            os.kill(pid, 0)
-            return True
-        except OSError:
-            return False
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:  # no such process (or not ours to look at)
+        return False

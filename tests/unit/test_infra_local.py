@@ -1,7 +1,11 @@
-import os
 import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
+
+import psutil
+import pytest
 
 from labkit.config import Settings
 from labkit.infra import local
@@ -63,21 +67,89 @@ def test_java_version_parsing():
     assert local._java_major("garbage") is None
 
 
+# Process bookkeeping, checked on short-lived Python processes started here (never the lab's
+# servers). MARKER stands in for a server's marker, a whole argument as a Java main class is.
+MARKER = "lab.UnitTestServer"
+SERVICE = local.Service("unit-test", MARKER, 1)
+SLEEP = [sys.executable, "-c", "import time; time.sleep(30)"]
+
+
+@contextmanager
+def _running(argv, **popen_args):
+    """A process for one test, killed and reaped after it (the with closes its pipes too)."""
+    with subprocess.Popen(argv, **popen_args) as process:
+        try:
+            yield process
+        finally:
+            process.kill()
+
+
+def _write_pid(home: Path, pid: int) -> None:
+    SERVICE.pid_file(home).parent.mkdir(parents=True, exist_ok=True)
+    SERVICE.pid_file(home).write_text(str(pid))
+
+
+def _wait_for_zombie(pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, f"{pid} did not exit"
+        time.sleep(0.02)
+
+
+def test_a_live_process_with_the_marker_is_ours(tmp_path):
+    with _running([*SLEEP, MARKER]) as process:
+        _write_pid(tmp_path, process.pid)
+        assert local.read_pid(SERVICE, tmp_path) == process.pid
+        assert local.spawned_alive(SERVICE, tmp_path)
+        assert SERVICE.pid_file(tmp_path).exists()
+
+
+@pytest.mark.parametrize("args", [[], [f"logs/{MARKER}.log"]], ids=["no marker", "marker only mentioned"])
+def test_a_live_process_that_is_not_ours_is_not_mistaken_for_the_server(tmp_path, args):
+    with _running([*SLEEP, *args]) as process:  # as if the pid had been reused
+        _write_pid(tmp_path, process.pid)
+        assert local.read_pid(SERVICE, tmp_path) is None
+        assert not SERVICE.pid_file(tmp_path).exists()
+
+
 def test_stale_pid_file_is_detected_and_removed(tmp_path):
-    service = local.Service("kafka", "kafka.Kafka", 1, ())
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass", MARKER])
     dead.wait()
-    service.pid_file(tmp_path).parent.mkdir(parents=True)
-    service.pid_file(tmp_path).write_text(str(dead.pid))
-    assert local.read_pid(service, tmp_path) is None
-    assert not service.pid_file(tmp_path).exists()
+    _write_pid(tmp_path, dead.pid)
+    assert not local._alive(dead.pid)
+    assert local.read_pid(SERVICE, tmp_path) is None
+    assert not SERVICE.pid_file(tmp_path).exists()
 
 
-def test_a_live_process_that_is_not_ours_is_not_mistaken_for_the_server(tmp_path):
-    service = local.Service("kafka", "kafka.Kafka", 1, ())
-    service.pid_file(tmp_path).parent.mkdir(parents=True)
-    service.pid_file(tmp_path).write_text(str(os.getpid()))  # pytest, not Kafka
-    assert local.read_pid(service, tmp_path) is None
+def test_an_exited_child_is_reaped_and_not_ours(tmp_path):
+    with _running([sys.executable, "-c", "pass", MARKER]) as child:
+        _wait_for_zombie(child.pid)  # exited, not yet reaped
+        _write_pid(tmp_path, child.pid)
+        assert local.read_pid(SERVICE, tmp_path) is None
+        assert not SERVICE.pid_file(tmp_path).exists()
+        assert not psutil.pid_exists(child.pid), "reaped: no zombie left behind"
+
+
+def test_a_zombie_we_cannot_reap_is_not_alive(tmp_path):
+    # A child that forks a grandchild and never reaps it: a zombie that is not our child.
+    parent = [sys.executable, "-c", "import os, time\n"
+              "pid = os.fork()\n"
+              "if pid == 0: os._exit(0)\n"
+              "print(pid, flush=True); time.sleep(30)", MARKER]
+    with _running(parent, stdout=subprocess.PIPE, text=True) as process:  # killing it ends its zombie too
+        zombie = int(process.stdout.readline())
+        _wait_for_zombie(zombie)
+        assert not local._alive(zombie)
+        _write_pid(tmp_path, zombie)
+        assert local.read_pid(SERVICE, tmp_path) is None
+
+
+def test_a_damaged_pid_file_is_not_a_process(tmp_path):
+    for text in ["0", "-1", "not a pid"]:
+        SERVICE.pid_file(tmp_path).parent.mkdir(parents=True, exist_ok=True)
+        SERVICE.pid_file(tmp_path).write_text(text)
+        assert local.read_pid(SERVICE, tmp_path) is None
+        assert not local.spawned_alive(SERVICE, tmp_path)
 
 
 def test_topic_plan_spreads_only_telemetry():
@@ -119,7 +191,5 @@ def test_secantus_runs_durable_on_loopback_with_its_data_under_lab_home(tmp_path
 
 
 def test_an_unknown_mongo_server_is_refused_with_the_variable_name(tmp_path):
-    import pytest
-
     with pytest.raises(ValueError, match="LAB_MONGO_SERVER"):
         Settings.from_env({"LAB_MONGO_SERVER": "mongod"}, dotenv=tmp_path / "none")
