@@ -47,7 +47,7 @@ from labkit.contract import to_ms
 from labkit.detectors import AnomalyDetector
 from labkit.metrics import BatchCounts, Totals, WindowedMetrics, accumulate
 from labkit.prometheus import ProcessorMetrics
-from labkit.store import ensure_indexes, insert_events, insert_idempotent, update_derived, write_dead_letters, write_too_late, write_windows
+from labkit.sinks import MongoStore, Store
 from labkit.transient import is_transient
 from labkit.validation import validate
 from labkit.windows import LATE, TOO_LATE, EventTimeWindows
@@ -92,7 +92,8 @@ class ProcessorConfig:
     #: An event later than both is set aside in the too-late collection, not stored as a reading.
     watermark_delay_ms: int = 2_000
     allowed_lateness_ms: int = 60_000
-    #: A partition silent this long stops holding the watermark back.
+    #: A partition silent this long, with nothing waiting for it at the broker, stops
+    #: holding the watermark back.
     watermark_idle_ms: int = 30_000
     #: Publish each batch's DLQ/anomaly/metrics records and its offsets in one Kafka
     #: transaction (exactly-once for read_committed readers). False: send, wait for acks,
@@ -166,7 +167,9 @@ class Processor:
 
     def __init__(self, settings: Settings, config: ProcessorConfig = ProcessorConfig(),
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 detector: AnomalyDetector | None = None):
+                 detector: AnomalyDetector | None = None, store: Store | None = None):
+        """`store` keeps what each batch decided; by default (None) MongoDB at the settings'
+        URI, connected by `run()`. Unit tests pass an in-memory one."""
         self.settings = settings
         self.config = config
         self.clock = clock
@@ -181,7 +184,8 @@ class Processor:
         self._producer = None
         self.windows = self._new_windows()
         self._mongo = None
-        self._db = None
+        self._own_store = store is None  # made (and closed) by run(), on MongoDB
+        self._store: Store | None = store
         self._uncommitted: dict = {}
         self._last_fenced = float("-inf")
         self._commit_unknown = False
@@ -205,10 +209,10 @@ class Processor:
         the log must never stop a rebalance."""
         mine = sorted(tp.partition for tp in partitions if tp.topic == self.settings.topics.telemetry)
         log.info("%s %s partitions %s", self.processor_id, event, mine)
-        if self._db is None:
+        if self._store is None:
             return
         try:
-            self._db[self.settings.collections.assignments].insert_one({
+            self._store.log_assignment({
                 "group": self.config.group_id, "worker": self.config.worker or self.processor_id,
                 "processor_id": self.processor_id, "event": event, "partitions": mine, "at": datetime.now(timezone.utc)})
         except Exception as exc:  # noqa: BLE001 - see the docstring
@@ -261,10 +265,11 @@ class Processor:
         # The offset commit vouches for these writes, so each must survive a server crash:
         # journaled (j), and on a majority of a replica set when there is one.
         durable = {"journal": True, **({"w": "majority"} if "replicaset=" in self.settings.mongodb_uri.lower() else {})}
-        self._mongo = clients.mongo_client(self.settings, serverSelectionTimeoutMS=2000, socketTimeoutMS=10000,
-                                           connectTimeoutMS=2000, **durable)
-        self._db = self._mongo[self.settings.mongodb_db]
-        self._until_safe("create indexes", lambda: ensure_indexes(self._db, self.settings))
+        if self._own_store:
+            self._mongo = clients.mongo_client(self.settings, serverSelectionTimeoutMS=2000, socketTimeoutMS=10000,
+                                               connectTimeoutMS=2000, **durable)
+            self._store = MongoStore(self._mongo[self.settings.mongodb_db], self.settings)
+        self._until_safe("create indexes", self._store.prepare)
 
     def _transactional_producer(self):
         """A producer for this processor's transactions (made anew after a failure: a
@@ -312,6 +317,8 @@ class Processor:
             except Exception as exc:  # closing must not hide the real outcome
                 log.warning("error while closing: %s", exc)
         self._consumer = self._producer = self._mongo = None
+        if self._own_store:
+            self._store = None
 
     def run(self, max_messages: int | None = None, idle_timeout_s: float | None = None) -> RunStats:
         """Process until `max_messages`, `idle_timeout_s` without new messages, or `stop()`.
@@ -445,24 +452,30 @@ class Processor:
 
     def _write_and_commit(self, records: list, valid_events: list, anomalies: list, dead: list,
                           counts: BatchCounts, emissions: list = (), too_late: list = ()) -> None:
-        """MongoDB first (durable, idempotent), then the Kafka records, then the offsets."""
-        db, names = self._db, self.settings.collections
-        result = self._until_safe("MongoDB insert", lambda: insert_events(db, self.settings, valid_events))
+        """The store first (durable, idempotent), then the Kafka records, then the offsets."""
+        store = self._store
+        result = self._until_safe("MongoDB insert", lambda: store.insert_events(valid_events))
         counts.stored, counts.duplicates = result.inserted, counts.duplicates + result.duplicates
-        self._until_safe("latest state and rollups", lambda: update_derived(db, self.settings, valid_events))
+        self._until_safe("latest state and rollups", lambda: store.update_derived(valid_events))
         anomaly_docs = [dict(a.as_record(), _id=a.anomaly_id) for a in anomalies]
-        self._until_safe("anomaly insert", lambda: insert_idempotent(db[names.anomalies], anomaly_docs))
+        self._until_safe("anomaly insert", lambda: store.insert_anomalies(anomaly_docs))
         dead_docs = [dlq.document(value) for value, _ in dead]
-        self._until_safe("dead-letter insert", lambda: write_dead_letters(db, self.settings, dead_docs))
+        self._until_safe("dead-letter insert", lambda: store.insert_dead_letters(dead_docs))
         at = self.clock()
         mark = self.windows.watermark(to_ms(at))
-        self._until_safe("too-late events", lambda: write_too_late(db, self.settings, list(too_late), mark, at))
-        self._until_safe("event-time windows", lambda: write_windows(db, self.settings, list(emissions), at))
+        self._until_safe("too-late events", lambda: store.set_aside(list(too_late), mark, at))
+        self._until_safe("event-time windows", lambda: store.write_windows(list(emissions), at))
         outgoing = [(self.settings.topics.dlq, value, headers, None) for value, headers in dead]
         outgoing += [(self.settings.topics.anomaly, _json(a.as_record()), [("anomaly.type", a.type.encode())], a.car_id.encode())
                      for a in anomalies]
         for r in records:  # offsets to commit: the next one to read, per partition
             self._uncommitted[(r.topic, r.partition)] = r.offset + 1
+        self._publish(outgoing)
+
+    def _publish(self, outgoing: list) -> None:
+        """Send the batch's Kafka records and commit its offsets (`_uncommitted`): in one
+        transaction, or (without transactions) send, wait for the acks, then commit. Raises
+        BatchAbandoned when the group took the partitions away meanwhile."""
         if self.config.transactions:
             self._until_safe("Kafka transaction", lambda: self._in_transaction(outgoing, with_offsets=True))
         else:
@@ -650,12 +663,10 @@ class Processor:
 
     def _write_metrics(self, windows: list[dict]) -> None:
         """Best effort: metrics never hold up or endanger the data path."""
-        if not windows or self._db is None:
+        if not windows or self._store is None:
             return
         try:
-            collection = self._db[self.settings.collections.metrics]
-            for record in windows:
-                collection.replace_one({"_id": record["_id"]}, record, upsert=True)
+            self._store.write_metrics(windows)
             outgoing = [(self.settings.topics.metrics, _json(r), None, self.processor_id.encode()) for r in windows]
             if self.config.transactions:
                 self._in_transaction(outgoing, with_offsets=False)
