@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 KERNEL := telemetry-lab
 LABKIT := $(PY) -m labkit
 # --durations: the slowest tests, printed after every run, so the time budget stays visible.
-PYTEST_ARGS ?= --durations=12
+PYTEST_ARGS ?= --durations=12 --order=shuffle
 
 .DEFAULT_GOAL := help
 .PHONY: help env lock lab test lint test-unit test-integration test-notebooks test-reliability test-browser chromium \

@@ -16,7 +16,8 @@ from labkit.contract import to_ms
 from labkit.detectors import AnomalyDetector
 from labkit.faults import FaultRates
 from labkit.simulator import SimConfig, Simulator
-from labkit.store import ensure_indexes, insert_events, insert_idempotent, update_latest
+from labkit.sinks import MongoStore
+from labkit.store import update_latest
 from labkit.validation import validate
 
 
@@ -26,7 +27,8 @@ def load_fleet(db, settings: Settings, cars: int, seconds: int, start: datetime,
     their anomalies into the anomalies collection, update the latest-state collection, build
     the rollups and create the indexes. Deterministic for a given seed. Idempotent: loading the
     same dataset again stores nothing twice. Returns the number of readings inserted by this call."""
-    ensure_indexes(db, settings)
+    store = MongoStore(db, settings)  # the processor's writes
+    store.prepare()
     bar = None
     if progress:
         from labkit.progress import Progress
@@ -44,22 +46,23 @@ def load_fleet(db, settings: Settings, cars: int, seconds: int, start: datetime,
         newest[event["car_id"]] = event
         times.setdefault(event["car_id"], []).append(to_ms(event["timestamp"]))
         if len(docs) == batch:
-            inserted += _flush(db, settings, docs, found, bar)
+            inserted += _flush(store, docs, found, bar)
             docs, found = [], []
-    inserted += _flush(db, settings, docs, found, bar)
+    inserted += _flush(store, docs, found, bar)
     if bar:
         bar.close()
+    # What the processor derives per batch (store.update_derived), here once at the end: a
+    # batch holds a few seconds of every car, so per-batch rebuilds would read each minute's
+    # readings a dozen times.
     update_latest(db[settings.collections.latest], list(newest.values()))
-    # Once at the end, not per batch: a batch holds a few seconds of every car, so per-batch
-    # rebuilds would read each minute's readings a dozen times.
     rollups.refresh(db, settings, times)
     return inserted
 
 
-def _flush(db, settings: Settings, events: list[dict], found: list[dict], bar) -> int:
+def _flush(store: MongoStore, events: list[dict], found: list[dict], bar) -> int:
     """The processor's idempotent inserts: loading the same dataset twice stores it once."""
-    inserted = insert_events(db, settings, events).inserted
-    insert_idempotent(db[settings.collections.anomalies], found)
+    inserted = store.insert_events(events).inserted
+    store.insert_anomalies(found)
     if bar:
         bar.update(len(events))
     return inserted

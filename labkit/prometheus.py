@@ -21,7 +21,6 @@ holds a car id: every distinct label value is a new time series in Prometheus.
 from __future__ import annotations
 
 import logging
-import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -75,32 +74,21 @@ class ProcessorMetrics:
 
 
 class ApiMetrics:
-    """ASGI middleware that counts each request and times it, by route template."""
+    """The API's request counts and latencies, by route template (labkit.api.timing fills them)."""
 
-    def __init__(self, app, registry: CollectorRegistry | None = None):
-        self.app = app
+    def __init__(self, registry: CollectorRegistry | None = None):
         self.registry = registry or CollectorRegistry()
         self.requests = Counter("telemetry_api_requests", "Requests by route, method and status",
                                 ["route", "method", "status"], registry=self.registry)
         self.seconds = Histogram("telemetry_api_request_seconds", "Time to the response's first byte, by route",
                                  ["route"], registry=self.registry)
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        began, status = time.perf_counter(), [500]
+    def responded(self, scope, seconds: float) -> None:
+        """The response of `scope` (an ASGI request) started `seconds` after the request."""
+        self.seconds.labels(_route(scope)).observe(seconds)
 
-        async def counted_send(message):
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-                self.seconds.labels(_route(scope)).observe(time.perf_counter() - began)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, counted_send)
-        finally:
-            self.requests.labels(_route(scope), scope["method"], str(status[0])).inc()
+    def finished(self, scope, status: int) -> None:
+        self.requests.labels(_route(scope), scope["method"], str(status)).inc()
 
 
 def exposition(registry: CollectorRegistry) -> bytes:

@@ -3,8 +3,12 @@
 When a rule was too strict (or a bug in the validator is fixed), the rejected events are
 not lost: they sit in the DLQ with their original bytes. Replay reads the DLQ, keeps the
 records that match a filter (reason, failure time), validates each original message
-again and inserts the ones that now pass, under their own `event_id`, so replaying twice
-stores nothing twice. Records that still fail stay in the DLQ (replay never deletes).
+again and stores the ones that now pass through the processor's own store (labkit.sinks):
+the readings under their own `event_id`, each car's latest state and rollups, and the
+anomalies a fresh detector finds in them (per car, in event-time order; the rules see every
+event, the per-car detectors compare replayed events with each other only). Replaying twice
+stores nothing twice. Anomalies go to MongoDB, not to the anomaly topic (replay is not a
+transaction with offsets). Records that still fail stay in the DLQ (replay never deletes).
 A dry run reports what would happen and writes nothing.
 """
 
@@ -16,7 +20,8 @@ from datetime import datetime, timezone
 
 from labkit import clients, dlq, kafka_io
 from labkit.config import Settings
-from labkit.store import ensure_indexes, write_events
+from labkit.detectors import AnomalyDetector
+from labkit.sinks import MongoStore
 from labkit.validation import validate
 
 
@@ -28,13 +33,15 @@ class ReplayReport:
     now_valid: int = 0  # ... that pass validation today
     inserted: int = 0  # ... newly stored
     already_stored: int = 0  # ... stored before (an earlier replay)
+    anomalies: int = 0  # anomalies found in the replayed events and newly stored
     still_invalid: Counter = field(default_factory=Counter)  # reason -> count
 
     def __str__(self) -> str:
         verb = "would store" if self.dry_run else "stored"
         return (f"{'DRY RUN: ' if self.dry_run else ''}examined {self.examined} DLQ records, {self.matched} matched; "
                 f"{self.now_valid} now valid ({verb} {self.inserted if not self.dry_run else self.now_valid}, "
-                f"already stored {self.already_stored}); still invalid: {dict(self.still_invalid) or 0}")
+                f"already stored {self.already_stored}, {self.anomalies} new anomalies); "
+                f"still invalid: {dict(self.still_invalid) or 0}")
 
 
 def matches(record: dict, reasons: list[str] | None, since: datetime | None, until: datetime | None) -> bool:
@@ -74,12 +81,16 @@ def replay(settings: Settings, reasons: list[str] | None = None, since: datetime
             report.still_invalid[verdict.reason] += 1
     if dry_run or not passing:
         return report
+    unique = sorted({e["event_id"]: e for e in passing}.values(), key=lambda e: e["timestamp"])
+    detector = AnomalyDetector()
+    anomalies = [dict(a.as_record(), _id=a.anomaly_id) for e in unique for a in detector.detect(e)]
     client = clients.mongo_client(settings)
     try:
-        db = client[settings.mongodb_db]
-        ensure_indexes(db, settings)
-        unique = list({e["event_id"]: e for e in passing}.values())
-        result = write_events(db, settings, unique)
+        store = MongoStore(client[settings.mongodb_db], settings)
+        store.prepare()
+        result = store.insert_events(unique)
+        store.update_derived(unique)
+        report.anomalies = store.insert_anomalies(anomalies).inserted
         report.inserted, report.already_stored = result.inserted, result.duplicates
     finally:
         client.close()

@@ -11,8 +11,9 @@ Every write here may be repeated safely (the processor retries, Kafka redelivers
   metrics `_id = processor:window`; the dead letters' counts per reason and hour are
   rebuilt by counting, like the rollups.
 
-`write_events` (= `insert_events` + `update_derived`) is the one write path for validated
-events: the processor, DLQ replay and the tests all call it.
+The processor, DLQ replay and `dataset.load_fleet` write through `labkit.sinks.MongoStore`,
+which calls these functions; `write_events` (= `insert_events` + `update_derived`) does the
+same for the tests.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ so a green run always means the real thing was exercised.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from labkit import preflight
@@ -27,12 +29,59 @@ def services(settings: Settings) -> Settings:
     return settings
 
 
-def pytest_collection_modifyitems(items):
-    """Mark each test by its folder, so `-m unit` etc. select tiers."""
+TIERS = ("unit", "integration", "browser", "notebooks", "reliability")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--order", choices=("files", "reverse", "shuffle"), default="files",
+                     help="test order inside each tier: as in the files, reversed, or shuffled (tests must "
+                          "not depend on each other; `make test` shuffles)")
+    parser.addoption("--order-seed", type=int, default=None, help="seed for --order=shuffle (printed; default: random)")
+
+
+def pytest_configure(config):
+    if config.getoption("order") == "shuffle" and config.getoption("order_seed") is None:
+        config.option.order_seed = random.randrange(1_000_000)  # printed in the header: rerun with it
+
+
+def _tier(item) -> str:
+    return next((t for t in TIERS if f"/tests/{t}/" in str(item.path)), "")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test by its folder, so `-m unit` etc. select tiers; then order the tests
+    inside each tier as --order says. Tiers keep their order (services are started once),
+    and tests stay grouped by module (module fixtures are set up once), modules and the tests
+    inside them move."""
     for item in items:
-        for tier in ("unit", "integration", "notebooks", "reliability", "browser"):
-            if f"/tests/{tier}/" in str(item.path):
-                item.add_marker(getattr(pytest.mark, "notebook" if tier == "notebooks" else tier))
+        tier = _tier(item)
+        if tier:
+            item.add_marker(getattr(pytest.mark, "notebook" if tier == "notebooks" else tier))
+    order = config.getoption("order")
+    if order == "files":
+        return
+    rng = random.Random(config.getoption("order_seed"))
+    modules: dict = {}
+    for item in items:
+        modules.setdefault((TIERS.index(_tier(item)) if _tier(item) else -1, str(item.path)), []).append(item)
+    by_tier: dict = {}
+    for (tier, _), tests in modules.items():
+        if order == "reverse":
+            tests.reverse()
+        else:
+            rng.shuffle(tests)
+        by_tier.setdefault(tier, []).append(tests)
+    for groups in by_tier.values():
+        if order == "reverse":
+            groups.reverse()
+        else:
+            rng.shuffle(groups)
+    items[:] = [t for tier in sorted(by_tier) for group in by_tier[tier] for t in group]
+
+
+def pytest_report_header(config):
+    if config.getoption("order") == "shuffle":
+        return f"test order: shuffled inside each tier, --order-seed={config.getoption('order_seed')}"
 
 
 _SESSION_TAGS: list[str] = []

@@ -19,7 +19,7 @@ from fastapi_offline import FastAPIOffline
 from labkit import clients, queries
 from labkit.api.cache import AnswerCache, SharedAnswers
 from labkit.api.recent import RecentWindows
-from labkit.api.timing import ServerTiming
+from labkit.api.timing import RequestTiming
 from labkit.config import Settings
 from labkit.prometheus import CONTENT_TYPE, ApiMetrics, exposition
 from labkit.queries import QueryError, UnknownName
@@ -54,9 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Connected-car telemetry from MongoDB, shaped for Grafana's Infinity datasource. "
                               "Time ranges: `from`/`to` as epoch ms (Grafana's ${__from}/${__to}) or ISO-8601.",
                   lifespan=lifespan)
-    app.add_middleware(ServerTiming)
     registry = CollectorRegistry()  # this app's own: two apps in one kernel never clash
-    app.add_middleware(ApiMetrics, registry=registry)
+    app.add_middleware(RequestTiming, metrics=ApiMetrics(registry))  # Server-Timing and /metrics
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

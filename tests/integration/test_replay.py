@@ -6,6 +6,8 @@ import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from pymongo import MongoClient
+
 from labkit import contract, kafka_io
 from labkit.faults import FaultRates
 from labkit.processor import Processor, ProcessorConfig
@@ -40,10 +42,12 @@ def test_replay_after_relaxing_a_rule(pipeline):
 
     done = replay(pipeline, reasons=["range:speed"], ranges=relaxed, dry_run=False)
     assert (done.now_valid, done.inserted, done.already_stored) == (10, 10, 0)
+    assert done.anomalies >= 10  # each replayed event is an overspeed, as the processor would find
+    assert {f"{event_id}:overspeed" for event_id in fast_ids} <= _anomaly_ids(pipeline)
     assert set(stored_ids(pipeline)) == before | set(fast_ids)
 
     again = replay(pipeline, reasons=["range:speed"], ranges=relaxed, dry_run=False)
-    assert (again.inserted, again.already_stored) == (0, 10)
+    assert (again.inserted, again.already_stored, again.anomalies) == (0, 10, 0)
     assert len(stored_ids(pipeline)) == len(before) + 10
     assert len(dlq_records(pipeline)) == 11  # replay never deletes: the DLQ keeps its history
 
@@ -62,3 +66,11 @@ def test_time_filter_and_cli(pipeline):
     bad = subprocess.run([sys.executable, "-m", "labkit", "dlq", "replay", "--since", "yesterday"],
                          env=pipeline_env(pipeline), capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "ISO-8601" in bad.stderr
+
+
+def _anomaly_ids(settings) -> set[str]:
+    client = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=5000)
+    try:
+        return {d["_id"] for d in client[settings.mongodb_db][settings.collections.anomalies].find({}, {"_id": 1})}
+    finally:
+        client.close()

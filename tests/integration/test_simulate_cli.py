@@ -2,11 +2,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 from labkit import kafka_io
 from labkit.infra.topics import ensure_topics
+from labkit.waiting import wait_until
 
 
 def test_simulate_stops_cleanly_on_sigterm_after_flushing(services, tmp_path):
@@ -17,7 +17,8 @@ def test_simulate_stops_cleanly_on_sigterm_after_flushing(services, tmp_path):
         [sys.executable, "-m", "labkit", "simulate", "--cars", "3", "--rate", "5", "--truth", str(truth)],
         env={**os.environ, "TOPIC_TELEMETRY": topic}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(4)
+    # Stop it mid-run, once messages are flowing (not after a guessed sleep).
+    wait_until(lambda: sum(kafka_io.end_offsets(services, topic).values()) > 10, 60, what="the simulator to send")
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err

@@ -15,6 +15,7 @@ from labkit import infra, kafka_io
 from labkit.infra import local
 from labkit.infra.readiness import mongodb_ready
 from labkit.processor import DLQGuardTripped, Processor, ProcessorConfig
+from labkit.waiting import wait_until
 from tests.pipeline_helpers import committed_offsets, distinct_sources, dlq_records, expected, pipeline_env, send_batch, stored_ids
 
 
@@ -61,7 +62,7 @@ def test_mongodb_outage_of_ten_seconds_mid_stream_loses_nothing(pipeline):
     worker = threading.Thread(target=lambda: result.update(stats=processor.run(idle_timeout_s=15)))
     worker.start()
     try:
-        time.sleep(1.5)
+        wait_until(lambda: len(stored_ids(pipeline)) > 0, 60, what="the first stored batch")  # mid-stream
         assert local.stop(mongo, pipeline.lab_home), "MongoDB was running and is now stopped"
         time.sleep(10)
         assert worker.is_alive(), "the processor waits for MongoDB instead of giving up"
