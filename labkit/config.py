@@ -207,7 +207,8 @@ class _EnvBase(BaseSettings):
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
         # Keyword arguments (from_env's `environ`) first, then the .env file. os.environ is not
-        # read here, so that from_env({}) gives the defaults whatever the shell has set.
+        # a source here, so from_env({}) ignores the shell's variables (only a `${VAR}` written
+        # in .env is expanded from it, as python-dotenv does).
         return init_settings, dotenv_settings
 
 

@@ -454,7 +454,7 @@ class Processor:
                           counts: BatchCounts, emissions: list = (), too_late: list = ()) -> None:
         """The store first (durable, idempotent), then the Kafka records, then the offsets."""
         store = self._store
-        result = self._until_safe("MongoDB insert", lambda: store.insert_events(valid_events))
+        result = self._until_safe("store insert", lambda: store.insert_events(valid_events))
         counts.stored, counts.duplicates = result.inserted, counts.duplicates + result.duplicates
         self._until_safe("latest state and rollups", lambda: store.update_derived(valid_events))
         anomaly_docs = [dict(a.as_record(), _id=a.anomaly_id) for a in anomalies]
@@ -632,32 +632,31 @@ class Processor:
                     raise StopRequested(what) from exc
                 delay = min(delay * 2, self.config.max_backoff_s)
 
-    # ------------------------------------------------------------------ metrics
+    # ------------------------------------------------------------------ lag and metrics
 
-    def _backlogged_partitions(self) -> list[int]:
-        """Assigned partitions with messages still waiting at the broker (as of the last fetch),
-        or whose position or end is not known yet: for the watermark these are not idle."""
-        waiting = []
+    def _partition_lags(self) -> dict[int, int | None]:
+        """Per assigned partition, the broker's end offset (as of the last fetch) minus our
+        position; None while either is not known yet. After a batch is committed the position
+        is the committed offset, so this is the lag `kafka_io.consumer_lag` measures at the
+        broker (/pipeline/lag/now)."""
+        lags = {}
         for tp in self._consumer.assignment():
             try:
                 high, position = self._consumer.highwater(tp), self._consumer.position(tp, timeout_ms=0)
-            except Exception:  # not known yet (or the partition just moved): it may hold a backlog
+            except Exception:  # not known yet, or the partition just moved away
                 high = position = None
-            if high is None or position is None or position < high:
-                waiting.append(tp.partition)
-        return waiting
+            lags[tp.partition] = None if high is None or position is None else max(0, high - position)
+        return lags
+
+    def _backlogged_partitions(self) -> list[int]:
+        """Partitions with messages waiting at the broker, or maybe (lag not known yet): for
+        the watermark these are not idle."""
+        return [partition for partition, lag in self._partition_lags().items() if lag != 0]
 
     def _lag_by_partition(self) -> dict[int, int] | None:
-        """Per assigned partition, the broker's end offset (as of the last fetch) minus our
-        position. After a batch is committed the position is the committed offset, so this
-        is the lag `kafka_io.consumer_lag` measures at the broker (/pipeline/lag/now)."""
+        """The known lags, for the metrics; None if the consumer cannot tell now."""
         try:
-            lags = {}
-            for tp in self._consumer.assignment():
-                high = self._consumer.highwater(tp)
-                if high is not None:
-                    lags[tp.partition] = max(0, high - self._consumer.position(tp))
-            return lags
+            return {partition: lag for partition, lag in self._partition_lags().items() if lag is not None}
         except Exception:
             return None
 

@@ -33,14 +33,14 @@ class ReplayReport:
     now_valid: int = 0  # ... that pass validation today
     inserted: int = 0  # ... newly stored
     already_stored: int = 0  # ... stored before (an earlier replay)
-    anomalies: int = 0  # anomalies found in the replayed events and newly stored
+    anomalies: int = 0  # anomalies found in the replayed events (newly stored, unless a dry run)
     still_invalid: Counter = field(default_factory=Counter)  # reason -> count
 
     def __str__(self) -> str:
         verb = "would store" if self.dry_run else "stored"
         return (f"{'DRY RUN: ' if self.dry_run else ''}examined {self.examined} DLQ records, {self.matched} matched; "
                 f"{self.now_valid} now valid ({verb} {self.inserted if not self.dry_run else self.now_valid}, "
-                f"already stored {self.already_stored}, {self.anomalies} new anomalies); "
+                f"already stored {self.already_stored}; {self.anomalies} {'anomalies found' if self.dry_run else 'new anomalies'}); "
                 f"still invalid: {dict(self.still_invalid) or 0}")
 
 
@@ -79,11 +79,12 @@ def replay(settings: Settings, reasons: list[str] | None = None, since: datetime
             passing.append(verdict.event)
         else:
             report.still_invalid[verdict.reason] += 1
-    if dry_run or not passing:
-        return report
     unique = sorted({e["event_id"]: e for e in passing}.values(), key=lambda e: e["timestamp"])
     detector = AnomalyDetector()
     anomalies = [dict(a.as_record(), _id=a.anomaly_id) for e in unique for a in detector.detect(e)]
+    if dry_run or not passing:
+        report.anomalies = len(anomalies)  # found; a dry run stores none of them
+        return report
     client = clients.mongo_client(settings)
     try:
         store = MongoStore(client[settings.mongodb_db], settings)

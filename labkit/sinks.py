@@ -8,6 +8,8 @@ unit-tested with an in-memory store (tests/fakes.py) and no database.
 Contract of every method: idempotent (the processor repeats a call that failed, and Kafka
 may deliver a batch again), and durable when it returns (the offsets are committed after).
 A transient failure raises (labkit.transient decides which); the processor retries it.
+Two records of what happened are the exceptions, repeated when repeated: a window's
+`history` (a publication retried shows twice) and the assignment log.
 """
 
 from __future__ import annotations

@@ -35,10 +35,12 @@ def records_for(messages, topic: str, partitions: int, first_offsets: dict[int, 
 
 class MemoryStore:
     """labkit.sinks.Store in memory. `fail[name] = [exc, ...]` makes the next calls of method
-    `name` raise those, one per call; `calls` lists every call in order."""
+    `name` raise those, one per call; `calls` lists every call in order, `sent` every `_id`
+    each collection was handed (stored or not)."""
 
     def __init__(self):
         self.collections: dict[str, dict] = {}
+        self.sent: dict[str, list] = {}
         self.calls: list[str] = []
         self.fail: dict[str, list[BaseException]] = {}
 
@@ -48,6 +50,7 @@ class MemoryStore:
             raise self.fail[name].pop(0)
 
     def _insert(self, collection: str, documents: list[dict]) -> WriteResult:
+        self.sent.setdefault(collection, []).extend(d["_id"] for d in documents)
         stored = self.collections.setdefault(collection, {})
         new = [d for d in documents if d["_id"] not in stored]
         stored.update((d["_id"], d) for d in new)

@@ -38,6 +38,7 @@ def test_replay_after_relaxing_a_rule(pipeline):
     relaxed = dict(contract.RANGES, speed=(0.0, 300.0))
     dry = replay(pipeline, reasons=["range"], ranges=relaxed, dry_run=True)
     assert (dry.matched, dry.now_valid, dry.inserted) == (10, 10, 0)
+    assert dry.anomalies >= 10 and not _anomaly_ids(pipeline) & {f"{i}:overspeed" for i in fast_ids}
     assert set(stored_ids(pipeline)) == before  # a dry run writes nothing
 
     done = replay(pipeline, reasons=["range:speed"], ranges=relaxed, dry_run=False)

@@ -60,18 +60,21 @@ def test_a_batch_stores_each_valid_event_once_and_dead_letters_the_rest_before_c
     assert len(dlq_out) == len(invalid)
 
 
-def test_a_redelivered_batch_stores_nothing_twice():
+def test_a_redelivered_batch_is_written_again_under_the_same_ids():
+    """What makes redelivery harmless on the processor's side: the second time it hands the
+    store exactly the same `_id`s (events, dead letters, anomalies), so an idempotent store
+    (MongoDB's unique `_id`, tested in the integration tier) keeps one copy."""
     records = records_for(simulate(200), TOPIC, 4)
     p, store, consumer = processor()
     deliver(p, consumer, records)
-    before = {name: dict(docs) for name, docs in store.collections.items()}
-    stored = p.stats.stored
+    first = {name: list(ids) for name, ids in store.sent.items()}
+    assert all(first[name] for name in ("telemetry", "dead_letters", "anomalies"))
 
     p.detector.cars.clear()  # as a restarted processor: it has not seen these events
+    store.sent.clear()
     deliver(p, consumer, records)
-    assert p.stats.stored == stored  # nothing new
-    assert {name: store.ids(name) for name in ("telemetry", "dead_letters", "anomalies")} == \
-           {name: set(before.get(name, {})) for name in ("telemetry", "dead_letters", "anomalies")}
+    assert {name: sorted(store.sent[name]) for name in first} == {name: sorted(ids) for name, ids in first.items()}
+    assert p.stats.duplicates >= len(first["telemetry"])  # the store said: already there
     assert len(p.commits) == 2
 
 
@@ -91,7 +94,7 @@ def test_a_fatal_store_error_stops_the_batch_without_a_commit():
     store.fail["insert_anomalies"] = [ValueError("a bug")]
     with pytest.raises(ValueError):
         deliver(p, consumer, records)
-    assert p.commits == [] and p._uncommitted == {}
+    assert p.commits == []
 
 
 def test_the_guard_stops_a_mostly_invalid_batch_before_anything_is_written():
@@ -146,3 +149,18 @@ def test_a_partition_with_messages_waiting_at_the_broker_holds_the_watermark_how
     deliver(p, consumer, [r._replace(partition=1) for r in records_for(old, TOPIC, 1)])
     assert store.ids("too_late") == set()
     assert {m.event_id for m in old} <= store.ids("telemetry")
+
+
+def test_an_empty_partition_stops_holding_the_watermark_once_idle():
+    """The other side of the rule: a partition with nothing waiting must not hold every window
+    open forever."""
+    clock = [NOW]
+    p, store, consumer = processor(partitions=[0, 1], clock=lambda: clock[0], watermark_delay_ms=0,
+                                   allowed_lateness_ms=10_000, watermark_idle_ms=30_000)
+    consumer.ends[1] = 0  # partition 1 is empty
+    recent = records_for(simulate(80, faults=FaultRates.none(), cars=1), TOPIC, 1)
+    deliver(p, consumer, recent[:40])
+    assert store.collections.get("windows", {}) == {}  # partition 1 holds the watermark back ...
+    clock[0] = NOW + timedelta(seconds=45)
+    deliver(p, consumer, recent[40:])
+    assert store.collections["windows"]  # ... until it has been idle for 30 s: windows are published
