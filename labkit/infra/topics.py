@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from labkit import clients
 from labkit.config import Settings
 
@@ -28,10 +30,27 @@ def replication_for(brokers: int) -> tuple[int, int]:
 
 
 def ensure_topics(settings: Settings, plan: dict[str, int] | None = None,
-                  bootstrap: str | None = None) -> list[str]:
+                  bootstrap: str | None = None, attempts: int = 5) -> list[str]:
     """Create the missing topics of `plan` (default: the lab's four) on the cluster at
     `bootstrap` (default: the settings'), replicated as `replication_for` its size says;
-    return the names created now. Safe to call again."""
+    return the names created now. Safe to call again.
+
+    A transient error (labkit.transient) is tried again with a new admin client, up to
+    `attempts` times: a cluster that just started can name a controller that the client's
+    first metadata does not list yet (UnknownBrokerIdError)."""
+    from labkit.transient import is_transient
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return _create_missing(settings, plan or topic_plan(settings), bootstrap)
+        except Exception as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _create_missing(settings: Settings, plan: dict[str, int], bootstrap: str | None) -> list[str]:
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
@@ -40,11 +59,8 @@ def ensure_topics(settings: Settings, plan: dict[str, int] | None = None,
         existing = set(admin.list_topics())
         replicas, min_isr = replication_for(len(admin.describe_cluster()["brokers"]))
         configs = {"retention.ms": RETENTION_MS, "min.insync.replicas": str(min_isr)}
-        missing = [
-            NewTopic(name, partitions, replicas, topic_configs=configs)
-            for name, partitions in (plan or topic_plan(settings)).items()
-            if name not in existing
-        ]
+        missing = [NewTopic(name, partitions, replicas, topic_configs=configs)
+                   for name, partitions in plan.items() if name not in existing]
         if missing:
             try:
                 admin.create_topics(missing)
