@@ -27,6 +27,7 @@ comparable within a run):
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -208,18 +209,24 @@ def winning_plan(db, settings: Settings, car: str, window) -> str:
     return next((stage for stage in ("IXSCAN", "COLLSCAN") if stage in text), "unknown")
 
 
-def board_requests(car: str, frm_ms: int, to_ms: int) -> dict[str, list[str]]:
-    """Every request each Grafana board sends on one refresh, one per panel target as its
-    JSON defines them, with the board's variables filled in."""
-    values = {"${car}": car, "${__from}": str(frm_ms), "${__to}": str(to_ms)}
+@functools.cache
+def board_targets() -> dict[str, list[tuple[str, list[tuple[str, str]]]]]:
+    """Each Grafana board's panel targets as its JSON defines them: (url, [(key, value)]).
+    Read once: the load generator shares the machine with the API and must stay light."""
     boards = {}
     for board in sorted(DASHBOARDS.glob("*.json")):
-        paths = boards[board.stem] = []
-        for panel in json.loads(board.read_text())["panels"]:
-            for target in panel.get("targets", []):
-                params = [(p["key"], values.get(p["value"], p["value"])) for p in target.get("url_options", {}).get("params", [])]
-                paths.append(target["url"] + ("?" + urlencode(params) if params else ""))
+        boards[board.stem] = [(target["url"], [(p["key"], p["value"]) for p in target.get("url_options", {}).get("params", [])])
+                              for panel in json.loads(board.read_text())["panels"] for target in panel.get("targets", [])]
     return boards
+
+
+def board_requests(car: str, frm_ms: int, to_ms: int) -> dict[str, list[str]]:
+    """Every request each Grafana board sends on one refresh, one per panel target, with the
+    board's variables filled in."""
+    values = {"${car}": car, "${__from}": str(frm_ms), "${__to}": str(to_ms)}
+    return {board: [url + ("?" + urlencode([(k, values.get(v, v)) for k, v in params]) if params else "")
+                    for url, params in targets]
+            for board, targets in board_targets().items()}
 
 
 REFRESH_S = 10.0  # the boards' refresh interval
