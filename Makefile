@@ -27,7 +27,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@# PYTHONWARNINGS: setuptools' note on editable installs is for package authors, not students.
-	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet $(if $(LOCK),-c $(LOCK)) -e ".[dev]"
+	@echo "Installing the lab's packages$(if $(LOCK), at the versions of $(LOCK)) (a few minutes the first time)..."
+	@PYTHONWARNINGS=ignore $(PY) -m pip install --quiet $(if $(LOCK),-c $(LOCK)) -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (telemetry-lab)" > /dev/null
 	@touch $@
 	@echo "Environment ready in $(VENV) with Jupyter kernel '$(KERNEL)'."
