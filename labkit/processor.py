@@ -345,7 +345,7 @@ class Processor:
                     # to its end. An unreachable broker, or a consumer still rejoining its group
                     # after an outage, also polls empty: that is to be waited out, not idleness.
                     if not self._caught_up():
-                        log.warning("no messages, but not caught up with Kafka (outage or rejoin): waiting")
+                        log.info("no messages, but not caught up with Kafka (outage or rejoin): waiting")
                         last_message = time.monotonic()
                         continue
                     self.stats.idle_s = time.monotonic() - last_message
