@@ -16,6 +16,12 @@ import time
 
 from labkit.config import Settings
 
+#: How long the server keeps an idle connection open. Longer than any pause between one
+#: client's requests (a notebook cell that waits, a board refreshing every 10 s): with
+#: uvicorn's default of 5 s, a request sent just as the server closes the idle connection
+#: fails with "connection reset by peer" (seen in notebook 05, which pauses 4-5 s).
+KEEP_ALIVE_S = 75
+
 
 class ApiServer:
     def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int | None = None):
@@ -41,7 +47,7 @@ class ApiServer:
             if probe.connect_ex((self.host, self.port)) == 0:
                 raise RuntimeError(f"port {self.port} is already in use: stop what runs there, or pass another port")
         self.app = create_app(self.settings)  # kept: a notebook may add a route to the running app
-        config = uvicorn.Config(self.app, host=self.host, port=self.port,
+        config = uvicorn.Config(self.app, host=self.host, port=self.port, timeout_keep_alive=KEEP_ALIVE_S,
                                 log_level="error", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # not the main thread: leave signals alone

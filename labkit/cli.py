@@ -226,10 +226,11 @@ def _api(args, settings: Settings) -> int:
     import uvicorn
 
     from labkit.api import create_app
+    from labkit.api_runner import KEEP_ALIVE_S
 
     host, port = args.host, args.port or settings.api_host_port[1]
     print(f"Telemetry API on http://{host}:{port} (docs: /docs); Ctrl+C stops.", flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S)
     return 0
 
 
