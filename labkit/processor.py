@@ -30,6 +30,7 @@ keep them; the rollups, rebuilt from the stored readings, stay exact either way)
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -53,6 +54,8 @@ from labkit.validation import validate
 from labkit.windows import LATE, TOO_LATE, EventTimeWindows
 
 log = logging.getLogger("labkit.processor")
+
+_INSTANCES = itertools.count(1)  # numbers the processors of this process
 
 
 class DLQGuardTripped(RuntimeError):
@@ -174,7 +177,10 @@ class Processor:
         self.config = config
         self.clock = clock
         self.detector = detector or AnomalyDetector()
-        self.processor_id = f"{config.worker or socket.gethostname()}-{os.getpid()}"
+        # Unique per instance, not only per process: its metrics windows are keyed by it, and two
+        # processors run one after the other in one notebook kernel within the same 10 s must
+        # not overwrite each other's window (the second replaced the first's counts).
+        self.processor_id = f"{config.worker or socket.gethostname()}-{os.getpid()}-{next(_INSTANCES)}"
         self.metrics = WindowedMetrics(self.processor_id, config.metrics_window_s)
         self.recent_invalid: deque[bool] = deque(maxlen=config.guard_window)
         self.stats = RunStats()

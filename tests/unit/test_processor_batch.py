@@ -164,3 +164,17 @@ def test_an_empty_partition_stops_holding_the_watermark_once_idle():
     clock[0] = NOW + timedelta(seconds=45)
     deliver(p, consumer, recent[40:])
     assert store.collections["windows"]  # ... until it has been idle for 30 s: windows are published
+
+
+def test_two_processors_in_one_process_keep_their_own_metrics_windows():
+    """A notebook runs one processor after another in the same kernel, often within one 10 s
+    window: each must keep its own window document, not replace the other's counts."""
+    store = MemoryStore()
+    for seed in (1, 2):
+        consumer = FakeConsumer(TOPIC, range(4))
+        p = OfflineProcessor(SETTINGS, ProcessorConfig(), clock=lambda: NOW, store=store, consumer=consumer)
+        records = records_for(simulate(50, seed=seed), TOPIC, 4)
+        deliver(p, consumer, records)
+        p._write_metrics(p.metrics.flush())  # what run() does when it ends
+    windows = list(store.collections["metrics"].values())
+    assert len(windows) == 2 and sum(w["processed"] for w in windows) == 100
