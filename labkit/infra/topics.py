@@ -40,14 +40,15 @@ def ensure_topics(settings: Settings, plan: dict[str, int] | None = None,
     first metadata does not list yet (UnknownBrokerIdError)."""
     from labkit.transient import is_transient
 
-    for attempt in range(1, attempts + 1):
+    plan = plan or topic_plan(settings)
+    for attempt in range(1, attempts):
         try:
-            return _create_missing(settings, plan or topic_plan(settings), bootstrap)
+            return _create_missing(settings, plan, bootstrap)
         except Exception as exc:
-            if attempt == attempts or not is_transient(exc):
+            if not is_transient(exc):
                 raise
             time.sleep(0.5 * attempt)
-    raise AssertionError("unreachable")
+    return _create_missing(settings, plan, bootstrap)  # the last try: its error goes to the caller
 
 
 def _create_missing(settings: Settings, plan: dict[str, int], bootstrap: str | None) -> list[str]:
