@@ -10,6 +10,7 @@ closed on shutdown). Bad parameters get a 4xx with a message; an unreachable Mon
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -43,6 +44,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.recent = RecentWindows(lambda: queries.newest_window_start(db, settings),  # for /pipeline/*
                                          lambda ms: queries.windows_since(db, settings, ms))
         app.state.recent.warm()
+        # The modules, the app and its routes live as long as the process. A full garbage
+        # collection walks every object: 40-70 ms here, every few seconds under load, and
+        # every request in flight waits (it was the dashboards' p99, bench/results/storage.md).
+        # Freezing what exists now keeps it out of every later collection.
+        gc.freeze()
         try:
             yield
         finally:
