@@ -12,9 +12,11 @@ so the same chart reads 180 documents (or 30 one-minute ones).
 
 A one-minute document also carries its six 10 s rollups in a list, `tens` (the bucket
 pattern proper: one document holds many measurements). A chart in 10 s buckets then reads
-whole minutes from one document each, 30 documents for 30 minutes instead of 180, and the
-10 s documents only at its edges. On the local server a read costs about 0.1 ms per
-document, so this is most of what a dashboard's series panel waits for.
+one document per minute it touches, 31 documents for 30 minutes instead of 180, in one
+query: at the chart's edges only the `tens` inside its range count. On the local server
+each query costs a millisecond or two and each document about 0.1 ms more, so this is most
+of what a dashboard's series panel waits for. The 10 s documents are what a minute is
+rebuilt from.
 
 Why the rollups are *recomputed*, not incremented: Kafka delivers at least once, and the
 processor may write a batch twice after a crash. `$inc` by a redelivered event would count
@@ -170,27 +172,35 @@ def reading_partials(readings, metric: str, bucket_ms: int) -> dict[int, Partial
     return merged
 
 
-def stored_partials(docs, metric: str, bucket_ms: int) -> dict[int, Partial]:
+def stored_partials(docs, metric: str, bucket_ms: int, lo: int | None = None, hi: int | None = None) -> dict[int, Partial]:
     """Stored rollup documents -> {bucket start: Partial} for one metric, in buckets of
     `bucket_ms` (see `stored_partials_by_metric`)."""
-    return stored_partials_by_metric(docs, (metric,), bucket_ms)[metric]
+    return stored_partials_by_metric(docs, (metric,), bucket_ms, lo, hi)[metric]
 
 
-def stored_partials_by_metric(docs, metrics, bucket_ms: int) -> dict[str, dict[int, Partial]]:
+def stored_partials_by_metric(docs, metrics, bucket_ms: int, lo: int | None = None,
+                              hi: int | None = None) -> dict[str, dict[int, Partial]]:
     """Stored rollup documents -> {metric: {bucket start: Partial}}, in buckets of `bucket_ms`,
-    in one pass over the documents. The merging is done here, in Python, because a plain
-    `find` of the documents costs the local server a third of a `$group`.
+    counting only what lies in [lo, hi) (10 s boundaries; None: everything), in one pass over
+    the documents. The merging is done here, in Python, because a plain `find` of the
+    documents costs the local server a third of a `$group`.
 
-    A document whose size divides the bucket counts as a whole; a one-minute document read
-    for smaller buckets (10 s, 30 s) is split into its `tens`. Raises ValueError when such a
-    document has no `tens` (written before they existed): read the 10 s rollups instead."""
+    A document inside [lo, hi) whose size divides the bucket counts as a whole; a one-minute
+    document read for smaller buckets (10 s, 30 s), or one that sticks out of [lo, hi), is
+    split into its `tens`, and the tens outside [lo, hi) are left out. Raises ValueError when
+    such a document has no `tens` (written before they existed): read the 10 s rollups instead."""
+    lo = float("-inf") if lo is None else lo
+    hi = float("inf") if hi is None else hi
     merged: dict[str, dict[int, Partial]] = {m: {} for m in metrics}
     for doc in docs:
         size = doc.get("size_ms", SMALL_MS)
-        if bucket_ms % size == 0:
+        start = int(doc["start_ms"])
+        if start + size <= lo or start >= hi:
+            continue
+        if bucket_ms % size == 0 and lo <= start and start + size <= hi:
             pieces = [doc]
         elif "tens" in doc:
-            pieces = doc["tens"]
+            pieces = [ten for ten in doc["tens"] if lo <= int(ten["start_ms"]) < hi]
         else:
             raise ValueError(f"rollup {doc.get('_id')} has no `tens` to split into {bucket_ms} ms buckets")
         for piece in pieces:
@@ -244,23 +254,28 @@ def plan(start_ms: int, end_ms: int, bucket_ms: int) -> list[tuple[str, int, int
     """Which source answers which part of a chart of [start, end) in buckets of `bucket_ms`.
 
     Returns `(source, lo, hi, size)` parts that cover [start, end) exactly once:
-    ("rollups", lo, hi, 60_000) for the whole minutes inside the range (split into their
-    `tens` when the bucket is not whole minutes); ("rollups", lo, hi, 10_000) for whole 10 s
-    rollups at either edge of those minutes; ("readings", lo, hi, 0) for what is left at
-    either edge (under 10 s), or for everything when the bucket is not a multiple of 10 s.
+    ("rollups", lo, hi, 60_000) for the whole 10 s buckets of the range, read in one query
+    from the one-minute documents that overlap [lo, hi) (`minutes_of`; a minute inside
+    counts whole when the bucket is whole minutes, otherwise its `tens` inside [lo, hi)
+    count); ("readings", lo, hi, 0) for what is left at either edge (under 10 s), or for
+    everything when the bucket is not a multiple of 10 s.
+
+    One query for all the rollups, not one for the whole minutes and one for each edge's
+    10 s documents: on the local server a query's own cost is a millisecond or two, more
+    than the two extra minute documents it reads instead (bench/results/storage.md).
     """
     if bucket_ms % SMALL_MS:
         return [("readings", start_ms, end_ms, 0)]
     first, last = _whole(start_ms, end_ms, SMALL_MS)
     if first >= last:
         return [("readings", start_ms, end_ms, 0)]
-    first_minute, last_minute = _whole(first, last, LARGE_MS)
-    if first_minute >= last_minute:  # no whole minute inside: 10 s rollups only
-        first_minute = last_minute = last
-    parts = [("readings", start_ms, first, 0), ("rollups", first, first_minute, SMALL_MS),
-             ("rollups", first_minute, last_minute, LARGE_MS), ("rollups", last_minute, last, SMALL_MS),
-             ("readings", last, end_ms, 0)]
+    parts = [("readings", start_ms, first, 0), ("rollups", first, last, LARGE_MS), ("readings", last, end_ms, 0)]
     return [p for p in parts if p[1] < p[2]]
+
+
+def minutes_of(lo: int, hi: int) -> tuple[int, int]:
+    """The `start_ms` range [from, to) of the one-minute documents that overlap [lo, hi)."""
+    return bucket_start(lo, LARGE_MS), hi
 
 
 def _whole(start_ms: int, end_ms: int, size_ms: int) -> tuple[int, int]:

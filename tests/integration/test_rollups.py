@@ -92,16 +92,16 @@ def test_a_chart_of_thirty_minutes_reads_rollups_not_readings(db, pipeline):
     store_like_kafka(db, pipeline, stored)
     start = T0 + timedelta(seconds=4)  # 12:00:11: neither edge on a 10 s boundary
     parts = rollups.plan(queries.to_ms(start), queries.to_ms(start + timedelta(minutes=30)), 10_000)
-    # 12:00:11-20 readings, 12:00:20-12:01 four 10 s rollups, 29 whole minutes, 12:30:00-10 one
-    # 10 s rollup, 12:30:10-11 readings.
-    assert [(p[0], p[3]) for p in parts] == [("readings", 0), ("rollups", 10_000), ("rollups", 60_000),
-                                             ("rollups", 10_000), ("readings", 0)]
+    # 12:00:11-20 readings, 12:00:20-12:30:10 rollups, 12:30:10-11 readings.
+    assert [(p[0], p[3]) for p in parts] == [("readings", 0), ("rollups", 60_000), ("readings", 0)]
+    # The rollups come in one query: the minute documents of 12:00 to 12:30, the two at the
+    # edges for their tens inside the range.
     n = sum(db[pipeline.collections.rollups].count_documents(
-        {"car_id": "CAR_004", "size_ms": size, "start_ms": {"$gte": lo, "$lt": hi}})
+        {"car_id": "CAR_004", "size_ms": size, "start_ms": dict(zip(("$gte", "$lt"), rollups.minutes_of(lo, hi)))})
         for source, lo, hi, size in parts if source == "rollups")
     raw = db[pipeline.collections.telemetry].count_documents(
         {"car_id": "CAR_004", "timestamp": {"$gte": start, "$lt": start + timedelta(minutes=30)}})
-    assert n == 4 + 29 + 1 and raw > 40 * n, f"{n} rollup documents instead of {raw} readings"
+    assert n == 31 and raw > 40 * n, f"{n} rollup documents instead of {raw} readings"
 
 
 def test_minutes_stored_without_their_tens_are_read_from_the_ten_second_rollups(db, pipeline):

@@ -6,6 +6,7 @@ import random
 import pytest
 
 from labkit import rollups
+from labkit.contract import METRICS
 from labkit.rollups import Partial
 
 pytestmark = pytest.mark.unit
@@ -35,12 +36,11 @@ def test_a_plan_covers_the_range_exactly_once_with_whole_rollups_only(bucket):
         parts = rollups.plan(start, end, bucket)
         assert parts[0][1] == start and parts[-1][2] == end
         assert all(a[2] == b[1] for a, b in zip(parts, parts[1:])), "contiguous, no overlap"
+        assert sum(p[0] == "rollups" for p in parts) <= 1, "every rollup in one query"
         for source, lo, hi, size in parts:
             assert lo < hi
             if source == "rollups":
-                assert size in (10_000, 60_000) and lo % size == 0 and hi % size == 0
-                if size == 10_000:  # 10 s rollups only where no whole minute fits
-                    assert hi - lo < 60_000 or not any(p[3] == 60_000 for p in parts)
+                assert size == 60_000 and lo % 10_000 == 0 and hi % 10_000 == 0
             else:
                 assert size == 0
                 # raw readings only at the edges (under 10 s) or when no rollup fits
@@ -52,15 +52,36 @@ def test_a_bucket_that_is_not_a_multiple_of_ten_seconds_reads_the_readings():
     assert rollups.plan(T + 1, T + 9_000, 10_000) == [("readings", T + 1, T + 9_000, 0)]
 
 
-def test_whole_minutes_come_from_minute_documents_and_the_edges_from_smaller_sources():
+def test_whole_ten_seconds_come_from_the_minute_documents_and_the_edges_from_the_readings():
     assert rollups.plan(T, T + 600_000, 300_000) == [("rollups", T, T + 600_000, 60_000)]
     assert rollups.plan(T, T + 600_000, 10_000) == [("rollups", T, T + 600_000, 60_000)]
     assert rollups.plan(T - 13_000, T + 65_000, 10_000) == [
-        ("readings", T - 13_000, T - 10_000, 0), ("rollups", T - 10_000, T, 10_000), ("rollups", T, T + 60_000, 60_000),
+        ("readings", T - 13_000, T - 10_000, 0), ("rollups", T - 10_000, T + 60_000, 60_000),
         ("readings", T + 60_000, T + 65_000, 0)]
     assert rollups.plan(T + 5_000, T + 45_000, 10_000) == [
-        ("readings", T + 5_000, T + 10_000, 0), ("rollups", T + 10_000, T + 40_000, 10_000),
+        ("readings", T + 5_000, T + 10_000, 0), ("rollups", T + 10_000, T + 40_000, 60_000),
         ("readings", T + 40_000, T + 45_000, 0)]
+    # the minute documents that overlap a part: from the minute its start falls in
+    assert rollups.minutes_of(T - 10_000, T + 60_000) == (T - 60_000, T + 60_000)
+    assert rollups.minutes_of(T, T + 600_000) == (T, T + 600_000)
+
+
+def test_minute_documents_at_a_charts_edges_count_only_their_tens_inside_the_range():
+    tens = [{"_id": f"t{i}", "car_id": "C", "size_ms": 10_000, "start_ms": T + i * 10_000, "count": 10,
+             **{m: {"sum": 10.0 * i, "min": float(i), "max": float(i)} for m in METRICS}} for i in range(-6, 12)]
+    minutes = rollups.minute_documents("C", tens)  # T - 60 s, T and T + 60 s
+    lo, hi = T - 20_000, T + 70_000  # the last two tens of the first minute, the first of the third
+    inside = [d for d in tens if lo <= d["start_ms"] < hi]
+    for bucket in (10_000, 30_000, 60_000):
+        assert (rollups.stored_partials(minutes, "rpm", bucket, lo, hi)
+                == rollups.stored_partials(inside, "rpm", bucket)), bucket
+    # with no range, every ten counts
+    assert rollups.stored_partials(minutes, "rpm", 10_000) == rollups.stored_partials(tens, "rpm", 10_000)
+    # a minute without its tens cannot be cut at the edges
+    bare = [{k: v for k, v in d.items() if k != "tens"} for d in minutes]
+    assert rollups.stored_partials(bare, "rpm", 60_000, T, T + 60_000) == rollups.stored_partials(bare[1:2], "rpm", 60_000)
+    with pytest.raises(ValueError):
+        rollups.stored_partials(bare, "rpm", 60_000, lo, hi)
 
 
 def test_minute_documents_hold_the_totals_and_their_ten_second_rollups():
