@@ -50,6 +50,7 @@ class Collections:
     rollups: str = "car_rollups"  # per-car 10 s and one-minute summaries (labkit.rollups)
     dead_letters: str = "dead_letters"  # every DLQ record, for the API (labkit.dlq)
     dead_letter_counts: str = "dead_letter_counts"  # per reason and hour, rebuilt from dead_letters
+    anomaly_counts: str = "anomaly_counts"  # per 10 s bucket, every type's count, rebuilt from anomalies
     windows: str = "event_windows"  # event-time windows as published, with their history (labkit.windows)
     too_late: str = "too_late_events"  # valid events that arrived after their window was final
     assignments: str = "consumer_assignments"  # which processor had which partitions when (labkit.workers)
@@ -100,6 +101,7 @@ class Settings:
         "COLLECTION_ROLLUPS": ("collections.rollups", str),
         "COLLECTION_DEAD_LETTERS": ("collections.dead_letters", str),
         "COLLECTION_DEAD_LETTER_COUNTS": ("collections.dead_letter_counts", str),
+        "COLLECTION_ANOMALY_COUNTS": ("collections.anomaly_counts", str),
         "COLLECTION_WINDOWS": ("collections.windows", str),
         "COLLECTION_TOO_LATE": ("collections.too_late", str),
         "COLLECTION_ASSIGNMENTS": ("collections.assignments", str),

@@ -57,6 +57,7 @@ class MongoStore:
 
     def prepare(self) -> None:
         store.ensure_indexes(self.db, self.settings)
+        store.count_stored_anomalies(self.db, self.settings)
 
     def insert_events(self, events: list[dict]) -> WriteResult:
         return store.insert_events(self.db, self.settings, events)
@@ -65,7 +66,7 @@ class MongoStore:
         store.update_derived(self.db, self.settings, events)
 
     def insert_anomalies(self, documents: list[dict]) -> WriteResult:
-        return store.insert_idempotent(self.db[self.names.anomalies], documents)
+        return store.write_anomalies(self.db, self.settings, documents)
 
     def insert_dead_letters(self, documents: list[dict]) -> WriteResult:
         return store.write_dead_letters(self.db, self.settings, documents)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pymongo import MongoClient
 
 from labkit import queries
-from labkit.store import ensure_indexes, write_events
+from labkit.store import ensure_indexes, write_anomalies, write_events
 
 
 @dataclass
@@ -48,7 +48,7 @@ def seed(pipeline) -> Seeded:
     ensure_indexes(db, pipeline)
     events = [ev("CAR_001", s, s) for s in range(60)] + [ev("CAR_002", 30, 190.0)]
     write_events(db, pipeline, events)
-    db[pipeline.collections.anomalies].insert_many([
+    write_anomalies(db, pipeline, [
         {"_id": "x:overspeed", "event_id": "CAR_002-30", "car_id": "CAR_002", "timestamp": t0 + timedelta(seconds=30),
          "type": "overspeed", "value": 190.0, "threshold": 180.0, "detector": "rule"}])
     db[pipeline.collections.metrics].insert_one(

@@ -90,7 +90,8 @@ def get_health(db: Db, settings: SettingsDep):
 def anomaly_series(db: Db, settings: SettingsDep, start: From = None, end: To = None,
                    car_id: Annotated[str | None, Query(max_length=32)] = None,
                    bucket: Annotated[int, Query(ge=1000, le=86_400_000, description="bucket size in ms")] = WINDOW_MS):
-    """Counts per `bucket` (default 10 s) and anomaly type, every type, oldest first."""
+    """Counts per `bucket` (default 10 s) and anomaly type, every type, oldest first, for
+    every bucket that overlaps the range, counted whole."""
     frm, to = time_range(start, end)
     if car_id:
         queries.require_car(db, settings, car_id)

@@ -6,7 +6,7 @@ import pytest
 from pymongo import MongoClient
 
 from labkit import queries
-from labkit.store import ensure_indexes, update_latest, write_events
+from labkit.store import ensure_indexes, update_latest, write_anomalies, write_events
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -28,7 +28,7 @@ def db(pipeline):
     events += [ev("CAR_002", 5, 100, fuel_level=4.0), ev("CAR_002", 15, 120)]
     write_events(database, pipeline, events)
     update_latest(database[pipeline.collections.latest], [ev("CAR_002", 1, 1)])  # a late event: ignored
-    database[pipeline.collections.anomalies].insert_many([
+    write_anomalies(database, pipeline, [
         {"_id": f"a{i}", "type": t, "car_id": c, "timestamp": T0 + timedelta(seconds=s)}
         for i, (t, c, s) in enumerate([("overspeed", "CAR_001", 0), ("overspeed", "CAR_001", 9.999),
                                        ("low_fuel", "CAR_002", 10), ("overspeed", "CAR_002", 25)])
@@ -97,6 +97,11 @@ def test_anomaly_buckets_count_every_type_per_10_seconds(db, pipeline):
         (T0 + timedelta(seconds=20), "overspeed", 1),
     ]
     assert [r["count"] for r in queries.anomaly_buckets(db, pipeline, T0, T0 + timedelta(seconds=30), car_id="CAR_002")] == [1, 1]
+    # Every bucket that overlaps the range counts whole, from the kept counts and from the anomalies alike.
+    for use_counts in (True, False):
+        assert queries.anomaly_buckets(db, pipeline, T0 + timedelta(seconds=5), T0 + timedelta(seconds=21),
+                                       use_counts=use_counts) == rows
+    assert queries.anomaly_buckets(db, pipeline, T0 + timedelta(seconds=10), T0 + timedelta(seconds=20)) == rows[1:2]
 
 
 def test_pipeline_health_from_windows(db, pipeline):
