@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.shared = SharedAnswers()  # for a board's panels asking at once
         app.state.mongo = clients.mongo_client(settings, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
         db = app.state.mongo[settings.mongodb_db]
-        app.state.recent = RecentWindows(lambda: queries.newest_window_start(db, settings),  # for /pipeline/*
+        app.state.recent = RecentWindows(lambda ms: queries.newest_window_start(db, settings, ms),  # for /pipeline/*
                                          lambda ms: queries.windows_since(db, settings, ms))
         app.state.recent.warm()
         # The modules, the app and its routes live as long as the process. A full garbage

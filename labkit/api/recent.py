@@ -27,10 +27,11 @@ class RecentWindows:
     """`windows(frm_ms, to_ms)`: the windows that start in [frm_ms, to_ms), oldest first, or
     None when that range starts before the windows held (the caller reads MongoDB).
 
-    `newest()` returns the newest window's start (ms) or None when there is none;
+    `newest(ms)` returns the newest window's start (ms) or None when there is none, looking
+    first at the windows from `ms` (the newest one held; None when nothing is held);
     `since(ms)` returns every window that starts at or after `ms`, oldest first."""
 
-    def __init__(self, newest: Callable[[], int | None], since: Callable[[int], list[dict]],
+    def __init__(self, newest: Callable[[int | None], int | None], since: Callable[[int], list[dict]],
                  span_ms: int = 3_600_000, overlap_ms: int = 120_000, reload_s: float = 300.0,
                  clock: Callable[[], float] = time.monotonic):
         self._newest, self._since = newest, since
@@ -72,7 +73,7 @@ class RecentWindows:
         self._set(self._docs[:keep] + tail)
 
     def _reload(self) -> None:
-        newest = self._newest()
+        newest = self._newest(self._starts[-1] if self._starts else None)
         self._loaded_at = self.clock()
         if newest is None:
             # Nothing yet: the next request looks again (an empty list is not cached).

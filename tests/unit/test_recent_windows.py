@@ -9,8 +9,14 @@ class FakeCollection:
     def __init__(self, starts):
         self.docs = {s: {"window_start_ms": s, "processed": 1} for s in starts}
         self.read = 0
+        self.looked_at = 0  # windows the newest-window queries looked at
 
-    def newest(self):
+    def newest(self, at_least_ms):
+        """As queries.newest_window_start on a server that reads every match of a sorted query."""
+        if at_least_ms is not None and any(s >= at_least_ms for s in self.docs):
+            self.looked_at += sum(s >= at_least_ms for s in self.docs)
+            return max(self.docs)
+        self.looked_at += len(self.docs)
         return max(self.docs, default=None)
 
     def since(self, ms):
@@ -73,3 +79,17 @@ def test_everything_is_read_again_after_reload_s():
     assert recent.windows(0, 100_000)[0]["processed"] == 1
     clock[0] = 61
     assert recent.windows(0, 100_000)[0]["processed"] == 9
+
+
+def test_a_reload_looks_for_the_newest_window_from_the_newest_one_held():
+    mongo = FakeCollection(range(0, 8_640 * 10_000, 10_000))  # a day of windows
+    recent, clock = make(mongo, reload_s=60)
+    recent.windows(86_000_000, 86_400_000)
+    assert mongo.looked_at == 8_640  # nothing held yet: every window
+    mongo.docs[86_400_000] = {"window_start_ms": 86_400_000, "processed": 2}
+    clock[0] = 61
+    assert recent.windows(86_000_000, 86_500_000) == mongo.direct(86_000_000, 86_500_000)
+    assert mongo.looked_at == 8_640 + 2  # the newest held, and the one after it
+    mongo.docs.clear()  # make reset: the newest held is gone, so everything is looked at again
+    clock[0] = 122
+    assert recent.windows(0, 100_000) is None
