@@ -58,15 +58,27 @@ class ServiceUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Report:
-    """All statuses from one preflight run; prints as a short table in notebooks."""
+    """All statuses from one preflight run; prints as a short table in notebooks.
+
+    `needed` names the services the caller needs (None: all of them). A service that is down
+    and not needed prints as a note, not as a failure: a student should not read "✘" next to
+    Grafana in a notebook that never uses it."""
 
     statuses: tuple[ServiceStatus, ...]
+    needed: tuple[str, ...] | None = None
 
     def __getitem__(self, service: str) -> ServiceStatus:
         return next(s for s in self.statuses if s.service == service)
 
     def __str__(self) -> str:
-        return "\n".join(("✔ " if s.ok else "✘ ") + s.message for s in self.statuses)
+        return "\n".join(self._line(s) for s in self.statuses)
+
+    def _line(self, s: ServiceStatus) -> str:
+        if s.ok:
+            return "✔ " + s.message
+        if self.needed is None or s.service in self.needed:
+            return "✘ " + s.message
+        return f"· {NAMES[s.service]} is not running (not needed here; to start it: {FIXES[s.service].removeprefix('run ')})"
 
     def _repr_pretty_(self, p, cycle):  # IPython display
         p.text(str(self))
@@ -90,7 +102,7 @@ def check(settings: Settings, services=SERVICES, timeout: float = 1.5) -> Report
 
 def require(settings: Settings, *services: str, timeout: float = 1.5) -> Report:
     """Check every service, print the report, raise ServiceUnavailable for needed ones that are down."""
-    report = check(settings, SERVICES, timeout)
+    report = Report(check(settings, SERVICES, timeout).statuses, needed=services)
     print(report)
     down = [report[name] for name in services if not report[name].ok]
     if down:
