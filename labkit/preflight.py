@@ -78,7 +78,7 @@ class Report:
             return "✔ " + s.message
         if self.needed is None or s.service in self.needed:
             return "✘ " + s.message
-        return f"· {NAMES[s.service]} is not running (not needed here; to start it: {FIXES[s.service].removeprefix('run ')})"
+        return f"· {NAMES[s.service]} is not reachable at {s.address}, and not needed here. To start it: {FIXES[s.service]}"
 
     def _repr_pretty_(self, p, cycle):  # IPython display
         p.text(str(self))

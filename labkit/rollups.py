@@ -13,9 +13,9 @@ so the same chart reads 180 documents (or 30 one-minute ones).
 A one-minute document also carries its six 10 s rollups in a list, `tens` (the bucket
 pattern proper: one document holds many measurements). A chart in 10 s buckets then reads
 one document per minute it touches, 31 documents for 30 minutes instead of 180, in one
-query: at the chart's edges only the `tens` inside its range count. On the local server
-each query costs a millisecond or two and each document about 0.1 ms more, so this is most
-of what a dashboard's series panel waits for. The 10 s documents are what a minute is
+query: at the chart's edges only the `tens` inside its range count. On the local server a
+query costs about 2 ms before it reads anything, and a minute document about 0.3 ms
+(bench/results/storage.md), so this is most of what a dashboard's series panel waits for. The 10 s documents are what a minute is
 rebuilt from.
 
 Why the rollups are *recomputed*, not incremented: Kafka delivers at least once, and the
@@ -261,8 +261,8 @@ def plan(start_ms: int, end_ms: int, bucket_ms: int) -> list[tuple[str, int, int
     everything when the bucket is not a multiple of 10 s.
 
     One query for all the rollups, not one for the whole minutes and one for each edge's
-    10 s documents: on the local server a query's own cost is a millisecond or two, more
-    than the two extra minute documents it reads instead (bench/results/storage.md).
+    10 s documents: on the local server a query's own cost (about 2 ms) is more than the two
+    extra minute documents it reads instead (bench/results/storage.md).
     """
     if bucket_ms % SMALL_MS:
         return [("readings", start_ms, end_ms, 0)]

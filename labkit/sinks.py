@@ -24,7 +24,7 @@ from labkit.store import WriteResult
 
 class Store(Protocol):
     def prepare(self) -> None:
-        """Create what the writes rely on (indexes)."""
+        """Create what the writes rely on (indexes; counts of anomalies stored before they were kept)."""
 
     def insert_events(self, events: list[dict]) -> WriteResult:
         """Store valid events; one already stored counts as a duplicate."""

@@ -151,8 +151,12 @@ def write_dead_letters(db, settings: Settings, documents: list[dict]) -> WriteRe
     for reason, reason_class, hour in touched:
         hour_range = {"$gte": from_ms(hour), "$lt": from_ms(hour + HOUR_MS)}
         count = db[c.dead_letters].count_documents({"reason": reason, "failed_at": hour_range})
+        # $max, not $set: two processors may count the same hour at once, and the count that
+        # runs last has seen both inserts but may be written first. Dead letters are never
+        # deleted (a reset drops the database), so a count only grows.
         ops.append(UpdateOne({"_id": f"{reason}:{hour}"}, {"$set": {"reason": reason, "reason_class": reason_class,
-                                                                    "hour_ms": hour, "count": count}}, upsert=True))
+                                                                    "hour_ms": hour}, "$max": {"count": count}},
+                             upsert=True))
     if ops:
         db[c.dead_letter_counts].bulk_write(ops, ordered=False)
     return result
@@ -171,9 +175,9 @@ def write_anomalies(db, settings: Settings, documents: list[dict]) -> WriteResul
 
 
 def recount_anomalies(db, settings: Settings, runs: list[tuple[int, int]]) -> None:
-    """Rebuild the anomaly counts of every 10 s bucket in the given runs [lo, hi) (epoch ms,
-    on 10 s boundaries) from the stored anomalies: `{"_id": start_ms, "start_ms": start_ms,
-    "counts": {type: n}}`. Idempotent."""
+    """Count the stored anomalies of every 10 s bucket in the given runs [lo, hi) (epoch ms,
+    on 10 s boundaries) into `{"_id": start_ms, "start_ms": start_ms, "counts": {type: n}}`.
+    Buckets without anomalies get no document. Idempotent."""
     from labkit.queries import anomaly_buckets_pipeline
 
     c = settings.collections
@@ -184,8 +188,10 @@ def recount_anomalies(db, settings: Settings, runs: list[tuple[int, int]]) -> No
                                                                      rollups.SMALL_MS)):
             by_bucket.setdefault(int(r["_id"]["t"]), {})[r["_id"]["type"]] = r["count"]
         # One document per 10 s bucket with every type's count in it (the bucket pattern): a
-        # 15-minute chart reads 90 documents, not one per type and bucket.
-        ops += [UpdateOne({"_id": start_ms}, {"$set": {"start_ms": start_ms, "counts": counts}}, upsert=True)
+        # 15-minute chart reads 90 documents, not one per type and bucket. $max, as for the
+        # dead letters: with several processors, the last count may be written first.
+        ops += [UpdateOne({"_id": start_ms}, {"$set": {"start_ms": start_ms},
+                                              "$max": {f"counts.{kind}": n for kind, n in counts.items()}}, upsert=True)
                 for start_ms, counts in by_bucket.items()]
     if ops:
         db[c.anomaly_counts].bulk_write(ops, ordered=False)
@@ -199,7 +205,7 @@ def count_stored_anomalies(db, settings: Settings) -> None:
         return
     for span in db[c.anomalies].aggregate([{"$group": {"_id": None, "first": {"$min": "$timestamp"},
                                                        "last": {"$max": "$timestamp"}}}]):
-        first, last = contract.to_ms(span["first"]), contract.to_ms(span["last"])
+        first, last = contract.to_ms(contract.as_utc(span["first"])), contract.to_ms(contract.as_utc(span["last"]))
         recount_anomalies(db, settings, [(rollups.bucket_start(first, rollups.SMALL_MS),
                                           rollups.bucket_start(last, rollups.SMALL_MS) + rollups.SMALL_MS)])
 

@@ -10,14 +10,13 @@ closed on shutdown). Bad parameters get a 4xx with a message; an unreachable Mon
 
 from __future__ import annotations
 
-import gc
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 
-from labkit import clients, queries
+from labkit import clients, queries, store
 from labkit.api.cache import AnswerCache, SharedAnswers
 from labkit.api.recent import RecentWindows
 from labkit.api.timing import RequestTiming
@@ -44,11 +43,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.recent = RecentWindows(lambda ms: queries.newest_window_start(db, settings, ms),  # for /pipeline/*
                                          lambda ms: queries.windows_since(db, settings, ms))
         app.state.recent.warm()
-        # The modules, the app and its routes live as long as the process. A full garbage
-        # collection walks every object: 40-70 ms here, every few seconds under load, and
-        # every request in flight waits (it was the dashboards' p99, bench/results/storage.md).
-        # Freezing what exists now keeps it out of every later collection.
-        gc.freeze()
+        try:  # anomalies stored by an older labkit, before their counts were kept: counted once
+            store.count_stored_anomalies(db, settings)
+        except PyMongoError:  # the API starts without MongoDB; /health says so
+            pass
         try:
             yield
         finally:

@@ -90,6 +90,6 @@ def test_a_reload_looks_for_the_newest_window_from_the_newest_one_held():
     clock[0] = 61
     assert recent.windows(86_000_000, 86_500_000) == mongo.direct(86_000_000, 86_500_000)
     assert mongo.looked_at == 8_640 + 2  # the newest held, and the one after it
-    mongo.docs.clear()  # make reset: the newest held is gone, so everything is looked at again
+    mongo.docs.clear()  # make reset: nothing from the newest held on, so the whole (empty) collection is asked
     clock[0] = 122
     assert recent.windows(0, 100_000) is None
