@@ -9,7 +9,7 @@ Every write here may be repeated safely (the processor retries, Kafka redelivers
   (`labkit.rollups`), never incremented;
 - anomalies use `_id = event_id:type`, dead letters `_id = topic:partition:offset` and
   metrics `_id = processor:window`; the dead letters' counts per reason and hour, and the
-  anomalies' counts per type and 10 s bucket, are rebuilt by counting, like the rollups.
+  anomalies' counts per 10 s bucket, are rebuilt by counting, like the rollups.
 
 The processor, DLQ replay and `dataset.load_fleet` write through `labkit.sinks.MongoStore`,
 which calls these functions; `write_events` (= `insert_events` + `update_derived`) does the
@@ -162,7 +162,6 @@ def write_dead_letters(db, settings: Settings, documents: list[dict]) -> WriteRe
     return result
 
 
-
 def write_anomalies(db, settings: Settings, documents: list[dict]) -> WriteResult:
     """Store anomaly records (`_id` = event id:type), then rebuild the counts per type of
     every 10 s bucket of the runs of buckets they fall in, by counting what is stored: an
@@ -170,7 +169,7 @@ def write_anomalies(db, settings: Settings, documents: list[dict]) -> WriteResul
     a 15-minute chart instead of every anomaly (some 17,000 with a thousand cars)."""
     result = insert_idempotent(db[settings.collections.anomalies], documents)
     times = [contract.to_ms(d["timestamp"]) for d in documents]
-    recount_anomalies(db, settings, rollups.touched_runs({"fleet": times}, rollups.SMALL_MS)["fleet"] if times else [])
+    recount_anomalies(db, settings, rollups.touched_runs({"fleet": times}, rollups.SMALL_MS)["fleet"])
     return result
 
 

@@ -6,7 +6,6 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from pymongo import MongoClient
 
 from labkit import queries, store
 from labkit.sinks import MongoStore
@@ -26,15 +25,6 @@ def anomalies(n: int, seed: int, seconds: int = 1200) -> list[dict]:
         out.append({"_id": f"CAR_{i % 20:03d}-{i}:{kind}", "event_id": f"CAR_{i % 20:03d}-{i}", "car_id": f"CAR_{i % 20:03d}",
                     "timestamp": at, "type": kind, "value": 1.0, "threshold": 0.0, "detector": "rule"})
     return out
-
-
-@pytest.fixture
-def db(pipeline):
-    client = MongoClient(pipeline.mongodb_uri, tz_aware=True)
-    database = client[pipeline.mongodb_db]
-    store.ensure_indexes(database, pipeline)
-    yield database
-    client.close()
 
 
 def write_like_the_processor(db, settings, records: list[dict], seed: int = 2) -> None:

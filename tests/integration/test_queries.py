@@ -3,10 +3,9 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from pymongo import MongoClient
 
 from labkit import queries
-from labkit.store import ensure_indexes, update_latest, write_anomalies, write_events
+from labkit.store import update_latest, write_anomalies, write_events
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -19,21 +18,19 @@ def ev(car, second, speed, **extra):
 
 
 @pytest.fixture
-def db(pipeline):
-    client = MongoClient(pipeline.mongodb_uri, tz_aware=True)
-    database = client[pipeline.mongodb_db]
-    ensure_indexes(database, pipeline)
+def db(db, pipeline):
+    """The shared fixture's database (tests/integration/conftest.py), seeded."""
     # CAR_001: speeds 0..29 over seconds 0..29, inserted out of order (newest first).
     events = [ev("CAR_001", s, s) for s in range(30)][::-1]
     events += [ev("CAR_002", 5, 100, fuel_level=4.0), ev("CAR_002", 15, 120)]
-    write_events(database, pipeline, events)
-    update_latest(database[pipeline.collections.latest], [ev("CAR_002", 1, 1)])  # a late event: ignored
-    write_anomalies(database, pipeline, [
+    write_events(db, pipeline, events)
+    update_latest(db[pipeline.collections.latest], [ev("CAR_002", 1, 1)])  # a late event: ignored
+    write_anomalies(db, pipeline, [
         {"_id": f"a{i}", "type": t, "car_id": c, "timestamp": T0 + timedelta(seconds=s)}
         for i, (t, c, s) in enumerate([("overspeed", "CAR_001", 0), ("overspeed", "CAR_001", 9.999),
                                        ("low_fuel", "CAR_002", 10), ("overspeed", "CAR_002", 25)])
     ])
-    database[pipeline.collections.metrics].insert_many([
+    db[pipeline.collections.metrics].insert_many([
         {"_id": "p:0", "window_start_ms": queries.to_ms(T0), "processed": 100, "valid": 90, "stored": 88,
          "invalid": 10, "duplicates": 2, "anomalies": 3, "invalid_by_reason": {"not_json": 6, "range:speed": 4},
          "anomalies_by_type": {"overspeed": 3}, "batches": 2, "batch_latency_ms_avg": 10.0, "consumer_lag": 7,
@@ -43,8 +40,7 @@ def db(pipeline):
          "batches": 1, "batch_latency_ms_avg": 40.0, "consumer_lag": 0,
          "newest_event_ms": queries.to_ms(T0 + timedelta(seconds=19))},
     ])
-    yield database
-    client.close()
+    return db
 
 
 def test_series_buckets_with_exact_edges(db, pipeline):

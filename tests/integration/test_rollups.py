@@ -5,10 +5,9 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from pymongo import MongoClient
 
 from labkit import queries, rollups
-from labkit.store import ensure_indexes, write_events
+from labkit.store import write_events
 
 pytestmark = pytest.mark.integration
 
@@ -25,15 +24,6 @@ def events(car: str, seconds: int, seed: int) -> list[dict]:
                     "speed": rng.uniform(0, 180), "rpm": rng.uniform(800, 6000), "engine_temp": rng.uniform(70, 110),
                     "fuel_level": rng.uniform(5, 100), "latitude": 52.5, "longitude": 13.4})
     return out
-
-
-@pytest.fixture
-def db(pipeline):
-    client = MongoClient(pipeline.mongodb_uri, tz_aware=True)
-    database = client[pipeline.mongodb_db]
-    ensure_indexes(database, pipeline)
-    yield database
-    client.close()
 
 
 def store_like_kafka(db, settings, all_events: list[dict], seed: int = 1) -> None:

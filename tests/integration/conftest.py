@@ -1,0 +1,17 @@
+"""Fixtures the integration tests share."""
+
+import pytest
+from pymongo import MongoClient
+
+from labkit.store import ensure_indexes
+
+
+@pytest.fixture
+def db(pipeline):
+    """The isolated pipeline's database, with the lab's indexes (a test module may override
+    this fixture to seed it, and ask for this one by the same name)."""
+    client = MongoClient(pipeline.mongodb_uri, tz_aware=True)
+    database = client[pipeline.mongodb_db]
+    ensure_indexes(database, pipeline)
+    yield database
+    client.close()
