@@ -26,8 +26,9 @@ from bench_queries import START, load, start_memory_server
 from pymongo import MongoClient
 from report import table
 
-from labkit import contract, queries
+from labkit import contract
 from labkit.config import Settings
+from labkit.store import queries
 
 RESULTS = Path(__file__).parent / "results" / "api.md"
 API_PORT = 18080

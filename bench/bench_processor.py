@@ -29,12 +29,12 @@ from pymongo import MongoClient
 from report import table
 
 from labkit.config import Settings, Topics
-from labkit.infra.topics import ensure_topics, topic_plan
-from labkit.processor import Processor, ProcessorConfig
-from labkit.producer import produce
-from labkit.simulator import SimConfig, Simulator, backfill_start
-from labkit.store import event_document
-from labkit.validation import validate
+from labkit.ops.infra.topics import ensure_topics, topic_plan
+from labkit.process.processor import Processor, ProcessorConfig
+from labkit.process.validation import validate
+from labkit.simulate.producer import produce
+from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
+from labkit.store.mongo import event_document
 
 RESULTS = Path(__file__).parent / "results" / "processor.md"
 
@@ -127,7 +127,7 @@ def main() -> int:
     admin.close()
 
     ours_rate = stats.processed / stats.seconds
-    from labkit.infra import local
+    from labkit.ops.infra import local
 
     server = {"secantus": "SecantusDB 0.7.0b3", "java": "mongo-java-server 1.47.0 (H2)"}[local.mongo_server(settings)]
     table(f"{n:,} messages (default fault rates), local Kafka 4.1.1 and {server}",

@@ -4,7 +4,7 @@
 
 Compares:
   simulate only   the fleet model + fault injection, no Kafka (our CPU cost per event)
-  ours            labkit.producer.produce in as-fast-as-possible mode: simulate + send,
+  ours            labkit.simulate.producer.produce in as-fast-as-possible mode: simulate + send,
                   every delivery confirmed and counted
   ours, pre-built the same produce() over messages simulated beforehand: the cost of
                   our delivery bookkeeping alone
@@ -26,10 +26,10 @@ from pathlib import Path
 from report import table
 
 from labkit.config import Settings
-from labkit.infra.topics import ensure_topics
-from labkit.kafka_io import make_producer
-from labkit.producer import PRODUCER_TUNING, produce
-from labkit.simulator import SimConfig, Simulator, backfill_start
+from labkit.ops.infra.topics import ensure_topics
+from labkit.ops.kafka_io import make_producer
+from labkit.simulate.producer import PRODUCER_TUNING, produce
+from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 
 RESULTS = Path(__file__).parent / "results" / "producer.md"
 

@@ -26,9 +26,10 @@ from pathlib import Path
 from pymongo import MongoClient
 from report import table
 
-from labkit import contract, queries
+from labkit import contract
 from labkit.config import Settings
-from labkit.dataset import load_fleet
+from labkit.scenarios.dataset import load_fleet
+from labkit.store import queries
 
 RESULTS = Path(__file__).parent / "results" / "queries.md"
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -79,8 +80,8 @@ def start_memory_server(port: int):
     """The same mongo-java-server, MemoryBackend, big heap: 1M events do not fit the H2 store."""
     import subprocess
 
-    from labkit.infra import local
-    from labkit.infra.readiness import mongodb_ready
+    from labkit.ops.infra import local
+    from labkit.ops.infra.readiness import mongodb_ready
 
     local.ensure_jars()
     process = subprocess.Popen(["java", "-Xmx8g", "-XX:+UseParallelGC", "-cp", local.classpath(),

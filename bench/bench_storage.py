@@ -49,12 +49,14 @@ from bench_queries import timed
 from pymongo import MongoClient
 from report import table
 
-from labkit import contract, queries, store
+from labkit import contract
 from labkit.config import Settings
-from labkit.dataset import load_fleet
-from labkit.infra import local
-from labkit.infra.readiness import mongodb_ready
-from labkit.store import ensure_indexes
+from labkit.ops.infra import local
+from labkit.ops.infra.readiness import mongodb_ready
+from labkit.scenarios.dataset import load_fleet
+from labkit.store import mongo as store
+from labkit.store import queries
+from labkit.store.mongo import ensure_indexes
 
 RESULTS = Path(__file__).parent / "results" / "storage.md"
 SCRATCH = Path(__file__).parent / ".scratch" / "storage"
@@ -205,11 +207,11 @@ def seed_anomalies(db, settings: Settings, cars: int, seconds: int, start: datet
     the readings, with the simulator's default anomaly episodes, through the processor's
     detector. Only the records are stored (the readings are loaded without episodes, so the
     rollups' numbers stay those of the earlier runs). Returns how many."""
-    from labkit.detectors import AnomalyDetector
-    from labkit.faults import FaultRates
-    from labkit.simulator import SimConfig, Simulator
-    from labkit.sinks import MongoStore
-    from labkit.validation import validate
+    from labkit.process.detectors import AnomalyDetector
+    from labkit.process.validation import validate
+    from labkit.simulate.faults import FaultRates
+    from labkit.simulate.simulator import SimConfig, Simulator
+    from labkit.store.sinks import MongoStore
 
     faults = FaultRates(episode=FaultRates().episode, invalid=0.0, duplicate=0.0, late=0.0)
     simulator, detector = Simulator(SimConfig(cars=cars, seed=3, faults=faults)), AnomalyDetector()
@@ -225,7 +227,7 @@ def seed_anomalies(db, settings: Settings, cars: int, seconds: int, start: datet
 
 def winning_plan(db, settings: Settings, car: str, window) -> str:
     """The plan the server reports for the readings' series query (IXSCAN, COLLSCAN, or none)."""
-    from labkit import rollups
+    from labkit.store import rollups
 
     pipeline = rollups.from_readings_pipeline(car, queries.to_ms(window[0]), queries.to_ms(window[1]), 10_000, ("speed",))
     try:

@@ -4,7 +4,7 @@
 
 Loads N simulated messages (default fault rates, 40 cars so every partition has work) into a
 fresh topic of 4 partitions, then for each worker count: a new consumer group and database,
-the workers started together (`labkit.workers`), and the time from the first assignment until
+the workers started together (`labkit.scenarios.workers`), and the time from the first assignment until
 the group's lag (end offsets minus committed offsets, at the broker) is 0. Messages per
 second = N / that time. `--record` appends the table to bench/results/workers.md.
 
@@ -22,10 +22,10 @@ from pathlib import Path
 from report import table
 
 from labkit.config import Settings, Topics
-from labkit.infra.topics import ensure_topics, topic_plan
-from labkit.producer import produce
-from labkit.simulator import SimConfig, Simulator, backfill_start
-from labkit.workers import drain
+from labkit.ops.infra.topics import ensure_topics, topic_plan
+from labkit.scenarios.workers import drain
+from labkit.simulate.producer import produce
+from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 
 RESULTS = Path(__file__).parent / "results" / "workers.md"
 

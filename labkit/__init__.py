@@ -1,32 +1,26 @@
 """labkit: the code behind Telemetry Lab's notebooks and services.
 
-Open any module from a notebook with `labkit.<module>??`. Pure logic (no I/O):
+Folders follow the data, with the platform underneath and the teaching aids on top.
+Open any module from a notebook with `labkit.<folder>.<module>??`.
 
-- `contract`    event fields, ranges, thresholds, reason classes: the numbers everyone shares
-- `fleet`       cars that drive like cars (`geo`: metres per degree)
-- `faults`      injected anomalies, invalid messages, duplicates, late events, with labels
-- `simulator`   fleet + faults as a stream of messages with ground truth
-- `validation`  bytes in, verdict out; never raises
-- `detectors`   the original rules and per-car stateful detectors
-- `metrics`     per-window pipeline metrics
-- `dlq`         dead-letter envelopes
-- `evaluation`  precision and recall against the ground truth
+- `contract/`   the event: fields, ranges, thresholds, versions and JSON Schemas, time helpers
+- `simulate/`   the fleet, injected faults with ground truth, the producer
+- `process/`    the stream processor and its pure parts: validation, detectors, windows,
+                metrics, dead letters; DLQ replay
+- `store/`      the Store interface, MongoDB writes, rollups, the query layer
+- `api/`        the Telemetry API (FastAPI) and a runner for notebooks and tests
+- `observe/`    Prometheus metrics, Grafana dashboards, maps
+- `ops/`        the platform: services (infra), clients, preflight, Kafka helpers, sandboxes
+- `scenarios/`  whole-pipeline runs: live mode, workers, chaos, failover, datasets, scoring
+- `teach/`      exercises, checks, solutions, recorded numbers, the pipeline picture
+- `config`      the settings, from environment variables and `.env`
+- `cli`         `python -m labkit ...`
 
-I/O at the edges:
-
-- `config`      settings from environment variables and `.env`
-- `preflight`   are the services up? the fix when they are not
-- `infra`       start, check and stop Kafka and MongoDB (Docker or local processes)
-- `kafka_io`    small helpers to produce and read back messages
-- `producer`    confirmed sends, real time or as fast as possible
-- `store`       idempotent MongoDB writes and indexes
-- `processor`   the stream processor loop
-- `replay`      DLQ replay
-- `queries`     the query layer (series, latest, anomalies, health, DLQ summary)
-- `dataset`     load a practice dataset straight into MongoDB
-
-Nothing connects at import time. `exercises` checks notebook answers; `solutions` holds
-the reference solutions.
+Imports point one way, in this order (a folder imports only from those before it):
+contract → ops → observe → simulate → store → process → api → scenarios → teach → cli.
+The pure modules (`contract`, `simulate.fleet`, `simulate.faults`, `process.validation`,
+`process.detectors`, `process.windows`, `process.metrics`, `process.dlq`) import no client
+library. Nothing connects at import time.
 """
 
 __version__ = "0.1.0"

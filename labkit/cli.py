@@ -8,11 +8,11 @@ import json
 import sys
 
 from labkit.config import Settings
-from labkit.prometheus import PROCESSOR_PORT
+from labkit.observe.prometheus import PROCESSOR_PORT
 
 
 def _infra(args, settings: Settings) -> int:
-    from labkit import infra
+    from labkit.ops import infra
 
     try:
         if args.action == "up":
@@ -51,7 +51,8 @@ def _infra(args, settings: Settings) -> int:
 
 
 def _lab(args, settings: Settings) -> int:
-    from labkit import notebook_runner, preflight
+    from labkit.ops import preflight
+    from labkit.teach import notebook_runner
 
     results = notebook_runner.run_all()
     print()
@@ -69,10 +70,10 @@ def _simulate(args, settings: Settings) -> int:
     import signal
     import threading
 
-    from labkit import preflight
-    from labkit.faults import FaultRates
-    from labkit.producer import produce, truth_rows
-    from labkit.simulator import SimConfig, Simulator, backfill_start
+    from labkit.ops import preflight
+    from labkit.simulate.faults import FaultRates
+    from labkit.simulate.producer import produce, truth_rows
+    from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 
     rates = FaultRates(episode=args.episode_rate, invalid=args.invalid_rate,
                        duplicate=args.duplicate_rate, late=args.late_rate)
@@ -112,8 +113,8 @@ def _process(args, settings: Settings) -> int:
     import logging
     import signal
 
-    from labkit import preflight
-    from labkit.processor import DLQGuardTripped, Processor, ProcessorConfig
+    from labkit.ops import preflight
+    from labkit.process.processor import DLQGuardTripped, Processor, ProcessorConfig
 
     if args.workers > 1:
         return _process_workers(args, settings)
@@ -141,8 +142,8 @@ def _process_workers(args, settings: Settings) -> int:
     import signal
     import time
 
-    from labkit import preflight
-    from labkit.workers import Workers
+    from labkit.ops import preflight
+    from labkit.scenarios.workers import Workers
 
     try:
         preflight.ensure(settings, "kafka", "mongodb")
@@ -169,7 +170,7 @@ def _process_workers(args, settings: Settings) -> int:
 def _chaos(args, settings: Settings) -> int:
     import logging
 
-    from labkit import chaos
+    from labkit.scenarios import chaos
 
     logging.basicConfig(level=logging.ERROR)
     plan = chaos.ChaosPlan(events=args.events, cars=args.cars, processor_kills=args.processor_kills,
@@ -183,7 +184,7 @@ def _chaos(args, settings: Settings) -> int:
 def _validate_file(args, settings: Settings) -> int:
     from datetime import datetime, timezone
 
-    from labkit.validation import validate
+    from labkit.process.validation import validate
 
     now = datetime.now(timezone.utc)
     with open(args.file, "rb") as handle:
@@ -203,8 +204,8 @@ def _validate_file(args, settings: Settings) -> int:
 def _dlq(args, settings: Settings) -> int:
     from datetime import datetime
 
-    from labkit import preflight
-    from labkit.replay import replay
+    from labkit.ops import preflight
+    from labkit.process.replay import replay
 
     try:
         preflight.ensure(settings, "kafka", "mongodb")
@@ -227,7 +228,7 @@ def _api(args, settings: Settings) -> int:
     import uvicorn
 
     from labkit.api import create_app
-    from labkit.api_runner import KEEP_ALIVE_S
+    from labkit.api.runner import KEEP_ALIVE_S
 
     host, port = args.host, args.port or settings.api_host_port[1]
     print(f"Telemetry API on http://{host}:{port} (docs: /docs); Ctrl+C stops.", flush=True)
@@ -244,7 +245,7 @@ def _api(args, settings: Settings) -> int:
 
 
 def _schema(args, settings: Settings) -> int:
-    from labkit import schema
+    from labkit.contract import schema
 
     for path in schema.write():
         print(f"wrote {path.name}")
@@ -252,7 +253,7 @@ def _schema(args, settings: Settings) -> int:
 
 
 def _dashboards(args, settings: Settings) -> int:
-    from labkit import dashboards
+    from labkit.observe import dashboards
 
     for path in dashboards.write():
         print(f"wrote {path.relative_to(dashboards.REPO_ROOT)}")
@@ -260,7 +261,8 @@ def _dashboards(args, settings: Settings) -> int:
 
 
 def _live(args, settings: Settings) -> int:
-    from labkit import infra, live
+    from labkit.ops import infra
+    from labkit.scenarios import live
 
     try:
         return live.run(settings, cars=args.cars, rate=args.rate)
@@ -359,11 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, help="default: the port of API_URL (8000)")
     p.set_defaults(handler=_api)
 
-    p = sub.add_parser("dashboards", help="regenerate dashboards/*.json from labkit.dashboards")
+    p = sub.add_parser("dashboards", help="regenerate dashboards/*.json from labkit.observe.dashboards")
     p.add_argument("action", choices=["write"])
     p.set_defaults(handler=_dashboards)
 
-    p = sub.add_parser("schema", help="regenerate labkit/schemas/telemetry.v*.json from labkit.contract")
+    p = sub.add_parser("schema", help="regenerate labkit/contract/schemas/telemetry.v*.json from labkit.contract")
     p.add_argument("action", choices=["write"])
     p.set_defaults(handler=_schema)
 

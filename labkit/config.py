@@ -47,13 +47,13 @@ class Collections:
     anomalies: str = "anomalies"
     metrics: str = "pipeline_metrics"
     latest: str = "car_latest"
-    rollups: str = "car_rollups"  # per-car 10 s and one-minute summaries (labkit.rollups)
-    dead_letters: str = "dead_letters"  # every DLQ record, for the API (labkit.dlq)
+    rollups: str = "car_rollups"  # per-car 10 s and one-minute summaries (labkit.store.rollups)
+    dead_letters: str = "dead_letters"  # every DLQ record, for the API (labkit.process.dlq)
     dead_letter_counts: str = "dead_letter_counts"  # per reason and hour, rebuilt from dead_letters
     anomaly_counts: str = "anomaly_counts"  # per 10 s bucket, every type's count, rebuilt from anomalies
-    windows: str = "event_windows"  # event-time windows as published, with their history (labkit.windows)
+    windows: str = "event_windows"  # event-time windows as published, with their history (labkit.process.windows)
     too_late: str = "too_late_events"  # valid events that arrived after their window was final
-    assignments: str = "consumer_assignments"  # which processor had which partitions when (labkit.workers)
+    assignments: str = "consumer_assignments"  # which processor had which partitions when (labkit.scenarios.workers)
 
 
 @dataclass(frozen=True)

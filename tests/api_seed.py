@@ -14,8 +14,8 @@ from datetime import datetime, timedelta, timezone
 
 from pymongo import MongoClient
 
-from labkit import queries
-from labkit.store import ensure_indexes, write_anomalies, write_events
+from labkit.store import queries
+from labkit.store.mongo import ensure_indexes, write_anomalies, write_events
 
 
 @dataclass

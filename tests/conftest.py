@@ -10,8 +10,8 @@ import random
 
 import pytest
 
-from labkit import preflight
 from labkit.config import Settings
+from labkit.ops import preflight
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +119,7 @@ def pipeline(services: Settings):
     import uuid
 
     from labkit.config import Topics
-    from labkit.infra.topics import ensure_topics, topic_plan
+    from labkit.ops.infra.topics import ensure_topics, topic_plan
 
     tag = uuid.uuid4().hex[:8]
     _SESSION_TAGS.append(tag)
@@ -137,7 +137,7 @@ def pipeline(services: Settings):
 
 def _delete_topics(settings: Settings, topics) -> None:
     """Best effort: a broker that a test left down keeps them until the session's cleanup."""
-    from labkit import clients
+    from labkit.ops import clients
 
     try:
         admin = clients.kafka_admin(settings, request_timeout_ms=5000)

@@ -1,6 +1,6 @@
 """In-memory stand-ins for the processor's unit tests: no Kafka, no MongoDB.
 
-`MemoryStore` implements labkit.sinks.Store with dicts (same idempotence: a second copy of
+`MemoryStore` implements labkit.store.sinks.Store with dicts (same idempotence: a second copy of
 an `_id` is a duplicate), `FakeConsumer` answers what the processor asks a consumer between
 polls, and `OfflineProcessor` records what it would send and commit to Kafka instead of
 opening a transaction. Integration and reliability tests use the real services instead.
@@ -13,9 +13,9 @@ from datetime import datetime
 
 from kafka import TopicPartition
 
-from labkit.kafka_io import partition_for_key
-from labkit.processor import Processor
-from labkit.store import WriteResult, event_document
+from labkit.ops.kafka_io import partition_for_key
+from labkit.process.processor import Processor
+from labkit.store.mongo import WriteResult, event_document
 
 #: The fields of a kafka-python ConsumerRecord that the processor reads.
 Record = namedtuple("Record", "topic partition offset key value")
@@ -34,7 +34,7 @@ def records_for(messages, topic: str, partitions: int, first_offsets: dict[int, 
 
 
 class MemoryStore:
-    """labkit.sinks.Store in memory. `fail[name] = [exc, ...]` makes the next calls of method
+    """labkit.store.sinks.Store in memory. `fail[name] = [exc, ...]` makes the next calls of method
     `name` raise those, one per call; `calls` lists every call in order, `sent` every `_id`
     each collection was handed (stored or not)."""
 
@@ -139,7 +139,7 @@ class OfflineProcessor(Processor):
         self.abandon = 0
 
     def _in_transaction(self, outgoing: list, with_offsets: bool) -> None:
-        from labkit.processor import BatchAbandoned
+        from labkit.process.processor import BatchAbandoned
 
         if not with_offsets:
             self.published_metrics.extend(outgoing)

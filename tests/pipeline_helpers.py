@@ -6,11 +6,12 @@ import json
 
 from pymongo import MongoClient
 
-from labkit import dlq, kafka_io
 from labkit.config import Settings
-from labkit.faults import FaultRates, Message
-from labkit.producer import produce
-from labkit.simulator import SimConfig, Simulator, backfill_start
+from labkit.ops import kafka_io
+from labkit.process import dlq
+from labkit.simulate.faults import FaultRates, Message
+from labkit.simulate.producer import produce
+from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 
 #: The faults of a typical test batch: some invalid, some duplicated, some late.
 TEST_FAULTS = FaultRates(episode=0.005, invalid=0.05, duplicate=0.02, late=0.02)

@@ -1,4 +1,4 @@
-"""The Telemetry API: FastAPI over `labkit.queries`, for Grafana (Infinity) and students.
+"""The Telemetry API: FastAPI over `labkit.store.queries`, for Grafana (Infinity) and students.
 
     from labkit.api import create_app
     app = create_app(settings)        # uvicorn.run(app) or `python -m labkit api`
@@ -16,13 +16,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 
-from labkit import clients, queries, store
 from labkit.api.cache import AnswerCache, SharedAnswers
 from labkit.api.recent import RecentWindows
 from labkit.api.timing import RequestTiming
 from labkit.config import Settings
-from labkit.prometheus import CONTENT_TYPE, ApiMetrics, exposition
-from labkit.queries import QueryError, UnknownName
+from labkit.observe.prometheus import CONTENT_TYPE, ApiMetrics, exposition
+from labkit.ops import clients
+from labkit.store import mongo as store
+from labkit.store import queries
+from labkit.store.queries import QueryError, UnknownName
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -24,7 +24,7 @@ class Bucket(BaseModel):
 
 
 class BucketRow(TypedDict):
-    """A `Bucket` as `labkit.queries.series` returns it (floats already): the series route
+    """A `Bucket` as `labkit.store.queries.series` returns it (floats already): the series route
     writes its JSON straight from these rows, without building a model per bucket."""
 
     t: datetime

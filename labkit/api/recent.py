@@ -5,7 +5,7 @@ of metrics windows: 90 documents or more per refresh, read again and again altho
 newest one or two changed. Reading them was most of what /pipeline/* cost at 1M events
 (bench/results/storage.md). So the API holds the newest `span_ms` of windows and, on each
 request, reads only the tail: the windows that start at or after the newest one it holds,
-minus `overlap_ms`. A window is written once when it closes (labkit.metrics), and rewritten
+minus `overlap_ms`. A window is written once when it closes (labkit.process.metrics), and rewritten
 only by the same processor shortly after, so the tail sees every change; the answer is as
 fresh as a direct read.
 

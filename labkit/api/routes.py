@@ -1,4 +1,4 @@
-"""The routes, grouped by resource. Each one is a thin layer over `labkit.queries`."""
+"""The routes, grouped by resource. Each one is a thin layer over `labkit.store.queries`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import TypeAdapter
 
-from labkit import queries
 from labkit.api.models import (
     AnomalyCount,
     AnomalyRecord,
@@ -30,6 +29,7 @@ from labkit.api.models import (
 from labkit.api.params import time_range
 from labkit.config import Settings
 from labkit.contract import WINDOW_MS
+from labkit.store import queries
 
 
 def get_settings(request: Request) -> Settings:
@@ -232,7 +232,7 @@ def pipeline_lag(db: Db, settings: SettingsDep, shared: Shared, recent: Recent, 
 def pipeline_lag_now(settings: SettingsDep, group: Annotated[str, Query(min_length=1, max_length=200)] = "telemetry-processor"):
     """End offset minus the group's committed offset, per partition of the telemetry topic,
     asked of Kafka now (so it grows while the processor is stopped). 503 when Kafka is down."""
-    from labkit import preflight
+    from labkit.ops import preflight
 
     try:
         preflight.ensure(settings, "kafka")
@@ -246,7 +246,7 @@ def event_windows(db: Db, settings: SettingsDep, start: From = None, end: To = N
                   key: Annotated[str, Query(min_length=1, max_length=32, description="a car id, or `fleet`",
                                             examples=["fleet"])] = "fleet"):
     """Each window's count by event time, its state (emitted, revised, final), its revision,
-    and every time the processor published it (labkit.windows)."""
+    and every time the processor published it (labkit.process.windows)."""
     frm, to = time_range(start, end)
     return queries.event_windows(db, settings, key, frm, to)
 

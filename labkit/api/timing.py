@@ -5,7 +5,7 @@
 Browsers show the header in the developer tools' network tab, next to the total time a
 request took; the difference is time spent outside the app (the network, queues, the
 client). The storage benchmark reads it to tell the API's own latency from its load
-generator's. The same measurement goes to `labkit.prometheus.ApiMetrics` (a histogram per
+generator's. The same measurement goes to `labkit.observe.prometheus.ApiMetrics` (a histogram per
 route, and a count per route, method and status).
 
 A plain ASGI middleware: it only wraps `send`, so it adds next to nothing per request.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from labkit.prometheus import ApiMetrics
+from labkit.observe.prometheus import ApiMetrics
 
 
 class RequestTiming:

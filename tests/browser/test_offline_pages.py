@@ -9,9 +9,10 @@ import httpx
 import pandas as pd
 import pytest
 
-from labkit import basemap, contract
-from labkit.api_runner import ApiServer
+from labkit import contract
+from labkit.api.runner import ApiServer
 from labkit.config import REPO_ROOT
+from labkit.observe import basemap
 
 SHOTS = REPO_ROOT / "runs" / "browser"
 

@@ -3,7 +3,7 @@
 import pytest
 from pymongo import MongoClient
 
-from labkit.store import ensure_indexes
+from labkit.store.mongo import ensure_indexes
 
 
 @pytest.fixture

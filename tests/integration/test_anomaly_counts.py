@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from labkit import queries, store
-from labkit.sinks import MongoStore
+from labkit.store import mongo as store
+from labkit.store import queries
+from labkit.store.sinks import MongoStore
 
 pytestmark = pytest.mark.integration
 

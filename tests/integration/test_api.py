@@ -7,9 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pymongo import MongoClient
 
-from labkit import queries
 from labkit.api import create_app
-from labkit.api_runner import ApiServer
+from labkit.api.runner import ApiServer
+from labkit.store import queries
 from tests.api_seed import SEEDED, ms, seed
 
 #: Only for the error cases below, which need a time but not the seeded one.
@@ -112,8 +112,8 @@ def test_openapi_lists_every_route(client):
 
 
 def test_dlq_routes_read_mongodb_not_the_topic(pipeline):
-    from labkit import kafka_io
-    from labkit.processor import Processor, ProcessorConfig
+    from labkit.ops import kafka_io
+    from labkit.process.processor import Processor, ProcessorConfig
 
     producer = kafka_io.make_producer(pipeline)
     for value in (b"nope", b"nope again", b"[]"):
@@ -166,7 +166,7 @@ def test_lag_over_time_and_at_the_broker_now(client, pipeline):
     rows = client.get("/pipeline/lag", params={"from": ms(SEEDED.t0), "to": ms(SEEDED.t0 + timedelta(minutes=1))}).json()
     assert [(r["total"], r["p0"], r["p1"]) for r in rows] == [(0, None, None), (7, 0, 7)]
 
-    from labkit import kafka_io
+    from labkit.ops import kafka_io
 
     producer = kafka_io.make_producer(pipeline)
     for _ in range(3):

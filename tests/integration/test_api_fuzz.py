@@ -7,7 +7,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from labkit.api_runner import ApiServer
+from labkit.api.runner import ApiServer
 from tests.api_seed import seed
 
 EXAMPLES_PER_ROUTE = 20

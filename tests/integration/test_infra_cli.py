@@ -3,7 +3,7 @@ import subprocess
 import sys
 import time
 
-from labkit import infra
+from labkit.ops import infra
 
 
 def test_up_when_up_starts_nothing_and_is_quick(services):

@@ -2,8 +2,8 @@ import uuid
 
 from kafka import KafkaConsumer, TopicPartition
 
-from labkit import kafka_io
-from labkit.infra.topics import SCRATCH_TOPIC, describe_topics
+from labkit.ops import kafka_io
+from labkit.ops.infra.topics import SCRATCH_TOPIC, describe_topics
 
 
 def test_lab_topics_exist_with_planned_partitions(services):

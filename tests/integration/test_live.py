@@ -34,7 +34,7 @@ def test_live_mode_flows_end_to_end_and_stops_everything(pipeline):
 
 
 def test_live_mode_restarts_a_dead_part_then_gives_up_and_logs_why(pipeline):
-    from labkit import live
+    from labkit.scenarios import live
 
     lines = []
     dying = [sys.executable, "-c", "import sys; print('about to fail'); sys.exit(3)"]

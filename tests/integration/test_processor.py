@@ -10,8 +10,8 @@ from collections import Counter
 
 from pymongo import MongoClient
 
-from labkit import kafka_io
-from labkit.processor import Processor, ProcessorConfig
+from labkit.ops import kafka_io
+from labkit.process.processor import Processor, ProcessorConfig
 from tests.pipeline_helpers import committed_offsets, distinct_sources, dlq_records, expected, send_batch, stored_ids
 
 
@@ -129,14 +129,14 @@ def test_a_tripped_guard_leaves_no_detector_state_so_a_rerun_stores_everything(p
     of that batch instead of taking them for duplicates."""
     import pytest
 
-    from labkit.processor import DLQGuardTripped
+    from labkit.process.processor import DLQGuardTripped
 
     producer = kafka_io.make_producer(pipeline)
     for i in range(300):
         producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=b"garbage %d" % i)
     producer.flush()
     producer.close()
-    from labkit.faults import FaultRates
+    from labkit.simulate.faults import FaultRates
 
     messages = send_batch(pipeline, 200, seed=42, cars=1, rates=FaultRates.none())  # same partition, after the garbage
     group = f"g-{uuid.uuid4().hex[:6]}"

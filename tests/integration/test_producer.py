@@ -9,11 +9,11 @@ from datetime import datetime, timezone
 import pytest
 from kafka import KafkaAdminClient
 
-from labkit import kafka_io, preflight
-from labkit.faults import FaultRates
-from labkit.infra.topics import ensure_topics
-from labkit.producer import produce
-from labkit.simulator import SimConfig, Simulator, backfill_start
+from labkit.ops import kafka_io, preflight
+from labkit.ops.infra.topics import ensure_topics
+from labkit.simulate.faults import FaultRates
+from labkit.simulate.producer import produce
+from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 
 
 @pytest.fixture

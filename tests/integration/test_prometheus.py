@@ -6,8 +6,8 @@ import uuid
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from labkit.api_runner import ApiServer
-from labkit.processor import Processor, ProcessorConfig
+from labkit.api.runner import ApiServer
+from labkit.process.processor import Processor, ProcessorConfig
 from tests.pipeline_helpers import send_batch
 
 

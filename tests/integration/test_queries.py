@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from labkit import queries
-from labkit.store import update_latest, write_anomalies, write_events
+from labkit.store import queries
+from labkit.store.mongo import update_latest, write_anomalies, write_events
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -112,14 +112,14 @@ def test_pipeline_health_from_windows(db, pipeline):
 
 
 def test_dlq_summary_counts_by_reason_and_dedupes(pipeline, db):
-    from labkit import kafka_io
+    from labkit.ops import kafka_io
 
     producer = kafka_io.make_producer(pipeline)
     for value in (b"not json", b"[1]", b"still not json"):
         producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=value)
     producer.flush()
     producer.close()
-    from labkit.processor import Processor, ProcessorConfig
+    from labkit.process.processor import Processor, ProcessorConfig
 
     Processor(pipeline, ProcessorConfig(group_id="q-dlq")).run(idle_timeout_s=3)
     Processor(pipeline, ProcessorConfig(group_id="q-dlq-again")).run(idle_timeout_s=3)  # DLQ gets copies

@@ -8,10 +8,11 @@ from datetime import datetime, timedelta, timezone
 
 from pymongo import MongoClient
 
-from labkit import contract, kafka_io
-from labkit.faults import FaultRates
-from labkit.processor import Processor, ProcessorConfig
-from labkit.replay import replay
+from labkit import contract
+from labkit.ops import kafka_io
+from labkit.process.processor import Processor, ProcessorConfig
+from labkit.process.replay import replay
+from labkit.simulate.faults import FaultRates
 from tests.pipeline_helpers import dlq_records, pipeline_env, send_batch, stored_ids
 
 

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from labkit import queries, rollups
-from labkit.store import write_events
+from labkit.store import queries, rollups
+from labkit.store.mongo import write_events
 
 pytestmark = pytest.mark.integration
 
@@ -105,7 +105,7 @@ def test_minutes_stored_without_their_tens_are_read_from_the_ten_second_rollups(
 
 
 def test_loading_the_same_dataset_twice_stores_it_once(db, pipeline):
-    from labkit.dataset import load_fleet
+    from labkit.scenarios.dataset import load_fleet
 
     first = load_fleet(db, pipeline, 3, 120, T0, seed=7, episode_rate=0.05)
     counts = {name: db[name].count_documents({}) for name in

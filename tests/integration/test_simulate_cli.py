@@ -4,9 +4,9 @@ import subprocess
 import sys
 import uuid
 
-from labkit import kafka_io
-from labkit.infra.topics import ensure_topics
-from labkit.waiting import wait_until
+from labkit.ops import kafka_io
+from labkit.ops.infra.topics import ensure_topics
+from labkit.ops.waiting import wait_until
 
 
 def test_simulate_stops_cleanly_on_sigterm_after_flushing(services, tmp_path):

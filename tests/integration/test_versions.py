@@ -8,10 +8,10 @@ from fastapi.testclient import TestClient
 from pymongo import MongoClient
 
 from labkit.api import create_app
-from labkit.faults import FaultRates
-from labkit.processor import Processor, ProcessorConfig
-from labkit.producer import produce
-from labkit.simulator import SimConfig, Simulator, backfill_start
+from labkit.process.processor import Processor, ProcessorConfig
+from labkit.simulate.faults import FaultRates
+from labkit.simulate.producer import produce
+from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 
 
 def test_v1_and_v2_cars_together_and_an_unknown_version_is_dead_lettered(pipeline):
@@ -19,7 +19,7 @@ def test_v1_and_v2_cars_together_and_an_unknown_version_is_dead_lettered(pipelin
     messages = list(Simulator(config).messages(count=400, start=backfill_start(config, count=400)))
     future = {**json.loads(messages[0].value), "event_id": "v3-1", "schema_version": 3, "tyre_bar": 2.2}
     produce(pipeline, messages)
-    from labkit import kafka_io
+    from labkit.ops import kafka_io
 
     producer = kafka_io.make_producer(pipeline)
     producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=json.dumps(future).encode())

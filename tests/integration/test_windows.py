@@ -1,5 +1,5 @@
 """The processor's event-time windows against the real broker and MongoDB-wire server:
-one car's stream with a late event and a too-late one, as labkit.windows describes."""
+one car's stream with a late event and a too-late one, as labkit.process.windows describes."""
 
 import dataclasses
 import json
@@ -8,9 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 from pymongo import MongoClient
 
-from labkit import kafka_io, queries
-from labkit.infra.topics import ensure_topics
-from labkit.processor import Processor, ProcessorConfig
+from labkit.ops import kafka_io
+from labkit.ops.infra.topics import ensure_topics
+from labkit.process.processor import Processor, ProcessorConfig
+from labkit.store import queries
 
 
 def event(car: str, at: datetime, n: int) -> dict:

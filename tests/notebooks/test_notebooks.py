@@ -4,7 +4,7 @@ order and on a rerun.
 The notebooks run under papermill in order (as `make lab` runs them), each executed copy kept
 under runs/tests/forward. Its outputs are checked (no errors, warnings or frozen widgets;
 every chart non-empty, titled, with dated axes inside the run's time), and the numbers each
-notebook records (`labkit.records`) must obey the conservation laws. Then nbval (lax), as
+notebook records (`labkit.teach.records`) must obey the conservation laws. Then nbval (lax), as
 instructors' CI usually runs it, executes those copies again in reverse order: every cell
 must run, and the cell that records the numbers is tagged `nbval-check-output`, so nbval
 compares its output with the first run's: the same numbers in another order and on a rerun.
@@ -17,8 +17,8 @@ from datetime import datetime, timedelta, timezone
 import nbformat
 import pytest
 
-from labkit import notebook_runner, records
 from labkit.config import REPO_ROOT
+from labkit.teach import notebook_runner, records
 from tests.notebooks.output_checks import notebook_figure_problems, output_problems
 
 NOTEBOOKS = notebook_runner.lab_notebooks()
@@ -64,7 +64,7 @@ def test_notebook_runs_and_shows_nothing_broken(forward, path):
     problems = [p for p in notebook_figure_problems(nb, (start, end))
                 if not _inside_fixed_window(nb, p)]
     assert problems == []
-    assert records.read(nb), f"{path.name} records no numbers (labkit.records.record)"
+    assert records.read(nb), f"{path.name} records no numbers (labkit.teach.records.record)"
 
 
 def _inside_fixed_window(nb, problem: str) -> bool:

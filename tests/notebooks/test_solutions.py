@@ -1,4 +1,4 @@
-"""The reference solutions pass the very checks the notebooks use (`labkit.checks`), and the
+"""The reference solutions pass the very checks the notebooks use (`labkit.teach.checks`), and the
 checks reject a wrong answer: a check that cannot fail grades nothing."""
 
 import json
@@ -6,19 +6,20 @@ from datetime import datetime, timedelta, timezone
 
 from pymongo import MongoClient
 
-from labkit import exercises, kafka_io, sandbox
-from labkit.checks import nb00 as check00
-from labkit.checks import nb01 as check01
-from labkit.checks import nb02 as check02
-from labkit.checks import nb03 as check03
-from labkit.checks import nb04 as check04
-from labkit.checks import nb05 as check05
-from labkit.checks import nb06 as check06
-from labkit.checks import nb07 as check07
-from labkit.faults import FaultRates
-from labkit.infra.topics import describe_topics
-from labkit.simulator import SimConfig, Simulator, backfill_start
-from labkit.solutions import nb00, nb01, nb02, nb03, nb04, nb05, nb06, nb07
+from labkit.ops import kafka_io, sandbox
+from labkit.ops.infra.topics import describe_topics
+from labkit.simulate.faults import FaultRates
+from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
+from labkit.teach import exercises
+from labkit.teach.checks import nb00 as check00
+from labkit.teach.checks import nb01 as check01
+from labkit.teach.checks import nb02 as check02
+from labkit.teach.checks import nb03 as check03
+from labkit.teach.checks import nb04 as check04
+from labkit.teach.checks import nb05 as check05
+from labkit.teach.checks import nb06 as check06
+from labkit.teach.checks import nb07 as check07
+from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb04, nb05, nb06, nb07
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -37,7 +38,7 @@ def test_nb00_solutions(services):
 
 
 def test_nb01_solutions(pipeline):
-    from labkit.infra.topics import ensure_topics
+    from labkit.ops.infra.topics import ensure_topics
 
     topic = pipeline.topics.telemetry + ".ex1"
     ensure_topics(pipeline, {topic: 4})
@@ -63,8 +64,8 @@ def test_nb02_solutions(pipeline):
     assert check02.idempotent_store(nb02.store_events, db["ex2"], raws, NOW)
     assert not check02.idempotent_store(lambda coll, raws, now: coll.insert_many([{"x": 1}]) and 1, db["ex2"], raws, NOW)
 
-    from labkit.infra.topics import ensure_topics
-    from labkit.producer import produce
+    from labkit.ops.infra.topics import ensure_topics
+    from labkit.simulate.producer import produce
 
     topic = pipeline.topics.telemetry + ".ex3"
     ensure_topics(pipeline, {topic: 1})
@@ -79,7 +80,7 @@ def test_nb02_solutions(pipeline):
 
 
 def test_nb03_solutions(pipeline):
-    from labkit.dataset import load_fleet
+    from labkit.scenarios.dataset import load_fleet
 
     start = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
     end = start + timedelta(seconds=300)
@@ -95,7 +96,7 @@ def test_nb03_solutions(pipeline):
 
 
 def test_nb04_solutions(pipeline):
-    from labkit import queries
+    from labkit.store import queries
     from tests.api_seed import seed
 
     seeded = seed(pipeline)
@@ -107,8 +108,8 @@ def test_nb04_solutions(pipeline):
 
 
 def test_nb05_solutions(pipeline):
-    from labkit.dataset import load_fleet
-    from labkit.producer import produce
+    from labkit.scenarios.dataset import load_fleet
+    from labkit.simulate.producer import produce
 
     start = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
     client = MongoClient(pipeline.mongodb_uri, tz_aware=True)

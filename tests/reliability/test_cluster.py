@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
-from labkit.failover import leader_failover
-from labkit.infra.cluster import Cluster
-from labkit.infra.topics import ensure_topics, partition_table, topic_plan
-from labkit.processor import Processor, ProcessorConfig
+from labkit.ops.infra.cluster import Cluster
+from labkit.ops.infra.topics import ensure_topics, partition_table, topic_plan
+from labkit.process.processor import Processor, ProcessorConfig
+from labkit.scenarios.failover import leader_failover
 from tests.pipeline_helpers import expected, send_batch, stored_ids
 
 

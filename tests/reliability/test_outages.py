@@ -7,10 +7,11 @@ import uuid
 
 import pytest
 
-from labkit import chaos, infra
-from labkit.infra import local
-from labkit.infra.readiness import kafka_ready
-from labkit.processor import Processor, ProcessorConfig
+from labkit.ops import infra
+from labkit.ops.infra import local
+from labkit.ops.infra.readiness import kafka_ready
+from labkit.process.processor import Processor, ProcessorConfig
+from labkit.scenarios import chaos
 from tests.pipeline_helpers import distinct_sources, dlq_records, expected, send_batch, stored_ids
 
 
@@ -95,7 +96,7 @@ def test_acknowledged_journaled_writes_survive_a_killed_database(pipeline):
     from pymongo import MongoClient
     from pymongo.errors import PyMongoError
 
-    from labkit.infra.readiness import mongodb_ready
+    from labkit.ops.infra.readiness import mongodb_ready
 
     mongo = next(s for s in local.services(pipeline) if s.name == "mongo")
     client = MongoClient(pipeline.mongodb_uri, journal=True, serverSelectionTimeoutMS=2000, socketTimeoutMS=5000)

@@ -11,11 +11,11 @@ import uuid
 
 import pytest
 
-from labkit import infra, kafka_io
-from labkit.infra import local
-from labkit.infra.readiness import mongodb_ready
-from labkit.processor import DLQGuardTripped, Processor, ProcessorConfig
-from labkit.waiting import wait_until
+from labkit.ops import infra, kafka_io
+from labkit.ops.infra import local
+from labkit.ops.infra.readiness import mongodb_ready
+from labkit.ops.waiting import wait_until
+from labkit.process.processor import DLQGuardTripped, Processor, ProcessorConfig
 from tests.pipeline_helpers import committed_offsets, distinct_sources, dlq_records, expected, pipeline_env, send_batch, stored_ids
 
 
@@ -104,7 +104,7 @@ def hostile_variants(valid: bytes) -> list[bytes]:
 
 
 def test_hostile_corpus_goes_to_the_dlq_with_reasons_and_the_processor_lives(pipeline):
-    from labkit.faults import FaultRates
+    from labkit.simulate.faults import FaultRates
 
     messages = send_batch(pipeline, 400, seed=13, rates=FaultRates.none())
     corpus = HOSTILE + hostile_variants(messages[0].value)
@@ -120,7 +120,7 @@ def test_hostile_corpus_goes_to_the_dlq_with_reasons_and_the_processor_lives(pip
     records = dlq_records(pipeline)
     assert len(records) == len(corpus)
     assert all(r["reason"] and r["detail"] for r in records)
-    from labkit import dlq
+    from labkit.process import dlq
 
     assert sorted(dlq.original_bytes(r) for r in records) == sorted(corpus)  # byte for byte
 

@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 import pytest
 from pymongo import MongoClient
 
-from labkit import infra, kafka_io
-from labkit.infra import local
-from labkit.infra.topics import SCRATCH_TOPIC
+from labkit.ops import infra, kafka_io
+from labkit.ops.infra import local
+from labkit.ops.infra.topics import SCRATCH_TOPIC
 
 quiet = dict(log=lambda *a, **k: None)
 

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 
 from pymongo import MongoClient
 
-from labkit import kafka_io
-from labkit.workers import Workers, owners_from, timeline
+from labkit.ops import kafka_io
+from labkit.scenarios.workers import Workers, owners_from, timeline
 from tests.pipeline_helpers import expected, send_batch, stored_ids
 
 

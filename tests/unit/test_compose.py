@@ -89,7 +89,7 @@ def test_the_default_stack_has_one_broker_whose_topics_need_one_replica():
 def test_the_cluster_profile_runs_three_voters_with_replicated_internal_topics():
     import json
 
-    from labkit.infra.docker import CLUSTER_ENV
+    from labkit.ops.infra.docker import CLUSTER_ENV
 
     result = _config(CLUSTER_ENV)
     assert result.returncode == 0, result.stderr
@@ -120,8 +120,8 @@ def test_grafana_preinstalls_infinity_and_provisions_fixed_uids():
 def test_the_prometheus_profile_scrapes_the_api_and_the_processor_on_the_host():
     import json
 
-    from labkit.infra import scraper
-    from labkit.prometheus import PROCESSOR_PORT
+    from labkit.observe.prometheus import PROCESSOR_PORT
+    from labkit.ops.infra import scraper
 
     result = _config({"COMPOSE_PROFILES": "prometheus"})
     assert result.returncode == 0, result.stderr

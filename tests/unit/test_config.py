@@ -138,7 +138,7 @@ def test_importing_labkit_connects_to_nothing():
         "import socket\n"
         "def boom(*a, **k): raise RuntimeError('connected at import')\n"
         "socket.socket.connect = boom\n"
-        "import labkit, labkit.config, labkit.preflight, labkit.infra, labkit.kafka_io\n"
+        "import labkit, labkit.config, labkit.ops.preflight, labkit.ops.infra, labkit.ops.kafka_io\n"
         "labkit.config.Settings.from_env()\n"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

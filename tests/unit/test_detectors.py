@@ -5,10 +5,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from labkit import contract
-from labkit.detectors import AnomalyDetector, rule_anomalies
-from labkit.faults import FaultRates
-from labkit.simulator import SimConfig, Simulator, backfill_start
-from labkit.validation import validate
+from labkit.contract import rule_anomalies
+from labkit.process.detectors import AnomalyDetector
+from labkit.process.validation import validate
+from labkit.simulate.faults import FaultRates
+from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 

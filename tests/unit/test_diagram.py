@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from labkit.diagram import HIGHLIGHT_FILL, LABELS, SIDE, STAGES, Pipeline, pipeline
+from labkit.teach.diagram import HIGHLIGHT_FILL, LABELS, SIDE, STAGES, Pipeline, pipeline
 
 NS = "{http://www.w3.org/2000/svg}"
 

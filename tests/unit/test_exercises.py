@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from labkit import exercises
+from labkit.teach import exercises
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from labkit import contract, faults
-from labkit.faults import EPISODES, FaultRates
-from labkit.simulator import SimConfig, Simulator, backfill_start
+from labkit import contract
+from labkit.simulate import faults
+from labkit.simulate.faults import EPISODES, FaultRates
+from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from labkit import contract
-from labkit.fleet import CityArea, Fleet, FleetConfig
-from labkit.geo import haversine_m, metres_per_degree
+from labkit.contract.geo import haversine_m, metres_per_degree
+from labkit.simulate.fleet import CityArea, Fleet, FleetConfig
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -8,9 +8,9 @@ import psutil
 import pytest
 
 from labkit.config import Settings
-from labkit.infra import local
-from labkit.infra.cluster import Cluster
-from labkit.infra.topics import replication_for, topic_plan
+from labkit.ops.infra import local
+from labkit.ops.infra.cluster import Cluster
+from labkit.ops.infra.topics import replication_for, topic_plan
 
 NO_DOTENV = Path("/nonexistent/.env")  # unit tests never read a developer's .env
 
@@ -158,7 +158,7 @@ def test_topic_plan_spreads_only_telemetry():
 
 
 def test_cluster_id_never_starts_with_a_dash():
-    from labkit.infra.local import new_cluster_id
+    from labkit.ops.infra.local import new_cluster_id
 
     # 0xF8 as the first byte encodes to "-" in URL-safe base64: the case that broke `infra up`.
     dash_first = iter([bytes([0xF8]) + bytes(15), bytes(16)])

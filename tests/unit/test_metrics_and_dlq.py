@@ -3,9 +3,9 @@ import json
 from collections import Counter
 from datetime import datetime, timezone
 
-from labkit import dlq
-from labkit.metrics import BatchCounts, WindowedMetrics
-from labkit.validation import validate
+from labkit.process import dlq
+from labkit.process.metrics import BatchCounts, WindowedMetrics
+from labkit.process.validation import validate
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 

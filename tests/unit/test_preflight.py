@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from labkit import preflight
 from labkit.config import Settings
+from labkit.ops import preflight
 
 
 def closed_port() -> int:

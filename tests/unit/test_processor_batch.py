@@ -8,9 +8,9 @@ import pytest
 from pymongo.errors import AutoReconnect
 
 from labkit.config import Settings
-from labkit.faults import FaultRates
-from labkit.processor import DLQGuardTripped, ProcessorConfig
-from labkit.simulator import SimConfig, Simulator, backfill_start
+from labkit.process.processor import DLQGuardTripped, ProcessorConfig
+from labkit.simulate.faults import FaultRates
+from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 from tests.fakes import FakeConsumer, MemoryStore, OfflineProcessor, records_for
 
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)

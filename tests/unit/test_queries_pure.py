@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from labkit import queries
+from labkit.store import queries
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -5,7 +5,7 @@ import types
 
 import pytest
 
-from labkit import records
+from labkit.teach import records
 
 
 @pytest.fixture

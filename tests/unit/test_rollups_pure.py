@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from labkit import rollups
 from labkit.contract import METRICS
-from labkit.rollups import Partial
+from labkit.store import rollups
+from labkit.store.rollups import Partial
 
 pytestmark = pytest.mark.unit
 

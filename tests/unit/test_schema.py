@@ -7,10 +7,11 @@ from datetime import datetime, timezone
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from labkit import contract, schema
-from labkit.faults import FaultRates
-from labkit.simulator import SimConfig, Simulator, backfill_start
-from labkit.validation import validate
+from labkit import contract
+from labkit.contract import schema
+from labkit.process.validation import validate
+from labkit.simulate.faults import FaultRates
+from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -4,7 +4,7 @@ import pytest
 from kafka.errors import TopicAuthorizationFailedError, UnknownBrokerIdError
 
 from labkit.config import Settings
-from labkit.infra import topics
+from labkit.ops.infra import topics
 
 
 def test_a_controller_unknown_to_the_first_client_is_tried_again(monkeypatch):

@@ -4,7 +4,7 @@ import pytest
 from kafka import errors as kafka_errors
 from pymongo import errors as mongo_errors
 
-from labkit.transient import is_transient
+from labkit.ops.transient import is_transient
 
 
 @pytest.mark.parametrize("exc", [

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from labkit import contract
-from labkit.validation import validate
+from labkit.process.validation import validate
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 GOOD = {
@@ -136,8 +136,8 @@ def test_accepts_str_and_memoryview_too():
 
 
 def test_simulated_invalid_messages_get_the_reason_class_of_their_label():
-    from labkit.faults import FaultRates
-    from labkit.simulator import SimConfig, Simulator, backfill_start
+    from labkit.simulate.faults import FaultRates
+    from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 
     config = SimConfig(cars=10, seed=6, faults=FaultRates(episode=0.01, invalid=0.2, duplicate=0.02, late=0.02))
     start = backfill_start(config, count=5000, now=NOW)

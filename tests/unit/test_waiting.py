@@ -1,6 +1,6 @@
 import pytest
 
-from labkit.waiting import wait_until
+from labkit.ops.waiting import wait_until
 
 
 class FakeTime:

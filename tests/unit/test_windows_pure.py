@@ -2,7 +2,7 @@
 
 import random
 
-from labkit.windows import FLEET, LATE, ON_TIME, TOO_LATE, EventTimeWindows
+from labkit.process.windows import FLEET, LATE, ON_TIME, TOO_LATE, EventTimeWindows
 
 S = 1_000  # one second in ms; windows are 10 s
 

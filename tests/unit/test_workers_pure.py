@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
-from labkit.workers import owners_from, ownership
+from labkit.scenarios.workers import owners_from, ownership
 
 T = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 

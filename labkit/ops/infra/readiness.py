@@ -1,0 +1,59 @@
+"""Is a server ready to serve? Protocol-level answers, not just an open port."""
+
+from __future__ import annotations
+
+from labkit.config import Settings
+from labkit.ops import clients
+
+
+def kafka_ready(settings: Settings, timeout_ms: int = 2000) -> bool:
+    """True when the broker answers a metadata request (a listening port is not enough)."""
+    import socket
+
+
+    # A closed port answers "no" at once; the client would retry for half a minute.
+    try:
+        socket.create_connection(settings.kafka_host_port, timeout=1).close()
+    except OSError:
+        return False
+
+    try:
+        admin = clients.kafka_admin(settings, request_timeout_ms=timeout_ms)
+    except Exception:
+        return False
+    try:
+        admin.describe_cluster()
+        return True
+    except Exception:
+        return False
+    finally:
+        admin.close()
+
+
+def mongodb_ready(settings: Settings, timeout_ms: int = 1000) -> bool:
+    """True when the server answers `ping`."""
+    client = clients.mongo_client(settings, serverSelectionTimeoutMS=timeout_ms, connect=False)
+    try:
+        client.admin.command("ping")
+        return True
+    except Exception:
+        return False
+    finally:
+        client.close()
+
+
+def service_versions(settings: Settings) -> dict[str, str]:
+    """What each server says it is: Kafka's API version as the client detects it, and the
+    MongoDB server's version string (the local server answers as 4.4)."""
+    consumer = clients.kafka_consumer(settings)
+    try:
+        consumer.topics()  # forces a connection so the version is detected
+        kafka_api = ".".join(map(str, consumer.config["api_version"]))
+    finally:
+        consumer.close()
+    client = clients.mongo_client(settings)
+    try:
+        info = client.server_info()
+    finally:
+        client.close()
+    return {"kafka (API level)": kafka_api, "mongodb": info.get("version", "?")}

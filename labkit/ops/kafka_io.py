@@ -1,0 +1,160 @@
+"""Small Kafka helpers shared by notebooks, tests and the lab's services.
+
+Clients are created here with the lab's settings so every caller gets the same,
+deliberate configuration (acks, timeouts) instead of kafka-python's defaults.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from labkit.config import Settings
+from labkit.ops import clients
+
+
+@dataclass(frozen=True)
+class Record:
+    """A message read back from Kafka, with where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int
+
+
+def make_producer(settings: Settings, **overrides):
+    """A producer that waits for every in-sync replica (acks=all) and batches briefly
+    (labkit.ops.clients)."""
+    return clients.kafka_producer(settings, **overrides)
+
+
+def read_topic(settings: Settings, topic: str, max_messages: int = 100, timeout_s: float = 10.0,
+               partitions: list[int] | None = None, start_offsets: dict[int, int] | None = None) -> list[Record]:
+    """Read up to `max_messages` from `topic` without a consumer group (nothing is committed).
+
+    Reads every partition (or `partitions`) from the beginning, or from `start_offsets`
+    (partition -> offset). Stops at `max_messages`, at the end of every partition, or
+    after `timeout_s` seconds, whichever comes first. Bounded: it never hangs a cell.
+    """
+    from kafka import TopicPartition
+
+    consumer = clients.kafka_consumer(settings, consumer_timeout_ms=1000)  # read_committed, no group
+    try:
+        known = consumer.partitions_for_topic(topic)
+        if not known:
+            raise ValueError(f"topic {topic!r} does not exist (run `make infra-up` to create the lab's topics)")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions if partitions is not None else known)]
+        consumer.assign(tps)
+        for tp in tps:
+            if start_offsets and tp.partition in start_offsets:
+                consumer.seek(tp, start_offsets[tp.partition])
+            else:
+                consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets(tps)
+        records: list[Record] = []
+        deadline = time.monotonic() + timeout_s
+        while len(records) < max_messages and time.monotonic() < deadline:
+            if all(consumer.position(tp) >= end[tp] for tp in tps):
+                break
+            batch = consumer.poll(timeout_ms=200, max_records=max_messages - len(records))
+            for messages in batch.values():
+                for m in messages:
+                    records.append(Record(m.topic, m.partition, m.offset, m.key, m.value,
+                                          tuple(m.headers or ()), m.timestamp))
+        return records[:max_messages]
+    finally:
+        consumer.close()
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """Partition -> the end a read_committed reader sees: the next offset to be written, or
+    the first offset of a transaction still open (the last stable offset)."""
+    from kafka import TopicPartition
+
+    consumer = clients.kafka_consumer(settings)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+
+
+def round_trip(settings: Settings, count: int = 3) -> list[Record]:
+    """Produce `count` small keyed messages with a header, then read exactly those back.
+
+    Uses the scratch topic (created here, explicitly, with as many partitions as the
+    telemetry topic) so experiments never mix with telemetry. Used by notebook 00 and
+    the tests as the smallest proof that Kafka works end to end.
+    """
+    from labkit.ops.infra.topics import SCRATCH_TOPIC, ensure_topics
+
+    topic = SCRATCH_TOPIC
+    ensure_topics(settings, {topic: settings.telemetry_partitions})
+    run_id = uuid.uuid4().hex[:8]
+    producer = make_producer(settings)
+    sent = {}
+    try:
+        for i in range(count):
+            key = f"CAR_{i + 1:03d}".encode()
+            meta = producer.send(topic, key=key, value=f"hello {run_id} #{i}".encode(),
+                                 headers=[("run_id", run_id.encode())]).get(timeout=15)
+            sent.setdefault(meta.partition, []).append(meta.offset)
+    finally:
+        producer.close()
+    starts = {p: min(offsets) for p, offsets in sent.items()}
+    records = read_topic(settings, topic, max_messages=10_000, partitions=list(starts), start_offsets=starts)
+    return [r for r in records if (("run_id", run_id.encode()) in r.headers)]
+
+
+def partition_for_key(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner picks for `key`: murmur2(key) mod partitions.
+
+    The same formula in the Java and Python clients, so one car always lands in one
+    partition, which is what keeps each car's events in order.
+    """
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def rewind_group(settings: Settings, group: str, topic: str, offsets: dict[int, int]) -> None:
+    """Set a consumer group's committed offsets back to `offsets` (partition -> offset).
+
+    What a crash before the commit amounts to: the group will read those messages again.
+    The group must have no running members.
+    """
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = clients.kafka_consumer(settings, group_id=group)
+    try:
+        consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
+    finally:
+        consumer.close(autocommit=False)
+
+
+def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, int | None]:
+    """Partition -> the group's committed offset (the next offset it will read), or None
+    where the group has never committed. Reads only; joins no group."""
+    from kafka import TopicPartition
+
+    consumer = clients.kafka_consumer(settings, group_id=group)
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+        return {p: consumer.committed(TopicPartition(topic, p)) for p in partitions}
+    finally:
+        consumer.close(autocommit=False)
+
+
+def consumer_lag(settings: Settings, group: str, topic: str) -> dict[int, int]:
+    """Partition -> lag: log end offset minus the group's committed offset (the whole
+    partition when the group never committed). Measured at the broker, so it keeps growing
+    when the consumer is stopped, unlike anything the consumer reports about itself."""
+    ends = end_offsets(settings, topic)
+    committed = committed_offsets(settings, group, topic)
+    return {p: end - (committed.get(p) or 0) for p, end in sorted(ends.items())}

@@ -1,0 +1,174 @@
+"""Preflight: is every service a notebook needs reachable? Answer in seconds, with the fix.
+
+Client libraries wait 30-60 s before they give up on a missing server, which in a
+notebook looks like a frozen cell. Preflight checks all four services at once with short
+timeouts and says, for each one that is down, the command that brings it up.
+
+    >>> from labkit import preflight
+    >>> preflight.require(settings, "kafka", "mongodb")   # raises ServiceUnavailable if down
+"""
+
+from __future__ import annotations
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from labkit.config import Settings
+
+SERVICES = ("kafka", "mongodb", "api", "grafana")
+
+#: What to run when a service is down. Shown verbatim to students.
+FIXES = {
+    "kafka": "run `make infra-up`",
+    "mongodb": "run `make infra-up` (or point MONGODB_URI at a running MongoDB)",
+    "api": "run `make api` in a terminal, or start it from notebook 04 with labkit.api.runner",
+    "grafana": "run `make infra-up` on a machine with Docker (Grafana runs only in the Docker stack)",
+}
+
+NAMES = {"kafka": "Kafka", "mongodb": "MongoDB", "api": "Telemetry API", "grafana": "Grafana"}
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """The answer for one service: reachable or not, and why."""
+
+    service: str
+    address: str
+    ok: bool
+    detail: str = ""
+
+    @property
+    def message(self) -> str:
+        name = NAMES[self.service]
+        if self.ok:
+            return f"{name} is reachable at {self.address}" + (f" ({self.detail})" if self.detail else "")
+        return f"{name} is not reachable at {self.address}: {FIXES[self.service]}" + (
+            f" [{self.detail}]" if self.detail else ""
+        )
+
+
+class ServiceUnavailable(RuntimeError):
+    """Raised by :func:`require` when a needed service is down; `.down` lists them."""
+
+    def __init__(self, down: list[ServiceStatus]):
+        self.down = down
+        super().__init__("\n".join(s.message for s in down))
+
+
+@dataclass(frozen=True)
+class Report:
+    """All statuses from one preflight run; prints as a short table in notebooks.
+
+    `needed` names the services the caller needs (None: all of them). A service that is down
+    and not needed prints as a note, not as a failure: a student should not read "✘" next to
+    Grafana in a notebook that never uses it."""
+
+    statuses: tuple[ServiceStatus, ...]
+    needed: tuple[str, ...] | None = None
+
+    def __getitem__(self, service: str) -> ServiceStatus:
+        return next(s for s in self.statuses if s.service == service)
+
+    def __str__(self) -> str:
+        return "\n".join(self._line(s) for s in self.statuses)
+
+    def _line(self, s: ServiceStatus) -> str:
+        if s.ok:
+            return "✔ " + s.message
+        if self.needed is None or s.service in self.needed:
+            return "✘ " + s.message
+        return f"· {NAMES[s.service]} is not reachable at {s.address}, and not needed here. To start it: {FIXES[s.service]}"
+
+    def _repr_pretty_(self, p, cycle):  # IPython display
+        p.text(str(self))
+
+
+def check(settings: Settings, services=SERVICES, timeout: float = 1.5) -> Report:
+    """Check `services` concurrently; return within about `timeout` seconds. Never raises."""
+    checks = {
+        "kafka": lambda: _check_kafka(settings, timeout),
+        "mongodb": lambda: _check_mongodb(settings, timeout),
+        "api": lambda: _check_http("api", settings.api_url, "/health", timeout),
+        "grafana": lambda: _check_http("grafana", settings.grafana_url, "/api/health", timeout),
+    }
+    unknown = set(services) - set(checks)
+    if unknown:
+        raise ValueError(f"unknown service(s) {sorted(unknown)}; choose from {SERVICES}")
+    with ThreadPoolExecutor(max_workers=len(services)) as pool:
+        futures = [pool.submit(checks[name]) for name in services]
+        return Report(tuple(f.result() for f in futures))
+
+
+def require(settings: Settings, *services: str, timeout: float = 1.5) -> Report:
+    """Check every service, print the report, raise ServiceUnavailable for needed ones that are down."""
+    report = Report(check(settings, SERVICES, timeout).statuses, needed=services)
+    print(report)
+    down = [report[name] for name in services if not report[name].ok]
+    if down:
+        raise ServiceUnavailable(down)
+    return report
+
+
+def ensure(settings: Settings, *services: str, timeout: float = 1.5) -> None:
+    """Like `require` for library code: check only `services`, print nothing, raise
+    ServiceUnavailable (with the fix) for those that are down."""
+    report = check(settings, services, timeout)
+    down = [s for s in report.statuses if not s.ok]
+    if down:
+        raise ServiceUnavailable(down)
+
+
+def _tcp(host: str, port: int, timeout: float) -> str | None:
+    """None if a TCP connection opens, else a short reason."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+
+
+def _check_kafka(settings: Settings, timeout: float) -> ServiceStatus:
+    host, port = settings.kafka_host_port
+    address = f"{host}:{port}"
+    error = _tcp(host, port, timeout)
+    if error:
+        return ServiceStatus("kafka", address, False, error)
+    # A port that accepts is not yet a broker that answers: ask for metadata.
+    try:
+        from labkit.ops import clients
+
+        consumer = clients.kafka_consumer(settings, request_timeout_ms=int(timeout * 1000) + 500)
+        try:
+            topics = consumer.topics()
+        finally:
+            consumer.close()
+        return ServiceStatus("kafka", address, True, f"{len(topics)} topics, the lab's and the notebooks' sandboxes")
+    except Exception as exc:  # any client failure means "not usable yet"
+        return ServiceStatus("kafka", address, False, f"port open but no metadata: {type(exc).__name__}")
+
+
+def _check_mongodb(settings: Settings, timeout: float) -> ServiceStatus:
+    host, port = settings.mongodb_host_port
+    address = f"{host}:{port}"
+    from labkit.ops import clients
+
+    client = clients.mongo_client(settings, serverSelectionTimeoutMS=int(timeout * 1000), connect=False)
+    try:
+        client.admin.command("ping")
+        version = client.server_info().get("version", "?")
+        return ServiceStatus("mongodb", address, True, f"server {version}")
+    except Exception as exc:
+        return ServiceStatus("mongodb", address, False, type(exc).__name__)
+    finally:
+        client.close()
+
+
+def _check_http(service: str, base_url: str, path: str, timeout: float) -> ServiceStatus:
+    import httpx
+
+    try:
+        response = httpx.get(base_url.rstrip("/") + path, timeout=timeout)
+        return ServiceStatus(service, base_url, response.status_code < 500, f"HTTP {response.status_code}")
+    except httpx.HTTPError as exc:
+        return ServiceStatus(service, base_url, False, type(exc).__name__)

@@ -1,0 +1,123 @@
+"""A notebook's own corner of the lab: its own topics, consumer groups and database.
+
+All notebooks share one Kafka broker and one MongoDB server. If they also shared topics and
+a database, each would read what the others (and its own earlier runs) left behind: a new
+consumer group starts at the earliest offset, so notebook 02 would process notebook 01's
+cars too, and its numbers would change with every run. A sandbox gives each notebook
+names of its own, emptied when the notebook starts, so any order and any rerun give the
+same numbers, and a run never reads more than its own data.
+
+    >>> lab = sandbox.open(Settings.from_env(), "02")
+    >>> lab.settings.topics.telemetry          # 'lab02.car.telemetry.v1'
+    >>> lab.settings.mongodb_db                # 'lab02_telemetry'
+    >>> lab.group("processor")                 # 'lab02.processor'
+    >>> lab.now                                # a fixed "now", on a whole minute
+
+`lab.now` is the notebook's clock: batches are simulated to end at it. It is rounded down to
+a whole minute so that 10-second windows cut a batch at the same places on every run.
+
+The lab's own topics and database (`car.telemetry.v1`, `telemetry`), which `make live` and
+Grafana use, are never touched by a sandbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from labkit.config import Settings, Topics
+from labkit.ops import clients
+from labkit.ops.infra.topics import ensure_topics, topic_plan
+from labkit.ops.waiting import wait_until
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """Names and clock of one notebook. Build it with :func:`open`."""
+
+    name: str
+    settings: Settings
+    now: datetime
+
+    @property
+    def prefix(self) -> str:
+        return f"lab{self.name}."
+
+    def group(self, role: str) -> str:
+        """A consumer group name inside the sandbox, e.g. `lab02.processor`."""
+        return f"{self.prefix}{role}"
+
+    def topic(self, role: str, partitions: int = 1) -> str:
+        """Create (if missing) an extra topic inside the sandbox, e.g. `lab02.by-hand`."""
+        name = f"{self.prefix}{role}"
+        ensure_topics(self.settings, {name: partitions})
+        return name
+
+
+def names(settings: Settings, name: str) -> Settings:
+    """`settings` with the topics and database renamed for sandbox `name` (pure)."""
+    t = settings.topics
+    prefix = f"lab{name}."
+    return settings.replace(
+        topics=Topics(telemetry=prefix + t.telemetry, dlq=prefix + t.dlq,
+                      anomaly=prefix + t.anomaly, metrics=prefix + t.metrics),
+        mongodb_db=f"lab{name}_{settings.mongodb_db}",
+    )
+
+
+def minute_floor(moment: datetime) -> datetime:
+    """`moment` rounded down to a whole minute, in UTC."""
+    return moment.astimezone(timezone.utc).replace(second=0, microsecond=0)
+
+
+def open(settings: Settings, name: str, now: datetime | None = None) -> Sandbox:  # noqa: A001
+    """Empty the sandbox `name` (delete its topics and consumer groups: every name starting
+    with `lab<name>.`; and its databases: every name starting with `lab<name>_`), create
+    its four topics again, and return it. Needs Kafka and MongoDB up (run preflight first).
+
+    `name` is a short tag such as "02"; `now` defaults to the current minute.
+    """
+    if not name.isalnum():
+        raise ValueError(f"sandbox name must be letters and digits, not {name!r}")
+    box = Sandbox(name, names(settings, name), minute_floor(now or datetime.now(timezone.utc)))
+    _reset_kafka(box)
+    _reset_mongodb(box)
+    ensure_topics(box.settings, topic_plan(box.settings))
+    return box
+
+
+def _reset_kafka(box: Sandbox) -> None:
+    admin = clients.kafka_admin(box.settings)
+    try:
+        # Groups first: committed offsets of a deleted topic must not point into the new one.
+        groups = [g for g in _group_ids(admin) if g.startswith(box.prefix)]
+        if groups:
+            admin.delete_groups(groups)
+        old = [t for t in admin.list_topics() if t.startswith(box.prefix)]
+        if old:
+            admin.delete_topics(old)
+            _wait_until_gone(admin, set(old))
+    finally:
+        admin.close()
+
+
+def _group_ids(admin) -> list[str]:
+    """Every consumer group's id (kafka-python 3 lists groups as dicts)."""
+    return [g["group_id"] if isinstance(g, dict) else g[0] for g in admin.list_groups()]
+
+
+def _wait_until_gone(admin, topics: set[str], timeout_s: float = 15.0) -> None:
+    """Topic deletion is asynchronous; creating the same name too early is refused."""
+    wait_until(lambda: not topics & set(admin.list_topics()), timeout_s, poll_s=0.1,
+               what=f"Kafka to delete {sorted(topics)}")
+
+
+def _reset_mongodb(box: Sandbox) -> None:
+    client = clients.mongo_client(box.settings)
+    try:
+        # Its database, and any other it made beside it (notebook 06 gives each run its own).
+        for name in client.list_database_names():
+            if name == box.settings.mongodb_db or name.startswith(f"lab{box.name}_"):
+                client.drop_database(name)
+    finally:
+        client.close()

@@ -1,0 +1,184 @@
+"""Several processors in one consumer group: start, stop and kill them one by one, and see
+which one had which partitions when.
+
+    with Workers(settings, group="lab06.processor") as workers:
+        workers.start("w1"); workers.start("w2")       # each: python -m labkit process --worker w1 ...
+        workers.wait_until(lambda owners: len(owners) == 2)   # both have partitions
+        workers.kill("w1")                              # SIGKILL: no goodbye to the group
+        workers.wait_until(lambda owners: set(owners) == {"w2"}, timeout_s=30)
+    rows = timeline(db, settings, group)               # every assigned / revoked, oldest first
+
+Each worker is a separate process (as on separate machines: Python runs one thread of Python
+at a time, so threads would not show parallel work). Kafka's group coordinator gives each
+partition to exactly one member; when a member leaves (stop) it hands its partitions over at
+once; when it dies (kill) the coordinator waits for its session timeout first. Every change
+is logged by the processor in MongoDB (`consumer_assignments`), which `owners` and
+`timeline` read. Pure: `owners_from`, `ownership`. Never leaves a process behind: `stop_all`
+(or leaving the `with` block) ends every worker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from labkit.config import Settings
+from labkit.ops.waiting import wait_until
+
+
+class Workers:
+    def __init__(self, settings: Settings, group: str, batch_size: int = 100, session_timeout_ms: int = 6000,
+                 extra_args: tuple[str, ...] = ()):
+        self.settings = settings
+        self.group = group
+        self.args = ("--batch-size", str(batch_size), "--session-timeout-ms", str(session_timeout_ms), *extra_args)
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.started_at = datetime.now().astimezone()
+
+    def start(self, name: str) -> None:
+        """Start worker `name` (a new process joins the group: the group rebalances)."""
+        if name in self.processes and self.processes[name].poll() is None:
+            raise ValueError(f"worker {name!r} is already running")
+        env = {**os.environ, **self.settings.as_env()}
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "labkit", "process", "--group", self.group, "--worker", name, "--metrics-port", "0", *self.args],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self, name: str, timeout_s: float = 30.0) -> None:
+        """Ask worker `name` to finish its batch, commit and leave the group (SIGTERM)."""
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self, name: str) -> None:
+        """Kill worker `name` at once (SIGKILL), as a crash would: no commit, no goodbye."""
+        process = self.processes.pop(name)
+        process.kill()
+        process.wait()
+
+    def running(self) -> list[str]:
+        return sorted(name for name, p in self.processes.items() if p.poll() is None)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    def owners(self, db) -> dict[str, list[int]]:
+        """Running worker -> the partitions it holds now, by the assignment log (a killed
+        worker never logs its partitions away, so only the running ones count)."""
+        alive = set(self.running())
+        return {w: parts for w, parts in owners_from(timeline(db, self.settings, self.group)).items() if w in alive}
+
+    def wait_until(self, db, condition: Callable[[dict[str, list[int]]], bool], timeout_s: float = 60.0,
+                   poll_s: float = 0.5) -> dict[str, list[int]]:
+        """Poll `owners` until `condition(owners)` holds; returns them. Raises TimeoutError
+        (with the owners last seen) after `timeout_s`."""
+        seen: list[dict] = [{}]
+
+        def met() -> tuple | None:  # a tuple, so that "nobody holds anything" counts as an answer
+            seen[0] = self.owners(db)
+            return (seen[0],) if condition(seen[0]) else None
+
+        try:
+            return wait_until(met, timeout_s, poll_s)[0]
+        except TimeoutError:
+            raise TimeoutError(f"after {timeout_s:.0f} s the partitions are held so: {seen[0]}") from None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_all()
+
+
+@dataclass(frozen=True)
+class Drain:
+    """How `count` workers in one group drained a backlog."""
+
+    workers: int
+    seconds: float  # from the first assignment until the broker reported lag 0
+    owners: dict[str, list[int]]  # who held which partitions once every worker had joined
+    rebalances: int  # revocations of partitions while it drained: a rebalance takes them from every holder
+
+
+def drain(settings: Settings, group: str, count: int, batch_size: int = 500, timeout_s: float = 120.0,
+          poll_s: float = 0.2) -> Drain:
+    """Start `count` workers in a new group on `settings`' telemetry topic (which already holds
+    the backlog), wait until all of them hold partitions (or every partition is held, when
+    there are more workers than partitions), then until the group's lag at the broker is 0;
+    stop them. Raises TimeoutError after `timeout_s`."""
+    from labkit.ops import clients, kafka_io
+
+    partitions = len(kafka_io.end_offsets(settings, settings.topics.telemetry))
+    mongo = clients.mongo_client(settings)
+    db = mongo[settings.mongodb_db]
+    try:
+        with Workers(settings, group, batch_size=batch_size) as workers:
+            for i in range(1, count + 1):
+                workers.start(f"w{i}")
+            owners = workers.wait_until(db, lambda o: len(o) == min(count, partitions), timeout_s=timeout_s)
+            began = min(e["at"] for e in timeline(db, settings, group) if e["event"] == "assigned")
+            wait_until(lambda: sum(kafka_io.consumer_lag(settings, group, settings.topics.telemetry).values()) == 0,
+                       timeout_s, poll_s, what=f"{count} workers to drain the backlog")
+            drained = time.time()
+        # A revocation with partitions, before the end: one worker giving up partitions in a
+        # rebalance. (kafka-python also logs an empty one at a worker's first join.)
+        rebalances = sum(1 for e in timeline(db, settings, group)
+                         if e["event"] == "revoked" and e["partitions"] and e["at"].timestamp() <= drained)
+    finally:
+        mongo.close()
+    return Drain(count, drained - began.timestamp(), owners, rebalances)
+
+
+def timeline(db, settings: Settings, group: str) -> list[dict]:
+    """Every assignment change of `group`, oldest first: `{worker, event, partitions, at}`."""
+    return list(db[settings.collections.assignments].find({"group": group}, {"_id": 0}).sort("at", 1))
+
+
+def owners_from(events: list[dict]) -> dict[str, list[int]]:
+    """Replay assignment events (oldest first) into worker -> partitions held at the end (pure).
+    A worker's `assigned` replaces what it held; `revoked` takes those partitions away."""
+    held: dict[str, set[int]] = {}
+    for e in events:
+        mine = held.setdefault(e["worker"], set())
+        if e["event"] == "assigned":
+            mine.clear()
+            mine.update(e["partitions"])
+        else:
+            mine.difference_update(e["partitions"])
+    return {worker: sorted(parts) for worker, parts in sorted(held.items()) if parts}
+
+
+def ownership(events: list[dict], until: datetime) -> list[dict]:
+    """Intervals `{worker, partition, start, end}`: who held which partition from when to when
+    (pure; `until` closes the intervals still open). A killed worker's interval ends when the
+    group gave its partitions to another (it never says goodbye itself)."""
+    open_: dict[int, tuple[str, datetime]] = {}
+    intervals = []
+
+    def close(partition: int, at: datetime) -> None:
+        worker, start = open_.pop(partition)
+        intervals.append({"worker": worker, "partition": partition, "start": start, "end": at})
+
+    for e in events:
+        for partition in e["partitions"]:
+            if e["event"] == "revoked":
+                if partition in open_ and open_[partition][0] == e["worker"]:
+                    close(partition, e["at"])
+            else:
+                if partition in open_:  # its holder died without a revoke
+                    close(partition, e["at"])
+                open_[partition] = (e["worker"], e["at"])
+    for partition in list(open_):
+        close(partition, until)
+    return sorted(intervals, key=lambda i: (i["partition"], i["start"]))

@@ -1,0 +1,36 @@
+"""Solutions for notebook 00 (start here)."""
+
+from __future__ import annotations
+
+from labkit.config import Settings
+from labkit.ops.kafka_io import Record
+
+
+def telemetry_partition_count(settings: Settings) -> int:
+    """Exercise 00.1: how many partitions does the telemetry topic have?"""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        return len(consumer.partitions_for_topic(settings.topics.telemetry))
+    finally:
+        consumer.close()
+
+
+def partition_of_key(records: list[Record], key: bytes) -> int:
+    """Exercise 00.2: in which partition did the message with `key` land?"""
+    return next(r.partition for r in records if r.key == key)
+
+
+def read_at(consumer, topic: str, partition: int, offset: int) -> bytes:
+    """Exercise 00.2: the value at (topic, partition, offset), read without a group."""
+    from kafka import TopicPartition
+
+    tp = TopicPartition(topic, partition)
+    consumer.assign([tp])
+    consumer.seek(tp, offset)
+    for _ in range(10):  # bounded: ten polls of a second at most
+        batch = consumer.poll(timeout_ms=1000).get(tp)
+        if batch:
+            return batch[0].value
+    raise LookupError(f"nothing at {topic}/{partition}/{offset}")
