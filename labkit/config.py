@@ -28,7 +28,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Topics:
-    """The four Kafka topics of the contract (DESIGN.md)."""
+    """The lab's four Kafka topics. `telemetry` carries the cars' events, keyed by car id;
+    the processor writes the messages it rejects (why, and from where) to `dlq`, the anomalies
+    it detects to `anomaly` and its pipeline metrics windows to `metrics`."""
 
     telemetry: str = "car.telemetry.v1"
     dlq: str = "car.telemetry.dlq.v1"
@@ -173,11 +175,22 @@ class Settings:
 
     # Derived values: computed, never stored twice.
     @property
+    def kafka_addresses(self) -> list[tuple[str, int]]:
+        """Every bootstrap server as (host, port), in the order listed (port 9092 when absent).
+
+        A client needs only one of them to answer to find the whole cluster, so "is Kafka up?"
+        asks each in turn (labkit.ops.preflight, labkit.ops.infra.readiness)."""
+        listed = [entry.strip() for entry in self.kafka_bootstrap_servers.split(",") if entry.strip()]
+        addresses = []
+        for entry in listed or ["localhost"]:  # nothing listed: Kafka's usual address
+            host, _, port = entry.rpartition(":") if ":" in entry else (entry, "", "")
+            addresses.append((host or "localhost", int(port or 9092)))
+        return addresses
+
+    @property
     def kafka_host_port(self) -> tuple[str, int]:
-        """The first bootstrap server as (host, port)."""
-        first = self.kafka_bootstrap_servers.split(",")[0].strip()
-        host, _, port = first.rpartition(":")
-        return (host or "localhost", int(port or 9092))
+        """The first bootstrap server as (host, port): where the lab's own broker listens."""
+        return self.kafka_addresses[0]
 
     @property
     def mongodb_host_port(self) -> tuple[str, int]:

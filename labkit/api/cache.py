@@ -29,64 +29,92 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Entry:
+    """What the cache keeps for one key: its lock (one computation at a time), its answer
+    (when it was computed, and the value) once there is one, and whether a background
+    refresh runs."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    answer: tuple[float, object] | None = None
+    refreshing: bool = False
 
 
 class AnswerCache:
     """`get(key, compute)`: an answer of `compute()` at most `ttl_s` old, or refreshed behind
-    the caller's back when older (at most `max_stale_s`)."""
+    the caller's back when older (at most `max_stale_s`).
 
-    def __init__(self, ttl_s: float = 1.0, max_stale_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
+    At most `max_keys` keys are kept, each with its answer and its lock: keys carry values the
+    client chooses (`offline_after_s`), so without a bound any client could grow the API's
+    memory. When a new key would exceed it, the least recently asked key is forgotten; asked
+    again, it is computed again."""
+
+    def __init__(self, ttl_s: float = 1.0, max_stale_s: float = 10.0, clock: Callable[[], float] = time.monotonic,
+                 max_keys: int = 1024):
         self.ttl_s = ttl_s
         self.max_stale_s = max_stale_s
         self.clock = clock
-        self._answers: dict[Hashable, tuple[float, object]] = {}
-        self._refreshing: set[Hashable] = set()
-        self._locks: dict[Hashable, threading.Lock] = {}
+        self.max_keys = max_keys
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()  # least recently asked first
         self._guard = threading.Lock()
 
     def get(self, key: Hashable, compute: Callable[[], object]) -> object:
-        cached = self._answers.get(key)
+        entry = self._entry(key)
+        cached = entry.answer
         if cached is not None:
             age = self.clock() - cached[0]
             if age < self.ttl_s:
                 return cached[1]
             if age < self.max_stale_s:
-                self._refresh_in_background(key, compute)
+                self._refresh_in_background(key, entry, compute)
                 return cached[1]
-        with self._lock(key):  # one computation per key; the others wait and reuse it
-            cached = self._answers.get(key)
+        with entry.lock:  # one computation per key; the others wait and reuse it
+            cached = entry.answer
             if cached is not None and self.clock() - cached[0] < self.ttl_s:
                 return cached[1]
-            return self._compute(key, compute)
+            return self._compute(entry, compute)
 
-    def _compute(self, key: Hashable, compute: Callable[[], object]) -> object:
+    def _entry(self, key: Hashable) -> _Entry:
+        """The key's entry, made the most recently asked; a new one may push out the oldest."""
+        with self._guard:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = _Entry()
+                if len(self._entries) > self.max_keys:
+                    # A computation still running on the forgotten entry finishes; its answer is dropped.
+                    self._entries.popitem(last=False)
+            else:
+                self._entries.move_to_end(key)
+            return entry
+
+    def _compute(self, entry: _Entry, compute: Callable[[], object]) -> object:
         value = compute()  # an exception leaves the old answer (or none): the next request retries
-        self._answers[key] = (self.clock(), value)
+        entry.answer = (self.clock(), value)
         return value
 
-    def _refresh_in_background(self, key: Hashable, compute: Callable[[], object]) -> None:
+    def _refresh_in_background(self, key: Hashable, entry: _Entry, compute: Callable[[], object]) -> None:
         with self._guard:
-            if key in self._refreshing:
+            if entry.refreshing:
                 return
-            self._refreshing.add(key)
+            entry.refreshing = True
 
         def refresh():
             try:
-                with self._lock(key):
-                    self._compute(key, compute)
+                with entry.lock:
+                    self._compute(entry, compute)
             except Exception:  # noqa: BLE001 - the answer stays; it is computed in the foreground when too old
                 pass
             finally:
                 with self._guard:
-                    self._refreshing.discard(key)
+                    entry.refreshing = False
 
         threading.Thread(target=refresh, daemon=True, name=f"refresh {key}").start()
-
-    def _lock(self, key: Hashable) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(key, threading.Lock())
 
 
 class SharedAnswers:

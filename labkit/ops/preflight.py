@@ -85,7 +85,8 @@ class Report:
 
 
 def check(settings: Settings, services=SERVICES, timeout: float = 1.5) -> Report:
-    """Check `services` concurrently; return within about `timeout` seconds. Never raises."""
+    """Check `services` concurrently; return within about `timeout` seconds (Kafka: per listed
+    server that does not answer, asked in turn). Never raises."""
     checks = {
         "kafka": lambda: _check_kafka(settings, timeout),
         "mongodb": lambda: _check_mongodb(settings, timeout),
@@ -129,23 +130,38 @@ def _tcp(host: str, port: int, timeout: float) -> str | None:
 
 
 def _check_kafka(settings: Settings, timeout: float) -> ServiceStatus:
-    host, port = settings.kafka_host_port
-    address = f"{host}:{port}"
+    """Reachable when any listed bootstrap server answers (a client needs only one to find the
+    whole cluster), asked in order; when none does, the reason for each."""
+    down = []
+    for address in settings.kafka_addresses:
+        status = _check_kafka_server(settings, address, timeout)
+        if status.ok:
+            return status
+        down.append(status)
+    if len(down) == 1:  # its address is in the message already
+        return down[0]
+    return ServiceStatus("kafka", ",".join(s.address for s in down), False, "; ".join(f"{s.address}: {s.detail}" for s in down))
+
+
+def _check_kafka_server(settings: Settings, address: tuple[str, int], timeout: float) -> ServiceStatus:
+    """The one server at `address` (host, port): its port open, then a metadata answer."""
+    host, port = address
+    where = f"{host}:{port}"
     error = _tcp(host, port, timeout)
     if error:
-        return ServiceStatus("kafka", address, False, error)
-    # A port that accepts is not yet a broker that answers: ask for metadata.
+        return ServiceStatus("kafka", where, False, error)
+    # A port that accepts is not yet a broker that answers: ask this server for metadata.
     try:
         from labkit.ops import clients
 
-        consumer = clients.kafka_consumer(settings, request_timeout_ms=int(timeout * 1000) + 500)
+        consumer = clients.kafka_consumer(settings, bootstrap=where, request_timeout_ms=int(timeout * 1000) + 500)
         try:
             topics = consumer.topics()
         finally:
             consumer.close()
-        return ServiceStatus("kafka", address, True, f"{len(topics)} topics, the lab's and the notebooks' sandboxes")
+        return ServiceStatus("kafka", where, True, f"{len(topics)} topics, the lab's and the notebooks' sandboxes")
     except Exception as exc:  # any client failure means "not usable yet"
-        return ServiceStatus("kafka", address, False, f"port open but no metadata: {type(exc).__name__}")
+        return ServiceStatus("kafka", where, False, f"port open but no metadata: {type(exc).__name__}")
 
 
 def _check_mongodb(settings: Settings, timeout: float) -> ServiceStatus:

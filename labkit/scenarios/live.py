@@ -11,6 +11,7 @@ fills up and blocks its writer, as an unread pipe does). A part that dies is res
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -30,20 +31,29 @@ def commands(cars: int, rate: float, api_host: str) -> list[tuple[str, list[str]
     ]
 
 
+def child_environment(settings: Settings) -> dict[str, str]:
+    """The environment for a child: this process's, with `settings` as variables on top.
+    Each child builds its settings with Settings.from_env, so it gets these ones (a sandbox's
+    topics and database, another API port), whatever the shell or .env say."""
+    return {**os.environ, **settings.as_env()}
+
+
 @dataclass
 class Child:
-    """One part of live mode: its command, its log file, its process and its restarts."""
+    """One part of live mode: its command, its log file, its environment (None: this
+    process's), its process and its restarts."""
 
     name: str
     command: list[str]
     log_path: Path
+    env: dict[str, str] | None = None
     process: subprocess.Popen | None = None
     restarts: int = 0
     history: list[str] = field(default_factory=list)
 
     def start(self) -> None:
         with open(self.log_path, "ab") as out:  # the child keeps its own descriptor
-            self.process = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
 
     def stop(self, timeout: float = 30) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -65,8 +75,8 @@ def _last_lines(path: Path, count: int = 5) -> str:
 def run(settings: Settings, cars: int = 10, rate: float = 1.0, api_host: str = "127.0.0.1",
         stop: threading.Event | None = None, log=print, max_restarts: int = 3,
         parts: list[tuple[str, list[str]]] | None = None) -> int:
-    """Start the three parts (or `parts`: name and command each) and block until `stop` is
-    set (or Ctrl+C / SIGTERM).
+    """Start the three parts (or `parts`: name and command each), each with `settings` in its
+    environment, and block until `stop` is set (or Ctrl+C / SIGTERM).
 
     Returns 0 after a requested stop, 1 when a part died more than `max_restarts` times.
     """
@@ -80,7 +90,8 @@ def run(settings: Settings, cars: int = 10, rate: float = 1.0, api_host: str = "
             signal.signal(sig, lambda *_: stop.set())
     log_dir = settings.lab_home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    children = [Child(name, cmd, log_dir / f"live-{name}.log") for name, cmd in parts or commands(cars, rate, api_host)]
+    env = child_environment(settings)
+    children = [Child(name, cmd, log_dir / f"live-{name}.log", env) for name, cmd in parts or commands(cars, rate, api_host)]
     for child in children:
         child.start()
         log(f"  started {child.name} (pid {child.process.pid}, log {child.log_path})")

@@ -70,6 +70,9 @@ def jupyterlab(tmp_path_factory, services):
         server.wait(timeout=30)
 
 
+# The first one also starts JupyterLab (up to 60 s); then up to RUN_TIMEOUT_S for the cells,
+# and 30 s per page step.
+@pytest.mark.timeout(420)
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_a_notebook_runs_from_the_run_menu_with_every_chart_drawn(jupyterlab, offline_page, name):
     url, token = jupyterlab

@@ -2,8 +2,11 @@
 little old, computed in the foreground when too old, one computation at a time per key.
 And SharedAnswers: requests arriving while the same question is answered share that answer."""
 
+import gc
 import threading
 import time
+import weakref
+from dataclasses import dataclass
 
 import pytest
 
@@ -82,6 +85,56 @@ def test_concurrent_first_requests_wait_for_one_computation():
     for t in threads:
         t.join()
     assert results == ["answer"] * 8 and len(started) == 1
+
+
+@dataclass(frozen=True)
+class Key:
+    """A cache key the test can watch: weakly referenced, it shows whether the cache still
+    holds anything for it (an answer or a lock)."""
+
+    offline_after_s: int
+
+
+def _keys_still_held(cache: AnswerCache, count: int, compute) -> int:
+    """Ask `count` distinct keys once each; return how many the cache still holds."""
+    alive = weakref.WeakSet()
+    for n in range(count):
+        key = Key(n)
+        alive.add(key)
+        try:
+            cache.get(key, compute)
+        except RuntimeError:
+            pass
+    gc.collect()
+    return len(alive)
+
+
+def test_distinct_keys_chosen_by_clients_keep_the_answers_bounded():
+    cache = AnswerCache(ttl_s=60)
+    held = _keys_still_held(cache, 10_000, lambda: "answer")
+    assert held <= 1024, f"{held} answers kept for 10,000 distinct keys"
+
+
+def test_distinct_keys_whose_computation_fails_keep_the_locks_bounded():
+    cache = AnswerCache(ttl_s=60)
+
+    def down():
+        raise RuntimeError("MongoDB down")
+
+    held = _keys_still_held(cache, 10_000, down)
+    assert held <= 1024, f"{held} keys (their locks) kept after 10,000 failed computations"
+
+
+def test_the_least_recently_used_answer_goes_first():
+    cache = AnswerCache(ttl_s=60, max_keys=2)
+    calls, compute = counter()
+    cache.get("a", compute)
+    cache.get("b", compute)
+    cache.get("a", compute)  # a is used again: b is now the oldest
+    cache.get("c", compute)  # one key too many: b goes
+    assert len(calls) == 3
+    assert cache.get("a", compute) == 1 and len(calls) == 3, "a was kept"
+    assert cache.get("b", compute) == 4, "b was computed again"
 
 
 def _ask_while_running(shared: SharedAnswers, compute, waiters: int = 7):

@@ -143,3 +143,9 @@ def test_importing_labkit_connects_to_nothing():
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
     assert socket  # imported to document intent
+
+
+def test_every_bootstrap_server_is_an_address_in_the_order_given():
+    s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "b1:19092, b2:19094,b3"}, dotenv=NO_DOTENV)
+    assert s.kafka_addresses == [("b1", 19092), ("b2", 19094), ("b3", 9092)]
+    assert s.kafka_host_port == ("b1", 19092)

@@ -1,11 +1,13 @@
 import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from labkit.config import Settings
-from labkit.ops import preflight
+from labkit.ops import clients, preflight
+from labkit.ops.infra import readiness
 
 
 def closed_port() -> int:
@@ -66,3 +68,76 @@ def test_require_nothing_never_raises(nothing_running):
 def test_unknown_service_is_an_error(nothing_running):
     with pytest.raises(ValueError, match="unknown service"):
         preflight.check(nothing_running, ("redis",))
+
+
+# ---------------------------------------------------------------- several bootstrap servers
+# A client needs only one listed server to find the whole cluster, so "Kafka is up" must mean
+# "some listed server answers", not "the first one does". The per-server metadata request is
+# faked through labkit.ops.clients (the one place clients are built); the TCP probe is real.
+
+
+@contextmanager
+def listening_port():
+    """A port that accepts TCP connections (the kernel completes them; nothing is read)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def first_down_second_up(port: int) -> Settings:
+    return Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{closed_port()},127.0.0.1:{port}"}, dotenv=NO_DOTENV)
+
+
+class AnsweringConsumer:
+    """What preflight uses of a KafkaConsumer, answering as a broker would."""
+
+    def topics(self):
+        return {"car.telemetry.v1"}
+
+    def close(self):
+        pass
+
+
+class AnsweringAdmin:
+    """What the readiness check uses of a KafkaAdminClient, answering as a broker would."""
+
+    def describe_cluster(self):
+        return {"brokers": [{"node_id": 2}]}
+
+    def close(self):
+        pass
+
+
+def test_preflight_finds_kafka_when_the_first_listed_server_is_down_and_another_answers(monkeypatch):
+    asked = []
+    monkeypatch.setattr(clients, "kafka_consumer",
+                        lambda settings, bootstrap=None, **kw: asked.append(bootstrap) or AnsweringConsumer())
+    with listening_port() as port:
+        status = preflight.check(first_down_second_up(port), ("kafka",))["kafka"]
+    assert status.ok, status.message
+    assert status.address == f"127.0.0.1:{port}", "the server that answered"
+    assert asked == [f"127.0.0.1:{port}"], "metadata asked of the open server only"
+
+
+def test_preflight_names_every_listed_server_when_none_answers():
+    first, second = closed_port(), closed_port()
+    s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{first},127.0.0.1:{second}"}, dotenv=NO_DOTENV)
+    status = preflight.check(s, ("kafka",))["kafka"]
+    assert not status.ok
+    assert status.message.startswith(f"Kafka is not reachable at 127.0.0.1:{first},127.0.0.1:{second}: ")
+    assert f"127.0.0.1:{first}: " in status.detail and f"127.0.0.1:{second}: " in status.detail
+
+
+def test_kafka_ready_when_the_first_listed_server_is_down_and_another_answers(monkeypatch):
+    asked = []
+    monkeypatch.setattr(clients, "kafka_admin", lambda settings, bootstrap=None, **kw: asked.append(bootstrap) or AnsweringAdmin())
+    with listening_port() as port:
+        assert readiness.kafka_ready(first_down_second_up(port))
+    assert asked == [f"127.0.0.1:{port}"]
+
+
+def test_kafka_is_not_ready_when_no_listed_server_is_open(monkeypatch):
+    monkeypatch.setattr(clients, "kafka_admin", lambda *a, **kw: pytest.fail("no port is open: no client is needed"))
+    s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{closed_port()},127.0.0.1:{closed_port()}"}, dotenv=NO_DOTENV)
+    assert not readiness.kafka_ready(s)

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import socket
+
 from labkit.config import Settings
 from labkit.ops import clients
 
 
 def kafka_ready(settings: Settings, timeout_ms: int = 2000) -> bool:
-    """True when the broker answers a metadata request (a listening port is not enough)."""
-    import socket
+    """True when any listed bootstrap server answers a metadata request (a listening port is
+    not enough). They are asked in order; one is enough, as it is for every client."""
+    return any(broker_answers(settings, address, timeout_ms) for address in settings.kafka_addresses)
 
 
+def broker_answers(settings: Settings, address: tuple[str, int], timeout_ms: int = 2000) -> bool:
+    """True when the one server at `address` (host, port) answers a metadata request."""
     # A closed port answers "no" at once; the client would retry for half a minute.
     try:
-        socket.create_connection(settings.kafka_host_port, timeout=1).close()
+        socket.create_connection(address, timeout=1).close()
     except OSError:
         return False
 
+    host, port = address
     try:
-        admin = clients.kafka_admin(settings, request_timeout_ms=timeout_ms)
+        # Bootstrapped from this server alone, so the answer is this server's.
+        admin = clients.kafka_admin(settings, bootstrap=f"{host}:{port}", request_timeout_ms=timeout_ms)
     except Exception:
         return False
     try:
