@@ -22,13 +22,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from bench_queries import START, load, start_memory_server
-from pymongo import MongoClient
+from bench_queries import START, load, start_memory_server, wait_for_api
 from report import table
 
 from labkit import contract
 from labkit.config import Settings
-from labkit.store import queries
+from labkit.ops import clients
 
 RESULTS = Path(__file__).parent / "results" / "api.md"
 API_PORT = 18080
@@ -73,7 +72,8 @@ def main() -> int:
     mongo_server = start_memory_server(args.mongo_port)
     api = None
     try:
-        client = MongoClient(settings.mongodb_uri, tz_aware=True)
+        # No time limit on a reply (pymongo's default): a bench's load, drop or slow query may take minutes.
+        client = clients.mongo_client(settings, socketTimeoutMS=None)
         load(client[settings.mongodb_db], settings, args.cars, args.seconds)
         n = client[settings.mongodb_db][settings.collections.telemetry].estimated_document_count()
         client.close()
@@ -81,14 +81,9 @@ def main() -> int:
         api = subprocess.Popen([sys.executable, "-m", "labkit", "api", "--port", str(API_PORT)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{API_PORT}"
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_for_api(base)
         end = START + timedelta(seconds=args.seconds)
-        frm, to = queries.to_ms(end - timedelta(minutes=10)), queries.to_ms(end)
+        frm, to = contract.to_ms(end - timedelta(minutes=10)), contract.to_ms(end)
         car = contract.car_id(args.cars // 2)
         routes = [
             ("GET /health", "/health"),

@@ -24,11 +24,10 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kafka import KafkaConsumer
-from pymongo import MongoClient
 from report import table
 
 from labkit.config import Settings, Topics
+from labkit.ops import clients
 from labkit.ops.infra.topics import ensure_topics, topic_plan
 from labkit.process.processor import Processor, ProcessorConfig
 from labkit.process.validation import validate
@@ -48,9 +47,11 @@ def isolated(settings: Settings) -> Settings:
 
 
 def consume_all(settings: Settings, n: int, on_message=None, auto_commit=False) -> float:
-    consumer = KafkaConsumer(settings.topics.telemetry, bootstrap_servers=settings.kafka_bootstrap_servers,
-                             group_id=f"bench-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest",
-                             enable_auto_commit=auto_commit, max_poll_records=500)
+    # kafka-python's own defaults but for these: the baseline of a plain consumer loop.
+    consumer = clients.kafka_consumer(settings, group_id=f"bench-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest",
+                                      enable_auto_commit=auto_commit, max_poll_records=500,
+                                      isolation_level="read_uncommitted")
+    consumer.subscribe([settings.topics.telemetry])
     seen = 0
     began = None
     while seen < n:
@@ -80,7 +81,8 @@ def main() -> int:
     assert produce(settings, messages).sent == n
     now = datetime.now(timezone.utc)
     docs = [event_document(v.event) for v in (validate(m.value, now) for m in messages) if v.ok]
-    client = MongoClient(settings.mongodb_uri, tz_aware=True)
+    # No time limit on a reply (pymongo's default): a bench's load, drop or slow query may take minutes.
+    client = clients.mongo_client(settings, socketTimeoutMS=None)
     db = client[settings.mongodb_db]
     rows = []
 
@@ -120,9 +122,7 @@ def main() -> int:
                  consume_all(settings, n, naive_handle, auto_commit=True)))
     client.drop_database(settings.mongodb_db)
     client.close()
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = clients.kafka_admin(settings)
     admin.delete_topics(list(settings.topics.all()))
     admin.close()
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from report import table
 
 from labkit.config import Settings
+from labkit.ops import clients
 from labkit.ops.infra.topics import ensure_topics
 from labkit.ops.kafka_io import make_producer
 from labkit.simulate.producer import PRODUCER_TUNING, produce
@@ -41,9 +42,7 @@ def fresh_topic(settings: Settings, label: str) -> str:
 
 
 def drop_topics(settings: Settings, names: list[str]) -> None:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = clients.kafka_admin(settings)
     try:
         admin.delete_topics(names)
     finally:

@@ -23,11 +23,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pymongo import MongoClient
 from report import table
 
 from labkit import contract
 from labkit.config import Settings
+from labkit.ops import clients
+from labkit.ops.waiting import wait_until
 from labkit.scenarios.dataset import load_fleet
 from labkit.store import queries
 
@@ -88,16 +89,30 @@ def start_memory_server(port: int):
                                 "lab.MongoWireServer", "127.0.0.1", str(port), "memory"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     probe = Settings.from_env().replace(mongodb_uri=f"mongodb://127.0.0.1:{port}")
-    for _ in range(120):
-        if mongodb_ready(probe):
-            return process
-        time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("the in-memory MongoDB-wire server did not start")
+    try:
+        wait_until(lambda: mongodb_ready(probe), 180, poll_s=0.5, what="the in-memory MongoDB-wire server")
+    except TimeoutError:
+        process.kill()
+        raise RuntimeError("the in-memory MongoDB-wire server did not start") from None
+    return process
+
+
+def wait_for_api(base: str, timeout_s: float = 60.0) -> None:
+    """Return once the API at `base` answers /health with 200 (TimeoutError after `timeout_s`)."""
+    import httpx
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(base + "/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(healthy, timeout_s, poll_s=0.2, what=f"the API at {base}")
 
 
 def run(args, settings: Settings) -> int:
-    client = MongoClient(settings.mongodb_uri, tz_aware=True)
+    # No time limit on a reply (pymongo's default): a bench's load, drop or slow query may take minutes.
+    client = clients.mongo_client(settings, socketTimeoutMS=None)
     db = client[settings.mongodb_db]
     load_s = load(db, settings, args.cars, args.seconds)
     n = db[settings.collections.telemetry].estimated_document_count()

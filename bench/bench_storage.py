@@ -45,14 +45,15 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from bench_queries import timed
-from pymongo import MongoClient
+from bench_queries import timed, wait_for_api
 from report import table
 
 from labkit import contract
 from labkit.config import Settings
+from labkit.ops import clients
 from labkit.ops.infra import local
 from labkit.ops.infra.readiness import mongodb_ready
+from labkit.ops.waiting import wait_until
 from labkit.scenarios.dataset import load_fleet
 from labkit.store import mongo as store
 from labkit.store import queries
@@ -112,7 +113,7 @@ def measure(kind: str, args) -> dict:
     print(f"[{kind}] starting on port {mongo.port}", flush=True)
     start_server(mongo, settings, home)
     try:
-        client = MongoClient(settings.mongodb_uri, tz_aware=True, socketTimeoutMS=600_000)
+        client = clients.mongo_client(settings, socketTimeoutMS=600_000)
         db = client[settings.mongodb_db]
         load_s = None
         info = db["bench_info"].find_one({"_id": "start"})
@@ -139,7 +140,8 @@ def measure(kind: str, args) -> dict:
         disk = du(home / ("secantus" if kind == "secantus" else "mongo"))
         print(f"[{kind}] {n:,} events, {disk / n:,.0f} bytes/event on disk", flush=True)
 
-        client = MongoClient(settings.mongodb_uri, tz_aware=True)
+        # No time limit on a reply (pymongo's default): a bench's load, drop or slow query may take minutes.
+        client = clients.mongo_client(settings, socketTimeoutMS=None)
         db = client[settings.mongodb_db]
         car = contract.car_id(args.cars // 2)
         window = (args.start + timedelta(seconds=args.seconds - 1800 + 3), args.start + timedelta(seconds=args.seconds + 3))
@@ -157,7 +159,8 @@ def measure(kind: str, args) -> dict:
         start_server(mongo, settings, home)
         ready_s = time.perf_counter() - began
         disk_after = du(home / ("secantus" if kind == "secantus" else "mongo"))
-        client = MongoClient(settings.mongodb_uri, tz_aware=True)
+        # No time limit on a reply (pymongo's default): a bench's load, drop or slow query may take minutes.
+        client = clients.mongo_client(settings, socketTimeoutMS=None)
         db = client[settings.mongodb_db]
         kept = _count(db, settings)
         after = queries.series(db, settings, car, "speed", *window, bucket_ms=10_000)
@@ -173,10 +176,8 @@ def measure(kind: str, args) -> dict:
 
 
 def start_server(mongo, settings: Settings, home: Path) -> None:
-    for _ in range(100):  # a killed server's socket can outlive it by a moment
-        if not local.port_open(mongo.port):
-            break
-        time.sleep(0.1)
+    # A killed server's socket can outlive it by a moment.
+    wait_until(lambda: not local.port_open(mongo.port), 10, poll_s=0.1, what=f"port {mongo.port} to be free")
     local.start(mongo, settings, home)
     local.wait_ready(mongo, home, lambda: mongodb_ready(settings), timeout=300)
 
@@ -184,7 +185,7 @@ def start_server(mongo, settings: Settings, home: Path) -> None:
 def seed_pipeline_data(db, settings: Settings, events: int) -> None:
     """One day of processor windows and 2 % of the events as dead letters, as a class would leave."""
     ensure_indexes(db, settings)
-    t0 = queries.to_ms(START)
+    t0 = contract.to_ms(START)
     windows = [{"_id": f"bench:{t0 + i * 10_000}", "window_start_ms": t0 + i * 10_000, "window_s": 10, "processed": 1000,
                 "valid": 980, "stored": 975, "invalid": 20, "duplicates": 5, "anomalies": 3,
                 "invalid_by_reason": {"range:speed": 12, "not_json": 8}, "anomalies_by_type": {"overspeed": 3},
@@ -229,7 +230,7 @@ def winning_plan(db, settings: Settings, car: str, window) -> str:
     """The plan the server reports for the readings' series query (IXSCAN, COLLSCAN, or none)."""
     from labkit.store import rollups
 
-    pipeline = rollups.from_readings_pipeline(car, queries.to_ms(window[0]), queries.to_ms(window[1]), 10_000, ("speed",))
+    pipeline = rollups.from_readings_pipeline(car, contract.to_ms(window[0]), contract.to_ms(window[1]), 10_000, ("speed",))
     try:
         explained = db.command("explain", {"aggregate": settings.collections.telemetry, "pipeline": pipeline,
                                            "cursor": {}}, verbosity="queryPlanner")
@@ -270,13 +271,8 @@ def drive_routes(kind: str, settings: Settings, args) -> list[tuple]:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{API_PORT}"
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        data_end_ms = queries.to_ms(args.start + timedelta(seconds=args.seconds))
+        wait_for_api(base)
+        data_end_ms = contract.to_ms(args.start + timedelta(seconds=args.seconds))
         latencies, errors, viewers = class_mix(base, args.rate, args.duration, args.cars, data_end_ms)
         print(f"[{kind}] {viewers} viewers, {len(latencies) / args.duration:.1f} requests/s", flush=True)
         rows = []

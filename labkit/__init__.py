@@ -3,7 +3,8 @@
 Folders follow the data, with the platform underneath and the teaching aids on top.
 Open any module from a notebook with `labkit.<folder>.<module>??`.
 
-- `contract/`   the event: fields, ranges, thresholds, versions and JSON Schemas, time helpers
+- `contract/`   the event: fields, ranges, thresholds, versions and JSON Schemas, time and
+                bucket helpers; the pipeline's counters
 - `simulate/`   the fleet, injected faults with ground truth, the producer
 - `process/`    the stream processor and its pure parts: validation, detectors, windows,
                 metrics, dead letters; DLQ replay

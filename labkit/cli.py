@@ -114,7 +114,8 @@ def _process(args, settings: Settings) -> int:
     import signal
 
     from labkit.ops import preflight
-    from labkit.process.processor import DLQGuardTripped, Processor, ProcessorConfig
+    from labkit.process.dlq import DLQGuardTripped
+    from labkit.process.processor import Processor, ProcessorConfig
 
     if args.workers > 1:
         return _process_workers(args, settings)
@@ -139,10 +140,11 @@ def _process(args, settings: Settings) -> int:
 
 def _process_workers(args, settings: Settings) -> int:
     """--workers N: N processor processes (w1..wN) in one group, until Ctrl+C or all end."""
+    import math
     import signal
-    import time
 
     from labkit.ops import preflight
+    from labkit.ops.waiting import wait_until
     from labkit.scenarios.workers import Workers
 
     try:
@@ -161,8 +163,7 @@ def _process_workers(args, settings: Settings) -> int:
         for i in range(1, args.workers + 1):
             workers.start(f"w{i}")
         print(f"{args.workers} workers in group {args.group!r} on {settings.topics.telemetry}; Ctrl+C stops them.", flush=True)
-        while workers.running() and not stop:
-            time.sleep(0.5)
+        wait_until(lambda: stop or not workers.running(), math.inf, poll_s=0.5, what="Ctrl+C, or every worker to end")
     print("workers stopped")
     return 0
 

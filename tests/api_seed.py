@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from pymongo import MongoClient
-
-from labkit.store import queries
+from labkit import contract
+from labkit.ops import clients
 from labkit.store.mongo import ensure_indexes, write_anomalies, write_events
 
 
@@ -28,7 +27,7 @@ SEEDED = Seeded(now=datetime.now(timezone.utc), t0=datetime.now(timezone.utc))
 
 
 def ms(at: datetime) -> str:
-    return str(queries.to_ms(at))
+    return str(contract.to_ms(at))
 
 
 def ev(car, second, speed, **extra):
@@ -43,7 +42,7 @@ def seed(pipeline) -> Seeded:
     SEEDED.now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     SEEDED.t0 = SEEDED.now - timedelta(minutes=5)
     t0 = SEEDED.t0
-    mongo = MongoClient(pipeline.mongodb_uri, tz_aware=True)
+    mongo = clients.mongo_client(pipeline)
     db = mongo[pipeline.mongodb_db]
     ensure_indexes(db, pipeline)
     events = [ev("CAR_001", s, s) for s in range(60)] + [ev("CAR_002", 30, 190.0)]
@@ -52,9 +51,9 @@ def seed(pipeline) -> Seeded:
         {"_id": "x:overspeed", "event_id": "CAR_002-30", "car_id": "CAR_002", "timestamp": t0 + timedelta(seconds=30),
          "type": "overspeed", "value": 190.0, "threshold": 180.0, "detector": "rule"}])
     db[pipeline.collections.metrics].insert_one(
-        {"_id": "p:1", "window_start_ms": queries.to_ms(t0), "window_s": 10, "processed": 61, "valid": 61, "stored": 61,
+        {"_id": "p:1", "window_start_ms": contract.to_ms(t0), "window_s": 10, "processed": 61, "valid": 61, "stored": 61,
          "invalid": 0, "duplicates": 0, "anomalies": 1, "invalid_by_reason": {}, "anomalies_by_type": {"overspeed": 1},
-         "batches": 1, "batch_latency_ms_avg": 12.0, "consumer_lag": 0, "newest_event_ms": queries.to_ms(t0 + timedelta(seconds=59))})
+         "batches": 1, "batch_latency_ms_avg": 12.0, "consumer_lag": 0, "newest_event_ms": contract.to_ms(t0 + timedelta(seconds=59))})
     # A malformed document must not turn into a 500.
     db[pipeline.collections.telemetry].insert_one(
         {"_id": "bad", "car_id": "CAR_001", "timestamp": t0 + timedelta(seconds=61), "speed": "fast"})

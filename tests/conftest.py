@@ -11,7 +11,7 @@ import random
 import pytest
 
 from labkit.config import Settings
-from labkit.ops import preflight
+from labkit.ops import clients, preflight
 
 
 @pytest.fixture(scope="session")
@@ -96,9 +96,7 @@ def _drop_test_topics(settings: Settings):
     yield
     if not _SESSION_TAGS or not preflight.check(settings, ("kafka",))["kafka"].ok:
         return
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = clients.kafka_admin(settings)
     try:
         leftovers = [t for t in admin.list_topics() if any(t.startswith(f"labkit.test.{tag}.") for tag in _SESSION_TAGS)]
         if leftovers:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 
-from pymongo import MongoClient
-
 from labkit.config import Settings
-from labkit.ops import kafka_io
+from labkit.ops import clients, kafka_io
 from labkit.process import dlq
 from labkit.simulate.faults import FaultRates, Message
 from labkit.simulate.producer import produce
@@ -27,7 +25,7 @@ def send_batch(settings: Settings, count: int, seed: int = 1, cars: int = 8,
 
 
 def stored_ids(settings: Settings) -> list[str]:
-    client = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=5000)
+    client = clients.mongo_client(settings, serverSelectionTimeoutMS=5000)
     try:
         return [d["_id"] for d in client[settings.mongodb_db][settings.collections.telemetry].find({}, {"_id": 1})]
     finally:

@@ -85,6 +85,8 @@ class AnomalyRecord(BaseModel):
     detector: str | None = None
 
 
+# PipelineHealth and PipelineWindow carry every total of labkit.contract.counters (TOTALS),
+# spelled out so the schema reads plainly; tests/unit/test_counters.py keeps them in step.
 class PipelineHealth(BaseModel):
     processed: int
     valid: int
@@ -93,7 +95,7 @@ class PipelineHealth(BaseModel):
     duplicates: int
     anomalies: int
     late: int = Field(0, description="events that revised an event-time window already emitted")
-    too_late: int = Field(0, description="events set aside: their event-time window was final")
+    too_late: int = Field(0, description="readings whose event-time window was already final (stored, and recorded against that window)")
     windows: int
     events_per_s: float
     invalid_ratio: float
@@ -108,6 +110,7 @@ class PipelineWindow(BaseModel):
     t: datetime
     processed: int
     valid: int
+    stored: int = 0
     invalid: int
     duplicates: int
     anomalies: int

@@ -28,7 +28,8 @@ from labkit.api.models import (
 )
 from labkit.api.params import time_range
 from labkit.config import Settings
-from labkit.contract import WINDOW_MS
+from labkit.contract import WINDOW_MS, from_ms, to_ms
+from labkit.contract.counters import TOTALS
 from labkit.store import queries
 
 
@@ -184,7 +185,7 @@ def _metrics_windows(shared, recent, db, settings: Settings, frm: datetime, to: 
     (labkit.api.recent), else one read shared by the board's pipeline panels that ask at once
     (health, throughput, lag)."""
     def read() -> list[dict]:
-        held = recent.windows(queries.to_ms(frm), queries.to_ms(to))
+        held = recent.windows(to_ms(frm), to_ms(to))
         return held if held is not None else queries.pipeline_windows(db, settings, frm, to)
 
     return shared.get(("windows", frm, to), read)
@@ -210,9 +211,7 @@ def pipeline_series(db: Db, settings: SettingsDep, shared: Shared, recent: Recen
     def answer() -> bytes:
         windows = _metrics_windows(shared, recent, db, settings, frm, to)
         return _WINDOWS_JSON.dump_json([
-            PipelineWindow(t=queries.from_ms(int(w["window_start_ms"])), processed=w.get("processed", 0),
-                           valid=w.get("valid", 0), invalid=w.get("invalid", 0), duplicates=w.get("duplicates", 0),
-                           anomalies=w.get("anomalies", 0), late=w.get("late", 0), too_late=w.get("too_late", 0),
+            PipelineWindow(t=from_ms(int(w["window_start_ms"])), **{name: w.get(name, 0) for name in TOTALS},
                            consumer_lag=w.get("consumer_lag"), batch_latency_ms_avg=w.get("batch_latency_ms_avg", 0.0))
             for w in windows])
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 
 from labkit.config import Settings
+from labkit.ops.waiting import wait_until
 
 #: How long the server keeps an idle connection open. Longer than any pause between one
 #: client's requests (a notebook cell that waits, a board refreshing every 10 s): with
@@ -36,7 +36,6 @@ class ApiServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 15.0) -> ApiServer:
-        import httpx
         import uvicorn
 
         from labkit.api import create_app
@@ -53,18 +52,28 @@ class ApiServer:
         self._server.install_signal_handlers = lambda: None  # not the main thread: leave signals alone
         self._thread = threading.Thread(target=self._server.run, name=f"api-{self.port}", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        if not self._answers_within(timeout):
+            self.stop()
+            raise RuntimeError(f"the API did not answer on {self.url} within {timeout:.0f} s (is MongoDB up? `make infra-up`)")
+        return self
+
+    def _answers_within(self, timeout: float) -> bool:
+        """True once /health answers below 500 (it answers 503 while MongoDB is down); False
+        after `timeout` seconds, or as soon as the server's thread has ended."""
+        import httpx
+
+        def state() -> str | None:
             try:
                 if httpx.get(self.url + "/health", timeout=1.0).status_code < 500:
-                    return self
+                    return "up"
             except httpx.HTTPError:
                 pass
-            if not self._thread.is_alive():
-                break
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"the API did not answer on {self.url} within {timeout:.0f} s (is MongoDB up? `make infra-up`)")
+            return None if self._thread.is_alive() else "ended"  # ended: no use waiting
+
+        try:
+            return wait_until(state, timeout, poll_s=0.1, what=f"the API on {self.url}") == "up"
+        except TimeoutError:
+            return False
 
     def stop(self) -> None:
         if self._server is not None:

@@ -30,6 +30,10 @@ reader treats it as absent in a version-1 event. Removing or renaming a required
 changing a unit, is not: that is a new major version, which readers that do not know it
 reject (`unsupported_version`) instead of misreading. `labkit.contract.schema` publishes each version
 as a JSON Schema generated from the constants below.
+
+Times travel as epoch milliseconds, and every bucket (windows, rollups, counts, chart bars)
+starts at a multiple of its size: `to_ms`, `from_ms`, `bucket_start` below. What the pipeline
+counts about the events is named in `labkit.contract.counters`.
 """
 
 from __future__ import annotations
@@ -123,6 +127,26 @@ def to_ms(at: datetime) -> int:
 def from_ms(ms: int) -> datetime:
     """Epoch milliseconds as an aware UTC datetime."""
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def bucket_start(ms: int, size_ms: int) -> int:
+    """The start (epoch ms) of the bucket of `size_ms` that `ms` falls in: `ms` rounded down to
+    a multiple of `size_ms`. Buckets are counted from the epoch, so the processor's windows,
+    the rollups, the anomaly counts and the charts all put an instant in the same bucket."""
+    return ms - ms % size_ms
+
+
+def bucket_ceil(ms: int, size_ms: int) -> int:
+    """`ms` rounded up to a multiple of `size_ms` (`ms` itself when it is one): where the last
+    bucket touched by a range that ends at `ms` (exclusive) ends."""
+    return -(-ms // size_ms) * size_ms
+
+
+def bucket_start_expression(ms, size_ms: int) -> dict:
+    """`bucket_start` as a MongoDB aggregation expression, for pipelines that bucket on the
+    server: `ms` is an expression worth epoch ms, such as `{"$toLong": "$timestamp"}`.
+    Integer arithmetic rather than `$dateTrunc`, which the lab's local server lacks."""
+    return {"$subtract": [ms, {"$mod": [ms, size_ms]}]}
 
 
 def as_utc(at: datetime) -> datetime:

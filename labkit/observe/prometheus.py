@@ -6,7 +6,8 @@ Prometheus server scrapes it every few seconds and keeps the time series. This m
 defines what the two services expose:
 
 - the processor (`python -m labkit process`, port 9108 by default):
-  `telemetry_events_total{outcome}`, `telemetry_invalid_total{reason}`,
+  `telemetry_events_total{outcome}` (a counter of labkit.contract.counters, or `invalid`),
+  `telemetry_invalid_total{reason}`,
   `telemetry_anomalies_total{type}`, `telemetry_batch_seconds` (a histogram) and
   `telemetry_consumer_lag{partition}`;
 - the API (`/metrics` on the API itself): `telemetry_api_requests_total{route,method,status}`
@@ -25,6 +26,8 @@ import logging
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from labkit.contract.counters import COUNTERS
+
 log = logging.getLogger(__name__)
 
 PROCESSOR_PORT = 9108  # where `python -m labkit process` serves /metrics unless told otherwise
@@ -32,6 +35,10 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # Batches take tens of milliseconds to seconds (a MongoDB outage holds one until it is safe).
 _BATCH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+#: The `outcome` label of a counter, where it is not the counter's name (labkit.contract.counters):
+#: the series was named before the records were, and renaming it would break its history.
+_OUTCOME = {"duplicates": "duplicate"}
 
 
 class ProcessorMetrics:
@@ -50,10 +57,9 @@ class ProcessorMetrics:
 
     def observe(self, counts, lag_by_partition: dict[int, int] | None = None) -> None:
         """Add one batch (a labkit.process.metrics.BatchCounts) and set the lag of each partition."""
-        invalid = sum(counts.invalid_by_reason.values())
-        for outcome, n in (("processed", counts.processed), ("stored", counts.stored), ("duplicate", counts.duplicates),
-                           ("invalid", invalid), ("late", counts.late), ("too_late", counts.too_late)):
-            self.events.labels(outcome).inc(n)
+        for name in COUNTERS:
+            self.events.labels(_OUTCOME.get(name, name)).inc(getattr(counts, name))
+        self.events.labels("invalid").inc(sum(counts.invalid_by_reason.values()))
         for reason, n in counts.invalid_by_reason.items():
             self.invalid.labels(reason).inc(n)
         for kind, n in counts.anomalies_by_type.items():

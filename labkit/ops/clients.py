@@ -7,7 +7,9 @@ services with the same settings.
     mongo = clients.mongo_client(settings)                 # tz_aware, short timeouts
 
 Each takes keyword overrides for what a caller needs differently (a group id, a longer
-timeout), and `bootstrap=` to talk to another cluster than the settings' (labkit.scenarios.failover).
+timeout), and the Kafka ones `bootstrap=` to talk to another cluster than the settings'
+(labkit.scenarios.failover), or to a cluster the settings do not know, with no settings at
+all (`clients.kafka_admin(bootstrap="localhost:19092")`, labkit.ops.infra.cluster).
 The defaults, and why:
 
 - producers wait for every in-sync replica (`acks="all"`) and are idempotent, set here
@@ -29,31 +31,40 @@ from labkit.config import Settings
 MONGO_TIMEOUT_MS = 3000
 
 
-def kafka_producer(settings: Settings, bootstrap: str | None = None, **overrides):
+def kafka_producer(settings: Settings | None = None, bootstrap: str | None = None, **overrides):
     """A producer that waits for every in-sync replica (acks=all), idempotent, batching briefly."""
     from kafka import KafkaProducer
 
-    config = dict(bootstrap_servers=bootstrap or settings.kafka_bootstrap_servers, acks="all",
+    config = dict(bootstrap_servers=_bootstrap(settings, bootstrap), acks="all",
                   enable_idempotence=True, linger_ms=5, retries=5, request_timeout_ms=15000, max_block_ms=10000)
     return KafkaProducer(**{**config, **overrides})
 
 
-def kafka_consumer(settings: Settings, bootstrap: str | None = None, **overrides):
+def kafka_consumer(settings: Settings | None = None, bootstrap: str | None = None, **overrides):
     """A consumer without a group (unless `group_id=` is given) that reads only committed
     transactions and never commits on its own."""
     from kafka import KafkaConsumer
 
-    config = dict(bootstrap_servers=bootstrap or settings.kafka_bootstrap_servers, group_id=None,
+    config = dict(bootstrap_servers=_bootstrap(settings, bootstrap), group_id=None,
                   enable_auto_commit=False, isolation_level="read_committed")
     return KafkaConsumer(**{**config, **overrides})
 
 
-def kafka_admin(settings: Settings, bootstrap: str | None = None, **overrides):
+def kafka_admin(settings: Settings | None = None, bootstrap: str | None = None, **overrides):
     """An admin client (topics, groups, cluster metadata)."""
     from kafka import KafkaAdminClient
 
-    config = dict(bootstrap_servers=bootstrap or settings.kafka_bootstrap_servers, request_timeout_ms=10000)
+    config = dict(bootstrap_servers=_bootstrap(settings, bootstrap), request_timeout_ms=10000)
     return KafkaAdminClient(**{**config, **overrides})
+
+
+def _bootstrap(settings: Settings | None, bootstrap: str | None) -> str:
+    """The Kafka servers to bootstrap from: `bootstrap` when given, else the settings'."""
+    if bootstrap:
+        return bootstrap
+    if settings is None:
+        raise ValueError("a Kafka client needs settings or bootstrap=")
+    return settings.kafka_bootstrap_servers
 
 
 def mongo_client(settings: Settings, **overrides):

@@ -151,10 +151,47 @@ def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, i
         consumer.close(autocommit=False)
 
 
-def consumer_lag(settings: Settings, group: str, topic: str) -> dict[int, int]:
-    """Partition -> lag: log end offset minus the group's committed offset (the whole
-    partition when the group never committed). Measured at the broker, so it keeps growing
-    when the consumer is stopped, unlike anything the consumer reports about itself."""
+def log_start_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """Partition -> its first offset still stored: 0 until retention (or a deletion of records)
+    removes the oldest messages, then the offset of the oldest one left."""
+    from kafka import TopicPartition
+
+    consumer = clients.kafka_consumer(settings)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        return {tp.partition: offset for tp, offset in consumer.beginning_offsets(tps).items()}
+    finally:
+        consumer.close()
+
+
+def partition_lag(end_offset: int | None, committed: int | None, log_start: int | None) -> int | None:
+    """How many messages of one partition a group has still to read: the end offset minus the
+    offset it reads next. That is its committed offset, or the log start when that is later:
+    messages before the log start were deleted, so nobody will ever read them, and a group
+    that never committed starts there. None when the end offset is unknown; an unknown log
+    start counts as 0 (nothing deleted). Pure.
+
+        partition_lag(800, None, 500) == 300    # never committed: from the log start
+        partition_lag(800, 600, 500) == 200
+        partition_lag(800, 400, 500) == 300    # committed, then retention deleted past it
+    """
+    if end_offset is None:
+        return None
+    next_read = max(committed or 0, log_start or 0)
+    return end_offset - next_read
+
+
+def lag_by_partition(settings: Settings, group: str, topic: str) -> list[dict]:
+    """One row per partition of `topic`, in order: `{"partition", "end", "committed",
+    "log_start", "lag"}` (`partition_lag`). Asks the broker now, so it keeps growing while the
+    group's consumers are stopped, unlike anything a consumer reports about itself."""
     ends = end_offsets(settings, topic)
     committed = committed_offsets(settings, group, topic)
-    return {p: end - (committed.get(p) or 0) for p, end in sorted(ends.items())}
+    starts = log_start_offsets(settings, topic)
+    return [{"partition": p, "end": end, "committed": committed.get(p), "log_start": starts.get(p),
+             "lag": partition_lag(end, committed.get(p), starts.get(p))} for p, end in sorted(ends.items())]
+
+
+def consumer_lag(settings: Settings, group: str, topic: str) -> dict[int, int]:
+    """Partition -> lag of `group` on `topic`, measured at the broker (`lag_by_partition`)."""
+    return {row["partition"]: row["lag"] for row in lag_by_partition(settings, group, topic)}

@@ -21,7 +21,10 @@ def wait_until(check: Callable[[], T], timeout_s: float, poll_s: float = 0.2, wh
                clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> T:
     """Call `check()` every `poll_s` seconds until it returns something truthy, and return it.
     Raises TimeoutError("waited N s for <what>") after `timeout_s`. An exception from `check`
-    goes to the caller (a check that can tell "never" from "not yet" raises)."""
+    goes to the caller (a check that can tell "never" from "not yet" raises).
+
+    `timeout_s=math.inf` waits as long as it takes: only for what is sure to come (a killed
+    process to go) or what a person ends (Ctrl+C)."""
     deadline = clock() + timeout_s
     while True:
         answer = check()

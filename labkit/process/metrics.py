@@ -12,22 +12,18 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from labkit.contract import WINDOW_MS
+from labkit.contract import WINDOW_MS, bucket_start
+from labkit.contract.counters import BY_LABEL, COUNTERS, Counts
 
 WINDOW_S = WINDOW_MS // 1000
 
 
 @dataclass
-class Totals:
-    """The counts every summary of processed batches shares (a window, a whole run)."""
+class Totals(Counts):
+    """The counts every summary of processed batches shares (a window, a whole run): the
+    plain counters (labkit.contract.counters), and the counts by label with their total."""
 
-    processed: int = 0
-    valid: int = 0
-    stored: int = 0
-    invalid: int = 0
-    duplicates: int = 0
-    late: int = 0  # valid events that revised an event-time window already emitted (labkit.process.windows)
-    too_late: int = 0  # valid events whose window was final: set aside, not stored as readings
+    invalid: int = 0  # the total of invalid_by_reason
     invalid_by_reason: Counter = field(default_factory=Counter)
     anomalies_by_type: Counter = field(default_factory=Counter)
     batches: int = 0
@@ -48,14 +44,9 @@ class Window(Totals):
             "processor_id": processor_id,
             "window_start_ms": self.start_ms,
             "window_s": window_s,
-            "processed": self.processed,
-            "valid": self.valid,
-            "stored": self.stored,
-            "invalid": self.invalid,
-            "duplicates": self.duplicates,
-            "late": self.late,
-            "too_late": self.too_late,
-            "anomalies": sum(self.anomalies_by_type.values()),
+            **{name: getattr(self, name) for name in COUNTERS},
+            # "invalid" and "anomalies": the totals of the counts by label
+            **{total: sum(getattr(self, by_label).values()) for total, by_label in BY_LABEL.items()},
             "invalid_by_reason": dict(self.invalid_by_reason),
             "anomalies_by_type": dict(self.anomalies_by_type),
             "batches": self.batches,
@@ -68,15 +59,10 @@ class Window(Totals):
 
 
 @dataclass
-class BatchCounts:
-    """What one processed batch contributes to the metrics."""
+class BatchCounts(Counts):
+    """What one processed batch contributes to the metrics: the plain counters
+    (labkit.contract.counters) and the counts by label."""
 
-    processed: int = 0
-    valid: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    late: int = 0
-    too_late: int = 0
     invalid_by_reason: Counter = field(default_factory=Counter)
     anomalies_by_type: Counter = field(default_factory=Counter)
     latency_ms: float = 0.0
@@ -85,12 +71,8 @@ class BatchCounts:
 
 def accumulate(target: Totals, counts: BatchCounts) -> None:
     """Add one batch's counts to a window or a run's totals."""
-    target.processed += counts.processed
-    target.valid += counts.valid
-    target.stored += counts.stored
-    target.duplicates += counts.duplicates
-    target.late += counts.late
-    target.too_late += counts.too_late
+    for name in COUNTERS:
+        setattr(target, name, getattr(target, name) + getattr(counts, name))
     target.invalid += sum(counts.invalid_by_reason.values())
     target.invalid_by_reason.update(counts.invalid_by_reason)
     target.anomalies_by_type.update(counts.anomalies_by_type)
@@ -106,17 +88,13 @@ class WindowedMetrics:
         self.current: Window | None = None
         self.totals = Window(start_ms=0)
 
-    def _window_start(self, now_ms: int) -> int:
-        size = self.window_s * 1000
-        return now_ms - now_ms % size
-
     def add(self, counts: BatchCounts, now_ms: int, lag: int | None = None,
             lag_by_partition: dict[int, int] | None = None) -> list[dict]:
         """Add one batch; return the records of windows that closed (0 or 1). `lag` is the
         total after the batch, `lag_by_partition` its parts (the last batch's figures win)."""
         closed = self.roll(now_ms)
         if self.current is None:
-            self.current = Window(start_ms=self._window_start(now_ms))
+            self.current = Window(start_ms=bucket_start(now_ms, self.window_s * 1000))
         for window in (self.current, self.totals):
             accumulate(window, counts)
             window.batch_latency_ms_total += counts.latency_ms

@@ -2,8 +2,10 @@
 
 Every function takes a time range `[start, end)` as aware datetimes and returns plain
 dicts (JSON-ready apart from datetimes). Time bucketing is integer arithmetic on epoch
-milliseconds (`ms - ms % bucket`), not `$dateTrunc`, so the same pipelines run on
-MongoDB 8 and on the lab's local MongoDB-wire server. Pipeline builders are pure
+milliseconds (`labkit.contract.bucket_start`), not `$dateTrunc`, so the same pipelines run
+on MongoDB 8 and on the lab's local MongoDB-wire server. That server reads every match of a
+sorted query before it applies a limit, so "the newest N" is asked for in slices from the
+newest backwards (`labkit.store.newest`). Pipeline builders are pure
 functions (`*_pipeline`), so they can be read and unit-tested without a server.
 """
 
@@ -14,8 +16,11 @@ from datetime import datetime, timedelta, timezone
 
 from labkit import contract
 from labkit.config import Settings
-from labkit.contract import METRICS, WINDOW_MS, as_utc, from_ms, to_ms  # noqa: F401 - to_ms, from_ms: used as queries.*
+from labkit.contract import METRICS, WINDOW_MS, as_utc, bucket_ceil, bucket_start, bucket_start_expression, from_ms, to_ms
+from labkit.contract.counters import BY_LABEL, TOTALS
 from labkit.store import rollups
+from labkit.store.mongo import HOUR_MS
+from labkit.store.newest import newest_first
 
 #: Bucket sizes a chart can use, smallest first (1 s ... 1 day). From 10 s up, each is a
 #: multiple of a rollup size (labkit.store.rollups), so a chart never has to read raw readings.
@@ -52,9 +57,8 @@ def choose_bucket_ms(start: datetime, end: datetime, max_points: int = MAX_POINT
 
 
 def bucket_expression(bucket_ms: int) -> dict:
-    """Epoch-ms of the bucket a document's timestamp falls in: t - t % bucket."""
-    t = {"$toLong": "$timestamp"}
-    return {"$subtract": [t, {"$mod": [t, bucket_ms]}]}
+    """Epoch-ms of the bucket a document's timestamp falls in: t - t % bucket, on the server."""
+    return bucket_start_expression({"$toLong": "$timestamp"}, bucket_ms)
 
 
 # ------------------------------------------------------------------ pipelines (pure)
@@ -213,15 +217,15 @@ def anomaly_buckets(db, settings: Settings, start: datetime, end: datetime, buck
     17,000 anomalies. One car's anomalies, other buckets, or `use_counts=False`: aggregated
     from the anomalies. Same answer either way (an integration test compares them)."""
     check_range(start, end)
-    lo = rollups.bucket_start(to_ms(start), bucket_ms)
-    hi = -(-to_ms(end) // bucket_ms) * bucket_ms  # the end of the bucket `end` falls in
+    lo = bucket_start(to_ms(start), bucket_ms)
+    hi = bucket_ceil(to_ms(end), bucket_ms)  # the end of the last bucket [start, end) touches
     if car_id or not use_counts or bucket_ms % rollups.SMALL_MS:
         rows = db[settings.collections.anomalies].aggregate(
             anomaly_buckets_pipeline(from_ms(lo), from_ms(hi), bucket_ms, car_id))
         return [{"t": from_ms(int(r["_id"]["t"])), "type": r["_id"]["type"], "count": r["count"]} for r in rows]
     counts: Counter = Counter()
     for doc in db[settings.collections.anomaly_counts].find({"start_ms": {"$gte": lo, "$lt": hi}}):
-        t = rollups.bucket_start(int(doc["start_ms"]), bucket_ms)
+        t = bucket_start(int(doc["start_ms"]), bucket_ms)
         for kind, n in doc["counts"].items():
             counts[(t, kind)] += n
     return [{"t": from_ms(t), "type": kind, "count": n} for (t, kind), n in sorted(counts.items()) if n]
@@ -249,12 +253,16 @@ def newest_window_start(db, settings: Settings, at_least_ms: int | None = None) 
     With `at_least_ms`, the windows that start from there are looked at first: the local
     server answers a sort with a limit by reading every window it matches (326 ms for a day's
     8,640), so a caller that knows about where the newest one is reads a few instead."""
-    metrics, fields, newest_first = db[settings.collections.metrics], {"window_start_ms": 1}, [("window_start_ms", -1)]
-    newest = None
-    if at_least_ms is not None:
-        newest = metrics.find_one({"window_start_ms": {"$gte": at_least_ms}}, fields, sort=newest_first)
-    newest = newest or metrics.find_one({}, fields, sort=newest_first)
-    return int(newest["window_start_ms"]) if newest else None
+    window = _newest_window(db, settings, at_least_ms)
+    return int(window["window_start_ms"]) if window else None
+
+
+def _newest_window(db, settings: Settings, at_least_ms: int | None) -> dict | None:
+    """The newest metrics window's start and length (`window_s`), looked for among the windows
+    from `at_least_ms` first (None: among all at once)."""
+    found = newest_first(db[settings.collections.metrics], {}, "window_start_ms", 1, end=None, first_from=at_least_ms,
+                         projection={"window_start_ms": 1, "window_s": 1})
+    return found[0] if found else None
 
 
 def windows_since(db, settings: Settings, start_ms: int) -> list[dict]:
@@ -265,12 +273,11 @@ def windows_since(db, settings: Settings, start_ms: int) -> list[dict]:
 def health_of(windows: list[dict], start: datetime, end: datetime, now: datetime | None = None) -> dict:
     """`pipeline_health` of windows already read (pure)."""
     now = now or datetime.now(timezone.utc)
-    totals = {k: sum(w.get(k, 0) for w in windows) for k in ("processed", "valid", "stored", "invalid", "duplicates", "anomalies",
-                                                                "late", "too_late")}
-    reasons, types = Counter(), Counter()
+    totals = {name: sum(w.get(name, 0) for w in windows) for name in TOTALS}
+    by_label = {name: Counter() for name in BY_LABEL.values()}  # invalid_by_reason, anomalies_by_type
     for w in windows:
-        reasons.update(w.get("invalid_by_reason", {}))
-        types.update(w.get("anomalies_by_type", {}))
+        for name, counts in by_label.items():
+            counts.update(w.get(name, {}))
     seconds = (to_ms(end) - to_ms(start)) / 1000
     newest = max((w["newest_event_ms"] for w in windows if w.get("newest_event_ms")), default=None)
     return {
@@ -278,8 +285,7 @@ def health_of(windows: list[dict], start: datetime, end: datetime, now: datetime
         "windows": len(windows),
         "events_per_s": round(totals["processed"] / seconds, 3),
         "invalid_ratio": round(totals["invalid"] / totals["processed"], 4) if totals["processed"] else 0.0,
-        "invalid_by_reason": dict(reasons),
-        "anomalies_by_type": dict(types),
+        **{name: dict(counts) for name, counts in by_label.items()},
         "consumer_lag": windows[-1].get("consumer_lag") if windows else None,
         "batch_latency_ms_avg": round(sum(w["batch_latency_ms_avg"] * w["batches"] for w in windows)
                                       / max(1, sum(w["batches"] for w in windows)), 2),
@@ -307,14 +313,13 @@ def lag_of(windows: list[dict], partitions: int = 0) -> list[dict]:
 
 def lag_now(settings: Settings, group: str) -> dict:
     """Consumer lag of `group` on the telemetry topic, measured at the broker now: per
-    partition the end offset, the group's committed offset and their difference."""
+    partition the end offset, the group's committed offset and the lag
+    (`labkit.ops.kafka_io.partition_lag`: counted from the log start where that is later)."""
     from labkit.ops import kafka_io
 
     topic = settings.topics.telemetry
-    ends = kafka_io.end_offsets(settings, topic)
-    committed = kafka_io.committed_offsets(settings, group, topic)
-    partitions = [{"partition": p, "end": end, "committed": committed.get(p),
-                   "lag": end - (committed.get(p) or 0)} for p, end in sorted(ends.items())]
+    partitions = [{k: row[k] for k in ("partition", "end", "committed", "lag")}
+                  for row in kafka_io.lag_by_partition(settings, group, topic)]
     return {"group": group, "topic": topic, "total": sum(r["lag"] for r in partitions), "partitions": partitions}
 
 
@@ -335,8 +340,8 @@ def dlq_summary(db, settings: Settings, recent: int = 20) -> dict:
     letter per rejected source message (copies in the at-least-once DLQ topic count once).
 
     The counts come from the per-(reason, hour) count documents the processor rebuilds
-    (`store.write_dead_letters`), and the newest records are looked for hour by hour from
-    the newest: neither reads every dead letter.
+    (`store.write_dead_letters`), and the newest records are looked for from the newest
+    counted hour back to the oldest (`labkit.store.newest`): neither reads every dead letter.
     """
     by_reason, by_class, hours = Counter(), Counter(), set()
     for d in db[settings.collections.dead_letter_counts].find({}, {"reason": 1, "reason_class": 1, "hour_ms": 1, "count": 1}):
@@ -345,11 +350,9 @@ def dlq_summary(db, settings: Settings, recent: int = 20) -> dict:
         if d["count"]:
             hours.add(d["hour_ms"])
     newest: list[dict] = []
-    for hour in sorted(hours, reverse=True):
-        if len(newest) >= recent:
-            break
-        in_hour = {"failed_at": {"$gte": from_ms(hour), "$lt": from_ms(hour + 3_600_000)}}
-        newest += list(db[settings.collections.dead_letters].find(in_hour).sort("failed_at", -1).limit(recent - len(newest)))
+    if hours:  # every dead letter lies in a counted hour
+        newest = newest_first(db[settings.collections.dead_letters], {}, "failed_at", recent,
+                              end=from_ms(max(hours) + HOUR_MS), first_from=from_ms(max(hours)), start=from_ms(min(hours)))
 
     def ordered(counts: Counter) -> dict:
         return dict(sorted(((k, n) for k, n in counts.items() if n), key=lambda kv: (-kv[1], str(kv[0]))))
@@ -384,24 +387,18 @@ def anomaly_records(db, settings: Settings, start: datetime, end: datetime, car_
     """The stored anomalies in [start, end), newest first, at most `limit`, of one car and one
     type if given.
 
-    Looked for in slices from the end of the range, each four times as long as the one
-    before (10 s, 40 s, 160 s, ...), until `limit` are found: the local server reads every
-    match of a sorted query before it applies the limit, and 15 minutes of a thousand cars
-    hold some 17,000 anomalies (bench/results/storage.md)."""
+    Looked for in slices from the end of the range, the first 10 s long, each next one four
+    times as long (`labkit.store.newest`): the local server reads every match of a sorted
+    query before it applies the limit, and 15 minutes of a thousand cars hold some 17,000
+    anomalies (bench/results/storage.md)."""
     check_range(start, end)
     match: dict = {}
     if car_id:
         match["car_id"] = car_id
     if kind:
         match["type"] = kind
-    found: list[dict] = []
-    hi, span = end, timedelta(seconds=10)
-    while hi > start and len(found) < limit:
-        lo = max(start, hi - span)
-        found += db[settings.collections.anomalies].find({**match, "timestamp": {"$gte": lo, "$lt": hi}},
-                                                         {"_id": 0}).sort("timestamp", -1).limit(limit - len(found))
-        hi, span = lo, span * 4
-    return found
+    return newest_first(db[settings.collections.anomalies], match, "timestamp", limit,
+                        end=end, first_from=end - timedelta(seconds=10), start=start, projection={"_id": 0})
 
 
 def data_ages(db, settings: Settings, now: datetime) -> tuple[float | None, float | None]:
@@ -413,13 +410,8 @@ def data_ages(db, settings: Settings, now: datetime) -> tuple[float | None, floa
     telemetry_age = None
     if newest and isinstance(newest.get("timestamp"), datetime):
         telemetry_age = round((now - as_utc(newest["timestamp"])).total_seconds(), 1)
-    # The last hour first: a sort with a limit still reads every window on some servers,
-    # and a running processor has written one in the last hour.
-    metrics = db[settings.collections.metrics]
-    newest_first = [("window_start_ms", -1)]
-    fields = {"window_start_ms": 1, "window_s": 1}
-    window = (metrics.find_one({"window_start_ms": {"$gte": to_ms(now) - 3_600_000}}, fields, sort=newest_first)
-              or metrics.find_one({}, fields, sort=newest_first))
+    # The last hour first: a running processor has written a window in it.
+    window = _newest_window(db, settings, to_ms(now) - 3_600_000)
     metrics_age = None
     if window and isinstance(window.get("window_start_ms"), (int, float)):
         metrics_age = round(to_ms(now) / 1000 - (window["window_start_ms"] / 1000 + window.get("window_s", 10)), 1)

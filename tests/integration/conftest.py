@@ -1,8 +1,8 @@
 """Fixtures the integration tests share."""
 
 import pytest
-from pymongo import MongoClient
 
+from labkit.ops import clients
 from labkit.store.mongo import ensure_indexes
 
 
@@ -10,7 +10,7 @@ from labkit.store.mongo import ensure_indexes
 def db(pipeline):
     """The isolated pipeline's database, with the lab's indexes (a test module may override
     this fixture to seed it, and ask for this one by the same name)."""
-    client = MongoClient(pipeline.mongodb_uri, tz_aware=True)
+    client = clients.mongo_client(pipeline)
     database = client[pipeline.mongodb_db]
     ensure_indexes(database, pipeline)
     yield database

@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pymongo import MongoClient
 
+from labkit import contract
 from labkit.api import create_app
 from labkit.api.runner import ApiServer
 from labkit.store import queries
@@ -35,8 +36,8 @@ def test_original_paths_keep_working(client):
     assert client.get("/latest", params={"car_id": "CAR_001"}).json()["event_id"] == "CAR_001-59"
     anomalies = client.get("/series/anomalies", params=rng).json()
     assert [(a["type"], a["count"]) for a in anomalies] == [("overspeed", 1)]
-    bucket_ms = queries.to_ms(SEEDED.t0 + timedelta(seconds=30)) // 10_000 * 10_000
-    assert datetime.fromisoformat(anomalies[0]["t"].replace("Z", "+00:00")) == queries.from_ms(bucket_ms)
+    bucket_ms = contract.to_ms(SEEDED.t0 + timedelta(seconds=30)) // 10_000 * 10_000
+    assert datetime.fromisoformat(anomalies[0]["t"].replace("Z", "+00:00")) == contract.from_ms(bucket_ms)
     summary = client.get("/fleet/summary", params={"offline_after_s": 3600}).json()
     assert summary == {"cars": 2, "reporting": 2, "in_anomaly": 1, "offline": 0}
     fleet = client.get("/fleet/latest", params={"offline_after_s": 3600}).json()
@@ -161,7 +162,7 @@ def test_every_response_says_how_long_the_app_took(client):
 def test_lag_over_time_and_at_the_broker_now(client, pipeline):
     with MongoClient(pipeline.mongodb_uri) as mongo:
         mongo[pipeline.mongodb_db][pipeline.collections.metrics].insert_one(
-            {"_id": "p:lag", "window_start_ms": queries.to_ms(SEEDED.t0 + timedelta(seconds=10)), "window_s": 10, "processed": 5,
+            {"_id": "p:lag", "window_start_ms": contract.to_ms(SEEDED.t0 + timedelta(seconds=10)), "window_s": 10, "processed": 5,
              "batches": 1, "batch_latency_ms_avg": 1.0, "consumer_lag": 7, "lag_by_partition": {"0": 0, "1": 7}})
     rows = client.get("/pipeline/lag", params={"from": ms(SEEDED.t0), "to": ms(SEEDED.t0 + timedelta(minutes=1))}).json()
     assert [(r["total"], r["p0"], r["p1"]) for r in rows] == [(0, None, None), (7, 0, 7)]

@@ -8,10 +8,10 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from labkit import contract
 from labkit.api import create_app
 from labkit.config import REPO_ROOT
 from labkit.observe import dashboards
-from labkit.store import queries
 from tests.api_seed import SEEDED, seed
 
 COMMITTED = {p.stem: json.loads(p.read_text()) for p in sorted(dashboards.DASHBOARD_DIR.glob("*.json"))}
@@ -73,7 +73,7 @@ def test_every_panel_query_returns_the_fields_it_reads(pipeline):
     producer.close()
     Processor(pipeline, ProcessorConfig(group_id="dash")).run(idle_timeout_s=3)
 
-    start, end = queries.to_ms(SEEDED.t0), queries.to_ms(SEEDED.now)
+    start, end = contract.to_ms(SEEDED.t0), contract.to_ms(SEEDED.now)
     with TestClient(create_app(pipeline)) as client:
         cars = client.get("/cars").json()
         assert cars, "the car variable has values"
@@ -107,7 +107,7 @@ def test_links_and_urls():
 
 def test_every_panel_renders_with_plotly(pipeline):
     seed(pipeline)
-    start, end = queries.to_ms(SEEDED.t0), queries.to_ms(SEEDED.now)
+    start, end = contract.to_ms(SEEDED.t0), contract.to_ms(SEEDED.now)
     with TestClient(create_app(pipeline)) as client:
         for row in dashboards.panels():
             if row["url"].startswith("/dlq"):

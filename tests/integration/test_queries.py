@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from labkit.contract import to_ms
 from labkit.store import queries
 from labkit.store.mongo import update_latest, write_anomalies, write_events
 
@@ -31,14 +32,14 @@ def db(db, pipeline):
                                        ("low_fuel", "CAR_002", 10), ("overspeed", "CAR_002", 25)])
     ])
     db[pipeline.collections.metrics].insert_many([
-        {"_id": "p:0", "window_start_ms": queries.to_ms(T0), "processed": 100, "valid": 90, "stored": 88,
+        {"_id": "p:0", "window_start_ms": to_ms(T0), "processed": 100, "valid": 90, "stored": 88,
          "invalid": 10, "duplicates": 2, "anomalies": 3, "invalid_by_reason": {"not_json": 6, "range:speed": 4},
          "anomalies_by_type": {"overspeed": 3}, "batches": 2, "batch_latency_ms_avg": 10.0, "consumer_lag": 7,
-         "newest_event_ms": queries.to_ms(T0 + timedelta(seconds=9))},
-        {"_id": "p:10000", "window_start_ms": queries.to_ms(T0) + 10_000, "processed": 50, "valid": 50, "stored": 50,
+         "newest_event_ms": to_ms(T0 + timedelta(seconds=9))},
+        {"_id": "p:10000", "window_start_ms": to_ms(T0) + 10_000, "processed": 50, "valid": 50, "stored": 50,
          "invalid": 0, "duplicates": 0, "anomalies": 1, "invalid_by_reason": {}, "anomalies_by_type": {"low_fuel": 1},
          "batches": 1, "batch_latency_ms_avg": 40.0, "consumer_lag": 0,
-         "newest_event_ms": queries.to_ms(T0 + timedelta(seconds=19))},
+         "newest_event_ms": to_ms(T0 + timedelta(seconds=19))},
     ])
     return db
 

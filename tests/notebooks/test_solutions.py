@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from pymongo import MongoClient
 
+from labkit import contract
 from labkit.ops import kafka_io, sandbox
 from labkit.ops.infra.topics import describe_topics
 from labkit.simulate.faults import FaultRates
@@ -96,11 +97,10 @@ def test_nb03_solutions(pipeline):
 
 
 def test_nb04_solutions(pipeline):
-    from labkit.store import queries
     from tests.api_seed import seed
 
     seeded = seed(pipeline)
-    rng = {"from": str(queries.to_ms(seeded.t0)), "to": str(queries.to_ms(seeded.now))}
+    rng = {"from": str(contract.to_ms(seeded.t0)), "to": str(contract.to_ms(seeded.now))}
     assert check04.max_speed_route(nb04.add_max_speed_route, pipeline, "CAR_002", rng)
     assert not check04.max_speed_route(nb04.add_broken_route, pipeline, "CAR_002", rng)
     assert check04.max_speed_test(nb04.test_max_speed, pipeline, "CAR_002", rng)

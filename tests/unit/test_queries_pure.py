@@ -2,6 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from labkit.contract import from_ms, to_ms
 from labkit.store import queries
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -59,7 +60,7 @@ def test_bad_ranges_are_query_errors(start, end):
 
 
 def test_ms_conversions_round_trip():
-    assert queries.from_ms(queries.to_ms(T0)) == T0
+    assert from_ms(to_ms(T0)) == T0
 
 
 def test_plan_summary_reads_find_and_aggregate_explains():
@@ -83,4 +84,4 @@ def test_lag_over_time_comes_from_the_metrics_windows():
     rows = queries.lag_of(windows, partitions=3)
     assert [list(r) for r in rows] == [["t", "total", "p0", "p1", "p2", "p10"]] * 2
     assert (rows[0]["total"], rows[0]["p1"], rows[0]["p2"], rows[1]["total"], rows[1]["p1"]) == (7, 7, None, 3, None)
-    assert rows[1]["t"] == queries.from_ms(20_000)
+    assert rows[1]["t"] == from_ms(20_000)

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from labkit.ops.waiting import wait_until
@@ -34,3 +36,10 @@ def test_an_exception_in_the_check_reaches_the_caller():
 
     with pytest.raises(ValueError, match="never"):
         wait_until(broken, timeout_s=3)
+
+
+def test_an_infinite_timeout_waits_as_long_as_it_takes():
+    t = FakeTime()
+    answers = iter([False] * 10_000 + ["done"])
+    assert wait_until(lambda: next(answers), timeout_s=math.inf, poll_s=60, clock=t.clock, sleep=t.sleep) == "done"
+    assert t.now == 600_000  # almost a week of polls, and no TimeoutError

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.ops import clients
 from labkit.ops.infra import local
 from labkit.ops.infra.local import InfraError, Service
 from labkit.ops.waiting import wait_until
@@ -132,13 +133,11 @@ class Cluster:
 
     def live_brokers(self) -> int:
         """How many brokers the cluster's metadata lists now (0 when no node answers)."""
-        from kafka import KafkaAdminClient
-
         addresses = [f"{self.host}:{n.port}" for n in self.nodes if local.port_open(n.port)]
         if not addresses:
             return 0
         try:
-            admin = KafkaAdminClient(bootstrap_servers=",".join(addresses), request_timeout_ms=3000)
+            admin = clients.kafka_admin(bootstrap=",".join(addresses), request_timeout_ms=3000)
         except Exception:  # no node answers the protocol yet
             return 0
         try:

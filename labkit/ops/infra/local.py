@@ -27,6 +27,7 @@ file left by a crashed process is noticed and removed.
 from __future__ import annotations
 
 import base64
+import math
 import os
 import shutil
 import signal
@@ -41,6 +42,7 @@ from pathlib import Path
 import psutil
 
 from labkit.config import REPO_ROOT, Settings
+from labkit.ops.waiting import wait_until
 
 POM_DIR = REPO_ROOT / "infra" / "local"
 LIB_DIR = POM_DIR / "target" / "lib"
@@ -340,21 +342,23 @@ def spawn(service: Service, argv: list[str], home: Path) -> int:
 
 
 def wait_ready(service: Service, home: Path, ready, timeout: float = 90.0) -> None:
-    """Poll `ready()` until it is true; raise InfraError with the log tail if the process dies."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not spawned_alive(service, home):
+    """Poll `ready()` until it is true; raise InfraError with the log tail if the process dies
+    or `timeout` seconds pass."""
+    def alive_and_ready() -> bool:
+        if not spawned_alive(service, home):  # no use waiting any longer
             raise InfraError(
                 f"{service.name} exited during start-up. Last lines of {service.log_file(home)}:\n"
                 + tail(service.log_file(home))
             )
-        if ready():
-            return
-        time.sleep(0.25)
-    raise InfraError(
-        f"{service.name} did not become ready within {timeout:.0f} s. Last lines of "
-        f"{service.log_file(home)}:\n" + tail(service.log_file(home))
-    )
+        return ready()
+
+    try:
+        wait_until(alive_and_ready, timeout, poll_s=0.25, what=f"{service.name} to be ready")
+    except TimeoutError:
+        raise InfraError(
+            f"{service.name} did not become ready within {timeout:.0f} s. Last lines of "
+            f"{service.log_file(home)}:\n" + tail(service.log_file(home))
+        ) from None
 
 
 def spawned_alive(service: Service, home: Path) -> bool:
@@ -381,14 +385,14 @@ def stop_together(services: list[Service], home: Path, timeout: float = 30.0) ->
     running = [(s, pid) for s in services if (pid := read_pid(s, home)) is not None]
     for _, pid in running:
         _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_alive(pid) for _, pid in running):
-        time.sleep(0.2)
+    try:
+        wait_until(lambda: not any(_alive(pid) for _, pid in running), timeout, poll_s=0.2, what="the services to stop")
+    except TimeoutError:
+        pass  # what still runs is killed now
     for service, pid in running:
         if _alive(pid):
             _signal_group(pid, signal.SIGKILL)
-            while _alive(pid):
-                time.sleep(0.1)
+            _wait_gone(pid, poll_s=0.1)
         service.pid_file(home).unlink(missing_ok=True)
     return [s for s, _ in running]
 
@@ -398,8 +402,13 @@ def kill(service: Service, home: Path) -> None:
     pid = read_pid(service, home)
     if pid is not None:
         _signal_group(pid, signal.SIGKILL)
-        while _alive(pid):
-            time.sleep(0.05)
+        _wait_gone(pid, poll_s=0.05)
+
+
+def _wait_gone(pid: int, poll_s: float) -> None:
+    """Return once a killed process is gone. No time limit: SIGKILL cannot be ignored, and the
+    caller must not go on (restart a server on its port, say) while it still runs."""
+    wait_until(lambda: not _alive(pid), math.inf, poll_s=poll_s, what=f"process {pid} to end")
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -90,9 +90,7 @@ def _wait_for_leaders(admin, names: list[str], timeout_s: float = 15.0) -> None:
 def partition_table(bootstrap: str, topics: list[str]) -> list[dict]:
     """One row per partition of `topics`: `{topic, partition, leader, replicas, isr}` as the
     cluster's metadata says now (leader -1: none elected, the partition cannot be written)."""
-    from kafka import KafkaAdminClient  # the cluster at `bootstrap`, whatever the settings say
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = clients.kafka_admin(bootstrap=bootstrap, request_timeout_ms=5000)  # whatever the settings say
     try:
         rows = [
             {"topic": t["name"], "partition": p["partition_index"], "leader": p["leader_id"],

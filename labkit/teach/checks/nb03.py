@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from labkit.store.queries import to_ms
+from labkit.contract import bucket_start, to_ms
 from labkit.teach import exercises
 
 
@@ -19,7 +19,7 @@ def max_speed_per_minute(func, db, collection: str, start: datetime, end: dateti
     """03.1: one row per (car, minute) with the highest speed, sorted by car then minute."""
     best: dict[tuple[str, int], float] = defaultdict(lambda: float("-inf"))
     for r in _readings(db, collection, start, end):
-        key = (r["car_id"], to_ms(r["timestamp"]) // 60_000 * 60_000)
+        key = (r["car_id"], bucket_start(to_ms(r["timestamp"]), 60_000))
         best[key] = max(best[key], r["speed"])
     expected = [{"car_id": c, "minute": m, "max_speed": v} for (c, m), v in sorted(best.items())]
     return exercises.check("03.1 max speed per car per minute",
