@@ -23,6 +23,12 @@ processor may write a batch twice after a crash. `$inc` by a redelivered event w
 it twice. Here a bucket's document is rebuilt from the stored readings of that bucket (whose
 `_id` is the event id, so each event is stored once), and written with an upsert: writing it
 twice gives the same document, and a late event simply makes its bucket be rebuilt again.
+Two writers (two processors during a rebalance, or a replay beside the processor) can rebuild
+one bucket at once, and the one that read fewer readings may write last. Readings are only
+ever added, so the rebuild that read more is the newer truth: a rollup replaces a stored one
+only when its `count` is at least as high (`write_forward`). The whole document is replaced,
+not each field by `$max` as the anomaly and dead-letter counts are: a sum, a minimum and a
+maximum taken from different reads would describe no set of readings.
 A one-minute rollup is rebuilt from its six 10 s rollups (just rebuilt), which is cheaper than
 from the readings.
 
@@ -36,8 +42,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
 
-from labkit.contract import METRICS, WINDOW_MS, from_ms, to_ms
+from labkit.contract import METRICS, WINDOW_MS, bucket_ceil, bucket_start, bucket_start_expression, from_ms, to_ms
 
 SMALL_MS = WINDOW_MS  # the 10 s rollup, built from readings
 LARGE_MS = 60_000  # the one-minute rollup, built from six 10 s rollups
@@ -45,11 +52,6 @@ SIZES_MS = (SMALL_MS, LARGE_MS)
 
 
 # ------------------------------------------------------------------ pure: which buckets changed
-
-
-def bucket_start(ms: int, size_ms: int) -> int:
-    """The start (epoch ms) of the bucket of `size_ms` that `ms` falls in."""
-    return ms - ms % size_ms
 
 
 def touched_runs(times_by_car: dict[str, list[int]], size_ms: int) -> dict[str, list[tuple[int, int]]]:
@@ -135,14 +137,9 @@ def combine(*parts: dict[int, Partial]) -> list[dict]:
 # ------------------------------------------------------------------ pure: pipelines
 
 
-def _bucket_of(field_ms: dict | str, size_ms: int) -> dict:
-    return {"$subtract": [field_ms, {"$mod": [field_ms, size_ms]}]}
-
-
 def from_readings_pipeline(car_id: str, lo_ms: int, hi_ms: int, size_ms: int, metrics=METRICS) -> list[dict]:
     """Readings of one car in [lo, hi) -> count, and sum/min/max of each metric, per bucket."""
-    t = {"$toLong": "$timestamp"}
-    group: dict = {"_id": _bucket_of(t, size_ms), "count": {"$sum": 1}}
+    group: dict = {"_id": bucket_start_expression({"$toLong": "$timestamp"}, size_ms), "count": {"$sum": 1}}
     for m in metrics:
         group.update({f"{m}_sum": {"$sum": f"${m}"}, f"{m}_min": {"$min": f"${m}"}, f"{m}_max": {"$max": f"${m}"}})
     return [
@@ -280,7 +277,7 @@ def minutes_of(lo: int, hi: int) -> tuple[int, int]:
 
 def _whole(start_ms: int, end_ms: int, size_ms: int) -> tuple[int, int]:
     """The first and the end of the whole buckets of `size_ms` inside [start, end)."""
-    return -(-start_ms // size_ms) * size_ms, end_ms - end_ms % size_ms
+    return bucket_ceil(start_ms, size_ms), bucket_start(end_ms, size_ms)
 
 
 # ------------------------------------------------------------------ I/O
@@ -294,24 +291,36 @@ def refresh(db, settings, times_by_car: dict[str, list[int]]) -> int:
     rollups = db[settings.collections.rollups]
     small_runs = touched_runs(times_by_car, SMALL_MS)
     # First the 10 s buckets, from the readings ...
-    small = [_upsert(car, SMALL_MS, row)
+    small = [rollup_document(car, SMALL_MS, row)
              for car, runs in small_runs.items() for lo, hi in runs
              for row in readings.aggregate(from_readings_pipeline(car, lo, hi, SMALL_MS))]
-    if small:
-        rollups.bulk_write(small, ordered=False)
+    write_forward(rollups, small)
     # ... then the minutes they belong to, from those (just rebuilt) 10 s rollups.
-    large = [UpdateOne({"_id": doc["_id"]}, {"$set": doc}, upsert=True)
-             for car, runs in small_runs.items() for lo, hi in widen(runs, LARGE_MS)
+    large = [doc for car, runs in small_runs.items() for lo, hi in widen(runs, LARGE_MS)
              for doc in minute_documents(car, list(rollups.find(
                  {"car_id": car, "size_ms": SMALL_MS, "start_ms": {"$gte": lo, "$lt": hi}})))]
-    if large:
-        rollups.bulk_write(large, ordered=False)
+    write_forward(rollups, large)
     return len(small) + len(large)
 
 
-def _upsert(car_id: str, size_ms: int, row: dict) -> UpdateOne:
-    doc = rollup_document(car_id, size_ms, row)
-    return UpdateOne({"_id": doc["_id"]}, {"$set": doc}, upsert=True)
+DUPLICATE_KEY = 11000
+
+
+def write_forward(collection, documents: list[dict]) -> None:
+    """Upsert rollup documents, each only over one built from no more readings (`count`).
+
+    The filter matches a stored document with a count at most ours; when a higher one is
+    stored, the upsert's insert collides with its `_id` (duplicate key), which here means
+    "a newer rebuild is already there" and is not an error."""
+    if not documents:
+        return
+    ops = [UpdateOne({"_id": d["_id"], "count": {"$lte": d["count"]}}, {"$set": d}, upsert=True) for d in documents]
+    try:
+        collection.bulk_write(ops, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
 
 
 def event_times(events) -> dict[str, list[int]]:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from labkit.contract import to_ms
 from labkit.store import queries, rollups
 from labkit.store.mongo import write_events
 
@@ -81,7 +82,7 @@ def test_a_chart_of_thirty_minutes_reads_rollups_not_readings(db, pipeline):
     stored = events("CAR_004", 1800, seed=4)
     store_like_kafka(db, pipeline, stored)
     start = T0 + timedelta(seconds=4)  # 12:00:11: neither edge on a 10 s boundary
-    parts = rollups.plan(queries.to_ms(start), queries.to_ms(start + timedelta(minutes=30)), 10_000)
+    parts = rollups.plan(to_ms(start), to_ms(start + timedelta(minutes=30)), 10_000)
     # 12:00:11-20 readings, 12:00:20-12:30:10 rollups, 12:30:10-11 readings.
     assert [(p[0], p[3]) for p in parts] == [("readings", 0), ("rollups", 60_000), ("readings", 0)]
     # The rollups come in one query: the minute documents of 12:00 to 12:30, the two at the
@@ -112,3 +113,24 @@ def test_loading_the_same_dataset_twice_stores_it_once(db, pipeline):
               (pipeline.collections.telemetry, pipeline.collections.anomalies, pipeline.collections.rollups)}
     assert first == 360 and load_fleet(db, pipeline, 3, 120, T0, seed=7, episode_rate=0.05) == 0
     assert counts == {name: db[name].count_documents({}) for name in counts}
+
+
+def test_a_rebuild_that_read_fewer_readings_never_replaces_a_newer_one(db, pipeline):
+    """Two writers rebuild one bucket; the one that read 2 readings writes after the one that
+    read 3. The stored rollup must stay the one of 3 readings (with `$set` it became 2)."""
+    from labkit.ops import clients
+
+    coll = pipeline.collections.rollups
+    older = rollups.rollup_document("CAR_001", rollups.SMALL_MS, {"_id": 0, "count": 2, **{
+        f"{m}_{s}": 1.0 for m in rollups.METRICS for s in ("sum", "min", "max")}})
+    newer = dict(older, count=3, speed={"sum": 9.0, "min": 1.0, "max": 5.0})
+    writers = [clients.mongo_client(pipeline) for _ in range(2)]
+    try:
+        rollups.write_forward(writers[0][pipeline.mongodb_db][coll], [newer])
+        rollups.write_forward(writers[1][pipeline.mongodb_db][coll], [older])  # late, and stale
+        assert db[coll].find_one({"_id": older["_id"]})["count"] == 3
+        rollups.write_forward(writers[1][pipeline.mongodb_db][coll], [dict(newer, count=4)])
+        assert db[coll].find_one({"_id": older["_id"]})["count"] == 4
+    finally:
+        for client in writers:
+            client.close()
