@@ -1,8 +1,9 @@
 """In-memory stand-ins for the processor's unit tests: no Kafka, no MongoDB.
 
+The processor takes its collaborators as arguments, and these stand in for them:
 `MemoryStore` implements labkit.store.sinks.Store with dicts (same idempotence: a second copy of
-an `_id` is a duplicate), `FakeConsumer` answers what the processor asks a consumer between
-polls, and `OfflineProcessor` records what it would send and commit to Kafka instead of
+an `_id` is a duplicate), `FakeSource` is a consumer group of one that hands out queued
+batches, and `RecordingDelivery` records what would be sent and committed to Kafka instead of
 opening a transaction. Integration and reliability tests use the real services instead.
 """
 
@@ -11,10 +12,9 @@ from __future__ import annotations
 from collections import namedtuple
 from datetime import datetime
 
-from kafka import TopicPartition
-
 from labkit.ops.kafka_io import partition_for_key
-from labkit.process.processor import Processor
+from labkit.process.delivery import BatchAbandoned
+from labkit.process.source import next_offsets
 from labkit.store.mongo import WriteResult, event_document
 
 #: The fields of a kafka-python ConsumerRecord that the processor reads.
@@ -81,9 +81,9 @@ class MemoryStore:
         self._call("insert_dead_letters")
         return self._insert("dead_letters", documents)
 
-    def set_aside(self, events: list[dict], watermark_ms: int | None, at: datetime) -> WriteResult:
-        self._call("set_aside")
-        return self._insert("too_late", [event_document(e) for e in events])
+    def record_too_late(self, records: list[dict], at: datetime) -> WriteResult:
+        self._call("record_too_late")
+        return self._insert("too_late", [dict(r, recorded_at=at) for r in records])
 
     def write_windows(self, emissions: list, at: datetime) -> None:
         self._call("write_windows")
@@ -96,58 +96,90 @@ class MemoryStore:
         self.collections.setdefault("assignments", {})[len(self.collections.get("assignments", {}))] = record
 
 
-class FakeConsumer:
-    """A consumer that owns `partitions` of `topic`; `ends` are the broker's end offsets."""
+class FakeSource:
+    """A group consumer that owns `partitions` of `topic` and hands out the batches queued with
+    `queue()`, one per poll. `ends` are the broker's end offsets; `rewind` puts records back."""
 
     def __init__(self, topic: str, partitions, ends: dict[int, int] | None = None):
-        self.topic = topic
-        self.owned = {TopicPartition(topic, p) for p in partitions}
+        self.topic, self.partitions = topic, sorted(partitions)
         self.ends = dict(ends or {})
         self.positions: dict[int, int] = {}
         self.seeks: dict[int, int] = {}
+        self.batches: list[list] = []
 
-    def delivered(self, records) -> None:
-        """Move the positions past `records`, as a poll that returned them would."""
+    def queue(self, records) -> None:
+        self.batches.append(list(records))
         for r in records:
-            self.positions[r.partition] = max(self.positions.get(r.partition, 0), r.offset + 1)
             self.ends[r.partition] = max(self.ends.get(r.partition, 0), r.offset + 1)
 
-    def assignment(self):
-        return set(self.owned)
+    def open(self, on_assigned, on_revoked) -> None:
+        on_assigned(self.partitions)
 
-    def highwater(self, tp):
-        return self.ends.get(tp.partition)
+    def poll(self, timeout_ms: int, max_records: int) -> list:
+        if not self.batches:
+            return []
+        batch = self.batches.pop(0)
+        for r in batch:
+            self.positions[r.partition] = max(self.positions.get(r.partition, 0), r.offset + 1)
+        return batch
 
-    def position(self, tp, timeout_ms=None):
-        return self.positions.get(tp.partition, 0)
+    def assignment(self) -> list[int]:
+        return list(self.partitions)
 
-    def seek(self, tp, offset):
-        self.seeks[tp.partition] = self.positions[tp.partition] = offset
+    def rewind(self, records) -> None:
+        first = {}
+        for r in records:
+            first.setdefault(r.partition, r.offset)
+        self.seeks.update(first)
+        self.positions.update(first)
+        self.batches.insert(0, list(records))
+
+    def lags(self) -> dict[int, int | None]:
+        return {p: self.ends.get(p, 0) - self.positions.get(p, 0) if p in self.ends else None for p in self.partitions}
+
+    def backlogged(self) -> list[int]:
+        return [p for p, lag in self.lags().items() if lag != 0]
+
+    def caught_up(self) -> bool:
+        return not self.batches
+
+    def close(self) -> None:
+        pass
 
 
-class OfflineProcessor(Processor):
-    """The processor with its Kafka transactions recorded instead of sent. `commits` lists,
-    per committed batch, (the store's calls so far, the offsets, the outgoing records);
-    `abandon` makes the next commits raise BatchAbandoned (a rebalance took the partitions)."""
+class RecordingDelivery:
+    """Records each committed batch as (the store's calls so far, {partition: offset}, the
+    outgoing records) in `commits`, and metrics records in `published_metrics`. `abandon`
+    makes the next commits raise BatchAbandoned (a rebalance took the partitions);
+    `fail` and `fail_metrics` hold exceptions the next batch or metrics publishes raise, one each."""
 
-    def __init__(self, *args, consumer: FakeConsumer, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._consumer = consumer
-        self.windows = self._new_windows()
+    def __init__(self, store: MemoryStore):
+        self.store = store
         self.commits: list[tuple[int, dict, list]] = []
         self.published_metrics: list = []
         self.abandon = 0
+        self.fail: list[BaseException] = []
+        self.fail_metrics: list[BaseException] = []
 
-    def _in_transaction(self, outgoing: list, with_offsets: bool) -> None:
-        from labkit.process.processor import BatchAbandoned
+    def open(self) -> None:
+        pass
 
-        if not with_offsets:
+    def publish(self, outgoing: list, offsets: dict) -> None:
+        failures = self.fail if offsets else self.fail_metrics
+        if failures:
+            raise failures.pop(0)
+        if not offsets:
             self.published_metrics.extend(outgoing)
             return
         if self.abandon:
             self.abandon -= 1
             raise BatchAbandoned("a rebalance (simulated)")
-        offsets = {p: o for (_, p), o in self._uncommitted.items()}
-        self.commits.append((len(self._store.calls), offsets, list(outgoing)))
-        self._uncommitted.clear()
-        self.stats.commits += 1
+        self.commits.append((len(self.store.calls), {p: o for (_, p), o in offsets.items()}, list(outgoing)))
+
+    def close(self) -> None:
+        pass
+
+
+def batch_offsets(records) -> dict[int, int]:
+    """{partition: next offset} that committing `records` means."""
+    return {p: o for (_, p), o in next_offsets(records).items()}

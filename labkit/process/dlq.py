@@ -11,13 +11,15 @@ can filter by reason without parsing the value:
 `original.encoding` is "utf-8" when the bytes are text, else "base64" (binary garbage
 survives the round trip exactly). The processor also stores each record in MongoDB
 (`document`), keyed by its source, so the API counts reasons without reading the topic.
-Pure: building and reading envelopes does no I/O.
+The DLQ guard (`DLQGuard`) stops the processor when most messages are invalid: a broken
+producer, not bad luck. Pure: nothing here does I/O.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -86,3 +88,46 @@ def document(value: bytes) -> dict:
     """A DLQ record's value as its MongoDB document: `_id` from the source, `failed_at` a date."""
     record = json.loads(value)
     return {"_id": source_id(record), **record, "failed_at": datetime.fromisoformat(record["failed_at"])}
+
+
+class DLQGuardTripped(RuntimeError):
+    """Too many invalid messages in a row: probably a broken producer, not bad luck.
+
+    Raised before anything of the offending batch is written or committed, so fixing the
+    producer (or raising the limit) and restarting loses nothing.
+    """
+
+    def __init__(self, ratio: float, window: int, reasons: Counter):
+        self.ratio, self.window, self.reasons = ratio, window, reasons
+        top = ", ".join(f"{r} x{n}" for r, n in reasons.most_common(3))
+        super().__init__(
+            f"DLQ guard: {ratio:.0%} of the last {window} messages were invalid ({top}). "
+            "Stopped without committing. Check the producer, then restart "
+            "(or raise ProcessorConfig.max_invalid_ratio).")
+
+
+class DLQGuard:
+    """Stops the processor when more than `max_ratio` of the last `window` messages were
+    invalid (judged once `min_messages` were seen; `max_ratio=None` switches it off).
+
+    `check` judges a batch together with the history, before anything of it is written;
+    `remember` adds it to the history once it is committed. A batch read twice (rewound
+    after a rebalance) is remembered once."""
+
+    def __init__(self, max_ratio: float | None = 0.5, window: int = 500, min_messages: int = 200):
+        self.max_ratio, self.min_messages = max_ratio, min_messages
+        self.history: deque[bool] = deque(maxlen=window)
+
+    def check(self, verdicts: list[Verdict]) -> None:
+        if self.max_ratio is None:
+            return
+        recent = deque(self.history, maxlen=self.history.maxlen)
+        recent.extend(not v.ok for v in verdicts)
+        if len(recent) < self.min_messages:
+            return
+        ratio = sum(recent) / len(recent)
+        if ratio > self.max_ratio:
+            raise DLQGuardTripped(ratio, len(recent), Counter(v.reason for v in verdicts if not v.ok))
+
+    def remember(self, verdicts: list[Verdict]) -> None:
+        self.history.extend(not v.ok for v in verdicts)

@@ -20,8 +20,9 @@ a window has seen (almost) all of its events. That is what a watermark says.
     revised              an event for an emitted window arrived before the watermark passed
                          end + allowed_lateness_ms: the window is published again (revision 1, 2, ...)
     final                the watermark passed end + allowed_lateness_ms: the window never changes again;
-                         an event for it is *too late*: counted, and handed back to be set aside
-                         (the processor stores it in a side collection), never silently dropped
+                         an event for it is *too late*: counted, not added to the window, and
+                         reported to the caller (the processor stores the reading like any
+                         other and records it against the window it missed), never dropped
 
 `add()` classifies one event and counts it; `advance()` returns what to publish. Nothing
 here does I/O: the tests feed hand-made sequences, and the processor feeds Kafka's.
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from labkit.store.rollups import SMALL_MS, bucket_start
+from labkit.contract import WINDOW_MS, bucket_start
 
 FLEET = "fleet"  # the key of the fleet-wide windows (car ids are CAR_...)
 ON_TIME, LATE, TOO_LATE = "on_time", "late", "too_late"
@@ -75,7 +76,7 @@ class _Partition:
 
 @dataclass
 class EventTimeWindows:
-    size_ms: int = SMALL_MS
+    size_ms: int = WINDOW_MS
     delay_ms: int = 2_000
     allowed_lateness_ms: int = 30_000
     idle_ms: int = 30_000
@@ -129,8 +130,8 @@ class EventTimeWindows:
     def add(self, partition: int, key: str, event_ms: int, now_ms: int) -> str:
         """Count one event of `key` (a car) at event time `event_ms`, read from `partition` at
         processing time `now_ms`. Returns on_time, late (it revises an emitted window) or
-        too_late (its window is final: the caller sets the event aside; it is not counted
-        in any window). The event is judged against the watermark before it arrived."""
+        too_late (its window is final: it is not counted in any window; the caller records
+        it). The event is judged against the watermark before it arrived."""
         mark = self._known_watermark(now_ms)
         start = bucket_start(event_ms, self.size_ms)
         if start + self.size_ms + self.allowed_lateness_ms <= mark:

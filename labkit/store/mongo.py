@@ -144,13 +144,11 @@ def write_dead_letters(db, settings: Settings, documents: list[dict]) -> WriteRe
     counted once, and /dlq/reasons reads a few count documents instead of every dead letter."""
     c = settings.collections
     result = insert_idempotent(db[c.dead_letters], documents)
-    from labkit.store.queries import from_ms, to_ms
-
-    touched = {(d["reason"], d.get("reason_class"), rollups.bucket_start(to_ms(d["failed_at"]), HOUR_MS))
+    touched = {(d["reason"], d.get("reason_class"), contract.bucket_start(contract.to_ms(d["failed_at"]), HOUR_MS))
                for d in documents}
     ops = []
     for reason, reason_class, hour in touched:
-        hour_range = {"$gte": from_ms(hour), "$lt": from_ms(hour + HOUR_MS)}
+        hour_range = {"$gte": contract.from_ms(hour), "$lt": contract.from_ms(hour + HOUR_MS)}
         count = db[c.dead_letters].count_documents({"reason": reason, "failed_at": hour_range})
         # $max, not $set: two processors may count the same hour at once, and the count that
         # runs last has seen both inserts but may be written first. Dead letters are never
@@ -206,8 +204,8 @@ def count_stored_anomalies(db, settings: Settings) -> None:
     for span in db[c.anomalies].aggregate([{"$group": {"_id": None, "first": {"$min": "$timestamp"},
                                                        "last": {"$max": "$timestamp"}}}]):
         first, last = contract.to_ms(contract.as_utc(span["first"])), contract.to_ms(contract.as_utc(span["last"]))
-        recount_anomalies(db, settings, [(rollups.bucket_start(first, rollups.SMALL_MS),
-                                          rollups.bucket_start(last, rollups.SMALL_MS) + rollups.SMALL_MS)])
+        recount_anomalies(db, settings, [(contract.bucket_start(first, rollups.SMALL_MS),
+                                          contract.bucket_start(last, rollups.SMALL_MS) + rollups.SMALL_MS)])
 
 
 def write_windows(db, settings: Settings, emissions: list, at: datetime) -> None:
@@ -216,20 +214,19 @@ def write_windows(db, settings: Settings, emissions: list, at: datetime) -> None
     published (emitted, revised, final), with the watermark that caused it."""
     if not emissions:
         return
-    from labkit.store.queries import from_ms
-
     ops = []
     for e in emissions:
         entry = {"state": e.state, "revision": e.revision, "count": e.count, "watermark_ms": e.watermark_ms, "at": at}
         ops.append(UpdateOne({"_id": f"{e.key}:{e.size_ms}:{e.start_ms}"},
                              {"$set": {"key": e.key, "start_ms": e.start_ms, "size_ms": e.size_ms,
-                                       "start": from_ms(e.start_ms), **entry},
+                                       "start": contract.from_ms(e.start_ms), **entry},
                               "$push": {"history": entry}}, upsert=True))
     db[settings.collections.windows].bulk_write(ops, ordered=False)
 
 
-def write_too_late(db, settings: Settings, events: list[dict], watermark_ms: int | None, at: datetime) -> WriteResult:
-    """The side output of the event-time windows: valid events that arrived after their
-    window was final. Kept whole (`_id` = event id), with the watermark they missed."""
-    return insert_idempotent(db[settings.collections.too_late], [
-        {**event_document(e), "watermark_ms": watermark_ms, "set_aside_at": at} for e in events])
+def record_too_late(db, settings: Settings, records: list[dict], at: datetime) -> WriteResult:
+    """The side output of the event-time windows: one record per reading that arrived after
+    its window was final (`_id` = event id, the window start it missed, the watermark then).
+    The reading itself is stored in the readings like any other; the final window is not
+    changed. Idempotent."""
+    return insert_idempotent(db[settings.collections.too_late], [{**r, "recorded_at": at} for r in records])

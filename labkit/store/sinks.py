@@ -36,8 +36,8 @@ class Store(Protocol):
 
     def insert_dead_letters(self, documents: list[dict]) -> WriteResult: ...
 
-    def set_aside(self, events: list[dict], watermark_ms: int | None, at: datetime) -> WriteResult:
-        """Keep valid events that came after their window was final."""
+    def record_too_late(self, records: list[dict], at: datetime) -> WriteResult:
+        """Record readings that came after their window was final (stored as readings too)."""
 
     def write_windows(self, emissions: list, at: datetime) -> None: ...
 
@@ -71,8 +71,8 @@ class MongoStore:
     def insert_dead_letters(self, documents: list[dict]) -> WriteResult:
         return store.write_dead_letters(self.db, self.settings, documents)
 
-    def set_aside(self, events: list[dict], watermark_ms: int | None, at: datetime) -> WriteResult:
-        return store.write_too_late(self.db, self.settings, events, watermark_ms, at)
+    def record_too_late(self, records: list[dict], at: datetime) -> WriteResult:
+        return store.record_too_late(self.db, self.settings, records, at)
 
     def write_windows(self, emissions: list, at: datetime) -> None:
         store.write_windows(self.db, self.settings, emissions, at)

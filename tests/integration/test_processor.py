@@ -129,7 +129,7 @@ def test_a_tripped_guard_leaves_no_detector_state_so_a_rerun_stores_everything(p
     of that batch instead of taking them for duplicates."""
     import pytest
 
-    from labkit.process.processor import DLQGuardTripped
+    from labkit.process.dlq import DLQGuardTripped
 
     producer = kafka_io.make_producer(pipeline)
     for i in range(300):

@@ -27,6 +27,13 @@ NOTEBOOKS = notebook_runner.lab_notebooks()
 #: loop, not a slow machine; the issue's target is 60 s each on this project's machines.
 BUDGET_S = 90
 
+#: The test that first asks for `forward` runs every notebook in its setup: up to the budget
+#: each, plus kernels starting. pytest-timeout counts fixture setup in the test's time.
+FORWARD_TIMEOUT_S = len(NOTEBOOKS) * BUDGET_S + 120
+
+#: nbval's rerun of every notebook, in a pytest of its own.
+NBVAL_TIMEOUT_S = 1200
+
 #: Charts with fixed, documented dates (a reproducible morning) besides "around now".
 FIXED_WINDOWS = [(datetime(2026, 2, 25, tzinfo=timezone.utc), datetime(2026, 2, 26, tzinfo=timezone.utc)),
                  (datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 11, 2, tzinfo=timezone.utc))]
@@ -54,6 +61,7 @@ def test_there_are_notebooks():
     assert NOTEBOOKS and NOTEBOOKS[0].name == "00_start_here.ipynb"
 
 
+@pytest.mark.timeout(FORWARD_TIMEOUT_S)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_and_shows_nothing_broken(forward, path):
     nb = _executed(forward, path.name)
@@ -74,6 +82,7 @@ def _inside_fixed_window(nb, problem: str) -> bool:
     return any(notebook_figure_problems({"cells": [nb.cells[cell]]}, window) == [] for window in FIXED_WINDOWS)
 
 
+@pytest.mark.timeout(FORWARD_TIMEOUT_S)
 def test_recorded_numbers_obey_conservation(forward):
     nb01 = records.read(_executed(forward, "01_simulate.ipynb"))
     assert nb01["sent"] == nb01["read_back"] == sum(nb01["per_partition"].values())
@@ -104,14 +113,15 @@ def test_recorded_numbers_obey_conservation(forward):
 
     nb07 = records.read(_executed(forward, "07_time_and_change.ipynb"))
     verdicts = nb07["verdicts"]
-    assert nb07["readings"] == sum(verdicts.values()) == nb07["stored"] + nb07["set_aside"]
+    assert nb07["readings"] == sum(verdicts.values()) == nb07["stored"]  # every valid reading is stored
     assert (nb07["processor_late"], nb07["processor_too_late"]) == (verdicts["late"], verdicts["too_late"]) != (0, 0)
-    assert nb07["set_aside"] == nb07["processor_too_late"]
+    assert nb07["too_late_recorded"] == nb07["processor_too_late"]
     assert nb07["mixed_processed"] == nb07["mixed_stored"] == sum(nb07["by_version"].values())
     assert {key.split()[1] for key in nb07["by_version"]} == {"v1", "v2"}
     assert nb07["rejected"] == {"unsupported_version": 1, "missing_field:speed": 1, "wrong_type:battery_v": 1}
 
 
+@pytest.mark.timeout(FORWARD_TIMEOUT_S + NBVAL_TIMEOUT_S + 60)
 def test_nbval_reruns_every_notebook_in_reverse_order_with_the_same_numbers(forward):
     """One nbval session over the executed copies, last notebook first. Lax: every cell must
     run without error, and the tagged records cell must show what it showed the first time."""
@@ -121,7 +131,7 @@ def test_nbval_reruns_every_notebook_in_reverse_order_with_the_same_numbers(forw
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
          "--nbval-kernel-name", notebook_runner.KERNEL_NAME, "-W", "ignore::DeprecationWarning", *map(str, copies)],
-        capture_output=True, text=True, cwd=REPO_ROOT, timeout=1200,
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=NBVAL_TIMEOUT_S,
     )
     assert result.returncode == 0, _first_failure(result.stdout) + result.stderr[-2000:]
 

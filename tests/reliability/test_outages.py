@@ -10,7 +10,9 @@ import pytest
 from labkit.ops import infra
 from labkit.ops.infra import local
 from labkit.ops.infra.readiness import kafka_ready
+from labkit.process.delivery import TransactionalDelivery
 from labkit.process.processor import Processor, ProcessorConfig
+from labkit.process.source import GroupSource
 from labkit.scenarios import chaos
 from tests.pipeline_helpers import distinct_sources, dlq_records, expected, send_batch, stored_ids
 
@@ -31,34 +33,37 @@ def _restart_after(service, settings, seconds: float) -> None:
     local.wait_ready(service, settings.lab_home, lambda: kafka_ready(settings))
 
 
-class KillsBrokerWhileSending(Processor):
-    """Kills the broker right before the second batch's transaction is sent."""
+class KillsBrokerWhileSending(TransactionalDelivery):
+    """The processor's delivery, killing the broker right before the second batch's transaction."""
 
     def __init__(self, *args, service, **kwargs):
         super().__init__(*args, **kwargs)
         self.service, self.transactions_seen, self.killed = service, 0, threading.Event()
 
-    def _in_transaction(self, outgoing, with_offsets):
-        if with_offsets:
+    def publish(self, outgoing, offsets):
+        if offsets:
             self.transactions_seen += 1
             if self.transactions_seen == 2 and not self.killed.is_set():
                 local.kill(self.service, self.settings.lab_home)
                 self.killed.set()
-        return super()._in_transaction(outgoing, with_offsets)
+        return super().publish(outgoing, offsets)
 
 
+@pytest.mark.timeout(720)  # its own bounded waits add up to ~620 s (60 + 90 + 120 + 90 + 240)
 def test_broker_killed_while_sending_then_while_polling_loses_and_duplicates_nothing(pipeline, kafka_service):
     first = send_batch(pipeline, 3000, seed=31)
-    processor = KillsBrokerWhileSending(pipeline, ProcessorConfig(group_id=f"g-{uuid.uuid4().hex[:6]}", batch_size=300),
-                                        service=kafka_service)
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    source = GroupSource(pipeline, group, client_id=f"{group}-processor", max_poll_records=300)
+    delivery = KillsBrokerWhileSending(pipeline, f"{group}.tx", 60_000, group=source, service=kafka_service)
+    processor = Processor(pipeline, ProcessorConfig(group_id=group, batch_size=300), source=source, delivery=delivery)
     result = {}
     # The claim is "nothing lost", not "back within seconds": after a broker restart a partition
     # can stay unreadable for a while; the processor counts that as an outage, not idleness
-    # (Processor._caught_up), so a short idle timeout cannot end the run early.
+    # (GroupSource.caught_up), so a short idle timeout cannot end the run early.
     worker = threading.Thread(target=lambda: result.update(stats=processor.run(idle_timeout_s=8)))
     worker.start()
     try:
-        assert processor.killed.wait(60), "the broker was killed during a send"
+        assert delivery.killed.wait(60), "the broker was killed during a send"
         _restart_after(kafka_service, pipeline, 5)
         assert worker.is_alive(), "the processor waited for the broker instead of exiting"
         valid_first, _ = expected(first)
@@ -81,6 +86,7 @@ def test_broker_killed_while_sending_then_while_polling_loses_and_duplicates_not
     assert len(dead) == len(distinct_sources(dead)) == invalid, "every invalid message in the DLQ exactly once"
 
 
+@pytest.mark.timeout(1200)  # four kills, catching up, a draining run: each step is bounded, together past the default
 def test_small_chaos_run_loses_nothing_and_duplicates_nothing(services):
     plan = chaos.ChaosPlan(events=5000, cars=8, processor_kills=2, broker_kills=1, mongo_kills=1, outage_s=2)
     report = chaos.run(services, plan, log=lambda *a, **k: None)
@@ -88,6 +94,12 @@ def test_small_chaos_run_loses_nothing_and_duplicates_nothing(services):
     assert report.rows["stored in MongoDB"] == report.rows["distinct valid events"]
     assert report.rows["DLQ records"] == report.rows["invalid messages"]
     assert len(report.events) == 4
+
+
+#: Acknowledged documents before the database is killed, and how long they may take: 100
+#: journaled batches of 200 take seconds; two minutes (with the restart after it, still
+#: inside the default per-test timeout) means something is wrong.
+WRITES_BEFORE_KILL, WRITES_WITHIN_S = 20_000, 120
 
 
 def test_acknowledged_journaled_writes_survive_a_killed_database(pipeline):
@@ -117,7 +129,12 @@ def test_acknowledged_journaled_writes_survive_a_killed_database(pipeline):
     writer = threading.Thread(target=write)
     writer.start()
     try:
-        while len(acknowledged) < 20_000:
+        # Bounded: a writer that stalls, or stopped on an error, fails the test instead of hanging it.
+        deadline = time.monotonic() + WRITES_WITHIN_S
+        while len(acknowledged) < WRITES_BEFORE_KILL:
+            assert writer.is_alive(), f"the writer stopped after {len(acknowledged):,} acknowledged documents (a write failed)"
+            assert time.monotonic() < deadline, \
+                f"only {len(acknowledged):,} of {WRITES_BEFORE_KILL:,} documents acknowledged within {WRITES_WITHIN_S} s"
             time.sleep(0.05)
         local.kill(mongo, pipeline.lab_home)  # SIGKILL mid-stream: no chance to flush
     finally:

@@ -15,10 +15,12 @@ from labkit.ops import infra, kafka_io
 from labkit.ops.infra import local
 from labkit.ops.infra.readiness import mongodb_ready
 from labkit.ops.waiting import wait_until
-from labkit.process.processor import DLQGuardTripped, Processor, ProcessorConfig
+from labkit.process.dlq import DLQGuardTripped
+from labkit.process.processor import Processor, ProcessorConfig
 from tests.pipeline_helpers import committed_offsets, distinct_sources, dlq_records, expected, pipeline_env, send_batch, stored_ids
 
 
+@pytest.mark.timeout(720)  # its own bounded waits add up to ~570 s (three kills of up to 90 s, a 300 s final run)
 def test_sigkill_mid_stream_several_times_loses_and_duplicates_nothing(pipeline):
     messages = send_batch(pipeline, 12_000, seed=11)
     valid_ids, invalid_count = expected(messages)
@@ -51,6 +53,7 @@ def test_sigkill_mid_stream_several_times_loses_and_duplicates_nothing(pipeline)
     assert committed_offsets(pipeline, group) == kafka_io.end_offsets(pipeline, pipeline.topics.telemetry)
 
 
+@pytest.mark.timeout(480)  # its own bounded waits add up to ~340 s (60 + 10 + 90 + 180)
 def test_mongodb_outage_of_ten_seconds_mid_stream_loses_nothing(pipeline):
     assert infra.mode(pipeline) == "local"
     mongo = next(s for s in local.services(pipeline) if s.name == "mongo")
