@@ -27,8 +27,8 @@ from report import table
 
 from labkit.config import Settings
 from labkit.ops import clients
+from labkit.ops.clients import kafka_producer
 from labkit.ops.infra.topics import ensure_topics
-from labkit.ops.kafka_io import make_producer
 from labkit.simulate.producer import PRODUCER_TUNING, produce
 from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 
@@ -84,7 +84,7 @@ def main() -> int:
 
     topic = fresh_topic(settings, "raw")
     topics.append(topic)
-    producer = make_producer(settings, **PRODUCER_TUNING)
+    producer = kafka_producer(settings, **PRODUCER_TUNING)
     acked = [0]
 
     def ok(_):

@@ -55,8 +55,7 @@ from labkit.ops.infra import local
 from labkit.ops.infra.readiness import mongodb_ready
 from labkit.ops.waiting import wait_until
 from labkit.scenarios.dataset import load_fleet
-from labkit.store import mongo as store
-from labkit.store import queries
+from labkit.store import mongo, queries
 from labkit.store.mongo import ensure_indexes
 
 RESULTS = Path(__file__).parent / "results" / "storage.md"
@@ -105,13 +104,13 @@ def measure(kind: str, args) -> dict:
     home = SCRATCH / kind
     settings = Settings.from_env().replace(mongodb_uri=f"mongodb://127.0.0.1:{PORTS[kind]}", mongodb_db="bench_storage",
                                            mongo_server=kind, lab_home=home)
-    mongo = next(s for s in local.services(settings) if s.name == "mongo")
-    local.stop(mongo, home)
+    server = next(s for s in local.services(settings) if s.name == "mongo")
+    local.stop(server, home)
     n = args.cars * args.seconds
     if not args.reuse:
         shutil.rmtree(home, ignore_errors=True)
-    print(f"[{kind}] starting on port {mongo.port}", flush=True)
-    start_server(mongo, settings, home)
+    print(f"[{kind}] starting on port {server.port}", flush=True)
+    start_server(server, settings, home)
     try:
         client = clients.mongo_client(settings, socketTimeoutMS=600_000)
         db = client[settings.mongodb_db]
@@ -154,9 +153,9 @@ def measure(kind: str, args) -> dict:
         client.close()
 
         print(f"[{kind}] SIGKILL and restart", flush=True)
-        local.kill(mongo, home)
+        local.kill(server, home)
         began = time.perf_counter()
-        start_server(mongo, settings, home)
+        start_server(server, settings, home)
         ready_s = time.perf_counter() - began
         disk_after = du(home / ("secantus" if kind == "secantus" else "mongo"))
         # No time limit on a reply (pymongo's default): a bench's load, drop or slow query may take minutes.
@@ -172,14 +171,14 @@ def measure(kind: str, args) -> dict:
         routes = drive_routes(kind, settings, args)
         return {"summary": summary, "routes": routes}
     finally:
-        local.stop(mongo, home)
+        local.stop(server, home)
 
 
-def start_server(mongo, settings: Settings, home: Path) -> None:
+def start_server(server, settings: Settings, home: Path) -> None:
     # A killed server's socket can outlive it by a moment.
-    wait_until(lambda: not local.port_open(mongo.port), 10, poll_s=0.1, what=f"port {mongo.port} to be free")
-    local.start(mongo, settings, home)
-    local.wait_ready(mongo, home, lambda: mongodb_ready(settings), timeout=300)
+    wait_until(lambda: not local.port_open(server.port), 10, poll_s=0.1, what=f"port {server.port} to be free")
+    local.start(server, settings, home)
+    local.wait_ready(server, home, lambda: mongodb_ready(settings), timeout=300)
 
 
 def seed_pipeline_data(db, settings: Settings, events: int) -> None:
@@ -200,7 +199,7 @@ def seed_pipeline_data(db, settings: Settings, events: int) -> None:
         dead.append({"_id": f"car.telemetry.v1:{i % 4}:{i}", "reason": reason, "reason_class": reason.split(":")[0],
                      "detail": "bench", "source": {"topic": "car.telemetry.v1", "partition": i % 4, "offset": i, "key": None},
                      "failed_at": START + timedelta(milliseconds=i * 50), "original": {"encoding": "utf-8", "data": "{}"}})
-    store.write_dead_letters(db, settings, dead)
+    mongo.write_dead_letters(db, settings, dead)
 
 
 def seed_anomalies(db, settings: Settings, cars: int, seconds: int, start: datetime) -> int:

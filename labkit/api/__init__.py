@@ -22,8 +22,7 @@ from labkit.api.timing import RequestTiming
 from labkit.config import Settings
 from labkit.observe.prometheus import CONTENT_TYPE, ApiMetrics, exposition
 from labkit.ops import clients
-from labkit.store import mongo as store
-from labkit.store import queries
+from labkit.store import mongo, queries
 from labkit.store.queries import QueryError, UnknownName
 
 
@@ -46,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                          lambda ms: queries.windows_since(db, settings, ms))
         app.state.recent.warm()
         try:  # anomalies stored by an older labkit, before their counts were kept: counted once
-            store.count_stored_anomalies(db, settings)
+            mongo.count_stored_anomalies(db, settings)
         except PyMongoError:  # the API starts without MongoDB; /health says so
             pass
         try:

@@ -27,12 +27,6 @@ class Record:
     timestamp_ms: int
 
 
-def make_producer(settings: Settings, **overrides):
-    """A producer that waits for every in-sync replica (acks=all) and batches briefly
-    (labkit.ops.clients)."""
-    return clients.kafka_producer(settings, **overrides)
-
-
 def read_topic(settings: Settings, topic: str, max_messages: int = 100, timeout_s: float = 10.0,
                partitions: list[int] | None = None, start_offsets: dict[int, int] | None = None) -> list[Record]:
     """Read up to `max_messages` from `topic` without a consumer group (nothing is committed).
@@ -96,7 +90,7 @@ def round_trip(settings: Settings, count: int = 3) -> list[Record]:
     topic = SCRATCH_TOPIC
     ensure_topics(settings, {topic: settings.telemetry_partitions})
     run_id = uuid.uuid4().hex[:8]
-    producer = make_producer(settings)
+    producer = clients.kafka_producer(settings)
     sent = {}
     try:
         for i in range(count):

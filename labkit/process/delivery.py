@@ -63,6 +63,13 @@ def kafka_offsets(offsets: Offsets) -> dict:
     return {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()}
 
 
+def _rebalance_errors() -> tuple:
+    """The errors that mean: this consumer no longer owns what the commit was for."""
+    from kafka.errors import CommitFailedError, IllegalGenerationError, RebalanceInProgressError, UnknownMemberIdError
+
+    return CommitFailedError, IllegalGenerationError, RebalanceInProgressError, UnknownMemberIdError
+
+
 def _authorization_errors() -> tuple:
     from kafka import errors
 
@@ -90,21 +97,14 @@ class TransactionalDelivery:
     def publish(self, outgoing: list[Outgoing], offsets: Offsets) -> None:
         """Send `outgoing` and commit `offsets` (may be empty) in one transaction. On failure
         the transaction is aborted and the producer replaced: simply call again."""
-        from kafka.errors import (
-            CommitFailedError,
-            IllegalGenerationError,
-            KafkaError,
-            ProducerFencedError,
-            RebalanceInProgressError,
-            UnknownMemberIdError,
-        )
+        from kafka.errors import KafkaError, ProducerFencedError
 
-        if self._twin is not None:
-            raise self._twin  # a new producer would fence the live twin in turn
         producer = self._ready_producer()
         if offsets and self._commit_unknown:
+            # Ask the group (an error here is retried, and the question asked again).
+            committed = self.group.committed(offsets)
             self._commit_unknown = False
-            if self.group.committed(offsets):  # the last try's commit went through after all
+            if committed:  # the last try's commit went through after all
                 return
         try:
             producer.begin_transaction()
@@ -122,7 +122,7 @@ class TransactionalDelivery:
             self._commit_unknown = bool(offsets)
             kafka_internals.commit(producer, self.step_timeout_ms)
             self._commit_unknown = False
-        except (CommitFailedError, IllegalGenerationError, RebalanceInProgressError, UnknownMemberIdError) as exc:
+        except _rebalance_errors() as exc:
             self._drop_producer()
             raise BatchAbandoned(str(exc)) from exc
         except ProducerFencedError as exc:
@@ -147,13 +147,13 @@ class TransactionalDelivery:
             raise
 
     def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close(timeout=10)
-            self._producer = None
+        self._drop_producer()
 
     def _ready_producer(self):
         from labkit.ops import clients
 
+        if self._twin is not None:
+            raise self._twin  # a new producer would fence the live twin in turn
         if self._producer is None:
             producer = clients.kafka_producer(self.settings, linger_ms=5, enable_idempotence=True,
                                               transactional_id=self.transactional_id,
@@ -203,14 +203,12 @@ class AckedDelivery:
             self._commit(offsets)
 
     def _commit(self, offsets: Offsets) -> None:
-        from kafka.errors import CommitFailedError
-
         try:
             self.group.commit(offsets)
-        except CommitFailedError as exc:
+        except _rebalance_errors() as exc:
             raise BatchAbandoned(str(exc)) from exc
 
     def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close(timeout=10)
-            self._producer = None
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.close(timeout=10)

@@ -11,14 +11,16 @@ commit it; then the next. Read it top to bottom; each step says which module doe
     publish    the batch's DLQ and anomaly records and its offsets in one Kafka transaction
     + commit   (labkit.process.delivery)
 
-What keeps it safe is passed in beside it: `retry` (labkit.process.retry) repeats a step that
-failed for a passing reason until it succeeds, never skipping a message; `delivery` handles
-transactions, fencing and producer replacement; `source` handles rebalances, rewinds and lag.
+What keeps it safe sits beside it, behind small interfaces: `self.retry` (labkit.process.retry)
+repeats a step that failed for a passing reason until it succeeds, never skipping a message;
+`self.delivery` handles transactions, fencing and producer replacement; `self.source` handles
+rebalances, rewinds and lag. Tests pass their own source, delivery and store.
 
 A crash at any point means the batch is read again from the last commit: the store's writes
 are idempotent (effectively once in MongoDB), and an unfinished transaction is aborted with
-its offsets, so `read_committed` readers see every DLQ, anomaly and metrics record exactly
-once. `ProcessorConfig(transactions=False)` sends, waits for acks and then commits instead
+its offsets, so `read_committed` readers see every DLQ and anomaly record exactly once. The
+metrics windows go out in transactions of their own, best effort (at most once each).
+`ProcessorConfig(transactions=False)` sends, waits for acks and then commits instead
 (at-least-once outputs; for comparison).
 
 The detector's per-car history and the event-time windows live in memory: after a failed
@@ -43,11 +45,11 @@ from labkit.contract import to_ms
 from labkit.observe.prometheus import ProcessorMetrics
 from labkit.ops import clients, preflight
 from labkit.process.decide import decide, to_json
-from labkit.process.delivery import AckedDelivery, BatchAbandoned, TransactionalDelivery
+from labkit.process.delivery import AckedDelivery, BatchAbandoned, FencedTwice, TransactionalDelivery
 from labkit.process.detectors import AnomalyDetector
 from labkit.process.dlq import DLQGuard
 from labkit.process.metrics import Totals, WindowedMetrics, accumulate
-from labkit.process.retry import Retry, StopRequested, retryable
+from labkit.process.retry import Retry, StopRequested
 from labkit.process.source import GroupSource, next_offsets
 from labkit.process.validation import validate
 from labkit.process.windows import EventTimeWindows
@@ -78,7 +80,7 @@ class ProcessorConfig:
     #: A partition silent this long, with nothing waiting for it at the broker, stops
     #: holding the watermark back.
     watermark_idle_ms: int = 30_000
-    #: Publish each batch's DLQ/anomaly/metrics records and its offsets in one Kafka
+    #: Publish each batch's DLQ and anomaly records and its offsets in one Kafka
     #: transaction (exactly-once for read_committed readers). False: send, wait for acks,
     #: then commit offsets (at-least-once outputs); kept for comparison in the benchmark.
     transactions: bool = True
@@ -101,10 +103,10 @@ class ProcessorConfig:
 
 @dataclass
 class RunStats(Totals):
-    """Totals of one `run()`: what happened to every message read."""
+    """What happened to every message this processor read, over all its runs; `seconds`,
+    `idle_s` and `stopped_because` describe the last run."""
 
     retries: int = 0
-    commits: int = 0
     seconds: float = 0.0
     #: The trailing wait that ended an idle-bounded run (not work, so not in the rate).
     idle_s: float = 0.0
@@ -170,8 +172,9 @@ class Processor:
         preflight.ServiceUnavailable if a service is down at start.
         """
         began = last_message = time.monotonic()
-        self._open()
+        self.stats.idle_s = 0.0
         try:
+            self._open()
             while True:
                 # Stop? Asked to, enough messages, or idle (only once we own partitions).
                 if self._stop.is_set():
@@ -192,8 +195,9 @@ class Processor:
                     break
 
                 # 1. Poll: the next batch (an outage is waited out here, and is not idleness).
-                limit = self.config.batch_size if max_messages is None else \
-                    min(self.config.batch_size, max_messages - self.stats.processed)
+                limit = self.config.batch_size
+                if max_messages is not None:
+                    limit = min(limit, max_messages - self.stats.processed)
                 retries = self.retry.retries
                 records = self.retry.until_safe("Kafka poll", self.source.poll, self.config.poll_timeout_ms, limit)
                 if self.retry.retries > retries:
@@ -207,29 +211,31 @@ class Processor:
                 #    or the windows see anything of the batch.
                 verdicts = [validate(r.value, now) for r in records]
                 self.guard.check(verdicts)
-                self.windows.backlogged(self.source.backlogged(), to_ms(now))
-                d = decide(records, verdicts, self.detector, self.windows, now)
-
                 try:
+                    self.windows.backlogged(self.source.backlogged(), to_ms(now))
+                    d = decide(records, verdicts, self.detector, self.windows, now)
+
                     # 3. Store: idempotent and durable, so the commit below can vouch for it.
                     #    A step that fails for a passing reason is repeated until it succeeds.
-                    store, safe = self.store, self.retry.until_safe
-                    written = safe("store readings", store.insert_events, d.readings)
-                    safe("latest state and rollups", store.update_derived, d.readings)
-                    safe("store anomalies", store.insert_anomalies, d.anomaly_documents())
-                    safe("store dead letters", store.insert_dead_letters, d.dead_letter_documents())
-                    safe("record too-late readings", store.record_too_late, d.too_late, now)
-                    safe("store event-time windows", store.write_windows, d.emissions, now)
+                    store, until_safe = self.store, self.retry.until_safe
+                    written = until_safe("store readings", store.insert_events, d.readings)
+                    until_safe("latest state and rollups", store.update_derived, d.readings)
+                    until_safe("store anomalies", store.insert_anomalies, d.anomaly_documents())
+                    until_safe("store dead letters", store.insert_dead_letters, d.dead_letter_documents())
+                    until_safe("record too-late readings", store.record_too_late, d.too_late, now)
+                    until_safe("store event-time windows", store.write_windows, d.emissions, now)
 
-                    # 4. Publish and commit: the DLQ and anomaly records and the offsets,
-                    #    in one Kafka transaction (all visible to read_committed, or none).
-                    safe("Kafka transaction", self.delivery.publish, d.outgoing(self.settings.topics),
-                         next_offsets(records))
+                    # 4. Publish and commit: the DLQ and anomaly records and the offsets, in one
+                    #    Kafka transaction (all visible to read_committed readers, or none;
+                    #    with transactions=False: sent, acknowledged, then the offsets committed).
+                    until_safe("Kafka transaction", self.delivery.publish, d.outgoing(self.settings.topics),
+                               next_offsets(records))
                 except BatchAbandoned as exc:
                     # A rebalance took partitions away: read the batch again where still ours.
                     self._forget()
                     self.source.rewind(records)
                     log.warning("batch abandoned after a rebalance (%s); it will be read again", exc)
+                    last_message = time.monotonic()
                     continue
                 except BaseException:
                     self._forget()  # what the detector and windows saw will be delivered again
@@ -274,6 +280,7 @@ class Processor:
         self.source.open(on_assigned=self._assigned, on_revoked=self._revoked)
 
     def _close(self) -> None:
+        """Close what `_open` opened (each part tolerates never having been opened)."""
         for part in (self.source, self.delivery, self._mongo):
             try:
                 if part is not None:
@@ -290,8 +297,8 @@ class Processor:
         self._log_assignment("assigned", partitions)
 
     def _revoked(self, partitions: list[int]) -> None:
-        # Nothing is uncommitted here: each batch is committed before the next poll, and the
-        # group calls this only from inside a poll.
+        # Nothing is left to commit here: the group calls this from inside a poll (or from
+        # close), and every batch is committed, or abandoned, before the next poll.
         self.windows.revoke(partitions)
         self._log_assignment("revoked", partitions)
 
@@ -314,26 +321,25 @@ class Processor:
     def _count(self, counts) -> None:
         """A committed batch's counts: into the run's totals, Prometheus and the metrics windows."""
         accumulate(self.stats, counts)
+        self.stats.retries = self.retry.retries
         lags = self.source.lags()
         known = {p: n for p, n in lags.items() if n is not None}
         self.prometheus.observe(counts, known)
         self._publish_metrics(self.metrics.add(counts, _now_ms(), sum(known.values()), known))
 
     def _publish_metrics(self, windows: list[dict]) -> None:
-        """Store and publish closed metrics windows. Best effort: a passing failure (or a
-        rebalance) is logged and the data path goes on; anything else (FencedTwice, a
-        programming error) is raised like any other."""
+        """Store closed metrics windows and publish them in a transaction of their own (no
+        offsets). Best effort: a failure is logged and the data path goes on, except
+        FencedTwice: a live twin writes with our transactional id, and we must stop."""
         if not windows or self.store is None:
             return
         try:
             self.store.write_metrics(windows)
             outgoing = [(self.settings.topics.metrics, to_json(r), None, self.processor_id.encode()) for r in windows]
             self.delivery.publish(outgoing, {})
-        except BatchAbandoned as exc:
-            log.warning("metrics window not published: %s", exc)
+        except FencedTwice:
+            raise
         except Exception as exc:
-            if not retryable(exc):
-                raise
             log.warning("metrics window not written: %s", exc)
 
     def _log_assignment(self, event: str, partitions: list[int]) -> None:

@@ -90,7 +90,10 @@ class GroupSource:
                 end, position = self._consumer.highwater(tp), self._consumer.position(tp, timeout_ms=0)
             except Exception:  # not known yet, or the partition just moved away
                 end = position = None
-            lags[tp.partition] = kafka_io.partition_lag(end, position, None) if position is not None else None
+            # Our position stands for the committed offset (they are equal between batches); a
+            # fetch can see the position run ahead of a stale end offset: no lag, not negative.
+            lag = kafka_io.partition_lag(end, committed=position, log_start=None) if position is not None else None
+            lags[tp.partition] = None if lag is None else max(0, lag)
         return lags
 
     def backlogged(self) -> list[int]:
@@ -115,18 +118,16 @@ class GroupSource:
         return self._consumer.group_metadata()
 
     def committed(self, offsets: Offsets) -> bool:
-        """True when the group's committed offsets already equal `offsets`."""
+        """True when the group's committed offsets already equal `offsets`. Raises (a transient
+        error, retried by the caller) when the group's coordinator cannot say."""
         from kafka import TopicPartition
 
-        try:
-            return all(self._consumer.committed(TopicPartition(t, p)) == o for (t, p), o in offsets.items())
-        except Exception:
-            return False
+        return all(self._consumer.committed(TopicPartition(t, p)) == o for (t, p), o in offsets.items())
 
     def commit(self, offsets: Offsets) -> None:
         self._consumer.commit(kafka_offsets(offsets))
 
     def close(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close(autocommit=False)
-            self._consumer = None
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.close(autocommit=False)

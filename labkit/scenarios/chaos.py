@@ -27,6 +27,7 @@ from labkit.config import Settings
 from labkit.ops import clients, kafka_io, sandbox
 from labkit.ops.waiting import wait_until
 from labkit.process import dlq
+from labkit.scenarios.workers import stop_gracefully
 from labkit.simulate.faults import FaultRates
 from labkit.simulate.producer import produce
 from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
@@ -154,20 +155,7 @@ class Processors:
 
     def __exit__(self, *exc) -> None:
         for process in self.started:
-            _stop(process)
-
-
-def _stop(process: subprocess.Popen, timeout_s: float = 30) -> None:
-    """Stop a processor that still runs: SIGTERM first (it finishes its batch and leaves the
-    group), SIGKILL if it has not exited within `timeout_s`."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+            stop_gracefully(process)
 
 
 @contextmanager

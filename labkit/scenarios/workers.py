@@ -52,13 +52,7 @@ class Workers:
 
     def stop(self, name: str, timeout_s: float = 30.0) -> None:
         """Ask worker `name` to finish its batch, commit and leave the group (SIGTERM)."""
-        process = self.processes.pop(name)
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_gracefully(self.processes.pop(name), timeout_s)
 
     def kill(self, name: str) -> None:
         """Kill worker `name` at once (SIGKILL), as a crash would: no commit, no goodbye."""
@@ -182,3 +176,16 @@ def ownership(events: list[dict], until: datetime) -> list[dict]:
     for partition in list(open_):
         close(partition, until)
     return sorted(intervals, key=lambda i: (i["partition"], i["start"]))
+
+
+def stop_gracefully(process: subprocess.Popen, timeout_s: float = 30.0) -> None:
+    """Stop a processor process that may still run: SIGTERM first (it finishes its batch,
+    commits and leaves the group), SIGKILL if it has not exited within `timeout_s`."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from labkit.config import Settings
 from labkit.ops import preflight
-from labkit.ops.kafka_io import make_producer
+from labkit.ops.clients import kafka_producer
 from labkit.simulate.faults import Message
 
 #: Batching for throughput: wait up to 20 ms to fill 64 KB batches.
@@ -70,7 +70,7 @@ def produce(settings: Settings, messages: Iterable[Message], *, realtime: bool =
     own_producer = producer is None
     if own_producer:
         preflight.ensure(settings, "kafka")
-    producer = producer or make_producer(settings, **PRODUCER_TUNING)
+    producer = producer or kafka_producer(settings, **PRODUCER_TUNING)
     report = DeliveryReport()
     bar = _progress_bar(progress, total or max_messages)
     began = time.monotonic()

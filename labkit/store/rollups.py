@@ -309,18 +309,23 @@ DUPLICATE_KEY = 11000
 def write_forward(collection, documents: list[dict]) -> None:
     """Upsert rollup documents, each only over one built from no more readings (`count`).
 
-    The filter matches a stored document with a count at most ours; when a higher one is
-    stored, the upsert's insert collides with its `_id` (duplicate key), which here means
-    "a newer rebuild is already there" and is not an error."""
+    The filter matches a stored document with a count at most ours. When it matches nothing,
+    the upsert inserts, and that insert collides (duplicate key) when a document is there: one
+    with a higher count (then ours is stale and is dropped), or one another writer inserted
+    just now. For those, the same update again without the insert settles it either way."""
     if not documents:
         return
-    ops = [UpdateOne({"_id": d["_id"], "count": {"$lte": d["count"]}}, {"$set": d}, upsert=True) for d in documents]
+
+    def forward(d: dict, upsert: bool) -> UpdateOne:
+        return UpdateOne({"_id": d["_id"], "count": {"$lte": d["count"]}}, {"$set": d}, upsert=upsert)
+
     try:
-        collection.bulk_write(ops, ordered=False)
+        collection.bulk_write([forward(d, upsert=True) for d in documents], ordered=False)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
         if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
+        collection.bulk_write([forward(documents[e["index"]], upsert=False) for e in errors], ordered=False)
 
 
 def event_times(events) -> dict[str, list[int]]:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Protocol
 
 from labkit.config import Settings
-from labkit.store import mongo as store
+from labkit.store import mongo
 from labkit.store.mongo import WriteResult
 
 
@@ -56,26 +56,26 @@ class MongoStore:
         self.names = settings.collections
 
     def prepare(self) -> None:
-        store.ensure_indexes(self.db, self.settings)
-        store.count_stored_anomalies(self.db, self.settings)
+        mongo.ensure_indexes(self.db, self.settings)
+        mongo.count_stored_anomalies(self.db, self.settings)
 
     def insert_events(self, events: list[dict]) -> WriteResult:
-        return store.insert_events(self.db, self.settings, events)
+        return mongo.insert_events(self.db, self.settings, events)
 
     def update_derived(self, events: list[dict]) -> None:
-        store.update_derived(self.db, self.settings, events)
+        mongo.update_derived(self.db, self.settings, events)
 
     def insert_anomalies(self, documents: list[dict]) -> WriteResult:
-        return store.write_anomalies(self.db, self.settings, documents)
+        return mongo.write_anomalies(self.db, self.settings, documents)
 
     def insert_dead_letters(self, documents: list[dict]) -> WriteResult:
-        return store.write_dead_letters(self.db, self.settings, documents)
+        return mongo.write_dead_letters(self.db, self.settings, documents)
 
     def record_too_late(self, records: list[dict], at: datetime) -> WriteResult:
-        return store.record_too_late(self.db, self.settings, records, at)
+        return mongo.record_too_late(self.db, self.settings, records, at)
 
     def write_windows(self, emissions: list, at: datetime) -> None:
-        store.write_windows(self.db, self.settings, emissions, at)
+        mongo.write_windows(self.db, self.settings, emissions, at)
 
     def write_metrics(self, records: list[dict]) -> None:
         collection = self.db[self.names.metrics]

@@ -7,8 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from labkit.store import mongo as store
-from labkit.store import queries
+from labkit.store import mongo, queries
 from labkit.store.sinks import MongoStore
 
 pytestmark = pytest.mark.integration
@@ -34,9 +33,9 @@ def write_like_the_processor(db, settings, records: list[dict], seed: int = 2) -
     order = sorted(records, key=lambda r: r["timestamp"] + timedelta(seconds=rng.choice([0, 0, 0, 30, 300])))
     batches = [order[i:i + 40] for i in range(0, len(order), 40)]
     for i, batch in enumerate(batches):
-        store.write_anomalies(db, settings, batch)
+        mongo.write_anomalies(db, settings, batch)
         if i == 2:
-            store.write_anomalies(db, settings, batch)
+            mongo.write_anomalies(db, settings, batch)
 
 
 def test_anomaly_counts_answer_what_the_anomalies_aggregation_does(db, pipeline):
@@ -74,15 +73,15 @@ def test_two_processors_counting_the_same_bucket_keep_the_larger_count(db, pipel
     """A count written late by a processor that counted early never lowers the count."""
     first = anomalies(2, seed=7, seconds=1)
     second = [{**d, "_id": "other-" + d["_id"]} for d in first]  # the same types, other events
-    store.write_anomalies(db, pipeline, first + second)  # as the last count sees them: 4
+    mongo.write_anomalies(db, pipeline, first + second)  # as the last count sees them: 4
     db[pipeline.collections.anomalies].delete_many({"_id": {"$in": [d["_id"] for d in second]}})
-    store.write_anomalies(db, pipeline, first)  # the early count, written last: 2
+    mongo.write_anomalies(db, pipeline, first)  # the early count, written last: 2
     assert sum(sum(d["counts"].values()) for d in db[pipeline.collections.anomaly_counts].find()) == 4
 
 
 @pytest.mark.parametrize("limit", [1, 7, 100, 1000])
 def test_the_newest_anomalies_read_in_slices_are_those_of_one_sorted_query(db, pipeline, limit):
-    store.write_anomalies(db, pipeline, anomalies(400, seed=5))
+    mongo.write_anomalies(db, pipeline, anomalies(400, seed=5))
     rng = random.Random(limit)
     for _ in range(10):
         start = T0 + timedelta(seconds=rng.randrange(0, 600))

@@ -10,6 +10,7 @@ from pymongo import MongoClient
 from labkit import contract
 from labkit.api import create_app
 from labkit.api.runner import ApiServer
+from labkit.ops import clients
 from labkit.store import queries
 from tests.api_seed import SEEDED, ms, seed
 
@@ -113,10 +114,9 @@ def test_openapi_lists_every_route(client):
 
 
 def test_dlq_routes_read_mongodb_not_the_topic(pipeline):
-    from labkit.ops import kafka_io
     from labkit.process.processor import Processor, ProcessorConfig
 
-    producer = kafka_io.make_producer(pipeline)
+    producer = clients.kafka_producer(pipeline)
     for value in (b"nope", b"nope again", b"[]"):
         producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=value)
     producer.flush()
@@ -167,9 +167,8 @@ def test_lag_over_time_and_at_the_broker_now(client, pipeline):
     rows = client.get("/pipeline/lag", params={"from": ms(SEEDED.t0), "to": ms(SEEDED.t0 + timedelta(minutes=1))}).json()
     assert [(r["total"], r["p0"], r["p1"]) for r in rows] == [(0, None, None), (7, 0, 7)]
 
-    from labkit.ops import kafka_io
 
-    producer = kafka_io.make_producer(pipeline)
+    producer = clients.kafka_producer(pipeline)
     for _ in range(3):
         producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=b"{}")
     producer.flush()

@@ -12,6 +12,7 @@ from labkit import contract
 from labkit.api import create_app
 from labkit.config import REPO_ROOT
 from labkit.observe import dashboards
+from labkit.ops import clients
 from tests.api_seed import SEEDED, seed
 
 COMMITTED = {p.stem: json.loads(p.read_text()) for p in sorted(dashboards.DASHBOARD_DIR.glob("*.json"))}
@@ -64,10 +65,9 @@ TYPES = {"number": (int, float, type(None)), "string": (str,), "timestamp": (str
 
 def test_every_panel_query_returns_the_fields_it_reads(pipeline):
     seed(pipeline)
-    from labkit.ops import kafka_io
     from labkit.process.processor import Processor, ProcessorConfig
 
-    producer = kafka_io.make_producer(pipeline)
+    producer = clients.kafka_producer(pipeline)
     producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=b"not json")
     producer.flush()
     producer.close()

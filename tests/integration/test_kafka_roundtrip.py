@@ -2,7 +2,7 @@ import uuid
 
 from kafka import KafkaConsumer, TopicPartition
 
-from labkit.ops import kafka_io
+from labkit.ops import clients, kafka_io
 from labkit.ops.infra.topics import SCRATCH_TOPIC, describe_topics
 
 
@@ -18,7 +18,7 @@ def test_lab_topics_exist_with_planned_partitions(services):
 
 def test_message_comes_back_with_key_and_headers(services):
     kafka_io.round_trip(services, count=1)  # makes sure the scratch topic exists
-    producer = kafka_io.make_producer(services)
+    producer = clients.kafka_producer(services)
     marker = uuid.uuid4().hex.encode()
     meta = producer.send(SCRATCH_TOPIC, key=b"CAR_042", value=b'{"speed": 1}',
                          headers=[("marker", marker), ("source", b"test")]).get(timeout=15)

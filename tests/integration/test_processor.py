@@ -10,7 +10,7 @@ from collections import Counter
 
 from pymongo import MongoClient
 
-from labkit.ops import kafka_io
+from labkit.ops import clients, kafka_io
 from labkit.process.processor import Processor, ProcessorConfig
 from tests.pipeline_helpers import committed_offsets, distinct_sources, dlq_records, expected, send_batch, stored_ids
 
@@ -131,7 +131,7 @@ def test_a_tripped_guard_leaves_no_detector_state_so_a_rerun_stores_everything(p
 
     from labkit.process.dlq import DLQGuardTripped
 
-    producer = kafka_io.make_producer(pipeline)
+    producer = clients.kafka_producer(pipeline)
     for i in range(300):
         producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=b"garbage %d" % i)
     producer.flush()

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from labkit.contract import to_ms
+from labkit.ops import clients
 from labkit.store import queries
 from labkit.store.mongo import update_latest, write_anomalies, write_events
 
@@ -113,9 +114,8 @@ def test_pipeline_health_from_windows(db, pipeline):
 
 
 def test_dlq_summary_counts_by_reason_and_dedupes(pipeline, db):
-    from labkit.ops import kafka_io
 
-    producer = kafka_io.make_producer(pipeline)
+    producer = clients.kafka_producer(pipeline)
     for value in (b"not json", b"[1]", b"still not json"):
         producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=value)
     producer.flush()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pymongo import MongoClient
 
 from labkit import contract
-from labkit.ops import kafka_io
+from labkit.ops import clients
 from labkit.process.processor import Processor, ProcessorConfig
 from labkit.process.replay import replay
 from labkit.simulate.faults import FaultRates
@@ -19,7 +19,7 @@ from tests.pipeline_helpers import dlq_records, pipeline_env, send_batch, stored
 def test_replay_after_relaxing_a_rule(pipeline):
     messages = send_batch(pipeline, 300, seed=21, rates=FaultRates.none())
     # Ten fast but real events that today's speed limit (260) rejects.
-    producer = kafka_io.make_producer(pipeline)
+    producer = clients.kafka_producer(pipeline)
     fast_ids = []
     for m in messages[:10]:
         event = json.loads(m.value)

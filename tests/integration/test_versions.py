@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from pymongo import MongoClient
 
 from labkit.api import create_app
+from labkit.ops import clients
 from labkit.process.processor import Processor, ProcessorConfig
 from labkit.simulate.faults import FaultRates
 from labkit.simulate.producer import produce
@@ -19,9 +20,8 @@ def test_v1_and_v2_cars_together_and_an_unknown_version_is_dead_lettered(pipelin
     messages = list(Simulator(config).messages(count=400, start=backfill_start(config, count=400)))
     future = {**json.loads(messages[0].value), "event_id": "v3-1", "schema_version": 3, "tyre_bar": 2.2}
     produce(pipeline, messages)
-    from labkit.ops import kafka_io
 
-    producer = kafka_io.make_producer(pipeline)
+    producer = clients.kafka_producer(pipeline)
     producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=json.dumps(future).encode())
     producer.flush()
     producer.close()

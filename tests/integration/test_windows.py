@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pymongo import MongoClient
 
 from labkit.contract import to_ms
-from labkit.ops import kafka_io
+from labkit.ops import clients
 from labkit.ops.infra.topics import ensure_topics
 from labkit.process.processor import Processor, ProcessorConfig
 from labkit.store import queries
@@ -31,7 +31,7 @@ def test_a_window_is_emitted_revised_and_final_and_too_late_readings_are_stored_
     one = pipeline.topics.telemetry.replace("telemetry", "one-partition")
     ensure_topics(pipeline, {one: 1})
     pipeline = pipeline.replace(topics=dataclasses.replace(pipeline.topics, telemetry=one))
-    producer = kafka_io.make_producer(pipeline)
+    producer = clients.kafka_producer(pipeline)
     for n, s in enumerate(seconds):
         producer.send(pipeline.topics.telemetry, key=car.encode(),
                       value=json.dumps(event(car, t0 + timedelta(seconds=s), n)).encode())

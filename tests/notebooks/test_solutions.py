@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pymongo import MongoClient
 
 from labkit import contract
-from labkit.ops import kafka_io, sandbox
+from labkit.ops import clients, kafka_io, sandbox
 from labkit.ops.infra.topics import describe_topics
 from labkit.simulate.faults import FaultRates
 from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
@@ -161,7 +161,7 @@ def test_nb07_solutions():
 
 def test_sandbox_gives_a_fresh_namespace_each_time(services):
     first = sandbox.open(services, "98")
-    produce_one = kafka_io.make_producer(first.settings)
+    produce_one = clients.kafka_producer(first.settings)
     produce_one.send(first.settings.topics.telemetry, b"x", key=b"k").get(timeout=10)
     produce_one.close()
     assert sum(kafka_io.end_offsets(first.settings, first.settings.topics.telemetry).values()) == 1

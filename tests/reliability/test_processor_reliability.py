@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from labkit.ops import infra, kafka_io
+from labkit.ops import clients, infra, kafka_io
 from labkit.ops.infra import local
 from labkit.ops.infra.readiness import mongodb_ready
 from labkit.ops.waiting import wait_until
@@ -111,7 +111,7 @@ def test_hostile_corpus_goes_to_the_dlq_with_reasons_and_the_processor_lives(pip
 
     messages = send_batch(pipeline, 400, seed=13, rates=FaultRates.none())
     corpus = HOSTILE + hostile_variants(messages[0].value)
-    producer = kafka_io.make_producer(pipeline, max_request_size=2_000_000)
+    producer = clients.kafka_producer(pipeline, max_request_size=2_000_000)
     for value in corpus:
         producer.send(pipeline.topics.telemetry, key=b"CAR_666", value=value).get(timeout=15)
     producer.close()
@@ -129,7 +129,7 @@ def test_hostile_corpus_goes_to_the_dlq_with_reasons_and_the_processor_lives(pip
 
 
 def test_dlq_guard_stops_a_broken_producer_before_writing_or_committing(pipeline):
-    producer = kafka_io.make_producer(pipeline)
+    producer = clients.kafka_producer(pipeline)
     for i in range(600):
         producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=b"garbage %d" % i)
     producer.flush()

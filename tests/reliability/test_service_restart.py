@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 from pymongo import MongoClient
 
-from labkit.ops import infra, kafka_io
+from labkit.ops import clients, infra, kafka_io
 from labkit.ops.infra import local
 from labkit.ops.infra.topics import SCRATCH_TOPIC
 
@@ -26,7 +26,7 @@ def local_services(services):
 
 def _write_marker(settings):
     marker = uuid.uuid4().hex
-    producer = kafka_io.make_producer(settings)
+    producer = clients.kafka_producer(settings)
     meta = producer.send(SCRATCH_TOPIC, key=b"restart", value=marker.encode()).get(timeout=15)
     producer.close()
     client = MongoClient(settings.mongodb_uri, tz_aware=True)

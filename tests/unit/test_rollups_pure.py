@@ -170,3 +170,29 @@ def test_a_stored_rollup_without_the_metric_counts_but_has_no_value():
             {"start_ms": T + 10_000, "count": 1, "speed": {"sum": 5.0, "min": 5.0, "max": 5.0}}, {"start_ms": T}]
     merged = rollups.combine(rollups.stored_partials(docs, "speed", 60_000))
     assert merged == [{"t": merged[0]["t"], "avg": 5.0 / 3, "min": 5.0, "max": 5.0, "count": 3}]
+
+
+def test_write_forward_settles_an_insert_that_collided_with_another_writers_insert():
+    """Two writers find no rollup and both insert; the second insert collides (duplicate key).
+    The same update again, without the insert, must still let the rollup with more readings win."""
+    from pymongo.errors import BulkWriteError
+
+    class RacingCollection:
+        """A collection in which another writer inserted count=2 just before our first write."""
+
+        def __init__(self):
+            self.stored, self.calls = {}, []
+
+        def bulk_write(self, ops, ordered):
+            self.calls.append([op._upsert for op in ops])
+            if len(self.calls) == 1:
+                self.stored["a"] = {"_id": "a", "count": 2}
+                raise BulkWriteError({"writeErrors": [{"index": 0, "code": 11000}], "writeConcernErrors": []})
+            for op in ops:
+                doc = self.stored.get(op._filter["_id"])
+                if doc is not None and doc["count"] <= op._filter["count"]["$lte"]:
+                    doc.update(op._doc["$set"])
+
+    collection = RacingCollection()
+    rollups.write_forward(collection, [{"_id": "a", "count": 3}])
+    assert collection.calls == [[True], [False]] and collection.stored["a"]["count"] == 3
