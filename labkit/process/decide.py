@@ -49,12 +49,14 @@ class Decision:
 
 
 def decide(records, verdicts: list[Verdict], detector: AnomalyDetector, windows: EventTimeWindows,
-           now: datetime) -> Decision:
+           now: datetime, backlogged: list[int] = ()) -> Decision:
     """Judge one batch: `records` (topic, partition, offset, key, value) and their verdicts, in
     order. Duplicates (within the batch, or seen recently by the detector) are counted, not
-    stored twice; the detector and the windows see each new valid event once."""
+    stored twice; the detector and the windows see each new valid event once. `backlogged`:
+    the partitions with messages still waiting at the broker (they hold the watermark)."""
     d = Decision(counts=BatchCounts(processed=len(records)))
     now_ms, seen = to_ms(now), set()
+    windows.backlogged(backlogged, now_ms)
     for r, verdict in zip(records, verdicts):
         if not verdict.ok:
             d.counts.invalid_by_reason[verdict.reason] += 1

@@ -12,7 +12,7 @@ commit it; then the next. Read it top to bottom; each step says which module doe
     + commit   (labkit.process.delivery)
 
 What keeps it safe sits beside it, behind small interfaces: `self.retry` (labkit.process.retry)
-repeats a step that failed for a passing reason until it succeeds, never skipping a message;
+repeats a step that failed temporarily (a transient error) until it succeeds, never skipping a message;
 `self.delivery` handles transactions, fencing and producer replacement; `self.source` handles
 rebalances, rewinds and lag. Tests pass their own source, delivery and store.
 
@@ -171,52 +171,39 @@ class Processor:
         Raises DLQGuardTripped (nothing of that batch committed), FencedTwice, or
         preflight.ServiceUnavailable if a service is down at start.
         """
-        began = last_message = time.monotonic()
+        began, idle = time.monotonic(), IdleTimer()
         self.stats.idle_s = 0.0
         try:
             self._open()
             while True:
-                # Stop? Asked to, enough messages, or idle (only once we own partitions).
-                if self._stop.is_set():
-                    self.stats.stopped_because = "stop requested"
-                    break
-                if max_messages is not None and self.stats.processed >= max_messages:
-                    self.stats.stopped_because = f"max_messages={max_messages}"
-                    break
-                if not self.source.assignment():
-                    last_message = time.monotonic()
-                if idle_timeout_s is not None and time.monotonic() - last_message >= idle_timeout_s:
-                    if not self.source.caught_up():
-                        log.info("no messages, but not caught up with Kafka (outage or rejoin): waiting")
-                        last_message = time.monotonic()
-                        continue
-                    self.stats.idle_s = time.monotonic() - last_message
-                    self.stats.stopped_because = f"idle for {idle_timeout_s:g} s"
+                # 0. Stop? When asked to, after max_messages, or once idle: every partition
+                #    read to its end, and nothing new for idle_timeout_s.
+                self.stats.stopped_because = self._stop_reason(max_messages, idle_timeout_s, idle)
+                if self.stats.stopped_because:
                     break
 
-                # 1. Poll: the next batch (an outage is waited out here, and is not idleness).
+                # 1. Poll: the next batch. A Kafka outage is waited out here (and is not idleness).
                 limit = self.config.batch_size
                 if max_messages is not None:
                     limit = min(limit, max_messages - self.stats.processed)
                 retries = self.retry.retries
                 records = self.retry.until_safe("Kafka poll", self.source.poll, self.config.poll_timeout_ms, limit)
                 if self.retry.retries > retries:
-                    last_message = time.monotonic()
+                    idle.reset()
                 if not records:
-                    self._publish_metrics(self.metrics.roll(_now_ms()))
+                    self._publish_metrics(self.metrics.roll(_now_ms()))  # a metrics window may have ended
                     continue
                 started, now = time.perf_counter(), self.clock()
 
-                # 2. Decide (no I/O). The guard judges validation alone, before the detector
-                #    or the windows see anything of the batch.
+                # 2. Decide (no I/O). The DLQ guard looks at validation alone: if most messages
+                #    are invalid (a broken producer), it stops before anything is written.
                 verdicts = [validate(r.value, now) for r in records]
                 self.guard.check(verdicts)
                 try:
-                    self.windows.backlogged(self.source.backlogged(), to_ms(now))
-                    d = decide(records, verdicts, self.detector, self.windows, now)
+                    d = decide(records, verdicts, self.detector, self.windows, now, self.source.backlogged())
 
                     # 3. Store: idempotent and durable, so the commit below can vouch for it.
-                    #    A step that fails for a passing reason is repeated until it succeeds.
+                    #    A temporary (transient) failure is retried until the step succeeds.
                     store, until_safe = self.store, self.retry.until_safe
                     written = until_safe("store readings", store.insert_events, d.readings)
                     until_safe("latest state and rollups", store.update_derived, d.readings)
@@ -235,18 +222,19 @@ class Processor:
                     self._forget()
                     self.source.rewind(records)
                     log.warning("batch abandoned after a rebalance (%s); it will be read again", exc)
-                    last_message = time.monotonic()
+                    idle.reset()
                     continue
                 except BaseException:
                     self._forget()  # what the detector and windows saw will be delivered again
                     raise
 
-                # 5. Committed: count it.
+                # 5. Committed: count it. Duplicates are those decide() saw (twice in the batch,
+                #    or recently) plus those MongoDB refused (already stored).
                 self.guard.remember(verdicts)
                 d.counts.stored, d.counts.duplicates = written.inserted, d.counts.duplicates + written.duplicates
                 d.counts.latency_ms = (time.perf_counter() - started) * 1000
                 self._count(d.counts)
-                last_message = time.monotonic()  # after the batch: a long retry is not idleness
+                idle.reset()  # after the batch: a long retry is not idleness
         except StopRequested as exc:
             self.stats.stopped_because = f"stop requested while {exc} was not yet safe (nothing committed)"
         finally:
@@ -260,6 +248,23 @@ class Processor:
         return self.stats
 
     # ------------------------------------------------------------------ around the loop
+
+    def _stop_reason(self, max_messages: int | None, idle_timeout_s: float | None, idle: IdleTimer) -> str:
+        """Why the loop should stop now ("" to go on)."""
+        if self._stop.is_set():
+            return "stop requested"
+        if max_messages is not None and self.stats.processed >= max_messages:
+            return f"max_messages={max_messages}"
+        if not self.source.assignment():
+            idle.reset()  # idle time counts once the group has given us partitions
+        if idle_timeout_s is None or idle.seconds < idle_timeout_s:
+            return ""
+        if not self.source.caught_up():  # an outage or a rejoin polls empty too: not idle
+            log.info("no messages, but not caught up with Kafka (outage or rejoin): waiting")
+            idle.reset()
+            return ""
+        self.stats.idle_s = idle.seconds
+        return f"idle for {idle_timeout_s:g} s"
 
     def _open(self) -> None:
         """Check the services, then connect: delivery first (its `init_transactions` settles
@@ -355,6 +360,20 @@ class Processor:
                 "at": datetime.now(timezone.utc)})
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("assignment not logged: %s", exc)
+
+
+class IdleTimer:
+    """Seconds since the processor last had something to do."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.since = time.monotonic()
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.since
 
 
 def _now_ms() -> int:

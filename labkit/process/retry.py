@@ -1,4 +1,4 @@
-"""Retry until safe: a step that fails for a passing reason is tried again, never skipped.
+"""Retry until safe: a step that fails temporarily (a transient error) is tried again, never skipped.
 
 The processor must not lose a message, so a store write or a Kafka step that fails because a
 server is briefly away (labkit.ops.transient says which errors are) is repeated with a growing

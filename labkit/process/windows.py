@@ -129,7 +129,8 @@ class EventTimeWindows:
 
     def add(self, partition: int, key: str, event_ms: int, now_ms: int) -> str:
         """Count one event of `key` (a car) at event time `event_ms`, read from `partition` at
-        processing time `now_ms`. Returns on_time, late (it revises an emitted window) or
+        processing time `now_ms`. Returns on_time, late (the watermark has passed its window's end:
+        the window counts it, and is published again if it was published already) or
         too_late (its window is final: it is not counted in any window; the caller records
         it). The event is judged against the watermark before it arrived."""
         mark = self._known_watermark(now_ms)
