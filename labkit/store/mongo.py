@@ -185,7 +185,7 @@ def recount_anomalies(db, settings: Settings, runs: list[tuple[int, int]]) -> No
         for r in db[c.anomalies].aggregate(anomaly_buckets_pipeline(contract.from_ms(lo), contract.from_ms(hi),
                                                                      rollups.SMALL_MS)):
             by_bucket.setdefault(int(r["_id"]["t"]), {})[r["_id"]["type"]] = r["count"]
-        # One document per 10 s bucket with every type's count in it (the bucket pattern): a
+        # One document per 10 s bucket with every type's count in it (computed per bucket, like the rollups): a
         # 15-minute chart reads 90 documents, not one per type and bucket. $max, as for the
         # dead letters: with several processors, the last count may be written first.
         ops += [UpdateOne({"_id": start_ms}, {"$set": {"start_ms": start_ms},

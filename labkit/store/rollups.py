@@ -1,7 +1,7 @@
-"""The bucket pattern: per-car summaries of every metric per 10 s and per minute, by event time.
+"""The computed pattern: per-car summaries of every metric per 10 s and per minute, by event time.
 
 A chart of one car over 30 minutes in 10 s buckets needs 180 numbers, yet computing them
-from the readings means fetching 1,800 documents. The bucket pattern keeps one small
+from the readings means fetching 1,800 documents. The computed pattern keeps one small
 document per car and bucket instead:
 
     {"_id": "CAR_001:10000:1764230400000", "car_id": "CAR_001", "size_ms": 10000,
@@ -10,8 +10,9 @@ document per car and bucket instead:
 
 so the same chart reads 180 documents (or 30 one-minute ones).
 
-A one-minute document also carries its six 10 s rollups in a list, `tens` (the bucket
-pattern proper: one document holds many measurements). A chart in 10 s buckets then reads
+A one-minute document also carries its six 10 s rollups in a list, `tens` (the shape of the
+bucket pattern, many entries in one document, but the entries are summaries: the bucket
+pattern proper groups raw measurements, as a time-series collection does). A chart in 10 s buckets then reads
 one document per minute it touches, 31 documents for 30 minutes instead of 180, in one
 query: at the chart's edges only the `tens` inside its range count. On the local server a
 query costs about 2 ms before it reads anything, and a minute document about 0.3 ms

@@ -1,4 +1,4 @@
-"""The bucket pattern against the real server: rollups answer exactly what the readings do,
+"""The rollups (the computed pattern, per time bucket) against the real server: rollups answer exactly what the readings do,
 however the events arrived (in batches, twice, late)."""
 
 import random

@@ -1,4 +1,4 @@
-"""The bucket pattern's pure parts: which buckets a batch touches, where a chart reads from,
+"""The rollups' pure parts: which buckets a batch touches, where a chart reads from,
 and merging partial aggregates."""
 
 import random
