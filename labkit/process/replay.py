@@ -39,7 +39,7 @@ class ReplayReport:
 
     def __str__(self) -> str:
         verb = "would store" if self.dry_run else "stored"
-        return (f"{'DRY RUN: ' if self.dry_run else ''}examined {self.examined} dead-lettered messages (distinct sources), {self.matched} matched; "
+        return (f"{'DRY RUN: ' if self.dry_run else ''}examined {self.examined} dead-lettered messages, {self.matched} matched; "
                 f"{self.now_valid} now valid ({verb} {self.inserted if not self.dry_run else self.now_valid}, "
                 f"already stored {self.already_stored}; {self.anomalies} {'anomalies found' if self.dry_run else 'new anomalies'}); "
                 f"still invalid: {dict(self.still_invalid) or 0}")
