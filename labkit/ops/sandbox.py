@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from labkit.config import Settings, Topics
 from labkit.ops import clients
 from labkit.ops.infra.topics import ensure_topics, topic_plan
+from labkit.ops.transient import is_transient
 from labkit.ops.waiting import wait_until
 
 
@@ -101,9 +102,18 @@ def _reset_kafka(box: Sandbox) -> None:
         admin.close()
 
 
-def _group_ids(admin) -> list[str]:
-    """Every consumer group's id (kafka-python 3 lists groups as dicts)."""
-    return [g["group_id"] if isinstance(g, dict) else g[0] for g in admin.list_groups()]
+def _group_ids(admin, timeout_s: float = 60.0) -> list[str]:
+    """Every consumer group's id (kafka-python 3 lists groups as dicts). A broker that has
+    just started answers "coordinator load in progress" for a while: that is waited out."""
+    def listed():
+        try:
+            return ([g["group_id"] if isinstance(g, dict) else g[0] for g in admin.list_groups()],)
+        except Exception as exc:
+            if is_transient(exc):
+                return None
+            raise
+
+    return wait_until(listed, timeout_s, poll_s=0.5, what="Kafka's group coordinator to list the groups")[0]
 
 
 def _wait_until_gone(admin, topics: set[str], timeout_s: float = 15.0) -> None:
@@ -113,7 +123,9 @@ def _wait_until_gone(admin, topics: set[str], timeout_s: float = 15.0) -> None:
 
 
 def _reset_mongodb(box: Sandbox) -> None:
-    client = clients.mongo_client(box.settings)
+    # Dropping a database can take a while on the local server (it deletes document by
+    # document): more than the usual 15 s answer time for a notebook's few thousand readings.
+    client = clients.mongo_client(box.settings, socketTimeoutMS=180_000)
     try:
         # Its database, and any other it made beside it (notebook 06 gives each run its own).
         for name in client.list_database_names():
