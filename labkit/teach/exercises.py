@@ -1,14 +1,19 @@
 """Exercise checks for the notebooks: they say plainly whether an answer is right, and
 when it is not, what is wrong with it (never what the right answer is).
 
-Nothing here raises, whatever the student wrote (or did not write yet): an unattempted
-exercise (`None`, or a stub that raises NotImplementedError) is reported as such, so
-"Run all" keeps going. Solutions live in `labkit.teach.solutions` and the tests run them
-through these same checks.
+Nothing here raises, whatever the student wrote (or did not write yet): a stub that still
+raises NotImplementedError is "not attempted", so "Run all" keeps going; anything else the
+student's function does (returns None, returns the wrong type, raises) is a wrong answer,
+said in one or two lines. Solutions live in `labkit.teach.solutions` and the tests run
+them through these same checks.
 
-- `attempt(func, *args)`          call a student's function; None if not attempted
+- `attempt(func, *args)`          call a student's function; NOT_ATTEMPTED for an untouched stub
+- `expect_type(name, a, kind)`    is it the type the exercise asks for? if not, say so (✘ / ⏳)
 - `check(name, answer, expected)` ✔ / ✘ / ⏳, with what is wrong; hints on request
-- `hint(name)`                    print the hint a check registered under that name
+- `graded(name)`                  a check's decorator: the student's error, raised inside the
+                                  check, is reported as theirs
+- `register_hints(table)`         a check module's hints, available from the start
+- `hint(name)`                    print the hint for an exercise ("02.3" is enough)
 - `predict(name, guess, actual)`  predict-then-run cells
 - `describe_difference(a, e)`     the one-line "what is wrong" that `check` prints
 - `same(a, e)`                    the comparison `check` uses (floats with a tolerance)
@@ -16,9 +21,13 @@ through these same checks.
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 import math
 import numbers
 import os
+import re
 import reprlib
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -28,28 +37,56 @@ from typing import Any
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
 
-# Hints registered by `check(..., hint=...)`, keyed by exercise name; read by `hint()`.
+# Hints by exercise name ("02.3 commit after the write"), read by `hint()`. Each check module
+# registers its table on import (`register_hints`); `hint("02.3")` imports the module of
+# notebook 02's checks if nothing has yet, so a hint is there before any check has run.
 HINTS: dict[str, str] = {}
 
 _LABKIT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # labkit/, above teach/
+
+NONE_RETURNED = "your function returned None: did you forget `return`?"
 
 
 # --------------------------------------------------------------------------- attempts
 
 
-def attempt(func: Callable[..., Any], *args, **kwargs) -> Any:
-    """Call a student's function; a NotImplementedError means "not attempted" (None).
+class _NotAttempted:
+    """What `attempt` returns for a stub that still raises NotImplementedError."""
 
-    Any other exception is caught and returned wrapped in a failure object, which
-    `check` reports (type, message and the line that raised) instead of stopping the
-    notebook.
+    def __repr__(self) -> str:
+        return "NOT_ATTEMPTED"
+
+
+NOT_ATTEMPTED = _NotAttempted()
+
+
+def attempt(func: Callable[..., Any], *args, **kwargs) -> Any:
+    """Call a student's function and return what it returned, None included.
+
+    The untouched stub (`raise NotImplementedError` in the function itself) gives
+    NOT_ATTEMPTED. Any other exception, a NotImplementedError from deeper code included, is
+    caught and returned wrapped in a failure object, which `check` and `expect_type` report
+    (type, message and the line that raised) instead of stopping the notebook.
     """
     try:
         return func(*args, **kwargs)
-    except NotImplementedError:
-        return None
+    except NotImplementedError as exc:
+        if _raised_by_the_stub(func, exc):
+            return NOT_ATTEMPTED
+        return _Failed(exc)
     except Exception as exc:  # a bug in the attempt: report it, do not stop the notebook
         return _Failed(exc)
+
+
+def _raised_by_the_stub(func: Callable[..., Any], exc: BaseException) -> bool:
+    """True when `func`'s own body raised (the stub), not code it called."""
+    code = getattr(inspect.unwrap(func), "__code__", None)
+    if code is None:  # a partial, a builtin, a callable object: cannot tell, so trust it
+        return True
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is None or tb.tb_frame.f_code is code
 
 
 class _Failed:
@@ -71,11 +108,12 @@ def _failure_report(failed: _Failed) -> str:
     return text
 
 
-def _student_frame(exc: BaseException) -> traceback.FrameSummary | None:
+def _student_frame(exc: BaseException, *, strict: bool = False) -> traceback.FrameSummary | None:
     """The innermost traceback frame in the student's code (not labkit, not libraries).
 
     Falls back to the innermost frame outside this module when every frame is library
-    code (e.g. a student's bad argument blew up inside pandas with no frame of theirs).
+    code (e.g. a student's bad argument blew up inside pandas with no frame of theirs);
+    with `strict`, returns None then.
     """
     try:
         frames = [f for f in traceback.extract_tb(exc.__traceback__)
@@ -87,10 +125,12 @@ def _student_frame(exc: BaseException) -> traceback.FrameSummary | None:
     for frame in reversed(frames):
         if not _is_library_file(frame.filename):
             return frame
-    return frames[-1]
+    return None if strict else frames[-1]
 
 
 def _is_library_file(filename: str) -> bool:
+    if filename.startswith("<") and not filename.startswith("<ipython-input"):
+        return True  # generated code (<string>, <frozen ...>), not a notebook cell
     path = os.path.abspath(filename)
     if path.startswith(_LABKIT_DIR + os.sep):
         return True
@@ -119,20 +159,22 @@ def _find_failure(answer: Any) -> _Failed | None:
 def check(name: str, answer: Any, expected: Any, hint: str = "") -> bool:
     """Print ✔ / ✘ / ⏳ for `answer` against `expected` and return True only when right.
 
-    - `None` is "not attempted yet" (⏳).
+    - NOT_ATTEMPTED (an untouched stub) is "not attempted yet" (⏳).
     - A failure object from `attempt` is reported as the exception and the line that
       raised it (✘).
     - Otherwise answers are compared with `same` (floats within a small tolerance, also
       inside lists and dicts); a wrong answer prints what is wrong
-      (`describe_difference`), never the expected value.
-    - A `hint` is stored under `name` for `hint(name)`; a wrong answer points to it.
+      (`describe_difference`), never the expected value. None, where something else was
+      expected, asks whether a `return` is missing.
+    - A `hint` is stored under `name` for `hint(name)`; a wrong answer points to it (or to
+      the hint a check module registered).
 
     Never raises, whatever `answer` is.
     """
     try:
         if hint:
             HINTS[str(name)] = str(hint)
-        if answer is None:
+        if answer is NOT_ATTEMPTED:
             print(f"⏳ {name}: not attempted yet.")
             return False
         failure = _find_failure(answer)
@@ -141,36 +183,290 @@ def check(name: str, answer: Any, expected: Any, hint: str = "") -> bool:
         elif same(answer, expected):
             print(f"✔ {name}: correct!")
             return True
+        elif answer is None:
+            print(f"✘ {name}: {NONE_RETURNED}")
         else:
             print(f"✘ {name}: {describe_difference(answer, expected)}")
     except Exception as exc:  # a check must never stop the notebook
         print(f"✘ {name}: your answer could not be checked ({type(exc).__name__}).")
-    if hint or str(name) in HINTS:
-        print(f'Need a hint? Run exercises.hint("{name}")')
+    _point_to_hint(name)
     return False
 
 
-def hint(name: str) -> None:
-    """Print the hint registered for exercise `name` (by a `check(..., hint=...)` call).
+def wrong(name: str, why: str) -> bool:
+    """Print "✘ name: why" (and where the hint is) for a wrong answer a check describes
+    itself, e.g. "your bytes are not JSON". Returns False."""
+    print(f"✘ {name}: {why}")
+    _point_to_hint(name)
+    return False
 
-    An unknown name prints the names that do have hints. A unique prefix is enough
-    (`hint("01.3")` finds "01.3 stopped share"). Never raises.
+
+def _point_to_hint(name: str) -> None:
+    try:
+        if _find_hint(str(name)) is not None:
+            print(f'Need a hint? Run exercises.hint("{name}")')
+    except Exception:
+        pass
+
+
+def graded(name: str) -> Callable[[Callable[..., bool]], Callable[..., bool]]:
+    """Decorate a check of exercise `name`: an exception raised by the student's code while
+    the check runs (an endpoint that fails inside TestClient, a generator that fails when
+    read) is reported like `attempt` reports one, and the check returns False.
+
+    Exceptions with no frame of the student's in their traceback, the check's own or the
+    services', propagate: a broken check must never pass for a wrong answer.
+    """
+    def decorate(check_function: Callable[..., bool]) -> Callable[..., bool]:
+        @functools.wraps(check_function)
+        def run(*args, **kwargs) -> bool:
+            try:
+                return check_function(*args, **kwargs)
+            except Exception as exc:
+                if _student_frame(exc, strict=True) is None:
+                    raise
+                return wrong(name, f"your code raised {_failure_report(_Failed(exc))}")
+        return run
+    return decorate
+
+
+# --------------------------------------------------------------------------- types
+
+
+class Kind:
+    """A type of answer, and the words that name it for the student.
+
+    `test(x)` says whether x has the right type; `inside(x)`, for containers, returns what is
+    wrong inside (e.g. "a list of 3 items whose item 0 is a FutureRecordMetadata") or None.
+    Make them with `of_type`, `list_of`, `dict_of`, `pair`, or `Kind(what, test)`.
+    """
+
+    def __init__(self, what: str, test: Callable[[Any], bool],
+                 inside: Callable[[Any], str | None] | None = None):
+        self.what, self._test, self._inside = what, test, inside
+
+    def problem(self, x: Any) -> str | None:
+        """None when `x` is of this kind; otherwise what `x` is, as a noun phrase."""
+        try:
+            if not self._test(x):
+                return _type_of(x)
+            return self._inside(x) if self._inside is not None else None
+        except Exception:  # a test that cannot look at x: x is not of this kind
+            return _type_of(x)
+
+    def __repr__(self) -> str:
+        return f"Kind({self.what!r})"
+
+
+def of_type(*types: type, what: str = "") -> Kind:
+    """Instances of `types`; `int` and `float` never take True/False, and `float` takes any
+    real number (an int included)."""
+    def test(x: Any) -> bool:
+        if _is_bool(x):
+            return bool in types
+        if float in types and _is_number(x):
+            return True
+        if int in types and isinstance(x, numbers.Integral):
+            return True
+        return isinstance(x, types)
+
+    return Kind(what or " or ".join(_name_of_type(t) for t in types), test)
+
+
+def _as_kind(kind: Kind | type | tuple[type, ...]) -> Kind:
+    if isinstance(kind, Kind):
+        return kind
+    return of_type(*(kind if isinstance(kind, tuple) else (kind,)))
+
+
+def list_of(item: Kind | type, what: str = "") -> Kind:
+    """A list (or plain tuple, or range) whose every item is of kind `item`."""
+    item = _as_kind(item)
+
+    def inside(x: Any) -> str | None:
+        for i, value in enumerate(x):
+            wrong_here = item.problem(value)
+            if wrong_here is not None:
+                return f"{_type_of(x)} whose item {i} is {wrong_here}"
+        return None
+
+    return Kind(what or f"a list of {item.what}", lambda x: type(x) in (list, tuple, range), inside)
+
+
+def dict_of(key: Kind | type, value: Kind | type, what: str = "") -> Kind:
+    """A dict (any Mapping) whose keys are of kind `key` and values of kind `value`."""
+    key, value = _as_kind(key), _as_kind(value)
+
+    def inside(x: Mapping) -> str | None:
+        for k, v in x.items():
+            wrong_key = key.problem(k)
+            if wrong_key is not None:
+                return f"{_type_of(x)} whose key {_show(k)} is {wrong_key}"
+            wrong_value = value.problem(v)
+            if wrong_value is not None:
+                return f"{_type_of(x)} whose value for key {_show(k)} is {wrong_value}"
+        return None
+
+    return Kind(what or f"a dict {{{key.what}: {value.what}}}", lambda x: isinstance(x, Mapping), inside)
+
+
+def pair(first: Kind | type, second: Kind | type, what: str = "") -> Kind:
+    """A tuple or list of exactly two items, of kinds `first` and `second`."""
+    kinds = (_as_kind(first), _as_kind(second))
+
+    def inside(x: Any) -> str | None:
+        for i, (kind, value) in enumerate(zip(kinds, x)):
+            wrong_here = kind.problem(value)
+            if wrong_here is not None:
+                return f"{_type_of(x)} whose item {i} is {wrong_here}"
+        return None
+
+    return Kind(what or f"a pair ({kinds[0].what}, {kinds[1].what})",
+                lambda x: type(x) in (tuple, list) and len(x) == 2, inside)
+
+
+NUMBER = of_type(float, what="a number")
+INTEGER = of_type(int, what="a whole number")
+TEXT = of_type(str, what="a string")
+DICT = Kind("a dict", lambda x: isinstance(x, Mapping))
+ANYTHING = Kind("anything", lambda x: True)  # for exercises whose return value is not graded
+
+
+def optional(kind: Kind | type) -> Kind:
+    """`kind`, or None."""
+    kind = _as_kind(kind)
+    return Kind(f"{kind.what} or None", lambda x: True, lambda x: None if x is None else kind.problem(x))
+
+
+def expect_type(name: str, answer: Any, kind: Kind | type | tuple[type, ...], *, case: str = "") -> bool:
+    """True when `answer` is of the type the exercise asks for, so the check can go on.
+
+    Otherwise prints the verdict and returns False: ⏳ for NOT_ATTEMPTED; the student's
+    exception and its line for a failure from `attempt`; "your function returned None: did
+    you forget `return`?" for None (unless `kind` takes None); and for any other type what
+    came and what was expected ("you returned a RecordMetadata (a named tuple of 9 fields);
+    expected a list of (partition, offset) pairs"). `case` says which call, when a check
+    calls the student's function several times ("for target 0.95"). Never raises.
+    """
+    label = f"{name} ({case})" if case else str(name)
+    try:
+        if answer is NOT_ATTEMPTED:
+            print(f"⏳ {name}: not attempted yet.")
+            return False
+        if isinstance(answer, _Failed):
+            return _wrong_with_pointer(name, label, f"your code raised {_failure_report(answer)}")
+        kind = _as_kind(kind)
+        what = kind.problem(answer)
+        if what is None:
+            return True
+        if answer is None:
+            return _wrong_with_pointer(name, label, NONE_RETURNED)
+        text = f"you returned {what}; expected {kind.what}"
+        if isinstance(answer, Iterator) and kind.what.startswith("a list"):
+            text += " (wrap it in list(...))"
+        return _wrong_with_pointer(name, label, text)
+    except Exception as exc:  # never stop the notebook
+        print(f"✘ {label}: your answer could not be checked ({type(exc).__name__}).")
+        return False
+
+
+def _wrong_with_pointer(name: str, label: str, text: str) -> bool:
+    print(f"✘ {label}: {text}")
+    _point_to_hint(name)
+    return False
+
+
+def _type_of(x: Any) -> str:
+    """What `x` is, for "you returned ...": "None", "a list of 3 items", "a RecordMetadata
+    (a named tuple of 9 fields)", "an int"."""
+    if x is None:
+        return "None"
+    if _is_bool(x):
+        return "True/False"
+    if isinstance(x, tuple) and hasattr(type(x), "_fields"):
+        return f"{_a(type(x).__name__)} (a named tuple of {len(x)} fields)"
+    if isinstance(x, Mapping):
+        return "a dict"
+    if type(x) in (list, tuple, set, frozenset):
+        return f"{_kind(x)} of {len(x)} item{'' if len(x) == 1 else 's'}"
+    if isinstance(x, str):
+        return "a string"
+    if isinstance(x, bytes):
+        return "bytes"
+    return _a(type(x).__name__)
+
+
+def _name_of_type(t: type) -> str:
+    return {str: "a string", bytes: "bytes", bool: "True or False", int: "a whole number",
+            float: "a number", dict: "a dict", list: "a list", tuple: "a tuple"}.get(t, _a(t.__name__))
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+# --------------------------------------------------------------------------- hints
+
+
+def register_hints(table: Mapping[str, str]) -> dict[str, str]:
+    """Make a check module's hints available to `hint()` now; returns the table.
+
+    Exercise names start with the notebook's number ("02.3 commit after the write"): that is
+    how `hint("02.3")` finds the module to import when none of its checks has run yet.
+    """
+    table = {str(k): str(v) for k, v in table.items()}
+    HINTS.update(table)
+    return table
+
+
+def _find_hint(name: str) -> tuple[str, str] | None:
+    """(exercise name, hint) for `name` or a unique prefix of one; loads the notebook's
+    check module when its hints are not known yet."""
+    found = _lookup_hint(name)
+    if found is None:
+        _load_notebook_hints(name)
+        found = _lookup_hint(name)
+    return found
+
+
+def _lookup_hint(key: str) -> tuple[str, str] | None:
+    if key in HINTS:
+        return key, HINTS[key]
+    matches = [known for known in HINTS if known.startswith(key)]
+    return (matches[0], HINTS[matches[0]]) if len(matches) == 1 else None
+
+
+def _load_notebook_hints(name: str) -> None:
+    """Import `labkit.teach.checks.nbNN` for an exercise name "NN.x ..." and add its HINTS."""
+    number = re.match(r"\s*(\d{2})\b", name)
+    if number is None:
+        return
+    try:
+        module = importlib.import_module(f"labkit.teach.checks.nb{number.group(1)}")
+    except Exception:  # no such notebook, or its checks cannot load here: no hint, no crash
+        return
+    for key, text in dict(getattr(module, "HINTS", None) or {}).items():
+        HINTS.setdefault(key, text)  # a hint given by a notebook's own check() call stays
+
+
+def hint(name: str) -> None:
+    """Print the hint for exercise `name`: "02.3" is enough (a unique prefix).
+
+    Hints are there before any check has run. An unknown name prints the names that do
+    have hints. Never raises.
     """
     try:
         key = str(name)
-        if key not in HINTS:
-            matches = [known for known in HINTS if known.startswith(key)]
-            if len(matches) == 1:
-                key = matches[0]
-        if key in HINTS:
-            print(f"💡 {key}: {HINTS[key]}")
+        found = _find_hint(key)
+        if found is not None:
+            print(f"💡 {found[0]}: {found[1]}")
             return
         if HINTS:
             known = ", ".join(repr(k) for k in sorted(HINTS))
             print(f"No hint for {key!r}. Exercises with hints: {known}.")
         else:
-            print(f"No hint for {key!r}: no exercise has registered a hint yet "
-                  "(run the exercise's check cell first).")
+            print(f"No hint for {key!r}: exercises are named by notebook and number, "
+                  'e.g. exercises.hint("02.3").')
     except Exception as exc:
         print(f"No hint available ({type(exc).__name__}).")
 
@@ -478,9 +774,7 @@ def _safe_str(x: Any) -> str:
         return f"<unprintable {type(x).__name__}>"
 
 
-__all__ = ["attempt", "check", "hint", "predict", "describe_difference", "same", "HINTS"]
+__all__ = ["attempt", "NOT_ATTEMPTED", "check", "wrong", "graded", "expect_type", "Kind", "of_type", "list_of",
+           "dict_of", "pair", "optional", "NUMBER", "INTEGER", "TEXT", "DICT", "ANYTHING",
+           "register_hints", "hint", "predict", "describe_difference", "same", "HINTS"]
 
-
-def gave_up(answer: Any) -> bool:
-    """True when `attempt` got no answer: a stub not attempted yet, or code that raised."""
-    return answer is None or isinstance(answer, _Failed)

@@ -1,14 +1,19 @@
 """The reference solutions pass the very checks the notebooks use (`labkit.teach.checks`), and the
-checks reject a wrong answer: a check that cannot fail grades nothing."""
+checks reject a wrong answer: a check that cannot fail grades nothing. The wrong answers include
+the plausible wrong types (None from a forgotten `return`, a RecordMetadata, a cursor, ...) and
+student code that raises: each gets a ✘ with a message, never a traceback from the check."""
 
 import json
 from datetime import datetime, timedelta, timezone
 
 from pymongo import MongoClient
+from pymongo.errors import BulkWriteError
 
 from labkit import contract
 from labkit.ops import clients, kafka_io, sandbox
 from labkit.ops.infra.topics import describe_topics
+from labkit.process.validation import Verdict, validate
+from labkit.process.windows import TOO_LATE, EventTimeWindows
 from labkit.simulate.faults import FaultRates
 from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 from labkit.teach import exercises
@@ -25,20 +30,36 @@ from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb04, nb05, nb06, nb0
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
+def _rejected(capsys, verdict, *words):
+    """The check returned False and its last verdict line is a ✘ (not ⏳) holding `words`."""
+    lines = [line for line in capsys.readouterr().out.splitlines() if line[:1] in ("✔", "✘", "⏳")]
+    assert verdict is False and lines, lines
+    assert lines[-1].startswith("✘ "), lines[-1]
+    assert all(word in lines[-1] for word in words), lines[-1]
+
+
 def _batch(cars=4, count=300, invalid=0.05, seed=12):
     config = SimConfig(cars=cars, seed=seed, faults=FaultRates(episode=0, invalid=invalid, duplicate=0.02, late=0))
     return list(Simulator(config).messages(count=count, start=backfill_start(config, count=count, now=NOW)))
 
 
-def test_nb00_solutions(services):
+def test_nb00_solutions(services, capsys):
     expected = describe_topics(services)[services.topics.telemetry]
     assert exercises.check("00.1", exercises.attempt(nb00.telemetry_partition_count, services), expected)
+    _rejected(capsys, exercises.check("00.1", exercises.attempt(lambda s: None, services), expected), "returned None")
     records = kafka_io.round_trip(services, count=3)
     assert check00.read_at(nb00.read_at, services, records[-1])
     assert not check00.read_at(lambda *args: b"something else", services, records[-1])
+    _rejected(capsys, check00.read_at(lambda *args: None, services, records[-1]), "returned None", "forget `return`")
+    _rejected(capsys, check00.read_at(lambda *args: records[-1], services, records[-1]), "expected bytes")
+    _rejected(capsys, check00.read_at(lambda *args: records[-1].value.decode(), services, records[-1]),
+              "you returned a string; expected bytes")
+    _rejected(capsys, check00.read_at(lambda *args: 1 / 0, services, records[-1]), "your code raised ZeroDivisionError")
 
 
-def test_nb01_solutions(pipeline):
+def test_nb01_solutions(pipeline, capsys):
+    from kafka import TopicPartition
+
     from labkit.ops.infra.topics import ensure_topics
 
     topic = pipeline.topics.telemetry + ".ex1"
@@ -46,17 +67,44 @@ def test_nb01_solutions(pipeline):
     events = [json.loads(m.value) for m in _batch(invalid=0)[:5]]
     assert check01.send_keyed(nb01.send_keyed, pipeline, topic, events)
     assert not check01.send_keyed(lambda p, t, ev: [(0, 0)] * len(ev), pipeline, topic, events)
+
+    def futures(producer, topic, events):  # sent, but never waited for
+        return [producer.send(topic, key=e["car_id"].encode(), value=json.dumps(e).encode()) for e in events]
+
+    _rejected(capsys, check01.send_keyed(lambda p, t, ev: futures(p, t, ev)[-1].get(timeout=10), pipeline, topic, events),
+              "you returned a RecordMetadata", "expected a list of (partition, offset) pairs")
+    _rejected(capsys, check01.send_keyed(futures, pipeline, topic, events), "item 0 is a FutureRecordMetadata")
+    _rejected(capsys, check01.send_keyed(lambda p, t, ev: [f.get(timeout=10) for f in futures(p, t, ev)], pipeline, topic, events),
+              "item 0 is a RecordMetadata")
+    _rejected(capsys, check01.send_keyed(lambda p, t, ev: None, pipeline, topic, events), "returned None")
+    _rejected(capsys, check01.send_keyed(lambda p, t, ev: [(0, 0)], pipeline, topic, events), "you returned 1 item")
+    _rejected(capsys, check01.send_keyed(lambda p, t, ev: [(99, -1)] * len(ev), pipeline, topic, events))  # no such address
     assert check01.negative_speed(nb01.negative_speed, events[0])
     assert not check01.negative_speed(lambda e: json.dumps(dict(e, speed=-1, rpm=0)).encode(), events[0])
+    _rejected(capsys, check01.negative_speed(lambda e: str(dict(e, speed=-1)).encode(), events[0]), "not JSON")
+    _rejected(capsys, check01.negative_speed(lambda e: dict(e, speed=-1), events[0]), "you returned a dict; expected bytes")
+    _rejected(capsys, check01.negative_speed(lambda e: b"[1]", events[0]), "expected a JSON object")
+    _rejected(capsys, check01.negative_speed(lambda e: json.dumps(dict(e, speed="-1")).encode(), events[0]), "speed is negative")
     assert check01.count_per_partition(nb01.count_per_partition, pipeline, topic)
     assert not check01.count_per_partition(lambda c, t: {0: 1}, pipeline, topic)
+    _rejected(capsys, check01.count_per_partition(lambda c, t: {TopicPartition(t, 0): 1}, pipeline, topic),
+              "whose key", "is a TopicPartition")
+    _rejected(capsys, check01.count_per_partition(lambda c, t: None, pipeline, topic), "returned None")
 
 
-def test_nb02_solutions(pipeline):
+def _city_rule_without_final_return(raw, now):
+    verdict = validate(raw, now)
+    if verdict.ok and verdict.event["speed"] > 200:
+        return Verdict(False, "range:speed", "too fast for the city")
+
+
+def test_nb02_solutions(pipeline, capsys):
     good = {"car_id": "CAR_001", "timestamp": (NOW - timedelta(seconds=5)).isoformat(), "speed": 59.8, "rpm": 2947,
             "engine_temp": 95.0, "fuel_level": 33.0, "latitude": 52.5, "longitude": 13.4, "event_id": "e1", "seq": 1}
     assert check02.city_rule(nb02.validate_with_city_limit, good, NOW)
     assert not check02.city_rule(lambda raw, now: nb02.validate_with_city_limit(raw, now, limit_kmh=199), good, NOW)
+    _rejected(capsys, check02.city_rule(_city_rule_without_final_return, good, NOW), "returned None")
+    _rejected(capsys, check02.city_rule(lambda raw, now: validate(raw, now).ok, good, NOW), "expected a Verdict")
 
     batch = _batch()
     client = MongoClient(pipeline.mongodb_uri, tz_aware=True)
@@ -64,6 +112,36 @@ def test_nb02_solutions(pipeline):
     raws = [m.value for m in batch]
     assert check02.idempotent_store(nb02.store_events, db["ex2"], raws, NOW)
     assert not check02.idempotent_store(lambda coll, raws, now: coll.insert_many([{"x": 1}]) and 1, db["ex2"], raws, NOW)
+    _rejected(capsys, check02.idempotent_store(lambda coll, raws, now: None, db["ex2"], raws, NOW), "returned None")
+    _rejected(capsys, check02.idempotent_store(lambda coll, raws, now: coll.insert_many([{"x": 1}]), db["ex2"], raws, NOW),
+              "you returned an InsertManyResult; expected a whole number")
+
+    # The lesson's classic mistake: catch the duplicate error and report nothing new stored.
+    def swallow_everything(coll, raws, now):
+        docs = [dict(v.event, _id=v.event["event_id"]) for v in (validate(r, now) for r in raws) if v.ok]
+        try:
+            coll.insert_many(docs, ordered=False)
+            return len(docs)
+        except BulkWriteError:
+            return 0
+
+    # As in the notebook, a batch without repeats: the old check (the same batch twice) passed this.
+    seen, unique = set(), []
+    for raw in raws:
+        verdict = validate(raw, NOW)
+        key = verdict.event["event_id"] if verdict.ok else raw
+        if key not in seen:
+            seen.add(key)
+            unique.append(raw)
+    assert check02.idempotent_store(nb02.store_events, db["ex2"], unique, NOW)
+    _rejected(capsys, check02.idempotent_store(swallow_everything, db["ex2"], unique, NOW), "second call returned")
+
+    # Counting what it tried to insert, not what was new.
+    def count_attempts(coll, raws, now):
+        swallow_everything(coll, raws, now)
+        return sum(validate(r, now).ok for r in raws)
+
+    _rejected(capsys, check02.idempotent_store(count_attempts, db["ex2"], raws, NOW), "call returned")
 
     from labkit.ops.infra.topics import ensure_topics
     from labkit.simulate.producer import produce
@@ -77,10 +155,25 @@ def test_nb02_solutions(pipeline):
         return nb02.store_events(coll, [r.value for rs in consumer.poll(timeout_ms=3000).values() for r in rs], now)
 
     assert not check02.consume_loop(no_commit, pipeline, topic, "ex3-bad", db["ex3"], batch, NOW)
+
+    # The lesson's central mistake: commit, then write. Nothing crashes on a good day; killed
+    # during the write, the restart begins after the first poll, and its events are lost.
+    def commit_first(consumer, coll, now):
+        while records := [r for rs in consumer.poll(timeout_ms=1000).values() for r in rs]:
+            consumer.commit()
+            nb02.store_events(coll, [r.value for r in records], now)
+
+    _rejected(capsys, check02.consume_loop(commit_first, pipeline, topic, "ex3-commit-first", db["ex3"], batch, NOW),
+              "documents in MongoDB")
+    # 02.3 does not ask for a return value: a right loop that returns None passes.
+    assert check02.consume_loop(lambda c, coll, now: nb02.consume_all(c, coll, now) and None,
+                                pipeline, topic, "ex3-none", db["ex3"], batch, NOW)
+    _rejected(capsys, check02.consume_loop(lambda c, coll, now: 1 / 0, pipeline, topic, "ex3-raises", db["ex3"], batch, NOW),
+              "your code raised ZeroDivisionError")
     client.close()
 
 
-def test_nb03_solutions(pipeline):
+def test_nb03_solutions(pipeline, capsys):
     from labkit.scenarios.dataset import load_fleet
 
     start = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
@@ -93,10 +186,38 @@ def test_nb03_solutions(pipeline):
     assert not check03.max_speed_per_minute(lambda *a: nb03.max_speed_per_car_per_minute(*a)[1:], db, coll, start, end)
     assert check03.never_stopped(nb03.cars_that_never_stopped, db, coll, start, end)
     assert not check03.never_stopped(lambda *a: ["CAR_999"], db, coll, start, end)
+    _rejected(capsys, check03.max_speed_per_minute(lambda *a: iter(nb03.max_speed_per_car_per_minute(*a)), db, coll, start, end),
+              "wrap it in list(...)")
+    _rejected(capsys, check03.max_speed_per_minute(lambda *a: None, db, coll, start, end), "returned None")
+    _rejected(capsys, check03.never_stopped(lambda *a: set(nb03.cars_that_never_stopped(*a)), db, coll, start, end),
+              "you returned a set", "expected a list of car ids")
+    _rejected(capsys, check03.never_stopped(lambda *a: 1 / 0, db, coll, start, end), "your code raised ZeroDivisionError")
     client.close()
 
 
-def test_nb04_solutions(pipeline):
+def _raising_route(app):
+    @app.get("/stats/max_speed")
+    def max_speed(car_id: str):
+        return {"car_id": car_id, "max_speed": 1 / 0}
+
+    return app
+
+
+def _text_route(app):
+    from fastapi.responses import PlainTextResponse
+
+    @app.get("/stats/max_speed", response_class=PlainTextResponse)
+    def max_speed(car_id: str):
+        return "fast"
+
+    return app
+
+
+def _asserting_test(client, car_id, expected, frm, to):  # pytest style: asserts, returns None
+    assert client.get("/stats/max_speed", params={"car_id": "CAR_404", "from": frm, "to": to}).status_code == 404
+
+
+def test_nb04_solutions(pipeline, capsys):
     from tests.api_seed import seed
 
     seeded = seed(pipeline)
@@ -105,9 +226,17 @@ def test_nb04_solutions(pipeline):
     assert not check04.max_speed_route(nb04.add_broken_route, pipeline, "CAR_002", rng)
     assert check04.max_speed_test(nb04.test_max_speed, pipeline, "CAR_002", rng)
     assert not check04.max_speed_test(lambda *args: True, pipeline, "CAR_002", rng)  # passes the broken one too
+    _rejected(capsys, check04.max_speed_route(lambda app: nb04.add_max_speed_route(app) and None, pipeline, "CAR_002", rng),
+              "returned None")
+    _rejected(capsys, check04.max_speed_route(lambda app: app.router, pipeline, "CAR_002", rng), "expected the FastAPI app")
+    _rejected(capsys, check04.max_speed_route(_raising_route, pipeline, "CAR_002", rng), "your code raised")
+    _rejected(capsys, check04.max_speed_route(_text_route, pipeline, "CAR_002", rng))
+    _rejected(capsys, check04.max_speed_test(_asserting_test, pipeline, "CAR_002", rng), "returned None")
+    _rejected(capsys, check04.max_speed_test(lambda client, *args: client.get("/stats/max_speed"), pipeline, "CAR_002", rng),
+              "expected True or False")
 
 
-def test_nb05_solutions(pipeline):
+def test_nb05_solutions(pipeline, capsys):
     from labkit.scenarios.dataset import load_fleet
     from labkit.simulate.producer import produce
 
@@ -118,17 +247,27 @@ def test_nb05_solutions(pipeline):
     end = start + timedelta(seconds=300)
     assert check05.anomalies_per_type(nb05.anomalies_per_type, pipeline, start, end)
     assert not check05.anomalies_per_type(lambda *a: {}, pipeline, start, end)
+    rows = [{"$group": {"_id": "$type", "count": {"$sum": 1}}}]
+    _rejected(capsys, check05.anomalies_per_type(lambda db, name, s, e: list(db[name].aggregate(rows)), pipeline, start, end),
+              "you returned a list", "expected a dict {anomaly type: count}")
+    _rejected(capsys, check05.anomalies_per_type(lambda *a: None, pipeline, start, end), "returned None")
 
     produce(pipeline, _batch(count=40, invalid=0))
     assert check05.total_lag(nb05.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)
     assert not check05.total_lag(lambda c, t: 0, pipeline, "lag-group", pipeline.topics.telemetry)
+    _rejected(capsys, check05.total_lag(lambda c, t: {0: 7}, pipeline, "lag-group", pipeline.topics.telemetry),
+              "you returned a dict; expected a number")
+    _rejected(capsys, check05.total_lag(lambda c, t: None, pipeline, "lag-group", pipeline.topics.telemetry), "returned None")
 
 
-def test_nb06_solutions():
+def test_nb06_solutions(capsys):
     assert nb06.range_assignment(4, ["w2", "w1", "w3"]) == {"w1": [0, 1], "w2": [2], "w3": [3]}
     assert nb06.range_assignment(2, ["a", "b", "c"]) == {"a": [0], "b": [1], "c": []}
     assert check06.range_assignment(nb06.range_assignment)
     assert not check06.range_assignment(lambda n, ws: {w: list(range(i, n, len(ws))) for i, w in enumerate(sorted(ws))})
+    _rejected(capsys, check06.range_assignment(lambda n, ws: None), "returned None")
+    _rejected(capsys, check06.range_assignment(lambda n, ws: {w: 1 for w in ws}), "whose value for key 'w1' is an int")
+    _rejected(capsys, check06.range_assignment(lambda n, ws: [[0, 1], [2], [3]]), "expected a dict {worker: [partitions]}")
 
     keys = [f"CAR_{i:03d}" for i in range(1, 11) for _ in range(60)] + ["CAR_007"] * 540
     key, share = nb06.hot_key(keys, 4)
@@ -136,13 +275,26 @@ def test_nb06_solutions():
         sum(kafka_io.partition_for_key(k.encode(), 4) == p for k in keys) for p in range(4)) / len(keys)
     assert check06.hot_key(nb06.hot_key, keys, 4)
     assert not check06.hot_key(lambda ks, n: ("CAR_007", 540 / len(ks)), keys, 4)  # the key alone is not its partition
+    _rejected(capsys, check06.hot_key(lambda ks, n: "CAR_007", keys, 4), "expected a (key, share) pair")
+    _rejected(capsys, check06.hot_key(lambda ks, n: ("CAR_007", 0.5, 3), keys, 4), "a tuple of 3 items")
+    _rejected(capsys, check06.hot_key(lambda ks, n: None, keys, 4), "returned None")
 
     assert nb06.partitions_for(1000, 450, 2.0) == 5
     assert check06.partitions_for(nb06.partitions_for)
     assert not check06.partitions_for(lambda rate, per, headroom: round(rate / per))
+    _rejected(capsys, check06.partitions_for(lambda rate, per, headroom: None), "returned None")
+    _rejected(capsys, check06.partitions_for(lambda rate, per, headroom: [rate / per]), "expected a number")
 
 
-def test_nb07_solutions():
+def _fall_through_lateness(stream, delay_ms, target, candidates):
+    for seconds in sorted(candidates):
+        windows = EventTimeWindows(delay_ms=delay_ms, allowed_lateness_ms=seconds * 1000)
+        too_late = sum(windows.add(0, e["car_id"], e["event_ms"], e["arrival_ms"]) == TOO_LATE for e in stream)
+        if (len(stream) - too_late) / len(stream) > target:  # > for >=: a target of 1.0 falls through
+            return seconds
+
+
+def test_nb07_solutions(capsys):
     # One car, one reading a second; readings 20-29 s arrive together at 45 s (a tunnel).
     stream = [{"car_id": "CAR_001", "event_ms": t * 1000, "arrival_ms": t * 1000 + 200} for t in range(60) if not 20 <= t < 30]
     stream += [{"car_id": "CAR_001", "event_ms": t * 1000, "arrival_ms": 45_000 + t} for t in range(20, 30)]
@@ -152,11 +304,20 @@ def test_nb07_solutions():
     assert nb07.smallest_lateness(stream, 1000, 0.8, candidates) == 0  # 50 of 60 in time at once
     assert check07.smallest_lateness(nb07.smallest_lateness, stream, 1000, candidates, targets=(0.8, 1.0))
     assert not check07.smallest_lateness(lambda *a: 20, stream, 1000, candidates, targets=(0.8, 1.0))
+    _rejected(capsys, check07.smallest_lateness(_fall_through_lateness, stream, 1000, candidates, targets=(0.8, 1.0)),
+              "(for target 1)", "returned None")
+    _rejected(capsys, check07.smallest_lateness(lambda *a: (20, 1.0), stream, 1000, candidates, targets=(0.8, 1.0)),
+              "you returned a tuple of 2 items; expected a number")
 
     event = json.loads(_batch(count=1, invalid=0)[0].value)
     assert check07.upgrade(nb07.upgrade, event)
     assert not check07.upgrade(lambda e, km, v: {**e, "odometer_km": km, "battery_v": v}, event)  # no version: dropped
     assert not check07.upgrade(lambda e, km, v: e.update(schema_version=2, odometer_km=km, battery_v=v) or e, dict(event))
+    _rejected(capsys, check07.upgrade(lambda e, km, v: e.update(schema_version=2, odometer_km=km, battery_v=v), dict(event)),
+              "returned None")
+    _rejected(capsys, check07.upgrade(lambda e, km, v: {**e, "schema_version": 2, "at": datetime.now(timezone.utc)}, event),
+              "cannot be written as JSON")
+    _rejected(capsys, check07.upgrade(lambda e, km, v: [e, km, v], event), "expected a dict")
 
 
 def test_sandbox_gives_a_fresh_namespace_each_time(services):

@@ -84,7 +84,7 @@ def test_no_hint_line_without_a_hint(capsys):
 
 def test_right_answer_and_unattempted_do_not_point_to_the_hint(capsys):
     exercises.check("x", 3, 3, hint="h")
-    exercises.check("x", None, 3, hint="h")
+    exercises.check("x", exercises.attempt(stub), 3, hint="h")
     assert "Need a hint" not in capsys.readouterr().out
 
 
@@ -309,3 +309,345 @@ def np_bool_or_true():
 def test_predict_never_raises(capsys, guess, actual):
     assert exercises.predict("p", guess, actual, tolerance=1) in (True, False)
     assert capsys.readouterr().out.startswith(("✔ p", "✘ p"))
+
+
+# --- None from an edited function is a wrong answer, not "not attempted" ---------------
+
+
+def test_a_function_that_returns_none_is_wrong_not_unattempted(capsys):
+    def forgot_return(values):
+        sum(values)  # computed, never returned
+
+    assert exercises.check("x", exercises.attempt(forgot_return, [3, 4]), 7, hint="h") is False
+    out = capsys.readouterr().out
+    assert "✘ x: your function returned None: did you forget `return`?" in out
+    assert "not attempted" not in out
+    assert 'Need a hint? Run exercises.hint("x")' in out
+
+
+def test_none_is_right_where_none_is_expected(capsys):
+    assert exercises.check("x", exercises.attempt(lambda: None), None) is True
+    assert "✔ x: correct!" in capsys.readouterr().out
+
+
+def test_only_the_stub_itself_raising_not_implemented_is_unattempted(capsys):
+    class Base:
+        def size(self):
+            raise NotImplementedError
+
+    def edited():
+        return Base().size() + 1  # the student's code ran; a library said "not implemented"
+
+    assert exercises.check("x", exercises.attempt(edited), 3) is False
+    out = capsys.readouterr().out
+    assert "not attempted" not in out
+    assert "your code raised NotImplementedError" in out
+
+
+def _fall_through_lateness(stream, delay_ms, target, candidates):
+    from labkit.process.windows import TOO_LATE, EventTimeWindows
+
+    for seconds in sorted(candidates):
+        windows = EventTimeWindows(delay_ms=delay_ms, allowed_lateness_ms=seconds * 1000)
+        too_late = sum(windows.add(0, e["car_id"], e["event_ms"], e["arrival_ms"]) == TOO_LATE for e in stream)
+        if (len(stream) - too_late) / len(stream) > target:  # > for >=: a target of 1.0 falls through
+            return seconds
+
+
+def _city_rule_without_final_return(raw, now):
+    from labkit.process.validation import Verdict, validate
+
+    verdict = validate(raw, now)
+    if verdict.ok and verdict.event["speed"] > 200:
+        return Verdict(False, "range:speed", "too fast for the city")
+
+
+def _upgrade_in_place(event, odometer_km, battery_v):
+    event.update(schema_version=2, odometer_km=odometer_km, battery_v=battery_v)
+
+
+def _tunnel_stream():
+    stream = [{"car_id": "CAR_001", "event_ms": t * 1000, "arrival_ms": t * 1000 + 200} for t in range(60) if not 20 <= t < 30]
+    stream += [{"car_id": "CAR_001", "event_ms": t * 1000, "arrival_ms": 45_000 + t} for t in range(20, 30)]
+    return sorted(stream, key=lambda e: e["arrival_ms"])
+
+
+def _good_event():
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    return now, {"car_id": "CAR_001", "timestamp": (now - timedelta(seconds=5)).isoformat(), "speed": 59.8,
+                 "rpm": 2947, "engine_temp": 95.0, "fuel_level": 33.0, "latitude": 52.5, "longitude": 13.4,
+                 "event_id": "e1", "seq": 1}
+
+
+def _run_pure_check(exercise, student):
+    """Run a check that needs no services with `student` as the student's function."""
+    from labkit.teach.checks import nb01, nb02, nb06, nb07
+
+    now, good = _good_event()
+    keys = [f"CAR_{i:03d}" for i in range(1, 11) for _ in range(60)] + ["CAR_007"] * 540
+    runs = {
+        "01.2": lambda: nb01.negative_speed(student, good),
+        "02.1": lambda: nb02.city_rule(student, good, now),
+        "06.1": lambda: nb06.range_assignment(student),
+        "06.2": lambda: nb06.hot_key(student, keys, 4),
+        "06.3": lambda: nb06.partitions_for(student),
+        "07.1": lambda: nb07.smallest_lateness(student, _tunnel_stream(), 1000, [0, 2, 5, 10, 20, 30], targets=(0.8, 1.0)),
+        "07.2": lambda: nb07.upgrade(student, dict(good, schema_version=1)),
+    }
+    return runs[exercise]()
+
+
+@pytest.mark.parametrize("exercise, student", [
+    ("01.2", lambda event: None),
+    ("02.1", _city_rule_without_final_return),
+    ("06.1", lambda partitions, workers: None),
+    ("06.2", lambda keys, partitions: None),
+    ("06.3", lambda rate, per_worker_rate, headroom: None),
+    ("07.1", _fall_through_lateness),
+    ("07.2", _upgrade_in_place),
+])
+def test_checks_report_none_as_a_forgotten_return(capsys, exercise, student):
+    assert _run_pure_check(exercise, student) is False
+    out = capsys.readouterr().out
+    assert out.startswith(f"✘ {exercise}")
+    assert "returned None" in out and "forget `return`" in out
+    assert "not attempted" not in out
+
+
+def test_a_stub_is_still_not_attempted_in_every_pure_check(capsys):
+    for exercise in ("01.2", "02.1", "06.1", "06.2", "06.3", "07.1", "07.2"):
+        assert _run_pure_check(exercise, stub_with_any_arguments) is False
+        assert capsys.readouterr().out.startswith(f"⏳ {exercise}")
+
+
+def stub_with_any_arguments(*args):
+    raise NotImplementedError
+
+
+# --- hints are there from the start ----------------------------------------------------
+
+
+EXERCISES = ["00.1", "00.2", "01.1", "01.2", "01.3", "02.1", "02.2", "02.3", "03.1", "03.2",
+             "04.1", "04.2", "05.1", "05.2", "06.1", "06.2", "06.3", "07.1", "07.2"]
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_every_hint_is_there_before_any_check_ran(capsys, exercise):
+    exercises.hint(exercise)
+    out = capsys.readouterr().out
+    assert out.startswith(f"💡 {exercise} "), out
+
+
+def _all_hints() -> dict[str, str]:
+    import importlib
+
+    table = {}
+    for notebook in sorted({e[:2] for e in EXERCISES}):
+        table.update(importlib.import_module(f"labkit.teach.checks.nb{notebook}").HINTS)
+    return table
+
+
+def test_each_check_module_names_its_own_exercises():
+    import importlib
+
+    for notebook in sorted({e[:2] for e in EXERCISES}):
+        names = importlib.import_module(f"labkit.teach.checks.nb{notebook}").HINTS
+        assert names and all(name.startswith(f"{notebook}.") for name in names)
+    assert sorted(name[:4] for name in _all_hints()) == EXERCISES
+
+
+def test_hints_give_the_idea_and_the_api_not_the_code():
+    import re
+
+    for name, text in _all_hints().items():
+        assert len(text) <= 260, f"{name}: {len(text)} characters is most of a solution"
+        assert not re.search(r"\b[A-Za-z_]\w* = ", text), f"{name}: an assignment is code, not a hint"
+        assert not re.search(r"\bfor \w+ in\b", text), f"{name}: a loop is code, not a hint"
+
+
+def test_a_hint_registered_by_a_notebook_cell_is_kept(capsys):
+    exercises.check("00.1 partitions", 3, 4, hint="my own words")
+    capsys.readouterr()
+    exercises.hint("00.1")
+    assert "my own words" in capsys.readouterr().out
+
+
+# --- a wrong type gets a message naming the type expected, never a traceback ------------
+
+
+class FakeProducer:
+    """Stands in for clients.kafka_producer(settings): the 01.1 check opens and closes one."""
+
+    def __init__(self, *args, **kwargs):
+        from kafka import TopicPartition
+        from kafka.producer.future import FutureProduceResult, FutureRecordMetadata, RecordMetadata
+
+        self.sent = 0
+        self._tp = TopicPartition("t", 1)
+        self._future = lambda: FutureRecordMetadata(FutureProduceResult(self._tp), 0, 0, None, 3, 10, 0)
+        self._metadata = lambda offset: RecordMetadata("t", 1, self._tp, offset, 0, None, 3, 10, 0)
+
+    def send(self, topic, key=None, value=None):
+        self.sent += 1
+        return self._future()
+
+    def metadata(self, offset):
+        return self._metadata(offset)
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def no_kafka(monkeypatch):
+    """The 01.1 check without Kafka: a fake producer, a 4-partition topic that reads back nothing."""
+    from labkit.ops import clients, kafka_io
+
+    producer = FakeProducer()
+    monkeypatch.setattr(clients, "kafka_producer", lambda *a, **k: producer)
+    monkeypatch.setattr(kafka_io, "end_offsets", lambda settings, topic: {0: 0, 1: 0, 2: 0, 3: 0})
+    monkeypatch.setattr(kafka_io, "read_topic", lambda *a, **k: [])
+    return producer
+
+
+EVENTS = [{"car_id": f"CAR_00{i}", "speed": 50.0 + i} for i in range(3)]
+
+
+@pytest.mark.parametrize("student, words", [
+    (lambda p, t, events: p.metadata(0), "you returned a RecordMetadata"),
+    (lambda p, t, events: [p.send(t, value=b"x") for _ in events], "item 0 is a FutureRecordMetadata"),
+    (lambda p, t, events: [p.metadata(i) for i, _ in enumerate(events)], "item 0 is a RecordMetadata"),
+    (lambda p, t, events: [("1", "0") for _ in events], "item 0 is a tuple of 2 items whose item 0 is a string"),
+    (lambda p, t, events: {e["car_id"]: (1, 0) for e in events}, "you returned a dict"),
+    (lambda p, t, events: ((1, i) for i, _ in enumerate(events)), "wrap it in list(...)"),
+])
+def test_01_1_names_the_type_expected(capsys, no_kafka, student, words):
+    from labkit.config import Settings
+    from labkit.teach.checks import nb01
+
+    assert nb01.send_keyed(student, Settings.from_env(), "t", EVENTS) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘ 01.1 send and confirm: ")
+    assert words in out
+    assert "expected a list of (partition, offset) pairs" in out
+
+
+def test_01_1_a_partition_the_topic_does_not_have_is_wrong_not_read(capsys, no_kafka):
+    from labkit.config import Settings
+    from labkit.teach.checks import nb01
+
+    assert nb01.send_keyed(lambda p, t, events: [(99, -1)] * len(events), Settings.from_env(), "t", EVENTS) is False
+    assert capsys.readouterr().out.startswith("✘ 01.1 send and confirm: ")
+
+
+@pytest.mark.parametrize("exercise, student, words", [
+    ("01.2", lambda e: str(dict(e, speed=-1)).encode(), "not JSON"),
+    ("01.2", lambda e: b"[1, 2]", "a JSON object"),
+    ("01.2", lambda e: json_bytes(dict(e, speed="-5")), "wrong value for key 'speed is negative'"),
+    ("01.2", lambda e: dict(e, speed=-1), "you returned a dict; expected bytes"),
+    ("02.1", lambda raw, now: True, "you returned True/False; expected a Verdict"),
+    ("02.1", lambda raw, now: {"ok": True}, "you returned a dict; expected a Verdict"),
+    ("06.1", lambda n, ws: {w: 1 for w in ws}, "whose value for key 'w1' is an int"),
+    ("06.1", lambda n, ws: [[0, 1], [2], [3]], "you returned a list of 3 items; expected a dict"),
+    ("06.1", lambda n, ws: {w: (p for p in range(n)) for w in ws}, "is a generator"),
+    ("06.2", lambda ks, n: "CAR_007", "you returned a string; expected a (key, share) pair"),
+    ("06.2", lambda ks, n: ("CAR_007", 0.5, 3), "a tuple of 3 items"),
+    ("06.2", lambda ks, n: ("CAR_007", "50%"), "whose item 1 is a string"),
+    ("06.3", lambda r, p, h: [r / p], "you returned a list of 1 item; expected a number"),
+    ("07.1", lambda s, d, t, c: (20, 1.0), "you returned a tuple of 2 items; expected a number"),
+    ("07.2", lambda e, km, v: [e, km, v], "you returned a list of 3 items; expected a dict"),
+    ("07.2", lambda e, km, v: {**e, "schema_version": 2, "odometer_km": km, "battery_v": v, "at": object()},
+     "cannot be written as JSON"),
+])
+def test_pure_checks_name_the_type_expected(capsys, exercise, student, words):
+    assert _run_pure_check(exercise, student) is False
+    out = capsys.readouterr().out
+    assert out.startswith(f"✘ {exercise}")
+    assert words in out, out
+
+
+def json_bytes(x):
+    import json
+
+    return json.dumps(x).encode()
+
+
+def test_04_1_a_function_that_is_not_the_app_is_named(capsys):
+    from labkit.config import Settings
+    from labkit.teach.checks import nb04
+
+    def add_route(app):
+        @app.get("/stats/max_speed")
+        def max_speed(car_id: str):
+            return {}
+
+        return max_speed  # the route, not the app
+
+    assert nb04.max_speed_route(add_route, Settings.from_env(), "CAR_001", {"from": "0", "to": "1"}) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘ 04.1 max speed endpoint: you returned a function; expected the FastAPI app")
+    assert nb04.max_speed_route(lambda app: None, Settings.from_env(), "CAR_001", {"from": "0", "to": "1"}) is False
+    assert "returned None: did you forget `return`?" in capsys.readouterr().out
+
+
+# --- the helpers the checks share ------------------------------------------------------
+
+
+def test_expect_type_passes_a_right_type_silently(capsys):
+    kind = exercises.list_of(exercises.pair(exercises.INTEGER, exercises.INTEGER), "a list of (partition, offset) pairs")
+    assert exercises.expect_type("x", [(0, 1), [2, 3]], kind) is True
+    assert exercises.expect_type("x", 5, int) is True
+    assert exercises.expect_type("x", b"", bytes) is True
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("answer, kind, words", [
+    (True, int, "you returned True/False; expected a whole number"),
+    (2.5, int, "you returned a float; expected a whole number"),
+    ("7", exercises.NUMBER, "you returned a string; expected a number"),
+    ({"a": [1, "2"]}, exercises.dict_of(exercises.TEXT, exercises.list_of(exercises.INTEGER)),
+     "you returned a dict whose value for key 'a' is a list of 2 items whose item 1 is a string"),
+    ({1: 2}, exercises.dict_of(exercises.TEXT, exercises.NUMBER), "whose key 1 is an int"),
+])
+def test_expect_type_names_what_came_and_what_was_expected(capsys, answer, kind, words):
+    assert exercises.expect_type("x", answer, kind) is False
+    assert words in capsys.readouterr().out
+
+
+def test_expect_type_reports_the_other_outcomes_of_an_attempt(capsys):
+    assert exercises.expect_type("x", exercises.attempt(stub), int) is False
+    assert exercises.expect_type("x", exercises.attempt(buggy), int) is False
+    assert exercises.expect_type("x", exercises.attempt(lambda: None), int, case="for 3 workers") is False
+    assert exercises.expect_type("x", exercises.attempt(lambda: None), exercises.ANYTHING) is True
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "⏳ x: not attempted yet."
+    assert out[1].startswith("✘ x: your code raised ZeroDivisionError")
+    assert "✘ x (for 3 workers): your function returned None: did you forget `return`?" in out
+
+
+def test_a_student_error_raised_inside_a_check_is_reported_as_theirs(capsys):
+    @exercises.graded("x")
+    def a_check(student):
+        return exercises.check("x", list(student()), [1])  # the student's generator runs here
+
+    def student():
+        yield 1 / 0
+
+    assert a_check(student) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘ x: your code raised ZeroDivisionError: division by zero")
+    assert "yield 1 / 0" in out
+
+
+def test_a_bug_in_the_check_itself_is_not_blamed_on_the_student():
+    import json
+
+    a_check = exercises.graded("x")(json.loads)  # raises in library code only: no frame of the student's
+
+    with pytest.raises(ValueError):
+        a_check("{")

@@ -7,7 +7,18 @@ from labkit.ops import clients
 from labkit.ops.kafka_io import Record
 from labkit.teach import exercises
 
+PARTITIONS = "00.1 partitions"  # checked in the notebook itself: exercises.check(...)
+READ_AT = "00.2 read one message by its address"
 
+HINTS = exercises.register_hints({
+    PARTITIONS: "a KafkaConsumer made with bootstrap_servers=settings.kafka_bootstrap_servers can "
+                "list a topic's partitions; close it when done",
+    READ_AT: "no group: you point the consumer yourself with assign() and seek(), then poll() until "
+             "that TopicPartition's list of records is not empty; a record's .value is its bytes",
+})
+
+
+@exercises.graded(READ_AT)
 def read_at(func, settings: Settings, record: Record) -> bool:
     """00.2: reading the address of a message already read back gives its bytes."""
     consumer = clients.kafka_consumer(settings)
@@ -15,6 +26,6 @@ def read_at(func, settings: Settings, record: Record) -> bool:
         answer = exercises.attempt(func, consumer, record.topic, record.partition, record.offset)
     finally:
         consumer.close()
-    return exercises.check("00.2 read one message by its address", answer, record.value,
-                           hint="tp = TopicPartition(topic, partition); consumer.assign([tp]); consumer.seek(tp, offset); "
-                                "then poll(timeout_ms=1000) until tp's list is not empty and return its first .value")
+    if not exercises.expect_type(READ_AT, answer, exercises.of_type(bytes, what="bytes (the record's .value)")):
+        return False
+    return exercises.check(READ_AT, answer, record.value)

@@ -8,7 +8,26 @@ from labkit.config import Settings
 from labkit.ops import clients, kafka_io
 from labkit.teach import exercises
 
+SEND = "01.1 send and confirm"
+FAULT = "01.2 negative speed fault"
+COUNT = "01.3 read it all back"
 
+HINTS = exercises.register_hints({
+    SEND: "producer.send() returns a future at once; the future's .get() waits for the broker's "
+          "RecordMetadata, which has .partition and .offset. Send them all first, then wait.",
+    FAULT: "change only the speed, on a copy of the event (dict(event, ...) copies with a change); "
+           "json.dumps gives text and .encode() turns it into bytes",
+    COUNT: "no group: assign() the consumer every partition of the topic (partitions_for_topic), "
+           "seek_to_beginning(), then poll until each position() reaches its end_offsets()",
+})
+
+#: What 01.1 returns: one (partition, offset) per event, in the order of the events.
+PLACES = exercises.list_of(exercises.pair(exercises.INTEGER, exercises.INTEGER),
+                           "a list of (partition, offset) pairs, one per event (from each RecordMetadata)")
+COUNTS = exercises.dict_of(exercises.INTEGER, exercises.INTEGER, "a dict {partition (int): number of messages (int)}")
+
+
+@exercises.graded(SEND)
 def send_keyed(send, settings: Settings, topic: str, events: list[dict]) -> bool:
     """01.1: every returned (partition, offset) holds that event, in its key's partition."""
     producer = clients.kafka_producer(settings)
@@ -16,42 +35,53 @@ def send_keyed(send, settings: Settings, topic: str, events: list[dict]) -> bool
         where = exercises.attempt(send, producer, topic, events)
     finally:
         producer.close()
-    if exercises.gave_up(where):
-        return exercises.check("01.1 send and confirm", where, None)
+    if not exercises.expect_type(SEND, where, PLACES):
+        return False
+    if len(where) != len(events):
+        return exercises.check(SEND, list(where), [(0, 0)] * len(events))  # "you returned 2 items; expected 5"
     partitions = len(kafka_io.end_offsets(settings, topic))
     answer, expected = [], []
-    for event, spot in zip(events, list(where) if isinstance(where, (list, tuple)) else []):
-        partition, offset = spot
-        [back] = kafka_io.read_topic(settings, topic, max_messages=1, partitions=[partition],
-                                     start_offsets={partition: offset}) or [None]
-        answer.append({"partition": partition, "same event there": back is not None and json.loads(back.value) == event})
+    for event, (partition, offset) in zip(events, where):
+        back = None
+        if 0 <= partition < partitions and offset >= 0:  # anything else is not an address in this topic
+            [back] = kafka_io.read_topic(settings, topic, max_messages=1, partitions=[partition],
+                                         start_offsets={partition: offset}) or [None]
+        answer.append({"partition": partition, "same event there": back is not None and _json(back.value) == event})
         expected.append({"partition": kafka_io.partition_for_key(event["car_id"].encode(), partitions),
                          "same event there": True})
-    if len(answer) != len(events):
-        return exercises.check("01.1 send and confirm", where, [(0, 0)] * len(events),
-                               hint="return one (metadata.partition, metadata.offset) per event")
-    return exercises.check("01.1 send and confirm", answer, expected,
-                           hint="future = producer.send(topic, key=..., value=json.dumps(event).encode()); "
-                                "metadata = future.get(timeout=10) gives .partition and .offset")
+    return exercises.check(SEND, answer, expected)
 
 
+def _json(raw: bytes):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+@exercises.graded(FAULT)
 def negative_speed(fault, example: dict) -> bool:
     """01.2: JSON bytes, speed < 0, every other field unchanged."""
     produced = exercises.attempt(fault, dict(example))
-    if exercises.gave_up(produced):
-        return exercises.check("01.2 negative speed fault", produced, None)
-    if not isinstance(produced, bytes):
-        return exercises.check("01.2 negative speed fault", type(produced).__name__, "bytes",
-                               hint="json.dumps(...) gives text; .encode() turns it into bytes")
-    back = json.loads(produced)
+    if not exercises.expect_type(FAULT, produced, exercises.of_type(bytes, what="bytes (JSON text, encoded)")):
+        return False
+    try:
+        back = json.loads(produced)
+    except ValueError as exc:
+        return exercises.wrong(FAULT, f"your bytes are not JSON ({type(exc).__name__}: {exc}): use json.dumps")
+    if not isinstance(back, dict):
+        return exercises.wrong(FAULT, f"your JSON holds a {type(back).__name__}; expected a JSON object (a dict)")
+
     def others(event: dict) -> dict:
         return {k: v for k, v in event.items() if k != "speed"}
 
-    answer = {"speed is negative": back.get("speed", 0) < 0, "other fields unchanged": others(back) == others(example)}
-    return exercises.check("01.2 negative speed fault", answer, {"speed is negative": True, "other fields unchanged": True},
-                           hint="copy the event with dict(event, speed=-abs(event['speed']) - 1)")
+    speed = back.get("speed")
+    negative = isinstance(speed, (int, float)) and not isinstance(speed, bool) and speed < 0
+    answer = {"speed is negative": negative, "other fields unchanged": others(back) == others(example)}
+    return exercises.check(FAULT, answer, {"speed is negative": True, "other fields unchanged": True})
 
 
+@exercises.graded(COUNT)
 def count_per_partition(count, settings: Settings, topic: str) -> bool:
     """01.3: the counts equal the end offsets (a fresh topic starts at offset 0)."""
     consumer = clients.kafka_consumer(settings)
@@ -59,9 +89,7 @@ def count_per_partition(count, settings: Settings, topic: str) -> bool:
         answer = exercises.attempt(count, consumer, topic)
     finally:
         consumer.close()
+    if not exercises.expect_type(COUNT, answer, COUNTS):
+        return False
     expected = {p: n for p, n in kafka_io.end_offsets(settings, topic).items() if n}
-    if isinstance(answer, dict):
-        answer = {p: n for p, n in answer.items() if n}
-    return exercises.check("01.3 read it all back", answer, expected,
-                           hint="tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]; "
-                                "consumer.assign(tps); consumer.seek_to_beginning(); ends = consumer.end_offsets(tps)")
+    return exercises.check(COUNT, {p: n for p, n in answer.items() if n}, expected)

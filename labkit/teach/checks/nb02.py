@@ -10,11 +10,30 @@ from labkit.ops import clients, kafka_io
 from labkit.process.validation import validate
 from labkit.teach import exercises
 
+CITY = "02.1 city speed rule"
+STORE = "02.2 idempotent store"
+LOOP = "02.3 commit after the write"
+
+HINTS = exercises.register_hints({
+    CITY: "build on validate(raw, now): only a verdict that is already ok can break the new rule, and "
+          "then you return Verdict(False, 'range:speed', ...). 'Faster than 200' means 200 itself passes.",
+    STORE: "catch pymongo.errors.BulkWriteError; exc.details['writeErrors'] lists the refused "
+           "documents (code 11000 = duplicate key), and the rest were inserted",
+    LOOP: "poll until a poll comes back empty; store each poll's values with your store_events, and "
+          "only after that write call consumer.commit()",
+})
+
+#: What validate returns: anything with .ok and .reason (a Verdict).
+VERDICT = exercises.Kind("a Verdict (what validate returns, or Verdict(False, 'range:speed', ...))",
+                         lambda x: hasattr(x, "ok") and hasattr(x, "reason"))
+STORED = exercises.of_type(int, what="a whole number (how many documents were newly stored)")
+
 
 def _distinct_valid(raws: list[bytes], now: datetime) -> int:
     return len({v.event["event_id"] for v in (validate(raw, now) for raw in raws) if v.ok})
 
 
+@exercises.graded(CITY)
 def city_rule(rule, good: dict, now: datetime) -> bool:
     """02.1: slow and exactly-200 events pass, 230 km/h is range:speed, garbage keeps its reason."""
     cases = {"59 km/h": (json.dumps(good).encode(), None),
@@ -24,52 +43,87 @@ def city_rule(rule, good: dict, now: datetime) -> bool:
     answers = {}
     for name, (raw, _) in cases.items():
         verdict = exercises.attempt(rule, raw, now)
-        if exercises.gave_up(verdict):
-            return exercises.check("02.1 city speed rule", verdict, None)
-        answers[name] = getattr(verdict, "reason", verdict)
-    return exercises.check("02.1 city speed rule", answers, {n: reason for n, (_, reason) in cases.items()},
-                           hint="call validate(raw, now) first and return its verdict unless it is ok and "
-                                "verdict.event['speed'] > 200; 'faster than 200' means 200 itself passes")
+        if not exercises.expect_type(CITY, verdict, VERDICT, case=f"for {name}"):
+            return False
+        answers[name] = verdict.reason
+    return exercises.check(CITY, answers, {n: reason for n, (_, reason) in cases.items()})
 
 
+@exercises.graded(STORE)
 def idempotent_store(store, collection, raws: list[bytes], now: datetime) -> bool:
-    """02.2: two calls with the same messages: all distinct valid events stored, then 0 new."""
+    """02.2: the first half of the messages, then all of them with some repeated: the second
+    batch mixes events already stored, new events and repeats inside the batch, as a
+    redelivery after a crash does. Each call must return how many documents it newly stored;
+    `except BulkWriteError: return 0` stores the new ones but counts none of them."""
     collection.drop()
-    first = exercises.attempt(store, collection, raws, now)
-    if exercises.gave_up(first):
-        return exercises.check("02.2 idempotent store", first, None)
-    second = exercises.attempt(store, collection, raws, now)
-    distinct = _distinct_valid(raws, now)
+    half = raws[: len(raws) // 2]
+    mixed = raws + half[:5]
+    first = exercises.attempt(store, collection, half, now)
+    if not exercises.expect_type(STORE, first, STORED, case="first call, the first half"):
+        return False
+    second = exercises.attempt(store, collection, mixed, now)
+    if not exercises.expect_type(STORE, second, STORED, case="second call: stored, new and repeated events"):
+        return False
+    stored_first, everything = _distinct_valid(half, now), _distinct_valid(raws, now)
     answer = {"first call returned": first, "second call returned": second,
               "documents in the collection": collection.count_documents({})}
-    expected = {"first call returned": distinct, "second call returned": 0, "documents in the collection": distinct}
-    return exercises.check("02.2 idempotent store", answer, expected,
-                           hint="catch pymongo.errors.BulkWriteError; exc.details['writeErrors'] lists the refused "
-                                "documents (code 11000 = duplicate key), and the rest were inserted")
+    expected = {"first call returned": stored_first, "second call returned": everything - stored_first,
+                "documents in the collection": everything}
+    return exercises.check(STORE, answer, expected)
 
 
+class SimulatedCrash(BaseException):
+    """The process was killed (a BaseException, like KeyboardInterrupt: `except Exception` in
+    the student's loop does not catch it, as no code survives a kill -9)."""
+
+
+class _CrashOnFirstWrite:
+    """A collection whose first write kills the process before anything is written."""
+
+    WRITES = {"insert_many", "insert_one", "bulk_write", "update_one", "update_many", "replace_one"}
+
+    def __init__(self, collection):
+        self._collection, self.crashed = collection, False
+
+    def __getattr__(self, name):
+        if name in self.WRITES and not self.crashed:
+            def crash(*args, **kwargs):
+                self.crashed = True
+                raise SimulatedCrash("killed during the write")
+            return crash
+        return getattr(self._collection, name)
+
+
+@exercises.graded(LOOP)
 def consume_loop(consume, settings: Settings, topic: str, group: str, collection, batch, now: datetime) -> bool:
-    """02.3: after the student's loop, MongoDB holds every distinct valid event once and the
-    group's committed offset is the end of the (one-partition) topic."""
+    """02.3: the student's loop is killed during its first write, then restarted in the same
+    group, as after a crash. After the restart MongoDB must hold every distinct valid event
+    and the group's committed offset must be the end of the (one-partition) topic. A loop that
+    commits before it writes has committed the first poll when it dies: the restart starts
+    after it, and those events are lost. What the loop returns is not graded."""
     import uuid
 
     from kafka import TopicPartition
 
     collection.drop()
     group = f"{group}.{uuid.uuid4().hex[:6]}"  # a new group per try: an earlier attempt's commits must not count
-    consumer = clients.kafka_consumer(settings, group_id=group, auto_offset_reset="earliest")
-    consumer.assign([TopicPartition(topic, 0)])
+
+    def run(target):
+        consumer = clients.kafka_consumer(settings, group_id=group, auto_offset_reset="earliest")
+        consumer.assign([TopicPartition(topic, 0)])
+        try:
+            return exercises.attempt(consume, consumer, target, now)
+        finally:
+            consumer.close(autocommit=False)
+
     try:
-        result = exercises.attempt(consume, consumer, collection, now)
-    finally:
-        consumer.close(autocommit=False)
-    if exercises.gave_up(result):
-        return exercises.check("02.3 commit after the write", result, None)
+        result = run(_CrashOnFirstWrite(collection))  # killed during its first write ...
+    except SimulatedCrash:
+        result = run(collection)  # ... and restarted: it resumes at the group's committed offset
+    if not exercises.expect_type(LOOP, result, exercises.ANYTHING):
+        return False
     end = kafka_io.end_offsets(settings, topic)[0]
     answer = {"documents in MongoDB": collection.count_documents({}),
-              "committed offset": kafka_io.committed_offsets(settings, group, topic)[0]}
+              "committed offset": kafka_io.committed_offsets(settings, group, topic).get(0)}
     expected = {"documents in MongoDB": _distinct_valid([m.value for m in batch], now), "committed offset": end}
-    return exercises.check("02.3 commit after the write", answer, expected,
-                           hint="loop: records = [r for rs in consumer.poll(timeout_ms=1000).values() for r in rs]; "
-                                "stop when empty; store_events(collection, [r.value for r in records], now); "
-                                "then consumer.commit()")
+    return exercises.check(LOOP, answer, expected)

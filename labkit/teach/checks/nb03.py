@@ -9,12 +9,26 @@ from datetime import datetime
 from labkit.contract import bucket_start, to_ms
 from labkit.teach import exercises
 
+MAX_SPEED = "03.1 max speed per car per minute"
+NEVER_STOPPED = "03.2 cars that never stopped"
+
+HINTS = exercises.register_hints({
+    MAX_SPEED: "$match the time range, $group by car and minute (queries.bucket_expression gives the minute) "
+               "with $max, $sort; then turn each row into the three keys asked for",
+    NEVER_STOPPED: "a car never stopped when its slowest reading is above 0: $group per car with $min, "
+                   "then keep the groups above 0",
+})
+
+ROWS = exercises.list_of(exercises.DICT, 'a list of dicts {"car_id", "minute", "max_speed"}')
+CARS = exercises.list_of(exercises.TEXT, "a list of car ids (strings), sorted")
+
 
 def _readings(db, collection: str, start: datetime, end: datetime) -> list[dict]:
     return list(db[collection].find({"timestamp": {"$gte": start, "$lt": end}},
                                     {"_id": 0, "car_id": 1, "timestamp": 1, "speed": 1}))
 
 
+@exercises.graded(MAX_SPEED)
 def max_speed_per_minute(func, db, collection: str, start: datetime, end: datetime) -> bool:
     """03.1: one row per (car, minute) with the highest speed, sorted by car then minute."""
     best: dict[tuple[str, int], float] = defaultdict(lambda: float("-inf"))
@@ -22,17 +36,20 @@ def max_speed_per_minute(func, db, collection: str, start: datetime, end: dateti
         key = (r["car_id"], bucket_start(to_ms(r["timestamp"]), 60_000))
         best[key] = max(best[key], r["speed"])
     expected = [{"car_id": c, "minute": m, "max_speed": v} for (c, m), v in sorted(best.items())]
-    return exercises.check("03.1 max speed per car per minute",
-                           exercises.attempt(func, db, collection, start, end), expected,
-                           hint="$match the range, $group by {car_id, minute: queries.bucket_expression(60_000)} "
-                                "with {$max: '$speed'}, then $sort by _id.car_id and _id.minute")
+    answer = exercises.attempt(func, db, collection, start, end)
+    if not exercises.expect_type(MAX_SPEED, answer, ROWS):
+        return False
+    return exercises.check(MAX_SPEED, list(answer), expected)
 
 
+@exercises.graded(NEVER_STOPPED)
 def never_stopped(func, db, collection: str, start: datetime, end: datetime) -> bool:
     """03.2: the cars whose speed was never exactly 0 in the range, sorted."""
     slowest: dict[str, float] = {}
     for r in _readings(db, collection, start, end):
         slowest[r["car_id"]] = min(slowest.get(r["car_id"], r["speed"]), r["speed"])
     expected = sorted(c for c, v in slowest.items() if v > 0)
-    return exercises.check("03.2 cars that never stopped", exercises.attempt(func, db, collection, start, end), expected,
-                           hint="$group by car_id with {$min: '$speed'}, then $match the groups whose minimum is > 0")
+    answer = exercises.attempt(func, db, collection, start, end)
+    if not exercises.expect_type(NEVER_STOPPED, answer, CARS):
+        return False
+    return exercises.check(NEVER_STOPPED, list(answer), expected)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from labkit.api import create_app
@@ -10,13 +11,37 @@ from labkit.config import Settings
 from labkit.teach import exercises
 from labkit.teach.solutions import nb04 as reference
 
+ROUTE = "04.1 max speed endpoint"
+TEST = "04.2 its test"
 
+HINTS = exercises.register_hints({
+    ROUTE: "each value is (status code, max_speed); a 404 needs raise HTTPException(404, ...), "
+           "and time_range() already raises the 422 for a reversed range",
+    TEST: "a test must also fail the broken endpoint: besides the known car's 200 and max_speed, ask "
+          "about 'CAR_404' and expect its 404 (response.status_code, response.json())",
+})
+
+APP = exercises.of_type(FastAPI, what="the FastAPI app, with your route added (return app)")
+VERDICT = exercises.of_type(bool, what="True or False (return the comparison; do not assert)")
+
+
+def _max_speed_of(response):
+    """The body's max_speed, or words for what came instead (compared, never shown)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "not JSON"
+    return body.get("max_speed") if isinstance(body, dict) else "not a JSON object"
+
+
+@exercises.graded(ROUTE)
 def max_speed_route(add_route, settings: Settings, car: str, rng: dict) -> bool:
     """04.1: the student's endpoint gives the reference answers for a known car, a 404 for an
-    unknown one and a 422 for a reversed range."""
+    unknown one and a 422 for a reversed range. An error in the student's endpoint comes out
+    of TestClient and is reported as theirs, with its line."""
     app = exercises.attempt(add_route, create_app(settings))
-    if exercises.gave_up(app) or not hasattr(app, "router"):
-        return exercises.check("04.1 max speed endpoint", app if exercises.gave_up(app) else type(app).__name__, None)
+    if not exercises.expect_type(ROUTE, app, APP):
+        return False
     cases = {"known car": {"car_id": car, **rng}, "unknown car": {"car_id": "CAR_404", **rng},
              "reversed range": {"car_id": car, "from": rng["to"], "to": rng["from"]}}
 
@@ -24,28 +49,27 @@ def max_speed_route(add_route, settings: Settings, car: str, rng: dict) -> bool:
         out = {}
         for name, params in cases.items():
             response = client.get("/stats/max_speed", params=params)
-            out[name] = (response.status_code, response.json().get("max_speed") if response.status_code == 200 else None)
+            out[name] = (response.status_code, _max_speed_of(response) if response.status_code == 200 else None)
         return out
 
     with TestClient(reference.add_max_speed_route(create_app(settings))) as good:
         expected = answers(good)
     with TestClient(app) as student:
-        got = answers(student)
-    return exercises.check("04.1 max speed endpoint", got, expected,
-                           hint="each value is (status code, max_speed); a 404 needs raise HTTPException(404, ...), "
-                                "and time_range() already raises the 422 for a reversed range")
+        got = exercises.attempt(answers, student)  # whatever raises here, raised in the student's endpoint
+    return exercises.check(ROUTE, got, expected)
 
 
+@exercises.graded(TEST)
 def max_speed_test(student_test, settings: Settings, car: str, rng: dict) -> bool:
     """04.2: the student's test passes a correct endpoint and fails a broken one."""
     with TestClient(reference.add_max_speed_route(create_app(settings))) as good:
         expected_max = good.get("/stats/max_speed", params={"car_id": car, **rng}).json()["max_speed"]
         on_good = exercises.attempt(student_test, good, car, expected_max, rng["from"], rng["to"])
-    if exercises.gave_up(on_good):
-        return exercises.check("04.2 its test", on_good, None)
+    if not exercises.expect_type(TEST, on_good, VERDICT, case="on a correct endpoint"):
+        return False
     with TestClient(reference.add_broken_route(create_app(settings))) as broken:
         on_broken = exercises.attempt(student_test, broken, car, expected_max, rng["from"], rng["to"])
-    return exercises.check("04.2 its test", {"correct endpoint": on_good, "broken endpoint (never 404)": on_broken},
-                           {"correct endpoint": True, "broken endpoint (never 404)": False},
-                           hint="call client.get(...) twice: once for car_id, once for 'CAR_404', and compare "
-                                "status_code and .json()['max_speed']")
+    if not exercises.expect_type(TEST, on_broken, VERDICT, case="on a broken endpoint"):
+        return False
+    return exercises.check(TEST, {"correct endpoint": on_good, "broken endpoint (never 404)": on_broken},
+                           {"correct endpoint": True, "broken endpoint (never 404)": False})

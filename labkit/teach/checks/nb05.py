@@ -9,20 +9,35 @@ from labkit.config import Settings
 from labkit.ops import clients, kafka_io
 from labkit.teach import exercises
 
+PER_TYPE = "05.1 anomalies per type"
+LAG = "05.2 total lag"
 
+HINTS = exercises.register_hints({
+    PER_TYPE: "one aggregation: $match the time range, $group by type counting with {'$sum': 1}, "
+              "then turn the rows into a dict",
+    LAG: "a partition's lag is its end offset minus the group's committed offset (None: nothing committed "
+         "yet, so all of it): consumer.end_offsets() and consumer.committed(), over partitions_for_topic()",
+})
+
+COUNTS = exercises.dict_of(exercises.ANYTHING, exercises.INTEGER, "a dict {anomaly type: count}")
+
+
+@exercises.graded(PER_TYPE)
 def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime) -> bool:
     """05.1: {type: count} over [start, end), compared with a count made in Python."""
     client = clients.mongo_client(settings)
     try:
         db, name = client[settings.mongodb_db], settings.collections.anomalies
         expected = dict(Counter(a["type"] for a in db[name].find({"timestamp": {"$gte": start, "$lt": end}}, {"type": 1})))
-        return exercises.check("05.1 anomalies per type", exercises.attempt(func, db, name, start, end), expected,
-                               hint="rows = db[collection].aggregate([{'$match': {'timestamp': {'$gte': start, '$lt': end}}}, "
-                                    "{'$group': {'_id': '$type', 'count': {'$sum': 1}}}]); then {r['_id']: r['count'] ...}")
+        answer = exercises.attempt(func, db, name, start, end)
     finally:
         client.close()
+    if not exercises.expect_type(PER_TYPE, answer, COUNTS):
+        return False
+    return exercises.check(PER_TYPE, dict(answer), expected)
 
 
+@exercises.graded(LAG)
 def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
     """05.2: the student's lag equals the broker's end offsets minus the group's commits."""
     # Make some lag first, so that `return 0` cannot pass: messages nobody has processed.
@@ -36,7 +51,7 @@ def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
         answer = exercises.attempt(func, consumer, topic)
     finally:
         consumer.close(autocommit=False)
+    if not exercises.expect_type(LAG, answer, exercises.of_type(float, what="a number (the lag summed over partitions)")):
+        return False
     expected = sum(kafka_io.consumer_lag(settings, group, topic).values())
-    return exercises.check("05.2 total lag", answer, expected,
-                           hint="tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]; "
-                                "lag = sum(end - (consumer.committed(tp) or 0) for tp, end in consumer.end_offsets(tps).items())")
+    return exercises.check(LAG, answer, expected)
