@@ -134,10 +134,14 @@ def rewind_group(settings: Settings, group: str, topic: str, offsets: dict[int, 
 
 def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, int | None]:
     """Partition -> the group's committed offset (the next offset it will read), or None
-    where the group has never committed. Reads only; joins no group."""
+    where the group has never committed. Reads only; joins no group.
+
+    The last offsets committed for good: a read_committed consumer would ask for "stable"
+    offsets and wait while a transaction holds newer ones, up to its timeout (60 s for a
+    killed processor's), and a lag chart would freeze just when a worker dies."""
     from kafka import TopicPartition
 
-    consumer = clients.kafka_consumer(settings, group_id=group)
+    consumer = clients.kafka_consumer(settings, group_id=group, isolation_level="read_uncommitted")
     try:
         partitions = sorted(consumer.partitions_for_topic(topic) or ())
         return {p: consumer.committed(TopicPartition(topic, p)) for p in partitions}

@@ -1,6 +1,9 @@
+import time
 import uuid
 
+import pytest
 from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from labkit.ops import clients, kafka_io
 from labkit.ops.infra.topics import SCRATCH_TOPIC, describe_topics
@@ -43,3 +46,23 @@ def test_round_trip_reads_back_exactly_what_was_confirmed(services):
     assert sorted(r.key for r in records) == [b"CAR_001", b"CAR_002", b"CAR_003", b"CAR_004", b"CAR_005"]
     run_ids = {dict(r.headers)["run_id"] for r in records}
     assert len(run_ids) == 1
+
+
+@pytest.mark.timeout(45)
+def test_committed_offsets_answer_at_once_while_a_transaction_holds_newer_ones(services):
+    """A processor killed mid-transaction leaves its offset commit pending until the broker
+    aborts it (60 s here). Reading the group's offsets meanwhile must not wait for that: it
+    answers with the offsets committed for good (this waited 60 s: notebook 06's lag sampler)."""
+    group, topic = f"g-{uuid.uuid4().hex[:6]}", services.topics.telemetry
+    producer = clients.kafka_producer(services, transactional_id=f"{group}.tx", transaction_timeout_ms=60_000)
+    producer.init_transactions()
+    producer.begin_transaction()
+    producer.send_offsets_to_transaction({TopicPartition(topic, 0): OffsetAndMetadata(1, "", -1)}, group)
+    try:
+        started = time.monotonic()
+        offsets = kafka_io.committed_offsets(services, group, topic)
+        assert time.monotonic() - started < 15
+        assert offsets[0] is None  # nothing committed for good yet
+    finally:
+        producer.abort_transaction()
+        producer.close()
