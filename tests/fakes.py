@@ -14,7 +14,6 @@ from datetime import datetime
 
 from labkit.ops.kafka_io import partition_for_key
 from labkit.process.delivery import BatchAbandoned
-from labkit.process.source import next_offsets
 from labkit.store.mongo import WriteResult, event_document
 
 #: The fields of a kafka-python ConsumerRecord that the processor reads.
@@ -179,7 +178,3 @@ class RecordingDelivery:
     def close(self) -> None:
         pass
 
-
-def batch_offsets(records) -> dict[int, int]:
-    """{partition: next offset} that committing `records` means."""
-    return {p: o for (_, p), o in next_offsets(records).items()}

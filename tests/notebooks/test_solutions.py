@@ -142,6 +142,7 @@ def test_nb02_solutions(pipeline, capsys):
         return sum(validate(r, now).ok for r in raws)
 
     _rejected(capsys, check02.idempotent_store(count_attempts, db["ex2"], raws, NOW), "call returned")
+    _rejected(capsys, check02.idempotent_store(lambda coll, raws, now: 0, db["ex2"], raws, NOW), "call returned")  # a constant
 
     from labkit.ops.infra.topics import ensure_topics
     from labkit.simulate.producer import produce
@@ -165,6 +166,8 @@ def test_nb02_solutions(pipeline, capsys):
 
     _rejected(capsys, check02.consume_loop(commit_first, pipeline, topic, "ex3-commit-first", db["ex3"], batch, NOW),
               "documents in MongoDB")
+    _rejected(capsys, check02.consume_loop(lambda c, coll, now: 0, pipeline, topic, "ex3-constant", db["ex3"], batch, NOW),
+              "documents in MongoDB")  # a constant: reads and stores nothing
     # 02.3 does not ask for a return value: a right loop that returns None passes.
     assert check02.consume_loop(lambda c, coll, now: nb02.consume_all(c, coll, now) and None,
                                 pipeline, topic, "ex3-none", db["ex3"], batch, NOW)
