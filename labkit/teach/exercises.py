@@ -8,6 +8,7 @@ said in one or two lines. Solutions live in `labkit.teach.solutions` and the tes
 them through these same checks.
 
 - `attempt(func, *args)`          call a student's function; NOT_ATTEMPTED for an untouched stub
+- `attempt_async(func, *args)`    the same for an `async def` callback, awaited
 - `expect_type(name, a, kind)`    is it the type the exercise asks for? if not, say so (✘ / ⏳)
 - `check(name, answer, expected)` ✔ / ✘ / ⏳, with what is wrong; hints on request
 - `graded(name)`                  a check's decorator: the student's error, raised inside the
@@ -70,6 +71,21 @@ def attempt(func: Callable[..., Any], *args, **kwargs) -> Any:
     """
     try:
         return func(*args, **kwargs)
+    except NotImplementedError as exc:
+        if _raised_by_the_stub(func, exc):
+            return NOT_ATTEMPTED
+        return _Failed(exc)
+    except Exception as exc:  # a bug in the attempt: report it, do not stop the notebook
+        return _Failed(exc)
+
+
+async def attempt_async(func: Callable[..., Any], *args, **kwargs) -> Any:
+    """`attempt` for an `async def` function (a callback the library awaits): what it
+    returned once awaited, NOT_ATTEMPTED for the untouched stub, a failure object for an
+    exception. A plain function is called as `attempt` would."""
+    try:
+        outcome = func(*args, **kwargs)
+        return await outcome if inspect.isawaitable(outcome) else outcome
     except NotImplementedError as exc:
         if _raised_by_the_stub(func, exc):
             return NOT_ATTEMPTED

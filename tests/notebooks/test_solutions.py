@@ -43,6 +43,28 @@ def _batch(cars=4, count=300, invalid=0.05, seed=12):
     return list(Simulator(config).messages(count=count, start=backfill_start(config, count=count, now=NOW)))
 
 
+def _read_from_beginning(consumer, topic, partition, offset):  # ignores the offset
+    from kafka import TopicPartition
+
+    tp = TopicPartition(topic, partition)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    return nb00.read_at(consumer, topic, partition, consumer.position(tp))
+
+
+def _last_of_poll(consumer, topic, partition, offset):  # seeks, then takes the poll's last record
+    from kafka import TopicPartition
+
+    tp = TopicPartition(topic, partition)
+    consumer.assign([tp])
+    consumer.seek(tp, offset)
+    for _ in range(10):
+        batch = consumer.poll(timeout_ms=1000).get(tp)
+        if batch:
+            return batch[-1].value
+    return b""
+
+
 def test_nb00_solutions(services, capsys):
     expected = describe_topics(services)[services.topics.telemetry]
     assert exercises.check("00.1", exercises.attempt(nb00.telemetry_partition_count, services), expected)
@@ -55,6 +77,10 @@ def test_nb00_solutions(services, capsys):
     _rejected(capsys, check00.read_at(lambda *args: records[-1].value.decode(), services, records[-1]),
               "you returned a string; expected bytes")
     _rejected(capsys, check00.read_at(lambda *args: 1 / 0, services, records[-1]), "your code raised ZeroDivisionError")
+    # A fresh topic's record may be its partition's first: reading from the beginning, or
+    # the last record of the poll, must still fail on the message between two newer ones.
+    _rejected(capsys, check00.read_at(_read_from_beginning, services, records[-1]), "wrong value")
+    _rejected(capsys, check00.read_at(_last_of_poll, services, records[-1]), "wrong value")
 
 
 def test_nb01_solutions(pipeline, capsys):
@@ -254,6 +280,14 @@ def test_nb05_solutions(pipeline, capsys):
     _rejected(capsys, check05.anomalies_per_type(lambda db, name, s, e: list(db[name].aggregate(rows)), pipeline, start, end),
               "you returned a list", "expected a dict {anomaly type: count}")
     _rejected(capsys, check05.anomalies_per_type(lambda *a: None, pipeline, start, end), "returned None")
+
+    def grouped(db, name, match):
+        return {r["_id"]: r["count"] for r in db[name].aggregate([*match, {"$group": {"_id": "$type", "count": {"$sum": 1}}}])}
+
+    # The classic mistakes: no range filter, and an end that includes `end`.
+    _rejected(capsys, check05.anomalies_per_type(lambda db, name, s, e: grouped(db, name, []), pipeline, start, end))
+    _rejected(capsys, check05.anomalies_per_type(
+        lambda db, name, s, e: grouped(db, name, [{"$match": {"timestamp": {"$gte": s, "$lte": e}}}]), pipeline, start, end))
 
     produce(pipeline, _batch(count=40, invalid=0))
     assert check05.total_lag(nb05.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)

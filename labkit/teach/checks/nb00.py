@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from labkit.config import Settings
 from labkit.ops import clients
 from labkit.ops.kafka_io import Record
@@ -18,14 +20,39 @@ HINTS = exercises.register_hints({
 })
 
 
+VALUE = exercises.of_type(bytes, what="bytes (the record's .value)")
+
+
+def _three_in_a_row(settings: Settings, topic: str, partition: int) -> list[tuple[int, bytes]]:
+    """Append three messages to one partition; their (offset, value). The middle one is
+    neither the partition's first message nor its last, whatever ran before."""
+    run = uuid.uuid4().hex[:8]
+    producer = clients.kafka_producer(settings)
+    try:
+        sent = [producer.send(topic, partition=partition, value=f"read_at {run} #{i}".encode()) for i in range(3)]
+        return [(f.get(timeout=15).offset, f"read_at {run} #{i}".encode()) for i, f in enumerate(sent)]
+    finally:
+        producer.close()
+
+
 @exercises.graded(READ_AT)
 def read_at(func, settings: Settings, record: Record) -> bool:
-    """00.2: reading the address of a message already read back gives its bytes."""
-    consumer = clients.kafka_consumer(settings)
-    try:
-        answer = exercises.attempt(func, consumer, record.topic, record.partition, record.offset)
-    finally:
-        consumer.close()
-    if not exercises.expect_type(READ_AT, answer, exercises.of_type(bytes, what="bytes (the record's .value)")):
-        return False
-    return exercises.check(READ_AT, answer, record.value)
+    """00.2: the bytes at an address, for the message read back above and for a message in
+    the middle of three the check appends to the same partition. On a fresh topic the
+    record above may be its partition's first message, so seek_to_beginning() or "the first
+    record of the poll" would pass it; they fail the middle one (and "the last record of the
+    poll" fails it too)."""
+    middle_offset, middle_value = _three_in_a_row(settings, record.topic, record.partition)[1]
+    cases = {f"offset {record.offset}": (record.offset, record.value),
+             f"offset {middle_offset}, between two newer messages": (middle_offset, middle_value)}
+    answers = {}
+    for name, (offset, _) in cases.items():
+        consumer = clients.kafka_consumer(settings)
+        try:
+            answer = exercises.attempt(func, consumer, record.topic, record.partition, offset)
+        finally:
+            consumer.close()
+        if not exercises.expect_type(READ_AT, answer, VALUE, case=f"at {name}"):
+            return False
+        answers[name] = answer
+    return exercises.check(READ_AT, answers, {name: value for name, (_, value) in cases.items()})

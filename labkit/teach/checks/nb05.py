@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from labkit.config import Settings
 from labkit.ops import clients, kafka_io
@@ -22,14 +22,33 @@ HINTS = exercises.register_hints({
 COUNTS = exercises.dict_of(exercises.ANYTHING, exercises.INTEGER, "a dict {anomaly type: count}")
 
 
+def _scratch_anomalies(start: datetime, end: datetime) -> list[dict]:
+    """Anomalies inside [start, end) and just outside it: before `start`, exactly at `end`
+    (which `$lt` leaves out) and after, with one type found only outside, so an aggregation
+    without the range filter, or with `$lte`, gives other counts."""
+    inside = [("speeding", 5), ("overheating", 3), ("low_fuel", 1)]
+    outside = [("speeding", start - timedelta(seconds=1)), ("overheating", end), ("harsh_braking", end),
+               ("low_fuel", end + timedelta(minutes=1)), ("speeding", start - timedelta(hours=1))]
+    step = (end - start) / 20
+    docs = [{"type": kind, "car_id": f"CAR_{i % 3 + 1:03d}", "timestamp": start + i * step}
+            for kind, count in inside for i in range(count)]
+    docs += [{"type": kind, "car_id": "CAR_001", "timestamp": moment} for kind, moment in outside]
+    return docs
+
+
 @exercises.graded(PER_TYPE)
 def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime) -> bool:
-    """05.1: {type: count} over [start, end), compared with a count made in Python."""
+    """05.1: {type: count} over [start, end), on a scratch collection the check fills with
+    anomalies inside the range and just outside it; compared with a count made in Python."""
     client = clients.mongo_client(settings)
     try:
-        db, name = client[settings.mongodb_db], settings.collections.anomalies
-        expected = dict(Counter(a["type"] for a in db[name].find({"timestamp": {"$gte": start, "$lt": end}}, {"type": 1})))
+        db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_05_1"
+        docs = _scratch_anomalies(start, end)
+        db[name].drop()
+        db[name].insert_many([dict(d) for d in docs])
+        expected = dict(Counter(d["type"] for d in docs if start <= d["timestamp"] < end))
         answer = exercises.attempt(func, db, name, start, end)
+        db[name].drop()
     finally:
         client.close()
     if not exercises.expect_type(PER_TYPE, answer, COUNTS):
