@@ -272,6 +272,35 @@ def _live(args, settings: Settings) -> int:
         return 1
 
 
+def _kafka(args, settings: Settings) -> int:
+    from labkit.ops import kafka_cli, preflight
+
+    if args.list or not args.tool:
+        print(kafka_cli.format_tools(kafka_cli.kafka_version()))
+        return 0 if args.list else 2
+    try:
+        return kafka_cli.interactive(args.tool, args.args, settings, verbose=args.verbose)
+    except kafka_cli.UnknownTool as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (kafka_cli.InfraError, preflight.ServiceUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _mongosh(args, settings: Settings) -> int:
+    from labkit.ops import mongo_shell, preflight
+
+    try:
+        return mongo_shell.interactive(settings, args.eval, fallback=args.fallback)
+    except mongo_shell.UnsupportedExpression as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (mongo_shell.ShellError, preflight.ServiceUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
 def _keep(messages, kept: list):
     for message in messages:
         kept.append(message)
@@ -374,6 +403,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cars", type=int, default=10)
     p.add_argument("--rate", type=float, default=1.0)
     p.set_defaults(handler=_live)
+
+    p = sub.add_parser("kafka", help="Kafka's own command-line tools (kafka-topics, kafka-consumer-groups, ...) from the pinned jars",
+                       description="Run one of Kafka's tools from the lab's pinned jars, against the settings' Kafka "
+                                   "(--bootstrap-server is added unless given), e.g. "
+                                   "`python -m labkit kafka consumer-groups --describe --group telemetry-processor`.")
+    p.add_argument("--list", action="store_true", help="list the tools and their Java classes")
+    p.add_argument("tool", nargs="?", help="topics, consumer-groups, console-consumer, console-producer, ... (see --list)")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the tool's own arguments (TOOL --help lists them)")
+    p.set_defaults(handler=_kafka)
+
+    p = sub.add_parser("mongosh", help="the MongoDB shell on the lab's database (a small Python fallback without Node.js)")
+    p.add_argument("--eval", help="run this JavaScript and exit, e.g. 'db.car_telemetry.countDocuments({})'")
+    p.add_argument("--fallback", action="store_true",
+                   help="use the Python fallback even where mongosh is available (it knows only a few forms)")
+    p.set_defaults(handler=_mongosh)
 
     args = parser.parse_args(argv)
     if not args.verbose:
