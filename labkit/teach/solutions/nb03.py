@@ -25,3 +25,18 @@ def cars_that_never_stopped(db, collection: str, start: datetime, end: datetime)
         {"$sort": {"_id": 1}},
     ])
     return [r["_id"] for r in rows]
+
+
+def explain_counts(db, collection: str, query: dict) -> dict:
+    """Exercise 03.3: `{"stages", "docs_examined", "keys_examined", "returned"}` from the server's
+    explain of `find(query)`, run in executionStats verbosity (the server runs the query and
+    counts; `db[collection].find(query).explain()` works too: pymongo asks for
+    allPlansExecution, which holds executionStats)."""
+    explained = db.command("explain", {"find": collection, "filter": query}, verbosity="executionStats")
+    stages, stage = [], explained["queryPlanner"]["winningPlan"]
+    while stage is not None:  # each stage reads from its inputStage; the last one reads the data
+        stages.append(stage["stage"])
+        stage = stage.get("inputStage")
+    stats = explained["executionStats"]
+    return {"stages": stages, "docs_examined": stats["totalDocsExamined"],
+            "keys_examined": stats["totalKeysExamined"], "returned": stats["nReturned"]}
