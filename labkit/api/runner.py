@@ -19,7 +19,7 @@ from labkit.ops.waiting import wait_until
 #: How long the server keeps an idle connection open. Longer than any pause between one
 #: client's requests (a notebook cell that waits, a board refreshing every 10 s): with
 #: uvicorn's default of 5 s, a request sent just as the server closes the idle connection
-#: fails with "connection reset by peer" (seen in notebook 05, which pauses 4-5 s).
+#: fails with "connection reset by peer" (seen in notebook 06, which pauses 4-5 s).
 KEEP_ALIVE_S = 75
 
 
@@ -45,7 +45,7 @@ class ApiServer:
         with socket.socket() as probe:
             if probe.connect_ex((self.host, self.port)) == 0:
                 raise RuntimeError(f"port {self.port} is already in use: stop what runs there, or pass another port")
-        self.app = create_app(self.settings)  # kept: a notebook may add a route to the running app
+        self.app = create_app(self.settings)  # kept: a notebook reads its state (settings, routes)
         config = uvicorn.Config(self.app, host=self.host, port=self.port, timeout_keep_alive=KEEP_ALIVE_S,
                                 log_level="error", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)

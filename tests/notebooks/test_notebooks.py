@@ -77,7 +77,7 @@ def test_notebook_runs_and_shows_nothing_broken(forward, path):
 
 def _inside_fixed_window(nb, problem: str) -> bool:
     """A reported time outside the run's window is fine when the figure is inside one of the
-    documented fixed windows instead (notebooks 01 and 03 chart a fixed morning)."""
+    documented fixed windows instead (notebooks 01 and 04 chart a fixed morning)."""
     cell = int(problem.split(":")[0].removeprefix("cell "))
     return any(notebook_figure_problems({"cells": [nb.cells[cell]]}, window) == [] for window in FIXED_WINDOWS)
 
@@ -98,27 +98,27 @@ def test_recorded_numbers_obey_conservation(forward):
     assert nb02["crash_idempotent"] == nb02["hand_valid"]
     assert (nb02["second_pass_processed"], nb02["second_pass_stored"]) == (nb02["sent"], 0)
 
-    nb05 = records.read(_executed(forward, "05_read_dashboards.ipynb"))
-    assert nb05["processed"] == nb05["stored"] + nb05["duplicates"] + nb05["invalid"]
-    assert sum(nb05["burst_jump"].values()) == 40
-    assert (nb05["lag_stopped"], nb05["lag_after"], nb05["caught_up"]) == (50, 0, 50)
+    nb06 = records.read(_executed(forward, "06_read_dashboards.ipynb"))
+    assert nb06["processed"] == nb06["stored"] + nb06["duplicates"] + nb06["invalid"]
+    assert sum(nb06["burst_jump"].values()) == 40
+    assert (nb06["lag_stopped"], nb06["lag_after"], nb06["caught_up"]) == (50, 0, 50)
 
-    nb06 = records.read(_executed(forward, "06_scale_out.ipynb"))
+    nb07 = records.read(_executed(forward, "07_scale_out.ipynb"))
     assert all(sorted(p for parts in owners.values() for p in parts) == [0, 1, 2, 3] and len(owners) == int(n)
-               for n, owners in nb06["owners"].items())  # every partition held, by exactly one worker
-    assert sorted(nb06["kill_after"]) == ["w2"] and len(nb06["kill_before"]) == 2
-    assert nb06["kill_valid"] == nb06["kill_stored"] == nb06["kill_distinct"]
-    if nb06["failover"] != "cluster not running":
-        assert nb06["failover"] == {"lost": 0, "duplicates": 0, "leader_moved": True}
+               for n, owners in nb07["owners"].items())  # every partition held, by exactly one worker
+    assert sorted(nb07["kill_after"]) == ["w2"] and len(nb07["kill_before"]) == 2
+    assert nb07["kill_valid"] == nb07["kill_stored"] == nb07["kill_distinct"]
+    if nb07["failover"] != "cluster not running":
+        assert nb07["failover"] == {"lost": 0, "duplicates": 0, "leader_moved": True}
 
-    nb07 = records.read(_executed(forward, "07_time_and_change.ipynb"))
-    verdicts = nb07["verdicts"]
-    assert nb07["readings"] == sum(verdicts.values()) == nb07["stored"]  # every valid reading is stored
-    assert (nb07["processor_late"], nb07["processor_too_late"]) == (verdicts["late"], verdicts["too_late"]) != (0, 0)
-    assert nb07["too_late_recorded"] == nb07["processor_too_late"]
-    assert nb07["mixed_processed"] == nb07["mixed_stored"] == sum(nb07["by_version"].values())
-    assert {key.split()[1] for key in nb07["by_version"]} == {"v1", "v2"}
-    assert nb07["rejected"] == {"unsupported_version": 1, "missing_field:speed": 1, "wrong_type:battery_v": 1}
+    nb08 = records.read(_executed(forward, "08_time_and_change.ipynb"))
+    verdicts = nb08["verdicts"]
+    assert nb08["readings"] == sum(verdicts.values()) == nb08["stored"]  # every valid reading is stored
+    assert (nb08["processor_late"], nb08["processor_too_late"]) == (verdicts["late"], verdicts["too_late"]) != (0, 0)
+    assert nb08["too_late_recorded"] == nb08["processor_too_late"]
+    assert nb08["mixed_processed"] == nb08["mixed_stored"] == sum(nb08["by_version"].values())
+    assert {key.split()[1] for key in nb08["by_version"]} == {"v1", "v2"}
+    assert nb08["rejected"] == {"unsupported_version": 1, "missing_field:speed": 1, "wrong_type:battery_v": 1}
 
 
 @pytest.mark.timeout(FORWARD_TIMEOUT_S + NBVAL_TIMEOUT_S + 60)

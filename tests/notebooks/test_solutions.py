@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 from pymongo import MongoClient
 from pymongo.errors import BulkWriteError
 
-from labkit import contract
 from labkit.ops import clients, kafka_io, sandbox
 from labkit.ops.infra.topics import describe_topics
 from labkit.process.validation import Verdict, validate
@@ -21,11 +20,10 @@ from labkit.teach.checks import nb00 as check00
 from labkit.teach.checks import nb01 as check01
 from labkit.teach.checks import nb02 as check02
 from labkit.teach.checks import nb03 as check03
-from labkit.teach.checks import nb04 as check04
-from labkit.teach.checks import nb05 as check05
 from labkit.teach.checks import nb06 as check06
 from labkit.teach.checks import nb07 as check07
-from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb04, nb05, nb06, nb07
+from labkit.teach.checks import nb08 as check08
+from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb06, nb07, nb08
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -202,70 +200,7 @@ def test_nb02_solutions(pipeline, capsys):
     client.close()
 
 
-def test_nb03_solutions(pipeline, capsys):
-    from labkit.scenarios.dataset import load_fleet
-
-    start = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
-    end = start + timedelta(seconds=300)
-    client = MongoClient(pipeline.mongodb_uri, tz_aware=True)
-    db = client[pipeline.mongodb_db]
-    assert load_fleet(db, pipeline, 12, 300, start, seed=3) == 3600
-    coll = pipeline.collections.telemetry
-    assert check03.max_speed_per_minute(nb03.max_speed_per_car_per_minute, db, coll, start, end)
-    assert not check03.max_speed_per_minute(lambda *a: nb03.max_speed_per_car_per_minute(*a)[1:], db, coll, start, end)
-    assert check03.never_stopped(nb03.cars_that_never_stopped, db, coll, start, end)
-    assert not check03.never_stopped(lambda *a: ["CAR_999"], db, coll, start, end)
-    _rejected(capsys, check03.max_speed_per_minute(lambda *a: iter(nb03.max_speed_per_car_per_minute(*a)), db, coll, start, end),
-              "wrap it in list(...)")
-    _rejected(capsys, check03.max_speed_per_minute(lambda *a: None, db, coll, start, end), "returned None")
-    _rejected(capsys, check03.never_stopped(lambda *a: set(nb03.cars_that_never_stopped(*a)), db, coll, start, end),
-              "you returned a set", "expected a list of car ids")
-    _rejected(capsys, check03.never_stopped(lambda *a: 1 / 0, db, coll, start, end), "your code raised ZeroDivisionError")
-    client.close()
-
-
-def _raising_route(app):
-    @app.get("/stats/max_speed")
-    def max_speed(car_id: str):
-        return {"car_id": car_id, "max_speed": 1 / 0}
-
-    return app
-
-
-def _text_route(app):
-    from fastapi.responses import PlainTextResponse
-
-    @app.get("/stats/max_speed", response_class=PlainTextResponse)
-    def max_speed(car_id: str):
-        return "fast"
-
-    return app
-
-
-def _asserting_test(client, car_id, expected, frm, to):  # pytest style: asserts, returns None
-    assert client.get("/stats/max_speed", params={"car_id": "CAR_404", "from": frm, "to": to}).status_code == 404
-
-
-def test_nb04_solutions(pipeline, capsys):
-    from tests.api_seed import seed
-
-    seeded = seed(pipeline)
-    rng = {"from": str(contract.to_ms(seeded.t0)), "to": str(contract.to_ms(seeded.now))}
-    assert check04.max_speed_route(nb04.add_max_speed_route, pipeline, "CAR_002", rng)
-    assert not check04.max_speed_route(nb04.add_broken_route, pipeline, "CAR_002", rng)
-    assert check04.max_speed_test(nb04.test_max_speed, pipeline, "CAR_002", rng)
-    assert not check04.max_speed_test(lambda *args: True, pipeline, "CAR_002", rng)  # passes the broken one too
-    _rejected(capsys, check04.max_speed_route(lambda app: nb04.add_max_speed_route(app) and None, pipeline, "CAR_002", rng),
-              "returned None")
-    _rejected(capsys, check04.max_speed_route(lambda app: app.router, pipeline, "CAR_002", rng), "expected the FastAPI app")
-    _rejected(capsys, check04.max_speed_route(_raising_route, pipeline, "CAR_002", rng), "your code raised")
-    _rejected(capsys, check04.max_speed_route(_text_route, pipeline, "CAR_002", rng))
-    _rejected(capsys, check04.max_speed_test(_asserting_test, pipeline, "CAR_002", rng), "returned None")
-    _rejected(capsys, check04.max_speed_test(lambda client, *args: client.get("/stats/max_speed"), pipeline, "CAR_002", rng),
-              "expected True or False")
-
-
-def test_nb05_solutions(pipeline, capsys):
+def test_nb06_solutions(pipeline, capsys):
     from labkit.scenarios.dataset import load_fleet
     from labkit.simulate.producer import produce
 
@@ -274,53 +209,53 @@ def test_nb05_solutions(pipeline, capsys):
     load_fleet(client[pipeline.mongodb_db], pipeline, 5, 300, start, seed=3, episode_rate=0.01)
     client.close()
     end = start + timedelta(seconds=300)
-    assert check05.anomalies_per_type(nb05.anomalies_per_type, pipeline, start, end)
-    assert not check05.anomalies_per_type(lambda *a: {}, pipeline, start, end)
+    assert check06.anomalies_per_type(nb06.anomalies_per_type, pipeline, start, end)
+    assert not check06.anomalies_per_type(lambda *a: {}, pipeline, start, end)
     rows = [{"$group": {"_id": "$type", "count": {"$sum": 1}}}]
-    _rejected(capsys, check05.anomalies_per_type(lambda db, name, s, e: list(db[name].aggregate(rows)), pipeline, start, end),
+    _rejected(capsys, check06.anomalies_per_type(lambda db, name, s, e: list(db[name].aggregate(rows)), pipeline, start, end),
               "you returned a list", "expected a dict {anomaly type: count}")
-    _rejected(capsys, check05.anomalies_per_type(lambda *a: None, pipeline, start, end), "returned None")
+    _rejected(capsys, check06.anomalies_per_type(lambda *a: None, pipeline, start, end), "returned None")
 
     def grouped(db, name, match):
         return {r["_id"]: r["count"] for r in db[name].aggregate([*match, {"$group": {"_id": "$type", "count": {"$sum": 1}}}])}
 
     # The classic mistakes: no range filter, and an end that includes `end`.
-    _rejected(capsys, check05.anomalies_per_type(lambda db, name, s, e: grouped(db, name, []), pipeline, start, end))
-    _rejected(capsys, check05.anomalies_per_type(
+    _rejected(capsys, check06.anomalies_per_type(lambda db, name, s, e: grouped(db, name, []), pipeline, start, end))
+    _rejected(capsys, check06.anomalies_per_type(
         lambda db, name, s, e: grouped(db, name, [{"$match": {"timestamp": {"$gte": s, "$lte": e}}}]), pipeline, start, end))
 
     produce(pipeline, _batch(count=40, invalid=0))
-    assert check05.total_lag(nb05.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)
-    assert not check05.total_lag(lambda c, t: 0, pipeline, "lag-group", pipeline.topics.telemetry)
-    _rejected(capsys, check05.total_lag(lambda c, t: {0: 7}, pipeline, "lag-group", pipeline.topics.telemetry),
+    assert check06.total_lag(nb06.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)
+    assert not check06.total_lag(lambda c, t: 0, pipeline, "lag-group", pipeline.topics.telemetry)
+    _rejected(capsys, check06.total_lag(lambda c, t: {0: 7}, pipeline, "lag-group", pipeline.topics.telemetry),
               "you returned a dict; expected a number")
-    _rejected(capsys, check05.total_lag(lambda c, t: None, pipeline, "lag-group", pipeline.topics.telemetry), "returned None")
+    _rejected(capsys, check06.total_lag(lambda c, t: None, pipeline, "lag-group", pipeline.topics.telemetry), "returned None")
 
 
-def test_nb06_solutions(capsys):
-    assert nb06.range_assignment(4, ["w2", "w1", "w3"]) == {"w1": [0, 1], "w2": [2], "w3": [3]}
-    assert nb06.range_assignment(2, ["a", "b", "c"]) == {"a": [0], "b": [1], "c": []}
-    assert check06.range_assignment(nb06.range_assignment)
-    assert not check06.range_assignment(lambda n, ws: {w: list(range(i, n, len(ws))) for i, w in enumerate(sorted(ws))})
-    _rejected(capsys, check06.range_assignment(lambda n, ws: None), "returned None")
-    _rejected(capsys, check06.range_assignment(lambda n, ws: {w: 1 for w in ws}), "whose value for key 'w1' is an int")
-    _rejected(capsys, check06.range_assignment(lambda n, ws: [[0, 1], [2], [3]]), "expected a dict {worker: [partitions]}")
+def test_nb07_solutions(capsys):
+    assert nb07.range_assignment(4, ["w2", "w1", "w3"]) == {"w1": [0, 1], "w2": [2], "w3": [3]}
+    assert nb07.range_assignment(2, ["a", "b", "c"]) == {"a": [0], "b": [1], "c": []}
+    assert check07.range_assignment(nb07.range_assignment)
+    assert not check07.range_assignment(lambda n, ws: {w: list(range(i, n, len(ws))) for i, w in enumerate(sorted(ws))})
+    _rejected(capsys, check07.range_assignment(lambda n, ws: None), "returned None")
+    _rejected(capsys, check07.range_assignment(lambda n, ws: {w: 1 for w in ws}), "whose value for key 'w1' is an int")
+    _rejected(capsys, check07.range_assignment(lambda n, ws: [[0, 1], [2], [3]]), "expected a dict {worker: [partitions]}")
 
     keys = [f"CAR_{i:03d}" for i in range(1, 11) for _ in range(60)] + ["CAR_007"] * 540
-    key, share = nb06.hot_key(keys, 4)
+    key, share = nb07.hot_key(keys, 4)
     assert key == "CAR_007" and share == max(
         sum(kafka_io.partition_for_key(k.encode(), 4) == p for k in keys) for p in range(4)) / len(keys)
-    assert check06.hot_key(nb06.hot_key, keys, 4)
-    assert not check06.hot_key(lambda ks, n: ("CAR_007", 540 / len(ks)), keys, 4)  # the key alone is not its partition
-    _rejected(capsys, check06.hot_key(lambda ks, n: "CAR_007", keys, 4), "expected a (key, share) pair")
-    _rejected(capsys, check06.hot_key(lambda ks, n: ("CAR_007", 0.5, 3), keys, 4), "a tuple of 3 items")
-    _rejected(capsys, check06.hot_key(lambda ks, n: None, keys, 4), "returned None")
+    assert check07.hot_key(nb07.hot_key, keys, 4)
+    assert not check07.hot_key(lambda ks, n: ("CAR_007", 540 / len(ks)), keys, 4)  # the key alone is not its partition
+    _rejected(capsys, check07.hot_key(lambda ks, n: "CAR_007", keys, 4), "expected a (key, share) pair")
+    _rejected(capsys, check07.hot_key(lambda ks, n: ("CAR_007", 0.5, 3), keys, 4), "a tuple of 3 items")
+    _rejected(capsys, check07.hot_key(lambda ks, n: None, keys, 4), "returned None")
 
-    assert nb06.partitions_for(1000, 450, 2.0) == 5
-    assert check06.partitions_for(nb06.partitions_for)
-    assert not check06.partitions_for(lambda rate, per, headroom: round(rate / per))
-    _rejected(capsys, check06.partitions_for(lambda rate, per, headroom: None), "returned None")
-    _rejected(capsys, check06.partitions_for(lambda rate, per, headroom: [rate / per]), "expected a number")
+    assert nb07.partitions_for(1000, 450, 2.0) == 5
+    assert check07.partitions_for(nb07.partitions_for)
+    assert not check07.partitions_for(lambda rate, per, headroom: round(rate / per))
+    _rejected(capsys, check07.partitions_for(lambda rate, per, headroom: None), "returned None")
+    _rejected(capsys, check07.partitions_for(lambda rate, per, headroom: [rate / per]), "expected a number")
 
 
 def _fall_through_lateness(stream, delay_ms, target, candidates):
@@ -331,30 +266,30 @@ def _fall_through_lateness(stream, delay_ms, target, candidates):
             return seconds
 
 
-def test_nb07_solutions(capsys):
+def test_nb08_solutions(capsys):
     # One car, one reading a second; readings 20-29 s arrive together at 45 s (a tunnel).
     stream = [{"car_id": "CAR_001", "event_ms": t * 1000, "arrival_ms": t * 1000 + 200} for t in range(60) if not 20 <= t < 30]
     stream += [{"car_id": "CAR_001", "event_ms": t * 1000, "arrival_ms": 45_000 + t} for t in range(20, 30)]
     stream.sort(key=lambda e: e["arrival_ms"])
     candidates = [0, 2, 5, 10, 20, 30]
-    assert nb07.smallest_lateness(stream, 1000, 1.0, candidates) == 20
-    assert nb07.smallest_lateness(stream, 1000, 0.8, candidates) == 0  # 50 of 60 in time at once
-    assert check07.smallest_lateness(nb07.smallest_lateness, stream, 1000, candidates, targets=(0.8, 1.0))
-    assert not check07.smallest_lateness(lambda *a: 20, stream, 1000, candidates, targets=(0.8, 1.0))
-    _rejected(capsys, check07.smallest_lateness(_fall_through_lateness, stream, 1000, candidates, targets=(0.8, 1.0)),
+    assert nb08.smallest_lateness(stream, 1000, 1.0, candidates) == 20
+    assert nb08.smallest_lateness(stream, 1000, 0.8, candidates) == 0  # 50 of 60 in time at once
+    assert check08.smallest_lateness(nb08.smallest_lateness, stream, 1000, candidates, targets=(0.8, 1.0))
+    assert not check08.smallest_lateness(lambda *a: 20, stream, 1000, candidates, targets=(0.8, 1.0))
+    _rejected(capsys, check08.smallest_lateness(_fall_through_lateness, stream, 1000, candidates, targets=(0.8, 1.0)),
               "(for target 1)", "returned None")
-    _rejected(capsys, check07.smallest_lateness(lambda *a: (20, 1.0), stream, 1000, candidates, targets=(0.8, 1.0)),
+    _rejected(capsys, check08.smallest_lateness(lambda *a: (20, 1.0), stream, 1000, candidates, targets=(0.8, 1.0)),
               "you returned a tuple of 2 items; expected a number")
 
     event = json.loads(_batch(count=1, invalid=0)[0].value)
-    assert check07.upgrade(nb07.upgrade, event)
-    assert not check07.upgrade(lambda e, km, v: {**e, "odometer_km": km, "battery_v": v}, event)  # no version: dropped
-    assert not check07.upgrade(lambda e, km, v: e.update(schema_version=2, odometer_km=km, battery_v=v) or e, dict(event))
-    _rejected(capsys, check07.upgrade(lambda e, km, v: e.update(schema_version=2, odometer_km=km, battery_v=v), dict(event)),
+    assert check08.upgrade(nb08.upgrade, event)
+    assert not check08.upgrade(lambda e, km, v: {**e, "odometer_km": km, "battery_v": v}, event)  # no version: dropped
+    assert not check08.upgrade(lambda e, km, v: e.update(schema_version=2, odometer_km=km, battery_v=v) or e, dict(event))
+    _rejected(capsys, check08.upgrade(lambda e, km, v: e.update(schema_version=2, odometer_km=km, battery_v=v), dict(event)),
               "returned None")
-    _rejected(capsys, check07.upgrade(lambda e, km, v: {**e, "schema_version": 2, "at": datetime.now(timezone.utc)}, event),
+    _rejected(capsys, check08.upgrade(lambda e, km, v: {**e, "schema_version": 2, "at": datetime.now(timezone.utc)}, event),
               "cannot be written as JSON")
-    _rejected(capsys, check07.upgrade(lambda e, km, v: [e, km, v], event), "expected a dict")
+    _rejected(capsys, check08.upgrade(lambda e, km, v: [e, km, v], event), "expected a dict")
 
 
 def test_sandbox_gives_a_fresh_namespace_each_time(services):
@@ -367,3 +302,130 @@ def test_sandbox_gives_a_fresh_namespace_each_time(services):
     assert again.settings.topics == first.settings.topics
     assert sum(kafka_io.end_offsets(again.settings, again.settings.topics.telemetry).values()) == 0
     assert again.now.second == 0 and again.now.microsecond == 0
+
+
+# --------------------------------------------------------------------------- 03: groups and transactions
+
+
+def _loaded_topic(settings, name, partitions=4, count=60):
+    from labkit.ops.infra.topics import ensure_topics
+
+    ensure_topics(settings, {name: partitions})
+    producer = clients.kafka_producer(settings)
+    for i in range(count):
+        producer.send(name, key=f"CAR_{i % 10 + 1:03d}".encode(), value=f"reading {i}".encode())
+    producer.flush()
+    producer.close()
+    return name
+
+
+def _consumer_with_defaults(settings, topic, group):  # auto_offset_reset="latest", auto-commit on
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False)
+    consumer.subscribe([topic])
+    return consumer
+
+
+def _assigned_consumer(settings, topic, group):  # picks its partitions itself: no group sharing
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
+                             enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer.assign([TopicPartition(topic, p) for p in range(4)])
+    return consumer
+
+
+def _auto_committing(settings, topic, group):
+    consumer = nb03.group_consumer(settings, topic, group)
+    consumer.config["enable_auto_commit"] = True  # as if made with the default
+    return consumer
+
+
+def test_nb03_group_consumer(pipeline, capsys):
+    topic = _loaded_topic(pipeline, pipeline.topics.telemetry + ".groups")
+    assert check03.group_consumer(nb03.group_consumer, pipeline, topic, "ex-03-1")
+    _rejected(capsys, check03.group_consumer(_consumer_with_defaults, pipeline, topic, "ex-03-1"), "read 0 of the 60", "'latest'")
+    _rejected(capsys, check03.group_consumer(_assigned_consumer, pipeline, topic, "ex-03-1"), "not subscribed")
+    _rejected(capsys, check03.group_consumer(_auto_committing, pipeline, topic, "ex-03-1"), "enable_auto_commit")
+    _rejected(capsys, check03.group_consumer(lambda *a: None, pipeline, topic, "ex-03-1"), "returned None")
+
+
+def test_nb03_commit_on_revoke(pipeline, capsys):
+    from kafka import AsyncConsumerRebalanceListener
+
+    class Silent(AsyncConsumerRebalanceListener):  # commits nothing: the next owner reads it all again
+        def __init__(self, consumer, done):
+            pass
+
+        async def on_partitions_revoked(self, revoked):
+            pass
+
+        async def on_partitions_assigned(self, assigned):
+            pass
+
+    class Position(nb03.CommitOnRevoke):  # commits the position: polled is not processed
+        async def on_partitions_revoked(self, revoked):
+            await self.consumer.commit_async()
+
+    class Blocking(nb03.CommitOnRevoke):  # a blocking commit inside the consumer's event loop
+        def on_partitions_revoked(self, revoked):
+            self.consumer.commit()
+
+    topic = _loaded_topic(pipeline, pipeline.topics.telemetry + ".revoke")
+    assert check03.commit_on_revoke(nb03.CommitOnRevoke, pipeline, topic, "ex-03-2")
+    _rejected(capsys, check03.commit_on_revoke(Silent, pipeline, topic, "ex-03-2"), "yours is None")
+    _rejected(capsys, check03.commit_on_revoke(Position, pipeline, topic, "ex-03-2"), "committed offset of partition")
+    _rejected(capsys, check03.commit_on_revoke(Blocking, pipeline, topic, "ex-03-2"), "your code raised")
+    _rejected(capsys, check03.commit_on_revoke(lambda c, d: None, pipeline, topic, "ex-03-2"), "returned None")
+
+
+def _copier(commit_offsets):
+    """A copier that commits its offsets with the consumer (`commit_offsets` is "before" or
+    "after" the transaction's commit) instead of inside the transaction."""
+
+    def copy(consumer, producer, target):
+        producer.init_transactions()
+        copied = 0
+        while polled := consumer.poll(timeout_ms=1000):
+            producer.begin_transaction()
+            for records in polled.values():
+                for record in records:
+                    producer.send(target, key=record.key, value=record.value)
+                copied += len(records)
+            if commit_offsets == "before":
+                consumer.commit()
+            producer.commit_transaction()
+            if commit_offsets == "after":
+                consumer.commit()
+        return copied
+
+    return copy
+
+
+def _copier_off_by_one(consumer, producer, target):  # sends the last record's offset, not the next one
+    from kafka.structs import OffsetAndMetadata
+
+    producer.init_transactions()
+    copied = 0
+    while polled := consumer.poll(timeout_ms=1000):
+        producer.begin_transaction()
+        for records in polled.values():
+            for record in records:
+                producer.send(target, key=record.key, value=record.value)
+            copied += len(records)
+        producer.send_offsets_to_transaction({tp: OffsetAndMetadata(rs[-1].offset, "", -1) for tp, rs in polled.items()},
+                                             consumer.group_metadata())
+        producer.commit_transaction()
+    return copied
+
+
+def test_nb03_copy_in_a_transaction(pipeline, capsys):
+    topic = _loaded_topic(pipeline, pipeline.topics.telemetry + ".copy", partitions=2, count=40)
+    assert check03.copy_exactly_once(nb03.copy_exactly_once, pipeline, topic)
+    _rejected(capsys, check03.copy_exactly_once(_copier("before"), pipeline, topic), "missing (crash before commit)")
+    _rejected(capsys, check03.copy_exactly_once(_copier("after"), pipeline, topic), "duplicated (crash after commit)")
+    _rejected(capsys, check03.copy_exactly_once(_copier_off_by_one, pipeline, topic), "duplicated (crash after commit)")
+    _rejected(capsys, check03.copy_exactly_once(lambda c, p, t: p.begin_transaction(), pipeline, topic), "your code raised")
+    _rejected(capsys, check03.copy_exactly_once(lambda c, p, t: (p.init_transactions(), p.begin_transaction(), 0)[-1],
+                                                pipeline, topic), "without calling commit_transaction")

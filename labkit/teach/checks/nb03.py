@@ -1,391 +1,255 @@
-"""Checks for notebook 03's exercises (query Mongo).
+"""Checks for notebook 03's exercises (groups and transactions).
 
-03.1 and 03.2 first run the student's function on readings the check writes itself, into a
-scratch collection (`EDGES`), because the practice dataset cannot tell right from wrong: its
-readings fill the range, so an aggregation without `$match` gives the same answer, and every
-car in it stops, so `return []` is right there. The check's readings sit where the classic
-mistakes show: just outside the range on both sides (faster than any reading inside, and one
-at exactly `end`, which `$lt` excludes), on both sides of a minute boundary, and they have cars
-that stop only outside the range, a car that crawls but never stops, and a car with no reading
-in the range. The expected answers are computed in Python from the same readings, a different
-route from the student's pipeline; a wrong answer is named by the mistake that gives it when
-one does. Given the notebook's collection and range too, the check then runs the function on
-the practice dataset.
-
-03.3 runs the student's function on a scratch collection of its own (`EXPLAINED`), without an
-index and then with one, and compares what it read with the server's own explain of that find.
-"""
+Each check runs the student's code against the real broker and makes happen what its lesson
+is about: messages already in the topic when the consumer joins (exercise 1), a rebalance
+while polled records are not yet processed (exercise 2), a crash just before and just after
+a transaction commits (exercise 3)."""
 
 from __future__ import annotations
 
-import random
-from collections import defaultdict
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+import time
+import uuid
+from collections import Counter
 
-from pymongo import ASCENDING
-from pymongo.errors import OperationFailure
+from kafka import AsyncConsumerRebalanceListener, ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
-from labkit.contract import bucket_start, car_id, from_ms, to_ms
-from labkit.store.mongo import event_document
+from labkit.config import Settings
+from labkit.ops import clients, kafka_io
+from labkit.ops.infra.topics import ensure_topics
 from labkit.teach import exercises
 
-MAX_SPEED = "03.1 max speed per car per minute"
-NEVER_STOPPED = "03.2 cars that never stopped"
-EXPLAIN = "03.3 read an explain"
+GROUP = "03.1 a group consumer"
+REVOKE = "03.2 commit on revoke"
+COPY = "03.3 copy in a transaction"
 
 HINTS = exercises.register_hints({
-    MAX_SPEED: "$match the time range (start included, end excluded), $group by car and minute "
-               "(queries.bucket_expression gives the minute) with $max, $sort; then turn each row into the "
-               "three keys asked for",
-    NEVER_STOPPED: "a car never stopped when its slowest reading in the range is above 0: $match the range, "
-                   "$group per car with $min, then keep the groups above 0, sorted",
-    EXPLAIN: "ask the server to run the find and report (the explain command, verbosity executionStats); "
-             "the stages are in queryPlanner.winningPlan, each feeding its parent through inputStage; the "
-             "counts are in executionStats",
+    GROUP: "KafkaConsumer(bootstrap_servers=..., group_id=group, ...) then consumer.subscribe([topic]); "
+           "two settings matter: where a group with no committed offset starts (auto_offset_reset) "
+           "and whether the consumer commits on a timer (enable_auto_commit)",
+    REVOKE: "commit in on_partitions_revoked, for the revoked partitions found in self.done: "
+            "await self.consumer.commit_async({tp: OffsetAndMetadata(offset, '', -1)}). Commit what was "
+            "processed, not the consumer's position (what commit() with no offsets sends)",
+    COPY: "init_transactions() once; then per poll: begin_transaction(), send each record, "
+          "send_offsets_to_transaction({tp: OffsetAndMetadata(next offset, '', -1)}, consumer.group_metadata()), "
+          "commit_transaction(); the consumer itself commits nothing",
 })
 
-ROWS = exercises.list_of(exercises.DICT, 'a list of dicts {"car_id", "minute", "max_speed"}')
-CARS = exercises.list_of(exercises.TEXT, "a list of car ids (strings), sorted")
-COUNTS = ("docs_examined", "keys_examined", "returned")
-EXPLAIN_FIELDS = exercises.Kind('a dict {"stages", "docs_examined", "keys_examined", "returned"}',
-                                lambda x: isinstance(x, Mapping))
-
-# ------------------------------------------------------------------ 03.1 and 03.2: the edges
-
-#: The scratch collection of 03.1 and 03.2, in the student's database; emptied by every check.
-EDGES = "check03_edges"
-#: The range the check asks about: neither end on a minute boundary.
-EDGE_START = datetime(2026, 11, 1, 9, 0, 20, tzinfo=timezone.utc)
-EDGE_END = datetime(2026, 11, 1, 9, 3, 40, tzinfo=timezone.utc)
-
-# (car number, time of day "HH:MM:SS.fff", speed km/h). Inside the range every speed is at
-# most 150; the fastest readings are just outside it.
-_EDGE_READINGS = [
-    # CAR_101 moves, and stops inside the range.
-    (101, "08:59:50.000", 60.0),    # a minute before the range
-    (101, "09:00:19.999", 250.0),   # 1 ms before start: the fastest reading of all
-    (101, "09:00:20.000", 90.0),    # exactly start: inside, the fastest of its minute
-    (101, "09:00:45.000", 40.0),
-    (101, "09:01:10.000", 0.0),     # stops, inside
-    (101, "09:01:59.999", 130.0),   # the last millisecond of minute 09:01
-    (101, "09:02:00.000", 20.0),    # the first millisecond of minute 09:02
-    (101, "09:02:30.000", 70.0),
-    (101, "09:03:10.000", 50.0),
-    (101, "09:03:40.000", 240.0),   # exactly end: outside, faster than any reading inside
-    (101, "09:04:05.000", 80.0),    # a minute after the range
-    # CAR_102 crawls once but never stops.
-    (102, "09:00:30.000", 0.4),
-    (102, "09:00:50.000", 35.5),
-    (102, "09:01:59.999", 20.0),
-    (102, "09:02:00.000", 150.0),
-    (102, "09:03:39.999", 100.0),   # 1 ms before end: inside
-    # CAR_103 stops only 1 ms before start.
-    (103, "09:00:19.999", 0.0),
-    (103, "09:00:25.000", 55.0),
-    (103, "09:01:30.000", 65.0),
-    (103, "09:02:45.000", 45.0),
-    # CAR_104 stops only at exactly end.
-    (104, "09:01:05.000", 75.0),
-    (104, "09:02:05.000", 85.0),
-    (104, "09:03:30.000", 25.0),
-    (104, "09:03:40.000", 0.0),
-    # CAR_105 has readings only outside the range, and never stops.
-    (105, "08:59:40.000", 110.0),
-    (105, "09:03:40.000", 120.0),
-    (105, "09:04:20.000", 100.0),
-]
+CONSUMER = exercises.of_type(KafkaConsumer, what="a KafkaConsumer (return the consumer, subscribed)")
+LISTENER = exercises.of_type(AsyncConsumerRebalanceListener, ConsumerRebalanceListener,
+                             what="a rebalance listener (your class, made with (consumer, done))")
+COPIED = exercises.of_type(int, what="a whole number (how many records this run copied)")
 
 
-def _at(clock: str) -> datetime:
-    hours, minutes, seconds = clock.split(":")
-    return EDGE_START.replace(hour=int(hours), minute=int(minutes), second=0, microsecond=0) + timedelta(
-        seconds=float(seconds))
+def _new_group(group: str) -> str:
+    """A new group per try: an earlier attempt's commits must not count."""
+    return f"{group}.{uuid.uuid4().hex[:6]}"
 
 
-def edge_readings() -> list[dict]:
-    """The check's readings as `{"car_id", "ms", "speed"}`, oldest first."""
-    return sorted(({"car_id": car_id(n), "ms": to_ms(_at(clock)), "speed": speed} for n, clock, speed in _EDGE_READINGS),
-                  key=lambda r: (r["ms"], r["car_id"]))
-
-
-def edge_documents() -> list[dict]:
-    """The check's readings as the processor stores them (`labkit.store.mongo.event_document`),
-    in a shuffled order: a pipeline without `$sort` does not get them sorted by chance."""
-    seq: dict[str, int] = defaultdict(int)
-    docs = []
-    for r in edge_readings():
-        seq[r["car_id"]] += 1
-        event = {"car_id": r["car_id"], "timestamp": from_ms(r["ms"]), "speed": r["speed"],
-                 "rpm": 900.0 + 30 * r["speed"], "engine_temp": 90.0, "fuel_level": 60.0,
-                 "latitude": 52.52, "longitude": 13.405, "event_id": f"check03-{r['car_id']}-{r['ms']}",
-                 "seq": seq[r["car_id"]]}
-        docs.append(event_document(event))
-    random.Random(3).shuffle(docs)
-    return docs
-
-
-def fill_edges(db) -> None:
-    """(Re)write the scratch collection of 03.1 and 03.2 in `db`."""
-    db[EDGES].drop()
-    db[EDGES].insert_many(edge_documents())
-
-
-def _in(lo: int, hi: int, *, start_included: bool = True, end_included: bool = False) -> Callable[[int], bool]:
-    return lambda ms: (lo <= ms if start_included else lo < ms) and (ms <= hi if end_included else ms < hi)
-
-
-def _rows(readings: list[dict], keep: Callable[[int], bool]) -> list[dict]:
-    """03.1 computed in Python: the fastest reading per (car, minute) among those `keep` takes."""
-    best: dict[tuple[str, int], float] = {}
-    for r in readings:
-        if keep(r["ms"]):
-            key = (r["car_id"], bucket_start(r["ms"], 60_000))
-            best[key] = max(best.get(key, r["speed"]), r["speed"])
-    return [{"car_id": c, "minute": m, "max_speed": v} for (c, m), v in sorted(best.items())]
-
-
-def _sorted_rows(rows: list) -> list | None:
+def _values(settings: Settings, topic: str, isolation_level: str = "read_committed") -> list[bytes]:
+    consumer = clients.kafka_consumer(settings, isolation_level=isolation_level, consumer_timeout_ms=1500)
     try:
-        return sorted(rows, key=lambda r: (str(r["car_id"]), int(r["minute"])))
-    except Exception:  # rows without those keys cannot be sorted: no diagnosis from order
-        return None
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        values: list[bytes] = []
+        deadline = time.monotonic() + 20
+        while any(consumer.position(tp) < ends[tp] for tp in partitions) and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                values += [r.value for r in records]
+        return values
+    finally:
+        consumer.close()
 
 
-def rows_problem(answer: list, readings: list[dict], lo: int, hi: int) -> str | None:
-    """What is wrong with a 03.1 answer over `readings` and the range [lo, hi) (epoch ms), or
-    None when it is right: the mistake that gives this answer when one does, else the first
-    difference."""
-    expected = _rows(readings, _in(lo, hi))
-    if exercises.same(answer, expected):
-        return None
-    in_order = _sorted_rows(answer)
-    mistakes = [
-        (_in(lo, hi, start_included=True, end_included=True),
-         "your rows count the reading at exactly `end`: the range includes its start and excludes its end "
-         "($lt, not $lte)"),
-        (_in(lo, hi, start_included=False),
-         "your rows leave out the reading at exactly `start`: the range includes its start ($gte, not $gt)"),
-        (lambda ms: True, "your rows count readings outside the range: $match start <= timestamp < end "
-                          "before you group"),
-    ]
-    if in_order is not None:
-        if exercises.same(in_order, expected):
-            return "the right rows in the wrong order: sort by car, then by minute"
-        for keep, why in mistakes:
-            if exercises.same(in_order, _rows(readings, keep)):
-                return why
-    cars_in_range = {r["car_id"] for r in expected}
+def _poll_together(consumers: list, until, timeout_s: float = 30.0) -> dict[int, list]:
+    """Poll each consumer in turn (a group member must keep polling to take part in a
+    rebalance) until `until(read)` is true or the time is up. read: member index -> records."""
+    read: dict[int, list] = {i: [] for i in range(len(consumers))}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not until(read):
+        for i, consumer in enumerate(consumers):
+            for records in consumer.poll(timeout_ms=200).values():
+                read[i] += records
+    return read
+
+
+def _subscription_problem(consumer: KafkaConsumer, topic: str) -> str | None:
+    if not consumer.subscription():
+        return ("your consumer is not subscribed to any topic: with assign() it picks its partitions "
+                "itself and the group shares nothing out; call consumer.subscribe([topic])")
+    if consumer.subscription() != {topic}:
+        return f"your consumer is subscribed to {sorted(consumer.subscription())}, expected [{topic!r}]"
+    if consumer.config.get("enable_auto_commit"):
+        return ("your consumer commits on a timer (enable_auto_commit is True by default): it would commit "
+                "records it has polled but not yet stored; set enable_auto_commit=False")
+    return None
+
+
+@exercises.graded(GROUP)
+def group_consumer(factory, settings: Settings, topic: str, group: str) -> bool:
+    """Exercise 1: one member of a new group reads every message already in the topic (a
+    consumer left at the default auto_offset_reset="latest" reads none); two members of a
+    new group share the partitions out, each its own."""
+    expected = len(_values(settings, topic))
+    partitions = sorted(kafka_io.end_offsets(settings, topic))
+    one = exercises.attempt(factory, settings, topic, _new_group(group))
+    if not exercises.expect_type(GROUP, one, CONSUMER):
+        return False
     try:
-        one_per_car = len(answer) == len(cars_in_range) == len({str(r.get("car_id")) for r in answer})
-    except Exception:
-        one_per_car = False
-    if one_per_car:
-        return "one row per car: group by car *and* minute"
-    return exercises.describe_difference(answer, expected)
-
-
-def _never_stopped(readings: list[dict], keep: Callable[[int], bool]) -> list[str]:
-    slowest: dict[str, float] = {}
-    for r in readings:
-        if keep(r["ms"]):
-            slowest[r["car_id"]] = min(slowest.get(r["car_id"], r["speed"]), r["speed"])
-    return sorted(c for c, v in slowest.items() if v > 0)
-
-
-def cars_problem(answer: list, readings: list[dict], lo: int, hi: int) -> str | None:
-    """What is wrong with a 03.2 answer over `readings` and [lo, hi), or None when it is right:
-    the mistake that gives this answer when one does, else which kind of car is wrongly in it
-    or wrongly left out."""
-    inside = _in(lo, hi)
-    expected = _never_stopped(readings, inside)
-    if exercises.same(answer, expected):
-        return None
-    given = set(answer)
-    if given == set(expected):
-        return ("the right cars, in the wrong order: sort them" if len(answer) == len(given)
-                else "some cars appear more than once")
-    if not given and expected:
-        return "you returned no cars, but in the check's readings some cars never stop in the range"
-    if exercises.same(sorted(given), _never_stopped(readings, _in(lo, hi, end_included=True))):
-        return ("your list counts the readings at exactly `end`: the range includes its start and excludes "
-                "its end ($lt, not $lte)")
-    if exercises.same(sorted(given), _never_stopped(readings, lambda ms: True)):
-        return "your list counts readings outside the range: $match start <= timestamp < end before you group"
-    in_range = {r["car_id"] for r in readings if inside(r["ms"])}
-    stopped = {r["car_id"] for r in readings if inside(r["ms"]) and r["speed"] == 0}
-    problems = []
-    extra = given - set(expected)
-    if extra & stopped:
-        problems.append("your list includes a car whose speed was 0 in the range: keep a car only when "
-                        "its slowest reading in the range is above 0")
-    if extra - in_range:
-        problems.append("your list includes a car with no reading in the range: $match start <= timestamp < end "
-                        "first")
-    for car in sorted(set(expected) - given):
-        mine = [r for r in readings if r["car_id"] == car]
-        if any(r["speed"] == 0 and r["ms"] == hi for r in mine):
-            problems.append("you left out a car that stopped only at exactly `end`, which the range excludes "
-                            "($lt, not $lte)")
-        elif any(r["speed"] == 0 and not inside(r["ms"]) for r in mine):
-            problems.append("you left out a car that stopped only outside the range: readings outside "
-                            "[start, end) do not count")
-        else:
-            problems.append("you left out a car that crawled but never stopped: stopped means a speed of exactly 0")
-    if problems:
-        return "; ".join(dict.fromkeys(problems))  # each kind of mistake once
-    return exercises.describe_difference(list(answer), expected)
-
-
-def _readings(db, collection: str, start: datetime, end: datetime) -> list[dict]:
-    """The stored readings in [start, end) as `{"car_id", "ms", "speed"}`, read with a plain find."""
-    return [{"car_id": r["car_id"], "ms": to_ms(r["timestamp"]), "speed": r["speed"]}
-            for r in db[collection].find({"timestamp": {"$gte": start, "$lt": end}},
-                                         {"_id": 0, "car_id": 1, "timestamp": 1, "speed": 1})]
-
-
-def _run_on_edges_then_practice(name: str, kind: exercises.Kind, problem: Callable, expected_of: Callable,
-                                func, db, collection: str | None, start: datetime | None,
-                                end: datetime | None) -> bool:
-    """The shared course of 03.1 and 03.2: the check's readings, then the practice dataset."""
-    fill_edges(db)
-    lo, hi = to_ms(EDGE_START), to_ms(EDGE_END)
-    answer = exercises.attempt(func, db, EDGES, EDGE_START, EDGE_END)
-    if not exercises.expect_type(name, answer, kind):
-        return False
-    why = problem(list(answer), edge_readings(), lo, hi)
-    if why is not None:
-        return exercises.wrong(name, f"on the check's own readings ({EDGES}, {EDGE_START:%H:%M:%S} to "
-                                     f"{EDGE_END:%H:%M:%S}), {why}")
-    if collection is None:
-        return exercises.check(name, list(answer), expected_of(edge_readings(), _in(lo, hi)))
-    expected = expected_of(_readings(db, collection, start, end), lambda ms: True)
-    answer = exercises.attempt(func, db, collection, start, end)
-    if not exercises.expect_type(name, answer, kind, case="on the practice dataset"):
-        return False
-    if exercises.same(list(answer), expected):
-        return exercises.check(name, list(answer), expected)
-    return exercises.wrong(name, f"right on the check's readings, but on the practice dataset: "
-                                 f"{exercises.describe_difference(list(answer), expected)}")
-
-
-@exercises.graded(MAX_SPEED)
-def max_speed_per_minute(func, db, collection: str | None = None, start: datetime | None = None,
-                         end: datetime | None = None) -> bool:
-    """03.1: one row per (car, minute) with the highest speed in [start, end), sorted by car then
-    minute. Runs `func` on the check's readings first; with `collection`, `start` and `end`,
-    then on those too."""
-    return _run_on_edges_then_practice(MAX_SPEED, ROWS, rows_problem, _rows, func, db, collection, start, end)
-
-
-@exercises.graded(NEVER_STOPPED)
-def never_stopped(func, db, collection: str | None = None, start: datetime | None = None,
-                  end: datetime | None = None) -> bool:
-    """03.2: the cars with readings in [start, end) whose speed was never exactly 0 there, sorted.
-    Runs `func` on the check's readings first; with `collection`, `start` and `end`, then on
-    those too."""
-    return _run_on_edges_then_practice(NEVER_STOPPED, CARS, cars_problem, _never_stopped, func, db, collection,
-                                       start, end)
-
-
-# ------------------------------------------------------------------ 03.3: explain
-
-#: The scratch collection of 03.3, in the student's database; rewritten by every check.
-EXPLAINED = "check03_explain"
-EXPLAIN_START = datetime(2026, 11, 1, 10, 0, tzinfo=timezone.utc)
-#: One car, 20 seconds, in 6 cars x 100 seconds of readings at 1 Hz: 20 of 600 documents.
-EXPLAIN_QUERY = {"car_id": car_id(3), "timestamp": {"$gte": EXPLAIN_START + timedelta(seconds=40),
-                                                     "$lt": EXPLAIN_START + timedelta(seconds=60)}}
-EXPLAIN_INDEX = [("car_id", ASCENDING), ("timestamp", ASCENDING)]
-
-
-def fill_explained(db) -> None:
-    """(Re)write the scratch collection of 03.3: 600 readings, no index but `_id`'s."""
-    docs = [event_document({"car_id": car_id(n), "timestamp": EXPLAIN_START + timedelta(seconds=s),
-                            "speed": 40.0 + (7 * n + s) % 60, "rpm": 2500.0, "engine_temp": 90.0,
-                            "fuel_level": 60.0, "latitude": 52.52, "longitude": 13.405,
-                            "event_id": f"check03x-{n}-{s}", "seq": s + 1})
-            for n in range(1, 7) for s in range(100)]
-    db[EXPLAINED].drop()
-    db[EXPLAINED].insert_many(docs)
-
-
-def server_explain(db, collection: str, query: dict) -> dict | None:
-    """The server's explain of `find(query)` in executionStats verbosity; None when the server
-    has no explain (mongo-java-server)."""
+        problem = _subscription_problem(one, topic)
+        if problem:
+            return exercises.wrong(GROUP, problem)
+        alone = _poll_together([one], lambda read: len(read[0]) >= expected, timeout_s=15)[0]
+    finally:
+        one.close(autocommit=False)
+    if not alone:
+        return exercises.wrong(GROUP, f"your consumer read 0 of the {expected} messages in the topic: a group with no "
+                                      "committed offset starts where auto_offset_reset says, and the default is 'latest'")
+    shared = _new_group(group)
+    members = [exercises.attempt(factory, settings, topic, shared) for _ in range(2)]
     try:
-        return db.command("explain", {"find": collection, "filter": query}, verbosity="executionStats")
-    except OperationFailure:
-        return None
+        for member in members:
+            if not exercises.expect_type(GROUP, member, CONSUMER, case="as the second member"):
+                return False
+        _poll_together(members, lambda read: all(m.assignment() for m in members), timeout_s=30)
+        held = [sorted(tp.partition for tp in m.assignment()) for m in members]
+    finally:
+        for member in members:
+            member.close(autocommit=False)
+    answer = {"messages one member read": len(alone), "members holding partitions": sum(1 for h in held if h),
+              "partitions held by both members": len(set(held[0]) & set(held[1])),
+              "partitions held by one or the other": sorted(set(held[0]) | set(held[1]))}
+    expected_answer = {"messages one member read": expected, "members holding partitions": 2,
+                       "partitions held by both members": 0, "partitions held by one or the other": partitions}
+    return exercises.check(GROUP, answer, expected_answer)
 
 
-def explain_reading(explained: Mapping) -> dict:
-    """What 03.3 asks for, read from an explain document: the winning plan's stage names from its
-    top down (on MongoDB's slot-based engine, explainVersion "2", the tree is under `queryPlan`)
-    and the counts of executionStats (None where the document has none)."""
-    plan = explained.get("queryPlanner", {}).get("winningPlan", {})
-    plan = plan.get("queryPlan", plan)
-    stages = []
-    while isinstance(plan, Mapping) and "stage" in plan:
-        stages.append(plan["stage"])
-        plan = plan.get("inputStage")
-    stats = explained.get("executionStats", {})
-    return {"stages": stages, "docs_examined": stats.get("totalDocsExamined"),
-            "keys_examined": stats.get("totalKeysExamined"), "returned": stats.get("nReturned")}
+class _Recorded(AsyncConsumerRebalanceListener):
+    """Calls the student's listener (async or not) through `exercises.attempt_async` and keeps
+    the outcome: kafka-python would log an error raised in a listener and go on, and the check
+    would never know."""
+
+    def __init__(self, listener):
+        self.listener, self.outcomes = listener, []
+
+    async def on_partitions_revoked(self, revoked):
+        self.outcomes.append(await exercises.attempt_async(self.listener.on_partitions_revoked, revoked))
+
+    async def on_partitions_assigned(self, assigned):
+        self.outcomes.append(await exercises.attempt_async(self.listener.on_partitions_assigned, assigned))
 
 
-def explain_problem(answer: Mapping, expected: dict) -> str | None:
-    """What is wrong with a 03.3 answer against the server's own reading, or None when right."""
-    if exercises.same(answer, expected):
-        return None
-    if "queryPlanner" in answer or "executionStats" in answer:
-        return ("you returned the whole explain document: pick out the four fields asked for, "
-                "stages, docs_examined, keys_examined and returned")
-    if set(answer) != set(expected):
-        return exercises.describe_difference(dict(answer), expected)
-    if all(answer[k] is None for k in COUNTS):
-        return ("the counts are None: they are in executionStats, which the server adds only when it runs "
-                'the query (verbosity "executionStats"); "queryPlanner" only plans it')
-    stages = answer["stages"]
-    if isinstance(stages, str) or not isinstance(stages, (list, tuple)):
-        return (f"stages is {'a string' if isinstance(stages, str) else type(stages).__name__}; expected a "
-                "list of stage names, from the winning plan's top stage down")
-    stages = list(stages)
-    if stages != expected["stages"]:
-        if stages == expected["stages"][::-1]:
-            return "the stages are upside down: list them from the winning plan's top stage down"
-        if stages == expected["stages"][:len(stages)]:
-            return "the stages stop too early: follow inputStage down to the stage that reads the data"
-        return "the stages are not the winning plan's: read queryPlanner.winningPlan"
-    if (answer["docs_examined"], answer["keys_examined"]) == (expected["keys_examined"], expected["docs_examined"]):
-        return ("docs_examined and keys_examined are swapped: totalDocsExamined counts documents read, "
-                "totalKeysExamined index entries walked")
-    return exercises.describe_difference(dict(answer, stages=stages), expected)
-
-
-@exercises.graded(EXPLAIN)
-def read_explain(func, db) -> bool:
-    """03.3: `func(db, collection_name, query)` returns `{"stages", "docs_examined",
-    "keys_examined", "returned"}` from the explain of `find(query)`. Called on the check's own
-    collection without an index, then with one on car_id + timestamp."""
-    fill_explained(db)
-    if server_explain(db, EXPLAINED, EXPLAIN_QUERY) is None:
-        print(f"⏳ {EXPLAIN}: this server has no explain() (mongo-java-server): run this exercise on the "
-              "lab's default server (SecantusDB) or on MongoDB.")
-        return False
-    answers, expected = [], []
-    for with_index, case in ((False, "without an index"), (True, "with an index on car_id + timestamp")):
-        if with_index:
-            db[EXPLAINED].create_index(EXPLAIN_INDEX, name="car_id_timestamp")
-        truth = explain_reading(server_explain(db, EXPLAINED, EXPLAIN_QUERY))
-        answer = exercises.attempt(func, db, EXPLAINED, EXPLAIN_QUERY)
-        if not exercises.expect_type(EXPLAIN, answer, EXPLAIN_FIELDS, case=case):
+@exercises.graded(REVOKE)
+def commit_on_revoke(listener_class, settings: Settings, topic: str, group: str) -> bool:
+    """Exercise 2: member A polls the topic and processes only the first half of what it
+    polled on each partition (`done`); then member B joins. The rebalance takes A's
+    partitions away, and A's listener must commit exactly `done`: nothing (B reads A's work
+    again), or A's position (the polled but unprocessed records are lost) is wrong."""
+    group = _new_group(group)
+    first = clients.kafka_consumer(settings, group_id=group, auto_offset_reset="earliest")
+    done: dict = {}
+    try:
+        listener = exercises.attempt(listener_class, first, done)
+        if not exercises.expect_type(REVOKE, listener, LISTENER):
             return False
-        if isinstance(answer.get("stages"), tuple):  # a tuple of names is as good as a list
-            answer = dict(answer, stages=list(answer["stages"]))
-        why = explain_problem(answer, truth)
-        if why is not None:
-            return exercises.wrong(EXPLAIN, f"{case}: {why}")
-        answers.append(dict(answer))
-        expected.append(truth)
-    return exercises.check(EXPLAIN, answers, expected)
+        recorded = _Recorded(listener)
+        first.subscribe([topic], listener=recorded)
+        polled = _poll_together([first], lambda read: len(read[0]) >= 20, timeout_s=15)[0]
+        by_partition: dict[TopicPartition, list] = {}
+        for record in polled:
+            by_partition.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+        for tp, records in by_partition.items():  # processed: the first half of each partition's records
+            done[tp] = records[len(records) // 2].offset
+        second = clients.kafka_consumer(settings, group_id=group, auto_offset_reset="earliest")
+        try:
+            second.subscribe([topic])
+            _poll_together([first, second], lambda read: bool(second.assignment()), timeout_s=30)
+        finally:
+            second.close(autocommit=False)
+    finally:
+        first.close(autocommit=False)
+    for outcome in recorded.outcomes:  # untouched stub: ⏳; an error in the listener: theirs, with its line
+        if not exercises.expect_type(REVOKE, outcome, exercises.ANYTHING):
+            return False
+    committed = kafka_io.committed_offsets(settings, group, topic)
+    answer = {f"committed offset of partition {tp.partition}": committed.get(tp.partition) for tp in sorted(done)}
+    expected = {f"committed offset of partition {tp.partition}": offset for tp, offset in sorted(done.items())}
+    return exercises.check(REVOKE, answer, expected)
+
+
+class SimulatedCrash(BaseException):
+    """The process was killed (a BaseException: `except Exception` does not catch it, as no
+    code survives a kill -9)."""
+
+
+class _CrashAtCommit:
+    """A transactional producer whose first commit_transaction() kills the process: "before"
+    the commit reaches the broker, or "after" it went through."""
+
+    def __init__(self, producer, when: str):
+        self._producer, self._when, self.crashed = producer, when, False
+
+    def commit_transaction(self, *args, **kwargs):
+        if not self.crashed:
+            self.crashed = True
+            if self._when == "after":
+                self._producer.commit_transaction(*args, **kwargs)
+            raise SimulatedCrash(f"killed {self._when} commit_transaction()")
+        return self._producer.commit_transaction(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._producer, name)
+
+
+def _copy_run(copy, settings: Settings, source: str, target: str, group: str, transactional_id: str, producer_wrap=None):
+    consumer = clients.kafka_consumer(settings, group_id=group, auto_offset_reset="earliest", max_poll_records=10)
+    producer = clients.kafka_producer(settings, transactional_id=transactional_id)
+    consumer.subscribe([source])
+    try:
+        return exercises.attempt(copy, consumer, producer_wrap(producer) if producer_wrap else producer, target)
+    finally:
+        consumer.close(autocommit=False)
+        producer.close(timeout=2)
+
+
+def copy_with_crash(copy, settings: Settings, source: str, when: str) -> dict:
+    """Run `copy` (consumer, producer, target) until a crash at its first commit, then again
+    (a restart: the same group and transactional id), and read the target both ways. Used by
+    the check and by the notebook's experiment. `first run` is what the first run returned,
+    or None when it crashed; the restart happens only after a crash."""
+    run = uuid.uuid4().hex[:6]
+    target, group = f"{source}.copy-{when}-{run}", f"{source}.copier-{run}"
+    ensure_topics(settings, {target: 1})
+    try:
+        first = _copy_run(copy, settings, source, target, group, group, lambda p: _CrashAtCommit(p, when))
+    except SimulatedCrash:
+        first = None
+    restart = _copy_run(copy, settings, source, target, group, group) if first is None else None
+    return {"target": target, "first run": first, "restart": restart,
+            "read_committed": _values(settings, target),
+            "read_uncommitted": _values(settings, target, isolation_level="read_uncommitted"),
+            "end offset": kafka_io.end_offsets(settings, target)[0]}
+
+
+@exercises.graded(COPY)
+def copy_exactly_once(copy, settings: Settings, source: str) -> bool:
+    """Exercise 3: after a crash just before a commit and, separately, just after one, a
+    read_committed reader sees each source message in the target exactly once. Committing
+    the offsets with the consumer instead of inside the transaction loses messages (crash
+    before: offsets committed, copies aborted) or copies them twice (crash after)."""
+    want = Counter(_values(settings, source))
+    answer = {}
+    for when in ("before", "after"):
+        result = copy_with_crash(copy, settings, source, when)
+        if result["first run"] is not None:  # it returned (or raised): it never reached commit_transaction()
+            if not exercises.expect_type(COPY, result["first run"], COPIED, case="first run"):
+                return False
+            return exercises.wrong(COPY, "your function returned without calling commit_transaction(): nothing it "
+                                         "sent is committed, so a read_committed reader sees none of it")
+        if not exercises.expect_type(COPY, result["restart"], COPIED, case=f"restart after a crash {when} the commit"):
+            return False
+        got = Counter(result["read_committed"])
+        answer[f"missing (crash {when} commit)"] = sum((want - got).values())
+        answer[f"duplicated (crash {when} commit)"] = sum((got - want).values())
+    return exercises.check(COPY, answer, {k: 0 for k in answer})

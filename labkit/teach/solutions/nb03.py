@@ -1,42 +1,61 @@
-"""Solutions for notebook 03 (query Mongo)."""
+"""Solutions for notebook 03 (groups and transactions)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from kafka import AsyncConsumerRebalanceListener, KafkaConsumer
+from kafka.structs import OffsetAndMetadata
+
+from labkit.config import Settings
 
 
-def max_speed_per_car_per_minute(db, collection: str, start: datetime, end: datetime) -> list[dict]:
-    """Exercise 03.1: `{"car_id", "minute" (epoch ms), "max_speed"}`, sorted by car then minute."""
-    minute = {"$subtract": [{"$toLong": "$timestamp"}, {"$mod": [{"$toLong": "$timestamp"}, 60_000]}]}
-    rows = db[collection].aggregate([
-        {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
-        {"$group": {"_id": {"car_id": "$car_id", "minute": minute}, "max_speed": {"$max": "$speed"}}},
-        {"$sort": {"_id.car_id": 1, "_id.minute": 1}},
-    ])
-    return [{"car_id": r["_id"]["car_id"], "minute": int(r["_id"]["minute"]), "max_speed": r["max_speed"]} for r in rows]
+def group_consumer(settings: Settings, topic: str, group: str) -> KafkaConsumer:
+    """Exercise 1: a member of consumer group `group`, subscribed to `topic` (the group
+    shares the partitions out), starting at the first offset where the group has not
+    committed, committing only when told to."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
+                             auto_offset_reset="earliest",  # the default, "latest", skips what is already there
+                             enable_auto_commit=False)      # commit after the work, not on a timer
+    consumer.subscribe([topic])
+    return consumer
 
 
-def cars_that_never_stopped(db, collection: str, start: datetime, end: datetime) -> list[str]:
-    """Exercise 03.2: cars with readings in the range whose speed was never 0, sorted."""
-    rows = db[collection].aggregate([
-        {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
-        {"$group": {"_id": "$car_id", "slowest": {"$min": "$speed"}}},
-        {"$match": {"slowest": {"$gt": 0}}},
-        {"$sort": {"_id": 1}},
-    ])
-    return [r["_id"] for r in rows]
+class CommitOnRevoke(AsyncConsumerRebalanceListener):
+    """Exercise 2: before a rebalance takes partitions away, commit what was processed on
+    them. `done` maps each TopicPartition to the next offset to process (everything before
+    it is finished); the consumer's position may be further on (polled, not yet processed).
+
+    kafka-python calls a listener inside the consumer's own event loop, where a blocking
+    `commit()` cannot wait: the async listener awaits `commit_async()` instead (the Java
+    client's listener calls `commitSync()`, the same step)."""
+
+    def __init__(self, consumer: KafkaConsumer, done: dict):
+        self.consumer, self.done = consumer, done
+
+    async def on_partitions_revoked(self, revoked):
+        finished = {tp: OffsetAndMetadata(self.done[tp], "", -1) for tp in revoked if tp in self.done}
+        if finished:
+            await self.consumer.commit_async(finished)
+
+    async def on_partitions_assigned(self, assigned):
+        pass
 
 
-def explain_counts(db, collection: str, query: dict) -> dict:
-    """Exercise 03.3: `{"stages", "docs_examined", "keys_examined", "returned"}` from the server's
-    explain of `find(query)`, run in executionStats verbosity (the server runs the query and
-    counts; `db[collection].find(query).explain()` works too: pymongo asks for
-    allPlansExecution, which holds executionStats)."""
-    explained = db.command("explain", {"find": collection, "filter": query}, verbosity="executionStats")
-    stages, stage = [], explained["queryPlanner"]["winningPlan"]
-    while stage is not None:  # each stage reads from its inputStage; the last one reads the data
-        stages.append(stage["stage"])
-        stage = stage.get("inputStage")
-    stats = explained["executionStats"]
-    return {"stages": stages, "docs_examined": stats["totalDocsExamined"],
-            "keys_examined": stats["totalKeysExamined"], "returned": stats["nReturned"]}
+def copy_exactly_once(consumer: KafkaConsumer, producer, target: str) -> int:
+    """Exercise 3: copy every record the consumer reads to `target`, one transaction per
+    poll: the copies and the consumer's offsets are committed together or not at all.
+    Returns the number of records copied."""
+    producer.init_transactions()  # fences an older producer with the same transactional id
+    copied = 0
+    while True:
+        polled = consumer.poll(timeout_ms=1000)
+        if not polled:
+            return copied
+        producer.begin_transaction()
+        offsets = {}
+        for tp, records in polled.items():
+            for record in records:
+                producer.send(target, key=record.key, value=record.value)
+            offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)  # the next offset to read
+            copied += len(records)
+        producer.send_offsets_to_transaction(offsets, consumer.group_metadata())
+        producer.commit_transaction()
