@@ -24,12 +24,14 @@ from tests.notebooks.output_checks import notebook_figure_problems, output_probl
 NOTEBOOKS = notebook_runner.lab_notebooks()
 
 #: Budget per notebook with its default (small) parameters, in seconds. It catches a runaway
-#: loop, not a slow machine; the issue's target is 60 s each on this project's machines.
+#: loop, not a slow machine. Notebook 07 starts (and stops) three Kafka brokers of its own
+#: for its failover section: about 40 s more.
 BUDGET_S = 90
+BUDGETS_S = {"07_scale_out.ipynb": 150}
 
 #: The test that first asks for `forward` runs every notebook in its setup: up to the budget
 #: each, plus kernels starting. pytest-timeout counts fixture setup in the test's time.
-FORWARD_TIMEOUT_S = len(NOTEBOOKS) * BUDGET_S + 120
+FORWARD_TIMEOUT_S = sum(BUDGETS_S.get(p.name, BUDGET_S) for p in NOTEBOOKS) + 120
 
 #: nbval's rerun of every notebook, in a pytest of its own.
 NBVAL_TIMEOUT_S = 1200
@@ -66,7 +68,8 @@ def test_there_are_notebooks():
 def test_notebook_runs_and_shows_nothing_broken(forward, path):
     nb = _executed(forward, path.name)
     seconds = forward["results"][path.name].seconds
-    assert seconds < BUDGET_S, f"{path.name} took {seconds:.0f} s, budget {BUDGET_S} s"
+    budget = BUDGETS_S.get(path.name, BUDGET_S)
+    assert seconds < budget, f"{path.name} took {seconds:.0f} s, budget {budget} s"
     assert output_problems(nb) == []
     start, end = forward["window"]
     problems = [p for p in notebook_figure_problems(nb, (start, end))
@@ -108,8 +111,13 @@ def test_recorded_numbers_obey_conservation(forward):
                for n, owners in nb07["owners"].items())  # every partition held, by exactly one worker
     assert sorted(nb07["kill_after"]) == ["w2"] and len(nb07["kill_before"]) == 2
     assert nb07["kill_valid"] == nb07["kill_stored"] == nb07["kill_distinct"]
-    if nb07["failover"] != "cluster not running":
-        assert nb07["failover"] == {"lost": 0, "duplicates": 0, "leader_moved": True}
+    assert nb07["failover"] == {"lost": 0, "duplicates": 0, "leader_moved": True}  # on three brokers of its own
+
+    nb03 = records.read(_executed(forward, "03_groups_and_transactions.ipynb"))
+    assert nb03["read_with_defaults"] == 0  # a new group at the default 'latest' reads nothing already there
+    assert sorted(p for held in nb03["members_held"] for p in held) == [0, 1, 2, 3]  # each partition, one member
+    assert (nb03["demo_committed"], nb03["demo_uncommitted"], nb03["demo_end_offset"]) == (3, 6, 8)  # markers
+    assert nb03["copied_once"] == nb03["copied_committed"] == nb03["messages"]  # exactly once, after a crash
 
     nb08 = records.read(_executed(forward, "08_time_and_change.ipynb"))
     verdicts = nb08["verdicts"]
