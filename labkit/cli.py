@@ -10,6 +10,9 @@ import sys
 from labkit.config import Settings
 from labkit.observe.prometheus import PROCESSOR_PORT
 
+#: How often `python -m labkit api` measures the processor's lag at the broker.
+LAG_SAMPLE_S = 5.0
+
 
 def _infra(args, settings: Settings) -> int:
     from labkit.ops import infra
@@ -233,7 +236,7 @@ def _api(args, settings: Settings) -> int:
 
     host, port = args.host, args.port or settings.api_host_port[1]
     print(f"Telemetry API on http://{host}:{port} (docs: /docs); Ctrl+C stops.", flush=True)
-    app = create_app(settings)
+    app = create_app(settings, sample_lag_every_s=LAG_SAMPLE_S)  # the Pipeline Health board's lag, from the broker
     # This process only serves the API, so what exists now (the modules, the app and its
     # routes) lives as long as it. A full garbage collection walks every object: 40-70 ms
     # here every few seconds under load, and every request in flight waits (it was the

@@ -10,7 +10,8 @@ closed on shutdown). Bad parameters get a 4xx with a message; an unreachable Mon
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import asyncio
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -20,17 +21,26 @@ from labkit.api.cache import AnswerCache, SharedAnswers
 from labkit.api.recent import RecentWindows
 from labkit.api.timing import RequestTiming
 from labkit.config import Settings
+from labkit.observe.lag_sampler import LagSampler
 from labkit.observe.prometheus import CONTENT_TYPE, ApiMetrics, exposition
 from labkit.ops import clients
 from labkit.store import mongo, queries
 from labkit.store.queries import QueryError, UnknownName
 
+#: The consumer group whose lag the API samples at the broker: the processor's.
+PROCESSOR_GROUP = "telemetry-processor"
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+
+def create_app(settings: Settings | None = None, sample_lag_every_s: float | None = None,
+               lag_group: str = PROCESSOR_GROUP) -> FastAPI:
+    """The API. With `sample_lag_every_s`, it also measures `lag_group`'s lag at the broker
+    that often while it runs (`/pipeline/lag/broker`, labkit.observe.lag_sampler); without,
+    that route answers with one measurement taken when asked."""
     from prometheus_client import CollectorRegistry
     from pymongo.errors import PyMongoError
 
     from labkit.api import routes
+    from labkit.ops import kafka_io
 
     settings = settings or Settings.from_env()
 
@@ -48,9 +58,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             mongo.count_stored_anomalies(db, settings)
         except PyMongoError:  # the API starts without MongoDB; /health says so
             pass
+        app.state.lag_sampler = LagSampler(lambda: kafka_io.lag_by_partition(settings, lag_group, settings.topics.telemetry),
+                                           every_s=sample_lag_every_s or 5.0)
+        app.state.lag_sampling = bool(sample_lag_every_s)
+        sampling = asyncio.create_task(app.state.lag_sampler.run()) if sample_lag_every_s else None
         try:
             yield
         finally:
+            if sampling is not None:
+                sampling.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sampling
             app.state.mongo.close()
 
     # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the API itself, not from

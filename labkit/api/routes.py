@@ -227,6 +227,22 @@ def pipeline_lag(db: Db, settings: SettingsDep, shared: Shared, recent: Recent, 
     return queries.lag_of(windows, settings.telemetry_partitions)
 
 
+@pipeline.get("/pipeline/lag/broker", response_model=list[LagPoint], summary="Consumer lag measured at the broker, over time")
+def pipeline_lag_broker(request: Request, start: From = None, end: To = None):
+    """The processor group's lag as the broker sees it (end offset minus committed offset, per
+    partition), sampled by the API while it runs: it keeps rising while the processor is
+    stopped, where `/pipeline/lag` (reported by the processor) goes silent. An API started
+    without sampling answers with one measurement taken now. 503 when Kafka is down."""
+    frm, to = time_range(start, end)
+    sampler = request.app.state.lag_sampler
+    if request.app.state.lag_sampling:
+        return sampler.between(frm, to)
+    try:
+        return [sampler.sample()]
+    except Exception as exc:  # noqa: BLE001  (whatever the Kafka client raised: the broker is not answering)
+        raise HTTPException(503, f"Kafka is not answering ({type(exc).__name__}): `make infra-up` starts it") from exc
+
+
 @pipeline.get("/pipeline/lag/now", response_model=LagNow, summary="Consumer lag measured at the broker, now")
 def pipeline_lag_now(settings: SettingsDep, group: Annotated[str, Query(min_length=1, max_length=200)] = "telemetry-processor"):
     """End offset minus the group's committed offset, per partition of the telemetry topic,

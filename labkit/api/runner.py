@@ -24,8 +24,12 @@ KEEP_ALIVE_S = 75
 
 
 class ApiServer:
-    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int | None = None):
+    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int | None = None,
+                 sample_lag_every_s: float | None = None, lag_group: str | None = None):
+        """`sample_lag_every_s` and `lag_group`: the API measures that group's lag at the broker
+        that often while it runs (`create_app`)."""
         self.settings = settings
+        self.lag = {"sample_lag_every_s": sample_lag_every_s, **({"lag_group": lag_group} if lag_group else {})}
         self.host = host
         self.port = port or settings.api_host_port[1]
         self._server = None
@@ -45,7 +49,7 @@ class ApiServer:
         with socket.socket() as probe:
             if probe.connect_ex((self.host, self.port)) == 0:
                 raise RuntimeError(f"port {self.port} is already in use: stop what runs there, or pass another port")
-        self.app = create_app(self.settings)  # kept: a notebook reads its state (settings, routes)
+        self.app = create_app(self.settings, **self.lag)  # kept: a notebook reads its state (settings, routes)
         config = uvicorn.Config(self.app, host=self.host, port=self.port, timeout_keep_alive=KEEP_ALIVE_S,
                                 log_level="error", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)

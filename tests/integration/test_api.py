@@ -199,3 +199,33 @@ def test_docs_pages_load_every_asset_from_the_api_itself(client):
             response = client.get(asset)
             assert response.status_code == 200 and len(response.content) > 1000, asset
     assert "/series/{metric}" in client.get("/openapi.json").json()["paths"]
+
+
+def test_lag_at_the_broker_rises_while_nobody_processes(pipeline):
+    """The API samples the processor group's lag at the broker while it runs: messages sent
+    with no processor running show as rising lag (the processor's own reports would be silent)."""
+    import time
+
+    group = "lab-lag-sampled"
+    with TestClient(create_app(pipeline, sample_lag_every_s=0.2, lag_group=group)) as sampling:
+        time.sleep(0.6)
+        producer = clients.kafka_producer(pipeline)
+        for _ in range(2):
+            for _ in range(5):
+                producer.send(pipeline.topics.telemetry, key=b"CAR_001", value=b"{}")
+            producer.flush()
+            time.sleep(0.8)
+        producer.close()
+        rows = sampling.get("/pipeline/lag/broker").json()
+    totals = [r["total"] for r in rows]
+    assert totals[0] == 0 and totals[-1] == 10, totals
+    assert totals == sorted(totals) and 5 in totals, totals  # rising, through the first burst
+    assert all(set(r) >= {"t", "total", "p0", "p1", "p2", "p3"} for r in rows)
+
+
+def test_lag_at_the_broker_without_sampling_is_one_measurement_now(client, pipeline):
+    rows = client.get("/pipeline/lag/broker").json()
+    assert len(rows) == 1 and rows[0]["total"] >= 0
+    with TestClient(create_app(pipeline.replace(kafka_bootstrap_servers="127.0.0.1:1"))) as offline:
+        response = offline.get("/pipeline/lag/broker")
+    assert response.status_code == 503 and "make infra-up" in response.json()["detail"]

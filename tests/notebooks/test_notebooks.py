@@ -105,6 +105,7 @@ def test_recorded_numbers_obey_conservation(forward):
     assert nb06["processed"] == nb06["stored"] + nb06["duplicates"] + nb06["invalid"]
     assert sum(nb06["burst_jump"].values()) == 40
     assert (nb06["lag_stopped"], nb06["lag_after"], nb06["caught_up"]) == (50, 0, 50)
+    assert (nb06["sampled_lag_highest"], nb06["sampled_lag_last"]) == (50, 0)  # the board's lag, from the broker
 
     nb07 = records.read(_executed(forward, "07_scale_out.ipynb"))
     assert all(sorted(p for parts in owners.values() for p in parts) == [0, 1, 2, 3] and len(owners) == int(n)
