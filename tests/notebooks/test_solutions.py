@@ -115,6 +115,12 @@ def test_nb01_solutions(pipeline, capsys):
               "whose key", "is a TopicPartition")
     _rejected(capsys, check01.count_per_partition(lambda c, t: None, pipeline, topic), "returned None")
 
+    def end_offsets_only(consumer, topic):  # reads nothing: markers and aborted messages count too
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        return {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
+
+    _rejected(capsys, check01.count_per_partition(end_offsets_only, pipeline, topic), "wrong value for key 0")
+
 
 def _city_rule_without_final_return(raw, now):
     verdict = validate(raw, now)

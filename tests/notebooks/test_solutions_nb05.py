@@ -128,7 +128,7 @@ def test_the_reference_route_passes_and_the_scratch_data_is_dropped(isolated, rn
     assert capsys.readouterr().out.startswith("✔ 05.1")
     mongo = clients.mongo_client(isolated)
     try:
-        assert not [c for c in mongo[isolated.mongodb_db].list_collection_names() if c.startswith("scratch04_")]
+        assert not [c for c in mongo[isolated.mongodb_db].list_collection_names() if c.startswith("scratch05_")]
     finally:
         mongo.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from labkit.config import Settings
 from labkit.ops import clients, kafka_io
@@ -81,9 +82,31 @@ def negative_speed(fault, example: dict) -> bool:
     return exercises.check(FAULT, answer, {"speed is negative": True, "other fields unchanged": True})
 
 
+def _append_transactions(settings: Settings, topic: str, partition: int = 0) -> None:
+    """Append one committed transaction of three messages and one aborted one of two to
+    `partition`: each transaction's end takes an offset (a marker), and the aborted messages
+    are in the log but never read, so the end offset is no longer the number of messages."""
+    import uuid
+
+    producer = clients.kafka_producer(settings, transactional_id=f"check-01-3-{uuid.uuid4().hex[:8]}")
+    try:
+        producer.init_transactions()
+        for commit, count in ((True, 3), (False, 2)):
+            producer.begin_transaction()
+            for i in range(count):
+                producer.send(topic, partition=partition, value=f'{{"check": "01.3", "n": {i}}}'.encode())
+            producer.flush()
+            producer.commit_transaction() if commit else producer.abort_transaction()
+    finally:
+        producer.close()
+
+
 @exercises.graded(COUNT)
 def count_per_partition(count, settings: Settings, topic: str) -> bool:
-    """01.3: the counts equal the end offsets (a fresh topic starts at offset 0)."""
+    """01.3: the messages a reader gets, per partition. The check first appends a committed
+    and an aborted transaction, so end offsets (which count the markers and the aborted
+    messages) are not the answer: the messages must be read and counted."""
+    _append_transactions(settings, topic)
     consumer = clients.kafka_consumer(settings)
     try:
         answer = exercises.attempt(count, consumer, topic)
@@ -91,5 +114,5 @@ def count_per_partition(count, settings: Settings, topic: str) -> bool:
         consumer.close()
     if not exercises.expect_type(COUNT, answer, COUNTS):
         return False
-    expected = {p: n for p, n in kafka_io.end_offsets(settings, topic).items() if n}
+    expected = dict(Counter(r.partition for r in kafka_io.read_topic(settings, topic, max_messages=1_000_000)))
     return exercises.check(COUNT, {p: n for p, n in answer.items() if n}, expected)

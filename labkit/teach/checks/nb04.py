@@ -54,7 +54,7 @@ EXPLAIN_FIELDS = exercises.Kind('a dict {"stages", "docs_examined", "keys_examin
 # ------------------------------------------------------------------ 04.1 and 04.2: the edges
 
 #: The scratch collection of 04.1 and 04.2, in the student's database; emptied by every check.
-EDGES = "check03_edges"
+EDGES = "check04_edges"
 #: The range the check asks about: neither end on a minute boundary.
 EDGE_START = datetime(2026, 11, 1, 9, 0, 20, tzinfo=timezone.utc)
 EDGE_END = datetime(2026, 11, 1, 9, 3, 40, tzinfo=timezone.utc)
@@ -118,7 +118,7 @@ def edge_documents() -> list[dict]:
         seq[r["car_id"]] += 1
         event = {"car_id": r["car_id"], "timestamp": from_ms(r["ms"]), "speed": r["speed"],
                  "rpm": 900.0 + 30 * r["speed"], "engine_temp": 90.0, "fuel_level": 60.0,
-                 "latitude": 52.52, "longitude": 13.405, "event_id": f"check03-{r['car_id']}-{r['ms']}",
+                 "latitude": 52.52, "longitude": 13.405, "event_id": f"check04-{r['car_id']}-{r['ms']}",
                  "seq": seq[r["car_id"]]}
         docs.append(event_document(event))
     random.Random(3).shuffle(docs)
@@ -272,7 +272,7 @@ def _run_on_edges_then_practice(name: str, kind: exercises.Kind, problem: Callab
 @exercises.graded(MAX_SPEED)
 def max_speed_per_minute(func, db, collection: str | None = None, start: datetime | None = None,
                          end: datetime | None = None) -> bool:
-    """03.1: one row per (car, minute) with the highest speed in [start, end), sorted by car then
+    """04.1: one row per (car, minute) with the highest speed in [start, end), sorted by car then
     minute. Runs `func` on the check's readings first; with `collection`, `start` and `end`,
     then on those too."""
     return _run_on_edges_then_practice(MAX_SPEED, ROWS, rows_problem, _rows, func, db, collection, start, end)
@@ -281,17 +281,17 @@ def max_speed_per_minute(func, db, collection: str | None = None, start: datetim
 @exercises.graded(NEVER_STOPPED)
 def never_stopped(func, db, collection: str | None = None, start: datetime | None = None,
                   end: datetime | None = None) -> bool:
-    """03.2: the cars with readings in [start, end) whose speed was never exactly 0 there, sorted.
+    """04.2: the cars with readings in [start, end) whose speed was never exactly 0 there, sorted.
     Runs `func` on the check's readings first; with `collection`, `start` and `end`, then on
     those too."""
     return _run_on_edges_then_practice(NEVER_STOPPED, CARS, cars_problem, _never_stopped, func, db, collection,
                                        start, end)
 
 
-# ------------------------------------------------------------------ 03.3: explain
+# ------------------------------------------------------------------ 04.3: explain
 
 #: The scratch collection of 04.3, in the student's database; rewritten by every check.
-EXPLAINED = "check03_explain"
+EXPLAINED = "check04_explain"
 EXPLAIN_START = datetime(2026, 11, 1, 10, 0, tzinfo=timezone.utc)
 #: One car, 20 seconds, in 6 cars x 100 seconds of readings at 1 Hz: 20 of 600 documents.
 EXPLAIN_QUERY = {"car_id": car_id(3), "timestamp": {"$gte": EXPLAIN_START + timedelta(seconds=40),
@@ -300,7 +300,7 @@ EXPLAIN_INDEX = [("car_id", ASCENDING), ("timestamp", ASCENDING)]
 
 
 def fill_explained(db) -> None:
-    """(Re)write the scratch collection of 03.3: 600 readings, no index but `_id`'s."""
+    """(Re)write the scratch collection of 04.3: 600 readings, no index but `_id`'s."""
     docs = [event_document({"car_id": car_id(n), "timestamp": EXPLAIN_START + timedelta(seconds=s),
                             "speed": 40.0 + (7 * n + s) % 60, "rpm": 2500.0, "engine_temp": 90.0,
                             "fuel_level": 60.0, "latitude": 52.52, "longitude": 13.405,
@@ -365,7 +365,7 @@ def explain_problem(answer: Mapping, expected: dict) -> str | None:
 
 @exercises.graded(EXPLAIN)
 def read_explain(func, db) -> bool:
-    """03.3: `func(db, collection_name, query)` returns `{"stages", "docs_examined",
+    """04.3: `func(db, collection_name, query)` returns `{"stages", "docs_examined",
     "keys_examined", "returned"}` from the explain of `find(query)`. Called on the check's own
     collection without an index, then with one on car_id + timestamp."""
     fill_explained(db)

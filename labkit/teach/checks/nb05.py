@@ -80,7 +80,7 @@ class _Scratch:
 
 def _scratch(settings: Settings, car: str) -> _Scratch:
     """Names only (pure): the scratch collection sits beside the telemetry one, in the same database."""
-    name = f"scratch04_{uuid.uuid4().hex[:8]}_{settings.collections.telemetry}"
+    name = f"scratch05_{uuid.uuid4().hex[:8]}_{settings.collections.telemetry}"
     collections = dataclasses.replace(settings.collections, telemetry=name)
     other, outside = [c for c in ("CAR_901", "CAR_902", "CAR_903") if c != car][:2]
     return _Scratch(settings.replace(collections=collections), car, other, outside)
@@ -177,7 +177,7 @@ def _wrong_case(case: str, got: tuple, expected: tuple) -> str:
 
 @exercises.graded(ROUTE)
 def max_speed_route(add_route, settings: Settings, car: str, rng: dict) -> bool:
-    """04.1: the student's endpoint, on an app whose telemetry collection is a scratch one,
+    """05.1: the student's endpoint, on an app whose telemetry collection is a scratch one,
     answers each case (`_cases`) as the contract says. An error in the student's endpoint
     comes out of TestClient and is reported as theirs, with its line."""
     s = _scratch(settings, car)
@@ -199,7 +199,7 @@ def max_speed_route(add_route, settings: Settings, car: str, rng: dict) -> bool:
 
 @exercises.graded(TEST)
 def max_speed_test(student_test, settings: Settings, car: str, rng: dict) -> bool:
-    """04.2: the student's test passes the reference endpoint and fails each broken one
+    """05.2: the student's test passes the reference endpoint and fails each broken one
     (`BROKEN`), all over the same scratch data. It is given a TestClient, the known car,
     its highest speed in the range, and the range."""
     s = _scratch(settings, car)

@@ -26,9 +26,9 @@ def _scratch_anomalies(start: datetime, end: datetime) -> list[dict]:
     """Anomalies inside [start, end) and just outside it: before `start`, exactly at `end`
     (which `$lt` leaves out) and after, with one type found only outside, so an aggregation
     without the range filter, or with `$lte`, gives other counts."""
-    inside = [("speeding", 5), ("overheating", 3), ("low_fuel", 1)]
-    outside = [("speeding", start - timedelta(seconds=1)), ("overheating", end), ("harsh_braking", end),
-               ("low_fuel", end + timedelta(minutes=1)), ("speeding", start - timedelta(hours=1))]
+    inside = [("overspeed", 5), ("engine_overheat", 3), ("low_fuel", 1)]
+    outside = [("overspeed", start - timedelta(seconds=1)), ("engine_overheat", end), ("gps_jump", end),
+               ("low_fuel", end + timedelta(minutes=1)), ("overspeed", start - timedelta(hours=1))]
     step = (end - start) / 20
     docs = [{"type": kind, "car_id": f"CAR_{i % 3 + 1:03d}", "timestamp": start + i * step}
             for kind, count in inside for i in range(count)]
@@ -38,11 +38,11 @@ def _scratch_anomalies(start: datetime, end: datetime) -> list[dict]:
 
 @exercises.graded(PER_TYPE)
 def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime) -> bool:
-    """05.1: {type: count} over [start, end), on a scratch collection the check fills with
+    """06.1: {type: count} over [start, end), on a scratch collection the check fills with
     anomalies inside the range and just outside it; compared with a count made in Python."""
     client = clients.mongo_client(settings)
     try:
-        db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_05_1"
+        db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_06_1"
         docs = _scratch_anomalies(start, end)
         db[name].drop()
         db[name].insert_many([dict(d) for d in docs])
@@ -58,7 +58,7 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
 
 @exercises.graded(LAG)
 def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
-    """05.2: the student's lag equals the broker's end offsets minus the group's commits."""
+    """06.2: the student's lag equals the broker's end offsets minus the group's commits."""
     # Make some lag first, so that `return 0` cannot pass: messages nobody has processed.
     producer = clients.kafka_producer(settings)
     for i in range(7):

@@ -30,7 +30,7 @@ COUNT = exercises.of_type(float, what="a number of partitions")
 
 @exercises.graded(RANGE)
 def range_assignment(func) -> bool:
-    """06.1: the student's assignor against Kafka's range rule on every case."""
+    """07.1: the student's assignor against Kafka's range rule on every case."""
     answers, expected = {}, {}
     for partitions, workers in ASSIGNMENT_CASES:
         case = f"{partitions} partitions, workers {workers}"
@@ -44,7 +44,7 @@ def range_assignment(func) -> bool:
 
 @exercises.graded(HOT_KEY)
 def hot_key(func, keys: list[str], partitions: int) -> bool:
-    """06.2: the hot key and its partition's share of the messages."""
+    """07.2: the hot key and its partition's share of the messages."""
     answer = exercises.attempt(func, list(keys), partitions)
     if not exercises.expect_type(HOT_KEY, answer, KEY_AND_SHARE):
         return False
@@ -54,7 +54,7 @@ def hot_key(func, keys: list[str], partitions: int) -> bool:
 
 @exercises.graded(PARTITIONS)
 def partitions_for(func) -> bool:
-    """06.3: three rates, so a constant cannot pass."""
+    """07.3: three rates, so a constant cannot pass."""
     cases = [(1_000, 450, 2.0), (50_000, 450, 2.0), (1_000_000, 450, 1.5)]
     answers = {}
     for case in cases:

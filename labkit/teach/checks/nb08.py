@@ -37,7 +37,7 @@ def _counted(stream: list[dict], delay_ms: int, lateness_s: int) -> float:
 @exercises.graded(LATENESS)
 def smallest_lateness(func, stream: list[dict], delay_ms: int, candidates: list[int],
                       targets: tuple[float, ...] = (0.95, 1.0)) -> bool:
-    """07.1: the student's choice for each of `targets` (two whose answers differ, so that a
+    """08.1: the student's choice for each of `targets` (two whose answers differ, so that a
     constant cannot pass), each compared with the smallest candidate whose completeness
     reaches it (None where no candidate does)."""
     expected = {t: next((c for c in sorted(candidates) if _counted(stream, delay_ms, c) >= t), None) for t in targets}
@@ -53,7 +53,7 @@ def smallest_lateness(func, stream: list[dict], delay_ms: int, candidates: list[
 
 @exercises.graded(UPGRADE)
 def upgrade(func, event: dict) -> bool:
-    """07.2: the upgraded event passes the validator as version 2 with both new fields, and
+    """08.2: the upgraded event passes the validator as version 2 with both new fields, and
     the student's function leaves its input as it was."""
     original = copy.deepcopy(event)
     answer = exercises.attempt(func, event, 1234.5, 13.9)
@@ -127,7 +127,7 @@ def _comparable(answer) -> dict:
 
 @exercises.graded(WINDOWS)
 def count_windows(func) -> bool:
-    """07.3: the student's counts per window and too-late readings, against `EventTimeWindows`'
+    """08.3: the student's counts per window and too-late readings, against `EventTimeWindows`'
     on WINDOW_READINGS, for each of WINDOW_CASES (each call gets its own copy of the readings)."""
     answers, expected = {}, {}
     for size_ms, delay_ms, lateness_ms in WINDOW_CASES:
@@ -146,7 +146,7 @@ def your_counts(func, readings: list[dict], size_ms: int, delay_ms: int, latenes
     (what is wrong, as the check says it). Never raises."""
     answer = exercises.attempt(func, list(readings), size_ms, delay_ms, lateness_ms)
     if answer is exercises.NOT_ATTEMPTED:
-        print("⏳ 07.3: count_windows is not written yet, so the table has the real code's counts only.")
+        print("⏳ 08.3: count_windows is not written yet, so the table has the real code's counts only.")
         return None
     if not exercises.expect_type(WINDOWS, answer, COUNTS_AND_TOO_LATE, case="on the drive"):
         print("So the table has the real code's counts only.")

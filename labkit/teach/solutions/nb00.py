@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from labkit.config import Settings
-from labkit.ops.kafka_io import Record
 
 
 def telemetry_partition_count(settings: Settings) -> int:
@@ -15,11 +14,6 @@ def telemetry_partition_count(settings: Settings) -> int:
         return len(consumer.partitions_for_topic(settings.topics.telemetry))
     finally:
         consumer.close()
-
-
-def partition_of_key(records: list[Record], key: bytes) -> int:
-    """Exercise 00.2: in which partition did the message with `key` land?"""
-    return next(r.partition for r in records if r.key == key)
 
 
 def read_at(consumer, topic: str, partition: int, offset: int) -> bytes:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 
 def max_speed_per_car_per_minute(db, collection: str, start: datetime, end: datetime) -> list[dict]:
-    """Exercise 03.1: `{"car_id", "minute" (epoch ms), "max_speed"}`, sorted by car then minute."""
+    """Exercise 04.1: `{"car_id", "minute" (epoch ms), "max_speed"}`, sorted by car then minute."""
     minute = {"$subtract": [{"$toLong": "$timestamp"}, {"$mod": [{"$toLong": "$timestamp"}, 60_000]}]}
     rows = db[collection].aggregate([
         {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
@@ -17,7 +17,7 @@ def max_speed_per_car_per_minute(db, collection: str, start: datetime, end: date
 
 
 def cars_that_never_stopped(db, collection: str, start: datetime, end: datetime) -> list[str]:
-    """Exercise 03.2: cars with readings in the range whose speed was never 0, sorted."""
+    """Exercise 04.2: cars with readings in the range whose speed was never 0, sorted."""
     rows = db[collection].aggregate([
         {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
         {"$group": {"_id": "$car_id", "slowest": {"$min": "$speed"}}},
@@ -28,7 +28,7 @@ def cars_that_never_stopped(db, collection: str, start: datetime, end: datetime)
 
 
 def explain_counts(db, collection: str, query: dict) -> dict:
-    """Exercise 03.3: `{"stages", "docs_examined", "keys_examined", "returned"}` from the server's
+    """Exercise 04.3: `{"stages", "docs_examined", "keys_examined", "returned"}` from the server's
     explain of `find(query)`, run in executionStats verbosity (the server runs the query and
     counts; `db[collection].find(query).explain()` works too: pymongo asks for
     allPlansExecution, which holds executionStats)."""

@@ -17,7 +17,7 @@ class MaxSpeed(BaseModel):
 
 
 def add_max_speed_route(app: FastAPI) -> FastAPI:
-    """Exercise 04.1: GET /stats/max_speed?car_id=...&from=...&to=... -> {"car_id", "max_speed"},
+    """Exercise 05.1: GET /stats/max_speed?car_id=...&from=...&to=... -> {"car_id", "max_speed"},
     the highest speed of the car's readings in [from, to); 404 when it has none there, 422 for
     a reversed range (time_range raises it). The app's own dependencies give the database and
     the settings, so the route reads whichever collection the app was built for."""
@@ -38,7 +38,7 @@ def add_max_speed_route(app: FastAPI) -> FastAPI:
 
 
 def test_max_speed(client, car_id: str, expected: float, frm: str, to: str) -> bool:
-    """Exercise 04.2: the endpoint's test. Right in every case a broken endpoint gets wrong:
+    """Exercise 05.2: the endpoint's test. Right in every case a broken endpoint gets wrong:
     the known car's status and value in the range, and an unknown car's 404."""
     known = client.get("/stats/max_speed", params={"car_id": car_id, "from": frm, "to": to})
     unknown = client.get("/stats/max_speed", params={"car_id": "CAR_404", "from": frm, "to": to})

@@ -6,7 +6,7 @@ from datetime import datetime
 
 
 def anomalies_per_type(db, collection: str, start: datetime, end: datetime) -> dict[str, int]:
-    """Exercise 05.1: anomalies per type in [start, end), with one aggregation."""
+    """Exercise 06.1: anomalies per type in [start, end), with one aggregation."""
     rows = db[collection].aggregate([
         {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
         {"$group": {"_id": "$type", "count": {"$sum": 1}}},
@@ -15,7 +15,7 @@ def anomalies_per_type(db, collection: str, start: datetime, end: datetime) -> d
 
 
 def total_lag(consumer, topic: str) -> int:
-    """Exercise 05.2: end offset minus committed offset, summed over the topic's partitions."""
+    """Exercise 06.2: end offset minus committed offset, summed over the topic's partitions."""
     from kafka import TopicPartition
 
     tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]

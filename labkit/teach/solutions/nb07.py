@@ -9,7 +9,7 @@ from labkit.ops.kafka_io import partition_for_key
 
 
 def range_assignment(partitions: int, workers: list[str]) -> dict[str, list[int]]:
-    """Exercise 06.1: Kafka's range assignor for one topic. Workers in sorted order each take
+    """Exercise 07.1: Kafka's range assignor for one topic. Workers in sorted order each take
     a run of consecutive partitions; the first `partitions % len(workers)` take one more.
     A worker beyond the partition count gets an empty list."""
     ordered = sorted(workers)
@@ -23,7 +23,7 @@ def range_assignment(partitions: int, workers: list[str]) -> dict[str, list[int]
 
 
 def hot_key(keys: list[str], partitions: int) -> tuple[str, float]:
-    """Exercise 06.2: the key that keeps the busiest partition busy, and the share of all
+    """Exercise 07.2: the key that keeps the busiest partition busy, and the share of all
     messages that partition carries."""
     by_partition = Counter(partition_for_key(k.encode(), partitions) for k in keys)
     busiest, load = by_partition.most_common(1)[0]
@@ -32,6 +32,6 @@ def hot_key(keys: list[str], partitions: int) -> tuple[str, float]:
 
 
 def partitions_for(rate: float, per_worker_rate: float, headroom: float) -> int:
-    """Exercise 06.3: the fewest partitions that let enough workers (one per partition, each
+    """Exercise 07.3: the fewest partitions that let enough workers (one per partition, each
     doing `per_worker_rate`) keep up with `rate` times `headroom`."""
     return math.ceil(rate * headroom / per_worker_rate)
