@@ -275,10 +275,12 @@ def fallback_answer(expression: str, settings: Settings, timeout: float = 30.0) 
 
 
 def run(expression: str, settings: Settings | None = None, timeout: float = 30.0, fallback: bool = False,
-        log=print) -> str:
+        log=print, install: bool = True) -> str:
     """Evaluate `expression` on the settings' database and return the output as text: for a
     notebook cell. mongosh when it can run here (installed on first use), else the fallback,
-    whose answer starts with a line saying so. `fallback=True` uses the fallback anyway.
+    whose answer starts with a line saying so. `fallback=True` uses the fallback anyway;
+    `install=False` uses mongosh only if it is installed already (a notebook cell should not
+    wait a minute or two for npm: `python -m labkit mongosh` installs it once).
     Raises preflight.ServiceUnavailable (MongoDB down), UnsupportedExpression (not one of the
     fallback's forms), ShellError (mongosh's or MongoDB's error, or `timeout` seconds passed)."""
     settings = settings or Settings.from_env()
@@ -286,6 +288,8 @@ def run(expression: str, settings: Settings | None = None, timeout: float = 30.0
     try:
         if fallback:
             raise MongoshUnavailable("asked for with fallback=True")
+        if not install and installed_version(npm_prefix(settings)) != MONGOSH_VERSION:
+            raise MongoshUnavailable("mongosh is not installed yet: `python -m labkit mongosh` installs it, once")
         binary = mongosh_path(settings, log)
     except MongoshUnavailable as exc:
         return fallback_notice(str(exc)) + "\n" + fallback_answer(expression, settings, timeout)
