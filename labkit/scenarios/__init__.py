@@ -6,4 +6,5 @@
 - `failover`    a partition leader killed while producing with acks=all
 - `dataset`     load simulated readings straight into MongoDB
 - `evaluation`  score detection against the simulator's ground truth (pure)
+- `tuning`      detection with noisy sensors: precision and recall per threshold (pure)
 """

@@ -36,6 +36,14 @@ def score(truth: set[tuple[str, str]], detected: set[tuple[str, str]],
     return rows
 
 
+def f1(row: dict) -> float | None:
+    """F1 of one `score` row, from its counts: 2·TP / (2·TP + FP + missed), which is
+    2·P·R / (P + R) without the rounding of P and R. High only when precision and recall both
+    are; 0.0 when nothing flagged was real; None when nothing was injected nor flagged."""
+    tp, fp, fn = row["true_pos"], row["false_pos"], row["missed"]
+    return round(2 * tp / (2 * tp + fp + fn), 3) if tp + fp + fn else None
+
+
 def detect_offline(messages: Iterable[Message], detector: AnomalyDetector, now: datetime) -> set[tuple[str, str]]:
     """Run validation and `detector` over messages in order, as the processor would, without
     Kafka or MongoDB: (event_id, type) of everything flagged. For tuning experiments."""

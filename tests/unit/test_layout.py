@@ -15,7 +15,7 @@ ORDER = ["config", "contract", "ops", "observe", "simulate", "store", "process",
          "cli", "__main__"]
 PURE = ["labkit.contract", "labkit.simulate.fleet", "labkit.simulate.faults", "labkit.simulate.simulator",
         "labkit.process.validation", "labkit.process.detectors", "labkit.process.windows", "labkit.process.metrics",
-        "labkit.process.dlq", "labkit.process.decide", "labkit.scenarios.evaluation"]
+        "labkit.process.dlq", "labkit.process.decide", "labkit.scenarios.evaluation", "labkit.scenarios.tuning"]
 CLIENT_LIBRARIES = {"kafka", "pymongo", "bson", "fastapi", "uvicorn", "httpx", "requests"}
 
 
