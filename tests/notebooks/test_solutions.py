@@ -12,10 +12,8 @@ from pymongo.errors import BulkWriteError
 from labkit.ops import clients, kafka_io, sandbox
 from labkit.ops.infra.topics import describe_topics
 from labkit.process.validation import Verdict, validate
-from labkit.process.windows import TOO_LATE, EventTimeWindows
 from labkit.simulate.faults import FaultRates
 from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
-from labkit.teach import exercises
 from labkit.teach.checks import nb00 as check00
 from labkit.teach.checks import nb01 as check01
 from labkit.teach.checks import nb02 as check02
@@ -24,6 +22,7 @@ from labkit.teach.checks import nb06 as check06
 from labkit.teach.checks import nb07 as check07
 from labkit.teach.checks import nb08 as check08
 from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb06, nb07, nb08
+from tests.wrong_answers import fall_through_lateness
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -64,9 +63,10 @@ def _last_of_poll(consumer, topic, partition, offset):  # seeks, then takes the 
 
 
 def test_nb00_solutions(services, capsys):
-    expected = describe_topics(services)[services.topics.telemetry]
-    assert exercises.check("00.1", exercises.attempt(nb00.telemetry_partition_count, services), expected)
-    _rejected(capsys, exercises.check("00.1", exercises.attempt(lambda s: None, services), expected), "returned None")
+    telemetry = describe_topics(services)[services.topics.telemetry]
+    assert check00.partition_count(nb00.telemetry_partition_count, services)
+    _rejected(capsys, check00.partition_count(lambda s: None, services), "returned None")
+    _rejected(capsys, check00.partition_count(lambda s: telemetry, services), "a topic with 3 partitions")  # typed in
     records = kafka_io.round_trip(services, count=3)
     assert check00.read_at(nb00.read_at, services, records[-1])
     assert not check00.read_at(lambda *args: b"something else", services, records[-1])
@@ -264,14 +264,6 @@ def test_nb07_solutions(capsys):
     _rejected(capsys, check07.partitions_for(lambda rate, per, headroom: [rate / per]), "expected a number")
 
 
-def _fall_through_lateness(stream, delay_ms, target, candidates):
-    for seconds in sorted(candidates):
-        windows = EventTimeWindows(delay_ms=delay_ms, allowed_lateness_ms=seconds * 1000)
-        too_late = sum(windows.add(0, e["car_id"], e["event_ms"], e["arrival_ms"]) == TOO_LATE for e in stream)
-        if (len(stream) - too_late) / len(stream) > target:  # > for >=: a target of 1.0 falls through
-            return seconds
-
-
 def test_nb08_solutions(capsys):
     # One car, one reading a second; readings 20-29 s arrive together at 45 s (a tunnel).
     stream = [{"car_id": "CAR_001", "event_ms": t * 1000, "arrival_ms": t * 1000 + 200} for t in range(60) if not 20 <= t < 30]
@@ -282,7 +274,7 @@ def test_nb08_solutions(capsys):
     assert nb08.smallest_lateness(stream, 1000, 0.8, candidates) == 0  # 50 of 60 in time at once
     assert check08.smallest_lateness(nb08.smallest_lateness, stream, 1000, candidates, targets=(0.8, 1.0))
     assert not check08.smallest_lateness(lambda *a: 20, stream, 1000, candidates, targets=(0.8, 1.0))
-    _rejected(capsys, check08.smallest_lateness(_fall_through_lateness, stream, 1000, candidates, targets=(0.8, 1.0)),
+    _rejected(capsys, check08.smallest_lateness(fall_through_lateness, stream, 1000, candidates, targets=(0.8, 1.0)),
               "(for target 1)", "returned None")
     _rejected(capsys, check08.smallest_lateness(lambda *a: (20, 1.0), stream, 1000, candidates, targets=(0.8, 1.0)),
               "you returned a tuple of 2 items; expected a number")

@@ -3,6 +3,7 @@ import math
 import pytest
 
 from labkit.teach import exercises
+from tests.wrong_answers import fall_through_lateness
 
 
 @pytest.fixture(autouse=True)
@@ -344,16 +345,6 @@ def test_only_the_stub_itself_raising_not_implemented_is_unattempted(capsys):
     assert "your code raised NotImplementedError" in out
 
 
-def _fall_through_lateness(stream, delay_ms, target, candidates):
-    from labkit.process.windows import TOO_LATE, EventTimeWindows
-
-    for seconds in sorted(candidates):
-        windows = EventTimeWindows(delay_ms=delay_ms, allowed_lateness_ms=seconds * 1000)
-        too_late = sum(windows.add(0, e["car_id"], e["event_ms"], e["arrival_ms"]) == TOO_LATE for e in stream)
-        if (len(stream) - too_late) / len(stream) > target:  # > for >=: a target of 1.0 falls through
-            return seconds
-
-
 def _city_rule_without_final_return(raw, now):
     from labkit.process.validation import Verdict, validate
 
@@ -405,7 +396,7 @@ def _run_pure_check(exercise, student):
     ("07.1", lambda partitions, workers: None),
     ("07.2", lambda keys, partitions: None),
     ("07.3", lambda rate, per_worker_rate, headroom: None),
-    ("08.1", _fall_through_lateness),
+    ("08.1", fall_through_lateness),
     ("08.2", _upgrade_in_place),
 ])
 def test_checks_report_none_as_a_forgotten_return(capsys, exercise, student):

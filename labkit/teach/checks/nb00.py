@@ -9,7 +9,7 @@ from labkit.ops import clients
 from labkit.ops.kafka_io import Record
 from labkit.teach import exercises
 
-PARTITIONS = "00.1 partitions"  # checked in the notebook itself: exercises.check(...)
+PARTITIONS = "00.1 partitions"
 READ_AT = "00.2 read one message by its address"
 
 HINTS = exercises.register_hints({
@@ -21,6 +21,33 @@ HINTS = exercises.register_hints({
 
 
 VALUE = exercises.of_type(bytes, what="bytes (the record's .value)")
+COUNT = exercises.of_type(int, what="a whole number (the number of partitions)")
+
+#: The partitions of the check's own topic: not the telemetry topic's 4, so a number typed
+#: in from the table above (instead of asked of Kafka) is found out.
+OTHER_PARTITIONS = 3
+
+
+@exercises.graded(PARTITIONS)
+def partition_count(func, settings: Settings) -> bool:
+    """00.1: the telemetry topic's partitions, and those of a topic of the check's own with
+    another count (the student's function is called with settings naming it telemetry)."""
+    import dataclasses
+
+    from labkit.ops.infra.topics import describe_topics, ensure_topics
+
+    other = f"{settings.topics.telemetry}.check-00-1"
+    ensure_topics(settings, {other: OTHER_PARTITIONS})
+    renamed = settings.replace(topics=dataclasses.replace(settings.topics, telemetry=other))
+    answers = {}
+    for name, case in (("the telemetry topic", settings), (f"a topic with {OTHER_PARTITIONS} partitions", renamed)):
+        answer = exercises.attempt(func, case)
+        if not exercises.expect_type(PARTITIONS, answer, COUNT, case=f"for {name}"):
+            return False
+        answers[name] = answer
+    expected = {"the telemetry topic": describe_topics(settings)[settings.topics.telemetry],
+                f"a topic with {OTHER_PARTITIONS} partitions": OTHER_PARTITIONS}
+    return exercises.check(PARTITIONS, answers, expected)
 
 
 def _three_in_a_row(settings: Settings, topic: str, partition: int) -> list[tuple[int, bytes]]:
