@@ -71,7 +71,7 @@ def validate(raw, now: datetime, ranges: dict[str, tuple[float, float]] | None =
     """Judge one raw Kafka message value (bytes; str and None are tolerated).
 
     `now` is the processor's clock (aware UTC), injected so tests can fix it. `ranges`
-    replaces `contract.RANGES` (to try a relaxed rule, as notebook 02 does). Never
+    replaces `contract.RANGES` (to try a relaxed rule, as notebook 04 does). Never
     raises: any surprise inside is reported as a rejection, not an exception.
     """
     try:

@@ -1,6 +1,6 @@
 """Kill a partition's leader while producing with acks=all, then count every confirmed send.
 
-    result = leader_failover(cluster, topic="lab07.failover", events=1500, rate=300)
+    result = leader_failover(cluster, topic="lab08.failover", events=1500, rate=300)
     result.lost            # confirmed sends missing from the topic: 0 is the claim under test
     result.timeline        # [{t, leader, isr}], sampled while it happened
 
@@ -11,7 +11,7 @@ controllers elect one of them. The producer meanwhile gets errors for its in-fli
 batches, asks for new metadata and retries them on the new leader; idempotence
 (`enable_idempotence=True`) keeps a retried batch from being written twice.
 
-Used by notebook 07 (on the lab's cluster: `infra up --brokers 3`) and by the reliability
+Used by notebook 08 (on the lab's cluster: `infra up --brokers 3`) and by the reliability
 tests (on a cluster of their own on other ports).
 """
 
@@ -38,13 +38,15 @@ class FailoverResult:
     stored: int  # distinct sequence numbers read back from the surviving brokers
     lost: int  # confirmed, but not in the topic
     duplicates: int  # sequence numbers stored more than once
-    leader_moved_after_s: float | None  # from the kill to the first sample with a new leader
+    # From the kill to the first sample naming a new leader: an upper bound, since samples are
+    # taken between sends and sends wait while the partition has no leader.
+    leader_moved_after_s: float | None
     killed_at_s: float | None = None  # seconds after the first send
     restarted_at_s: float | None = None  # when the killed node was started again (None: it was not)
     timeline: list[dict] = field(default_factory=list)  # {t, leader, isr}: seconds after the first send
 
     def __str__(self) -> str:
-        moved = "never" if self.leader_moved_after_s is None else f"{self.leader_moved_after_s:.1f} s after the kill"
+        moved = "never" if self.leader_moved_after_s is None else f"at most {self.leader_moved_after_s:.1f} s after the kill"
         return (f"killed leader {self.killed}; new leader {self.new_leader} ({moved}); "
                 f"{self.confirmed:,} of {self.sent:,} sends confirmed, {sum(self.failed.values())} failed; "
                 f"{self.stored:,} in the topic; lost {self.lost}, duplicates {self.duplicates}")
@@ -61,6 +63,10 @@ def leader_failover(cluster: Cluster, topic: str = "lab.failover", events: int =
 
     settings = settings or Settings.from_env()
     ensure_topics(settings, {topic: 1}, bootstrap=cluster.bootstrap)
+    # A new topic's followers join the in-sync replicas a moment after it is made: start only
+    # once all of them have, so what the kill does to the ISR is the kill's doing.
+    wait_until(lambda: len(_sample(cluster.bootstrap, topic, 0.0)["isr"]) == len(cluster.nodes), 30, poll_s=0.2,
+               what=f"every replica of {topic} to be in sync")
     start_offset = _end_offset(settings, cluster.bootstrap, topic)
     killed = _leader(cluster.bootstrap, topic)
     survivors = ",".join(f"{cluster.host}:{n.port}" for n in cluster.nodes if n.node_id != killed)

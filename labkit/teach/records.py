@@ -130,8 +130,16 @@ def read(notebook: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> str:
+    """A value for the plain-text line: whole when short; a long dict or list by its size (cut
+    in the middle, JSON reads as broken); every value is whole in the record itself."""
     text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
+    if len(text) <= 80:
+        return text
+    if isinstance(value, dict):
+        return f"{{{len(value)} keys}}"
+    if isinstance(value, list):
+        return f"[{len(value)} items]"
+    return text[:77] + "..."
 
 
 __all__ = ["MIME", "record", "read", "jsonable"]

@@ -4,6 +4,7 @@ the plausible wrong types (None from a forgotten `return`, a RecordMetadata, a c
 student code that raises: each gets a ✘ with a message, never a traceback from the check."""
 
 import json
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from pymongo import MongoClient
@@ -18,10 +19,10 @@ from labkit.teach.checks import nb00 as check00
 from labkit.teach.checks import nb01 as check01
 from labkit.teach.checks import nb02 as check02
 from labkit.teach.checks import nb03 as check03
-from labkit.teach.checks import nb06 as check06
 from labkit.teach.checks import nb07 as check07
 from labkit.teach.checks import nb08 as check08
-from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb06, nb07, nb08
+from labkit.teach.checks import nb09 as check09
+from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb07, nb08, nb09
 from tests.wrong_answers import fall_through_lateness
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -195,7 +196,19 @@ def test_nb02_solutions(pipeline, capsys):
             nb02.store_events(coll, [r.value for r in records], now)
 
     _rejected(capsys, check02.consume_loop(commit_first, pipeline, topic, "ex3-commit-first", db["ex3"], batch, NOW),
-              "documents in MongoDB")
+              "documents (killed during the write)")
+
+    # Commit after the write, but a write that is not idempotent (no `_id = event_id`): killed
+    # after the write and before the commit, the restart stores the first poll a second time.
+    def plain_insert(consumer, coll, now):
+        while records := [r for rs in consumer.poll(timeout_ms=1000).values() for r in rs]:
+            events = [v.event for v in (validate(r.value, now) for r in records) if v.ok]
+            if events:
+                coll.insert_many([dict(e) for e in events])
+            consumer.commit()
+
+    _rejected(capsys, check02.consume_loop(plain_insert, pipeline, topic, "ex3-plain", db["ex3"], batch, NOW),
+              "documents (killed after the write)")
     _rejected(capsys, check02.consume_loop(lambda c, coll, now: 0, pipeline, topic, "ex3-constant", db["ex3"], batch, NOW),
               "documents in MongoDB")  # a constant: reads and stores nothing
     # 02.3 does not ask for a return value: a right loop that returns None passes.
@@ -206,7 +219,7 @@ def test_nb02_solutions(pipeline, capsys):
     client.close()
 
 
-def test_nb06_solutions(pipeline, capsys):
+def test_nb07_solutions(pipeline, capsys):
     from labkit.scenarios.dataset import load_fleet
     from labkit.simulate.producer import produce
 
@@ -215,79 +228,95 @@ def test_nb06_solutions(pipeline, capsys):
     load_fleet(client[pipeline.mongodb_db], pipeline, 5, 300, start, seed=3, episode_rate=0.01)
     client.close()
     end = start + timedelta(seconds=300)
-    assert check06.anomalies_per_type(nb06.anomalies_per_type, pipeline, start, end)
-    assert not check06.anomalies_per_type(lambda *a: {}, pipeline, start, end)
+    assert check07.anomalies_per_type(nb07.anomalies_per_type, pipeline, start, end)
+    assert not check07.anomalies_per_type(lambda *a: {}, pipeline, start, end)
     rows = [{"$group": {"_id": "$type", "count": {"$sum": 1}}}]
-    _rejected(capsys, check06.anomalies_per_type(lambda db, name, s, e: list(db[name].aggregate(rows)), pipeline, start, end),
+    _rejected(capsys, check07.anomalies_per_type(lambda db, name, s, e: list(db[name].aggregate(rows)), pipeline, start, end),
               "you returned a list", "expected a dict {anomaly type: count}")
-    _rejected(capsys, check06.anomalies_per_type(lambda *a: None, pipeline, start, end), "returned None")
+    _rejected(capsys, check07.anomalies_per_type(lambda *a: None, pipeline, start, end), "returned None")
 
     def grouped(db, name, match):
         return {r["_id"]: r["count"] for r in db[name].aggregate([*match, {"$group": {"_id": "$type", "count": {"$sum": 1}}}])}
 
     # The classic mistakes: no range filter, and an end that includes `end`.
-    _rejected(capsys, check06.anomalies_per_type(lambda db, name, s, e: grouped(db, name, []), pipeline, start, end))
-    _rejected(capsys, check06.anomalies_per_type(
+    _rejected(capsys, check07.anomalies_per_type(lambda db, name, s, e: grouped(db, name, []), pipeline, start, end))
+    _rejected(capsys, check07.anomalies_per_type(
         lambda db, name, s, e: grouped(db, name, [{"$match": {"timestamp": {"$gte": s, "$lte": e}}}]), pipeline, start, end))
 
     produce(pipeline, _batch(count=40, invalid=0))
-    assert check06.total_lag(nb06.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)
-    assert not check06.total_lag(lambda c, t: 0, pipeline, "lag-group", pipeline.topics.telemetry)
-    _rejected(capsys, check06.total_lag(lambda c, t: {0: 7}, pipeline, "lag-group", pipeline.topics.telemetry),
+    assert check07.total_lag(nb07.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)
+    assert not check07.total_lag(lambda c, t: 0, pipeline, "lag-group", pipeline.topics.telemetry)
+    _rejected(capsys, check07.total_lag(lambda c, t: {0: 7}, pipeline, "lag-group", pipeline.topics.telemetry),
               "you returned a dict; expected a number")
-    _rejected(capsys, check06.total_lag(lambda c, t: None, pipeline, "lag-group", pipeline.topics.telemetry), "returned None")
+    _rejected(capsys, check07.total_lag(lambda c, t: None, pipeline, "lag-group", pipeline.topics.telemetry), "returned None")
 
+    def committed_partitions_only(consumer, topic):  # skips a partition the group never committed
+        from kafka import TopicPartition
 
-def test_nb07_solutions(capsys):
-    assert nb07.range_assignment(4, ["w2", "w1", "w3"]) == {"w1": [0, 1], "w2": [2], "w3": [3]}
-    assert nb07.range_assignment(2, ["a", "b", "c"]) == {"a": [0], "b": [1], "c": []}
-    assert check07.range_assignment(nb07.range_assignment)
-    assert not check07.range_assignment(lambda n, ws: {w: list(range(i, n, len(ws))) for i, w in enumerate(sorted(ws))})
-    _rejected(capsys, check07.range_assignment(lambda n, ws: None), "returned None")
-    _rejected(capsys, check07.range_assignment(lambda n, ws: {w: 1 for w in ws}), "whose value for key 'w1' is an int")
-    _rejected(capsys, check07.range_assignment(lambda n, ws: [[0, 1], [2], [3]]), "expected a dict {worker: [partitions]}")
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        return sum(end - consumer.committed(tp) for tp, end in consumer.end_offsets(tps).items() if consumer.committed(tp) is not None)
 
-    keys = [f"CAR_{i:03d}" for i in range(1, 11) for _ in range(60)] + ["CAR_007"] * 540
-    key, share = nb07.hot_key(keys, 4)
-    assert key == "CAR_007" and share == max(
-        sum(kafka_io.partition_for_key(k.encode(), 4) == p for k in keys) for p in range(4)) / len(keys)
-    assert check07.hot_key(nb07.hot_key, keys, 4)
-    assert not check07.hot_key(lambda ks, n: ("CAR_007", 540 / len(ks)), keys, 4)  # the key alone is not its partition
-    _rejected(capsys, check07.hot_key(lambda ks, n: "CAR_007", keys, 4), "expected a (key, share) pair")
-    _rejected(capsys, check07.hot_key(lambda ks, n: ("CAR_007", 0.5, 3), keys, 4), "a tuple of 3 items")
-    _rejected(capsys, check07.hot_key(lambda ks, n: None, keys, 4), "returned None")
-
-    assert nb07.partitions_for(1000, 450, 2.0) == 5
-    assert check07.partitions_for(nb07.partitions_for)
-    assert not check07.partitions_for(lambda rate, per, headroom: round(rate / per))
-    _rejected(capsys, check07.partitions_for(lambda rate, per, headroom: None), "returned None")
-    _rejected(capsys, check07.partitions_for(lambda rate, per, headroom: [rate / per]), "expected a number")
+    _rejected(capsys, check07.total_lag(committed_partitions_only, pipeline, "lag-group", pipeline.topics.telemetry))
 
 
 def test_nb08_solutions(capsys):
+    assert nb08.range_assignment(4, ["w2", "w1", "w3"]) == {"w1": [0, 1], "w2": [2], "w3": [3]}
+    assert nb08.range_assignment(2, ["a", "b", "c"]) == {"a": [0], "b": [1], "c": []}
+    assert check08.range_assignment(nb08.range_assignment)
+    assert not check08.range_assignment(lambda n, ws: {w: list(range(i, n, len(ws))) for i, w in enumerate(sorted(ws))})
+    _rejected(capsys, check08.range_assignment(lambda n, ws: None), "returned None")
+    _rejected(capsys, check08.range_assignment(lambda n, ws: {w: 1 for w in ws}), "whose value for key 'w1' is an int")
+    _rejected(capsys, check08.range_assignment(lambda n, ws: [[0, 1], [2], [3]]), "expected a dict {worker: [partitions]}")
+
+    keys = [f"CAR_{i:03d}" for i in range(1, 11) for _ in range(60)] + ["CAR_007"] * 540
+    key, share = nb08.hot_key(keys, 4)
+    assert key == "CAR_007" and share == max(
+        sum(kafka_io.partition_for_key(k.encode(), 4) == p for k in keys) for p in range(4)) / len(keys)
+    assert check08.hot_key(nb08.hot_key, keys, 4)
+    assert not check08.hot_key(lambda ks, n: ("CAR_007", 540 / len(ks)), keys, 4)  # the key alone is not its partition
+
+    def most_common_key(keys, partitions):  # the most frequent key overall, with its partition's share
+        key = Counter(keys).most_common(1)[0][0]
+        home = kafka_io.partition_for_key(key.encode(), partitions)
+        return key, sum(kafka_io.partition_for_key(k.encode(), partitions) == home for k in keys) / len(keys)
+
+    _rejected(capsys, check08.hot_key(most_common_key, keys, 4), "keys where the most frequent is alone")
+    _rejected(capsys, check08.hot_key(lambda ks, n: "CAR_007", keys, 4), "expected a (key, share) pair")
+    _rejected(capsys, check08.hot_key(lambda ks, n: ("CAR_007", 0.5, 3), keys, 4), "a tuple of 3 items")
+    _rejected(capsys, check08.hot_key(lambda ks, n: None, keys, 4), "returned None")
+
+    assert nb08.partitions_for(1000, 450, 2.0) == 5
+    assert check08.partitions_for(nb08.partitions_for)
+    assert not check08.partitions_for(lambda rate, per, headroom: round(rate / per))
+    _rejected(capsys, check08.partitions_for(lambda rate, per, headroom: int(rate * headroom / per) + 1), "(900, 450, 2.0)")
+    _rejected(capsys, check08.partitions_for(lambda rate, per, headroom: None), "returned None")
+    _rejected(capsys, check08.partitions_for(lambda rate, per, headroom: [rate / per]), "expected a number")
+
+
+def test_nb09_solutions(capsys):
     # One car, one reading a second; readings 20-29 s arrive together at 45 s (a tunnel).
     stream = [{"car_id": "CAR_001", "event_ms": t * 1000, "arrival_ms": t * 1000 + 200} for t in range(60) if not 20 <= t < 30]
     stream += [{"car_id": "CAR_001", "event_ms": t * 1000, "arrival_ms": 45_000 + t} for t in range(20, 30)]
     stream.sort(key=lambda e: e["arrival_ms"])
     candidates = [0, 2, 5, 10, 20, 30]
-    assert nb08.smallest_lateness(stream, 1000, 1.0, candidates) == 20
-    assert nb08.smallest_lateness(stream, 1000, 0.8, candidates) == 0  # 50 of 60 in time at once
-    assert check08.smallest_lateness(nb08.smallest_lateness, stream, 1000, candidates, targets=(0.8, 1.0))
-    assert not check08.smallest_lateness(lambda *a: 20, stream, 1000, candidates, targets=(0.8, 1.0))
-    _rejected(capsys, check08.smallest_lateness(fall_through_lateness, stream, 1000, candidates, targets=(0.8, 1.0)),
+    assert nb09.smallest_lateness(stream, 1000, 1.0, candidates) == 20
+    assert nb09.smallest_lateness(stream, 1000, 0.8, candidates) == 0  # 50 of 60 in time at once
+    assert check09.smallest_lateness(nb09.smallest_lateness, stream, 1000, candidates, targets=(0.8, 1.0))
+    assert not check09.smallest_lateness(lambda *a: 20, stream, 1000, candidates, targets=(0.8, 1.0))
+    _rejected(capsys, check09.smallest_lateness(fall_through_lateness, stream, 1000, candidates, targets=(0.8, 1.0)),
               "(for target 1)", "returned None")
-    _rejected(capsys, check08.smallest_lateness(lambda *a: (20, 1.0), stream, 1000, candidates, targets=(0.8, 1.0)),
+    _rejected(capsys, check09.smallest_lateness(lambda *a: (20, 1.0), stream, 1000, candidates, targets=(0.8, 1.0)),
               "you returned a tuple of 2 items; expected a number")
 
     event = json.loads(_batch(count=1, invalid=0)[0].value)
-    assert check08.upgrade(nb08.upgrade, event)
-    assert not check08.upgrade(lambda e, km, v: {**e, "odometer_km": km, "battery_v": v}, event)  # no version: dropped
-    assert not check08.upgrade(lambda e, km, v: e.update(schema_version=2, odometer_km=km, battery_v=v) or e, dict(event))
-    _rejected(capsys, check08.upgrade(lambda e, km, v: e.update(schema_version=2, odometer_km=km, battery_v=v), dict(event)),
+    assert check09.upgrade(nb09.upgrade, event)
+    assert not check09.upgrade(lambda e, km, v: {**e, "odometer_km": km, "battery_v": v}, event)  # no version: dropped
+    assert not check09.upgrade(lambda e, km, v: e.update(schema_version=2, odometer_km=km, battery_v=v) or e, dict(event))
+    _rejected(capsys, check09.upgrade(lambda e, km, v: e.update(schema_version=2, odometer_km=km, battery_v=v), dict(event)),
               "returned None")
-    _rejected(capsys, check08.upgrade(lambda e, km, v: {**e, "schema_version": 2, "at": datetime.now(timezone.utc)}, event),
+    _rejected(capsys, check09.upgrade(lambda e, km, v: {**e, "schema_version": 2, "at": datetime.now(timezone.utc)}, event),
               "cannot be written as JSON")
-    _rejected(capsys, check08.upgrade(lambda e, km, v: [e, km, v], event), "expected a dict")
+    _rejected(capsys, check09.upgrade(lambda e, km, v: [e, km, v], event), "expected a dict")
 
 
 def test_sandbox_gives_a_fresh_namespace_each_time(services):

@@ -374,18 +374,18 @@ def _good_event():
 
 def _run_pure_check(exercise, student):
     """Run a check that needs no services with `student` as the student's function."""
-    from labkit.teach.checks import nb01, nb02, nb07, nb08
+    from labkit.teach.checks import nb01, nb02, nb08, nb09
 
     now, good = _good_event()
     keys = [f"CAR_{i:03d}" for i in range(1, 11) for _ in range(60)] + ["CAR_007"] * 540
     runs = {
         "01.2": lambda: nb01.negative_speed(student, good),
         "02.1": lambda: nb02.city_rule(student, good, now),
-        "07.1": lambda: nb07.range_assignment(student),
-        "07.2": lambda: nb07.hot_key(student, keys, 4),
-        "07.3": lambda: nb07.partitions_for(student),
-        "08.1": lambda: nb08.smallest_lateness(student, _tunnel_stream(), 1000, [0, 2, 5, 10, 20, 30], targets=(0.8, 1.0)),
-        "08.2": lambda: nb08.upgrade(student, dict(good, schema_version=1)),
+        "08.1": lambda: nb08.range_assignment(student),
+        "08.2": lambda: nb08.hot_key(student, keys, 4),
+        "08.3": lambda: nb08.partitions_for(student),
+        "09.1": lambda: nb09.smallest_lateness(student, _tunnel_stream(), 1000, [0, 2, 5, 10, 20, 30], targets=(0.8, 1.0)),
+        "09.2": lambda: nb09.upgrade(student, dict(good, schema_version=1)),
     }
     return runs[exercise]()
 
@@ -393,11 +393,11 @@ def _run_pure_check(exercise, student):
 @pytest.mark.parametrize("exercise, student", [
     ("01.2", lambda event: None),
     ("02.1", _city_rule_without_final_return),
-    ("07.1", lambda partitions, workers: None),
-    ("07.2", lambda keys, partitions: None),
-    ("07.3", lambda rate, per_worker_rate, headroom: None),
-    ("08.1", fall_through_lateness),
-    ("08.2", _upgrade_in_place),
+    ("08.1", lambda partitions, workers: None),
+    ("08.2", lambda keys, partitions: None),
+    ("08.3", lambda rate, per_worker_rate, headroom: None),
+    ("09.1", fall_through_lateness),
+    ("09.2", _upgrade_in_place),
 ])
 def test_checks_report_none_as_a_forgotten_return(capsys, exercise, student):
     assert _run_pure_check(exercise, student) is False
@@ -408,7 +408,7 @@ def test_checks_report_none_as_a_forgotten_return(capsys, exercise, student):
 
 
 def test_a_stub_is_still_not_attempted_in_every_pure_check(capsys):
-    for exercise in ("01.2", "02.1", "07.1", "07.2", "07.3", "08.1", "08.2"):
+    for exercise in ("01.2", "02.1", "08.1", "08.2", "08.3", "09.1", "09.2"):
         assert _run_pure_check(exercise, stub_with_any_arguments) is False
         assert capsys.readouterr().out.startswith(f"⏳ {exercise}")
 
@@ -420,8 +420,8 @@ def stub_with_any_arguments(*args):
 # --- hints are there from the start ----------------------------------------------------
 
 
-EXERCISES = ["00.1", "00.2", "01.1", "01.2", "01.3", "02.1", "02.2", "02.3", "02.4", "03.1", "03.2", "03.3", "04.1", "04.2", "04.3",
-             "05.1", "05.2", "06.1", "06.2", "07.1", "07.2", "07.3", "08.1", "08.2", "08.3"]
+EXERCISES = ["00.1", "00.2", "01.1", "01.2", "01.3", "02.1", "02.2", "02.3", "03.1", "03.2", "03.3", "04.1", "05.1", "05.2", "05.3",
+             "06.1", "06.2", "07.1", "07.2", "08.1", "08.2", "08.3", "09.1", "09.2", "09.3"]
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
@@ -543,16 +543,16 @@ def test_01_1_a_partition_the_topic_does_not_have_is_wrong_not_read(capsys, no_k
     ("01.2", lambda e: dict(e, speed=-1), "you returned a dict; expected bytes"),
     ("02.1", lambda raw, now: True, "you returned True/False; expected a Verdict"),
     ("02.1", lambda raw, now: {"ok": True}, "you returned a dict; expected a Verdict"),
-    ("07.1", lambda n, ws: {w: 1 for w in ws}, "whose value for key 'w1' is an int"),
-    ("07.1", lambda n, ws: [[0, 1], [2], [3]], "you returned a list of 3 items; expected a dict"),
-    ("07.1", lambda n, ws: {w: (p for p in range(n)) for w in ws}, "is a generator"),
-    ("07.2", lambda ks, n: "CAR_007", "you returned a string; expected a (key, share) pair"),
-    ("07.2", lambda ks, n: ("CAR_007", 0.5, 3), "a tuple of 3 items"),
-    ("07.2", lambda ks, n: ("CAR_007", "50%"), "whose item 1 is a string"),
-    ("07.3", lambda r, p, h: [r / p], "you returned a list of 1 item; expected a number"),
-    ("08.1", lambda s, d, t, c: (20, 1.0), "you returned a tuple of 2 items; expected a number"),
-    ("08.2", lambda e, km, v: [e, km, v], "you returned a list of 3 items; expected a dict"),
-    ("08.2", lambda e, km, v: {**e, "schema_version": 2, "odometer_km": km, "battery_v": v, "at": object()},
+    ("08.1", lambda n, ws: {w: 1 for w in ws}, "whose value for key 'w1' is an int"),
+    ("08.1", lambda n, ws: [[0, 1], [2], [3]], "you returned a list of 3 items; expected a dict"),
+    ("08.1", lambda n, ws: {w: (p for p in range(n)) for w in ws}, "is a generator"),
+    ("08.2", lambda ks, n: "CAR_007", "you returned a string; expected a (key, share) pair"),
+    ("08.2", lambda ks, n: ("CAR_007", 0.5, 3), "a tuple of 3 items"),
+    ("08.2", lambda ks, n: ("CAR_007", "50%"), "whose item 1 is a string"),
+    ("08.3", lambda r, p, h: [r / p], "you returned a list of 1 item; expected a number"),
+    ("09.1", lambda s, d, t, c: (20, 1.0), "you returned a tuple of 2 items; expected a number"),
+    ("09.2", lambda e, km, v: [e, km, v], "you returned a list of 3 items; expected a dict"),
+    ("09.2", lambda e, km, v: {**e, "schema_version": 2, "odometer_km": km, "battery_v": v, "at": object()},
      "cannot be written as JSON"),
 ])
 def test_pure_checks_name_the_type_expected(capsys, exercise, student, words):
@@ -570,7 +570,7 @@ def json_bytes(x):
 
 def test_04_1_a_function_that_is_not_the_app_is_named(capsys):
     from labkit.config import Settings
-    from labkit.teach.checks import nb05
+    from labkit.teach.checks import nb06
 
     def add_route(app):
         @app.get("/stats/max_speed")
@@ -579,10 +579,10 @@ def test_04_1_a_function_that_is_not_the_app_is_named(capsys):
 
         return max_speed  # the route, not the app
 
-    assert nb05.max_speed_route(add_route, Settings.from_env(), "CAR_001", {"from": "0", "to": "1"}) is False
+    assert nb06.max_speed_route(add_route, Settings.from_env(), "CAR_001", {"from": "0", "to": "1"}) is False
     out = capsys.readouterr().out
-    assert out.startswith("✘ 05.1 max speed endpoint: you returned a function; expected the FastAPI app")
-    assert nb05.max_speed_route(lambda app: None, Settings.from_env(), "CAR_001", {"from": "0", "to": "1"}) is False
+    assert out.startswith("✘ 06.1 max speed endpoint: you returned a function; expected the FastAPI app")
+    assert nb06.max_speed_route(lambda app: None, Settings.from_env(), "CAR_001", {"from": "0", "to": "1"}) is False
     assert "returned None: did you forget `return`?" in capsys.readouterr().out
 
 

@@ -1,76 +1,231 @@
-"""Checks for notebook 06's exercises (read dashboards)."""
+"""Checks for notebook 06's exercises (serve API).
+
+Both checks build the app under test with settings of their own: its telemetry collection is
+a scratch one, filled by the check and dropped afterwards (`_scratch`). In it, the known car
+has readings inside the asked range and faster ones just before it, at exactly its end and
+after it; another car is faster inside the range; a third has readings only outside it. So
+an endpoint that ignores `from` or `to`, keeps the reading at `to` (`$lte`), leaves out the
+one at `from` (`$gt`), ignores `car_id`, or reads some other collection gives an answer that
+differs from the right one, and the message says how. The reference endpoint, the reference
+test and the broken endpoints live in `labkit.teach.solutions.nb06`, out of the student's sight.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from labkit.config import Settings
-from labkit.ops import clients, kafka_io
-from labkit.teach import exercises
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
-PER_TYPE = "06.1 anomalies per type"
-LAG = "06.2 total lag"
+from labkit import contract
+from labkit.api import create_app
+from labkit.api.params import time_range
+from labkit.config import Settings
+from labkit.ops import clients
+from labkit.store.mongo import event_document
+from labkit.teach import exercises
+from labkit.teach.solutions import nb06 as reference
+
+ROUTE = "06.1 max speed endpoint"
+TEST = "06.2 its test"
 
 HINTS = exercises.register_hints({
-    PER_TYPE: "one aggregation: $match the time range, $group by type counting with {'$sum': 1}, "
-              "then turn the rows into a dict",
-    LAG: "a partition's lag is its end offset minus the group's committed offset (None: nothing committed "
-         "yet, so all of it): consumer.end_offsets() and consumer.committed(), over partitions_for_topic()",
+    ROUTE: "$match the car_id and a timestamp in the datetimes time_range gives ($gte the start, $lt the end), "
+           "$group with $max of speed; no row: raise HTTPException(404, ...). Read the app's collection "
+           "through its dependencies Db and SettingsDep",
+    TEST: "a right endpoint is right in every case: the known car's status and max_speed (== expected) in "
+          "[frm, to), and the status for 'CAR_404'; ask with client.get(path, params={...}), "
+          "combine the comparisons with and, return the result",
 })
 
-COUNTS = exercises.dict_of(exercises.ANYTHING, exercises.INTEGER, "a dict {anomaly type: count}")
+APP = exercises.of_type(FastAPI, what="the FastAPI app, with your route added (return app)")
+VERDICT = exercises.of_type(bool, what="True or False (return the comparison; do not assert)")
+
+#: The known car's highest speed in [from, to): the reading at exactly `from`.
+IN_RANGE_MAX = 120.0
+#: What an endpoint answers for the known car when it makes one of the classic mistakes
+#: (the speeds of `_readings`), and what to tell the student then.
+MISTAKES = {
+    250.0: "your max_speed counts readings after `to`",
+    240.0: "your max_speed counts readings before `from`",
+    230.0: "your max_speed counts the reading at exactly `to`, which the range [from, to) leaves out",
+    150.0: "your max_speed counts other cars' readings",
+    95.5: "your max_speed leaves out the reading at exactly `from`, which the range [from, to) includes",
+}
+UNKNOWN = "CAR_404"
+WRONG_COLLECTION = (" (the app's telemetry collection has readings of this car in the range: does your route read "
+                    "the collection the app's settings name, through Db and SettingsDep, and compare dates with dates?)")
+
+#: The broken endpoints a test must fail, as the message names them (never their code).
+BROKEN = {
+    "one that ignores `from` and `to`": reference.add_route_ignoring_range,
+    "one whose max_speed is another number (the average speed)": reference.add_route_with_wrong_value,
+    "one that never answers 404": reference.add_broken_route,
+}
 
 
-def _scratch_anomalies(start: datetime, end: datetime) -> list[dict]:
-    """Anomalies inside [start, end) and just outside it: before `start`, exactly at `end`
-    (which `$lt` leaves out) and after, with one type found only outside, so an aggregation
-    without the range filter, or with `$lte`, gives other counts."""
-    inside = [("overspeed", 5), ("engine_overheat", 3), ("low_fuel", 1)]
-    outside = [("overspeed", start - timedelta(seconds=1)), ("engine_overheat", end), ("gps_jump", end),
-               ("low_fuel", end + timedelta(minutes=1)), ("overspeed", start - timedelta(hours=1))]
-    step = (end - start) / 20
-    docs = [{"type": kind, "car_id": f"CAR_{i % 3 + 1:03d}", "timestamp": start + i * step}
-            for kind, count in inside for i in range(count)]
-    docs += [{"type": kind, "car_id": "CAR_001", "timestamp": moment} for kind, moment in outside]
-    return docs
+@dataclasses.dataclass(frozen=True)
+class _Scratch:
+    """An app's settings whose telemetry collection is a scratch one, and the cars in it."""
+
+    settings: Settings
+    car: str  # readings inside the range, and faster ones outside it
+    other: str  # one reading inside the range, faster than the known car's
+    outside: str  # readings only outside the range
 
 
-@exercises.graded(PER_TYPE)
-def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime) -> bool:
-    """06.1: {type: count} over [start, end), on a scratch collection the check fills with
-    anomalies inside the range and just outside it; compared with a count made in Python."""
-    client = clients.mongo_client(settings)
+def _scratch(settings: Settings, car: str) -> _Scratch:
+    """Names only (pure): the scratch collection sits beside the telemetry one, in the same database."""
+    name = f"scratch06_{uuid.uuid4().hex[:8]}_{settings.collections.telemetry}"
+    collections = dataclasses.replace(settings.collections, telemetry=name)
+    other, outside = [c for c in ("CAR_901", "CAR_902", "CAR_903") if c != car][:2]
+    return _Scratch(settings.replace(collections=collections), car, other, outside)
+
+
+def _readings(s: _Scratch, start: datetime, end: datetime) -> list[dict]:
+    """Documents shaped as the processor stores them (labkit.store.mongo.event_document)."""
+    second = timedelta(seconds=1)
+    middle = contract.from_ms(contract.to_ms(start + (end - start) / 2))  # on a whole millisecond, as stored
+    rows = [(s.car, start - 60 * second, 240.0),  # before `from`
+            (s.car, start, IN_RANGE_MAX),  # at exactly `from`: in the range, the fastest there
+            (s.car, middle, 95.5),
+            (s.car, end - second, 80.0),
+            (s.car, end, 230.0),  # at exactly `to`: outside [from, to)
+            (s.car, end + 60 * second, 250.0),  # after `to`
+            (s.other, middle, 150.0),
+            (s.outside, start - 30 * second, 170.0),
+            (s.outside, end, 180.0)]
+    return [event_document({"car_id": car, "timestamp": at, "speed": speed, "rpm": 1000 + 20 * speed,
+                            "engine_temp": 90.0, "fuel_level": 50.0, "latitude": 52.52, "longitude": 13.40,
+                            "event_id": f"{car}-{seq}", "seq": seq})
+            for seq, (car, at, speed) in enumerate(rows, start=1)]
+
+
+@contextmanager
+def _filled(s: _Scratch, rng: dict) -> Iterator[None]:
+    """The scratch collection with its readings for the range `rng`; dropped afterwards."""
+    start, end = time_range(rng["from"], rng["to"])
+    client = clients.mongo_client(s.settings)
+    collection = client[s.settings.mongodb_db][s.settings.collections.telemetry]
     try:
-        db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_06_1"
-        docs = _scratch_anomalies(start, end)
-        db[name].drop()
-        db[name].insert_many([dict(d) for d in docs])
-        expected = dict(Counter(d["type"] for d in docs if start <= d["timestamp"] < end))
-        answer = exercises.attempt(func, db, name, start, end)
-        db[name].drop()
+        collection.insert_many(_readings(s, start, end))
+        yield
     finally:
-        client.close()
-    if not exercises.expect_type(PER_TYPE, answer, COUNTS):
-        return False
-    return exercises.check(PER_TYPE, dict(answer), expected)
+        try:
+            collection.drop()
+        finally:
+            client.close()
 
 
-@exercises.graded(LAG)
-def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
-    """06.2: the student's lag equals the broker's end offsets minus the group's commits."""
-    # Make some lag first, so that `return 0` cannot pass: messages nobody has processed.
-    producer = clients.kafka_producer(settings)
-    for i in range(7):
-        producer.send(topic, key=f"CAR_{i + 1:03d}".encode(), value=b'{"note": "waiting for a processor"}')
-    producer.flush()
-    producer.close()
-    consumer = clients.kafka_consumer(settings, group_id=group)
+class _Problem(str):
+    """What came instead of a max_speed (e.g. "your answer is not JSON"): never equal to a number."""
+
+
+def _answer(response) -> tuple[int, object]:
+    """(status code, max_speed) of a response; max_speed only for a 200, else None."""
+    if response.status_code != 200:
+        return response.status_code, None
     try:
-        answer = exercises.attempt(func, consumer, topic)
-    finally:
-        consumer.close(autocommit=False)
-    if not exercises.expect_type(LAG, answer, exercises.of_type(float, what="a number (the lag summed over partitions)")):
+        body = response.json()
+    except ValueError:
+        return 200, _Problem("your answer is not JSON")
+    if not isinstance(body, dict):
+        return 200, _Problem("your answer is not a JSON object")
+    if "max_speed" not in body:
+        return 200, _Problem("your answer has no `max_speed` key")
+    return 200, body["max_speed"]
+
+
+def _cases(s: _Scratch, rng: dict) -> dict[str, tuple[dict, tuple[int, float | None]]]:
+    """Each case's query parameters and the right (status, max_speed)."""
+    return {
+        "known car": ({"car_id": s.car, **rng}, (200, IN_RANGE_MAX)),
+        "another car": ({"car_id": s.other, **rng}, (200, 150.0)),
+        "car with readings only outside the range": ({"car_id": s.outside, **rng}, (404, None)),
+        "unknown car": ({"car_id": UNKNOWN, **rng}, (404, None)),
+        "reversed range": ({"car_id": s.car, "from": rng["to"], "to": rng["from"]}, (422, None)),
+    }
+
+
+def _what_is_wrong(got: dict, expected: dict) -> str:
+    """One line: each wrong case, and what is wrong with it."""
+    said, told_collection = [], False
+    for case in expected:
+        if not exercises.same(got[case], expected[case]):
+            text = _wrong_case(case, got[case], expected[case])
+            if (got[case][0], expected[case][0]) == (404, 200) and not told_collection:  # said once
+                text, told_collection = text + WRONG_COLLECTION, True
+            said.append(text)
+    return "; ".join(said)
+
+
+def _wrong_case(case: str, got: tuple, expected: tuple) -> str:
+    (status, value), (right_status, right_value) = got, expected
+    if status != right_status:
+        return f"{case}: your endpoint answered {status} where the exercise asks for {right_status}"
+    if isinstance(value, _Problem):
+        return f"{case}: {value}"
+    mistake = next((why for speed, why in MISTAKES.items() if exercises.same(value, speed)), None)
+    if case == "known car" and mistake:
+        return f"{case}: {mistake}"
+    return f"{case}: your max_speed is wrong ({exercises.describe_difference(value, right_value)})"
+
+
+@exercises.graded(ROUTE)
+def max_speed_route(add_route, settings: Settings, car: str, rng: dict) -> bool:
+    """06.1: the student's endpoint, on an app whose telemetry collection is a scratch one,
+    answers each case (`_cases`) as the contract says. An error in the student's endpoint
+    comes out of TestClient and is reported as theirs, with its line."""
+    s = _scratch(settings, car)
+    app = exercises.attempt(add_route, create_app(s.settings))
+    if not exercises.expect_type(ROUTE, app, APP):
         return False
-    expected = sum(kafka_io.consumer_lag(settings, group, topic).values())
-    return exercises.check(LAG, answer, expected)
+    cases = _cases(s, rng)
+    expected = {case: right for case, (_, right) in cases.items()}
+
+    def answers(client) -> dict:
+        return {case: _answer(client.get("/stats/max_speed", params=params)) for case, (params, _) in cases.items()}
+
+    with _filled(s, rng), TestClient(app) as student:
+        got = exercises.attempt(answers, student)  # whatever raises here, raised in the student's endpoint
+    if isinstance(got, dict) and not exercises.same(got, expected):
+        return exercises.wrong(ROUTE, _what_is_wrong(got, expected))
+    return exercises.check(ROUTE, got, expected)
+
+
+@exercises.graded(TEST)
+def max_speed_test(student_test, settings: Settings, car: str, rng: dict) -> bool:
+    """06.2: the student's test passes the reference endpoint and fails each broken one
+    (`BROKEN`), all over the same scratch data. It is given a TestClient, the known car,
+    its highest speed in the range, and the range."""
+    s = _scratch(settings, car)
+    args = (s.car, IN_RANGE_MAX, rng["from"], rng["to"])
+
+    def verdict_on(add_route):
+        with TestClient(add_route(create_app(s.settings))) as client:
+            return exercises.attempt(student_test, client, *args)
+
+    with _filled(s, rng):
+        on_good = verdict_on(reference.add_max_speed_route)
+        if on_good is None:
+            return exercises.wrong(TEST, "your test returned None: a test here returns True or False "
+                                         "(return the comparison; do not assert)")
+        if not exercises.expect_type(TEST, on_good, VERDICT, case="on the correct endpoint"):
+            return False
+        if not on_good:
+            return exercises.wrong(TEST, "your test fails the correct endpoint, which answers the known car in "
+                                         "[frm, to) with 200 and `expected`, and 'CAR_404' with 404")
+        verdicts = {"correct endpoint": on_good}
+        for broken, add_route in BROKEN.items():
+            verdicts[broken] = verdict_on(add_route)
+            if not exercises.expect_type(TEST, verdicts[broken], VERDICT, case=f"on the broken endpoint {broken}"):
+                return False
+    let_through = [broken for broken in BROKEN if verdicts[broken]]
+    if let_through:
+        some = "a broken endpoint" if len(let_through) == 1 else f"{len(let_through)} broken endpoints"
+        return exercises.wrong(TEST, f"your test lets {some} through: {'; '.join(let_through)}")
+    return exercises.check(TEST, verdicts, {"correct endpoint": True, **{broken: False for broken in BROKEN}})

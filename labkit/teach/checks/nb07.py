@@ -1,66 +1,78 @@
-"""Checks for notebook 07's exercises (scale out)."""
+"""Checks for notebook 07's exercises (read dashboards)."""
 
 from __future__ import annotations
 
-from labkit.teach import exercises
-from labkit.teach.solutions import nb07 as reference
+from collections import Counter
+from datetime import datetime, timedelta
 
-RANGE = "07.1 range assignment"
-HOT_KEY = "07.2 hot key"
-PARTITIONS = "07.3 partition count"
+from labkit.config import Settings
+from labkit.ops import clients, kafka_io
+from labkit.teach import exercises
+
+PER_TYPE = "07.1 anomalies per type"
+LAG = "07.2 total lag"
 
 HINTS = exercises.register_hints({
-    RANGE: "workers in sorted order each take a run of consecutive partitions; divmod(partitions, "
-           "number of workers) gives the length of a run and how many workers take one more",
-    HOT_KEY: "find the busiest partition first (kafka_io.partition_for_key, collections.Counter), then "
-             "the key that sends the most messages to it; the share is of all the messages",
-    PARTITIONS: "each partition is read by at most one worker, so you need as many partitions as the "
-                "workers that rate times headroom takes; a part of a worker is a whole worker",
+    PER_TYPE: "one aggregation: $match the time range, $group by type counting with {'$sum': 1}, "
+              "then turn the rows into a dict",
+    LAG: "a partition's lag is its end offset minus the group's committed offset (None: nothing committed "
+         "yet, so all of it): consumer.end_offsets() and consumer.committed(), over partitions_for_topic()",
 })
 
-#: The cases 07.1 tries: the notebook's topic with 3 workers, more workers than partitions,
-#: and a partition count that does not divide evenly.
-ASSIGNMENT_CASES = [(4, ["w1", "w2", "w3"]), (4, ["w3", "w1", "w2", "w4", "w5"]), (10, ["b", "a", "c"])]
-
-ASSIGNMENT = exercises.dict_of(exercises.ANYTHING, exercises.list_of(exercises.INTEGER),
-                               "a dict {worker: [partitions]}")
-KEY_AND_SHARE = exercises.pair(exercises.TEXT, exercises.NUMBER, "a (key, share) pair: a string and a number from 0 to 1")
-COUNT = exercises.of_type(float, what="a number of partitions")
+COUNTS = exercises.dict_of(exercises.ANYTHING, exercises.INTEGER, "a dict {anomaly type: count}")
 
 
-@exercises.graded(RANGE)
-def range_assignment(func) -> bool:
-    """07.1: the student's assignor against Kafka's range rule on every case."""
-    answers, expected = {}, {}
-    for partitions, workers in ASSIGNMENT_CASES:
-        case = f"{partitions} partitions, workers {workers}"
-        answer = exercises.attempt(func, partitions, list(workers))
-        if not exercises.expect_type(RANGE, answer, ASSIGNMENT, case=f"for {case}"):
-            return False
-        answers[case] = {w: list(p) for w, p in answer.items()}
-        expected[case] = reference.range_assignment(partitions, workers)
-    return exercises.check(RANGE, answers, expected)
+def _scratch_anomalies(start: datetime, end: datetime) -> list[dict]:
+    """Anomalies inside [start, end) and just outside it: before `start`, exactly at `end`
+    (which `$lt` leaves out) and after, with one type found only outside, so an aggregation
+    without the range filter, or with `$lte`, gives other counts."""
+    inside = [("overspeed", 5), ("engine_overheat", 3), ("low_fuel", 1)]
+    outside = [("overspeed", start - timedelta(seconds=1)), ("engine_overheat", end), ("gps_jump", end),
+               ("low_fuel", end + timedelta(minutes=1)), ("overspeed", start - timedelta(hours=1))]
+    step = (end - start) / 20
+    docs = [{"type": kind, "car_id": f"CAR_{i % 3 + 1:03d}", "timestamp": start + i * step}
+            for kind, count in inside for i in range(count)]
+    docs += [{"type": kind, "car_id": "CAR_001", "timestamp": moment} for kind, moment in outside]
+    return docs
 
 
-@exercises.graded(HOT_KEY)
-def hot_key(func, keys: list[str], partitions: int) -> bool:
-    """07.2: the hot key and its partition's share of the messages."""
-    answer = exercises.attempt(func, list(keys), partitions)
-    if not exercises.expect_type(HOT_KEY, answer, KEY_AND_SHARE):
+@exercises.graded(PER_TYPE)
+def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime) -> bool:
+    """07.1: {type: count} over [start, end), on a scratch collection the check fills with
+    anomalies inside the range and just outside it; compared with a count made in Python."""
+    client = clients.mongo_client(settings)
+    try:
+        db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_07_1"
+        docs = _scratch_anomalies(start, end)
+        db[name].drop()
+        db[name].insert_many([dict(d) for d in docs])
+        expected = dict(Counter(d["type"] for d in docs if start <= d["timestamp"] < end))
+        answer = exercises.attempt(func, db, name, start, end)
+        db[name].drop()
+    finally:
+        client.close()
+    if not exercises.expect_type(PER_TYPE, answer, COUNTS):
         return False
-    key, share = reference.hot_key(keys, partitions)
-    return exercises.check(HOT_KEY, (answer[0], round(float(answer[1]), 3)), (key, round(share, 3)))
+    return exercises.check(PER_TYPE, dict(answer), expected)
 
 
-@exercises.graded(PARTITIONS)
-def partitions_for(func) -> bool:
-    """07.3: three rates, so a constant cannot pass."""
-    cases = [(1_000, 450, 2.0), (50_000, 450, 2.0), (1_000_000, 450, 1.5)]
-    answers = {}
-    for case in cases:
-        answer = exercises.attempt(func, *case)
-        if not exercises.expect_type(PARTITIONS, answer, COUNT, case=f"for (rate, per_worker_rate, headroom) = {case}"):
-            return False
-        answers[str(case)] = answer
-    expected = {str(case): reference.partitions_for(*case) for case in cases}
-    return exercises.check(PARTITIONS, answers, expected)
+@exercises.graded(LAG)
+def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
+    """07.2: the student's lag equals the broker's end offsets minus the group's commits."""
+    # Make some lag first, so that `return 0` cannot pass: messages nobody has processed, two in
+    # every partition, so a partition the group never committed has some (it counts whole).
+    producer = clients.kafka_producer(settings)
+    for partition in sorted(kafka_io.end_offsets(settings, topic)):
+        for _ in range(2):
+            producer.send(topic, partition=partition, value=b'{"note": "waiting for a processor"}')
+    producer.flush()
+    producer.close()
+    consumer = clients.kafka_consumer(settings, group_id=group)
+    try:
+        answer = exercises.attempt(func, consumer, topic)
+    finally:
+        consumer.close(autocommit=False)
+    if not exercises.expect_type(LAG, answer, exercises.of_type(float, what="a number (the lag summed over partitions)")):
+        return False
+    expected = sum(kafka_io.consumer_lag(settings, group, topic).values())
+    return exercises.check(LAG, answer, expected)

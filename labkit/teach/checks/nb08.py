@@ -1,154 +1,88 @@
-"""Checks for notebook 08's exercises (time and change)."""
+"""Checks for notebook 08's exercises (scale out)."""
 
 from __future__ import annotations
 
-import copy
-import json
-from datetime import datetime, timezone
-
-from labkit.process.validation import validate
-from labkit.process.windows import FLEET, TOO_LATE, EventTimeWindows
 from labkit.teach import exercises
+from labkit.teach.solutions import nb08 as reference
 
-LATENESS = "08.1 allowed lateness"
-UPGRADE = "08.2 upgrade to version 2"
-WINDOWS = "08.3 count windows by event time"
+RANGE = "08.1 range assignment"
+HOT_KEY = "08.2 hot key"
+PARTITIONS = "08.3 partition count"
 
 HINTS = exercises.register_hints({
-    LATENESS: "try the candidates smallest first: replay the stream through a fresh EventTimeWindows with "
-              "that allowed lateness, count the TOO_LATE answers of add(), and stop at the first candidate "
-              "whose share counted reaches the target",
-    UPGRADE: "return a new dict ({**event, ...}) that says it is version 2: without schema_version a reader "
-             "takes version 1 and drops the fields version 1 does not have",
-    WINDOWS: "one pass, keeping the newest event time seen: a reading's watermark is that newest before it, "
-             "minus the delay; judge its window's end, not its own time, and count on time and late alike. "
-             "bucket_start(event_ms, size_ms) gives the window's start",
+    RANGE: "workers in sorted order each take a run of consecutive partitions; divmod(partitions, "
+           "number of workers) gives the length of a run and how many workers take one more",
+    HOT_KEY: "find the busiest partition first (kafka_io.partition_for_key, collections.Counter), then "
+             "the key that sends the most messages to it; the share is of all the messages",
+    PARTITIONS: "each partition is read by at most one worker, so you need as many partitions as the "
+                "workers that rate times headroom takes; a part of a worker is a whole worker",
 })
 
-SECONDS = exercises.of_type(float, what="a number of seconds (one of the candidates)")
+#: The cases 08.1 tries: the notebook's topic with 3 workers, more workers than partitions,
+#: and a partition count that does not divide evenly.
+ASSIGNMENT_CASES = [(4, ["w1", "w2", "w3"]), (4, ["w3", "w1", "w2", "w4", "w5"]), (10, ["b", "a", "c"])]
+
+ASSIGNMENT = exercises.dict_of(exercises.ANYTHING, exercises.list_of(exercises.INTEGER),
+                               "a dict {worker: [partitions]}")
+KEY_AND_SHARE = exercises.pair(exercises.TEXT, exercises.NUMBER, "a (key, share) pair: a string and a number from 0 to 1")
+COUNT = exercises.of_type(float, what="a number of partitions")
 
 
-def _counted(stream: list[dict], delay_ms: int, lateness_s: int) -> float:
-    windows = EventTimeWindows(delay_ms=delay_ms, allowed_lateness_ms=lateness_s * 1000)
-    too_late = sum(windows.add(0, e["car_id"], e["event_ms"], e["arrival_ms"]) == TOO_LATE for e in stream)
-    return (len(stream) - too_late) / len(stream)
-
-
-@exercises.graded(LATENESS)
-def smallest_lateness(func, stream: list[dict], delay_ms: int, candidates: list[int],
-                      targets: tuple[float, ...] = (0.95, 1.0)) -> bool:
-    """08.1: the student's choice for each of `targets` (two whose answers differ, so that a
-    constant cannot pass), each compared with the smallest candidate whose completeness
-    reaches it (None where no candidate does)."""
-    expected = {t: next((c for c in sorted(candidates) if _counted(stream, delay_ms, c) >= t), None) for t in targets}
-    answers = {}
-    for t in targets:
-        answer = exercises.attempt(func, list(stream), delay_ms, t, list(candidates))
-        kind = exercises.optional(SECONDS) if expected[t] is None else SECONDS
-        if not exercises.expect_type(LATENESS, answer, kind, case=f"for target {t:g}"):
-            return False
-        answers[t] = answer
-    return exercises.check(LATENESS, answers, expected)
-
-
-@exercises.graded(UPGRADE)
-def upgrade(func, event: dict) -> bool:
-    """08.2: the upgraded event passes the validator as version 2 with both new fields, and
-    the student's function leaves its input as it was."""
-    original = copy.deepcopy(event)
-    answer = exercises.attempt(func, event, 1234.5, 13.9)
-    if not exercises.expect_type(UPGRADE, answer, exercises.DICT):
-        return False
-    if event != original:
-        return exercises.wrong(UPGRADE, "your function changed the event it was given; return a new dict")
-    try:
-        raw = json.dumps(answer).encode()
-    except (TypeError, ValueError) as exc:
-        return exercises.wrong(UPGRADE, f"your dict cannot be written as JSON ({type(exc).__name__}: {exc})")
-    verdict = validate(raw, datetime.now(timezone.utc))
-    seen = ({k: verdict.event.get(k) for k in ("schema_version", "odometer_km", "battery_v")} if verdict.ok
-            else {"rejected": verdict.reason})
-    return exercises.check(UPGRADE, seen, {"schema_version": 2, "odometer_km": 1234.5, "battery_v": 13.9})
-
-
-COUNTS_AND_TOO_LATE = exercises.pair(
-    exercises.dict_of(exercises.INTEGER, exercises.INTEGER), exercises.list_of(exercises.DICT),
-    "a pair ({window start (ms): count}, [too-late readings])")
-
-#: 08.3's stream, in arrival order: (car, event ms, arrival ms). Most readings are there to catch
-#: a mistake; the comments give the watermark before it and its verdict with 10 s windows, a
-#: delay of 2 s and an allowed lateness of 5 s (the first of WINDOW_CASES).
-WINDOW_READINGS = [{"car_id": car, "event_ms": event_ms, "arrival_ms": arrival_ms} for car, event_ms, arrival_ms in [
-    ("CAR_001", 0, 200),            # none: on time, exactly at the start of [0, 10)
-    ("CAR_002", 1_000, 1_200),      # -2000: on time
-    ("CAR_001", 9_000, 9_200),      # -1000: on time
-    ("CAR_002", 10_000, 10_200),    # 7000: on time, exactly at the end of [0, 10): it belongs to [10, 20)
-    ("CAR_001", 9_999, 10_300),     # 8000: out of order within the delay, on time; arrives in [10, 20)
-    ("CAR_001", 13_000, 13_200),    # 8000: on time
-    ("CAR_002", 12_000, 13_400),    # 11000: on time
-    ("CAR_001", 8_000, 14_000),     # 11000: late, counted in [0, 10)
-    ("CAR_002", 21_000, 21_200),    # 11000: on time
-    ("CAR_001", 22_000, 22_200),    # 19000: on time
-    ("CAR_002", 5_000, 22_500),     # 20000: too late for [0, 10); a watermark from this reading's time counts it
-    ("CAR_001", 27_000, 27_200),    # 20000: on time
-    ("CAR_002", 17_000, 27_500),    # 25000: too late, just: 20 s + 5 s is not above 25 s (`>=` counts it)
-    ("CAR_002", 14_000, 27_800),    # 25000: too late (a watermark that moves back to 17 s - 2 s counts it)
-    ("CAR_001", 36_999, 37_100),    # 25000: on time
-    ("CAR_002", 24_000, 37_400),    # 34999: late by 1 ms to spare: too late without the delay, or judged by
-                                    #        its own time (24 s + 5 s), or with a window end 1 ms early
-    ("CAR_001", 38_000, 38_200),    # 34999: on time
-]]
-
-#: (size_ms, delay_ms, lateness_ms): the first the stream is made for; the second is not the
-#: notebook's window size, nor its delay, so an answer must use its arguments.
-WINDOW_CASES = [(10_000, 2_000, 5_000), (4_000, 0, 3_000)]
-
-_READING_FIELDS = ("car_id", "event_ms", "arrival_ms")
-
-
-def _labkit_counts(readings: list[dict], size_ms: int, delay_ms: int, lateness_ms: int) -> tuple[dict, list]:
-    """08.3's answer, from the lab's own code: `EventTimeWindows` on one partition, fleet-wide.
-    Without `advance()` nothing is published, so no window is forgotten and `windows` holds
-    every count. (Arrivals here are never `idle_ms` apart, so the partition never idles.)"""
-    windows = EventTimeWindows(size_ms=size_ms, delay_ms=delay_ms, allowed_lateness_ms=lateness_ms)
-    too_late = [r for r in readings if windows.add(0, r["car_id"], r["event_ms"], r["arrival_ms"]) == TOO_LATE]
-    counts = {start: w.count for (key, start), w in windows.windows.items() if key == FLEET}
-    return counts, too_late
-
-
-def _comparable(answer) -> dict:
-    """A (counts, too_late) pair in the form the check compares: windows that counted nothing
-    left out, and each too-late reading as its three fields (a key the student's code added to
-    a reading is not an error here)."""
-    counts, too_late = answer
-    return {"counts": {start: n for start, n in dict(counts).items() if n != 0},
-            "too late": [{k: r.get(k) for k in _READING_FIELDS} for r in too_late]}
-
-
-@exercises.graded(WINDOWS)
-def count_windows(func) -> bool:
-    """08.3: the student's counts per window and too-late readings, against `EventTimeWindows`'
-    on WINDOW_READINGS, for each of WINDOW_CASES (each call gets its own copy of the readings)."""
+@exercises.graded(RANGE)
+def range_assignment(func) -> bool:
+    """08.1: the student's assignor against Kafka's range rule on every case."""
     answers, expected = {}, {}
-    for size_ms, delay_ms, lateness_ms in WINDOW_CASES:
-        case = f"{size_ms / 1000:g} s windows, delay {delay_ms / 1000:g} s, lateness {lateness_ms / 1000:g} s"
-        answer = exercises.attempt(func, [dict(r) for r in WINDOW_READINGS], size_ms, delay_ms, lateness_ms)
-        if not exercises.expect_type(WINDOWS, answer, COUNTS_AND_TOO_LATE, case=f"for {case}"):
+    for partitions, workers in ASSIGNMENT_CASES:
+        case = f"{partitions} partitions, workers {workers}"
+        answer = exercises.attempt(func, partitions, list(workers))
+        if not exercises.expect_type(RANGE, answer, ASSIGNMENT, case=f"for {case}"):
             return False
-        answers[case] = _comparable(answer)
-        expected[case] = _comparable(_labkit_counts(WINDOW_READINGS, size_ms, delay_ms, lateness_ms))
-    return exercises.check(WINDOWS, answers, expected)
+        answers[case] = {w: list(p) for w, p in answer.items()}
+        expected[case] = reference.range_assignment(partitions, workers)
+    return exercises.check(RANGE, answers, expected)
 
 
-def your_counts(func, readings: list[dict], size_ms: int, delay_ms: int, lateness_ms: int) -> dict | None:
-    """08.3's counts per window from the student's function, for a table beside the real
-    code's; None, said in a line, while it is not written yet or does not return its pair
-    (what is wrong, as the check says it). Never raises."""
-    answer = exercises.attempt(func, list(readings), size_ms, delay_ms, lateness_ms)
-    if answer is exercises.NOT_ATTEMPTED:
-        print("⏳ 08.3: count_windows is not written yet, so the table has the real code's counts only.")
-        return None
-    if not exercises.expect_type(WINDOWS, answer, COUNTS_AND_TOO_LATE, case="on the drive"):
-        print("So the table has the real code's counts only.")
-        return None
-    return dict(answer[0])
+@exercises.graded(HOT_KEY)
+def _keys_in(partition: int, partitions: int, count: int) -> list[str]:
+    """`count` car ids whose messages land in `partition`."""
+    from labkit.ops.kafka_io import partition_for_key
+
+    found = (f"CAR_{i:03d}" for i in range(1, 10_000) if partition_for_key(f"CAR_{i:03d}".encode(), partitions) == partition)
+    return [next(found) for _ in range(count)]
+
+
+def _lone_giant(partitions: int) -> list[str]:
+    """Keys where the most frequent key of all sits alone in a quiet partition, while another
+    partition is busier with four keys: "the most common key" is not the hot key."""
+    giant = _keys_in(0, partitions, 1)[0]
+    crowd = _keys_in(1, partitions, 4)
+    return [giant] * 30 + [crowd[0]] * 15 + [k for k in crowd[1:] for _ in range(10)]
+
+
+def hot_key(func, keys: list[str], partitions: int) -> bool:
+    """08.2: the hot key and its partition's share of the messages, on the notebook's keys and
+    on keys of the check's own whose most frequent key is not in the busiest partition."""
+    cases = {"the notebook's keys": list(keys), "keys where the most frequent is alone": _lone_giant(partitions)}
+    answers, expected = {}, {}
+    for name, case in cases.items():
+        answer = exercises.attempt(func, list(case), partitions)
+        if not exercises.expect_type(HOT_KEY, answer, KEY_AND_SHARE, case=f"for {name}"):
+            return False
+        key, share = reference.hot_key(case, partitions)
+        answers[name], expected[name] = (answer[0], round(float(answer[1]), 3)), (key, round(share, 3))
+    return exercises.check(HOT_KEY, answers, expected)
+
+
+@exercises.graded(PARTITIONS)
+def partitions_for(func) -> bool:
+    """08.3: four rates, so a constant cannot pass; one divides exactly (900 x 2 / 450 = 4
+    partitions), so `int(x) + 1` cannot pass either."""
+    cases = [(1_000, 450, 2.0), (900, 450, 2.0), (50_000, 450, 2.0), (1_000_000, 450, 1.5)]
+    answers = {}
+    for case in cases:
+        answer = exercises.attempt(func, *case)
+        if not exercises.expect_type(PARTITIONS, answer, COUNT, case=f"for (rate, per_worker_rate, headroom) = {case}"):
+            return False
+        answers[str(case)] = answer
+    expected = {str(case): reference.partitions_for(*case) for case in cases}
+    return exercises.check(PARTITIONS, answers, expected)

@@ -51,14 +51,3 @@ def consume_all(consumer, collection, now: datetime) -> int:
         store_events(collection, [r.value for r in records], now)
         consumer.commit()  # after the write: a crash before this line means redelivery, not loss
         read += len(records)
-
-
-def choose_threshold(rows: list[dict], min_precision: float) -> float | None:
-    """Exercise 02.4: of the sweep's rows whose precision reaches `min_precision`, the threshold
-    with the best recall; on equal recall the higher threshold (it flags no more than a lower
-    one, so it has no more false alarms). A row that flagged nothing has precision None and
-    meets no target. None when no row meets it."""
-    meeting = [r for r in rows if r["precision"] is not None and r["precision"] >= min_precision]
-    if not meeting:
-        return None
-    return max(meeting, key=lambda r: (r["recall"], r["threshold"]))["threshold"]

@@ -1,37 +1,22 @@
-"""Solutions for notebook 07 (scale out)."""
+"""Solutions for notebook 07 (read dashboards)."""
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-
-from labkit.ops.kafka_io import partition_for_key
+from datetime import datetime
 
 
-def range_assignment(partitions: int, workers: list[str]) -> dict[str, list[int]]:
-    """Exercise 07.1: Kafka's range assignor for one topic. Workers in sorted order each take
-    a run of consecutive partitions; the first `partitions % len(workers)` take one more.
-    A worker beyond the partition count gets an empty list."""
-    ordered = sorted(workers)
-    share, extra = divmod(partitions, len(ordered))
-    result, start = {}, 0
-    for i, worker in enumerate(ordered):
-        size = share + (1 if i < extra else 0)
-        result[worker] = list(range(start, start + size))
-        start += size
-    return result
+def anomalies_per_type(db, collection: str, start: datetime, end: datetime) -> dict[str, int]:
+    """Exercise 07.1: anomalies per type in [start, end), with one aggregation."""
+    rows = db[collection].aggregate([
+        {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
+        {"$group": {"_id": "$type", "count": {"$sum": 1}}},
+    ])
+    return {r["_id"]: r["count"] for r in rows}
 
 
-def hot_key(keys: list[str], partitions: int) -> tuple[str, float]:
-    """Exercise 07.2: the key that keeps the busiest partition busy, and the share of all
-    messages that partition carries."""
-    by_partition = Counter(partition_for_key(k.encode(), partitions) for k in keys)
-    busiest, load = by_partition.most_common(1)[0]
-    key = Counter(k for k in keys if partition_for_key(k.encode(), partitions) == busiest).most_common(1)[0][0]
-    return key, load / len(keys)
+def total_lag(consumer, topic: str) -> int:
+    """Exercise 07.2: end offset minus committed offset, summed over the topic's partitions."""
+    from kafka import TopicPartition
 
-
-def partitions_for(rate: float, per_worker_rate: float, headroom: float) -> int:
-    """Exercise 07.3: the fewest partitions that let enough workers (one per partition, each
-    doing `per_worker_rate`) keep up with `rate` times `headroom`."""
-    return math.ceil(rate * headroom / per_worker_rate)
+    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    return sum(end - (consumer.committed(tp) or 0) for tp, end in consumer.end_offsets(tps).items())

@@ -1,4 +1,4 @@
-"""Exercise 02.4 (choose a threshold): the solution passes the check, on notebook 02's sweep and
+"""Exercise 04.1 (choose a threshold): the solution passes the check, on notebook 04's sweep and
 on sweeps of the check's own; each classic mistake is rejected with a ✘ line (never a
 traceback); and the solution keeps the contract on random sweeps."""
 
@@ -11,8 +11,8 @@ from labkit.scenarios.tuning import SensorNoise, add_noise, sweep, true_readings
 from labkit.simulate.faults import FaultRates
 from labkit.simulate.simulator import SimConfig, Simulator
 from labkit.teach import exercises
-from labkit.teach.checks import nb02 as check
-from labkit.teach.solutions import nb02 as solution
+from labkit.teach.checks import nb04 as check
+from labkit.teach.solutions import nb04 as solution
 
 pytestmark = pytest.mark.unit
 
@@ -24,7 +24,7 @@ def _rejected(capsys, verdict, *words):
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line[:1] in ("✔", "✘", "⏳")]
     assert verdict is False and lines, out
-    assert lines[-1].startswith("✘ 02.4"), lines[-1]
+    assert lines[-1].startswith("✘ 04.1"), lines[-1]
     assert all(word in lines[-1] for word in words), lines[-1]
     assert "Traceback" not in out
 
@@ -114,7 +114,7 @@ def test_the_checks_own_answers_are_the_solutions():
 
 
 def test_the_notebook_sweep_tells_the_tie_rule_apart(notebook_sweep):
-    """On section 6's own sweep, several thresholds catch every overheat: the answer is the
+    """On section 4's own sweep, several thresholds catch every overheat: the answer is the
     highest of them, not the lowest that meets the target."""
     assert solution.choose_threshold(notebook_sweep, 0.8) != lowest_meeting(notebook_sweep, 0.8)
 
@@ -123,7 +123,7 @@ def test_the_notebook_sweep_tells_the_tie_rule_apart(notebook_sweep):
     (best_f1, ("two rows share the best recall", "the row at 110 has precision 0.88, below the target 0.9")),
     (lowest_meeting, ("two rows share the best recall", "the same recall as the row at 115 and a higher threshold")),
     (first_meeting, ("the same recall", "and a higher threshold")),
-    (highest_meeting, ("section 6's sweep", "has a higher recall")),
+    (highest_meeting, ("section 4's sweep", "has a higher recall")),
     (best_f1_meeting, ("in no order", "has a higher recall than the row at 118")),
     (strictly_above, ("has a higher recall",)),
     (none_meets, ("no row reaches the target", "the row at 135 flagged nothing (precision None)")),
@@ -145,7 +145,7 @@ def test_the_stub_is_not_attempted(capsys, notebook_sweep):
         raise NotImplementedError
 
     assert check.choose_threshold(choose_threshold, notebook_sweep, min_precision=0.9) is False
-    assert capsys.readouterr().out.startswith("⏳ 02.4")
+    assert capsys.readouterr().out.startswith("⏳ 04.1")
 
 
 def test_the_students_function_may_change_its_rows(notebook_sweep):
@@ -162,9 +162,9 @@ def test_the_students_function_may_change_its_rows(notebook_sweep):
 
 
 def test_the_hint_is_there(capsys):
-    exercises.hint("02.4")
+    exercises.hint("04.1")
     out = capsys.readouterr().out
-    assert out.startswith("💡 02.4 ") and "None" in out
+    assert out.startswith("💡 04.1 ") and "None" in out
 
 
 # --- the contract, on random sweeps ------------------------------------------------------------

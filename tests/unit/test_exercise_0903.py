@@ -1,4 +1,4 @@
-"""Exercise 08.3 (count windows by event time, with a watermark): the solution passes the check,
+"""Exercise 09.3 (count windows by event time, with a watermark): the solution passes the check,
 the check rejects each classic mistake with a ✘ line (never a traceback), and the solution
 counts as the lab's own `EventTimeWindows` does on random streams."""
 
@@ -11,8 +11,8 @@ import pytest
 
 from labkit.process.windows import FLEET, TOO_LATE, EventTimeWindows
 from labkit.teach import exercises
-from labkit.teach.checks import nb08 as check
-from labkit.teach.solutions import nb08 as solution
+from labkit.teach.checks import nb09 as check
+from labkit.teach.solutions import nb09 as solution
 
 pytestmark = pytest.mark.unit
 
@@ -22,7 +22,7 @@ def _rejected(capsys, verdict, *words):
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line[:1] in ("✔", "✘", "⏳")]
     assert verdict is False and lines, out
-    assert lines[-1].startswith("✘ 08.3"), lines[-1]
+    assert lines[-1].startswith("✘ 09.3"), lines[-1]
     assert all(word in lines[-1] for word in words), lines[-1]
     assert "Traceback" not in out
 
@@ -131,14 +131,14 @@ def test_the_stub_is_not_attempted(capsys):
         raise NotImplementedError
 
     assert check.count_windows(count_windows) is False
-    assert capsys.readouterr().out.startswith("⏳ 08.3")
+    assert capsys.readouterr().out.startswith("⏳ 09.3")
     assert check.your_counts(count_windows, check.WINDOW_READINGS, 10_000, 2_000, 5_000) is None
     assert "not written yet" in capsys.readouterr().out
 
 
 def test_the_hint_is_there(capsys):
-    exercises.hint("08.3")
-    assert capsys.readouterr().out.startswith("💡 08.3 ")
+    exercises.hint("09.3")
+    assert capsys.readouterr().out.startswith("💡 09.3 ")
 
 
 def _drive(rng, cars=3, seconds=120):
