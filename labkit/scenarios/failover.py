@@ -99,6 +99,11 @@ def leader_failover(cluster: Cluster, topic: str = "lab.failover", events: int =
         producer.flush()
     finally:
         producer.close()
+    # Once the sends are through, the sends no longer hold the samples up: a few of the
+    # partition under its new leader, before the killed node comes back.
+    for _ in range(3):
+        timeline.append(_sample(survivors, topic, time.monotonic() - t0))
+        time.sleep(0.5)
     restarted_at = None
     if restart:
         cluster.start_node(killed)

@@ -173,6 +173,13 @@ def decode_array(value: Any) -> list | np.ndarray:
     return []
 
 
+def _drawn(trace: Mapping) -> bool:
+    """Does the trace draw anything: data points, or (an indicator: a stat panel's big number) a value?"""
+    if trace.get("type") == "indicator":
+        return isinstance(trace.get("value"), (int, float))
+    return max((_size(trace.get(key)) for key in DATA_KEYS), default=0) > 0
+
+
 def _size(value: Any) -> int:
     if isinstance(value, Mapping) and "values" in value:  # table cells: {"values": [...]}
         return _size(value["values"])
@@ -351,7 +358,7 @@ def figure_problems(fig: Mapping, window: tuple[datetime, datetime] | None = Non
     problems = []
     if not traces:
         problems.append("has no traces")
-    elif all(max((_size(trace.get(key)) for key in DATA_KEYS), default=0) == 0 for trace in traces):
+    elif not any(_drawn(trace) for trace in traces):
         problems.append("has only empty traces: nothing is drawn")
     if not title:
         problems.append("has no title")

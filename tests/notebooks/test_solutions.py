@@ -110,6 +110,8 @@ def test_nb01_solutions(pipeline, capsys):
     _rejected(capsys, check01.negative_speed(lambda e: dict(e, speed=-1), events[0]), "you returned a dict; expected bytes")
     _rejected(capsys, check01.negative_speed(lambda e: b"[1]", events[0]), "expected a JSON object")
     _rejected(capsys, check01.negative_speed(lambda e: json.dumps(dict(e, speed="-1")).encode(), events[0]), "speed is negative")
+    _rejected(capsys, check01.negative_speed(lambda e: json.dumps(dict(e, speed=-e["speed"])).encode(), events[0]),
+              "a car standing still")  # -0.0 is not below 0
     assert check01.count_per_partition(nb01.count_per_partition, pipeline, topic)
     assert not check01.count_per_partition(lambda c, t: {0: 1}, pipeline, topic)
     _rejected(capsys, check01.count_per_partition(lambda c, t: {TopicPartition(t, 0): 1}, pipeline, topic),

@@ -62,24 +62,32 @@ def _json(raw: bytes):
 
 @exercises.graded(FAULT)
 def negative_speed(fault, example: dict) -> bool:
-    """01.2: JSON bytes, speed < 0, every other field unchanged."""
-    produced = exercises.attempt(fault, dict(example))
-    if not exercises.expect_type(FAULT, produced, exercises.of_type(bytes, what="bytes (JSON text, encoded)")):
-        return False
-    try:
-        back = json.loads(produced)
-    except ValueError as exc:
-        return exercises.wrong(FAULT, f"your bytes are not JSON ({type(exc).__name__}: {exc}): use json.dumps")
-    if not isinstance(back, dict):
-        return exercises.wrong(FAULT, f"your JSON holds a {type(back).__name__}; expected a JSON object (a dict)")
+    """01.2: JSON bytes, speed < 0, every other field unchanged; for the example and for the
+    same event from a car standing still (speed 0), where `-speed` is -0.0: not below 0, and
+    the validator would store it as a valid reading."""
+    cases = {"the example": dict(example), "a car standing still": dict(example, speed=0.0)}
+    answer, expected = {}, {}
+    for name, event in cases.items():
+        produced = exercises.attempt(fault, dict(event))
+        if not exercises.expect_type(FAULT, produced, exercises.of_type(bytes, what="bytes (JSON text, encoded)"),
+                                     case=f"for {name}"):
+            return False
+        try:
+            back = json.loads(produced)
+        except ValueError as exc:
+            return exercises.wrong(FAULT, f"your bytes are not JSON ({type(exc).__name__}: {exc}): use json.dumps")
+        if not isinstance(back, dict):
+            return exercises.wrong(FAULT, f"your JSON holds a {type(back).__name__}; expected a JSON object (a dict)")
+        speed = back.get("speed")
+        negative = isinstance(speed, (int, float)) and not isinstance(speed, bool) and speed < 0
+        answer[f"speed is negative, for {name}"] = negative
+        answer[f"other fields unchanged, for {name}"] = _others(back) == _others(event)
+        expected[f"speed is negative, for {name}"] = expected[f"other fields unchanged, for {name}"] = True
+    return exercises.check(FAULT, answer, expected)
 
-    def others(event: dict) -> dict:
-        return {k: v for k, v in event.items() if k != "speed"}
 
-    speed = back.get("speed")
-    negative = isinstance(speed, (int, float)) and not isinstance(speed, bool) and speed < 0
-    answer = {"speed is negative": negative, "other fields unchanged": others(back) == others(example)}
-    return exercises.check(FAULT, answer, {"speed is negative": True, "other fields unchanged": True})
+def _others(event: dict) -> dict:
+    return {k: v for k, v in event.items() if k != "speed"}
 
 
 def _append_transactions(settings: Settings, topic: str, partition: int = 0) -> None:

@@ -42,7 +42,6 @@ def range_assignment(func) -> bool:
     return exercises.check(RANGE, answers, expected)
 
 
-@exercises.graded(HOT_KEY)
 def _keys_in(partition: int, partitions: int, count: int) -> list[str]:
     """`count` car ids whose messages land in `partition`."""
     from labkit.ops.kafka_io import partition_for_key
@@ -59,6 +58,7 @@ def _lone_giant(partitions: int) -> list[str]:
     return [giant] * 30 + [crowd[0]] * 15 + [k for k in crowd[1:] for _ in range(10)]
 
 
+@exercises.graded(HOT_KEY)
 def hot_key(func, keys: list[str], partitions: int) -> bool:
     """08.2: the hot key and its partition's share of the messages, on the notebook's keys and
     on keys of the check's own whose most frequent key is not in the busiest partition."""
