@@ -539,7 +539,7 @@ def test_01_1_a_partition_the_topic_does_not_have_is_wrong_not_read(capsys, no_k
 @pytest.mark.parametrize("exercise, student, words", [
     ("01.2", lambda e: str(dict(e, speed=-1)).encode(), "not JSON"),
     ("01.2", lambda e: b"[1, 2]", "a JSON object"),
-    ("01.2", lambda e: json_bytes(dict(e, speed="-5")), "wrong value for key 'speed is negative, for the example'"),
+    ("01.2", lambda e: json_bytes(dict(e, speed="-5")), "wrong value for key 'speed < 0 (example)'"),
     ("01.2", lambda e: dict(e, speed=-1), "you returned a dict; expected bytes"),
     ("02.1", lambda raw, now: True, "you returned True/False; expected a Verdict"),
     ("02.1", lambda raw, now: {"ok": True}, "you returned a dict; expected a Verdict"),

@@ -65,12 +65,12 @@ def negative_speed(fault, example: dict) -> bool:
     """01.2: JSON bytes, speed < 0, every other field unchanged; for the example and for the
     same event from a car standing still (speed 0), where `-speed` is -0.0: not below 0, and
     the validator would store it as a valid reading."""
-    cases = {"the example": dict(example), "a car standing still": dict(example, speed=0.0)}
+    cases = {"example": dict(example), "standing still": dict(example, speed=0.0)}
     answer, expected = {}, {}
     for name, event in cases.items():
         produced = exercises.attempt(fault, dict(event))
         if not exercises.expect_type(FAULT, produced, exercises.of_type(bytes, what="bytes (JSON text, encoded)"),
-                                     case=f"for {name}"):
+                                     case=f"for the {name} case"):
             return False
         try:
             back = json.loads(produced)
@@ -80,9 +80,9 @@ def negative_speed(fault, example: dict) -> bool:
             return exercises.wrong(FAULT, f"your JSON holds a {type(back).__name__}; expected a JSON object (a dict)")
         speed = back.get("speed")
         negative = isinstance(speed, (int, float)) and not isinstance(speed, bool) and speed < 0
-        answer[f"speed is negative, for {name}"] = negative
-        answer[f"other fields unchanged, for {name}"] = _others(back) == _others(event)
-        expected[f"speed is negative, for {name}"] = expected[f"other fields unchanged, for {name}"] = True
+        answer[f"speed < 0 ({name})"] = negative
+        answer[f"other fields unchanged ({name})"] = _others(back) == _others(event)
+        expected[f"speed < 0 ({name})"] = expected[f"other fields unchanged ({name})"] = True
     return exercises.check(FAULT, answer, expected)
 
 
