@@ -71,12 +71,8 @@ def attempt(func: Callable[..., Any], *args, **kwargs) -> Any:
     """
     try:
         return func(*args, **kwargs)
-    except NotImplementedError as exc:
-        if _raised_by_the_stub(func, exc):
-            return NOT_ATTEMPTED
-        return _Failed(exc)
     except Exception as exc:  # a bug in the attempt: report it, do not stop the notebook
-        return _Failed(exc)
+        return _outcome_of(func, exc)
 
 
 async def attempt_async(func: Callable[..., Any], *args, **kwargs) -> Any:
@@ -86,12 +82,16 @@ async def attempt_async(func: Callable[..., Any], *args, **kwargs) -> Any:
     try:
         outcome = func(*args, **kwargs)
         return await outcome if inspect.isawaitable(outcome) else outcome
-    except NotImplementedError as exc:
-        if _raised_by_the_stub(func, exc):
-            return NOT_ATTEMPTED
-        return _Failed(exc)
     except Exception as exc:  # a bug in the attempt: report it, do not stop the notebook
-        return _Failed(exc)
+        return _outcome_of(func, exc)
+
+
+def _outcome_of(func: Callable[..., Any], exc: Exception) -> Any:
+    """What an attempt that raised `exc` amounts to: NOT_ATTEMPTED for the stub's own
+    NotImplementedError, a failure object for anything else."""
+    if isinstance(exc, NotImplementedError) and _raised_by_the_stub(func, exc):
+        return NOT_ATTEMPTED
+    return _Failed(exc)
 
 
 def _raised_by_the_stub(func: Callable[..., Any], exc: BaseException) -> bool:

@@ -23,17 +23,13 @@ from labkit.teach.checks import nb07 as check07
 from labkit.teach.checks import nb08 as check08
 from labkit.teach.checks import nb09 as check09
 from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb07, nb08, nb09
-from tests.wrong_answers import fall_through_lateness
+from tests.wrong_answers import assert_rejected, fall_through_lateness
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def _rejected(capsys, verdict, *words):
-    """The check returned False and its last verdict line is a ✘ (not ⏳) holding `words`."""
-    lines = [line for line in capsys.readouterr().out.splitlines() if line[:1] in ("✔", "✘", "⏳")]
-    assert verdict is False and lines, lines
-    assert lines[-1].startswith("✘ "), lines[-1]
-    assert all(word in lines[-1] for word in words), lines[-1]
+    assert_rejected(capsys, verdict, *words)
 
 
 def _batch(cars=4, count=300, invalid=0.05, seed=12):
@@ -410,8 +406,10 @@ def test_nb03_commit_on_revoke(pipeline, capsys):
 
 
 def _copier(commit_offsets):
-    """A copier that commits its offsets with the consumer (`commit_offsets` is "before" or
-    "after" the transaction's commit) instead of inside the transaction."""
+    """A copier that gets its offsets wrong: commits them with the consumer ("before" or
+    "after" the transaction's commit) instead of inside the transaction, or ("off by one")
+    sends the last record's offset into the transaction instead of the next one."""
+    from kafka.structs import OffsetAndMetadata
 
     def copy(consumer, producer, target):
         producer.init_transactions()
@@ -424,6 +422,9 @@ def _copier(commit_offsets):
                 copied += len(records)
             if commit_offsets == "before":
                 consumer.commit()
+            if commit_offsets == "off by one":
+                producer.send_offsets_to_transaction({tp: OffsetAndMetadata(rs[-1].offset, "", -1) for tp, rs in polled.items()},
+                                                     consumer.group_metadata())
             producer.commit_transaction()
             if commit_offsets == "after":
                 consumer.commit()
@@ -432,29 +433,12 @@ def _copier(commit_offsets):
     return copy
 
 
-def _copier_off_by_one(consumer, producer, target):  # sends the last record's offset, not the next one
-    from kafka.structs import OffsetAndMetadata
-
-    producer.init_transactions()
-    copied = 0
-    while polled := consumer.poll(timeout_ms=1000):
-        producer.begin_transaction()
-        for records in polled.values():
-            for record in records:
-                producer.send(target, key=record.key, value=record.value)
-            copied += len(records)
-        producer.send_offsets_to_transaction({tp: OffsetAndMetadata(rs[-1].offset, "", -1) for tp, rs in polled.items()},
-                                             consumer.group_metadata())
-        producer.commit_transaction()
-    return copied
-
-
 def test_nb03_copy_in_a_transaction(pipeline, capsys):
     topic = _loaded_topic(pipeline, pipeline.topics.telemetry + ".copy", partitions=2, count=40)
     assert check03.copy_exactly_once(nb03.copy_exactly_once, pipeline, topic)
     _rejected(capsys, check03.copy_exactly_once(_copier("before"), pipeline, topic), "missing (crash before commit)")
     _rejected(capsys, check03.copy_exactly_once(_copier("after"), pipeline, topic), "duplicated (crash after commit)")
-    _rejected(capsys, check03.copy_exactly_once(_copier_off_by_one, pipeline, topic), "duplicated (crash after commit)")
+    _rejected(capsys, check03.copy_exactly_once(_copier("off by one"), pipeline, topic), "duplicated (crash after commit)")
     _rejected(capsys, check03.copy_exactly_once(lambda c, p, t: p.begin_transaction(), pipeline, topic), "your code raised")
     _rejected(capsys, check03.copy_exactly_once(lambda c, p, t: (p.init_transactions(), p.begin_transaction(), 0)[-1],
                                                 pipeline, topic), "without calling commit_transaction")

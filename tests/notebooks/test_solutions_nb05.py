@@ -16,6 +16,7 @@ from labkit.contract import to_ms
 from labkit.store import queries
 from labkit.teach.checks import nb05 as check
 from labkit.teach.solutions import nb05
+from tests.wrong_answers import assert_rejected
 
 START = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
 END = START + timedelta(seconds=180)
@@ -38,14 +39,7 @@ def practice(db, pipeline):
 
 
 def _rejected(capsys, verdict, *words):
-    """The check returned False, its last verdict line is a ✘ (not ⏳) holding `words`, and no
-    traceback was printed."""
-    out = capsys.readouterr().out
-    lines = [line for line in out.splitlines() if line[:1] in ("✔", "✘", "⏳")]
-    assert verdict is False and lines, lines
-    assert lines[-1].startswith("✘ "), lines[-1]
-    assert all(word in lines[-1] for word in words), lines[-1]
-    assert "Traceback" not in out, out
+    assert_rejected(capsys, verdict, *words, no_traceback=True)
 
 
 def _cases(*pairs):

@@ -16,16 +16,13 @@ from labkit.api.routes import Db, SettingsDep
 from labkit.ops import clients
 from labkit.teach.checks import nb06 as check
 from labkit.teach.solutions import nb06
+from tests.wrong_answers import assert_rejected
 
 CAR = "CAR_002"
 
 
 def _rejected(capsys, verdict, *words):
-    """The check returned False and its last verdict line is a ✘ (not ⏳) holding `words`."""
-    lines = [line for line in capsys.readouterr().out.splitlines() if line[:1] in ("✔", "✘", "⏳")]
-    assert verdict is False and lines, lines
-    assert lines[-1].startswith("✘ "), lines[-1]
-    assert all(word in lines[-1] for word in words), lines[-1]
+    assert_rejected(capsys, verdict, *words)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from labkit.simulate.simulator import SimConfig, Simulator
 from labkit.teach import exercises
 from labkit.teach.checks import nb04 as check
 from labkit.teach.solutions import nb04 as solution
+from tests.wrong_answers import assert_rejected
 
 pytestmark = pytest.mark.unit
 
@@ -20,13 +21,7 @@ START = datetime(2026, 2, 25, 8, 0, tzinfo=timezone.utc)
 
 
 def _rejected(capsys, verdict, *words):
-    """The check returned False and its last verdict line is a ✘ (not ⏳) holding `words`."""
-    out = capsys.readouterr().out
-    lines = [line for line in out.splitlines() if line[:1] in ("✔", "✘", "⏳")]
-    assert verdict is False and lines, out
-    assert lines[-1].startswith("✘ 04.1"), lines[-1]
-    assert all(word in lines[-1] for word in words), lines[-1]
-    assert "Traceback" not in out
+    assert_rejected(capsys, verdict, *words, exercise="04.1", no_traceback=True)
 
 
 @pytest.fixture(scope="module")

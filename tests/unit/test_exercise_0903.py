@@ -13,18 +13,13 @@ from labkit.process.windows import FLEET, TOO_LATE, EventTimeWindows
 from labkit.teach import exercises
 from labkit.teach.checks import nb09 as check
 from labkit.teach.solutions import nb09 as solution
+from tests.wrong_answers import assert_rejected
 
 pytestmark = pytest.mark.unit
 
 
 def _rejected(capsys, verdict, *words):
-    """The check returned False and its last verdict line is a ✘ (not ⏳) holding `words`."""
-    out = capsys.readouterr().out
-    lines = [line for line in out.splitlines() if line[:1] in ("✔", "✘", "⏳")]
-    assert verdict is False and lines, out
-    assert lines[-1].startswith("✘ 09.3"), lines[-1]
-    assert all(word in lines[-1] for word in words), lines[-1]
-    assert "Traceback" not in out
+    assert_rejected(capsys, verdict, *words, exercise="09.3", no_traceback=True)
 
 
 def _by_hand(readings, size_ms, delay_ms, lateness_ms, mistake=""):
