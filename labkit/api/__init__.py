@@ -58,8 +58,11 @@ def create_app(settings: Settings | None = None, sample_lag_every_s: float | Non
             mongo.count_stored_anomalies(db, settings)
         except PyMongoError:  # the API starts without MongoDB; /health says so
             pass
-        app.state.lag_sampler = LagSampler(lambda: kafka_io.lag_by_partition(settings, lag_group, settings.topics.telemetry),
-                                           every_s=sample_lag_every_s or 5.0)
+        lag_reader = kafka_io.LagReader(settings, lag_group) if sample_lag_every_s else None  # connected once
+        app.state.lag_sampler = LagSampler(
+            lambda: (lag_reader.rows(settings.topics.telemetry) if lag_reader
+                     else kafka_io.lag_by_partition(settings, lag_group, settings.topics.telemetry)),
+            every_s=sample_lag_every_s or 5.0)
         app.state.lag_sampling = bool(sample_lag_every_s)
         sampling = asyncio.create_task(app.state.lag_sampler.run()) if sample_lag_every_s else None
         try:
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None, sample_lag_every_s: float | Non
                 sampling.cancel()
                 with suppress(asyncio.CancelledError):
                     await sampling
+                lag_reader.close()
             app.state.mongo.close()
 
     # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the API itself, not from
