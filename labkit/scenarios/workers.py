@@ -189,3 +189,91 @@ def stop_gracefully(process: subprocess.Popen, timeout_s: float = 30.0) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@dataclass(frozen=True)
+class WaitingDrain:
+    """How `workers` threads drained a topic when each batch also waited for another service."""
+
+    workers: int
+    seconds: float  # from the common start until the last worker reached the end
+    messages: int  # read by all of them together (each message once)
+    partitions: dict[str, list[int]]  # worker -> the partitions it read
+
+
+def range_split(partitions: int, count: int) -> list[list[int]]:
+    """Partitions 0..partitions-1 split into `count` runs of consecutive partitions, the first
+    runs one longer when they do not divide evenly (what Kafka's range assignor gives a group
+    of `count` members on one topic). Pure. range_split(4, 3) == [[0, 1], [2], [3]]"""
+    size, extra = divmod(partitions, count)
+    runs, first = [], 0
+    for i in range(count):
+        take = size + (1 if i < extra else 0)
+        runs.append(list(range(first, first + take)))
+        first += take
+    return runs
+
+
+def drain_waiting(settings: Settings, topic: str, count: int, wait_ms: float, batch: int = 50,
+                  timeout_s: float = 120.0) -> WaitingDrain:
+    """`count` workers (threads, each with its own consumer) read `topic` from the beginning to
+    its end, each the partitions a group of `count` would give it (`range_split`), in polls of
+    at most `batch` messages; after each poll a worker waits `wait_ms`, standing for a call to
+    another service (a lookup in a car registry, a write to a database across a network). The
+    clock starts when every consumer is ready. Commits nothing, stores nothing. Raises
+    TimeoutError when a worker has not reached its end after `timeout_s`.
+
+    Threads suffice here: a waiting thread releases Python's lock, so the waits overlap even
+    on one core. The CPU work between the waits does not."""
+    import threading
+
+    from kafka import TopicPartition
+
+    from labkit.ops import clients, kafka_io
+
+    partitions = len(kafka_io.end_offsets(settings, topic))
+    shares = range_split(partitions, count)
+    consumers = []
+    try:
+        for share in shares:
+            consumer = clients.kafka_consumer(settings)
+            tps = [TopicPartition(topic, p) for p in share]
+            if tps:  # a spare (more workers than partitions) reads nothing
+                consumer.assign(tps)
+                consumer.seek_to_beginning(*tps)
+            consumers.append((consumer, tps, consumer.end_offsets(tps) if tps else {}))
+        start = threading.Barrier(count + 1)
+        read = [0] * count
+        failures: list[BaseException] = []
+
+        def work(i: int) -> None:
+            consumer, tps, ends = consumers[i]
+            start.wait()
+            deadline = time.monotonic() + timeout_s
+            try:
+                while any(consumer.position(tp) < ends[tp] for tp in tps):
+                    polled = consumer.poll(timeout_ms=1000, max_records=batch)
+                    got = sum(len(records) for records in polled.values())
+                    if got:
+                        read[i] += got
+                        time.sleep(wait_ms / 1000)
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"worker w{i + 1} had not read {tps} to the end after {timeout_s:.0f} s")
+            except BaseException as error:  # noqa: BLE001  (reported by the caller's thread)
+                failures.append(error)
+
+        threads = [threading.Thread(target=work, args=(i,), name=f"w{i + 1}") for i in range(count)]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        began = time.monotonic()
+        for thread in threads:
+            thread.join()
+        seconds = time.monotonic() - began
+        if failures:
+            raise failures[0]
+    finally:
+        for consumer, _, _ in consumers:
+            consumer.close()
+    return WaitingDrain(count, seconds, sum(read), {f"w{i + 1}": share for i, share in enumerate(shares)})
+

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pymongo import MongoClient
 
 from labkit.ops import kafka_io
-from labkit.scenarios.workers import Workers, owners_from, timeline
+from labkit.scenarios.workers import Workers, drain_waiting, owners_from, timeline
 from tests.pipeline_helpers import expected, send_batch, stored_ids
 
 
@@ -59,3 +59,13 @@ def test_two_workers_share_the_partitions_and_one_takes_over_when_the_other_is_k
     ids = stored_ids(pipeline)
     assert len(ids) == len(set(ids)) and set(ids) == valid_ids  # nothing lost, nothing stored twice
     assert all(e["at"] <= datetime.now(timezone.utc) for e in events) and {e["worker"] for e in events} == {"w1", "w2"}
+
+
+def test_waiting_workers_read_every_message_once_whatever_their_number(pipeline):
+    messages = send_batch(pipeline, 400, seed=17)
+    for count in (1, 3, 5):
+        drained = drain_waiting(pipeline, pipeline.topics.telemetry, count, wait_ms=1)
+        assert drained.messages == len(messages)
+        shares = list(drained.partitions.values())
+        assert sorted(p for share in shares for p in share) == [0, 1, 2, 3]
+        assert len(shares) == count and (count <= 4 or shares[-1] == [])

@@ -384,8 +384,8 @@ def _run_pure_check(exercise, student):
         "08.1": lambda: nb08.range_assignment(student),
         "08.2": lambda: nb08.hot_key(student, keys, 4),
         "08.3": lambda: nb08.partitions_for(student),
-        "09.1": lambda: nb09.smallest_lateness(student, _tunnel_stream(), 1000, [0, 2, 5, 10, 20, 30], targets=(0.8, 1.0)),
-        "09.2": lambda: nb09.upgrade(student, dict(good, schema_version=1)),
+        "09.2": lambda: nb09.smallest_lateness(student, _tunnel_stream(), 1000, [0, 2, 5, 10, 20, 30], targets=(0.8, 1.0)),
+        "09.3": lambda: nb09.upgrade(student, dict(good, schema_version=1)),
     }
     return runs[exercise]()
 
@@ -396,8 +396,8 @@ def _run_pure_check(exercise, student):
     ("08.1", lambda partitions, workers: None),
     ("08.2", lambda keys, partitions: None),
     ("08.3", lambda rate, per_worker_rate, headroom: None),
-    ("09.1", fall_through_lateness),
-    ("09.2", _upgrade_in_place),
+    ("09.2", fall_through_lateness),
+    ("09.3", _upgrade_in_place),
 ])
 def test_checks_report_none_as_a_forgotten_return(capsys, exercise, student):
     assert _run_pure_check(exercise, student) is False
@@ -408,7 +408,7 @@ def test_checks_report_none_as_a_forgotten_return(capsys, exercise, student):
 
 
 def test_a_stub_is_still_not_attempted_in_every_pure_check(capsys):
-    for exercise in ("01.2", "02.1", "08.1", "08.2", "08.3", "09.1", "09.2"):
+    for exercise in ("01.2", "02.1", "08.1", "08.2", "08.3", "09.2", "09.3"):
         assert _run_pure_check(exercise, stub_with_any_arguments) is False
         assert capsys.readouterr().out.startswith(f"⏳ {exercise}")
 
@@ -550,9 +550,9 @@ def test_01_1_a_partition_the_topic_does_not_have_is_wrong_not_read(capsys, no_k
     ("08.2", lambda ks, n: ("CAR_007", 0.5, 3), "a tuple of 3 items"),
     ("08.2", lambda ks, n: ("CAR_007", "50%"), "whose item 1 is a string"),
     ("08.3", lambda r, p, h: [r / p], "you returned a list of 1 item; expected a number"),
-    ("09.1", lambda s, d, t, c: (20, 1.0), "you returned a tuple of 2 items; expected a number"),
-    ("09.2", lambda e, km, v: [e, km, v], "you returned a list of 3 items; expected a dict"),
-    ("09.2", lambda e, km, v: {**e, "schema_version": 2, "odometer_km": km, "battery_v": v, "at": object()},
+    ("09.2", lambda s, d, t, c: (20, 1.0), "you returned a tuple of 2 items; expected a number"),
+    ("09.3", lambda e, km, v: [e, km, v], "you returned a list of 3 items; expected a dict"),
+    ("09.3", lambda e, km, v: {**e, "schema_version": 2, "odometer_km": km, "battery_v": v, "at": object()},
      "cannot be written as JSON"),
 ])
 def test_pure_checks_name_the_type_expected(capsys, exercise, student, words):

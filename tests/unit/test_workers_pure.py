@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
-from labkit.scenarios.workers import owners_from, ownership
+from labkit.scenarios.workers import owners_from, ownership, range_split
 
 T = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
@@ -35,3 +35,9 @@ def test_ownership_intervals_end_when_the_group_moves_a_partition():
     assert p0 == [("w1", 0, 5), ("w1", 6, 17), ("w2", 17, 30)]
     p3 = [(r["worker"], (r["start"] - T).seconds, (r["end"] - T).seconds) for r in rows if r["partition"] == 3]
     assert p3 == [("w1", 0, 5), ("w2", 6, 16), ("w2", 17, 30)]
+
+
+def test_range_split_gives_the_first_workers_one_more_and_a_spare_nothing():
+    assert range_split(4, 1) == [[0, 1, 2, 3]]
+    assert range_split(4, 3) == [[0, 1], [2], [3]]
+    assert range_split(4, 5) == [[0], [1], [2], [3], []]

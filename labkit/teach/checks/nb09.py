@@ -10,14 +10,14 @@ from labkit.process.validation import validate
 from labkit.process.windows import FLEET, TOO_LATE, EventTimeWindows
 from labkit.teach import exercises
 
-LATENESS = "09.1 allowed lateness"
-UPGRADE = "09.2 upgrade to version 2"
-WINDOWS = "09.3 count windows by event time"
+LATENESS = "09.2 allowed lateness"
+UPGRADE = "09.3 upgrade to version 2"
+WINDOWS = "09.1 count windows by event time"
 
 HINTS = exercises.register_hints({
-    LATENESS: "try the candidates smallest first: replay the stream through a fresh EventTimeWindows with "
-              "that allowed lateness, count the TOO_LATE answers of add(), and stop at the first candidate "
-              "whose share counted reaches the target",
+    LATENESS: "completeness only grows with the allowed lateness, so the smallest candidate that reaches the "
+              "target is the answer. EventTimeWindows(delay_ms=..., allowed_lateness_ms=...) judges one "
+              "reading per add(); TOO_LATE readings are the ones not counted. Candidates are in seconds",
     UPGRADE: "return a new dict ({**event, ...}) that says it is version 2: without schema_version a reader "
              "takes version 1 and drops the fields version 1 does not have",
     WINDOWS: "one pass, keeping the newest event time seen: a reading's watermark is that newest before it, "
@@ -37,7 +37,7 @@ def _counted(stream: list[dict], delay_ms: int, lateness_s: int) -> float:
 @exercises.graded(LATENESS)
 def smallest_lateness(func, stream: list[dict], delay_ms: int, candidates: list[int],
                       targets: tuple[float, ...] = (0.95, 1.0)) -> bool:
-    """09.1: the student's choice for each of `targets` (two whose answers differ, so that a
+    """09.2: the student's choice for each of `targets` (two whose answers differ, so that a
     constant cannot pass), each compared with the smallest candidate whose completeness
     reaches it (None where no candidate does)."""
     expected = {t: next((c for c in sorted(candidates) if _counted(stream, delay_ms, c) >= t), None) for t in targets}
@@ -53,7 +53,7 @@ def smallest_lateness(func, stream: list[dict], delay_ms: int, candidates: list[
 
 @exercises.graded(UPGRADE)
 def upgrade(func, event: dict) -> bool:
-    """09.2: the upgraded event passes the validator as version 2 with both new fields, and
+    """09.3: the upgraded event passes the validator as version 2 with both new fields, and
     the student's function leaves its input as it was."""
     original = copy.deepcopy(event)
     answer = exercises.attempt(func, event, 1234.5, 13.9)
@@ -75,7 +75,7 @@ COUNTS_AND_TOO_LATE = exercises.pair(
     exercises.dict_of(exercises.INTEGER, exercises.INTEGER), exercises.list_of(exercises.DICT),
     "a pair ({window start (ms): count}, [too-late readings])")
 
-#: 09.3's stream, in arrival order: (car, event ms, arrival ms). Most readings are there to catch
+#: 09.1's stream, in arrival order: (car, event ms, arrival ms). Most readings are there to catch
 #: a mistake; the comments give the watermark before it and its verdict with 10 s windows, a
 #: delay of 2 s and an allowed lateness of 5 s (the first of WINDOW_CASES).
 WINDOW_READINGS = [{"car_id": car, "event_ms": event_ms, "arrival_ms": arrival_ms} for car, event_ms, arrival_ms in [
@@ -107,7 +107,7 @@ _READING_FIELDS = ("car_id", "event_ms", "arrival_ms")
 
 
 def _labkit_counts(readings: list[dict], size_ms: int, delay_ms: int, lateness_ms: int) -> tuple[dict, list]:
-    """09.3's answer, from the lab's own code: `EventTimeWindows` on one partition, fleet-wide.
+    """09.1's answer, from the lab's own code: `EventTimeWindows` on one partition, fleet-wide.
     Without `advance()` nothing is published, so no window is forgotten and `windows` holds
     every count. (Arrivals here are never `idle_ms` apart, so the partition never idles.)"""
     windows = EventTimeWindows(size_ms=size_ms, delay_ms=delay_ms, allowed_lateness_ms=lateness_ms)
@@ -127,7 +127,7 @@ def _comparable(answer) -> dict:
 
 @exercises.graded(WINDOWS)
 def count_windows(func) -> bool:
-    """09.3: the student's counts per window and too-late readings, against `EventTimeWindows`'
+    """09.1: the student's counts per window and too-late readings, against `EventTimeWindows`'
     on WINDOW_READINGS, for each of WINDOW_CASES (each call gets its own copy of the readings)."""
     answers, expected = {}, {}
     for size_ms, delay_ms, lateness_ms in WINDOW_CASES:
@@ -141,12 +141,12 @@ def count_windows(func) -> bool:
 
 
 def your_counts(func, readings: list[dict], size_ms: int, delay_ms: int, lateness_ms: int) -> dict | None:
-    """09.3's counts per window from the student's function, for a table beside the real
+    """09.1's counts per window from the student's function, for a table beside the real
     code's; None, said in a line, while it is not written yet or does not return its pair
     (what is wrong, as the check says it). Never raises."""
     answer = exercises.attempt(func, list(readings), size_ms, delay_ms, lateness_ms)
     if answer is exercises.NOT_ATTEMPTED:
-        print("⏳ 09.3: count_windows is not written yet, so the table has the real code's counts only.")
+        print("⏳ 09.1: count_windows is not written yet, so the table has the real code's counts only.")
         return None
     if not exercises.expect_type(WINDOWS, answer, COUNTS_AND_TOO_LATE, case="on the drive"):
         print("So the table has the real code's counts only.")

@@ -7,7 +7,7 @@ from labkit.process.windows import TOO_LATE, EventTimeWindows
 
 
 def smallest_lateness(stream: list[dict], delay_ms: int, target: float, candidates: list[int]) -> int | None:
-    """Exercise 09.1: the smallest allowed lateness (s) among `candidates` that counts at
+    """Exercise 09.2: the smallest allowed lateness (s) among `candidates` that counts at
     least `target` of the events in a window (the rest would be too late)."""
     for seconds in sorted(candidates):
         windows = EventTimeWindows(delay_ms=delay_ms, allowed_lateness_ms=seconds * 1000)
@@ -19,7 +19,7 @@ def smallest_lateness(stream: list[dict], delay_ms: int, target: float, candidat
 
 def count_windows(readings: list[dict], size_ms: int, delay_ms: int,
                   lateness_ms: int) -> tuple[dict[int, int], list[dict]]:
-    """Exercise 09.3: section 2's watermark rule, counting. `readings` ({"car_id", "event_ms",
+    """Exercise 09.1: section 2's watermark rule, counting. `readings` ({"car_id", "event_ms",
     "arrival_ms"}) come in arrival order; returns ({window start (ms): readings counted in it},
     [the too-late readings, in arrival order]), fleet-wide, as `EventTimeWindows` counts them."""
     counts: dict[int, int] = {}
@@ -37,5 +37,5 @@ def count_windows(readings: list[dict], size_ms: int, delay_ms: int,
 
 
 def upgrade(event: dict, odometer_km: float, battery_v: float) -> dict:
-    """Exercise 09.2: a version-1 event as version 2 (a new dict; the input is untouched)."""
+    """Exercise 09.3: a version-1 event as version 2 (a new dict; the input is untouched)."""
     return {**event, "schema_version": 2, "odometer_km": odometer_km, "battery_v": battery_v}
