@@ -26,10 +26,9 @@ HINTS = exercises.register_hints({
     GROUP: "KafkaConsumer(bootstrap_servers=..., group_id=group, ...) then consumer.subscribe([topic]); "
            "two settings matter: where a group with no committed offset starts (auto_offset_reset) "
            "and whether the consumer commits on a timer (enable_auto_commit)",
-    REVOKE: "commit what was processed (self.done), not the consumer's position (what commit() with no "
-            "offsets sends), and only for the partitions being revoked. The API: commit_async takes a dict "
-            "of TopicPartition to OffsetAndMetadata (offset, metadata '', leader epoch -1); in an async "
-            "listener, await it",
+    REVOKE: "commit what was processed (self.done) on the revoked partitions, not the consumer's position. "
+            "The API: commit_async takes a dict of TopicPartition to OffsetAndMetadata(offset, '', -1); "
+            "in an async listener, await it",
     COPY: "init_transactions() once; then per poll: begin_transaction(), send each record, "
           "send_offsets_to_transaction({tp: OffsetAndMetadata(next offset, '', -1)}, consumer.group_metadata()), "
           "commit_transaction(); the consumer itself commits nothing",

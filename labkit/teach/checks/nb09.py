@@ -16,8 +16,8 @@ WINDOWS = "09.1 count windows by event time"
 
 HINTS = exercises.register_hints({
     LATENESS: "completeness only grows with the allowed lateness, so the smallest candidate that reaches the "
-              "target is the answer. EventTimeWindows(delay_ms=..., allowed_lateness_ms=...) judges one "
-              "reading per add(); TOO_LATE readings are the ones not counted. Candidates are in seconds",
+              "target is the answer. EventTimeWindows(delay_ms=..., allowed_lateness_ms=...).add() judges "
+              "one reading; TOO_LATE ones are not counted. Candidates are seconds",
     UPGRADE: "return a new dict ({**event, ...}) that says it is version 2: without schema_version a reader "
              "takes version 1 and drops the fields version 1 does not have",
     WINDOWS: "one pass, keeping the newest event time seen: a reading's watermark is that newest before it, "
