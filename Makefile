@@ -5,13 +5,14 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 KERNEL := telemetry-lab
 LABKIT := $(PY) -m labkit
 # --durations: the slowest tests, printed after every run, so the time budget stays visible.
 PYTEST_ARGS ?= --durations=12 --order=shuffle
 
 .DEFAULT_GOAL := help
-.PHONY: help env lock lab test lint test-unit test-integration test-notebooks test-reliability test-browser chromium \
+.PHONY: help env lock doctor lab test lint test-unit test-integration test-notebooks test-reliability test-browser chromium \
         jupyter infra-up infra-down infra-status simulate process api live chaos bench reset clean
 
 help: ## list every target with one line each
@@ -22,27 +23,41 @@ help: ## list every target with one line each
 # same versions; LOCK= (empty) installs the newest versions pyproject.toml allows instead.
 LOCK ?= requirements.lock
 
-$(STAMP): pyproject.toml $(LOCK)
+# Two installs from one list (pyproject.toml): the lab's own packages for students (`make lab`,
+# `make jupyter`, the services), and those plus the tests' (pytest, the browser driver, linters)
+# for `make test`. Each is recorded by a stamp file in the environment.
+define install
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
-	$(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@# PYTHONWARNINGS: setuptools' note on editable installs is for package authors, not students.
-	@echo "Installing the lab's packages$(if $(LOCK), at the versions of $(LOCK)) (a few minutes the first time)..."
-	@PYTHONWARNINGS=ignore $(PY) -m pip install --quiet $(if $(LOCK),-c $(LOCK)) -e ".[dev]"
+	@echo "Installing $(2)$(if $(LOCK), at the versions of $(LOCK)) (a few minutes the first time)..."
+	@PYTHONWARNINGS=ignore $(PY) -m pip install --quiet $(if $(LOCK),-c $(LOCK)) -e ".[$(1)]"
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (telemetry-lab)" > /dev/null
 	@touch $@
 	@echo "Environment ready in $(VENV) with Jupyter kernel '$(KERNEL)'."
+endef
 
-env: $(STAMP) ## create the virtual environment and the Jupyter kernel (done by lab and test)
+$(STAMP): pyproject.toml $(LOCK)
+	$(call install,lab,the lab's packages)
 
-lab: $(STAMP) ## the main job: start services, run every notebook headless, print a table
+$(DEV_STAMP): pyproject.toml $(LOCK)
+	$(call install,dev,the lab's packages and the tests')
+	@touch $(STAMP)
+
+env: $(STAMP) ## create the virtual environment (the lab's packages) and the Jupyter kernel (done by lab)
+
+doctor: $(STAMP) ## check this machine for the lab (Python, Java, Maven, memory, disk, ports) and say how to fix it
+	$(LABKIT) doctor
+
+lab: $(STAMP) doctor ## the main job: check the machine, start services, run every notebook headless, print a table
 	$(LABKIT) infra up
 	$(LABKIT) lab
 
-test: $(STAMP) lint chromium ## lint, then every test tier; starts the services it needs and stops what it started
+test: $(DEV_STAMP) lint chromium ## lint, then every test tier; starts the services it needs and stops what it started
 	$(LABKIT) infra run -- $(PY) -m pytest $(PYTEST_ARGS)
 
-test-browser: $(STAMP) chromium ## the maps and the API's /docs in a real chromium without internet
+test-browser: $(DEV_STAMP) chromium ## the maps and the API's /docs in a real chromium without internet
 	$(LABKIT) infra run -- $(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 # The browser tier drives the system's chromium (playwright's own browser download is not
@@ -53,19 +68,19 @@ chromium:
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium > /dev/null; } \
 	  || { echo "The browser tier needs chromium: sudo apt-get install chromium"; exit 1; }
 
-lint: $(STAMP) ## ruff over labkit, tests and bench (rules in pyproject.toml)
+lint: $(DEV_STAMP) ## ruff over labkit, tests and bench (rules in pyproject.toml)
 	$(PY) -m ruff check labkit tests bench
 
-test-unit: $(STAMP) ## unit tests only (no services)
+test-unit: $(DEV_STAMP) ## unit tests only (no services)
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
-test-integration: $(STAMP) ## integration tests against the real services
+test-integration: $(DEV_STAMP) ## integration tests against the real services
 	$(LABKIT) infra run -- $(PY) -m pytest -m integration $(PYTEST_ARGS)
 
-test-notebooks: $(STAMP) ## nbval and papermill over notebooks/
+test-notebooks: $(DEV_STAMP) ## nbval and papermill over notebooks/
 	$(LABKIT) infra run -- $(PY) -m pytest -m notebook $(PYTEST_ARGS)
 
-test-reliability: $(STAMP) ## crash, restart and outage tests
+test-reliability: $(DEV_STAMP) ## crash, restart and outage tests
 	$(LABKIT) infra run -- $(PY) -m pytest -m reliability $(PYTEST_ARGS)
 
 # JupyterLab refuses to run as root without --allow-root (containers and lab machines often are root).
@@ -99,7 +114,7 @@ chaos: $(STAMP) ## kill processor, broker and database mid-stream, then count ev
 	$(LABKIT) infra up
 	$(LABKIT) chaos --events $(or $(EVENTS),60000)
 
-bench: $(STAMP) ## run the benchmarks side by side and record the results in bench/results/
+bench: $(DEV_STAMP) ## run the benchmarks side by side and record the results in bench/results/
 	$(LABKIT) infra run -- sh -c "$(PY) bench/bench_producer.py --record && $(PY) bench/bench_processor.py --record \
 	  && $(PY) bench/bench_queries.py --cars 100 --seconds 1000 --record \
 	  && $(PY) bench/bench_queries.py --cars 1000 --seconds 1000 --memory-server 27018 --record \

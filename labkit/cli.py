@@ -53,6 +53,17 @@ def _infra(args, settings: Settings) -> int:
     return 0
 
 
+def _doctor(args, settings: Settings) -> int:
+    from labkit.ops import doctor
+
+    findings = doctor.diagnose(doctor.gather(settings))
+    print(doctor.format_findings(findings))
+    failed = doctor.problems(findings)
+    if failed:
+        print(f"\n{len(failed)} problem(s) to fix before the lab can run: see each `fix:` above.")
+    return 1 if failed else 0
+
+
 def _lab(args, settings: Settings) -> int:
     from labkit.ops import preflight
     from labkit.teach import notebook_runner
@@ -330,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     run = actions.add_parser("run", help="up, run a command, then stop only what was started")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ...")
     p.set_defaults(handler=_infra)
+
+    p = sub.add_parser("doctor", help="check this machine for the lab (Python, Java, Maven, memory, disk, ports) and say how to fix it")
+    p.set_defaults(handler=_doctor)
 
     p = sub.add_parser("lab", help="run every notebook headless with papermill and print a table")
     p.set_defaults(handler=_lab)
