@@ -68,7 +68,10 @@ class Report:
     needed: tuple[str, ...] | None = None
 
     def __getitem__(self, service: str) -> ServiceStatus:
-        return next(s for s in self.statuses if s.service == service)
+        found = [s for s in self.statuses if s.service == service]
+        if not found:
+            raise KeyError(f"{service!r} was not checked; checked: {[s.service for s in self.statuses]}")
+        return found[0]
 
     def __str__(self) -> str:
         return "\n".join(self._line(s) for s in self.statuses)
@@ -102,8 +105,10 @@ def check(settings: Settings, services=SERVICES, timeout: float = 1.5) -> Report
 
 
 def require(settings: Settings, *services: str, timeout: float = 1.5) -> Report:
-    """Check every service, print the report, raise ServiceUnavailable for needed ones that are down."""
-    report = Report(check(settings, SERVICES, timeout).statuses, needed=services)
+    """Check `services` (none named: all four), print one line each, raise ServiceUnavailable
+    for those that are down. Only the named services are shown: a notebook that never uses
+    Grafana does not print a line about it."""
+    report = Report(check(settings, services or SERVICES, timeout).statuses, needed=services or None)
     print(report)
     down = [report[name] for name in services if not report[name].ok]
     if down:

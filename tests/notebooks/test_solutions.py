@@ -4,9 +4,11 @@ the plausible wrong types (None from a forgotten `return`, a RecordMetadata, a c
 student code that raises: each gets a ✘ with a message, never a traceback from the check."""
 
 import json
+import math
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
+from kafka.errors import KafkaError
 from pymongo import MongoClient
 from pymongo.errors import BulkWriteError
 
@@ -19,10 +21,11 @@ from labkit.teach.checks import nb00 as check00
 from labkit.teach.checks import nb01 as check01
 from labkit.teach.checks import nb02 as check02
 from labkit.teach.checks import nb03 as check03
+from labkit.teach.checks import nb04 as check04
 from labkit.teach.checks import nb07 as check07
 from labkit.teach.checks import nb08 as check08
 from labkit.teach.checks import nb09 as check09
-from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb07, nb08, nb09
+from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb04, nb07, nb08, nb09
 from tests.wrong_answers import assert_rejected, fall_through_lateness
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -93,12 +96,49 @@ def test_nb01_solutions(pipeline, capsys):
         return [producer.send(topic, key=e["car_id"].encode(), value=json.dumps(e).encode()) for e in events]
 
     _rejected(capsys, check01.send_keyed(lambda p, t, ev: futures(p, t, ev)[-1].get(timeout=10), pipeline, topic, events),
-              "you returned a RecordMetadata", "expected a list of (partition, offset) pairs")
+              "you returned a RecordMetadata", "expected a list with one (partition, offset) pair")
     _rejected(capsys, check01.send_keyed(futures, pipeline, topic, events), "item 0 is a FutureRecordMetadata")
-    _rejected(capsys, check01.send_keyed(lambda p, t, ev: [f.get(timeout=10) for f in futures(p, t, ev)], pipeline, topic, events),
-              "item 0 is a RecordMetadata")
+    def metadata_not_pairs(producer, topic, events):
+        out = []
+        for f in futures(producer, topic, events):
+            try:
+                out.append(f.get(timeout=10))
+            except KafkaError:
+                out.append(None)
+        return out
+
+    _rejected(capsys, check01.send_keyed(metadata_not_pairs, pipeline, topic, events), "item 0 is a RecordMetadata")
     _rejected(capsys, check01.send_keyed(lambda p, t, ev: None, pipeline, topic, events), "returned None")
-    _rejected(capsys, check01.send_keyed(lambda p, t, ev: [(0, 0)], pipeline, topic, events), "you returned 1 item")
+    _rejected(capsys, check01.send_keyed(lambda p, t, ev: [(0, 0)], pipeline, topic, events), "you returned 1 items for 6 events")
+
+    def all_or_nothing(producer, topic, events):  # the notebook's by-hand cell: one refusal raises for all
+        sent = futures(producer, topic, events)
+        producer.flush()
+        return [(m.partition, m.offset) for m in (f.get(timeout=10) for f in sent)]
+
+    def skip_refused(producer, topic, events):  # the refused event vanishes: every later place shifts
+        places = []
+        for f in futures(producer, topic, events):
+            try:
+                m = f.get(timeout=10)
+                places.append((m.partition, m.offset))
+            except KafkaError:
+                pass
+        return places
+
+    def stop_at_refusal(producer, topic, events):  # one at a time, and give up on the rest
+        places = []
+        for e in events:
+            try:
+                m = futures(producer, topic, [e])[0].get(timeout=10)
+            except KafkaError:
+                return places + [None] * (len(events) - len(places))
+            places.append((m.partition, m.offset))
+        return places
+
+    _rejected(capsys, check01.send_keyed(all_or_nothing, pipeline, topic, events), "MessageSizeTooLargeError")
+    _rejected(capsys, check01.send_keyed(skip_refused, pipeline, topic, events), "you returned 5 items for 6 events")
+    _rejected(capsys, check01.send_keyed(stop_at_refusal, pipeline, topic, events), "first difference at position 3")
     _rejected(capsys, check01.send_keyed(lambda p, t, ev: [(99, -1)] * len(ev), pipeline, topic, events))  # no such address
     assert check01.negative_speed(nb01.negative_speed, events[0])
     assert not check01.negative_speed(lambda e: json.dumps(dict(e, speed=-1, rpm=0)).encode(), events[0])
@@ -217,6 +257,45 @@ def test_nb02_solutions(pipeline, capsys, request):
               "your code raised ZeroDivisionError")
 
 
+def _replay_loading_the_json(values, collection, reason, ranges, now):
+    """Stores json.loads of the original: the timestamp stays a string, not a date."""
+    from labkit.process import dlq
+
+    stored = 0
+    for value in values:
+        record = dlq.parse(value)
+        raw = dlq.original_bytes(record)
+        if record["reason"] == reason and validate(raw, now, ranges).ok:
+            event = json.loads(raw)
+            if collection.count_documents({"_id": event["event_id"]}) == 0:
+                collection.insert_one(dict(event, _id=event["event_id"]))
+                stored += 1
+    return stored
+
+
+def test_nb04_replay_by_hand(services, capsys):
+    from labkit.process import dlq
+
+    client = MongoClient(services.mongodb_uri, tz_aware=True)
+    try:
+        collection = client[services.mongodb_db + "_t04"]["replayed"]
+        now = datetime.now(timezone.utc)
+        assert check04.replay_dlq(nb04.replay_dlq, collection, now)
+        _rejected(capsys, check04.replay_dlq(_replay_loading_the_json, collection, now), "timestamps stored as dates")
+        _rejected(capsys, check04.replay_dlq(lambda *a: 3, collection, now), "second call")  # nothing stored
+        _rejected(capsys, check04.replay_dlq(lambda *a: None, collection, now), "returned None")
+
+        def every_valid_record(values, collection, reason, ranges, now):  # counts copies and the stored one
+            nb04.replay_dlq(values, collection, reason, ranges, now)
+            return sum(validate(dlq.original_bytes(dlq.parse(v)), now, ranges).ok
+                       for v in values if dlq.parse(v)["reason"] == reason)
+
+        _rejected(capsys, check04.replay_dlq(every_valid_record, collection, now), "first call")
+    finally:
+        client.drop_database(services.mongodb_db + "_t04")
+        client.close()
+
+
 def test_nb07_solutions(pipeline, capsys):
     from labkit.scenarios.dataset import load_fleet
     from labkit.simulate.producer import produce
@@ -283,12 +362,16 @@ def test_nb08_solutions(capsys):
     _rejected(capsys, check08.hot_key(lambda ks, n: ("CAR_007", 0.5, 3), keys, 4), "a tuple of 3 items")
     _rejected(capsys, check08.hot_key(lambda ks, n: None, keys, 4), "returned None")
 
-    assert nb08.partitions_for(1000, 450, 2.0) == 5
+    cars = {f"CAR_{i:03d}": 20.0 for i in range(1, 41)}
+    assert nb08.partitions_for(cars, 450, 1.5) == 4 and nb08.partitions_for({"BUS": 500.0}, 450, 1.0) is None
     assert check08.partitions_for(nb08.partitions_for)
-    assert not check08.partitions_for(lambda rate, per, headroom: round(rate / per))
-    _rejected(capsys, check08.partitions_for(lambda rate, per, headroom: int(rate * headroom / per) + 1), "(900, 450, 2.0)")
-    _rejected(capsys, check08.partitions_for(lambda rate, per, headroom: None), "returned None")
-    _rejected(capsys, check08.partitions_for(lambda rate, per, headroom: [rate / per]), "expected a number")
+    even_split = lambda rates, per, headroom: math.ceil(sum(rates.values()) * headroom / per)  # noqa: E731
+    _rejected(capsys, check08.partitions_for(even_split), "40 cars at 20/s")
+    _rejected(capsys, check08.partitions_for(lambda rates, per, headroom: nb08.partitions_for(rates, per, 1.0)), "2x too low")
+    _rejected(capsys, check08.partitions_for(lambda rates, per, headroom: nb08.partitions_for(rates, per, headroom) or 64),
+              "a bus")
+    _rejected(capsys, check08.partitions_for(lambda rates, per, headroom: None), "returned None")
+    _rejected(capsys, check08.partitions_for(lambda rates, per, headroom: [1]), "expected a number")
 
 
 def test_nb09_solutions(capsys):
@@ -302,7 +385,12 @@ def test_nb09_solutions(capsys):
     assert check09.smallest_lateness(nb09.smallest_lateness, stream, 1000, candidates, targets=(0.8, 1.0))
     assert not check09.smallest_lateness(lambda *a: 20, stream, 1000, candidates, targets=(0.8, 1.0))
     _rejected(capsys, check09.smallest_lateness(fall_through_lateness, stream, 1000, candidates, targets=(0.8, 1.0)),
-              "(for target 1)", "returned None")
+              "(for delay_ms=1000, target 1)", "returned None")
+    # Read off the notebook's table (its delay only): wrong once the delay changes.
+    table = {0.8: nb09.smallest_lateness(stream, 1000, 0.8, candidates), 1.0: nb09.smallest_lateness(stream, 1000, 1.0, candidates)}
+    assert nb09.smallest_lateness(stream, 11_000, 1.0, candidates) == 5 != table[1.0]
+    _rejected(capsys, check09.smallest_lateness(lambda s, d, t, c: table[t], stream, 1000, candidates, targets=(0.8, 1.0)),
+              "delay_ms=11000")
     _rejected(capsys, check09.smallest_lateness(lambda *a: (20, 1.0), stream, 1000, candidates, targets=(0.8, 1.0)),
               "you returned a tuple of 2 items; expected a number")
 

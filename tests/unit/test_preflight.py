@@ -54,11 +54,26 @@ def test_require_raises_only_for_needed_services(nothing_running, capsys):
     assert [s.service for s in info.value.down] == ["kafka"]
     assert "make infra-up" in str(info.value)
     printed = capsys.readouterr().out.splitlines()
-    # The whole report is shown; only the needed service that is down is marked as failing.
-    assert len(printed) == 4 and printed[0].startswith("✘ Kafka is not reachable")
-    assert sum(line.startswith("✘") for line in printed) == 1
-    assert any(line.startswith("· Grafana is not reachable at ") and "not needed here. To start it: run `make infra-up`" in line
-               for line in printed)
+    # Only what the notebook needs is shown: no line about Grafana in a Kafka notebook.
+    assert len(printed) == 1 and printed[0].startswith("✘ Kafka is not reachable")
+
+
+def test_require_with_nothing_named_shows_every_service(nothing_running, capsys):
+    report = preflight.require(nothing_running)
+    printed = capsys.readouterr().out.splitlines()
+    assert [s.service for s in report.statuses] == list(preflight.SERVICES) and len(printed) == 4
+    assert all(line.startswith("✘") for line in printed)
+
+
+def test_a_service_that_was_not_checked_is_a_clear_key_error(nothing_running):
+    report = preflight.check(nothing_running, ("kafka",))
+    with pytest.raises(KeyError, match="'grafana' was not checked"):
+        report["grafana"]
+
+
+def test_a_service_down_but_not_needed_is_a_note_not_a_failure(nothing_running):
+    report = preflight.Report(preflight.check(nothing_running, ("grafana",)).statuses, needed=("kafka",))
+    assert str(report).startswith("· Grafana is not reachable at ") and "not needed here" in str(report)
 
 
 def test_require_nothing_never_raises(nothing_running):

@@ -14,36 +14,58 @@ FAULT = "01.2 negative speed fault"
 COUNT = "01.3 read it all back"
 
 HINTS = exercises.register_hints({
-    SEND: "producer.send() returns a future at once; the future's .get() waits for the broker's "
-          "RecordMetadata, which has .partition and .offset. Send them all first, then wait.",
+    SEND: "send() only queues a message; each future says how that one message ended: .get() returns "
+          "its RecordMetadata (.partition, .offset) or raises the broker's refusal, a "
+          "kafka.errors.KafkaError. Send all, then ask each future on its own",
     FAULT: "change only the speed, on a copy of the event (dict(event, ...) copies with a change); "
            "json.dumps gives text and .encode() turns it into bytes",
-    COUNT: "no group: assign() the consumer every partition of the topic (partitions_for_topic), "
-           "seek_to_beginning(), then poll until each position() reaches its end_offsets()",
+    COUNT: "without a group nothing decides what you read: you choose the partitions (assign) and where "
+           "to start in each (seek), and you stop when your position reaches the end offset the consumer "
+           "reports, not when you have counted that many messages",
 })
 
-#: What 01.1 returns: one (partition, offset) per event, in the order of the events.
-PLACES = exercises.list_of(exercises.pair(exercises.INTEGER, exercises.INTEGER),
-                           "a list of (partition, offset) pairs, one per event (from each RecordMetadata)")
+#: What 01.1 returns: one (partition, offset) or None per event, in the order of the events.
+PLACES = exercises.list_of(exercises.optional(exercises.pair(exercises.INTEGER, exercises.INTEGER)),
+                           "a list with one (partition, offset) pair (from a RecordMetadata) or None per event")
 COUNTS = exercises.dict_of(exercises.INTEGER, exercises.INTEGER, "a dict {partition (int): number of messages (int)}")
+
+
+#: The largest message the 01.1 topic accepts, and the event that goes over it.
+LIMIT_BYTES = 1024
+
+
+def too_big(event: dict) -> dict:
+    """A copy of `event` with a camera frame attached: well over LIMIT_BYTES as JSON."""
+    return dict(event, camera_frame="A" * 3 * LIMIT_BYTES)
 
 
 @exercises.graded(SEND)
 def send_keyed(send, settings: Settings, topic: str, events: list[dict]) -> bool:
-    """01.1: every returned (partition, offset) holds that event, in its key's partition."""
-    producer = clients.kafka_producer(settings)
+    """01.1: the events, with one the broker refuses put third, go to `topic` (which refuses
+    messages over LIMIT_BYTES). Right: for every event, in order, the (partition, offset)
+    that holds it, in its key's partition; None for the refused one."""
+    _refuse_over(settings, topic, LIMIT_BYTES)
+    sent = [*events[:2], too_big(events[2 % len(events)]), *events[2:]]
+    # One message per request, no idempotence: the refusal then concerns that message alone.
+    # (A batch over the limit is refused whole, and kafka-python does not split it.)
+    producer = clients.kafka_producer(settings, enable_idempotence=False, batch_size=0, linger_ms=0)
     try:
-        where = exercises.attempt(send, producer, topic, events)
+        where = exercises.attempt(send, producer, topic, sent)
     finally:
         producer.close()
     if not exercises.expect_type(SEND, where, PLACES):
         return False
-    if len(where) != len(events):
-        return exercises.check(SEND, list(where), [(0, 0)] * len(events))  # "you returned 2 items; expected 5"
+    if len(where) != len(sent):
+        return exercises.wrong(SEND, f"you returned {len(where)} items for {len(sent)} events: one per event, "
+                                     "None for an event the broker refused")
     partitions = len(kafka_io.end_offsets(settings, topic))
     answer, expected = [], []
-    for event, (partition, offset) in zip(events, where):
-        back = None
+    for event, place in zip(sent, where):
+        if "camera_frame" in event:
+            answer.append("refused" if place is None else f"stored at {place}")
+            expected.append("refused")
+            continue
+        back, (partition, offset) = None, place or (-1, -1)
         if 0 <= partition < partitions and offset >= 0:  # anything else is not an address in this topic
             [back] = kafka_io.read_topic(settings, topic, max_messages=1, partitions=[partition],
                                          start_offsets={partition: offset}) or [None]
@@ -51,6 +73,18 @@ def send_keyed(send, settings: Settings, topic: str, events: list[dict]) -> bool
         expected.append({"partition": kafka_io.partition_for_key(event["car_id"].encode(), partitions),
                          "same event there": True})
     return exercises.check(SEND, answer, expected)
+
+
+def _refuse_over(settings: Settings, topic: str, limit: int) -> None:
+    """Set the topic's max.message.bytes: the broker refuses any larger message."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = clients.kafka_admin(settings)
+    try:
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": str(limit)})],
+                            raise_on_unknown=False)  # a topic setting no one changed yet is not "unknown"
+    finally:
+        admin.close()
 
 
 def _json(raw: bytes):

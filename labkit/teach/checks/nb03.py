@@ -29,9 +29,9 @@ HINTS = exercises.register_hints({
     REVOKE: "commit what was processed (self.done) on the revoked partitions, not the consumer's position. "
             "The API: commit_async takes a dict of TopicPartition to OffsetAndMetadata(offset, '', -1); "
             "in an async listener, await it",
-    COPY: "init_transactions() once; then per poll: begin_transaction(), send each record, "
-          "send_offsets_to_transaction({tp: OffsetAndMetadata(next offset, '', -1)}, consumer.group_metadata()), "
-          "commit_transaction(); the consumer itself commits nothing",
+    COPY: "the copies and the group's progress become one unit: the consumer commits nothing, its offsets "
+          "travel in the producer's transaction (transactional_id; KafkaProducer methods starting init_, begin_, "
+          "send_offsets_, commit_; consumer.group_metadata())",
 })
 
 CONSUMER = exercises.of_type(KafkaConsumer, what="a KafkaConsumer (return the consumer, subscribed)")

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
+from labkit import contract
+from labkit.process import dlq
+from labkit.process.validation import validate
+from labkit.simulate.faults import FaultRates
+from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 from labkit.teach import exercises
 
 THRESHOLD = "04.1 choose a threshold"
+REPLAY = "04.2 replay the DLQ by hand"
 
 HINTS = exercises.register_hints({
-    THRESHOLD: "the target is a filter, not a score: keep the rows whose precision is a number at least "
-               "min_precision (None is not), then the best recall wins, equal recall going to the higher "
-               "threshold. max() with a key that is a tuple does both; no row kept means None",
+    THRESHOLD: "filter, then choose: a threshold whose precision misses the target (or is None: it flagged "
+               "nothing) is out; among the rest, recall decides, and a tie goes to the higher threshold. "
+               "When none is left, say so with None",
+    REPLAY: "each DLQ value is an envelope: labkit.process.dlq.parse opens it and dlq.original_bytes gives "
+            "the rejected bytes back. The DLQ may hold a message twice, and MongoDB may hold an event "
+            "already: let the event's own id decide, as in exercise 02.2",
 })
 
 
@@ -106,3 +118,50 @@ def choose_threshold(func, sweep_rows: list[dict], min_precision: float = 0.95) 
             return exercises.wrong(THRESHOLD, f"for {name}: {problem}")
         answers[name], expected[name] = answer, right
     return exercises.check(THRESHOLD, answers, expected)
+
+
+@exercises.graded(REPLAY)
+def replay_dlq(func, collection, now) -> bool:
+    """04.2: a DLQ made for the check (four autobahn events rejected for speed, two of them
+    delivered twice; one too fast even for the relaxed rule; one rejected for its RPM), with
+    one of the four already in `collection`. Right: the first call returns 3 (the events
+    newly stored), the collection holds each of the four once, as typed events (a date, not
+    a string), nothing else; a second call returns 0."""
+    values, fast_ids, ranges = _dlq_for_the_check(now)
+    collection.drop()
+    already = fast_ids[-1]
+    collection.insert_one({"_id": already, "event_id": already, "note": "stored by an earlier replay"})
+    first = exercises.attempt(func, list(values), collection, "range:speed", dict(ranges), now)
+    if not exercises.expect_type(REPLAY, first, exercises.INTEGER, case="on the first call"):
+        return False
+    stored = list(collection.find())
+    again = exercises.attempt(func, list(values), collection, "range:speed", dict(ranges), now)
+    if not exercises.expect_type(REPLAY, again, exercises.INTEGER, case="on the second call"):
+        return False
+    ids = sorted(d["_id"] for d in stored)
+    answer = {"newly stored, first call": first, "newly stored, second call": again,
+              "documents stored": ids,
+              "timestamps stored as dates": all(isinstance(d.get("timestamp"), datetime) for d in stored
+                                                if d["_id"] != already)}
+    expected = {"newly stored, first call": len(fast_ids) - 1, "newly stored, second call": 0,
+                "documents stored": sorted(fast_ids), "timestamps stored as dates": True}
+    collection.drop()
+    return exercises.check(REPLAY, answer, expected)
+
+
+def _dlq_for_the_check(now):
+    """(DLQ values, the ids of the four events the relaxed rule accepts, the relaxed ranges)."""
+    config = SimConfig(cars=3, seed=404, faults=FaultRates.none())
+    events = [json.loads(m.value) for m in Simulator(config).messages(count=6, start=backfill_start(config, count=6, now=now))]
+    for event, speed in zip(events, (265.0, 270.0, 289.9, 310.0, 400.0)):
+        event["speed"] = speed               # the first four pass at up to 320 km/h, the fifth never
+    events[5]["rpm"] = 99_000.0              # rejected for another reason
+    values = []
+    for offset, event in enumerate(events):
+        raw = json.dumps(event).encode()
+        source = dlq.Source("car.telemetry.v1", 0, offset, event["car_id"].encode())
+        value, _ = dlq.envelope(validate(raw, now), source, raw, now)
+        values.append(value)
+    values += [values[0], values[1]]         # the DLQ is at-least-once: two records delivered twice
+    ranges = dict(contract.RANGES, speed=(0.0, 320.0))
+    return values, [e["event_id"] for e in events[:4]], ranges

@@ -35,14 +35,15 @@ NEVER_STOPPED = "05.2 cars that never stopped"
 EXPLAIN = "05.3 read an explain"
 
 HINTS = exercises.register_hints({
-    MAX_SPEED: "$match the time range (start included, end excluded), $group by car and minute "
-               "(queries.bucket_expression gives the minute) with $max, $sort; then turn each row into the "
-               "three keys asked for",
-    NEVER_STOPPED: "a car never stopped when its slowest reading in the range is above 0: $match the range, "
-                   "$group per car with $min, then keep the groups above 0, sorted",
+    MAX_SPEED: "an aggregation pipeline: keep the readings in the range (start included, end excluded), group "
+               "them by car and minute (queries.bucket_expression builds the minute) with an accumulator that "
+               "keeps the largest speed, then order and reshape the rows",
+    NEVER_STOPPED: "'never stopped' means the slowest reading in the range is above 0. A $group accumulator "
+                   "gives each car's slowest reading, and a stage after the $group can filter groups as "
+                   "$match filters documents",
     EXPLAIN: "ask the server to run the find and report (the explain command, verbosity executionStats); "
-             "the stages are in queryPlanner.winningPlan, each feeding its parent through inputStage; the "
-             "counts are in executionStats",
+             "the stages are in queryPlanner.winningPlan (under queryPlan when explainVersion is \"2\"), each "
+             "feeding its parent through inputStage; the counts are in executionStats",
 })
 
 ROWS = exercises.list_of(exercises.DICT, 'a list of dicts {"car_id", "minute", "max_speed"}')

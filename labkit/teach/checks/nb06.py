@@ -37,9 +37,9 @@ HINTS = exercises.register_hints({
     ROUTE: "$match the car_id and a timestamp in the datetimes time_range gives ($gte the start, $lt the end), "
            "$group with $max of speed; no row: raise HTTPException(404, ...). Read the app's collection "
            "through its dependencies Db and SettingsDep",
-    TEST: "a right endpoint is right in every case: the known car's status and max_speed (== expected) in "
-          "[frm, to), and the status for 'CAR_404'; ask with client.get(path, params={...}), "
-          "combine the comparisons with and, return the result",
+    TEST: "a right endpoint is right in every case a client meets: a known car in the range, the range's "
+          "edges (is the end included?), a car that does not exist. client.get(path, params=...) asks "
+          "the app; compare status and body with what the data holds",
 })
 
 APP = exercises.of_type(FastAPI, what="the FastAPI app, with your route added (return app)")

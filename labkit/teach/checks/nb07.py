@@ -13,8 +13,8 @@ PER_TYPE = "07.1 anomalies per type"
 LAG = "07.2 total lag"
 
 HINTS = exercises.register_hints({
-    PER_TYPE: "one aggregation: $match the time range, $group by type counting with {'$sum': 1}, "
-              "then turn the rows into a dict",
+    PER_TYPE: "let the database count: an aggregation that keeps the range and groups by the anomaly type, "
+              "counting each document once ($sum), gives one row per type to turn into a dict",
     LAG: "a partition's lag is its end offset minus the group's committed offset (None: nothing committed "
          "yet, so all of it): consumer.end_offsets() and consumer.committed(), over partitions_for_topic()",
 })

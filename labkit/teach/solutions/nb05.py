@@ -33,7 +33,9 @@ def explain_counts(db, collection: str, query: dict) -> dict:
     counts; `db[collection].find(query).explain()` works too: pymongo asks for
     allPlansExecution, which holds executionStats)."""
     explained = db.command("explain", {"find": collection, "filter": query}, verbosity="executionStats")
-    stages, stage = [], explained["queryPlanner"]["winningPlan"]
+    winning = explained["queryPlanner"]["winningPlan"]
+    # explainVersion "2" (MongoDB's slot-based engine) puts the tree under queryPlan
+    stages, stage = [], winning.get("queryPlan", winning)
     while stage is not None:  # each stage reads from its inputStage; the last one reads the data
         stages.append(stage["stage"])
         stage = stage.get("inputStage")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 
 from labkit.ops.kafka_io import partition_for_key
@@ -31,7 +30,14 @@ def hot_key(keys: list[str], partitions: int) -> tuple[str, float]:
     return key, load / len(keys)
 
 
-def partitions_for(rate: float, per_worker_rate: float, headroom: float) -> int:
-    """Exercise 08.3: the fewest partitions that let enough workers (one per partition, each
-    doing `per_worker_rate`) keep up with `rate` times `headroom`."""
-    return math.ceil(rate * headroom / per_worker_rate)
+def partitions_for(rates: dict[str, float], per_worker_rate: float, headroom: float, most: int = 64) -> int | None:
+    """Exercise 08.3: the fewest partitions (1 to `most`) for which no partition, its keys placed
+    by hash, carries more than one worker reads (`per_worker_rate`) once multiplied by
+    `headroom`; None when no count up to `most` does (a single key too busy for one worker)."""
+    for count in range(1, most + 1):
+        load = Counter()
+        for key, rate in rates.items():
+            load[partition_for_key(key.encode(), count)] += rate
+        if max(load.values()) * headroom <= per_worker_rate:
+            return count
+    return None
