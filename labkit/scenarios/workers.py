@@ -218,8 +218,10 @@ def drain_waiting(settings: Settings, topic: str, count: int, wait_ms: float, ba
                   timeout_s: float = 120.0) -> WaitingDrain:
     """`count` workers (threads, each with its own consumer) read `topic` from the beginning to
     its end, each the partitions a group of `count` would give it (`range_split`), in polls of
-    at most `batch` messages; after each poll a worker waits `wait_ms`, standing for a call to
-    another service (a lookup in a car registry, a write to a database across a network). The
+    at most `batch` messages; after each poll a worker waits `wait_ms` for a full poll and in
+    proportion for a smaller one, standing for a lookup per message in another service (a car
+    registry, a database across a network): the waits add up to the same total however the
+    polls fall, so a worker's share of the messages is its share of the waiting. The
     clock starts when every consumer is ready. Commits nothing, stores nothing. Raises
     TimeoutError when a worker has not reached its end after `timeout_s`.
 
@@ -256,7 +258,7 @@ def drain_waiting(settings: Settings, topic: str, count: int, wait_ms: float, ba
                     got = sum(len(records) for records in polled.values())
                     if got:
                         read[i] += got
-                        time.sleep(wait_ms / 1000)
+                        time.sleep(wait_ms / 1000 * got / batch)
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"worker w{i + 1} had not read {tps} to the end after {timeout_s:.0f} s")
             except BaseException as error:  # noqa: BLE001  (reported by the caller's thread)
