@@ -78,6 +78,9 @@ class Settings:
     #: The local MongoDB-wire server: "secantus" (WiredTiger: indexes, explain), "java"
     #: (mongo-java-server on H2: no index use), or "auto" (secantus where it is installed).
     mongo_server: str = "auto"
+    #: Heaps and caches of the local servers (labkit.ops.infra.local.PROFILES): "standard", or
+    #: "small" for a machine or hub container with 4 GB of memory.
+    memory_profile: str = "standard"
     #: Folder for local service data, logs and pid files (git-ignored).
     lab_home: Path = REPO_ROOT / ".lab"
 
@@ -91,6 +94,7 @@ class Settings:
         "TELEMETRY_PARTITIONS": ("telemetry_partitions", int),
         "LAB_INFRA": ("infra_mode", str),
         "LAB_MONGO_SERVER": ("mongo_server", str),
+        "LAB_MEMORY": ("memory_profile", str),
         "LAB_HOME": ("lab_home", Path),
         "TOPIC_TELEMETRY": ("topics.telemetry", str),
         "TOPIC_DLQ": ("topics.dlq", str),
@@ -151,6 +155,8 @@ class Settings:
             raise ValueError(f"LAB_INFRA must be auto, local or docker, not {self.infra_mode!r}")
         if self.mongo_server not in ("auto", "secantus", "java"):
             raise ValueError(f"LAB_MONGO_SERVER must be auto, secantus or java, not {self.mongo_server!r}")
+        if self.memory_profile not in ("standard", "small"):
+            raise ValueError(f"LAB_MEMORY must be standard or small, not {self.memory_profile!r}")
         if self.telemetry_partitions < 1:
             raise ValueError("TELEMETRY_PARTITIONS must be at least 1")
         if not self.mongodb_uri.startswith(("mongodb://", "mongodb+srv://")):

@@ -164,7 +164,7 @@ def _check_kafka_server(settings: Settings, address: tuple[str, int], timeout: f
             topics = consumer.topics()
         finally:
             consumer.close()
-        return ServiceStatus("kafka", where, True, f"{len(topics)} topics, the lab's and the notebooks' sandboxes")
+        return ServiceStatus("kafka", where, True, f"{len(topics)} topics")
     except Exception as exc:  # any client failure means "not usable yet"
         return ServiceStatus("kafka", where, False, f"port open but no metadata: {type(exc).__name__}")
 

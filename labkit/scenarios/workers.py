@@ -100,7 +100,7 @@ class Drain:
     """How `count` workers in one group drained a backlog."""
 
     workers: int
-    seconds: float  # from the first assignment until the broker reported lag 0
+    seconds: float  # from the first assignment of partitions until the broker reported lag 0
     owners: dict[str, list[int]]  # who held which partitions once every worker had joined
     rebalances: int  # revocations of partitions while it drained: a rebalance takes them from every holder
 
@@ -121,7 +121,10 @@ def drain(settings: Settings, group: str, count: int, batch_size: int = 500, tim
             for i in range(1, count + 1):
                 workers.start(f"w{i}")
             owners = workers.wait_until(db, lambda o: len(o) == min(count, partitions), timeout_s=timeout_s)
-            began = min(e["at"] for e in timeline(db, settings, group) if e["event"] == "assigned")
+            # The clock starts at the first assignment that hands out partitions: a group's first
+            # generation can assign nothing (its leader had no metadata for the topic yet) and
+            # then rebalance, which is joining, not draining.
+            began = min(e["at"] for e in timeline(db, settings, group) if e["event"] == "assigned" and e["partitions"])
             wait_until(lambda: sum(kafka_io.consumer_lag(settings, group, settings.topics.telemetry).values()) == 0,
                        timeout_s, poll_s, what=f"{count} workers to drain the backlog")
             drained = time.time()

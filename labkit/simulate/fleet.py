@@ -280,6 +280,9 @@ class Fleet:
             x=rng.randint(-n + 1, n - 1) * area.block_m, y=rng.randint(-n + 1, n - 1) * area.block_m,
             heading=rng.randrange(4), temp=rng.uniform(45, 92), fuel_l=TANK_L * rng.uniform(0.15, 0.95),
             driver_factor=rng.uniform(0.85, 1.05),
+            # A car has driven before the simulation starts. Drawn from a generator of its own,
+            # so that the driving above stays what it was for a seed.
+            odometer_m=random.Random(f"{self.config.seed}/odometer/{number}").uniform(5_000, 180_000) * 1000,
         )
         car.target_kmh = car.limit_kmh() * car.driver_factor
         car.red_ahead = rng.random() < 0.3

@@ -30,6 +30,7 @@ import numbers
 import os
 import re
 import reprlib
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -73,6 +74,34 @@ def attempt(func: Callable[..., Any], *args, **kwargs) -> Any:
         return func(*args, **kwargs)
     except Exception as exc:  # a bug in the attempt: report it, do not stop the notebook
         return _outcome_of(func, exc)
+
+
+class _TimedOut:
+    """What `attempt_within` returns for a function still running at its deadline."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        return f"TIMED_OUT({self.seconds:g} s)"
+
+
+def attempt_within(seconds: float, func: Callable[..., Any], *args, **kwargs) -> Any:
+    """`attempt`, with a deadline: a function still running after `seconds` gives a
+    `_TimedOut` (test it with `timed_out`) instead of a cell that never ends. The student's
+    thread is left behind; the check then closes what it handed over (a consumer), which
+    makes the loop fail and the thread end."""
+    outcome: list[Any] = []
+    runner = threading.Thread(target=lambda: outcome.append(attempt(func, *args, **kwargs)),
+                              name="exercise-attempt", daemon=True)
+    runner.start()
+    runner.join(seconds)
+    return outcome[0] if outcome else _TimedOut(seconds)
+
+
+def timed_out(answer: Any) -> bool:
+    """True for what `attempt_within` returns when the deadline passed."""
+    return isinstance(answer, _TimedOut)
 
 
 async def attempt_async(func: Callable[..., Any], *args, **kwargs) -> Any:
@@ -215,6 +244,38 @@ def wrong(name: str, why: str) -> bool:
     print(f"✘ {name}: {why}")
     _point_to_hint(name)
     return False
+
+
+def names_used(func: Callable[..., Any]) -> set[str]:
+    """Every name and attribute `func`'s own source refers to (`describe_topics`,
+    `kafka_io.end_offsets` gives `kafka_io` and `end_offsets`); empty when the source cannot
+    be read (a lambda typed at a prompt, a builtin): then nothing is held against it."""
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(func))))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return set()
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+    return found
+
+
+def uses_the_lab_version(name: str, func: Callable[..., Any], lab_names: Mapping[str, str]) -> bool:
+    """True (and says so, as a wrong answer) when `func` calls one of `lab_names`: the lab's own
+    code for what exercise `name` asks the student to write. `lab_names` maps each name to
+    what to use instead, e.g. {"describe_topics": "a KafkaConsumer of your own"}."""
+    used = sorted(set(lab_names) & names_used(func))
+    if not used:
+        return False
+    wrong(name, f"your function calls {used[0]}, the lab's own version of what this exercise asks you to "
+                f"write: use {lab_names[used[0]]} instead")
+    return True
 
 
 def _point_to_hint(name: str) -> None:

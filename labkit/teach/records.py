@@ -26,7 +26,7 @@ def record(**values: Any) -> dict[str, Any]:
     """Display `values` as a record output and return them converted to JSON-safe types.
 
     The output is one display bundle,
-    `{MIME: {"values": {...}}, "text/plain": "Recorded for the lab's checks: a=1, b=2"}`,
+    `{MIME: {"values": {...}}, "text/plain": "This run's numbers: a=1, b=2"}`,
     shown with `IPython.display.display(bundle, raw=True)` (outside IPython, when it is
     not installed, the plain-text line is printed instead).
 
@@ -38,7 +38,7 @@ def record(**values: Any) -> dict[str, Any]:
         raise TypeError("record() needs at least one name=value, e.g. record(events=1200)")
     converted = {name: jsonable(value, path=name) for name, value in values.items()}
     shown = ", ".join(f"{name}={_plain(value)}" for name, value in converted.items())
-    bundle = {MIME: {"values": converted}, "text/plain": f"Recorded for the lab's checks: {shown}"}
+    bundle = {MIME: {"values": converted}, "text/plain": f"This run's numbers: {shown}"}
     try:
         from IPython.display import display
     except ImportError:

@@ -160,6 +160,23 @@ def test_nb01_solutions(pipeline, capsys):
 
     _rejected(capsys, check01.count_per_partition(end_offsets_only, pipeline, topic), "wrong value for key 0")
 
+    def until_end_offset_messages(consumer, topic):  # waits for messages the markers stand for: forever
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        consumer.seek_to_beginning()
+        wanted, counts = consumer.end_offsets(tps), Counter()
+        while any(counts[tp.partition] < wanted[tp] for tp in tps):
+            for tp, records in consumer.poll(timeout_ms=200).items():
+                counts[tp.partition] += len(records)
+        return dict(counts)
+
+    check01.COUNT_DEADLINE_S, deadline = 5, check01.COUNT_DEADLINE_S
+    try:
+        _rejected(capsys, check01.count_per_partition(until_end_offset_messages, pipeline, topic),
+                  "had not returned after 5 s", "position reaches the end offset")
+    finally:
+        check01.COUNT_DEADLINE_S = deadline
+
 
 def _city_rule_without_final_return(raw, now):
     verdict = validate(raw, now)
@@ -321,7 +338,10 @@ def test_nb07_solutions(pipeline, capsys):
         lambda db, name, s, e: grouped(db, name, [{"$match": {"timestamp": {"$gte": s, "$lte": e}}}]), pipeline, start, end))
 
     produce(pipeline, _batch(count=40, invalid=0))
+    before = kafka_io.end_offsets(pipeline, pipeline.topics.telemetry)
     assert check07.total_lag(nb07.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)
+    assert check07.total_lag(nb07.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)  # again: a fresh topic
+    assert kafka_io.end_offsets(pipeline, pipeline.topics.telemetry) == before, "the notebook's topic is left alone"
     assert not check07.total_lag(lambda c, t: 0, pipeline, "lag-group", pipeline.topics.telemetry)
     _rejected(capsys, check07.total_lag(lambda c, t: {0: 7}, pipeline, "lag-group", pipeline.topics.telemetry),
               "you returned a dict; expected a number")
@@ -334,6 +354,14 @@ def test_nb07_solutions(pipeline, capsys):
         return sum(end - consumer.committed(tp) for tp, end in consumer.end_offsets(tps).items() if consumer.committed(tp) is not None)
 
     _rejected(capsys, check07.total_lag(committed_partitions_only, pipeline, "lag-group", pipeline.topics.telemetry))
+
+    def end_offsets_only(consumer, topic):  # forgets what the group has already processed
+        from kafka import TopicPartition
+
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        return sum(consumer.end_offsets(tps).values())
+
+    _rejected(capsys, check07.total_lag(end_offsets_only, pipeline, "lag-group", pipeline.topics.telemetry), "too high")
 
 
 def test_nb08_solutions(capsys):

@@ -645,3 +645,62 @@ def test_a_bug_in_the_check_itself_is_not_blamed_on_the_student():
 
     with pytest.raises(ValueError):
         a_check("{")
+
+
+# --- an answer that calls the lab's own version of the exercise is wrong -------------------
+
+
+def _wraps_the_lab(settings):
+    from labkit.ops.infra.topics import describe_topics
+
+    return describe_topics(settings)[settings.topics.telemetry]
+
+
+def _own_code(settings):
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        return len(consumer.partitions_for_topic(settings.topics.telemetry))
+    finally:
+        consumer.close()
+
+
+def test_names_used_reads_the_function_source():
+    assert {"describe_topics", "topics", "telemetry"} <= exercises.names_used(_wraps_the_lab)
+    assert "describe_topics" not in exercises.names_used(_own_code)
+    assert exercises.names_used(len) == set()  # no source: nothing is held against it
+
+
+def test_an_answer_that_calls_the_lab_version_is_wrong_with_what_to_use(capsys):
+    lab = {"describe_topics": "a KafkaConsumer of your own"}
+    assert exercises.uses_the_lab_version("00.1 partitions", _wraps_the_lab, lab) is True
+    out = capsys.readouterr().out
+    assert out.startswith("✘ 00.1 partitions: your function calls describe_topics") and "a KafkaConsumer of your own" in out
+    assert exercises.uses_the_lab_version("00.1 partitions", _own_code, lab) is False
+    assert capsys.readouterr().out == ""
+
+
+def test_the_09_1_check_rejects_a_wrapper_of_event_time_windows(capsys):
+    from labkit.process.windows import TOO_LATE, EventTimeWindows
+    from labkit.teach.checks import nb09
+
+    def wrapper(readings, size_ms, delay_ms, lateness_ms):
+        windows, too_late = EventTimeWindows(size_ms=size_ms, delay_ms=delay_ms, allowed_lateness_ms=lateness_ms), []
+        for r in readings:
+            if windows.add(0, r["car_id"], r["event_ms"], r["arrival_ms"]) == TOO_LATE:
+                too_late.append(r)
+        return {}, too_late
+
+    assert nb09.count_windows(wrapper) is False
+    assert "your function calls EventTimeWindows" in capsys.readouterr().out
+
+
+def test_an_attempt_that_never_returns_is_reported_at_its_deadline():
+    import threading
+
+    stop = threading.Event()
+    answer = exercises.attempt_within(0.2, lambda: stop.wait(5))
+    assert exercises.timed_out(answer)
+    stop.set()
+    assert exercises.attempt_within(1, lambda: 42) == 42

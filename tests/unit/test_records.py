@@ -26,7 +26,7 @@ def test_record_displays_one_raw_bundle(shown):
     assert values == {"a": 1, "b": 2}
     assert shown == [((
         {records.MIME: {"values": {"a": 1, "b": 2}},
-         "text/plain": "Recorded for the lab's checks: a=1, b=2"},
+         "text/plain": "This run's numbers: a=1, b=2"},
     ), {"raw": True})]
 
 
@@ -34,14 +34,14 @@ def test_recorded_bundle_is_json(shown):
     records.record(name="CAR_001", speeds=(1.5, 2), when=dt.datetime(2024, 5, 1, 12, 30))
     (bundle,), _ = shown[0]
     assert json.loads(json.dumps(bundle)) == bundle
-    assert bundle["text/plain"] == ('Recorded for the lab\'s checks: name="CAR_001", '
+    assert bundle["text/plain"] == ('This run\'s numbers: name="CAR_001", '
                                     'speeds=[1.5, 2], when="2024-05-01T12:30:00"')
 
 
 def test_record_without_ipython_prints_the_text(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "IPython.display", None)  # import fails
     assert records.record(a=1) == {"a": 1}
-    assert capsys.readouterr().out.strip() == "Recorded for the lab's checks: a=1"
+    assert capsys.readouterr().out.strip() == "This run's numbers: a=1"
 
 
 def test_record_needs_values(shown):
@@ -108,7 +108,7 @@ def _notebook():
              "outputs": [
                  {"output_type": "stream", "name": "stdout", "text": "hello\n"},
                  _output({records.MIME: {"values": {"a": 1, "b": 2}},
-                          "text/plain": "Recorded for the lab's checks: a=1, b=2"}),
+                          "text/plain": "This run's numbers: a=1, b=2"}),
                  _output({"text/plain": "42"}, "execute_result"),
              ]},
             {"id": "c2", "cell_type": "code", "metadata": {}, "source": "record(b=3, c=[1])", "execution_count": 2,

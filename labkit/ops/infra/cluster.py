@@ -26,12 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.config import Settings
 from labkit.ops import clients
 from labkit.ops.infra import local
 from labkit.ops.infra.local import InfraError, Service
 from labkit.ops.waiting import wait_until
-
-CLUSTER_HEAP = ("-Xms128m", "-Xmx512m")  # three JVMs on a 2-core laptop: keep each small
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,9 @@ class Node:
 
     @property
     def service(self) -> Service:
-        return Service(f"kafka-{self.node_id}", "kafka.Kafka", self.port, CLUSTER_HEAP)
+        # three JVMs on a 2-core laptop: each small, smaller still under LAB_MEMORY=small
+        return Service(f"kafka-{self.node_id}", "kafka.Kafka", self.port,
+                       local.memory(Settings.from_env()).cluster_heap)
 
 
 class Cluster:

@@ -49,12 +49,32 @@ LIB_DIR = POM_DIR / "target" / "lib"
 CLASSES_DIR = POM_DIR / "target" / "classes"
 LOG4J_CONFIG = POM_DIR / "log4j2.properties"
 
-# Bounded memory: both servers fit comfortably on a 2-core laptop or CI runner.
-KAFKA_HEAP = ["-Xms256m", "-Xmx768m"]
-MONGO_HEAP = ["-Xms128m", "-Xmx768m"]
 #: SecantusDB's launcher, installed next to this Python by `pip install` (see pyproject.toml).
 SECANTUS = Path(sys.executable).parent / "secantusd-py"
-SECANTUS_CACHE = "512M"  # WiredTiger cache: a million lab events fit in it
+
+
+@dataclass(frozen=True)
+class MemoryProfile:
+    """Heaps (JVM flags) and caches of the local servers; the README gives each profile's
+    measured peak (bench/bench_memory.py)."""
+
+    kafka_heap: tuple[str, ...]
+    mongo_java_heap: tuple[str, ...]  # mongo-java-server, where SecantusDB has no wheel
+    secantus_cache: str  # WiredTiger's cache
+    cluster_heap: tuple[str, ...]  # each of the three brokers notebook 08 starts
+
+
+#: LAB_MEMORY picks one. "standard": a million lab events fit in SecantusDB's cache.
+#: "small": a 4 GB machine or hub container, JupyterLab and a kernel included.
+PROFILES = {
+    "standard": MemoryProfile(("-Xms256m", "-Xmx768m"), ("-Xms128m", "-Xmx768m"), "512M", ("-Xms128m", "-Xmx512m")),
+    "small": MemoryProfile(("-Xms128m", "-Xmx384m"), ("-Xms64m", "-Xmx384m"), "192M", ("-Xms64m", "-Xmx256m")),
+}
+
+
+def memory(settings: Settings) -> MemoryProfile:
+    """The memory profile `settings.memory_profile` names (LAB_MEMORY)."""
+    return PROFILES[settings.memory_profile]
 
 
 class InfraError(RuntimeError):
@@ -80,8 +100,8 @@ class Service:
 def services(settings: Settings) -> list[Service]:
     mongo_port = settings.mongodb_host_port[1]
     mongo = (Service("mongo", "secantusd-py", mongo_port) if mongo_server(settings) == "secantus"
-             else Service("mongo", "lab.MongoWireServer", mongo_port, tuple(MONGO_HEAP)))
-    return [Service("kafka", "kafka.Kafka", settings.kafka_host_port[1], tuple(KAFKA_HEAP)), mongo]
+             else Service("mongo", "lab.MongoWireServer", mongo_port, memory(settings).mongo_java_heap))
+    return [Service("kafka", "kafka.Kafka", settings.kafka_host_port[1], memory(settings).kafka_heap), mongo]
 
 
 def mongo_server(settings: Settings) -> str:
@@ -286,7 +306,7 @@ def _prepare_mongo(settings: Settings, home: Path) -> list[str]:
         # A short oplog: it serves change streams, which the lab does not use, and by default
         # keeps 100,000 entries, which made a million-event load 1.8 times larger on disk.
         return [str(SECANTUS), "--host", "127.0.0.1", "--port", port, "--storage-path", str(data_dir),
-                "--cache-size", SECANTUS_CACHE, "--sync-on-commit", "--oplog-max-entries", "1000",
+                "--cache-size", memory(settings).secantus_cache, "--sync-on-commit", "--oplog-max-entries", "1000",
                 "--oplog-retention-seconds", "600", "--log-level", "WARNING"]
     data_file = home / "mongo" / "telemetry.mv"
     data_file.parent.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,7 @@ def mongodb_ready(settings: Settings, timeout_ms: int = 1000) -> bool:
 
 def service_versions(settings: Settings) -> dict[str, str]:
     """What each server says it is: Kafka's API version as the client detects it, and the
-    MongoDB server's version string (the local server answers as 4.4)."""
+    MongoDB server's version string (SecantusDB reports the MongoDB version it follows, 8.x)."""
     consumer = clients.kafka_consumer(settings)
     try:
         consumer.topics()  # forces a connection so the version is detected

@@ -32,6 +32,10 @@ OTHER_PARTITIONS = 3
 def partition_count(func, settings: Settings) -> bool:
     """00.1: the telemetry topic's partitions, and those of a topic of the check's own with
     another count (the student's function is called with settings naming it telemetry)."""
+    if exercises.uses_the_lab_version(PARTITIONS, func, {
+            "describe_topics": "a KafkaConsumer of your own",
+            "end_offsets": "a KafkaConsumer of your own"}):
+        return False
     import dataclasses
 
     from labkit.ops.infra.topics import describe_topics, ensure_topics

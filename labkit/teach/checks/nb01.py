@@ -24,6 +24,9 @@ HINTS = exercises.register_hints({
            "reports, not when you have counted that many messages",
 })
 
+#: 01.3 gives up on a student's loop after this long (reading a few thousand messages takes a second).
+COUNT_DEADLINE_S = 30
+
 #: What 01.1 returns: one (partition, offset) or None per event, in the order of the events.
 PLACES = exercises.list_of(exercises.optional(exercises.pair(exercises.INTEGER, exercises.INTEGER)),
                            "a list with one (partition, offset) pair (from a RecordMetadata) or None per event")
@@ -151,9 +154,14 @@ def count_per_partition(count, settings: Settings, topic: str) -> bool:
     _append_transactions(settings, topic)
     consumer = clients.kafka_consumer(settings)
     try:
-        answer = exercises.attempt(count, consumer, topic)
+        answer = exercises.attempt_within(COUNT_DEADLINE_S, count, consumer, topic)
     finally:
-        consumer.close()
+        consumer.close()  # a loop still polling fails now, and its thread ends
+    if exercises.timed_out(answer):
+        return exercises.wrong(COUNT, f"your function had not returned after {COUNT_DEADLINE_S} s. A loop that waits "
+                                      "until it has read as many messages as the end offset says never ends here: "
+                                      "transaction markers and aborted messages take offsets but are never "
+                                      "delivered. Stop when the position reaches the end offset")
     if not exercises.expect_type(COUNT, answer, COUNTS):
         return False
     expected = dict(Counter(r.partition for r in kafka_io.read_topic(settings, topic, max_messages=1_000_000)))

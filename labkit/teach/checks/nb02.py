@@ -55,6 +55,11 @@ def idempotent_store(store, collection, raws: list[bytes], now: datetime) -> boo
     batch mixes events already stored, new events and repeats inside the batch, as a
     redelivery after a crash does. Each call must return how many documents it newly stored;
     `except BulkWriteError: return 0` stores the new ones but counts none of them."""
+    if exercises.uses_the_lab_version(STORE, store, {
+            "insert_idempotent": "collection.insert_many",
+            "insert_events": "collection.insert_many",
+            "write_events": "collection.insert_many"}):
+        return False
     collection.drop()
     half = raws[: len(raws) // 2]
     mixed = raws + half[:5]
@@ -109,6 +114,10 @@ def consume_loop(consume, settings: Settings, topic: str, group: str, collection
     must be the end of the (one-partition) topic. A loop that commits before it writes loses the
     first poll in the first case; a loop whose write is not idempotent stores the first poll
     twice in the second. What the loop returns is not graded."""
+    if exercises.uses_the_lab_version(LOOP, consume, {
+            "Processor": "a poll loop of your own",
+            "consume_by_hand": "a poll loop of your own"}):
+        return False
     import uuid
 
     from kafka import TopicPartition

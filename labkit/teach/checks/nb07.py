@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from labkit.config import Settings
 from labkit.ops import clients, kafka_io
+from labkit.ops.waiting import wait_until
 from labkit.teach import exercises
 
 PER_TYPE = "07.1 anomalies per type"
@@ -56,23 +57,54 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
     return exercises.check(PER_TYPE, dict(answer), expected)
 
 
+#: 07.2's own topic: messages per partition, and the group's committed offset (None: never committed).
+LAG_TOPIC_MESSAGES = {0: 5, 1: 3, 2: 0, 3: 2}
+LAG_COMMITTED = {0: 2, 1: 3, 2: None, 3: None}
+
+
 @exercises.graded(LAG)
 def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
-    """07.2: the student's lag equals the broker's end offsets minus the group's commits."""
-    # Make some lag first, so that `return 0` cannot pass: messages nobody has processed, two in
-    # every partition, so a partition the group never committed has some (it counts whole).
+    """07.2: the student's lag equals the broker's end offsets minus the group's commits, on a
+    topic of the check's own (`topic` + ".exercise-07-2", made fresh: the notebook's topic is
+    left as it is) where one partition is behind, one is caught up, one is empty and one was
+    never committed (it counts whole), so that `return 0` and "end offsets only" cannot pass."""
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    from labkit.ops.infra.topics import ensure_topics
+
+    own_topic, own_group = f"{topic}.exercise-07-2", f"{group}.exercise-07-2"
+    _delete_topic(settings, own_topic)
+    ensure_topics(settings, {own_topic: len(LAG_TOPIC_MESSAGES)})
     producer = clients.kafka_producer(settings)
-    for partition in sorted(kafka_io.end_offsets(settings, topic)):
-        for _ in range(2):
-            producer.send(topic, partition=partition, value=b'{"note": "waiting for a processor"}')
+    for partition, count in LAG_TOPIC_MESSAGES.items():
+        for _ in range(count):
+            producer.send(own_topic, partition=partition, value=b'{"note": "waiting for a processor"}')
     producer.flush()
     producer.close()
-    consumer = clients.kafka_consumer(settings, group_id=group)
+    committer = clients.kafka_consumer(settings, group_id=own_group)
     try:
-        answer = exercises.attempt(func, consumer, topic)
+        committer.commit({TopicPartition(own_topic, p): OffsetAndMetadata(offset, "", -1)
+                          for p, offset in LAG_COMMITTED.items() if offset is not None})
+    finally:
+        committer.close(autocommit=False)
+    consumer = clients.kafka_consumer(settings, group_id=own_group)
+    try:
+        answer = exercises.attempt(func, consumer, own_topic)
     finally:
         consumer.close(autocommit=False)
     if not exercises.expect_type(LAG, answer, exercises.of_type(float, what="a number (the lag summed over partitions)")):
         return False
-    expected = sum(kafka_io.consumer_lag(settings, group, topic).values())
+    expected = sum(kafka_io.consumer_lag(settings, own_group, own_topic).values())
     return exercises.check(LAG, answer, expected)
+
+
+def _delete_topic(settings: Settings, topic: str) -> None:
+    """Delete `topic` if it exists (a rerun of the check starts from nothing)."""
+    admin = clients.kafka_admin(settings)
+    try:
+        if topic in admin.list_topics():
+            admin.delete_topics([topic])
+            wait_until(lambda: topic not in admin.list_topics(), 30, 0.2, what=f"topic {topic} to be deleted")
+    finally:
+        admin.close()

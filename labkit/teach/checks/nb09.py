@@ -132,6 +132,10 @@ def _comparable(answer) -> dict:
 def count_windows(func) -> bool:
     """09.1: the student's counts per window and too-late readings, against `EventTimeWindows`'
     on WINDOW_READINGS, for each of WINDOW_CASES (each call gets its own copy of the readings)."""
+    if exercises.uses_the_lab_version(WINDOWS, func, {
+            "EventTimeWindows": "a loop of your own over the readings",
+            "your_counts": "a loop of your own over the readings"}):
+        return False
     answers, expected = {}, {}
     for size_ms, delay_ms, lateness_ms in WINDOW_CASES:
         case = f"{size_ms / 1000:g} s windows, delay {delay_ms / 1000:g} s, lateness {lateness_ms / 1000:g} s"
