@@ -13,7 +13,7 @@ PYTEST_ARGS ?= --durations=12 --order=shuffle
 
 .DEFAULT_GOAL := help
 .PHONY: help env lock doctor lab test lint test-unit test-integration test-notebooks test-reliability test-browser chromium \
-        jupyter infra-up infra-down infra-status simulate process api live chaos bench reset clean
+        hub jupyter infra-up infra-down infra-status simulate process api live chaos bench reset clean
 
 help: ## list every target with one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -85,6 +85,9 @@ test-reliability: $(DEV_STAMP) ## crash, restart and outage tests
 
 # JupyterLab refuses to run as root without --allow-root (containers and lab machines often are root).
 JUPYTER_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+hub: $(STAMP) ## inside a JupyterHub user's server: the kernel for this user, free ports for the services (no second JupyterLab)
+	$(LABKIT) hub setup
 
 jupyter: $(STAMP) ## open JupyterLab on the notebooks (services: make infra-up)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(JUPYTER_ROOT)

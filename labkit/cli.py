@@ -64,6 +64,18 @@ def _doctor(args, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def _hub(args, settings: Settings) -> int:
+    from labkit.ops import hub
+
+    try:
+        for line in hub.setup(settings):
+            print(line)
+    except (RuntimeError, OSError) as exc:  # no free port; ipykernel failed
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _lab(args, settings: Settings) -> int:
     from labkit.ops import preflight
     from labkit.teach import notebook_runner
@@ -344,6 +356,11 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("doctor", help="check this machine for the lab (Python, Java, Maven, memory, disk, ports) and say how to fix it")
     p.set_defaults(handler=_doctor)
+
+    p = sub.add_parser("hub", help="inside a JupyterHub user's server: register the lab's kernel for this user "
+                                   "and choose free ports for the services (see the README's JupyterHub section)")
+    p.add_argument("action", choices=["setup"])
+    p.set_defaults(handler=_hub)
 
     p = sub.add_parser("lab", help="run every notebook headless with papermill and print a table")
     p.set_defaults(handler=_lab)

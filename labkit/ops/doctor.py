@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from labkit.config import Settings
 
 GB = 1024**3
-#: Memory the lab needs while every notebook runs: Kafka (-Xmx768m and its own overhead), the
-#: MongoDB server (a 512 MB cache), JupyterLab and a kernel. Notebook 08's own three brokers
-#: take about 1.5 GB more for a minute.
-MEMORY_NEEDED = 3 * GB
-MEMORY_COMFORTABLE = 5 * GB
+#: Memory for a whole `make lab` with JupyterLab open: Kafka, the MongoDB server, the notebook
+#: kernels and notebook 08's three brokers for a minute. Measured peaks (bench/results/memory.md,
+#: cgroup max_usage): 2.3 GB with LAB_MEMORY=small, 2.4 GB with the standard profile, whose
+#: heaps may grow further under a longer load (make live).
+MEMORY_NEEDED = 2.5 * GB
+MEMORY_COMFORTABLE = 4 * GB
 DISK_NEEDED = 2 * GB  # the Kafka and MongoDB jars, Maven's cache, the services' data
 JAVA_NEEDED = 17  # Kafka 4 brokers run on Java 17 or newer
 
@@ -49,6 +50,7 @@ class System:
     busy_ports: frozenset[int] = frozenset()  # in use by a program that is not the lab's own service
     docker: bool = False  # a Docker engine answers
     mongo_server: str = "secantus"  # what LAB_MONGO_SERVER=auto picks here: "secantus" or "java"
+    memory_profile: str = "standard"  # LAB_MEMORY
 
 
 @dataclass(frozen=True)
@@ -116,12 +118,14 @@ def diagnose(system: System) -> list[Finding]:
     if system.memory_free is not None:
         free = system.memory_free / GB
         if system.memory_free < MEMORY_NEEDED:
-            found.append(Finding("memory", "fail", f"{free:.1f} GB free; the services and JupyterLab need about "
-                                 f"{MEMORY_NEEDED // GB} GB", "close other programs (browsers, IDEs) or give the "
-                                 "machine, VM or container more memory"))
-        elif system.memory_free < MEMORY_COMFORTABLE:
-            found.append(Finding("memory", "warn", f"{free:.1f} GB free: enough for the lab, tight for notebook 08's "
-                                 "three brokers (about 1.5 GB more for a minute)", "close other programs before 08"))
+            found.append(Finding("memory", "fail", f"{free:.1f} GB free; the lab with JupyterLab open needs about "
+                                 f"{MEMORY_NEEDED / GB:g} GB (notebook 08 starts three brokers for a minute)",
+                                 "close other programs (browsers, IDEs) or give the machine, VM or container more "
+                                 "memory" + ("" if system.memory_profile == "small" else "; and set LAB_MEMORY=small")))
+        elif system.memory_free < MEMORY_COMFORTABLE and system.memory_profile != "small":
+            found.append(Finding("memory", "warn", f"{free:.1f} GB free: enough for the lab, with little to spare",
+                                 "set LAB_MEMORY=small (in .env or the environment): smaller heaps and cache, so "
+                                 "the servers cannot grow past what the lab needs"))
         else:
             found.append(Finding("memory", "ok", f"{free:.1f} GB free"))
 
@@ -229,4 +233,4 @@ def gather(settings: Settings) -> System:
         java=java, java_runs=java_runs, maven=shutil.which("mvn") is not None,
         memory_free=_memory_free(), disk_free=shutil.disk_usage(settings.lab_home).free,
         ports=ports, busy_ports=busy, docker=engine,
-        mongo_server=local.mongo_server(settings))
+        mongo_server=local.mongo_server(settings), memory_profile=settings.memory_profile)

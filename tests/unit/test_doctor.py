@@ -68,9 +68,16 @@ def test_the_apis_port_in_use_is_only_a_warning():
 
 
 def test_memory_3_gb_free_is_tight_and_2_gb_is_too_little():
-    assert finding(diagnose(machine(memory_free=3.2 * GB)), "memory").level == "warn"
+    tight = finding(diagnose(machine(memory_free=3.2 * GB)), "memory")
+    assert tight.level == "warn" and "LAB_MEMORY=small" in tight.fix
     low = finding(diagnose(machine(memory_free=2 * GB)), "memory")
-    assert low.level == "fail" and "2.0 GB free" in low.detail
+    assert low.level == "fail" and "2.0 GB free" in low.detail and "LAB_MEMORY=small" in low.fix
+
+
+def test_3_gb_free_is_enough_with_the_small_profile():
+    assert finding(diagnose(machine(memory_free=3.2 * GB, memory_profile="small")), "memory").level == "ok"
+    low = finding(diagnose(machine(memory_free=2 * GB, memory_profile="small")), "memory")
+    assert low.level == "fail" and "LAB_MEMORY" not in low.fix
 
 
 def test_little_disk_fails():
