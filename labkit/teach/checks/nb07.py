@@ -12,12 +12,17 @@ from labkit.teach import exercises
 
 PER_TYPE = "07.1 anomalies per type"
 LAG = "07.2 total lag"
+DIAGNOSE = "07.3 diagnose the board"
 
 HINTS = exercises.register_hints({
     PER_TYPE: "let the database count: an aggregation that keeps the range and groups by the anomaly type, "
               "counting each document once ($sum), gives one row per type to turn into a dict",
-    LAG: "a partition's lag is its end offset minus the group's committed offset (None: nothing committed "
-         "yet, so all of it): consumer.end_offsets() and consumer.committed(), over partitions_for_topic()",
+    LAG: "lag is counted per partition from two numbers the broker keeps (where the log ends, where the "
+         "group will read next), and a partition the group never committed counts whole; the consumer "
+         "you are given can ask the broker for both",
+    DIAGNOSE: "throughput 0 has two causes (nothing to do, or nobody doing it); the broker's lag tells them "
+              "apart. Look at how lag changes over the window, not at its size: a steady lag is a healthy "
+              "pipeline with work in flight",
 })
 
 COUNTS = exercises.dict_of(exercises.ANYTHING, exercises.INTEGER, "a dict {anomaly type: count}")
@@ -108,3 +113,50 @@ def _delete_topic(settings: Settings, topic: str) -> None:
             wait_until(lambda: topic not in admin.list_topics(), 30, 0.2, what=f"topic {topic} to be deleted")
     finally:
         admin.close()
+
+
+
+#: 07.3's answers.
+DIAGNOSES = ("healthy", "processor stopped", "processor falling behind", "bad producer", "cars stopped sending")
+
+
+def _board(lag, events_per_s, invalid_ratio, freshness_s) -> dict:
+    return {"lag": list(lag), "events_per_s": list(events_per_s), "invalid_ratio": list(invalid_ratio),
+            "freshness_s": list(freshness_s)}
+
+
+#: (what happened, the board over the last minute in 10 s samples, the answer). Each catches a
+#: mistake: judging by throughput alone (the two stopped cases look alike), by freshness alone
+#: (it grows in both), by the size of the lag instead of its growth (a steady lag is healthy).
+BOARDS = [
+    ("a steady pipeline with a little work in flight",
+     _board([30, 28, 31, 29, 30, 30], [10] * 6, [0.01] * 6, [2, 3, 2, 3, 2, 3]), "healthy"),
+    ("a busy pipeline with a large but steady lag",
+     _board([500, 480, 510, 495, 505, 500], [50] * 6, [0.02] * 6, [11, 10, 12, 11, 10, 11]), "healthy"),
+    ("the processor was killed", _board([0, 10, 20, 30, 40, 50], [10, 0, 0, 0, 0, 0], [0.01] * 6,
+                                        [2, 12, 22, 32, 42, 52]), "processor stopped"),
+    ("the processor was already down", _board([100, 110, 120, 130, 140, 150], [0] * 6, [0.0] * 6,
+                                              [60, 70, 80, 90, 100, 110]), "processor stopped"),
+    ("the cars went quiet", _board([0] * 6, [10, 0, 0, 0, 0, 0], [0.01, 0, 0, 0, 0, 0],
+                                   [2, 12, 22, 32, 42, 52]), "cars stopped sending"),
+    ("a device sent garbage for ten seconds", _board([0, 0, 5, 0, 0, 0], [10, 10, 14, 10, 10, 10],
+                                                     [0.01, 0.01, 0.8, 0.02, 0.01, 0.01], [2, 3, 2, 3, 2, 3]), "bad producer"),
+    ("twice as many cars as the processor can take", _board([0, 200, 400, 600, 800, 1000], [500] * 6, [0.01] * 6,
+                                                            [2, 5, 8, 11, 14, 17]), "processor falling behind"),
+]
+
+
+@exercises.graded(DIAGNOSE)
+def diagnose(func) -> bool:
+    """07.3: the student's diagnosis of each of BOARDS (each call gets its own copy)."""
+    import copy
+
+    answers, expected = {}, {}
+    for what, board, answer in BOARDS:
+        given = exercises.attempt(func, copy.deepcopy(board))
+        if not exercises.expect_type(DIAGNOSE, given, exercises.of_type(str, what=f"one of {DIAGNOSES}"), case=f"for {what}"):
+            return False
+        if given not in DIAGNOSES:
+            return exercises.wrong(DIAGNOSE, f"for {what} you returned {given!r}, which is not one of {DIAGNOSES}")
+        answers[what], expected[what] = given, answer
+    return exercises.check(DIAGNOSE, answers, expected)

@@ -20,3 +20,19 @@ def total_lag(consumer, topic: str) -> int:
 
     tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
     return sum(end - (consumer.committed(tp) or 0) for tp, end in consumer.end_offsets(tps).items())
+
+
+def diagnose(board: dict) -> str:
+    """Exercise 07.3: what the Pipeline Health board says happened, from its series over the
+    last minute (oldest first). The lag's growth decides first: growing with nothing processed
+    is a stopped processor, growing while processing is one that cannot keep up. Then a jump of
+    the invalid share is a bad producer; nothing processed and nothing waiting, cars gone quiet."""
+    lag, processed = board["lag"], board["events_per_s"]
+    growing = lag[-1] - lag[0] > max(10, 0.1 * lag[0])
+    if growing:
+        return "processor stopped" if processed[-1] == 0 else "processor falling behind"
+    if max(board["invalid_ratio"]) > 0.5:
+        return "bad producer"
+    if processed[-1] == 0 and lag[-1] == 0:
+        return "cars stopped sending"
+    return "healthy"

@@ -1,0 +1,48 @@
+"""Exercise 07.3 (diagnose the board): the solution passes; the classic misreadings fail."""
+
+import pytest
+
+from labkit.teach.checks import nb07
+from labkit.teach.solutions import nb07 as solution
+from tests.wrong_answers import assert_rejected
+
+pytestmark = pytest.mark.unit
+
+
+def test_the_solution_passes(capsys):
+    assert nb07.diagnose(solution.diagnose)
+
+
+def by_throughput_only(board):  # 0 processed: "stopped", whichever part stopped
+    if board["events_per_s"][-1] == 0:
+        return "processor stopped"
+    return "bad producer" if max(board["invalid_ratio"]) > 0.5 else "healthy"
+
+
+def by_freshness_only(board):  # old data: the processor must be down
+    return "processor stopped" if board["freshness_s"][-1] > 30 else solution.diagnose(board)
+
+
+def by_the_size_of_the_lag(board):  # any lag is trouble
+    if board["lag"][-1] > 100:
+        return "processor falling behind" if board["events_per_s"][-1] else "processor stopped"
+    return solution.diagnose(board)
+
+
+@pytest.mark.parametrize("student, words", [
+    (by_throughput_only, "the cars went quiet"),
+    (by_freshness_only, "the cars went quiet"),
+    (by_the_size_of_the_lag, "a busy pipeline"),
+    (lambda board: "broken", "not one of"),
+    (lambda board: None, "returned None"),
+])
+def test_misreadings_are_rejected(capsys, student, words):
+    assert_rejected(capsys, nb07.diagnose(student), words, exercise="07.3")
+
+
+def test_the_untouched_stub_is_not_attempted(capsys):
+    def diagnose(board):
+        raise NotImplementedError
+
+    assert nb07.diagnose(diagnose) is False
+    assert "not attempted" in capsys.readouterr().out
