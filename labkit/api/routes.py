@@ -186,7 +186,8 @@ def _metrics_windows(shared, recent, db, settings: Settings, frm: datetime, to: 
     (health, throughput, lag)."""
     def read() -> list[dict]:
         held = recent.windows(to_ms(frm), to_ms(to))
-        return held if held is not None else queries.pipeline_windows(db, settings, frm, to)
+        windows = held if held is not None else queries.pipeline_windows(db, settings, frm, to)
+        return queries.merge_windows(windows)  # one per window, whichever processors wrote it
 
     return shared.get(("windows", frm, to), read)
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from labkit import contract
 from labkit.config import Settings
 from labkit.contract import METRICS, WINDOW_MS, as_utc, bucket_ceil, bucket_start, bucket_start_expression, from_ms, to_ms
-from labkit.contract.counters import BY_LABEL, TOTALS
+from labkit.contract.counters import BY_LABEL, COUNTERS, TOTALS
 from labkit.store import rollups
 from labkit.store.mongo import HOUR_MS
 from labkit.store.newest import newest_first
@@ -245,6 +245,41 @@ def pipeline_windows(db, settings: Settings, start: datetime, end: datetime) -> 
     check_range(start, end)
     return list(db[settings.collections.metrics].find(
         {"window_start_ms": {"$gte": to_ms(start), "$lt": to_ms(end)}}).sort("window_start_ms", 1))
+
+
+def merge_windows(windows: list[dict]) -> list[dict]:
+    """One metrics window per start (pure), however many processors or runs wrote one: each
+    processor writes its own document per window (`labkit.process.metrics`), and a chart that
+    drew them all would jump up and down inside one window. Counts add up; the batch latency is
+    averaged over the batches and its maximum kept; per partition, the lag of the document that
+    saw the newest event (the latest word on it), and the total is their sum. Oldest first."""
+    by_start: dict[int, list[dict]] = {}
+    for w in windows:
+        by_start.setdefault(int(w["window_start_ms"]), []).append(w)
+    merged = []
+    for _, group in sorted(by_start.items()):
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        latest_first = sorted(group, key=lambda w: w.get("newest_event_ms") or 0, reverse=True)
+        out = {**latest_first[0], "processor_id": ",".join(sorted({str(w.get("processor_id")) for w in group}))}
+        for name in (*COUNTERS, *BY_LABEL, "batches"):
+            out[name] = sum(w.get(name) or 0 for w in group)
+        for by_label in BY_LABEL.values():
+            out[by_label] = dict(sum((Counter(w.get(by_label) or {}) for w in group), Counter()))
+        batches = out["batches"]
+        out["batch_latency_ms_avg"] = round(sum((w.get("batch_latency_ms_avg") or 0) * (w.get("batches") or 0)
+                                                for w in group) / batches, 2) if batches else 0.0
+        out["batch_latency_ms_max"] = max(w.get("batch_latency_ms_max") or 0 for w in group)
+        lag: dict[str, int] = {}
+        for w in reversed(latest_first):  # the newest word on a partition is written last
+            lag.update(w.get("lag_by_partition") or {})
+        out["lag_by_partition"] = lag
+        out["consumer_lag"] = sum(lag.values()) if lag else latest_first[0].get("consumer_lag")
+        newest = [w["newest_event_ms"] for w in group if w.get("newest_event_ms") is not None]
+        out["newest_event_ms"] = max(newest) if newest else None
+        merged.append(out)
+    return merged
 
 
 def newest_window_start(db, settings: Settings, at_least_ms: int | None = None) -> int | None:

@@ -246,31 +246,87 @@ def wrong(name: str, why: str) -> bool:
     return False
 
 
-def names_used(func: Callable[..., Any]) -> set[str]:
-    """Every name and attribute `func`'s own source refers to (`describe_topics`,
-    `kafka_io.end_offsets` gives `kafka_io` and `end_offsets`); empty when the source cannot
-    be read (a lambda typed at a prompt, a builtin): then nothing is held against it."""
+def lab_calls(func: Callable[..., Any], names: set[str] | frozenset[str]) -> list[str]:
+    """Which of `names` `func`'s own source uses as the lab's code: a name or attribute that
+    resolves (through the function's globals) to an object of `labkit` or of the notebook
+    itself (a helper a cell defined), or that the function imports from `labkit`. A name the
+    function binds itself (an argument, a variable, `consumer.end_offsets` on its own
+    consumer) is its own, whatever it is called. Empty when the source cannot be read (a
+    lambda typed at a prompt, a builtin): then nothing is held against it."""
     import ast
+    import builtins
     import textwrap
 
+    target = inspect.unwrap(func)
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(func))))
+        tree = ast.parse(textwrap.dedent(inspect.getsource(target)))
     except (OSError, TypeError, SyntaxError, IndentationError):
-        return set()
+        return []
+    scope = {**vars(builtins), **getattr(target, "__globals__", {})}
+    closure = inspect.getclosurevars(target) if inspect.isfunction(target) else None
+    if closure is not None:
+        scope.update(closure.nonlocals)
+    for node in ast.walk(tree):  # the function's own imports name things too
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                try:
+                    scope[alias.asname or alias.name] = getattr(importlib.import_module(node.module), alias.name)
+                except (ImportError, AttributeError):
+                    pass
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                try:
+                    module = importlib.import_module(alias.name)
+                except ImportError:
+                    continue
+                scope[alias.asname or alias.name.split(".")[0]] = (
+                    module if alias.asname else importlib.import_module(alias.name.split(".")[0]))
+    own = {a.arg for node in ast.walk(tree) if isinstance(node, ast.arguments)
+           for a in (*node.posonlyargs, *node.args, *node.kwonlyargs, node.vararg, node.kwarg) if a is not None}
+    own |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            found.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            found.add(node.attr)
-    return found
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("labkit"):
+            found |= {alias.name for alias in node.names if alias.name in names}
+        elif isinstance(node, ast.Name) and node.id in names and node.id not in own:
+            if _is_the_labs(scope.get(node.id)):
+                found.add(node.id)
+        elif isinstance(node, ast.Attribute) and node.attr in names:
+            if _is_the_labs(_resolve(node, scope, own)):
+                found.add(node.attr)
+    return sorted(found)
+
+
+def _resolve(node: Any, scope: Mapping[str, Any], own: set[str]) -> Any:
+    """The object an attribute chain (`clients.kafka_consumer`) names in `scope`; None when it
+    starts at a name the function binds itself, or cannot be followed."""
+    import ast
+
+    chain = []
+    while isinstance(node, ast.Attribute):
+        chain.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or node.id in own or node.id not in scope:
+        return None
+    obj = scope[node.id]
+    for attr in reversed(chain):
+        try:
+            obj = getattr(obj, attr)
+        except Exception:  # noqa: BLE001  (a property that fails: not the lab's function)
+            return None
+    return obj
+
+
+def _is_the_labs(obj: Any) -> bool:
+    module = getattr(obj, "__module__", None) or ""
+    return obj is not None and callable(obj) and (module.startswith("labkit") or module == "__main__")
 
 
 def uses_the_lab_version(name: str, func: Callable[..., Any], lab_names: Mapping[str, str]) -> bool:
-    """True (and says so, as a wrong answer) when `func` calls one of `lab_names`: the lab's own
-    code for what exercise `name` asks the student to write. `lab_names` maps each name to
-    what to use instead, e.g. {"describe_topics": "a KafkaConsumer of your own"}."""
-    used = sorted(set(lab_names) & names_used(func))
+    """True (and says so, as a wrong answer) when `func` calls one of `lab_names` as the lab's
+    own code (`lab_calls`) for what exercise `name` asks the student to write. `lab_names` maps
+    each name to what to use instead, e.g. {"describe_topics": "a KafkaConsumer of your own"}."""
+    used = lab_calls(func, frozenset(lab_names))
     if not used:
         return False
     wrong(name, f"your function calls {used[0]}, the lab's own version of what this exercise asks you to "

@@ -321,6 +321,11 @@ def test_nb04_replay_by_hand(services, capsys):
                        for v in values if dlq.parse(v)["reason"] == reason)
 
         _rejected(capsys, check04.replay_dlq(every_valid_record, collection, now), "first call")
+
+        def every_reason(values, collection, reason, ranges, now):  # replays what an older rule rejected too
+            return sum(nb04.replay_dlq(values, collection, r, ranges, now) for r in {dlq.parse(v)["reason"] for v in values})
+
+        _rejected(capsys, check04.replay_dlq(every_reason, collection, now), "first call")
     finally:
         client.drop_database(services.mongodb_db + "_t04")
         client.close()

@@ -213,10 +213,11 @@ def _asserting_test(client, car_id, expected, frm, to):  # pytest style: asserts
 
 
 @pytest.mark.parametrize("test, words", [
-    (_status_only, ("lets 3 broken endpoints through", "ignores `from` and `to`", "average speed", "never answers 404")),
-    (lambda *args: True, ("lets 3 broken endpoints through",)),
+    (_status_only, ("lets 4 broken endpoints through", "ignores `from` and `to`", "($lte)", "average speed",
+                    "never answers 404")),
+    (lambda *args: True, ("lets 4 broken endpoints through",)),
     (_value_without_404, ("lets a broken endpoint through: one that never answers 404",)),
-    (_statuses_without_value, ("lets 2 broken endpoints through", "ignores `from` and `to`", "average speed")),
+    (_statuses_without_value, ("lets 3 broken endpoints through", "ignores `from` and `to`", "($lte)", "average speed")),
     (_value_in_a_range_of_its_own, ("fails the correct endpoint",)),
     (lambda *args: False, ("fails the correct endpoint",)),
     (_asserting_test, ("returned None", "do not assert")),

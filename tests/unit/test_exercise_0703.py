@@ -46,3 +46,15 @@ def test_the_untouched_stub_is_not_attempted(capsys):
 
     assert nb07.diagnose(diagnose) is False
     assert "not attempted" in capsys.readouterr().out
+
+
+def test_07_2_rejects_the_lab_s_own_lag_function(capsys):
+    from labkit.config import Settings
+
+    def with_the_labs_lag(consumer, topic):
+        from labkit.ops import kafka_io
+
+        return sum(kafka_io.consumer_lag(Settings.from_env(), "g", topic).values())
+
+    assert nb07.total_lag(with_the_labs_lag, Settings.from_env(), "g", "t") is False
+    assert "your function calls consumer_lag" in capsys.readouterr().out

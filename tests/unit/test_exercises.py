@@ -666,10 +666,34 @@ def _own_code(settings):
         consumer.close()
 
 
-def test_names_used_reads_the_function_source():
-    assert {"describe_topics", "topics", "telemetry"} <= exercises.names_used(_wraps_the_lab)
-    assert "describe_topics" not in exercises.names_used(_own_code)
-    assert exercises.names_used(len) == set()  # no source: nothing is held against it
+def test_lab_calls_finds_the_lab_s_own_code_by_what_a_name_resolves_to():
+    names = frozenset({"describe_topics", "end_offsets", "member", "kafka_consumer"})
+    assert exercises.lab_calls(_wraps_the_lab, names) == ["describe_topics"]
+    assert exercises.lab_calls(_own_code, names) == []
+    assert exercises.lab_calls(len, names) == []  # no source: nothing is held against it
+
+
+def _kafka_s_own_calls(settings):
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    described = admin.describe_topics([settings.topics.telemetry])  # kafka-python's, not the lab's
+    member = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)  # a variable of that name
+    ends = member.end_offsets([TopicPartition(settings.topics.telemetry, 0)])
+    return len(described), ends
+
+
+def _lab_attribute(settings):
+    from labkit.ops import clients
+
+    return clients.kafka_consumer(settings)
+
+
+def test_the_same_names_on_kafka_python_objects_or_own_variables_are_not_the_lab_s():
+    names = frozenset({"describe_topics", "end_offsets", "member", "kafka_consumer"})
+    assert exercises.lab_calls(_kafka_s_own_calls, names) == []
+    assert exercises.lab_calls(_lab_attribute, names) == ["kafka_consumer"]
 
 
 def test_an_answer_that_calls_the_lab_version_is_wrong_with_what_to_use(capsys):

@@ -85,3 +85,24 @@ def test_lag_over_time_comes_from_the_metrics_windows():
     assert [list(r) for r in rows] == [["t", "total", "p0", "p1", "p2", "p10"]] * 2
     assert (rows[0]["total"], rows[0]["p1"], rows[0]["p2"], rows[1]["total"], rows[1]["p1"]) == (7, 7, None, 3, None)
     assert rows[1]["t"] == from_ms(20_000)
+
+
+def test_windows_of_two_runs_or_processors_are_merged_into_one_per_start():
+    from labkit.store.queries import merge_windows
+
+    a = {"window_start_ms": 10_000, "processor_id": "p1", "processed": 600, "stored": 580, "invalid": 20,
+         "invalid_by_reason": {"range:speed": 20}, "anomalies_by_type": {}, "batches": 2, "batch_latency_ms_avg": 10.0,
+         "batch_latency_ms_max": 12.0, "lag_by_partition": {"0": 5, "1": 0}, "consumer_lag": 5, "newest_event_ms": 100}
+    b = {"window_start_ms": 10_000, "processor_id": "p2", "processed": 40, "stored": 0, "invalid": 40,
+         "invalid_by_reason": {"missing_field:timestamp": 40}, "anomalies_by_type": {}, "batches": 1,
+         "batch_latency_ms_avg": 40.0, "batch_latency_ms_max": 40.0, "lag_by_partition": {"0": 0}, "consumer_lag": 0,
+         "newest_event_ms": 200}
+    c = {"window_start_ms": 20_000, "processor_id": "p2", "processed": 50, "batches": 1, "consumer_lag": 0}
+    merged = merge_windows([c, a, b])
+    assert [w["window_start_ms"] for w in merged] == [10_000, 20_000] and merged[1] is c
+    one = merged[0]
+    assert (one["processed"], one["stored"], one["invalid"], one["batches"]) == (640, 580, 60, 3)
+    assert one["invalid_by_reason"] == {"range:speed": 20, "missing_field:timestamp": 40}
+    assert one["batch_latency_ms_avg"] == 20.0 and one["batch_latency_ms_max"] == 40.0
+    assert one["lag_by_partition"] == {"0": 0, "1": 0} and one["consumer_lag"] == 0  # the newest word on partition 0
+    assert one["newest_event_ms"] == 200

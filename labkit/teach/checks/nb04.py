@@ -7,7 +7,7 @@ from datetime import datetime
 
 from labkit import contract
 from labkit.process import dlq
-from labkit.process.validation import validate
+from labkit.process.validation import Verdict, validate
 from labkit.simulate.faults import FaultRates
 from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 from labkit.teach import exercises
@@ -123,7 +123,8 @@ def choose_threshold(func, sweep_rows: list[dict], min_precision: float = 0.95) 
 @exercises.graded(REPLAY)
 def replay_dlq(func, collection, now) -> bool:
     """04.2: a DLQ made for the check (four autobahn events rejected for speed, two of them
-    delivered twice; one too fast even for the relaxed rule; one rejected for its RPM), with
+    delivered twice; one too fast even for the relaxed rule; one rejected for its RPM; one
+    rejected for its RPM under an older rule, valid today, which a replay for speed leaves), with
     one of the four already in `collection`. Right: the first call returns 3 (the events
     newly stored), the collection holds each of the four once, as typed events (a date, not
     a string), nothing else; a second call returns 0."""
@@ -152,7 +153,7 @@ def replay_dlq(func, collection, now) -> bool:
 def _dlq_for_the_check(now):
     """(DLQ values, the ids of the four events the relaxed rule accepts, the relaxed ranges)."""
     config = SimConfig(cars=3, seed=404, faults=FaultRates.none())
-    events = [json.loads(m.value) for m in Simulator(config).messages(count=6, start=backfill_start(config, count=6, now=now))]
+    events = [json.loads(m.value) for m in Simulator(config).messages(count=7, start=backfill_start(config, count=7, now=now))]
     for event, speed in zip(events, (265.0, 270.0, 289.9, 310.0, 400.0)):
         event["speed"] = speed               # the first four pass at up to 320 km/h, the fifth never
     events[5]["rpm"] = 99_000.0              # rejected for another reason
@@ -160,7 +161,10 @@ def _dlq_for_the_check(now):
     for offset, event in enumerate(events):
         raw = json.dumps(event).encode()
         source = dlq.Source("car.telemetry.v1", 0, offset, event["car_id"].encode())
-        value, _ = dlq.envelope(validate(raw, now), source, raw, now)
+        # The seventh is valid today: it was rejected under an older, stricter RPM rule. A replay
+        # for "range:speed" must leave it alone, however well it validates now.
+        verdict = validate(raw, now) if offset < 6 else Verdict(False, "range:rpm", "rpm above 2,000 (an older rule)")
+        value, _ = dlq.envelope(verdict, source, raw, now)
         values.append(value)
     values += [values[0], values[1]]         # the DLQ is at-least-once: two records delivered twice
     ranges = dict(contract.RANGES, speed=(0.0, 320.0))

@@ -63,6 +63,7 @@ WRONG_COLLECTION = (" (the app's telemetry collection has readings of this car i
 #: The broken endpoints a test must fail, as the message names them (never their code).
 BROKEN = {
     "one that ignores `from` and `to`": reference.add_route_ignoring_range,
+    "one that counts a reading at exactly `to` ($lte)": reference.add_route_including_the_end,
     "one whose max_speed is another number (the average speed)": reference.add_route_with_wrong_value,
     "one that never answers 404": reference.add_broken_route,
 }

@@ -73,6 +73,12 @@ def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
     topic of the check's own (`topic` + ".exercise-07-2", made fresh: the notebook's topic is
     left as it is) where one partition is behind, one is caught up, one is empty and one was
     never committed (it counts whole), so that `return 0` and "end offsets only" cannot pass."""
+    if exercises.uses_the_lab_version(LAG, func, {
+            "consumer_lag": "the consumer you are given",
+            "partition_lag": "the consumer you are given",
+            "LagReader": "the consumer you are given",
+            "lag_now": "the consumer you are given"}):
+        return False
     from kafka import TopicPartition
     from kafka.structs import OffsetAndMetadata
 

@@ -51,15 +51,16 @@ test_max_speed.__test__ = False  # a solution, not a pytest test
 # --- broken endpoints: a test of 06.2 must fail each of them ------------------------------
 
 
-def _add_broken(app: FastAPI, *, ranged: bool = True, accumulator: str = "$max", answers_404: bool = True) -> FastAPI:
-    """The reference endpoint with one thing wrong: the range ignored, another accumulator
-    than $max, or 200 with max_speed null where a 404 belongs."""
+def _add_broken(app: FastAPI, *, ranged: bool = True, accumulator: str = "$max", answers_404: bool = True,
+                end_operator: str = "$lt") -> FastAPI:
+    """The reference endpoint with one thing wrong: the range ignored, its end included, another
+    accumulator than $max, or 200 with max_speed null where a 404 belongs."""
 
     @app.get("/stats/max_speed")
     def max_speed(db: Db, settings: SettingsDep, car_id: str,
                   frm: Annotated[str | None, Query(alias="from")] = None, to: str | None = None):
         start, end = time_range(frm, to)
-        match = {"car_id": car_id, **({"timestamp": {"$gte": start, "$lt": end}} if ranged else {})}
+        match = {"car_id": car_id, **({"timestamp": {"$gte": start, end_operator: end}} if ranged else {})}
         rows = list(db[settings.collections.telemetry].aggregate([
             {"$match": match}, {"$group": {"_id": None, "max_speed": {accumulator: "$speed"}}}]))
         if not rows and answers_404:
@@ -72,6 +73,11 @@ def _add_broken(app: FastAPI, *, ranged: bool = True, accumulator: str = "$max",
 def add_route_ignoring_range(app: FastAPI) -> FastAPI:
     """Broken: the highest speed of every reading of the car, whatever `from` and `to` say."""
     return _add_broken(app, ranged=False)
+
+
+def add_route_including_the_end(app: FastAPI) -> FastAPI:
+    """Broken: a reading at exactly `to` counts ($lte), though the range is [from, to)."""
+    return _add_broken(app, end_operator="$lte")
 
 
 def add_route_with_wrong_value(app: FastAPI) -> FastAPI:
