@@ -50,8 +50,9 @@ def mongodb_ready(settings: Settings, timeout_ms: int = 1000) -> bool:
 
 
 def service_versions(settings: Settings) -> dict[str, str]:
-    """What each server says it is: Kafka's API version as the client detects it, and the
-    MongoDB server's version string (SecantusDB reports the MongoDB version it follows, 8.x)."""
+    """What each server says it is: Kafka's API version as the client detects it, the MongoDB
+    version the server reports, and which server that is (SecantusDB reports the MongoDB version
+    it follows, and its own in `secantusVersion`; mongo-java-server reports 4.4)."""
     consumer = clients.kafka_consumer(settings)
     try:
         consumer.topics()  # forces a connection so the version is detected
@@ -63,4 +64,8 @@ def service_versions(settings: Settings) -> dict[str, str]:
         info = client.server_info()
     finally:
         client.close()
-    return {"kafka (API level)": kafka_api, "mongodb": info.get("version", "?")}
+    server = (f"SecantusDB {info['secantusVersion']} (a MongoDB-compatible server)" if "secantusVersion" in info
+              else "mongo-java-server (a MongoDB-compatible server)" if info.get("version", "").startswith("4.4")
+              else "MongoDB")
+    return {"kafka (API level)": kafka_api, "mongodb (version it reports)": info.get("version", "?"),
+            "mongodb server": server}
