@@ -34,9 +34,9 @@ ROUTE = "06.1 max speed endpoint"
 TEST = "06.2 its test"
 
 HINTS = exercises.register_hints({
-    ROUTE: "$match the car_id and a timestamp in the datetimes time_range gives ($gte the start, $lt the end), "
-           "$group with $max of speed; no row: raise HTTPException(404, ...). Read the app's collection "
-           "through its dependencies Db and SettingsDep",
+    ROUTE: "an aggregation: first keep this car's readings in the range (which comparison leaves `to` out?), "
+           "then one group whose accumulator keeps the largest speed; no group at all means no readings, "
+           "which is HTTPException(404, ...)",
     TEST: "a right endpoint is right in every case a client meets: a known car in the range, the range's "
           "edges (is the end included?), a car that does not exist. client.get(path, params=...) asks "
           "the app; compare status and body with what the data holds",
