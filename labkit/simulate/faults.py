@@ -63,7 +63,7 @@ class Message:
     car_id: str
     event_id: str | None
     seq: int | None
-    timestamp: str | None
+    timestamp: str | None  # when the device sent it (real-time runs pace by it), not a corrupted payload's
     labels: frozenset[str] = frozenset()
 
     @property
@@ -237,18 +237,22 @@ class FaultInjector:
             bad["timestamp"] = ts.isoformat()
         elif reason == "oversize":
             bad["note"] = "x" * (contract.MAX_PAYLOAD_BYTES + 1024)
-        return _to_message(car, bad, {f"invalid:{reason}"}, raw=raw)
+        return _to_message(car, bad, {f"invalid:{reason}"}, raw=raw, sent_at=event.get("timestamp"))
 
 
-def _to_message(car: str, event: dict, labels: set[str], raw: bytes | None = None) -> Message:
-    """The key is the car's id as the device knows it, whatever the payload says."""
+def _to_message(car: str, event: dict, labels: set[str], raw: bytes | None = None,
+                sent_at: str | None = None) -> Message:
+    """The key is the car's id as the device knows it, whatever the payload says. The message's
+    `timestamp` is when the device sent it: `sent_at` for a corrupted payload (whose own
+    timestamp may be garbage or days ahead), else the payload's."""
+    at = sent_at if sent_at is not None else event.get("timestamp")
     return Message(
         key=car.encode(),
         value=raw if raw is not None else _json(event),
         car_id=car,
         event_id=event.get("event_id"),
         seq=event.get("seq"),
-        timestamp=event.get("timestamp") if isinstance(event.get("timestamp"), str) else None,
+        timestamp=at if isinstance(at, str) else None,
         labels=frozenset(labels),
     )
 

@@ -53,6 +53,10 @@ class DeliveryReport:
         return text
 
 
+#: In real time, the longest a message waits for its turn; a later one goes at once.
+MAX_WAIT_S = 60.0
+
+
 def produce(settings: Settings, messages: Iterable[Message], *, realtime: bool = False,
             max_messages: int | None = None, duration_s: float | None = None,
             progress: bool = False, total: int | None = None, stop: threading.Event | None = None,
@@ -94,7 +98,9 @@ def produce(settings: Settings, messages: Iterable[Message], *, realtime: bool =
                 first_ts = first_ts or due
                 if due is not None and first_ts is not None:
                     wait = (due - first_ts).total_seconds() - (time.monotonic() - began)
-                    if wait > 0 and _sleep(wait, stop):
+                    # A time far ahead of the stream is not a schedule (a device's clock gone
+                    # wrong): send it now rather than stop the stream for days.
+                    if 0 < wait <= MAX_WAIT_S and _sleep(wait, stop):
                         report.stopped_early = True
                         break
             report.delivered.append(None)
@@ -132,10 +138,12 @@ def _retire(report: DeliveryReport, index: int, future) -> None:
 
 
 def _parse(timestamp: str) -> datetime | None:
+    """An aware datetime, or None (garbage, or a time without a zone: no schedule to keep)."""
     try:
-        return datetime.fromisoformat(timestamp)
+        at = datetime.fromisoformat(timestamp)
     except (TypeError, ValueError):
         return None
+    return at if at.tzinfo is not None else None
 
 
 def _sleep(seconds: float, stop: threading.Event | None) -> bool:

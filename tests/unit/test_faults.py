@@ -149,3 +149,18 @@ def test_count_bound_is_exact_and_backfill_keeps_timestamps_in_the_past():
 def test_rates_must_be_probabilities(bad):
     with pytest.raises(ValueError, match="between 0 and 1"):
         FaultRates(invalid=bad)
+
+
+def test_an_invalid_message_is_timed_as_its_reading_was_sent_not_by_its_payload():
+    from datetime import datetime, timezone
+
+    from labkit.simulate.producer import _parse
+    from labkit.simulate.simulator import SimConfig, Simulator
+
+    start = datetime(2026, 2, 25, 8, 0, tzinfo=timezone.utc)
+    messages = list(Simulator(SimConfig(cars=3, seed=5, faults=FaultRates(episode=0, invalid=1.0, duplicate=0, late=0)))
+                    .messages(count=300, start=start))
+    kinds = {label for m in messages for label in m.labels}
+    assert {"invalid:future_timestamp", "invalid:bad_timestamp"} <= kinds
+    times = [_parse(m.timestamp) for m in messages]
+    assert all(t is not None and 0 <= (t - start).total_seconds() < 300 for t in times)
