@@ -70,7 +70,7 @@ def cleanup(settings: Settings) -> None:
         admin.delete_topics([t for t in settings.topics.all() if t in admin.list_topics()])
     finally:
         admin.close()
-    mongo = clients.mongo_client(settings)
+    mongo = clients.mongo_client(settings, socketTimeoutMS=300_000)  # dropping a large database takes a while
     try:
         mongo.drop_database(settings.mongodb_db)
     finally:
@@ -118,7 +118,6 @@ def main() -> int:
     done.set()
     stop.set()
     runner.join(timeout=120)
-    cleanup(settings)
 
     arrivals = args.cars * args.rate
     lags = [lag for _, lag in samples]
@@ -137,6 +136,7 @@ def main() -> int:
              for route, ms in timings.items() if ms]
     table(f"live pipeline, {args.cars} cars x {args.rate:g} Hz for {args.minutes:g} min, boards viewed every 2 s",
           command, ("measure", "value"), rows, RESULTS if args.record else None)
+    cleanup(settings)
     return 0
 
 
