@@ -728,3 +728,20 @@ def test_an_attempt_that_never_returns_is_reported_at_its_deadline():
     assert exercises.timed_out(answer)
     stop.set()
     assert exercises.attempt_within(1, lambda: 42) == 42
+
+
+def test_the_01_3_check_rejects_the_lab_s_read_topic(capsys, monkeypatch):
+    from labkit.config import Settings
+    from labkit.teach.checks import nb01
+
+    monkeypatch.setattr(nb01, "_append_transactions", lambda *a: None)
+
+    def with_read_topic(consumer, topic):
+        from collections import Counter
+
+        from labkit.ops import kafka_io
+
+        return dict(Counter(r.partition for r in kafka_io.read_topic(Settings.from_env(), topic, max_messages=10**6)))
+
+    assert nb01.count_per_partition(with_read_topic, Settings.from_env(), "t") is False
+    assert "your function calls read_topic" in capsys.readouterr().out

@@ -151,6 +151,11 @@ def count_per_partition(count, settings: Settings, topic: str) -> bool:
     """01.3: the messages a reader gets, per partition. The check first appends a committed
     and an aborted transaction, so end offsets (which count the markers and the aborted
     messages) are not the answer: the messages must be read and counted."""
+    if exercises.uses_the_lab_version(COUNT, count, {
+            "read_topic": "the consumer you are given",
+            "end_offsets": "the consumer you are given (consumer.end_offsets)",
+            "partition_lag": "the consumer you are given"}):
+        return False
     _append_transactions(settings, topic)
     consumer = clients.kafka_consumer(settings)
     try:
