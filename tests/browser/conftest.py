@@ -1,5 +1,6 @@
 """The browser tier's chromium: the system's, driven by playwright, with no internet."""
 
+import contextlib
 import shutil
 from urllib.parse import urlparse
 
@@ -39,3 +40,47 @@ def offline_page(browser):
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     yield page
     page.close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyterlab_server(options: list[str], env: dict, base_url: str = "/"):
+    """A JupyterLab on a spare port with `options`, as `(url, token)` once /api/status answers
+    (up to 60 s); stopped when the block ends."""
+    import os
+    import secrets
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port, token = free_port(), secrets.token_hex(16)
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+               f"--IdentityProvider.token={token}", f"--ServerApp.base_url={base_url}", *options]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}{base_url.rstrip('/')}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/status", params={"token": token}, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                pytest.fail("JupyterLab did not start within 60 s", pytrace=False)
+            time.sleep(0.5)
+        yield url, token
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

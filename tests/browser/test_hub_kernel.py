@@ -3,25 +3,17 @@ user's own home) lists the lab's kernel that `python -m labkit hub setup` regist
 that user, and no second JupyterLab is involved."""
 
 import os
-import secrets
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from labkit.config import REPO_ROOT
+from tests.browser.conftest import jupyterlab_server
 
 SHOTS = REPO_ROOT / "runs" / "browser"
 USER = "student-07"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.timeout(240)
@@ -33,28 +25,13 @@ def test_a_hub_style_jupyterlab_lists_the_kernel_setup_registered(tmp_path, offl
                            capture_output=True, text=True, timeout=120)
     assert setup.returncode == 0, setup.stdout + setup.stderr
 
-    port, token = _free_port(), secrets.token_hex(16)
     base = f"/user/{USER}/"  # where a hub's proxy sends the user's requests
     # A hub's JupyterLab runs from its own environment: it sees the user's kernels folder, not the
     # lab's .venv, so the kernel `make env` put there (--sys-prefix) is left out here.
     user_kernels = home / ".local" / "share" / "jupyter" / "kernels"
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-               f"--ServerApp.base_url={base}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
-               f"--KernelSpecManager.kernel_dirs={user_kernels}"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}{base}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}api/status", params={"token": token}, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "JupyterLab did not start within 60 s"
-            time.sleep(0.5)
+    options = [f"--ServerApp.root_dir={tmp_path}", f"--KernelSpecManager.kernel_dirs={user_kernels}"]
+    with jupyterlab_server(options, env=env, base_url=base) as (url, token):
+        url += "/"
         specs = httpx.get(f"{url}api/kernelspecs", params={"token": token}, timeout=10).json()["kernelspecs"]
         assert specs["telemetry-lab"]["spec"]["display_name"] == "Python (telemetry-lab)"
         assert specs["telemetry-lab"]["spec"]["argv"][0] == sys.executable  # the lab's environment runs the kernel
@@ -66,6 +43,3 @@ def test_a_hub_style_jupyterlab_lists_the_kernel_setup_registered(tmp_path, offl
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SHOTS / "hub-launcher.png")
         assert card.is_visible()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

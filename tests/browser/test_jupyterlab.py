@@ -9,27 +9,17 @@ Screenshots go to runs/browser/.
 
 import json
 import os
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import time
 
-import httpx
 import pytest
 
 from labkit.config import REPO_ROOT
+from tests.browser.conftest import jupyterlab_server
 
 SHOTS = REPO_ROOT / "runs" / "browser"
 NOTEBOOKS = ("00_start_here.ipynb", "01_simulate.ipynb")
 RUN_TIMEOUT_S = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -44,30 +34,9 @@ def jupyterlab(tmp_path_factory, services):
     tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True)
     tracker.write_text(json.dumps({"windowingMode": "none"}))
-    port, token = _free_port(), secrets.token_hex(16)
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-               f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={settings}"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    server = subprocess.Popen(command, env={**os.environ, **services.as_env()},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/status", params={"token": token}, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail("JupyterLab did not start within 60 s", pytrace=False)
-            time.sleep(0.5)
-        yield url, token
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    options = [f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={settings}"]
+    with jupyterlab_server(options, env={**os.environ, **services.as_env()}) as running:
+        yield running
 
 
 # The first one also starts JupyterLab (up to 60 s); then up to RUN_TIMEOUT_S for the cells,
