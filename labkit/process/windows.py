@@ -24,8 +24,9 @@ a window has seen (almost) all of its events. That is what a watermark says.
                          reported to the caller (the processor stores the reading like any
                          other and records it against the window it missed), never dropped
 
-`add()` classifies one event and counts it; `advance()` returns what to publish. Nothing
-here does I/O: the tests feed hand-made sequences, and the processor feeds Kafka's.
+`add()` classifies one event and counts it; `advance()` returns what to publish;
+`lateness_trade_off()` measures what each allowed lateness would lose on a recorded stream.
+Nothing here does I/O: the tests feed hand-made sequences, and the processor feeds Kafka's.
 """
 
 from __future__ import annotations
@@ -172,3 +173,25 @@ class EventTimeWindows:
 
     def open_windows(self) -> int:
         return len(self.windows)
+
+
+def lateness_trade_off(stream: list[dict], delay_ms: int, candidates: list[int],
+                       size_ms: int = WINDOW_MS) -> list[dict]:
+    """What each allowed lateness would lose on `stream`: one row per candidate, in the order
+    given, `{"lateness_s", "too_late", "counted_pct"}`.
+
+    `stream` is `{"car_id", "event_ms", "arrival_ms"}` dicts in arrival order, read as one
+    partition; `candidates` are allowed latenesses in seconds. Each candidate gets its own
+    `EventTimeWindows(size_ms, delay_ms, allowed_lateness_ms)`: `too_late` counts the readings
+    it judges too late, and `counted_pct` the share counted in their window, in percent,
+    rounded to 0.1. An empty stream has no share to give: ValueError. Pure.
+    """
+    if not stream:
+        raise ValueError("an empty stream: no readings to count")
+    rows = []
+    for seconds in candidates:
+        windows = EventTimeWindows(size_ms=size_ms, delay_ms=delay_ms, allowed_lateness_ms=seconds * 1000)
+        too_late = sum(windows.add(0, e["car_id"], e["event_ms"], e["arrival_ms"]) == TOO_LATE for e in stream)
+        rows.append({"lateness_s": seconds, "too_late": too_late,
+                     "counted_pct": round(100 * (len(stream) - too_late) / len(stream), 1)})
+    return rows

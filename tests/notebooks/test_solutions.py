@@ -15,6 +15,7 @@ from pymongo.errors import BulkWriteError
 from labkit.ops import clients, kafka_io, sandbox
 from labkit.ops.infra.topics import describe_topics
 from labkit.process.validation import Verdict, validate
+from labkit.process.windows import lateness_trade_off
 from labkit.simulate.faults import FaultRates
 from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 from labkit.teach.checks import nb00 as check00
@@ -64,6 +65,29 @@ def _last_of_poll(consumer, topic, partition, offset):  # seeks, then takes the 
 
 def _partitions_from_the_labs_helper(settings):
     return describe_topics(settings)[settings.topics.telemetry]
+
+
+def _smallest_from_the_labs_table(stream, delay_ms, target, candidates):  # the notebook's table under 09.2
+    rows = lateness_trade_off(stream, delay_ms, sorted(candidates))
+    return next((row["lateness_s"] for row in rows if row["counted_pct"] >= 100 * target), None)
+
+
+def _speed_without_the_unit(event):  # version 3's m/s read as if it were km/h
+    version = event.get("schema_version", 1)
+    if version in (1, 2):
+        return event["speed"]
+    return event["speed_mps"] if version == 3 else None
+
+
+def _speed_of_known_versions_only(event):  # no schema_version taken as unknown, not as version 1
+    version = event.get("schema_version")
+    if version in (1, 2):
+        return event["speed"]
+    return event["speed_mps"] * 3.6 if version == 3 else None
+
+
+def _speed_whenever_there_is_one(event):  # version 4's `speed` read as if it meant what version 1's does
+    return event["speed"] if "speed" in event else event["speed_mps"] * 3.6
 
 
 def test_nb00_solutions(services, capsys):
@@ -439,16 +463,22 @@ def test_nb09_solutions(capsys):
               "delay_ms=11000")
     _rejected(capsys, check09.smallest_lateness(lambda *a: (20, 1.0), stream, 1000, candidates, targets=(0.8, 1.0)),
               "you returned a tuple of 2 items; expected a number")
+    _rejected(capsys, check09.smallest_lateness(_smallest_from_the_labs_table, stream, 1000, candidates, targets=(0.8, 1.0)),
+              "calls lateness_trade_off")
 
-    event = json.loads(_batch(count=1, invalid=0)[0].value)
-    assert check09.upgrade(nb09.upgrade, event)
-    assert not check09.upgrade(lambda e, km, v: {**e, "odometer_km": km, "battery_v": v}, event)  # no version: dropped
-    assert not check09.upgrade(lambda e, km, v: e.update(schema_version=2, odometer_km=km, battery_v=v) or e, dict(event))
-    _rejected(capsys, check09.upgrade(lambda e, km, v: e.update(schema_version=2, odometer_km=km, battery_v=v), dict(event)),
-              "returned None")
-    _rejected(capsys, check09.upgrade(lambda e, km, v: {**e, "schema_version": 2, "at": datetime.now(timezone.utc)}, event),
-              "cannot be written as JSON")
-    _rejected(capsys, check09.upgrade(lambda e, km, v: [e, km, v], event), "expected a dict")
+    event = json.loads(_batch(count=1, invalid=0)[0].value)  # version 1, as the notebook's drive sends it
+    assert nb09.speed_kmh({"speed": 50.0}) == nb09.speed_kmh({"schema_version": 2, "speed": 50.0}) == 50.0
+    assert nb09.speed_kmh({"schema_version": 3, "speed_mps": 10.0}) == 36.0
+    assert nb09.speed_kmh({"schema_version": 4, "speed": 50.0}) is None
+    assert check09.speed_kmh(nb09.speed_kmh, event)
+    assert check09.speed_kmh(lambda e: None if nb09.speed_kmh(e) is None else round(nb09.speed_kmh(e), 2), event)
+    assert_rejected(capsys, check09.speed_kmh(lambda e: e["speed"], event),
+                    "(for the version 3, speed_mps in m/s event)", "raised KeyError", no_traceback=True)
+    _rejected(capsys, check09.speed_kmh(_speed_without_the_unit, event), "version 3, speed_mps in m/s", "about 3.6x too low")
+    _rejected(capsys, check09.speed_kmh(_speed_of_known_versions_only, event), "version 1, no schema_version", "yours is None")
+    _rejected(capsys, check09.speed_kmh(_speed_whenever_there_is_one, event), "version 4, unknown", "expected None")
+    _rejected(capsys, check09.speed_kmh(lambda e: str(nb09.speed_kmh(e)), event),
+              "(for the version 1, no schema_version event)", "you returned a string")
 
 
 def test_sandbox_gives_a_fresh_namespace_each_time(services):

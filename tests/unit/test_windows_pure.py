@@ -2,7 +2,9 @@
 
 import random
 
-from labkit.process.windows import FLEET, LATE, ON_TIME, TOO_LATE, EventTimeWindows
+import pytest
+
+from labkit.process.windows import FLEET, LATE, ON_TIME, TOO_LATE, EventTimeWindows, lateness_trade_off
 
 S = 1_000  # one second in ms; windows are 10 s
 
@@ -128,3 +130,22 @@ def test_a_partition_with_a_backlog_at_the_broker_is_never_idle():
     # Once partition 1 has nothing waiting and stays silent for idle_ms, it is left out as before.
     w.add(0, "CAR_001", 600 * S, now_ms=92 * S)
     assert w.watermark(92 * S) == 600 * S
+
+
+def test_lateness_trade_off_counts_what_each_allowed_lateness_loses():
+    # 10 s windows, no delay: the watermark is the newest event time seen before each reading.
+    stream = [{"car_id": "CAR_001", "event_ms": e * S, "arrival_ms": a * S} for e, a in [
+        (1, 1), (12, 12),
+        (5, 13),  # watermark 12: [0, 10) is final once 10 + lateness <= 12, so too late up to 2 s
+        (25, 25),
+        (8, 26),  # watermark 25: too late up to 15 s
+    ]]
+    rows = lateness_trade_off(stream, 0, [0, 2, 3, 15, 20])
+    assert [(r["lateness_s"], r["too_late"], r["counted_pct"]) for r in rows] == [
+        (0, 2, 60.0), (2, 2, 60.0), (3, 1, 80.0), (15, 1, 80.0), (20, 0, 100.0)]
+    assert [r["lateness_s"] for r in lateness_trade_off(stream, 0, [20, 0])] == [20, 0]  # in the order given
+    # 30 s windows: [0, 30) is still open for both stragglers; a 10 s delay spares the first.
+    assert [r["too_late"] for r in lateness_trade_off(stream, 0, [0], size_ms=30 * S)] == [0]
+    assert [r["too_late"] for r in lateness_trade_off(stream, 10 * S, [0, 5, 6])] == [1, 1, 0]
+    with pytest.raises(ValueError):
+        lateness_trade_off([], 0, [0])

@@ -36,6 +36,13 @@ def count_windows(readings: list[dict], size_ms: int, delay_ms: int,
     return counts, too_late
 
 
-def upgrade(event: dict, odometer_km: float, battery_v: float) -> dict:
-    """Exercise 09.3: a version-1 event as version 2 (a new dict; the input is untouched)."""
-    return {**event, "schema_version": 2, "odometer_km": odometer_km, "battery_v": battery_v}
+def speed_kmh(event: dict) -> float | None:
+    """Exercise 09.3: the speed in km/h of an event of version 1 (no `schema_version`, or 1), 2
+    or 3 (`speed_mps`, in metres per second); None for a version this reader does not know,
+    whatever fields it has: it may have changed what they mean."""
+    version = event.get("schema_version", 1)  # version 1 events were sent before versions existed
+    if version in (1, 2):
+        return event["speed"]
+    if version == 3:
+        return event["speed_mps"] * 3.6
+    return None
