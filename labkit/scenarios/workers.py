@@ -8,13 +8,15 @@ which one had which partitions when.
         workers.wait_until(lambda owners: set(owners) == {"w2"}, timeout_s=30)
     rows = timeline(db, settings, group)               # every assigned / revoked, oldest first
 
+    run = kill_one(settings, group, backlog)           # the same, with a backlog, timed and its lag sampled
+
 Each worker is a separate process (as on separate machines: Python runs one thread of Python
 at a time, so threads would not show parallel work). Kafka's group coordinator gives each
 partition to exactly one member; when a member leaves (stop) it hands its partitions over at
 once; when it dies (kill) the coordinator waits for its session timeout first. Every change
 is logged by the processor in MongoDB (`consumer_assignments`), which `owners` and
-`timeline` read. Pure: `owners_from`, `ownership`. Never leaves a process behind: `stop_all`
-(or leaving the `with` block) ends every worker.
+`timeline` read. Pure: `owners_from`, `ownership`, `holds_all`. Never leaves a process
+behind: `stop_all` (or leaving the `with` block) ends every worker.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from labkit.config import Settings
 from labkit.ops.waiting import wait_until
@@ -135,6 +137,84 @@ def drain(settings: Settings, group: str, count: int, batch_size: int = 500, tim
     finally:
         mongo.close()
     return Drain(count, drained - began.timestamp(), owners, rebalances)
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """What `kill_one` saw. Every time is in seconds since the backlog was sent (0 s)."""
+
+    before: dict[str, list[int]]  # who held which partitions before the kill: w1 and w2
+    killed_s: float  # when w1 was killed
+    takeover_s: float  # when w2 alone held every partition
+    after: dict[str, list[int]]  # who held which partitions then: w2 all of them
+    lag_samples: list[dict]  # {"seconds", "partition" (a string), "lag"} at the broker, from 0 s until lag 0
+    t0_wall: datetime  # 0 s on the wall clock (UTC), to put the assignment log on the same time axis
+
+
+def kill_one(settings: Settings, group: str, backlog: list, *, batch_size: int = 50, session_timeout_ms: int = 6000,
+             kill_after_s: float = 1.0, timeout_s: float = 120.0) -> Takeover:
+    """Two workers, w1 and w2, join `group` on `settings`' telemetry topic. Once both hold
+    partitions, `backlog` (simulator messages) is sent to the topic; the clock starts when the
+    broker has confirmed every message (0 s). `kill_after_s` later w1 is killed (SIGKILL: no
+    commit, no goodbye). Then the owners are read, once per check, until w2 alone holds all
+    `settings.telemetry_partitions` (`holds_all`), and the group's lag at the broker until it is 0.
+    The lag is sampled at the broker from 0 s until it is 0, as often as it can be read.
+
+    Raises TimeoutError when the two workers do not both hold partitions within `timeout_s`,
+    when w2 does not hold everything `timeout_s` after the kill, or when the lag is not 0
+    `timeout_s` after that. Stops its workers whatever happens (w2 leaves the group; w1 is
+    dead already). The workers store the backlog in `settings`' database like any processor:
+    checking what was stored is the caller's part."""
+    from labkit.ops import clients, kafka_io
+    from labkit.simulate.producer import produce
+
+    topic, partitions = settings.topics.telemetry, settings.telemetry_partitions
+    samples: list[dict] = []
+
+    def sample_lag(t0: float) -> int:
+        """Append the lag of every partition now to `samples`; returns their sum."""
+        lag = kafka_io.consumer_lag(settings, group, topic)
+        for partition, behind in lag.items():
+            samples.append({"seconds": round(time.monotonic() - t0, 2), "partition": str(partition), "lag": behind})
+        return sum(lag.values())
+
+    mongo = clients.mongo_client(settings)
+    db = mongo[settings.mongodb_db]
+    try:
+        with Workers(settings, group, batch_size=batch_size, session_timeout_ms=session_timeout_ms) as crew:
+            crew.start("w1")
+            crew.start("w2")
+            before = crew.wait_until(db, lambda owners: len(owners) == 2, timeout_s=timeout_s)
+            produce(settings, backlog)
+            t0 = time.monotonic()
+            t0_wall = datetime.now(timezone.utc)
+            while time.monotonic() - t0 < kill_after_s:
+                sample_lag(t0)
+            crew.kill("w1")
+            killed_s = time.monotonic() - t0
+            # One read of the owners per check: between two reads, w2 may give its partitions back
+            # for the rebalance and vanish from them for a moment.
+            while not holds_all(owners := crew.owners(db), "w2", partitions):
+                sample_lag(t0)
+                if time.monotonic() - t0 - killed_s > timeout_s:  # a few seconds here; a loaded machine takes longer
+                    raise TimeoutError(f"w2 did not take over w1's partitions within {timeout_s:g} s of the kill; "
+                                       f"the partitions are held so: {owners}")
+            takeover_s = time.monotonic() - t0
+            drained_by = time.monotonic() + timeout_s
+            while sample_lag(t0) > 0:
+                if time.monotonic() > drained_by:
+                    raise TimeoutError(f"w2 had not drained the backlog {timeout_s:g} s after it took over: "
+                                       f"lag {samples[-partitions:]}")
+    finally:
+        mongo.close()
+    return Takeover(before, killed_s, takeover_s, owners, samples, t0_wall)
+
+
+def holds_all(owners: dict[str, list[int]], worker: str, partitions: int) -> bool:
+    """True when `worker` is the only one holding partitions and holds all `partitions` of
+    them (pure). `owners` is one read of `Workers.owners`: in a rebalance a worker gives its
+    partitions back and is missing from it for a moment."""
+    return owners.keys() == {worker} and len(owners[worker]) >= partitions
 
 
 def timeline(db, settings: Settings, group: str) -> list[dict]:

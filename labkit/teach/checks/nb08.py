@@ -11,8 +11,9 @@ HOT_KEY = "08.2 hot key"
 PARTITIONS = "08.3 partition count"
 
 HINTS = exercises.register_hints({
-    RANGE: "workers in sorted order each take a run of consecutive partitions; divmod(partitions, "
-           "number of workers) gives the length of a run and how many workers take one more",
+    RANGE: "range means runs: each worker, in sorted(workers) order, gets one run of consecutive "
+           "partitions (a range()), the runs as even as the count allows. divmod() splits a count into an "
+           "even share and a remainder. Compare with drains[2].owners",
     HOT_KEY: "find the busiest partition first (kafka_io.partition_for_key, collections.Counter), then "
              "the key that sends the most messages to it; the share is of all the messages",
     PARTITIONS: "a partition is read by one worker, so what must fit a worker is the busiest partition, "
