@@ -239,9 +239,24 @@ def mongosh_path(settings: Settings, log=print, timeout: float = 600.0) -> Path:
 
 
 def fallback_notice(reason: str) -> str:
-    """The line every fallback answer starts with: that it is the fallback, why, what it reads."""
+    """The line a fallback answer starts with: that it is the fallback, why, what it reads."""
     return (f"[Python fallback, not mongosh ({reason}). It understands only db.C.find(F), db.C.find(F).limit(n), "
             f'db.C.countDocuments(F), db.C.getIndexes() and db.C.find(F).explain("executionStats"), F a JSON filter.]')
+
+
+SHORT_NOTICE = "[Python fallback, not mongosh]"
+
+#: Reasons whose whole notice this process has shown: a notebook's later shell cells start
+#: with the short notice only, so the answers are not buried under the same paragraph.
+_noticed: set[str] = set()
+
+
+def notice_once(reason: str) -> str:
+    """`fallback_notice(reason)` the first time in this process, SHORT_NOTICE afterwards."""
+    if reason in _noticed:
+        return SHORT_NOTICE
+    _noticed.add(reason)
+    return fallback_notice(reason)
 
 
 def fallback_answer(expression: str, settings: Settings, timeout: float = 30.0) -> str:
@@ -278,7 +293,7 @@ def run(expression: str, settings: Settings | None = None, timeout: float = 30.0
         log=print, install: bool = True) -> str:
     """Evaluate `expression` on the settings' database and return the output as text: for a
     notebook cell. mongosh when it can run here (installed on first use), else the fallback,
-    whose answer starts with a line saying so. `fallback=True` uses the fallback anyway;
+    whose answer starts with a line saying so (in full the first time). `fallback=True` uses the fallback anyway;
     `install=False` uses mongosh only if it is installed already (a notebook cell should not
     wait a minute or two for npm: `python -m labkit mongosh` installs it once).
     Raises preflight.ServiceUnavailable (MongoDB down), UnsupportedExpression (not one of the
@@ -292,7 +307,7 @@ def run(expression: str, settings: Settings | None = None, timeout: float = 30.0
             raise MongoshUnavailable("mongosh is not installed yet: `python -m labkit mongosh` installs it, once")
         binary = mongosh_path(settings, log)
     except MongoshUnavailable as exc:
-        return fallback_notice(str(exc)) + "\n" + fallback_answer(expression, settings, timeout)
+        return notice_once(str(exc)) + "\n" + fallback_answer(expression, settings, timeout)
     try:
         result = subprocess.run(mongosh_argv(binary, settings, expression), capture_output=True, text=True,
                                 errors="replace", timeout=timeout)

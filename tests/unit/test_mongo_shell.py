@@ -90,6 +90,14 @@ def test_the_fallback_says_it_is_one_and_what_it_understands():
     assert "countDocuments" in notice and "getIndexes" in notice and "executionStats" in notice
 
 
+def test_the_whole_notice_is_shown_once_per_reason(monkeypatch):
+    monkeypatch.setattr(mongo_shell, "_noticed", set())
+    first = mongo_shell.notice_once("mongosh is not installed yet")
+    assert first.startswith("[Python fallback, not mongosh (mongosh is not installed yet)")
+    assert mongo_shell.notice_once("mongosh is not installed yet") == mongo_shell.SHORT_NOTICE
+    assert "understands only" in mongo_shell.notice_once("Node.js is not installed")  # another reason: in full
+
+
 # ---------------------------------------------------------------- mongosh's command line and install
 
 

@@ -17,8 +17,8 @@ HINTS = exercises.register_hints({
     SEND: "send() only queues a message; each future says how that one message ended: .get() returns "
           "its RecordMetadata (.partition, .offset) or raises the broker's refusal, a "
           "kafka.errors.KafkaError. Send all, then ask each future on its own",
-    FAULT: "change only the speed, on a copy of the event (dict(event, ...) copies with a change); "
-           "json.dumps gives text and .encode() turns it into bytes",
+    FAULT: "leave the event you are given as it was and change only the speed of a copy; a speed of "
+           "0 has no negative by a sign change alone. json.dumps and str.encode make the bytes",
     COUNT: "without a group nothing decides what you read: you choose the partitions (assign) and where "
            "to start in each (seek), and you stop when your position reaches the end offset the consumer "
            "reports, not when you have counted that many messages",
