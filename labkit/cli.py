@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("process", help="run the stream processor (validate, store, DLQ, anomalies, metrics)")
     p.add_argument("--group", default="telemetry-processor", help="consumer group id")
-    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--batch-size", type=int, default=2000, help="most messages per batch (default 2000, as ProcessorConfig)")
     p.add_argument("--max-messages", type=int, help="stop after this many messages")
     p.add_argument("--idle-timeout", type=float, help="stop after this many seconds without messages")
     p.add_argument("--max-invalid-ratio", type=float, default=0.5, help="DLQ guard limit (default 0.5)")

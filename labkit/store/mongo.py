@@ -214,13 +214,21 @@ def write_windows(db, settings: Settings, emissions: list, at: datetime) -> None
     published (emitted, revised, final), with the watermark that caused it."""
     if not emissions:
         return
-    ops = []
+    # One update per window, not per emission: a window emitted and made final in the same
+    # batch gets both history entries in one $push (in order), and its newest state in $set.
+    # On the local server each update costs about as much as inserting ten documents.
+    by_window: dict[str, list] = {}
     for e in emissions:
-        entry = {"state": e.state, "revision": e.revision, "count": e.count, "watermark_ms": e.watermark_ms, "at": at}
-        ops.append(UpdateOne({"_id": f"{e.key}:{e.size_ms}:{e.start_ms}"},
-                             {"$set": {"key": e.key, "start_ms": e.start_ms, "size_ms": e.size_ms,
-                                       "start": contract.from_ms(e.start_ms), **entry},
-                              "$push": {"history": entry}}, upsert=True))
+        by_window.setdefault(f"{e.key}:{e.size_ms}:{e.start_ms}", []).append(e)
+    ops = []
+    for _id, published in by_window.items():
+        entries = [{"state": e.state, "revision": e.revision, "count": e.count, "watermark_ms": e.watermark_ms,
+                    "at": at} for e in published]
+        last = published[-1]
+        ops.append(UpdateOne({"_id": _id},
+                             {"$set": {"key": last.key, "start_ms": last.start_ms, "size_ms": last.size_ms,
+                                       "start": contract.from_ms(last.start_ms), **entries[-1]},
+                              "$push": {"history": {"$each": entries}}}, upsert=True))
     db[settings.collections.windows].bulk_write(ops, ordered=False)
 
 
