@@ -17,8 +17,8 @@ REPLAY = "04.2 replay the DLQ by hand"
 
 HINTS = exercises.register_hints({
     THRESHOLD: "filter, then choose: a threshold whose precision misses the target (or is None: it flagged "
-               "nothing) is out; among the rest, recall decides, and a tie goes to the higher threshold. "
-               "When none is left, say so with None",
+               "nothing) is out. Among the rest, ask what the goal asks for, and what a higher threshold with "
+               "the same recall costs or saves. When none is left, say so with None",
     REPLAY: "each DLQ value is an envelope: labkit.process.dlq.parse opens it and dlq.original_bytes gives "
             "the rejected bytes back. The DLQ may hold a message twice, and MongoDB may hold an event "
             "already: let the event's own id decide, as in exercise 02.2",
