@@ -46,6 +46,15 @@ class ChaosPlan:
     outage_s: float = 5.0
     seed: int = 21
 
+    @property
+    def batch_size(self) -> int:
+        """The processor's batch size for this run: small enough that several batches fall
+        between two kills. With the default 2,000 a small run would be stored in two or three
+        batches, each kill's progress target reached before the restarted processor had even
+        connected, and the next kill would land on its start-up."""
+        kills = self.processor_kills + self.broker_kills + self.mongo_kills
+        return max(50, min(2000, self.events // ((kills + 1) * 4)))
+
 
 @dataclass
 class ChaosReport:
@@ -99,24 +108,28 @@ def run(settings: Settings, plan: ChaosPlan = ChaosPlan(), log=print) -> ChaosRe
     log_path.parent.mkdir(parents=True, exist_ok=True)
     exits = 0
     with open(log_path, "ab") as processor_log, Processors(box.settings, box.group("processor"), processor_log) as processors:
-        process = processors.start()
+        def start():
+            return processors.start("--batch-size", str(plan.batch_size))
+
+        process = start()
         for i, kind in enumerate(schedule, start=1):
             target = len(valid_ids) * i // (len(schedule) + 1)
             _wait_for_progress(box.settings, target, process)
             if process.poll() is not None:
                 exits += 1
                 report.events.append(f"processor had exited (code {process.returncode}); restarted")
-                process = processors.start()
+                process = start()
             if kind == "processor":
                 process.send_signal(signal.SIGKILL)
                 process.wait()
-                process = processors.start()
+                process = start()
             else:
                 with _down(services["kafka" if kind == "broker" else "mongo"], kind, settings):
                     time.sleep(plan.outage_s)
-                    if process.poll() is not None:
-                        exits += 1
-                        report.events.append(f"processor exited during the {kind} outage (code {process.returncode})")
+                if process.poll() is not None:  # it must wait the outage out, not exit
+                    exits += 1
+                    report.events.append(f"processor exited during the {kind} outage (code {process.returncode}); restarted")
+                    process = start()
             report.events.append(f"killed the {kind} at ~{target:,} stored")
             log(f"  {report.events[-1]}")
         _wait_for_progress(box.settings, len(valid_ids), process, timeout_s=300)

@@ -91,3 +91,26 @@ def test_an_interrupted_outage_starts_the_killed_service_again(world, monkeypatc
     assert world.killed == ["kafka"]
     assert world.started == ["kafka"], "the broker is never left down"
     assert all(p.returncode is not None for p in world.processes)
+
+
+def test_a_processor_that_exits_during_an_outage_is_counted_once_and_started_again(world, monkeypatch):
+    monkeypatch.setattr(chaos, "_wait_for_progress", lambda *a, **kw: None)
+
+    def outage(seconds):  # the running processor gives up while the broker is away
+        world.processes[-1].returncode = 1
+
+    monkeypatch.setattr(chaos.time, "sleep", outage)
+    exits = []
+    monkeypatch.setattr(chaos, "_count", lambda settings, report, valid, invalid, sent, n: exits.append(n))
+    plan = chaos.ChaosPlan(events=40, cars=2, processor_kills=0, broker_kills=1, mongo_kills=0)
+    report = chaos.run(world.settings, plan, log=lambda *a: None)
+    assert exits == [1], "one exit, counted once (it was counted twice: in the outage and at the next step)"
+    assert any("exited during the broker outage" in e for e in report.events)
+    assert len(world.processes) == 3, "the first, the one started after the outage, the draining run"
+
+
+def test_a_small_run_uses_batches_small_enough_to_put_kills_between_them():
+    small = chaos.ChaosPlan(events=5000, processor_kills=2, broker_kills=1, mongo_kills=1)
+    assert small.batch_size * 4 <= 5000 // 5, "four batches or more between two kills"
+    assert chaos.ChaosPlan(events=1_000_000).batch_size == 2000, "never above the processor's default"
+    assert chaos.ChaosPlan(events=40).batch_size == 50
