@@ -56,6 +56,7 @@ class Collections:
     windows: str = "event_windows"  # event-time windows as published, with their history (labkit.process.windows)
     too_late: str = "too_late_events"  # valid events that arrived after their window was final
     assignments: str = "consumer_assignments"  # which processor had which partitions when (labkit.scenarios.workers)
+    owed: str = "derived_owed"  # per group and partition: from when rollups and latest states are owed (labkit.process.derived)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class Settings:
         "COLLECTION_WINDOWS": ("collections.windows", str),
         "COLLECTION_TOO_LATE": ("collections.too_late", str),
         "COLLECTION_ASSIGNMENTS": ("collections.assignments", str),
+        "COLLECTION_OWED": ("collections.owed", str),
     }
 
     @classmethod

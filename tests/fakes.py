@@ -67,10 +67,34 @@ class MemoryStore:
 
     def update_derived(self, events: list[dict]) -> None:
         self._call("update_derived")
+        self._latest(events)
+
+    def _latest(self, events: list[dict]) -> None:
         latest = self.collections.setdefault("latest", {})
         for e in events:
             if e["car_id"] not in latest or latest[e["car_id"]]["timestamp"] < e["timestamp"]:
                 latest[e["car_id"]] = e
+
+    def write_derived(self, due) -> None:
+        """Latest states as update_derived; the buckets whose rollups were rebuilt, in `rebuilt`."""
+        self._call("write_derived")
+        self._latest(due.latest)
+        rebuilt = self.collections.setdefault("rebuilt", {})
+        for car, starts in due.buckets.items():
+            for start in starts:
+                rebuilt[(car, start)] = rebuilt.get((car, start), 0) + 1
+
+    def write_owed(self, group: str, owed: dict) -> None:
+        self._call("write_owed")
+        self.collections.setdefault("owed", {}).setdefault(group, {}).update(owed)
+
+    def owed_since(self, group: str, partitions) -> int | None:
+        times = [t for p, t in self.collections.get("owed", {}).get(group, {}).items() if p in partitions and t is not None]
+        return min(times) if times else None
+
+    def recover_derived(self, since_ms: int) -> None:
+        self._call("recover_derived")
+        self.collections.setdefault("recovered_from", {})[len(self.collections.get("recovered_from", {}))] = since_ms
 
     def insert_anomalies(self, documents: list[dict]) -> WriteResult:
         self._call("insert_anomalies")

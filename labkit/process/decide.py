@@ -28,6 +28,7 @@ from labkit.process.windows import LATE, TOO_LATE, Emission, EventTimeWindows
 @dataclass
 class Decision:
     readings: list[dict] = field(default_factory=list)  # valid, first seen: stored in car_telemetry
+    partitions: list[int] = field(default_factory=list)  # the partition each reading was read from
     anomalies: list[Anomaly] = field(default_factory=list)
     dead: list[tuple[bytes, list]] = field(default_factory=list)  # DLQ records: (value, headers)
     too_late: list[dict] = field(default_factory=list)  # side output: the final windows readings missed
@@ -77,6 +78,7 @@ def decide(records, verdicts: list[Verdict], detector: AnomalyDetector, windows:
                                "window_start_ms": bucket_start(event_ms, windows.size_ms),
                                "watermark_ms": windows.watermark(now_ms)})
         d.readings.append(event)
+        d.partitions.append(r.partition)
         d.anomalies.extend(detector.detect(event))
     d.emissions = windows.advance(now_ms)
     d.counts.anomalies_by_type = Counter(a.type for a in d.anomalies)

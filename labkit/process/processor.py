@@ -6,8 +6,9 @@ commit it; then the next. Read it top to bottom; each step says which module doe
     poll       the group consumer (labkit.process.source)
     decide     validation, the DLQ guard, duplicates, event-time windows, anomalies: pure
                (labkit.process.validation, .dlq, .decide, .windows, .detectors)
-    store      readings, latest state and rollups, anomalies, dead letters, too-late records,
-               windows: idempotent and journaled (labkit.store.sinks)
+    store      readings, anomalies, dead letters, too-late records, windows: idempotent and
+               journaled (labkit.store.sinks); latest states and rollups when they are due,
+               and from when they are owed (labkit.process.derived)
     publish    the batch's DLQ and anomaly records and its offsets in one Kafka transaction
     + commit   (labkit.process.delivery)
 
@@ -26,6 +27,8 @@ metrics windows go out in transactions of their own, best effort (at most once e
 The detector's per-car history and the event-time windows live in memory: after a failed
 batch, or a restart, they start afresh from the committed offsets (a stream engine's
 checkpoints would keep them; the rollups, rebuilt from the stored readings, stay exact).
+What is owed to the rollups and latest states is in memory too, and stored per partition as
+a time: a processor given a partition rebuilds them from that time on before it reads.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from labkit.observe.prometheus import ProcessorMetrics
 from labkit.ops import clients, preflight
 from labkit.process.decide import decide, to_json
 from labkit.process.delivery import AckedDelivery, BatchAbandoned, FencedTwice, TransactionalDelivery
+from labkit.process.derived import Owed
 from labkit.process.detectors import AnomalyDetector
 from labkit.process.dlq import DLQGuard
 from labkit.process.metrics import Totals, WindowedMetrics, accumulate
@@ -103,6 +107,11 @@ class ProcessorConfig:
     #: A crashed processor's partitions move to a new one after this long (broker minimum: 6 s).
     session_timeout_ms: int = 6000
     max_backoff_s: float = 8.0
+    #: Derived writes (labkit.process.derived): a 10 s bucket's rollups are rebuilt once the
+    #: watermark has passed it, or after this long at the latest; each car's latest state is
+    #: written at most this often. Both are written too whenever the processor is idle or stops.
+    rollup_max_wait_ms: int = 15_000
+    latest_every_ms: int = 5_000
 
 
 @dataclass
@@ -151,6 +160,9 @@ class Processor:
         self.retry = Retry(self._stop, config.max_backoff_s)
         self.guard = DLQGuard(config.max_invalid_ratio, config.guard_window, config.guard_min_messages)
         self.windows = self._new_windows([])
+        self.owed = Owed(config.rollup_max_wait_ms, config.latest_every_ms)
+        self._recover: set[int] = set()  # partitions assigned whose owed derived writes are not yet rebuilt
+        self._owed_stored: dict[int, int | None] = {}
         self.source = source or GroupSource(settings, config.group_id, client_id=f"labkit-processor-{self.processor_id}",
                                             max_poll_records=config.batch_size,
                                             session_timeout_ms=config.session_timeout_ms)
@@ -194,7 +206,10 @@ class Processor:
                 records = self.retry.until_safe("Kafka poll", self.source.poll, self.config.poll_timeout_ms, limit)
                 if self.retry.retries > retries:
                     idle.reset()
+                if self._recover:  # partitions new to us: first what their last reader owed
+                    self.retry.until_safe("rebuild owed rollups and latest states", self._recover_owed)
                 if not records:
+                    self._pay_owed(self.owed.everything())  # nothing to read: write all that is owed
                     self._publish_metrics(self.metrics.roll(_now_ms()))  # a metrics window may have ended
                     continue
                 started, now = time.perf_counter(), self.clock()
@@ -210,7 +225,8 @@ class Processor:
                     #    A temporary (transient) failure is retried until the step succeeds.
                     store, until_safe = self.store, self.retry.until_safe
                     written = until_safe("store readings", store.insert_events, d.readings)
-                    until_safe("latest state and rollups", store.update_derived, d.readings)
+                    self.owed.add(d.readings, d.partitions, _now_ms())
+                    self._pay_owed(self.owed.due(self.windows.watermark(to_ms(now)), _now_ms()))
                     until_safe("store anomalies", store.insert_anomalies, d.anomaly_documents())
                     until_safe("store dead letters", store.insert_dead_letters, d.dead_letter_documents())
                     until_safe("record too-late readings", store.record_too_late, d.too_late, now)
@@ -244,6 +260,7 @@ class Processor:
         finally:
             try:
                 self._publish_metrics(self.metrics.flush())
+                self._pay_owed_once()
             finally:
                 self.stats.retries = self.retry.retries
                 self.stats.seconds = time.monotonic() - began
@@ -303,13 +320,54 @@ class Processor:
     def _assigned(self, partitions: list[int]) -> None:
         # Until a new partition delivers, it holds the event-time watermark back.
         self.windows.assign(partitions, to_ms(self.clock()))
+        self._recover |= set(partitions)  # done after the poll that called us (no I/O in here)
         self._log_assignment("assigned", partitions)
 
     def _revoked(self, partitions: list[int]) -> None:
         # Nothing is left to commit here: the group calls this from inside a poll (or from
         # close), and every batch is committed, or abandoned, before the next poll.
         self.windows.revoke(partitions)
+        self.owed.drop(partitions)  # the next reader rebuilds it from the stored owed time
+        self._recover -= set(partitions)
         self._log_assignment("revoked", partitions)
+
+    # ------------------------------------------------------------------ derived writes
+
+    def _pay_owed(self, due) -> None:
+        """Write `due` (latest states, rollups), then store from when this processor still owes
+        derived writes for each partition it reads, if that changed. Both before the commit."""
+        if due:
+            self.retry.until_safe("latest state and rollups", self.store.write_derived, due)
+            self.owed.paid(due, _now_ms())
+        owed = self.owed.owed_from(self.source.assignment())
+        if owed != self._owed_stored:
+            self.retry.until_safe("store what is owed", self.store.write_owed, self.config.group_id, owed)
+            self._owed_stored = owed
+
+    def _pay_owed_once(self) -> None:
+        """At the end of a run: write all that is owed, one try (a failure is logged; the
+        stored owed time makes the next reader rebuild it)."""
+        if self.store is None or not self.owed.everything():
+            return
+        try:
+            due = self.owed.everything()
+            self.store.write_derived(due)
+            self.owed.paid(due, _now_ms())
+            owed = self.owed.owed_from(self.source.assignment())
+            self.store.write_owed(self.config.group_id, owed)
+            self._owed_stored = owed
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("owed rollups and latest states not written at stop (the next run rebuilds them): %s", exc)
+
+    def _recover_owed(self) -> None:
+        """Rebuild what the last reader of newly assigned partitions owed (a crash, a rebalance)."""
+        partitions = sorted(self._recover)
+        since = self.store.owed_since(self.config.group_id, partitions)
+        if since is not None:
+            log.info("rebuilding rollups and latest states from %s for partitions %s", since, partitions)
+            self.store.recover_derived(since)
+            self.store.write_owed(self.config.group_id, self.owed.owed_from(partitions))
+        self._recover -= set(partitions)
 
     def _forget(self) -> None:
         """Forget what the detector and the windows saw of an uncommitted batch, as a restart would."""

@@ -32,6 +32,18 @@ class Store(Protocol):
     def update_derived(self, events: list[dict]) -> None:
         """Move each car's latest state and the rollups forward (duplicates included)."""
 
+    def write_derived(self, due) -> None:
+        """Write what the processor owed (a labkit.process.derived.Due): latest states, rollups."""
+
+    def write_owed(self, group: str, owed: dict[int, int | None]) -> None:
+        """Per partition, from when derived writes are owed (None: nothing)."""
+
+    def owed_since(self, group: str, partitions: list[int]) -> int | None:
+        """The earliest time from which derived writes are owed for any of `partitions`."""
+
+    def recover_derived(self, since_ms: int) -> None:
+        """Rebuild every car's latest state and rollups from `since_ms` on."""
+
     def insert_anomalies(self, documents: list[dict]) -> WriteResult: ...
 
     def insert_dead_letters(self, documents: list[dict]) -> WriteResult: ...
@@ -64,6 +76,18 @@ class MongoStore:
 
     def update_derived(self, events: list[dict]) -> None:
         mongo.update_derived(self.db, self.settings, events)
+
+    def write_derived(self, due) -> None:
+        mongo.write_derived(self.db, self.settings, due.latest, due.buckets)
+
+    def write_owed(self, group: str, owed: dict[int, int | None]) -> None:
+        mongo.write_owed(self.db, self.settings, group, owed)
+
+    def owed_since(self, group: str, partitions: list[int]) -> int | None:
+        return mongo.owed_since(self.db, self.settings, group, partitions)
+
+    def recover_derived(self, since_ms: int) -> None:
+        mongo.recover_derived(self.db, self.settings, since_ms)
 
     def insert_anomalies(self, documents: list[dict]) -> WriteResult:
         return mongo.write_anomalies(self.db, self.settings, documents)

@@ -134,3 +134,51 @@ def test_a_rebuild_that_read_fewer_readings_never_replaces_a_newer_one(db, pipel
     finally:
         for client in writers:
             client.close()
+
+
+def test_the_fleet_rebuild_writes_what_the_per_car_refresh_writes(db, pipeline):
+    """rollups.rebuild (the processor's: one query per run of buckets for the whole fleet, the
+    grouping done in Python) and rollups.refresh (per car, `$group` on the server) agree."""
+    from labkit.contract import bucket_start
+    from labkit.store.mongo import insert_events
+
+    stored = events("CAR_004", 400, seed=4) + events("CAR_005", 400, seed=5) + events("CAR_006", 90, seed=6)
+    insert_events(db, pipeline, stored)
+    collection = db[pipeline.collections.rollups]
+    rollups.refresh(db, pipeline, rollups.event_times(stored))
+    by_refresh = {d["_id"]: d for d in collection.find()}
+    collection.delete_many({})
+    wanted = {}
+    for e in stored:
+        if e["car_id"] != "CAR_006":  # a car not asked for is read, and left alone
+            wanted.setdefault(e["car_id"], set()).add(bucket_start(to_ms(e["timestamp"]), rollups.SMALL_MS))
+    written = rollups.rebuild(db, pipeline, wanted)
+    by_rebuild = {d["_id"]: d for d in collection.find()}
+    assert written == len(by_rebuild) and by_rebuild
+    assert by_rebuild.keys() == {k for k in by_refresh if not k.startswith("CAR_006")}
+    for key, doc in by_rebuild.items():
+        expected = by_refresh[key]
+        assert doc["count"] == expected["count"], key
+        for m in ("speed", "rpm"):
+            assert (doc[m]["min"], doc[m]["max"]) == (expected[m]["min"], expected[m]["max"]), key
+            assert doc[m]["sum"] == pytest.approx(expected[m]["sum"], rel=1e-12)
+        if doc["size_ms"] == rollups.LARGE_MS:
+            assert [t["start_ms"] for t in doc["tens"]] == [t["start_ms"] for t in expected["tens"]]
+    # A second rebuild finds every document there and changes nothing.
+    rollups.rebuild(db, pipeline, wanted)
+    assert {d["_id"]: d["count"] for d in collection.find()} == {k: d["count"] for k, d in by_rebuild.items()}
+
+
+def test_recovering_what_was_owed_rebuilds_rollups_and_latest_states_from_a_time_on(db, pipeline):
+    from labkit.store.mongo import insert_events, recover_derived
+
+    stored = events("CAR_007", 300, seed=7)
+    insert_events(db, pipeline, stored)  # as a processor that stopped before its derived writes
+    since = to_ms(stored[100]["timestamp"])
+    recover_derived(db, pipeline, since)
+    latest = db[pipeline.collections.latest].find_one({"_id": "CAR_007"})
+    newest = max(stored, key=lambda e: e["timestamp"])
+    assert latest["event_id"] == newest["event_id"]
+    small = list(db[pipeline.collections.rollups].find({"size_ms": rollups.SMALL_MS}))
+    assert small and min(d["start_ms"] for d in small) == since // 10_000 * 10_000
+    assert sum(d["count"] for d in small) == sum(to_ms(e["timestamp"]) >= since // 10_000 * 10_000 for e in stored)

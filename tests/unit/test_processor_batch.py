@@ -2,6 +2,7 @@
 records as too late, dead-letters and commits, and in which order. The same step against real Kafka and
 MongoDB is in tests/integration/test_processor.py and the reliability tier."""
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -60,9 +61,13 @@ def test_a_batch_stores_each_valid_event_once_and_dead_letters_the_rest_before_c
     assert h.p.stats.processed == h.p.stats.stored + h.p.stats.duplicates + h.p.stats.invalid
 
     [(writes_before, offsets, outgoing)] = h.commits
-    assert h.store.calls == ["prepare", "insert_events", "update_derived", "insert_anomalies", "insert_dead_letters",
-                             "record_too_late", "write_windows"]
-    assert writes_before == len(h.store.calls)  # every store write came before the commit
+    # The batch's writes, then the commit; what is owed to the rollups and latest states is
+    # stored with the batch (write_owed) and written when the run ends, after the commit.
+    assert h.store.calls[:writes_before] == ["prepare", "insert_events", "write_owed", "insert_anomalies",
+                                             "insert_dead_letters", "record_too_late", "write_windows"]
+    assert h.store.calls[writes_before:] == ["write_derived", "write_owed"]
+    assert set(h.store.collections["latest"]) == {d["car_id"] for d in h.store.collections["telemetry"].values()}
+    assert h.store.collections["owed"]["telemetry-processor"] == {0: None, 1: None, 2: None, 3: None}
     last = {}
     for r in records:
         last[r.partition] = r.offset
@@ -243,3 +248,44 @@ def test_being_fenced_twice_stops_the_processor_even_while_publishing_metrics():
     assert len(h.commits) == 1 and len(h.delivery.fail_metrics) == 1  # the first run ended normally
     with pytest.raises(FencedTwice):
         h.deliver(records_for(simulate(20, seed=2, faults=FaultRates.none()), TOPIC, 4))
+
+
+def test_what_a_stopped_processor_owed_is_rebuilt_by_the_next_one_from_the_stored_time():
+    """Rollups and latest states are written when due, not with every batch; what is owed is
+    stored with the batch as a time per partition, so nothing is lost when the processor
+    stops before writing it: the next processor rebuilds from that time before reading."""
+    store = MemoryStore()
+    first = Harness(store=store)
+    store.fail["write_derived"] = [AutoReconnect("MongoDB went away as the run ended")]
+    records = records_for(simulate(200), TOPIC, 4)
+    first.deliver(records)
+    owed = dict(store.collections["owed"]["telemetry-processor"])
+    oldest_reading = min(d["timestamp"] for d in store.collections["telemetry"].values())
+    assert min(t for t in owed.values() if t is not None) <= oldest_reading.timestamp() * 1000
+    assert "recover_derived" not in store.calls
+
+    second = Harness(store=store)
+    second.deliver(records[-10:])  # a batch the first processor had not committed, say
+    assert store.collections["recovered_from"] == {0: min(t for t in owed.values() if t is not None)}
+    assert store.calls.index("recover_derived") < len(store.calls) - store.calls[::-1].index("insert_events") - 1, \
+        "rebuilt before the first batch is stored"
+    assert store.collections["owed"]["telemetry-processor"] == {0: None, 1: None, 2: None, 3: None}
+
+
+def test_a_late_reading_has_its_bucket_rebuilt_in_the_batch_that_brought_it():
+    """The watermark has passed a late reading's bucket: it is due at once, before the commit."""
+    from labkit.contract import bucket_start, to_ms
+
+    h = Harness()
+    records = records_for(simulate(400, faults=FaultRates(), cars=8), TOPIC, 4)
+    late = records[5]
+    h.deliver([r for r in records if r is not late])
+    calls_before = len(h.store.calls)
+    rebuilt = dict(h.store.collections["rebuilt"])
+
+    h.deliver([late])
+    event = json.loads(late.value)
+    bucket = (event["car_id"], bucket_start(to_ms(datetime.fromisoformat(event["timestamp"])), 10_000))
+    assert h.store.collections["rebuilt"][bucket] == rebuilt.get(bucket, 0) + 1
+    writes_before_commit = h.commits[-1][0]
+    assert "write_derived" in h.store.calls[calls_before:writes_before_commit]

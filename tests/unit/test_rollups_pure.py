@@ -2,6 +2,7 @@
 and merging partial aggregates."""
 
 import random
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -172,27 +173,50 @@ def test_a_stored_rollup_without_the_metric_counts_but_has_no_value():
     assert merged == [{"t": merged[0]["t"], "avg": 5.0 / 3, "min": 5.0, "max": 5.0, "count": 3}]
 
 
-def test_write_forward_settles_an_insert_that_collided_with_another_writers_insert():
+def test_write_forward_keeps_the_rollup_built_from_more_readings_when_its_insert_collides():
     """Two writers find no rollup and both insert; the second insert collides (duplicate key).
-    The same update again, without the insert, must still let the rollup with more readings win."""
+    Then ours replaces the stored one only if it was built from no more readings."""
     from pymongo.errors import BulkWriteError
 
     class RacingCollection:
-        """A collection in which another writer inserted count=2 just before our first write."""
+        """A collection in which another writer inserted "a" (count 2) and "b" (count 9) just before us."""
 
         def __init__(self):
-            self.stored, self.calls = {}, []
+            self.stored, self.calls = {"a": {"_id": "a", "count": 2}, "b": {"_id": "b", "count": 9}}, []
+
+        def insert_many(self, documents, ordered):
+            self.calls.append("insert_many")
+            errors = [{"index": i, "code": 11000} for i, d in enumerate(documents) if d["_id"] in self.stored]
+            self.stored.update((d["_id"], dict(d)) for d in documents if d["_id"] not in self.stored)
+            if errors:
+                raise BulkWriteError({"writeErrors": errors, "writeConcernErrors": []})
 
         def bulk_write(self, ops, ordered):
-            self.calls.append([op._upsert for op in ops])
-            if len(self.calls) == 1:
-                self.stored["a"] = {"_id": "a", "count": 2}
-                raise BulkWriteError({"writeErrors": [{"index": 0, "code": 11000}], "writeConcernErrors": []})
+            self.calls.append([bool(op._upsert) for op in ops])
             for op in ops:
                 doc = self.stored.get(op._filter["_id"])
                 if doc is not None and doc["count"] <= op._filter["count"]["$lte"]:
                     doc.update(op._doc["$set"])
 
     collection = RacingCollection()
-    rollups.write_forward(collection, [{"_id": "a", "count": 3}])
-    assert collection.calls == [[True], [False]] and collection.stored["a"]["count"] == 3
+    rollups.write_forward(collection, [{"_id": "a", "count": 3}, {"_id": "b", "count": 4}, {"_id": "c", "count": 1}])
+    assert collection.calls == ["insert_many", [False, False]], "the collided ones updated, never upserted"
+    assert {k: d["count"] for k, d in collection.stored.items()} == {"a": 3, "b": 9, "c": 1}
+
+
+def test_rows_from_readings_group_by_car_and_bucket_as_the_pipeline_does():
+    t0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
+    readings = [
+        {"car_id": "B", "timestamp": t0 + timedelta(seconds=12), "speed": 30.0, "rpm": 1000},
+        {"car_id": "A", "timestamp": t0 + timedelta(seconds=1), "speed": 50.0, "rpm": 2000},
+        {"car_id": "A", "timestamp": t0 + timedelta(seconds=9), "speed": 70.0, "rpm": "fast"},  # around the validator
+        {"car_id": "A", "timestamp": (t0 + timedelta(seconds=10)).replace(tzinfo=None), "speed": 10.0, "rpm": 900},
+    ]
+    rows = rollups.rows_from_readings(readings, metrics=("speed", "rpm"))
+    start = int(t0.timestamp() * 1000)
+    assert sorted(rows) == ["A", "B"]
+    assert [(r["_id"], r["count"]) for r in rows["A"]] == [(start, 2), (start + 10_000, 1)], "naive times are UTC"
+    first = rows["A"][0]
+    assert (first["speed_sum"], first["speed_min"], first["speed_max"]) == (120.0, 50.0, 70.0)
+    assert (first["rpm_sum"], first["rpm_min"], first["rpm_max"]) == (2000, 2000, 2000), "a string is no number"
+    assert rows["B"][0]["_id"] == start + 10_000

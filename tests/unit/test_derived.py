@@ -1,0 +1,76 @@
+"""What the processor owes the rollups and latest states, and when it pays (labkit.process.derived): pure."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from labkit.contract import to_ms
+from labkit.process.derived import Owed
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 11, 2, 8, 0, 0, tzinfo=timezone.utc)  # on a 10 s boundary
+B0 = to_ms(T0)
+
+
+def reading(car: str, seconds: float) -> dict:
+    return {"car_id": car, "timestamp": T0 + timedelta(seconds=seconds)}
+
+
+def test_a_bucket_is_due_once_the_watermark_has_passed_its_end():
+    owed = Owed(max_wait_ms=15_000)
+    owed.add([reading("A", 1), reading("A", 12)], [0, 0], now_ms=0)
+    assert owed.due(watermark_ms=B0 + 9_999, now_ms=1).buckets == {}
+    assert owed.due(watermark_ms=B0 + 10_000, now_ms=1).buckets == {"A": {B0}}
+    assert owed.due(watermark_ms=None, now_ms=1).buckets == {}, "no watermark yet: nothing is final"
+
+
+def test_a_bucket_held_back_by_a_quiet_partition_is_due_after_the_longest_wait():
+    owed = Owed(max_wait_ms=15_000)
+    owed.add([reading("A", 1)], [0], now_ms=1_000)
+    assert owed.due(watermark_ms=None, now_ms=15_999).buckets == {}
+    assert owed.due(watermark_ms=None, now_ms=16_000).buckets == {"A": {B0}}
+
+
+def test_latest_states_are_due_every_interval_with_the_newest_reading_only():
+    owed = Owed(latest_every_ms=5_000)
+    owed.add([reading("A", 3), reading("A", 1), reading("B", 2)], [0, 0, 1], now_ms=0)
+    assert owed.due(None, now_ms=4_999).latest == []
+    due = owed.due(None, now_ms=5_000)
+    assert sorted((e["car_id"], e["timestamp"]) for e in due.latest) == [("A", T0 + timedelta(seconds=3)),
+                                                                         ("B", T0 + timedelta(seconds=2))]
+    owed.paid(due, now_ms=5_000)
+    assert owed.due(None, now_ms=9_999).latest == [], "the interval starts again once paid"
+
+
+def test_a_newer_reading_owed_after_the_due_was_taken_is_not_forgotten_when_paid():
+    owed = Owed(latest_every_ms=0)
+    owed.add([reading("A", 1)], [0], now_ms=0)
+    due = owed.due(watermark_ms=B0 + 10_000, now_ms=0)
+    owed.add([reading("A", 11)], [0], now_ms=0)
+    owed.paid(due, now_ms=0)
+    assert [e["timestamp"] for e in owed.everything().latest] == [T0 + timedelta(seconds=11)]
+    assert owed.everything().buckets == {"A": {B0 + 10_000}}
+
+
+def test_owed_from_is_per_partition_the_earliest_time_still_owed():
+    owed = Owed()
+    owed.add([reading("A", 25), reading("B", 3), reading("C", 40)], [0, 1, 1], now_ms=0)
+    assert owed.owed_from([0, 1, 2]) == {0: B0 + 20_000, 1: B0, 2: None}
+    owed.paid(owed.everything(), now_ms=0)
+    assert owed.owed_from([0, 1, 2]) == {0: None, 1: None, 2: None}
+
+
+def test_a_latest_state_still_owed_keeps_its_partition_owed_after_its_bucket_is_paid():
+    owed = Owed(latest_every_ms=60_000)
+    owed.add([reading("A", 4)], [0], now_ms=0)
+    owed.paid(owed.due(watermark_ms=B0 + 10_000, now_ms=1), now_ms=1)
+    assert owed.owed_from([0]) == {0: B0 + 4_000}
+
+
+def test_revoked_partitions_are_dropped_and_owed_by_their_next_reader():
+    owed = Owed()
+    owed.add([reading("A", 1), reading("B", 1)], [0, 1], now_ms=0)
+    owed.drop([1])
+    assert owed.everything().buckets == {"A": {B0}}
+    assert [e["car_id"] for e in owed.everything().latest] == ["A"]
