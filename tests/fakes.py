@@ -84,9 +84,15 @@ class MemoryStore:
             for start in starts:
                 rebuilt[(car, start)] = rebuilt.get((car, start), 0) + 1
 
-    def write_owed(self, group: str, owed: dict) -> None:
+    def write_owed(self, group: str, owner: str, owed: dict, claim: bool = False) -> None:
         self._call("write_owed")
-        self.collections.setdefault("owed", {}).setdefault(group, {}).update(owed)
+        owners = self.collections.setdefault("owners", {}).setdefault(group, {})
+        stored = self.collections.setdefault("owed", {}).setdefault(group, {})
+        for p, t in owed.items():
+            if claim:
+                owners[p] = owner
+            if owners.get(p) == owner:
+                stored[p] = t
 
     def owed_since(self, group: str, partitions) -> int | None:
         times = [t for p, t in self.collections.get("owed", {}).get(group, {}).items() if p in partitions and t is not None]

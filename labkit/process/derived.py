@@ -3,14 +3,16 @@
 From the readings the store derives each car's latest state and its 10 s and one-minute
 rollups (labkit.store.rollups). Writing them after every batch costs an update per car the
 batch touches, and on the local server an update costs about seven inserts: with a thousand
-cars, a batch of 2,000 readings asked for some 3,000 updates and the processor drained 344
-messages a second. So the processor notes here what it owes and writes it when it is worth
-writing:
+cars, a batch of 2,000 readings asked for some 3,000 updates, and the processor drained about
+500 messages a second (bench/results/processor.md). So the processor notes here what it owes
+and writes it when it is worth writing:
 
 - a 10 s bucket once it is final, when the event-time watermark has passed its end (a late
-  reading's bucket is final already, so it is rebuilt in the batch that brought it), or once
-  it has waited `max_wait_ms` (a watermark held back by a quiet partition);
-- a car's latest state at most every `latest_every_ms`, with its newest reading only;
+  reading's bucket is final already, so it is rebuilt in the batch that brought it), or when
+  it ended `old_ms` before the newest reading seen (a late reading while the watermark is not
+  known yet), or once it has waited `max_wait_ms` (a watermark held back by a quiet partition);
+- a car's latest state at most every `latest_every_ms`, with its newest reading only (a
+  reading older than one already written for the car owes nothing);
 - everything when the processor has nothing to read, and when it stops.
 
 What is owed must survive a crash: the batch's offsets are committed once its readings are
@@ -45,11 +47,15 @@ class Owed:
     now_ms)` says what to write now; once written, `paid(due, now_ms)` forgets it. Then
     `owed_from(partitions)` is what must be stored with the batch so that a crash loses nothing."""
 
-    def __init__(self, max_wait_ms: int = 15_000, latest_every_ms: int = 5_000, bucket_ms: int = WINDOW_MS):
-        self.max_wait_ms, self.latest_every_ms, self.bucket_ms = max_wait_ms, latest_every_ms, bucket_ms
+    def __init__(self, max_wait_ms: int = 15_000, latest_every_ms: int = 5_000, old_ms: int = 60_000,
+                 bucket_ms: int = WINDOW_MS):
+        self.max_wait_ms, self.latest_every_ms, self.old_ms = max_wait_ms, latest_every_ms, old_ms
+        self.bucket_ms = bucket_ms
         self.buckets: dict[tuple[str, int], int] = {}  # (car, bucket start) -> when first owed (processing ms)
         self.newest: dict[str, dict] = {}  # car -> its newest reading whose latest state is owed
+        self.written: dict[str, object] = {}  # car -> the time of the newest reading written as its latest state
         self.partition_of: dict[str, int] = {}  # car -> the partition its readings come from
+        self.head = None  # the newest reading time seen (a datetime)
         self.latest_paid_ms: int | None = None
 
     def add(self, readings: list[dict], partitions: list[int], now_ms: int) -> None:
@@ -58,6 +64,10 @@ class Owed:
             car = event["car_id"]
             self.partition_of[car] = partition
             self.buckets.setdefault((car, bucket_start(to_ms(event["timestamp"]), self.bucket_ms)), now_ms)
+            if self.head is None or event["timestamp"] > self.head:
+                self.head = event["timestamp"]
+            if car in self.written and event["timestamp"] <= self.written[car]:
+                continue  # its latest state is newer already
             newest = self.newest.get(car)
             if newest is None or event["timestamp"] > newest["timestamp"]:
                 self.newest[car] = event
@@ -68,9 +78,10 @@ class Owed:
         """What to write now: final buckets, buckets that waited long enough, and the latest
         states when their interval has passed."""
         due = Due()
+        old = to_ms(self.head) - self.old_ms if self.head is not None else None
         for (car, start), since in self.buckets.items():
             final = watermark_ms is not None and start + self.bucket_ms <= watermark_ms
-            if final or now_ms - since >= self.max_wait_ms:
+            if final or (old is not None and start + self.bucket_ms <= old) or now_ms - since >= self.max_wait_ms:
                 due.buckets.setdefault(car, set()).add(start)
         last = now_ms if self.latest_paid_ms is None else self.latest_paid_ms
         if self.newest and now_ms - last >= self.latest_every_ms:
@@ -91,8 +102,11 @@ class Owed:
                 self.buckets.pop((car, start), None)
         if due.latest:
             for event in due.latest:
-                if self.newest.get(event["car_id"]) is event:
-                    del self.newest[event["car_id"]]
+                car = event["car_id"]
+                if car not in self.written or event["timestamp"] > self.written[car]:
+                    self.written[car] = event["timestamp"]
+                if self.newest.get(car) is event:
+                    del self.newest[car]
             self.latest_paid_ms = now_ms
 
     def drop(self, partitions) -> None:

@@ -28,7 +28,8 @@ The detector's per-car history and the event-time windows live in memory: after 
 batch, or a restart, they start afresh from the committed offsets (a stream engine's
 checkpoints would keep them; the rollups, rebuilt from the stored readings, stay exact).
 What is owed to the rollups and latest states is in memory too, and stored per partition as
-a time: a processor given a partition rebuilds them from that time on before it reads.
+a time: a processor given a partition rebuilds them from that time on before it processes
+the partition's first batch.
 """
 
 from __future__ import annotations
@@ -68,9 +69,9 @@ _INSTANCES = itertools.count(1)  # numbers the processors of this process
 class ProcessorConfig:
     group_id: str = "telemetry-processor"
     #: The most messages one poll returns, written and committed together. Caught up, a poll
-    #: returns what has arrived (a few); behind, it returns this many, and the writes derived
-    #: per car (latest state, rollups) are then shared by more events: with 1,000 cars, 2,000
-    #: drained about twice as fast as 500 (bench/results/processor.md).
+    #: returns what has arrived (a few); behind, it returns this many, and what each batch
+    #: costs whatever its size (a transaction, the counts of anomalies and dead letters, the
+    #: owed times) is shared by more messages.
     batch_size: int = 2000
     poll_timeout_ms: int = 500
     #: Stop when the share of invalid messages among the last `guard_window` exceeds this
@@ -162,7 +163,7 @@ class Processor:
         self.windows = self._new_windows([])
         self.owed = Owed(config.rollup_max_wait_ms, config.latest_every_ms)
         self._recover: set[int] = set()  # partitions assigned whose owed derived writes are not yet rebuilt
-        self._owed_stored: dict[int, int | None] = {}
+        self._owed_stored: dict[int, int | None] | None = None  # as last stored (None: not known)
         self.source = source or GroupSource(settings, config.group_id, client_id=f"labkit-processor-{self.processor_id}",
                                             max_poll_records=config.batch_size,
                                             session_timeout_ms=config.session_timeout_ms)
@@ -321,6 +322,7 @@ class Processor:
         # Until a new partition delivers, it holds the event-time watermark back.
         self.windows.assign(partitions, to_ms(self.clock()))
         self._recover |= set(partitions)  # done after the poll that called us (no I/O in here)
+        self._owed_stored = None
         self._log_assignment("assigned", partitions)
 
     def _revoked(self, partitions: list[int]) -> None:
@@ -329,6 +331,7 @@ class Processor:
         self.windows.revoke(partitions)
         self.owed.drop(partitions)  # the next reader rebuilds it from the stored owed time
         self._recover -= set(partitions)
+        self._owed_stored = None
         self._log_assignment("revoked", partitions)
 
     # ------------------------------------------------------------------ derived writes
@@ -341,7 +344,8 @@ class Processor:
             self.owed.paid(due, _now_ms())
         owed = self.owed.owed_from(self.source.assignment())
         if owed != self._owed_stored:
-            self.retry.until_safe("store what is owed", self.store.write_owed, self.config.group_id, owed)
+            self.retry.until_safe("store what is owed", self.store.write_owed, self.config.group_id,
+                                  self.processor_id, owed)
             self._owed_stored = owed
 
     def _pay_owed_once(self) -> None:
@@ -354,19 +358,21 @@ class Processor:
             self.store.write_derived(due)
             self.owed.paid(due, _now_ms())
             owed = self.owed.owed_from(self.source.assignment())
-            self.store.write_owed(self.config.group_id, owed)
+            self.store.write_owed(self.config.group_id, self.processor_id, owed)
             self._owed_stored = owed
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("owed rollups and latest states not written at stop (the next run rebuilds them): %s", exc)
 
     def _recover_owed(self) -> None:
-        """Rebuild what the last reader of newly assigned partitions owed (a crash, a rebalance)."""
+        """Rebuild what the last reader of newly assigned partitions owed (a crash, a
+        rebalance), then become the writer of their owed times."""
         partitions = sorted(self._recover)
         since = self.store.owed_since(self.config.group_id, partitions)
         if since is not None:
             log.info("rebuilding rollups and latest states from %s for partitions %s", since, partitions)
             self.store.recover_derived(since)
-            self.store.write_owed(self.config.group_id, self.owed.owed_from(partitions))
+        self.store.write_owed(self.config.group_id, self.processor_id, self.owed.owed_from(partitions), claim=True)
+        self._owed_stored = None  # the next batch stores the times of every partition we read
         self._recover -= set(partitions)
 
     def _forget(self) -> None:

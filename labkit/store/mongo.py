@@ -145,18 +145,26 @@ def write_derived(db, settings: Settings, latest: list[dict], buckets: dict[str,
     rollups.rebuild(db, settings, buckets)
 
 
-def write_owed(db, settings: Settings, group: str, owed: dict[int, int | None]) -> None:
-    """Store, per partition, the time (epoch ms) from which the group's processor owes derived
-    writes (None: nothing). One document per group, a field per partition, so two processors
-    of a group never overwrite each other's partitions."""
-    db[settings.collections.owed].update_one(
-        {"_id": group}, {"$set": {f"from_ms.{p}": t for p, t in owed.items()}}, upsert=True)
+def write_owed(db, settings: Settings, group: str, owner: str, owed: dict[int, int | None],
+               claim: bool = False) -> None:
+    """Store, per partition of `group`, the time (epoch ms) from which its reader owes derived
+    writes (None: nothing), one document per partition. `claim=True` (a processor just given
+    the partitions, after rebuilding what was owed) makes `owner` their writer; otherwise only
+    the documents `owner` holds are written, so a processor that lost a partition without
+    noticing yet (stalled past the group's poll limit) cannot overwrite its new reader's time."""
+    if not owed:
+        return
+    ops = [UpdateOne({"_id": f"{group}:{p}", **({} if claim else {"owner": owner})},
+                     {"$set": {"group": group, "partition": p, "owner": owner, "from_ms": t}}, upsert=claim)
+           for p, t in owed.items()]
+    db[settings.collections.owed].bulk_write(ops, ordered=False)
 
 
 def owed_since(db, settings: Settings, group: str, partitions) -> int | None:
     """The earliest time from which derived writes were owed for any of `partitions` (None: none)."""
-    doc = db[settings.collections.owed].find_one({"_id": group}) or {}
-    times = [t for p, t in (doc.get("from_ms") or {}).items() if int(p) in set(partitions) and t is not None]
+    wanted = set(partitions)
+    times = [d["from_ms"] for d in db[settings.collections.owed].find({"group": group})
+             if d.get("partition") in wanted and d.get("from_ms") is not None]
     return min(times) if times else None
 
 

@@ -103,8 +103,9 @@ def series(db, settings: Settings, car_id: str, metric: str, start: datetime, en
     an empty range, gives []. Raises QueryError for an unknown metric or a bad range.
 
     Buckets that are multiples of 10 s are answered from the rollups (`labkit.store.rollups.plan`
-    says which part from where); `use_rollups=False` aggregates the readings instead, with
-    the same result (the integration tests compare the two).
+    says which part from where), except the last half-minute, which the processor may not
+    have rolled up yet; `use_rollups=False` aggregates the readings instead, with the same
+    result (the integration tests compare the two).
     """
     require_metric(metric)
     check_range(start, end)
@@ -133,7 +134,9 @@ def series_by_metric(db, settings: Settings, car_id: str, start: datetime, end: 
     if (to_ms(end) - to_ms(start)) / bucket_ms > 50 * max_points:
         raise QueryError(f"bucket {bucket_ms} ms is too small for this range (over {50 * max_points} points)")
     start_ms, end_ms = to_ms(start), to_ms(end)
-    parts = rollups.plan(start_ms, end_ms, bucket_ms) if use_rollups else [("readings", start_ms, end_ms, 0)]
+    fresh_from_ms = to_ms(datetime.now(timezone.utc)) - rollups.FRESH_MS  # newer buckets: not rolled up yet, maybe
+    parts = (rollups.plan(start_ms, end_ms, bucket_ms, fresh_from_ms) if use_rollups
+             else [("readings", start_ms, end_ms, 0)])
     found: dict[str, list[dict[int, rollups.Partial]]] = {m: [] for m in metrics}
     for source, lo, hi, size in parts:
         if source == "rollups":

@@ -22,8 +22,9 @@ rebuilt from.
 Why the rollups are *recomputed*, not incremented: Kafka delivers at least once, and the
 processor may write a batch twice after a crash. `$inc` by a redelivered event would count
 it twice. Here a bucket's document is rebuilt from the stored readings of that bucket (whose
-`_id` is the event id, so each event is stored once), and written with an upsert: writing it
-twice gives the same document, and a late event simply makes its bucket be rebuilt again.
+`_id` is the event id, so each event is stored once), and written as an insert, or over the
+stored one: writing it twice gives the same document, and a late event simply makes its
+bucket be rebuilt again.
 Two writers (two processors during a rebalance, or a replay beside the processor) can rebuild
 one bucket at once, and the one that read fewer readings may write last. Readings are only
 ever added, so the rebuild that read more is the newer truth: a rollup replaces a stored one
@@ -33,14 +34,16 @@ maximum taken from different reads would describe no set of readings.
 A one-minute rollup is rebuilt from its six 10 s rollups (just rebuilt), which is cheaper than
 from the readings.
 
-Pure parts (`touched_runs`, `Partial`, `combine`, the pipeline builders) do no I/O and are
-unit-tested; `refresh` does the writes.
+Pure parts (`touched_runs`, `Partial`, `combine`, `rows_from_readings`, the pipeline
+builders) do no I/O and are unit-tested; `refresh` (per car, for a replay or a loaded
+dataset) and `rebuild` (for the whole fleet, the processor's) do the writes.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
@@ -248,7 +251,7 @@ def minute_documents(car_id: str, tens: list[dict], metrics=METRICS) -> list[dic
     return minutes
 
 
-def plan(start_ms: int, end_ms: int, bucket_ms: int) -> list[tuple[str, int, int, int]]:
+def plan(start_ms: int, end_ms: int, bucket_ms: int, fresh_from_ms: int | None = None) -> list[tuple[str, int, int, int]]:
     """Which source answers which part of a chart of [start, end) in buckets of `bucket_ms`.
 
     Returns `(source, lo, hi, size)` parts that cover [start, end) exactly once:
@@ -261,10 +264,16 @@ def plan(start_ms: int, end_ms: int, bucket_ms: int) -> list[tuple[str, int, int
     One query for all the rollups, not one for the whole minutes and one for each edge's
     10 s documents: on the local server a query's own cost (about 2 ms) is more than the two
     extra minute documents it reads instead (bench/results/storage.md).
+
+    `fresh_from_ms`: buckets ending after it may not be rolled up yet (the processor rebuilds
+    a bucket once it is final: labkit.process.derived), so from its 10 s bucket on the range
+    is read from the readings.
     """
     if bucket_ms % SMALL_MS:
         return [("readings", start_ms, end_ms, 0)]
     first, last = _whole(start_ms, end_ms, SMALL_MS)
+    if fresh_from_ms is not None:
+        last = min(last, bucket_start(fresh_from_ms, SMALL_MS))
     if first >= last:
         return [("readings", start_ms, end_ms, 0)]
     parts = [("readings", start_ms, first, 0), ("rollups", first, last, LARGE_MS), ("readings", last, end_ms, 0)]
@@ -311,7 +320,9 @@ def rebuild(db, settings, buckets: dict[str, set[int]]) -> int:
     `find` of the readings per run of consecutive buckets, whatever the number of cars, and
     one of the 10 s rollups per run of minutes. `refresh` asks per car: with a thousand cars
     that is a thousand queries where this makes one. The readings of cars not asked for are
-    read too, and left out. Idempotent, like `refresh`. Returns how many rollups were written."""
+    read too, and left out, so a run longer than `FLEET_RUN_MS` (one car's hour of buffered
+    readings, say) is read per car instead. Idempotent, like `refresh`. Returns how many
+    rollups were written."""
     wanted = {(car, start) for car, starts in buckets.items() for start in starts}
     if not wanted:
         return 0
@@ -320,15 +331,26 @@ def rebuild(db, settings, buckets: dict[str, set[int]]) -> int:
     runs = touched_runs({"fleet": [start for _, start in wanted]}, SMALL_MS)["fleet"]
     small = []
     for lo, hi in runs:
-        found = readings.find({"timestamp": {"$gte": from_ms(lo), "$lt": from_ms(hi)}}, _READING_FIELDS)
-        small += [rollup_document(car, SMALL_MS, row) for car, rows in rows_from_readings(found).items()
-                  for row in rows if (car, row["_id"]) in wanted]
+        if hi - lo <= FLEET_RUN_MS:
+            queries = [{"timestamp": {"$gte": from_ms(lo), "$lt": from_ms(hi)}}]
+        else:
+            cars = sorted({car for car, start in wanted if lo <= start < hi})
+            queries = [{"car_id": car, "timestamp": {"$gte": from_ms(lo), "$lt": from_ms(hi)}} for car in cars]
+        for query in queries:
+            small += [rollup_document(car, SMALL_MS, row)
+                      for car, rows in rows_from_readings(readings.find(query, _READING_FIELDS)).items()
+                      for row in rows if (car, row["_id"]) in wanted]
     write_forward(stored, small)
     minutes = {(car, bucket_start(start, LARGE_MS)) for car, start in wanted}
     large = []
     for lo, hi in widen(runs, LARGE_MS):
         tens: dict[str, list[dict]] = defaultdict(list)
-        for doc in stored.find({"size_ms": SMALL_MS, "start_ms": {"$gte": lo, "$lt": hi}}):
+        if hi - lo <= FLEET_RUN_MS + 2 * LARGE_MS:
+            found = stored.find({"size_ms": SMALL_MS, "start_ms": {"$gte": lo, "$lt": hi}})
+        else:
+            found = (doc for car in sorted({car for car, start in wanted if lo <= start < hi})
+                     for doc in stored.find({"car_id": car, "size_ms": SMALL_MS, "start_ms": {"$gte": lo, "$lt": hi}}))
+        for doc in found:
             tens[doc["car_id"]].append(doc)
         large += [doc for car, docs in tens.items() for doc in minute_documents(car, docs)
                   if (car, doc["start_ms"]) in minutes]
@@ -337,6 +359,12 @@ def rebuild(db, settings, buckets: dict[str, set[int]]) -> int:
 
 
 _READING_FIELDS = {"_id": 0, "car_id": 1, "timestamp": 1, **{m: 1 for m in METRICS}}
+#: How long after its end a bucket may still wait for its rollups: the processor rebuilds a
+#: bucket once the watermark has passed it, or 15 s after it was first owed at the latest. A
+#: chart reads the buckets that ended since from the readings (`plan`).
+FRESH_MS = 30_000
+#: The longest run of buckets read for the whole fleet at once (see `rebuild`).
+FLEET_RUN_MS = 60_000
 
 
 def rows_from_readings(readings, size_ms: int = SMALL_MS, metrics=METRICS) -> dict[str, list[dict]]:
@@ -344,9 +372,12 @@ def rows_from_readings(readings, size_ms: int = SMALL_MS, metrics=METRICS) -> di
     `from_readings_pipeline` returns (`_id` the bucket start; count; sum, min and max of each
     metric), oldest first. Computed here rather than by `$group`: on the local server a plain
     `find` of a fleet's readings costs a third of the same `$group`. A value that is not a
-    number (a document written around the validator) is left out of sum, min and max."""
+    number (a document written around the validator) is left out of sum, min and max, where
+    `$min`/`$max` would return it; the readers (`partials`, `stored_partials`) drop it too."""
     by_bucket: dict[tuple[str, int], dict] = {}
     for doc in readings:
+        if not isinstance(doc.get("car_id"), str) or not isinstance(doc.get("timestamp"), datetime):
+            continue  # written around the validator: in no car's bucket, as the pipeline's $match leaves it out
         key = (doc["car_id"], bucket_start(to_ms(as_utc(doc["timestamp"])), size_ms))
         row = by_bucket.get(key)
         if row is None:

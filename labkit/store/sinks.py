@@ -35,8 +35,9 @@ class Store(Protocol):
     def write_derived(self, due) -> None:
         """Write what the processor owed (a labkit.process.derived.Due): latest states, rollups."""
 
-    def write_owed(self, group: str, owed: dict[int, int | None]) -> None:
-        """Per partition, from when derived writes are owed (None: nothing)."""
+    def write_owed(self, group: str, owner: str, owed: dict[int, int | None], claim: bool = False) -> None:
+        """Per partition, from when derived writes are owed (None: nothing); only by the
+        partition's owner, which `claim=True` makes `owner`."""
 
     def owed_since(self, group: str, partitions: list[int]) -> int | None:
         """The earliest time from which derived writes are owed for any of `partitions`."""
@@ -80,8 +81,8 @@ class MongoStore:
     def write_derived(self, due) -> None:
         mongo.write_derived(self.db, self.settings, due.latest, due.buckets)
 
-    def write_owed(self, group: str, owed: dict[int, int | None]) -> None:
-        mongo.write_owed(self.db, self.settings, group, owed)
+    def write_owed(self, group: str, owner: str, owed: dict[int, int | None], claim: bool = False) -> None:
+        mongo.write_owed(self.db, self.settings, group, owner, owed, claim)
 
     def owed_since(self, group: str, partitions: list[int]) -> int | None:
         return mongo.owed_since(self.db, self.settings, group, partitions)

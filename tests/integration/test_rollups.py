@@ -167,6 +167,14 @@ def test_the_fleet_rebuild_writes_what_the_per_car_refresh_writes(db, pipeline):
     # A second rebuild finds every document there and changes nothing.
     rollups.rebuild(db, pipeline, wanted)
     assert {d["_id"]: d["count"] for d in collection.find()} == {k: d["count"] for k, d in by_rebuild.items()}
+    # Runs of under a minute (the processor's usual case) are read for the whole fleet at once.
+    collection.delete_many({})
+    first = min(s for starts in wanted.values() for s in starts)
+    short = {car: {s for s in starts if s < first + 50_000} for car, starts in wanted.items()}
+    rollups.rebuild(db, pipeline, short)
+    tens = {d["_id"]: d for d in collection.find({"size_ms": rollups.SMALL_MS})}
+    assert tens and tens.keys() == {f"{car}:10000:{s}" for car, starts in short.items() for s in starts}
+    assert all(d["count"] == by_refresh[k]["count"] for k, d in tens.items())
 
 
 def test_recovering_what_was_owed_rebuilds_rollups_and_latest_states_from_a_time_on(db, pipeline):
@@ -182,3 +190,22 @@ def test_recovering_what_was_owed_rebuilds_rollups_and_latest_states_from_a_time
     small = list(db[pipeline.collections.rollups].find({"size_ms": rollups.SMALL_MS}))
     assert small and min(d["start_ms"] for d in small) == since // 10_000 * 10_000
     assert sum(d["count"] for d in small) == sum(to_ms(e["timestamp"]) >= since // 10_000 * 10_000 for e in stored)
+
+
+def test_a_live_chart_reads_the_buckets_not_rolled_up_yet_from_the_readings(db, pipeline):
+    """The processor rolls a bucket up once it is final: a chart up to now must still show the
+    last seconds, from the readings."""
+    from labkit.store.mongo import insert_events
+
+    now = datetime.now(timezone.utc)
+    live = [dict(e, timestamp=e["timestamp"] - T0 + now - timedelta(minutes=5)) for e in events("CAR_008", 299, seed=8)]
+    insert_events(db, pipeline, live)
+    # What the processor has rolled up so far: the buckets that ended 20 s ago or more.
+    rolled_up_before = to_ms(now - timedelta(seconds=20)) // 10_000 * 10_000 - 10_000
+    final = [e for e in live if to_ms(e["timestamp"]) < rolled_up_before]
+    rollups.refresh(db, pipeline, rollups.event_times(final))
+    start, end = now - timedelta(minutes=5), now + timedelta(seconds=1)
+    fast = queries.series(db, pipeline, "CAR_008", "speed", start, end, bucket_ms=10_000)
+    slow = queries.series(db, pipeline, "CAR_008", "speed", start, end, bucket_ms=10_000, use_rollups=False)
+    assert [(r["t"], r["count"]) for r in fast] == [(r["t"], r["count"]) for r in slow]
+    assert sum(r["count"] for r in fast) == len(live)

@@ -74,3 +74,20 @@ def test_revoked_partitions_are_dropped_and_owed_by_their_next_reader():
     owed.drop([1])
     assert owed.everything().buckets == {"A": {B0}}
     assert [e["car_id"] for e in owed.everything().latest] == ["A"]
+
+
+def test_a_reading_older_than_a_written_latest_state_owes_no_latest_state():
+    """Else a reading a month late would make the stored owed time a month ago, and a
+    processor taking over would rebuild a month of the fleet's readings."""
+    owed = Owed(latest_every_ms=0)
+    owed.add([reading("A", 100)], [0], now_ms=0)
+    owed.paid(owed.everything(), now_ms=0)
+    owed.add([reading("A", -30 * 86_400)], [0], now_ms=1)
+    assert owed.everything().latest == []
+
+
+def test_a_late_bucket_is_due_at_once_even_before_the_watermark_is_known():
+    owed = Owed(max_wait_ms=15_000, old_ms=60_000)
+    owed.add([reading("A", 200), reading("B", -3_600)], [0, 1], now_ms=0)
+    assert owed.due(watermark_ms=None, now_ms=0).buckets == {"B": {B0 - 3_600_000}}, \
+        "an hour behind the newest reading: rebuilt in the batch that brought it"

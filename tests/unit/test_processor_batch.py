@@ -63,8 +63,9 @@ def test_a_batch_stores_each_valid_event_once_and_dead_letters_the_rest_before_c
     [(writes_before, offsets, outgoing)] = h.commits
     # The batch's writes, then the commit; what is owed to the rollups and latest states is
     # stored with the batch (write_owed) and written when the run ends, after the commit.
-    assert h.store.calls[:writes_before] == ["prepare", "insert_events", "write_owed", "insert_anomalies",
-                                             "insert_dead_letters", "record_too_late", "write_windows"]
+    # (Buckets a minute behind the newest reading are due at once: write_derived in the batch.)
+    assert h.store.calls[:writes_before] == ["prepare", "write_owed", "insert_events", "write_derived", "write_owed",
+                                             "insert_anomalies", "insert_dead_letters", "record_too_late", "write_windows"]
     assert h.store.calls[writes_before:] == ["write_derived", "write_owed"]
     assert set(h.store.collections["latest"]) == {d["car_id"] for d in h.store.collections["telemetry"].values()}
     assert h.store.collections["owed"]["telemetry-processor"] == {0: None, 1: None, 2: None, 3: None}
@@ -143,7 +144,7 @@ def test_the_guard_stops_a_mostly_invalid_batch_before_anything_is_written():
     h = Harness()
     with pytest.raises(DLQGuardTripped):
         h.deliver(records_for(messages, TOPIC, 4))
-    assert h.store.calls == ["prepare"] and h.commits == []  # prepared, nothing written
+    assert h.store.calls == ["prepare", "write_owed"] and h.commits == []  # its partitions claimed, no data written
 
 
 def test_an_abandoned_batch_is_rewound_and_read_again_as_if_new():
@@ -289,3 +290,46 @@ def test_a_late_reading_has_its_bucket_rebuilt_in_the_batch_that_brought_it():
     assert h.store.collections["rebuilt"][bucket] == rebuilt.get(bucket, 0) + 1
     writes_before_commit = h.commits[-1][0]
     assert "write_derived" in h.store.calls[calls_before:writes_before_commit]
+
+
+def test_after_a_rebalance_that_gives_the_partitions_back_the_owed_time_is_stored_again():
+    """A rebalance revokes every partition, then may hand the same ones back: the new claim
+    stores "nothing owed", and the next batch, owing the same bucket as before, must store its
+    time again, not take it as stored already (else a crash then would lose that bucket)."""
+
+    class Rebalancing(FakeSource):
+        def open(self, on_assigned, on_revoked):
+            self.callbacks = (on_assigned, on_revoked)
+            on_assigned(self.partitions)
+
+        def poll(self, timeout_ms, max_records):
+            if len(self.batches) == 1:  # before the second batch: everything revoked, then given back
+                on_assigned, on_revoked = self.callbacks
+                on_revoked(self.partitions)
+                on_assigned(self.partitions)
+            return super().poll(timeout_ms, max_records)
+
+    store = MemoryStore()
+    h = Harness(store=store, partitions=(0,))
+    h.source = Rebalancing(TOPIC, (0,))
+    h.p.source = h.source
+    owed_at_commit = []
+    publish = h.delivery.publish
+
+    def publish_and_look(outgoing, offsets):
+        publish(outgoing, offsets)
+        if offsets:
+            owed_at_commit.append(dict(store.collections["owed"]["telemetry-processor"]))
+
+    h.delivery.publish = publish_and_look
+    t0 = datetime(2026, 11, 2, 7, 59, 0, tzinfo=timezone.utc)
+    values = [json.dumps({"car_id": "CAR_001", "event_id": f"e{i}", "seq": i + 1, "timestamp": (t0 + timedelta(
+        seconds=i)).isoformat(), "speed": 50.0, "rpm": 2000, "engine_temp": 90.0, "fuel_level": 50.0, "latitude": 52.5,
+        "longitude": 13.4}).encode() for i in range(4)]
+    from tests.fakes import Record
+
+    h.source.queue([Record(TOPIC, 0, i, b"CAR_001", v) for i, v in enumerate(values[:2])])
+    h.source.queue([Record(TOPIC, 0, i + 2, b"CAR_001", v) for i, v in enumerate(values[2:])])
+    h.p.run(max_messages=4)
+    bucket = int(t0.timestamp() * 1000)
+    assert owed_at_commit == [{0: bucket}, {0: bucket}], "owed when each batch committed"

@@ -204,7 +204,7 @@ def test_write_forward_keeps_the_rollup_built_from_more_readings_when_its_insert
     assert {k: d["count"] for k, d in collection.stored.items()} == {"a": 3, "b": 9, "c": 1}
 
 
-def test_rows_from_readings_group_by_car_and_bucket_as_the_pipeline_does():
+def test_rows_from_readings_group_by_car_and_bucket_as_the_pipeline_does_for_numbers():
     t0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
     readings = [
         {"car_id": "B", "timestamp": t0 + timedelta(seconds=12), "speed": 30.0, "rpm": 1000},
@@ -220,3 +220,10 @@ def test_rows_from_readings_group_by_car_and_bucket_as_the_pipeline_does():
     assert (first["speed_sum"], first["speed_min"], first["speed_max"]) == (120.0, 50.0, 70.0)
     assert (first["rpm_sum"], first["rpm_min"], first["rpm_max"]) == (2000, 2000, 2000), "a string is no number"
     assert rows["B"][0]["_id"] == start + 10_000
+
+
+def test_the_last_buckets_that_may_not_be_rolled_up_yet_come_from_the_readings():
+    assert rollups.plan(T, T + 600_000, 10_000, fresh_from_ms=T + 575_000) == [
+        ("rollups", T, T + 570_000, 60_000), ("readings", T + 570_000, T + 600_000, 0)]
+    assert rollups.plan(T, T + 600_000, 60_000, fresh_from_ms=T - 1) == [("readings", T, T + 600_000, 0)]
+    assert rollups.plan(T, T + 600_000, 10_000, fresh_from_ms=T + 900_000) == [("rollups", T, T + 600_000, 60_000)]
