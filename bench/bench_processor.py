@@ -1,14 +1,16 @@
 """Processor throughput, side by side in one run, over the same topic and data.
 
-    python bench/bench_processor.py [--messages 20000] [--record]
+    python bench/bench_processor.py [--messages 20000] [--cars 20 1000] [--naive] [--record]
 
-Loads N simulated messages (default fault rates) into a fresh topic, then measures:
+Loads N simulated messages (default fault rates) of a fleet into a fresh topic, then measures:
   raw consume        kafka-python reading the topic, nothing else (the client's ceiling)
-  raw insert_many    the MongoDB server storing the same valid events in batches of 500
-                     (the database's ceiling)
-  ours               labkit's Processor: validate + detect + insert + latest state + DLQ +
-                     anomalies + commit after every batch
-  naive loop         the original's shape: auto-commit, json.loads, insert_one per event
+  raw insert_many    the MongoDB server storing the same valid events in batches of 2,000
+                     into a collection with the readings' two indexes (the database's ceiling)
+  ours               labkit's Processor: validate + detect + insert + DLQ + anomalies +
+                     windows + rollups and latest states when due + a transaction per batch,
+                     once per fleet size (`--cars`); without transactions for the first size
+  naive loop         (`--naive`, minutes on SecantusDB) the original's shape: auto-commit,
+                     json.loads, insert_one per event
 
 Every side starts from an empty database and a new consumer group. `--record` appends the
 table to bench/results/processor.md.
@@ -33,7 +35,7 @@ from labkit.process.processor import Processor, ProcessorConfig
 from labkit.process.validation import validate
 from labkit.simulate.producer import produce
 from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
-from labkit.store.mongo import event_document
+from labkit.store.mongo import ensure_indexes, event_document
 
 RESULTS = Path(__file__).parent / "results" / "processor.md"
 
@@ -51,9 +53,18 @@ def consume_all(settings: Settings, n: int, on_message=None, auto_commit=False) 
     consumer = clients.kafka_consumer(settings, group_id=f"bench-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest",
                                       enable_auto_commit=auto_commit, max_poll_records=500,
                                       isolation_level="read_uncommitted")
-    consumer.subscribe([settings.topics.telemetry])
-    seen = 0
     began = None
+    if on_message is None:
+        # The raw read: every partition assigned, no group to join, timed from the first
+        # poll (its first fetch included).
+        from kafka import TopicPartition
+
+        topic = settings.topics.telemetry
+        consumer.assign([TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))])
+        began = time.perf_counter()
+    else:
+        consumer.subscribe([settings.topics.telemetry])
+    seen = 0
     while seen < n:
         batch = consumer.poll(timeout_ms=1000)
         for records in batch.values():
@@ -71,69 +82,77 @@ def consume_all(settings: Settings, n: int, on_message=None, auto_commit=False) 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--cars", type=int, nargs="+", default=[20, 1000], help="fleet sizes (default 20 1000)")
+    parser.add_argument("--naive", action="store_true", help="also time the naive loop (slow)")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     n = args.messages
-    settings = isolated(Settings.from_env())
-    ensure_topics(settings, topic_plan(settings))
-    config = SimConfig(cars=100, seed=1)
-    messages = list(Simulator(config).messages(count=n, start=backfill_start(config, count=n)))
-    assert produce(settings, messages).sent == n
-    now = datetime.now(timezone.utc)
-    docs = [event_document(v.event) for v in (validate(m.value, now) for m in messages) if v.ok]
+    base = Settings.from_env()
     # No time limit on a reply (pymongo's default): a bench's load, drop or slow query may take minutes.
-    client = clients.mongo_client(settings, socketTimeoutMS=None)
-    db = client[settings.mongodb_db]
+    client = clients.mongo_client(base, socketTimeoutMS=None)
     rows = []
+    for i, cars in enumerate(args.cars):
+        settings = isolated(base)
+        ensure_topics(settings, topic_plan(settings))
+        config = SimConfig(cars=cars, seed=1)
+        messages = list(Simulator(config).messages(count=n, start=backfill_start(config, count=n)))
+        assert produce(settings, messages).sent == n
+        db = client[settings.mongodb_db]
+        if i == 0:
+            rows.append(("raw kafka-python consume", n, consume_all(settings, n)))
+            now = datetime.now(timezone.utc)
+            docs = [event_document(v.event) for v in (validate(m.value, now) for m in messages) if v.ok]
+            unique = list({d["_id"]: d for d in docs}.values())
+            ensure_indexes(db, settings)  # the readings' indexes: each insert updates them too
+            readings = db[settings.collections.telemetry]
+            began = time.perf_counter()
+            for j in range(0, len(unique), 2000):
+                readings.insert_many(unique[j:j + 2000], ordered=False)
+            rows.append((f"raw insert_many, readings' indexes ({len(unique):,} events, batches of 2,000)", len(unique),
+                         time.perf_counter() - began))
+            client.drop_database(settings.mongodb_db)
 
-    rows.append(("raw kafka-python consume", n, consume_all(settings, n)))
+        processor = Processor(settings, ProcessorConfig(group_id=f"bench-{uuid.uuid4().hex[:6]}", max_invalid_ratio=None))
+        stats = processor.run(max_messages=n)
+        rows.append((f"ours, {cars:,} cars: Processor, Kafka transactions (exactly-once outputs)", stats.processed,
+                     stats.seconds))
 
-    unique = list({d["_id"]: d for d in docs}.values())
-    began = time.perf_counter()
-    for i in range(0, len(unique), 500):
-        db.raw_insert.insert_many(unique[i:i + 500], ordered=False)
-    rows.append((f"raw insert_many ({len(unique):,} valid events, batches of 500)", len(unique),
-                 time.perf_counter() - began))
+        if i == 0:
+            # The same run without transactions (acked sends, then a plain commit), into a fresh
+            # database so it stores everything too rather than finding duplicates.
+            plain_db = settings.replace(mongodb_db=settings.mongodb_db + "_plain")
+            plain = Processor(plain_db, ProcessorConfig(group_id=f"bench-{uuid.uuid4().hex[:6]}", max_invalid_ratio=None,
+                                                        transactions=False)).run(max_messages=n)
+            rows.append((f"ours, {cars:,} cars, without transactions (at-least-once outputs)", plain.processed,
+                         plain.seconds))
+            client.drop_database(plain_db.mongodb_db)
 
-    processor = Processor(settings, ProcessorConfig(group_id=f"bench-{uuid.uuid4().hex[:6]}", max_invalid_ratio=None))
-    stats = processor.run(max_messages=n)
-    rows.append(("ours: Processor, Kafka transactions (exactly-once outputs)", stats.processed, stats.seconds))
+        if i == 0 and args.naive:
+            def naive_handle(record, naive=db.naive):
+                try:
+                    event = json.loads(record.value)
+                    if not isinstance(event, dict) or any(f not in event for f in ("car_id", "timestamp", "speed")):
+                        return
+                except ValueError:
+                    return
+                naive.insert_one(event)
 
-    # The same run without transactions (acked sends, then a plain commit), into a fresh database
-    # so it stores everything too rather than finding duplicates.
-    plain_db = settings.replace(mongodb_db=settings.mongodb_db + "_plain")
-    plain = Processor(plain_db, ProcessorConfig(group_id=f"bench-{uuid.uuid4().hex[:6]}", max_invalid_ratio=None,
-                                                transactions=False)).run(max_messages=n)
-    rows.append(("ours without transactions (at-least-once outputs)", plain.processed, plain.seconds))
-    client.drop_database(plain_db.mongodb_db)
-
-    naive = db.naive
-
-    def naive_handle(record):
-        try:
-            event = json.loads(record.value)
-            if not isinstance(event, dict) or any(f not in event for f in ("car_id", "timestamp", "speed")):
-                return
-        except ValueError:
-            return
-        naive.insert_one(event)
-
-    rows.append(("naive loop: auto-commit, insert_one per event", n,
-                 consume_all(settings, n, naive_handle, auto_commit=True)))
-    client.drop_database(settings.mongodb_db)
+            rows.append(("naive loop: auto-commit, insert_one per event", n,
+                         consume_all(settings, n, naive_handle, auto_commit=True)))
+        client.drop_database(settings.mongodb_db)
+        admin = clients.kafka_admin(settings)
+        admin.delete_topics(list(settings.topics.all()))
+        admin.close()
     client.close()
-    admin = clients.kafka_admin(settings)
-    admin.delete_topics(list(settings.topics.all()))
-    admin.close()
 
-    ours_rate = stats.processed / stats.seconds
     from labkit.ops.infra import local
 
-    server = {"secantus": "SecantusDB 0.7.0b3", "java": "mongo-java-server 1.47.0 (H2)"}[local.mongo_server(settings)]
-    table(f"{n:,} messages (default fault rates), local Kafka 4.1.1 and {server}",
-          f"python bench/bench_processor.py --messages {n}", ("side", "messages", "seconds", "msg/s", "ours vs this"),
-          [(name, f"{count:,}", f"{seconds:.2f}", f"{count / seconds:,.0f}", f"{ours_rate / (count / seconds):.2f}x")
-           for name, count, seconds in rows],
+    server = {"secantus": "SecantusDB 0.7.0b3", "java": "mongo-java-server 1.47.0 (H2)"}[local.mongo_server(base)]
+    cars = " ".join(str(c) for c in args.cars)
+    table(f"{n:,} messages per fleet (default fault rates), local Kafka 4.1.1 and {server}",
+          f"python bench/bench_processor.py --messages {n} --cars {cars}" + (" --naive" if args.naive else ""),
+          ("side", "messages", "seconds", "msg/s"),
+          [(name, f"{count:,}", f"{seconds:.2f}", f"{count / seconds:,.0f}") for name, count, seconds in rows],
           RESULTS if args.record else None)
     return 0
 
