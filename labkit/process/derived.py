@@ -11,6 +11,9 @@ and writes it when it is worth writing:
   reading's bucket is final already, so it is rebuilt in the batch that brought it), or when
   it ended `old_ms` before the newest reading seen (a late reading while the watermark is not
   known yet), or once it has waited `max_wait_ms` (a watermark held back by a quiet partition);
+- a one-minute rollup likewise, once its minute is final (or has waited `max_wait_ms` past
+  its length): rewriting it whenever one of its six 10 s buckets was rebuilt cost more than
+  everything else the rollups did;
 - a car's latest state at most every `latest_every_ms`, with its newest reading only (a
   reading older than one already written for the car owes nothing);
 - everything when the processor has nothing to read, and when it stops.
@@ -28,16 +31,22 @@ from dataclasses import dataclass, field
 
 from labkit.contract import WINDOW_MS, bucket_start, to_ms
 
+MINUTE_MS = 60_000
+
 
 @dataclass
 class Due:
-    """One write of derived data: the buckets to rebuild, the latest states to move forward."""
+    """One write of derived data: the rollups to rebuild, the latest states to move forward."""
 
     buckets: dict[str, set[int]] = field(default_factory=dict)  # car -> 10 s bucket starts (epoch ms)
+    minutes: dict[str, set[int]] = field(default_factory=dict)  # car -> minute starts (epoch ms)
     latest: list[dict] = field(default_factory=list)  # per car its newest reading not yet written
 
     def __bool__(self) -> bool:
-        return bool(self.buckets or self.latest)
+        return bool(self.buckets or self.minutes or self.latest)
+
+    def of(self, size_ms: int) -> dict[str, set[int]]:
+        return self.minutes if size_ms == MINUTE_MS else self.buckets
 
 
 class Owed:
@@ -50,8 +59,8 @@ class Owed:
     def __init__(self, max_wait_ms: int = 15_000, latest_every_ms: int = 5_000, old_ms: int = 60_000,
                  bucket_ms: int = WINDOW_MS):
         self.max_wait_ms, self.latest_every_ms, self.old_ms = max_wait_ms, latest_every_ms, old_ms
-        self.bucket_ms = bucket_ms
-        self.buckets: dict[tuple[str, int], int] = {}  # (car, bucket start) -> when first owed (processing ms)
+        self.sizes = (bucket_ms, MINUTE_MS)
+        self.buckets: dict[tuple[str, int, int], int] = {}  # (car, size, start) -> when first owed (processing ms)
         self.newest: dict[str, dict] = {}  # car -> its newest reading whose latest state is owed
         self.written: dict[str, object] = {}  # car -> the time of the newest reading written as its latest state
         self.partition_of: dict[str, int] = {}  # car -> the partition its readings come from
@@ -63,7 +72,8 @@ class Owed:
         for event, partition in zip(readings, partitions):
             car = event["car_id"]
             self.partition_of[car] = partition
-            self.buckets.setdefault((car, bucket_start(to_ms(event["timestamp"]), self.bucket_ms)), now_ms)
+            for size in self.sizes:
+                self.buckets.setdefault((car, size, bucket_start(to_ms(event["timestamp"]), size)), now_ms)
             if self.head is None or event["timestamp"] > self.head:
                 self.head = event["timestamp"]
             if car in self.written and event["timestamp"] <= self.written[car]:
@@ -75,14 +85,15 @@ class Owed:
             self.latest_paid_ms = now_ms  # the interval counts from the first reading owed
 
     def due(self, watermark_ms: int | None, now_ms: int) -> Due:
-        """What to write now: final buckets, buckets that waited long enough, and the latest
-        states when their interval has passed."""
+        """What to write now: final buckets and minutes, those that waited long enough, and the
+        latest states when their interval has passed."""
         due = Due()
         old = to_ms(self.head) - self.old_ms if self.head is not None else None
-        for (car, start), since in self.buckets.items():
-            final = watermark_ms is not None and start + self.bucket_ms <= watermark_ms
-            if final or (old is not None and start + self.bucket_ms <= old) or now_ms - since >= self.max_wait_ms:
-                due.buckets.setdefault(car, set()).add(start)
+        for (car, size, start), since in self.buckets.items():
+            end = start + size
+            waited = now_ms - since >= self.max_wait_ms + size - self.sizes[0]
+            if (watermark_ms is not None and end <= watermark_ms) or (old is not None and end <= old) or waited:
+                due.of(size).setdefault(car, set()).add(start)
         last = now_ms if self.latest_paid_ms is None else self.latest_paid_ms
         if self.newest and now_ms - last >= self.latest_every_ms:
             due.latest = list(self.newest.values())
@@ -91,15 +102,16 @@ class Owed:
     def everything(self) -> Due:
         """All that is owed (the processor is idle, or stopping)."""
         due = Due(latest=list(self.newest.values()))
-        for car, start in self.buckets:
-            due.buckets.setdefault(car, set()).add(start)
+        for car, size, start in self.buckets:
+            due.of(size).setdefault(car, set()).add(start)
         return due
 
     def paid(self, due: Due, now_ms: int) -> None:
         """`due` is written: forget it (what was owed again since, for a newer reading, stays)."""
-        for car, starts in due.buckets.items():
-            for start in starts:
-                self.buckets.pop((car, start), None)
+        for size in self.sizes:
+            for car, starts in due.of(size).items():
+                for start in starts:
+                    self.buckets.pop((car, size, start), None)
         if due.latest:
             for event in due.latest:
                 car = event["car_id"]
@@ -117,9 +129,10 @@ class Owed:
 
     def owed_from(self, partitions) -> dict[int, int | None]:
         """Per partition, the earliest time (epoch ms) from which something is owed: a
-        bucket's start, or a latest state's reading time (None: nothing owed)."""
+        bucket's or a minute's start, or a latest state's reading time (None: nothing owed)."""
         owed: dict[int, int | None] = {p: None for p in partitions}
-        times = list(self.buckets) + [(car, to_ms(e["timestamp"])) for car, e in self.newest.items()]
+        times = [(car, start) for car, _, start in self.buckets]
+        times += [(car, to_ms(e["timestamp"])) for car, e in self.newest.items()]
         for car, t in times:
             p = self.partition_of.get(car)
             if p in owed:

@@ -137,12 +137,13 @@ def update_derived(db, settings: Settings, events: list[dict]) -> None:
     rollups.refresh(db, settings, rollups.event_times(events))
 
 
-def write_derived(db, settings: Settings, latest: list[dict], buckets: dict[str, set[int]]) -> None:
+def write_derived(db, settings: Settings, latest: list[dict], buckets: dict[str, set[int]],
+                  minutes: dict[str, set[int]] | None = None) -> None:
     """What the processor owed and now writes (labkit.process.derived): each car's latest state
-    moved forward to the given readings, then the rollups of the given 10 s buckets (car ->
-    bucket starts), rebuilt for the whole fleet at once."""
+    moved forward to the given readings, then the rollups of the given 10 s buckets and
+    minutes (car -> starts; minutes None: those of the buckets), for the whole fleet at once."""
     update_latest(db[settings.collections.latest], latest)
-    rollups.rebuild(db, settings, buckets)
+    rollups.rebuild(db, settings, buckets, minutes)
 
 
 def write_owed(db, settings: Settings, group: str, owner: str, owed: dict[int, int | None],

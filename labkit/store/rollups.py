@@ -265,15 +265,15 @@ def plan(start_ms: int, end_ms: int, bucket_ms: int, fresh_from_ms: int | None =
     10 s documents: on the local server a query's own cost (about 2 ms) is more than the two
     extra minute documents it reads instead (bench/results/storage.md).
 
-    `fresh_from_ms`: buckets ending after it may not be rolled up yet (the processor rebuilds
-    a bucket once it is final: labkit.process.derived), so from its 10 s bucket on the range
-    is read from the readings.
+    `fresh_from_ms`: the minute it falls in, and what follows, may not be rolled up yet (the
+    processor rebuilds a minute once it is final: labkit.process.derived), so from that
+    minute on the range is read from the readings.
     """
     if bucket_ms % SMALL_MS:
         return [("readings", start_ms, end_ms, 0)]
     first, last = _whole(start_ms, end_ms, SMALL_MS)
     if fresh_from_ms is not None:
-        last = min(last, bucket_start(fresh_from_ms, SMALL_MS))
+        last = min(last, bucket_start(fresh_from_ms, LARGE_MS))
     if first >= last:
         return [("readings", start_ms, end_ms, 0)]
     parts = [("readings", start_ms, first, 0), ("rollups", first, last, LARGE_MS), ("readings", last, end_ms, 0)]
@@ -314,21 +314,26 @@ def refresh(db, settings, times_by_car: dict[str, list[int]]) -> int:
 
 
 
-def rebuild(db, settings, buckets: dict[str, set[int]]) -> int:
+def rebuild(db, settings, buckets: dict[str, set[int]], minutes: dict[str, set[int]] | None = None) -> int:
     """Rebuild the given 10 s rollups (car -> bucket starts, epoch ms) and the one-minute
     rollups they belong to from what is stored now, in a few queries for the whole fleet: one
     `find` of the readings per run of consecutive buckets, whatever the number of cars, and
     one of the 10 s rollups per run of minutes. `refresh` asks per car: with a thousand cars
     that is a thousand queries where this makes one. The readings of cars not asked for are
     read too, and left out, so a run longer than `FLEET_RUN_MS` (one car's hour of buffered
-    readings, say) is read per car instead. Idempotent, like `refresh`. Returns how many
-    rollups were written."""
+    readings, say) is read per car instead. `minutes` (car -> minute starts): the one-minute
+    rollups to rebuild from their stored 10 s rollups (None: those of the given buckets).
+    Idempotent, like `refresh`. Returns how many rollups were written."""
     wanted = {(car, start) for car, starts in buckets.items() for start in starts}
-    if not wanted:
+    if minutes is None:
+        minutes_wanted = {(car, bucket_start(start, LARGE_MS)) for car, start in wanted}
+    else:
+        minutes_wanted = {(car, start) for car, starts in minutes.items() for start in starts}
+    if not wanted and not minutes_wanted:
         return 0
     readings = db[settings.collections.telemetry]
     stored = db[settings.collections.rollups]
-    runs = touched_runs({"fleet": [start for _, start in wanted]}, SMALL_MS)["fleet"]
+    runs = touched_runs({"fleet": [start for _, start in wanted]}, SMALL_MS)["fleet"] if wanted else []
     small = []
     for lo, hi in runs:
         if hi - lo <= FLEET_RUN_MS:
@@ -341,27 +346,27 @@ def rebuild(db, settings, buckets: dict[str, set[int]]) -> int:
                       for car, rows in rows_from_readings(readings.find(query, _READING_FIELDS)).items()
                       for row in rows if (car, row["_id"]) in wanted]
     write_forward(stored, small)
-    minutes = {(car, bucket_start(start, LARGE_MS)) for car, start in wanted}
     large = []
-    for lo, hi in widen(runs, LARGE_MS):
+    for lo, hi in touched_runs({"fleet": [start for _, start in minutes_wanted]}, LARGE_MS).get("fleet", []):
         tens: dict[str, list[dict]] = defaultdict(list)
-        if hi - lo <= FLEET_RUN_MS + 2 * LARGE_MS:
+        if hi - lo <= 2 * LARGE_MS:
             found = stored.find({"size_ms": SMALL_MS, "start_ms": {"$gte": lo, "$lt": hi}})
         else:
-            found = (doc for car in sorted({car for car, start in wanted if lo <= start < hi})
+            found = (doc for car in sorted({car for car, start in minutes_wanted if lo <= start < hi})
                      for doc in stored.find({"car_id": car, "size_ms": SMALL_MS, "start_ms": {"$gte": lo, "$lt": hi}}))
         for doc in found:
             tens[doc["car_id"]].append(doc)
         large += [doc for car, docs in tens.items() for doc in minute_documents(car, docs)
-                  if (car, doc["start_ms"]) in minutes]
+                  if (car, doc["start_ms"]) in minutes_wanted]
     write_forward(stored, large)
     return len(small) + len(large)
 
 
 _READING_FIELDS = {"_id": 0, "car_id": 1, "timestamp": 1, **{m: 1 for m in METRICS}}
-#: How long after its end a bucket may still wait for its rollups: the processor rebuilds a
-#: bucket once the watermark has passed it, or 15 s after it was first owed at the latest. A
-#: chart reads the buckets that ended since from the readings (`plan`).
+#: How long after its end a minute may still wait for its rollup: the processor rebuilds it
+#: once the watermark has passed it, or at the latest as long after its end as its 10 s
+#: buckets (5 s past their end when readings arrive on time). A chart reads the minute that
+#: holds now - FRESH_MS, and what follows, from the readings (`plan`): 30 s to 90 s of them.
 FRESH_MS = 30_000
 #: The longest run of buckets read for the whole fleet at once (see `rebuild`).
 FLEET_RUN_MS = 60_000

@@ -79,7 +79,7 @@ class MongoStore:
         mongo.update_derived(self.db, self.settings, events)
 
     def write_derived(self, due) -> None:
-        mongo.write_derived(self.db, self.settings, due.latest, due.buckets)
+        mongo.write_derived(self.db, self.settings, due.latest, due.buckets, due.minutes)
 
     def write_owed(self, group: str, owner: str, owed: dict[int, int | None], claim: bool = False) -> None:
         mongo.write_owed(self.db, self.settings, group, owner, owed, claim)

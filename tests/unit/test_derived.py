@@ -55,8 +55,8 @@ def test_a_newer_reading_owed_after_the_due_was_taken_is_not_forgotten_when_paid
 
 def test_owed_from_is_per_partition_the_earliest_time_still_owed():
     owed = Owed()
-    owed.add([reading("A", 25), reading("B", 3), reading("C", 40)], [0, 1, 1], now_ms=0)
-    assert owed.owed_from([0, 1, 2]) == {0: B0 + 20_000, 1: B0, 2: None}
+    owed.add([reading("A", 85), reading("B", 3), reading("C", 40)], [0, 1, 1], now_ms=0)
+    assert owed.owed_from([0, 1, 2]) == {0: B0 + 60_000, 1: B0, 2: None}, "A's minute starts at 60 s"
     owed.paid(owed.everything(), now_ms=0)
     assert owed.owed_from([0, 1, 2]) == {0: None, 1: None, 2: None}
 
@@ -64,7 +64,7 @@ def test_owed_from_is_per_partition_the_earliest_time_still_owed():
 def test_a_latest_state_still_owed_keeps_its_partition_owed_after_its_bucket_is_paid():
     owed = Owed(latest_every_ms=60_000)
     owed.add([reading("A", 4)], [0], now_ms=0)
-    owed.paid(owed.due(watermark_ms=B0 + 10_000, now_ms=1), now_ms=1)
+    owed.paid(owed.due(watermark_ms=B0 + 60_000, now_ms=1), now_ms=1)
     assert owed.owed_from([0]) == {0: B0 + 4_000}
 
 
@@ -91,3 +91,15 @@ def test_a_late_bucket_is_due_at_once_even_before_the_watermark_is_known():
     owed.add([reading("A", 200), reading("B", -3_600)], [0, 1], now_ms=0)
     assert owed.due(watermark_ms=None, now_ms=0).buckets == {"B": {B0 - 3_600_000}}, \
         "an hour behind the newest reading: rebuilt in the batch that brought it"
+
+
+def test_a_minute_is_due_once_final_and_its_ten_second_buckets_before_it():
+    owed = Owed(max_wait_ms=15_000)
+    owed.add([reading("A", 1), reading("A", 55)], [0, 0], now_ms=0)
+    due = owed.due(watermark_ms=B0 + 20_000, now_ms=1)
+    assert (due.buckets, due.minutes) == ({"A": {B0}}, {}), "the minute is not over: not rewritten yet"
+    owed.paid(due, now_ms=1)
+    due = owed.due(watermark_ms=B0 + 60_000, now_ms=2)
+    assert (due.buckets, due.minutes) == ({"A": {B0 + 50_000}}, {"A": {B0}})
+    assert owed.due(watermark_ms=None, now_ms=64_999).minutes == {}
+    assert owed.due(watermark_ms=None, now_ms=65_000).minutes == {"A": {B0}}, "as long past its end as a 10 s bucket"

@@ -224,6 +224,6 @@ def test_rows_from_readings_group_by_car_and_bucket_as_the_pipeline_does_for_num
 
 def test_the_last_buckets_that_may_not_be_rolled_up_yet_come_from_the_readings():
     assert rollups.plan(T, T + 600_000, 10_000, fresh_from_ms=T + 575_000) == [
-        ("rollups", T, T + 570_000, 60_000), ("readings", T + 570_000, T + 600_000, 0)]
+        ("rollups", T, T + 540_000, 60_000), ("readings", T + 540_000, T + 600_000, 0)]
     assert rollups.plan(T, T + 600_000, 60_000, fresh_from_ms=T - 1) == [("readings", T, T + 600_000, 0)]
     assert rollups.plan(T, T + 600_000, 10_000, fresh_from_ms=T + 900_000) == [("rollups", T, T + 600_000, 60_000)]
