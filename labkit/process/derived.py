@@ -94,6 +94,10 @@ class Owed:
             waited = now_ms - since >= self.max_wait_ms + size - self.sizes[0]
             if (watermark_ms is not None and end <= watermark_ms) or (old is not None and end <= old) or waited:
                 due.of(size).setdefault(car, set()).add(start)
+        # A minute is built from its 10 s rollups: the ones still owed are rebuilt with it.
+        for car, size, start in self.buckets:
+            if size != MINUTE_MS and bucket_start(start, MINUTE_MS) in due.minutes.get(car, ()):
+                due.buckets.setdefault(car, set()).add(start)
         last = now_ms if self.latest_paid_ms is None else self.latest_paid_ms
         if self.newest and now_ms - last >= self.latest_every_ms:
             due.latest = list(self.newest.values())

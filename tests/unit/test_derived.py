@@ -103,3 +103,13 @@ def test_a_minute_is_due_once_final_and_its_ten_second_buckets_before_it():
     assert (due.buckets, due.minutes) == ({"A": {B0 + 50_000}}, {"A": {B0}})
     assert owed.due(watermark_ms=None, now_ms=64_999).minutes == {}
     assert owed.due(watermark_ms=None, now_ms=65_000).minutes == {"A": {B0}}, "as long past its end as a 10 s bucket"
+
+
+def test_a_minute_that_waited_takes_its_ten_second_buckets_still_owed_with_it():
+    """Its last bucket's readings came late: the minute has waited long enough, the bucket not
+    yet. The minute is built from the 10 s rollups, so the bucket is rebuilt with it."""
+    owed = Owed(max_wait_ms=15_000)
+    owed.add([reading("A", 1)], [0], now_ms=0)
+    owed.add([reading("A", 55)], [0], now_ms=60_000)
+    due = owed.due(watermark_ms=None, now_ms=65_000)
+    assert due.minutes == {"A": {B0}} and due.buckets == {"A": {B0, B0 + 50_000}}
