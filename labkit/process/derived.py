@@ -30,8 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from labkit.contract import WINDOW_MS, bucket_start, to_ms
-
-MINUTE_MS = 60_000
+from labkit.store.rollups import LARGE_MS as MINUTE_MS
 
 
 @dataclass

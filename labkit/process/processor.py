@@ -336,30 +336,27 @@ class Processor:
 
     # ------------------------------------------------------------------ derived writes
 
-    def _pay_owed(self, due) -> None:
+    def _pay_owed(self, due, attempt=None) -> None:
         """Write `due` (latest states, rollups), then store from when this processor still owes
-        derived writes for each partition it reads, if that changed. Both before the commit."""
+        derived writes for each partition it reads, if that changed. Both before the commit.
+        Each step runs through `attempt(what, action, *args)`: until it succeeds by default."""
+        attempt = attempt or self.retry.until_safe
         if due:
-            self.retry.until_safe("latest state and rollups", self.store.write_derived, due)
+            attempt("latest state and rollups", self.store.write_derived, due)
             self.owed.paid(due, _now_ms())
         owed = self.owed.owed_from(self.source.assignment())
         if owed != self._owed_stored:
-            self.retry.until_safe("store what is owed", self.store.write_owed, self.config.group_id,
-                                  self.processor_id, owed)
+            attempt("store what is owed", self.store.write_owed, self.config.group_id, self.processor_id, owed)
             self._owed_stored = owed
 
     def _pay_owed_once(self) -> None:
         """At the end of a run: write all that is owed, one try (a failure is logged; the
         stored owed time makes the next reader rebuild it)."""
-        if self.store is None or not self.owed.everything():
+        due = self.owed.everything()
+        if self.store is None or not due:
             return
         try:
-            due = self.owed.everything()
-            self.store.write_derived(due)
-            self.owed.paid(due, _now_ms())
-            owed = self.owed.owed_from(self.source.assignment())
-            self.store.write_owed(self.config.group_id, self.processor_id, owed)
-            self._owed_stored = owed
+            self._pay_owed(due, attempt=lambda what, action, *args: action(*args))
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("owed rollups and latest states not written at stop (the next run rebuilds them): %s", exc)
 

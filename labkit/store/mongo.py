@@ -27,8 +27,7 @@ from pymongo.errors import BulkWriteError
 from labkit import contract
 from labkit.config import Settings
 from labkit.store import rollups
-
-DUPLICATE_KEY = 11000
+from labkit.store.bulk import duplicate_indexes
 
 
 @dataclass(frozen=True)
@@ -73,12 +72,9 @@ def insert_idempotent(collection, documents: list[dict]) -> WriteResult:
         collection.bulk_write([InsertOne(d) for d in documents], ordered=False)
         return WriteResult(len(documents), 0)
     except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        # A write-concern error means "written, but not as durably as asked": not safe.
-        if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
         # Count from the errors, not from nInserted: the errors are what the server refused.
-        return WriteResult(len(documents) - len(errors), len(errors))
+        refused = len(duplicate_indexes(exc))
+        return WriteResult(len(documents) - refused, refused)
 
 
 def update_latest(collection, events: list[dict]) -> int:
@@ -107,11 +103,7 @@ def update_latest(collection, events: list[dict]) -> int:
         collection.bulk_write(ops, ordered=False)
         return len(ops)
     except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        # A write-concern error means "written, but not as durably as asked": not safe.
-        if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        return len(ops) - len(errors)
+        return len(ops) - len(duplicate_indexes(exc))
 
 
 def write_events(db, settings: Settings, events: list[dict]) -> WriteResult:
@@ -287,10 +279,7 @@ def write_windows(db, settings: Settings, emissions: list, at: datetime) -> None
             collection.insert_many(new, ordered=False)
             inserted = {d["_id"] for d in new}
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            refused = {new[e["index"]]["_id"] for e in errors}
+            refused = {new[i]["_id"] for i in duplicate_indexes(exc)}
             inserted = {d["_id"] for d in new} - refused
     rest = [op for _id, op in updates.items() if _id not in inserted]
     if rest:

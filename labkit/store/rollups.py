@@ -49,6 +49,7 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from labkit.contract import METRICS, WINDOW_MS, as_utc, bucket_ceil, bucket_start, bucket_start_expression, from_ms, to_ms
+from labkit.store.bulk import duplicate_indexes
 
 SMALL_MS = WINDOW_MS  # the 10 s rollup, built from readings
 LARGE_MS = 60_000  # the one-minute rollup, built from six 10 s rollups
@@ -404,8 +405,6 @@ def rows_from_readings(readings, size_ms: int = SMALL_MS, metrics=METRICS) -> di
     return dict(out)
 
 
-DUPLICATE_KEY = 11000
-
 
 def write_forward(collection, documents: list[dict]) -> None:
     """Store rollup documents, each only over one built from no more readings (`count`).
@@ -421,10 +420,7 @@ def write_forward(collection, documents: list[dict]) -> None:
         collection.insert_many(documents, ordered=False)
         return
     except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        there = [documents[e["index"]] for e in errors]
+        there = [documents[i] for i in duplicate_indexes(exc)]
     collection.bulk_write([UpdateOne({"_id": d["_id"], "count": {"$lte": d["count"]}}, {"$set": d}) for d in there],
                           ordered=False)
 
