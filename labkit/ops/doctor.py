@@ -24,7 +24,7 @@ from labkit.config import Settings
 
 GB = 1024**3
 #: Memory for a whole `make lab` with JupyterLab open: Kafka, the MongoDB server, the notebook
-#: kernels and notebook 08's three brokers for a minute. Measured peaks (bench/results/memory.md,
+#: kernels and notebook 10's three brokers for a minute. Measured peaks (bench/results/memory.md,
 #: cgroup max_usage): 2.3 GB with LAB_MEMORY=small, 2.4 GB with the standard profile, whose
 #: heaps may grow further under a longer load (make live).
 MEMORY_NEEDED = 2.5 * GB
@@ -119,7 +119,7 @@ def diagnose(system: System) -> list[Finding]:
         free = system.memory_free / GB
         if system.memory_free < MEMORY_NEEDED:
             found.append(Finding("memory", "fail", f"{free:.1f} GB free; the lab with JupyterLab open needs about "
-                                 f"{MEMORY_NEEDED / GB:g} GB (notebook 08 starts three brokers for a minute)",
+                                 f"{MEMORY_NEEDED / GB:g} GB (notebook 10 starts three brokers for a minute)",
                                  "close other programs (browsers, IDEs) or give the machine, VM or container more "
                                  "memory" + ("" if system.memory_profile == "small" else "; and set LAB_MEMORY=small")))
         elif system.memory_free < MEMORY_COMFORTABLE and system.memory_profile != "small":

@@ -11,7 +11,7 @@ controllers elect one of them. The producer meanwhile gets errors for its in-fli
 batches, asks for new metadata and retries them on the new leader; idempotence
 (`enable_idempotence=True`) keeps a retried batch from being written twice.
 
-Used by notebook 08 (on the lab's cluster: `infra up --brokers 3`) and by the reliability
+Used by notebook 10 (on the lab's cluster: `infra up --brokers 3`) and by the reliability
 tests (on a cluster of their own on other ports).
 """
 

@@ -26,7 +26,8 @@ from labkit.teach.checks import nb04 as check04
 from labkit.teach.checks import nb07 as check07
 from labkit.teach.checks import nb08 as check08
 from labkit.teach.checks import nb09 as check09
-from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb04, nb07, nb08, nb09
+from labkit.teach.checks import nb10 as check10
+from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb04, nb07, nb08, nb09, nb10
 from tests.wrong_answers import assert_rejected, fall_through_lateness
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -466,18 +467,20 @@ def test_nb09_solutions(capsys):
     _rejected(capsys, check09.smallest_lateness(_smallest_from_the_labs_table, stream, 1000, candidates, targets=(0.8, 1.0)),
               "calls lateness_trade_off")
 
-    event = json.loads(_batch(count=1, invalid=0)[0].value)  # version 1, as the notebook's drive sends it
-    assert nb09.speed_kmh({"speed": 50.0}) == nb09.speed_kmh({"schema_version": 2, "speed": 50.0}) == 50.0
-    assert nb09.speed_kmh({"schema_version": 3, "speed_mps": 10.0}) == 36.0
-    assert nb09.speed_kmh({"schema_version": 4, "speed": 50.0}) is None
-    assert check09.speed_kmh(nb09.speed_kmh, event)
-    assert check09.speed_kmh(lambda e: None if nb09.speed_kmh(e) is None else round(nb09.speed_kmh(e), 2), event)
-    assert_rejected(capsys, check09.speed_kmh(lambda e: e["speed"], event),
+
+def test_nb10_solutions(capsys):
+    event = json.loads(_batch(count=1, invalid=0)[0].value)  # version 1, as the notebook's upgrade sends it
+    assert nb10.speed_kmh({"speed": 50.0}) == nb10.speed_kmh({"schema_version": 2, "speed": 50.0}) == 50.0
+    assert nb10.speed_kmh({"schema_version": 3, "speed_mps": 10.0}) == 36.0
+    assert nb10.speed_kmh({"schema_version": 4, "speed": 50.0}) is None
+    assert check10.speed_kmh(nb10.speed_kmh, event)
+    assert check10.speed_kmh(lambda e: None if nb10.speed_kmh(e) is None else round(nb10.speed_kmh(e), 2), event)
+    assert_rejected(capsys, check10.speed_kmh(lambda e: e["speed"], event),
                     "(for the version 3, speed_mps in m/s event)", "raised KeyError", no_traceback=True)
-    _rejected(capsys, check09.speed_kmh(_speed_without_the_unit, event), "version 3, speed_mps in m/s", "about 3.6x too low")
-    _rejected(capsys, check09.speed_kmh(_speed_of_known_versions_only, event), "version 1, no schema_version", "yours is None")
-    _rejected(capsys, check09.speed_kmh(_speed_whenever_there_is_one, event), "version 4, unknown", "expected None")
-    _rejected(capsys, check09.speed_kmh(lambda e: str(nb09.speed_kmh(e)), event),
+    _rejected(capsys, check10.speed_kmh(_speed_without_the_unit, event), "version 3, speed_mps in m/s", "about 3.6x too low")
+    _rejected(capsys, check10.speed_kmh(_speed_of_known_versions_only, event), "version 1, no schema_version", "yours is None")
+    _rejected(capsys, check10.speed_kmh(_speed_whenever_there_is_one, event), "version 4, unknown", "expected None")
+    _rejected(capsys, check10.speed_kmh(lambda e: str(nb10.speed_kmh(e)), event),
               "(for the version 1, no schema_version event)", "you returned a string")
 
 

@@ -1,4 +1,4 @@
-"""Solutions for notebook 09 (time and change)."""
+"""Solutions for notebook 09 (event time)."""
 
 from __future__ import annotations
 
@@ -34,15 +34,3 @@ def count_windows(readings: list[dict], size_ms: int, delay_ms: int,
             counts[start] = counts.get(start, 0) + 1  # on time or late: the window counts it
         newest = reading["event_ms"] if newest is None else max(newest, reading["event_ms"])
     return counts, too_late
-
-
-def speed_kmh(event: dict) -> float | None:
-    """Exercise 09.3: the speed in km/h of an event of version 1 (no `schema_version`, or 1), 2
-    or 3 (`speed_mps`, in metres per second); None for a version this reader does not know,
-    whatever fields it has: it may have changed what they mean."""
-    version = event.get("schema_version", 1)  # version 1 events were sent before versions existed
-    if version in (1, 2):
-        return event["speed"]
-    if version == 3:
-        return event["speed_mps"] * 3.6
-    return None
