@@ -187,5 +187,6 @@ def anomaly_rules() -> list[dict]:
         {"type": "fuel_drop", "kind": "stateful",
          "fires when": f"fuel_level fell >= {FUEL_DROP_PCT:g} points since the last reading"},
         {"type": "sensor_stuck", "kind": "stateful",
-         "fires when": f"speed, rpm or engine_temp repeats exactly {STUCK_REPEATS} times in a row (speed 0 excepted)"},
+         "fires when": f"speed, rpm or engine_temp keeps exactly the same value for {STUCK_REPEATS} or more "
+                       "readings in a row (speed 0 excepted)"},
     ]

@@ -91,6 +91,13 @@ def _speed_whenever_there_is_one(event):  # version 4's `speed` read as if it me
     return event["speed"] if "speed" in event else event["speed_mps"] * 3.6
 
 
+def _speed_by_the_field_there(event):  # goes by the field, not the version: version 4's speed_mps is read
+    version = event.get("schema_version", 1)
+    if "speed_mps" in event:
+        return event["speed_mps"] * 3.6
+    return event["speed"] if version in (1, 2) else None
+
+
 def test_nb00_solutions(services, capsys):
     telemetry = describe_topics(services)[services.topics.telemetry]
     assert check00.partition_count(nb00.telemetry_partition_count, services)
@@ -480,6 +487,8 @@ def test_nb10_solutions(capsys):
     _rejected(capsys, check10.speed_kmh(_speed_without_the_unit, event), "version 3, speed_mps in m/s", "about 3.6x too low")
     _rejected(capsys, check10.speed_kmh(_speed_of_known_versions_only, event), "version 1, no schema_version", "yours is None")
     _rejected(capsys, check10.speed_kmh(_speed_whenever_there_is_one, event), "version 4, unknown", "expected None")
+    _rejected(capsys, check10.speed_kmh(_speed_by_the_field_there, event), "version 4, unknown, with a speed_m",
+              "expected None")
     _rejected(capsys, check10.speed_kmh(lambda e: str(nb10.speed_kmh(e)), event),
               "(for the version 1, no schema_version event)", "you returned a string")
 

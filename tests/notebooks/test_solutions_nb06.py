@@ -45,10 +45,10 @@ def rng():
     return {"from": str(contract.to_ms(now - timedelta(minutes=5))), "to": str(contract.to_ms(now))}
 
 
-def _route(match, collection=None, key="max_speed"):
+def _route(match, collection=None, key="max_speed", with_car=True):
     """A student's route: `match(car_id, start, end)` is its $match stage; `collection`, when
     given, a fixed collection name instead of the one the app's settings name; `key` the key
-    of its answer."""
+    of its answer; `with_car` False leaves the car out of the answer."""
     def add(app):
         @app.get("/stats/max_speed")
         def max_speed(db: Db, settings: SettingsDep, car_id: str,
@@ -58,7 +58,7 @@ def _route(match, collection=None, key="max_speed"):
                 {"$match": match(car_id, start, end)}, {"$group": {"_id": None, "max_speed": {"$max": "$speed"}}}]))
             if not rows:
                 raise HTTPException(404, "no readings")
-            return {"car_id": car_id, key: rows[0]["max_speed"]}
+            return {"car_id": car_id, key: rows[0]["max_speed"]} if with_car else {key: rows[0]["max_speed"]}
 
         return app
 
@@ -167,11 +167,12 @@ def test_another_right_route_passes_too(isolated, rng, capsys):
     (_raising_route, ("your code raised ZeroDivisionError",)),
     (_text_route, ("your answer is not JSON",)),
     (renamed_key, ("known car: your answer has no `max_speed` key",)),
+    (_route(_in_range, with_car=False), ("known car: your answer's `car_id` is None",)),
     (lambda app: nb06.add_max_speed_route(app) and None, ("returned None",)),
     (lambda app: app.router, ("expected the FastAPI app",)),
 ], ids=["ignores range", "ignores range (solutions)", "ignores to", "$lte at the end", "$gt at the start",
         "ignores car_id", "filters another field", "strings for dates", "a fixed collection name", "highest rpm",
-        "average speed", "never 404", "raises", "plain text", "another key", "returns None", "returns app.router"])
+        "average speed", "never 404", "raises", "plain text", "another key", "no car_id", "returns None", "returns app.router"])
 def test_a_wrong_route_is_rejected_with_what_is_wrong(isolated, rng, capsys, route, words):
     _rejected(capsys, check.max_speed_route(route, isolated, CAR, rng), *words)
 

@@ -29,7 +29,14 @@ def by_the_size_of_the_lag(board):  # any lag is trouble
     return solution.diagnose(board)
 
 
+def by_last_above_first(board):  # any rise is growth: noise on a steady board reads as trouble
+    if board["lag"][-1] > board["lag"][0]:
+        return "processor stopped" if board["events_per_s"][-1] == 0 else "processor falling behind"
+    return solution.diagnose(board)
+
+
 @pytest.mark.parametrize("student, words", [
+    (by_last_above_first, "a steady pipeline"),
     (by_throughput_only, "the cars went quiet"),
     (by_freshness_only, "the cars went quiet"),
     (by_the_size_of_the_lag, "a busy pipeline"),

@@ -126,8 +126,10 @@ class _Problem(str):
     """What came instead of a max_speed (e.g. "your answer is not JSON"): never equal to a number."""
 
 
-def _answer(response) -> tuple[int, object]:
-    """(status code, max_speed) of a response; max_speed only for a 200, else None."""
+def _answer(response, car: str) -> tuple[int, object]:
+    """(status code, max_speed) of a response to a question about `car`; max_speed only for a
+    200, else None. An answer must say which car it is about: a client that asked for several
+    cars at once matches answers to questions by it."""
     if response.status_code != 200:
         return response.status_code, None
     try:
@@ -138,6 +140,8 @@ def _answer(response) -> tuple[int, object]:
         return 200, _Problem("your answer is not a JSON object")
     if "max_speed" not in body:
         return 200, _Problem("your answer has no `max_speed` key")
+    if body.get("car_id") != car:
+        return 200, _Problem(f"your answer's `car_id` is {body.get('car_id')!r}, not the car asked for, {car!r}")
     return 200, body["max_speed"]
 
 
@@ -189,7 +193,7 @@ def max_speed_route(add_route, settings: Settings, car: str, rng: dict) -> bool:
     expected = {case: right for case, (_, right) in cases.items()}
 
     def answers(client) -> dict:
-        return {case: _answer(client.get("/stats/max_speed", params=params)) for case, (params, _) in cases.items()}
+        return {case: _answer(client.get("/stats/max_speed", params=params), params["car_id"]) for case, (params, _) in cases.items()}
 
     with _filled(s, rng), TestClient(app) as student:
         got = exercises.attempt(answers, student)  # whatever raises here, raised in the student's endpoint

@@ -36,6 +36,7 @@ def _versions(event: dict) -> dict[str, tuple[dict, float | None]]:
                       speed[2]),
         "version 3, speed_mps in m/s": ({**without_speed, "schema_version": 3, "speed_mps": mps}, mps * 3.6),
         "version 4, unknown, with a speed field": ({**base, "schema_version": 4, "speed": speed[4]}, None),
+        "version 4, unknown, with a speed_mps field": ({**without_speed, "schema_version": 4, "speed_mps": mps}, None),
     }
 
 
@@ -48,8 +49,9 @@ def _close_enough(answer, expected) -> bool:
 def speed_kmh(func, event: dict) -> bool:
     """10.1: the student's reader on `event` (version 1, as the notebook's upgrade sends it) as
     each version it must read (1 without and with `schema_version`, 2, 3 with `speed_mps`)
-    and one it must refuse (4, which still has a `speed`): each answer within TOLERANCE_KMH
-    of the speed, or None for version 4. Each call gets its own copy; an exception or a wrong
+    and one it must refuse (4, once with a `speed` and once with a `speed_mps`: a reader that
+    goes by which field is there, not by the version, reads one of them): each answer within
+    TOLERANCE_KMH of the speed, or None for version 4. Each call gets its own copy; an exception or a wrong
     type is reported with the case it happened in."""
     answers, expected = {}, {}
     for case, (version, speed) in _versions(event).items():
