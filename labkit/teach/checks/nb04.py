@@ -29,10 +29,17 @@ HINTS = exercises.register_hints({
 A_THRESHOLD = exercises.of_type(float, what="a number (the threshold of the row you choose)")
 
 
-def _row(threshold: float, precision: float | None, recall: float) -> dict:
-    """A sweep row as `labkit.scenarios.tuning.sweep` makes them (its counts left out)."""
+def _row(threshold: float, precision: float | None, recall: float, injected: int = 100) -> dict:
+    """A sweep row as `labkit.scenarios.tuning.sweep` makes them, with counts that agree with
+    `precision` and `recall` (to rounding) for `injected` real overheats, so that an answer
+    that breaks a tie by the fewest false alarms (`false_pos`) works as it does on the
+    notebook's rows."""
+    true_pos = round(injected * recall)
+    flagged = round(true_pos / precision) if precision else 0
     f1 = round(2 * precision * recall / (precision + recall), 3) if precision and recall else 0.0
-    return {"threshold": threshold, "precision": precision, "recall": recall, "f1": f1}
+    return {"threshold": threshold, "injected": injected, "flagged": flagged, "true_pos": true_pos,
+            "false_pos": flagged - true_pos, "missed": injected - true_pos,
+            "precision": precision, "recall": recall, "f1": f1}
 
 
 #: 04.1's own sweeps: (what the case is, min_precision, rows, the right answer). Each is made to
