@@ -69,3 +69,50 @@ def test_killing_the_leader_during_acks_all_production_loses_no_confirmed_event(
     assert any(result.killed not in row["isr"] for row in after_kill), "the ISR never shrank"
     assert result.killed in result.timeline[-1]["isr"], "the restarted node never caught up"
     assert sorted(cluster.running()) == [1, 2, 3]
+
+
+# --------------------------------------------------------------------------- exercise 10.1
+
+
+def _topic(replicas=3, min_isr="2"):
+    from kafka.admin import NewTopic
+
+    def make(admin, name):
+        configs = {"min.insync.replicas": min_isr} if min_isr else {}
+        admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=replicas, topic_configs=configs)])
+    return make
+
+
+def _producer(**config):
+    from kafka import KafkaProducer
+
+    return lambda bootstrap: KafkaProducer(bootstrap_servers=bootstrap, **config)
+
+
+def test_exercise_10_1_the_solution_passes_and_leaves_no_topic(cluster, capsys):
+    from labkit.teach.checks import nb10 as check
+    from labkit.teach.solutions import nb10 as solution
+
+    name = f"labkit.test.durable.{uuid.uuid4().hex[:6]}"
+    assert check.durable(solution.durable_topic, solution.durable_producer, cluster.bootstrap, name)
+    assert partition_table(cluster.bootstrap, [name]) == []  # deleted again
+    # kafka-python 3's own defaults already wait for every in-sync replica and are idempotent:
+    assert check.durable(solution.durable_topic, _producer(), cluster.bootstrap, name + "d")
+
+
+@pytest.mark.parametrize("topic, producer, words", [
+    (_topic(replicas=1), _producer(), "1 replica(s)"),
+    (_topic(replicas=2), _producer(), "2 replica(s)"),
+    (_topic(min_isr=None), _producer(), "min.insync.replicas is 1"),
+    (_topic(), _producer(acks=1), "acks is 1"),
+    (_topic(), _producer(acks="all", enable_idempotence=False), "not idempotent"),
+    (lambda admin, name: None, _producer(), "there is no topic"),
+    (_topic(), lambda bootstrap: None, "returned None"),
+], ids=["one copy", "two copies", "broker's min.insync", "acks=1", "not idempotent", "no topic", "no producer"])
+def test_exercise_10_1_rejects_what_loses_writes(cluster, capsys, topic, producer, words):
+    from labkit.teach.checks import nb10 as check
+    from tests.wrong_answers import assert_rejected
+
+    name = f"labkit.test.durable.{uuid.uuid4().hex[:6]}"
+    assert_rejected(capsys, check.durable(topic, producer, cluster.bootstrap, name), words, exercise="10.1")
+    assert partition_table(cluster.bootstrap, [name]) == []

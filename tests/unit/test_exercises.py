@@ -386,7 +386,7 @@ def _run_pure_check(exercise, student):
         "08.2": lambda: nb08.hot_key(student, keys, 4),
         "08.3": lambda: nb08.partitions_for(student),
         "09.2": lambda: nb09.smallest_lateness(student, _tunnel_stream(), 1000, [0, 2, 5, 10, 20, 30], targets=(0.8, 1.0)),
-        "10.1": lambda: nb10.speed_kmh(student, good),
+        "10.2": lambda: nb10.speed_kmh(student, good),
     }
     return runs[exercise]()
 
@@ -398,7 +398,7 @@ def _run_pure_check(exercise, student):
     ("08.2", lambda keys, partitions: None),
     ("08.3", lambda rate, per_worker_rate, headroom: None),
     ("09.2", fall_through_lateness),
-    ("10.1", _speed_into_the_event),
+    ("10.2", _speed_into_the_event),
 ])
 def test_checks_report_none_as_a_forgotten_return(capsys, exercise, student):
     assert _run_pure_check(exercise, student) is False
@@ -409,7 +409,7 @@ def test_checks_report_none_as_a_forgotten_return(capsys, exercise, student):
 
 
 def test_a_stub_is_still_not_attempted_in_every_pure_check(capsys):
-    for exercise in ("01.2", "02.1", "08.1", "08.2", "08.3", "09.2", "10.1"):
+    for exercise in ("01.2", "02.1", "08.1", "08.2", "08.3", "09.2", "10.2"):
         assert _run_pure_check(exercise, stub_with_any_arguments) is False
         assert capsys.readouterr().out.startswith(f"⏳ {exercise}")
 
@@ -422,7 +422,7 @@ def stub_with_any_arguments(*args):
 
 
 EXERCISES = ["00.1", "00.2", "01.1", "01.2", "01.3", "02.1", "02.2", "02.3", "03.1", "03.2", "03.3", "04.1", "04.2", "05.1", "05.2", "05.3",
-             "06.1", "06.2", "07.1", "07.2", "07.3", "08.1", "08.2", "08.3", "09.1", "09.2", "10.1"]
+             "06.1", "06.2", "07.1", "07.2", "07.3", "08.1", "08.2", "08.3", "09.1", "09.2", "10.1", "10.2"]
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
@@ -555,9 +555,9 @@ def test_01_1_a_partition_the_topic_does_not_have_is_wrong_not_read(capsys, no_k
     ("08.2", lambda ks, n: ("CAR_007", "50%"), "whose item 1 is a string"),
     ("08.3", lambda r, p, h: [r / p], "you returned a list of 1 item; expected a number"),
     ("09.2", lambda s, d, t, c: (20, 1.0), "you returned a tuple of 2 items; expected a number"),
-    ("10.1", lambda e: str(e["speed"]), "(for the version 1, no schema_version event): you returned a string; "
+    ("10.2", lambda e: str(e["speed"]), "(for the version 1, no schema_version event): you returned a string; "
                                         "expected a number of km/h or None"),
-    ("10.1", lambda e: {"speed": e.get("speed")}, "you returned a dict; expected a number of km/h"),
+    ("10.2", lambda e: {"speed": e.get("speed")}, "you returned a dict; expected a number of km/h"),
 ])
 def test_pure_checks_name_the_type_expected(capsys, exercise, student, words):
     assert _run_pure_check(exercise, student) is False
