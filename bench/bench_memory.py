@@ -6,7 +6,7 @@ Stops the local services, then runs `make lab` (LAB_MEMORY=<profile>) as the onl
 new cgroup-v1 memory group limited to `--limit`, with a JupyterLab server beside it, as a
 student has open (skip it with --no-jupyterlab). The services `make lab` starts are its
 children, so they are in the group too. Every second it adds up the resident memory of the
-group's processes by kind (Kafka broker, the three brokers of notebook 10, MongoDB server,
+group's processes by kind (Kafka broker, the three brokers of notebook 11, MongoDB server,
 notebook kernels, JupyterLab, the rest); at the end it reads the group's own peak
 (`memory.max_usage_in_bytes`, which counts page cache too) and how often the limit was hit.
 The services are stopped again at the end. Needs root and cgroup v1's memory controller
@@ -33,7 +33,7 @@ RESULTS = Path(__file__).parent / "results" / "memory.md"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 
 #: Kinds of process, by a word of their command line (the first that matches wins).
-KINDS = [("Kafka brokers of notebook 10", "cluster"), ("Kafka broker", "kafka.Kafka"),
+KINDS = [("Kafka brokers of notebook 11", "cluster"), ("Kafka broker", "kafka.Kafka"),
          ("MongoDB server", "secantusd"), ("MongoDB server", "MongoWireServer"),
          ("notebook kernels", "ipykernel"), ("JupyterLab", "jupyter-lab"), ("JupyterLab", "jupyterlab")]
 

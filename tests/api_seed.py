@@ -1,4 +1,4 @@
-"""Seeded data for the API tests (test_api, test_api_fuzz, test_dashboards, notebook 06's
+"""Seeded data for the API tests (test_api, test_api_fuzz, test_dashboards, notebook 07's
 check): two cars, one anomaly, one metrics window and one malformed document, written five
 minutes before the moment `seed` runs.
 

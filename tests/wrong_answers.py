@@ -6,7 +6,7 @@ from labkit.process.windows import TOO_LATE, EventTimeWindows
 
 
 def fall_through_lateness(stream, delay_ms, target, candidates):
-    """09.2 with `>` for `>=`: a target of 1.0 is never reached, and the loop falls through to
+    """10.2 with `>` for `>=`: a target of 1.0 is never reached, and the loop falls through to
     an implicit None."""
     for seconds in sorted(candidates):
         windows = EventTimeWindows(delay_ms=delay_ms, allowed_lateness_ms=seconds * 1000)

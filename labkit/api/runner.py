@@ -19,7 +19,7 @@ from labkit.ops.waiting import wait_until
 #: How long the server keeps an idle connection open. Longer than any pause between one
 #: client's requests (a notebook cell that waits, a board refreshing every 10 s): with
 #: uvicorn's default of 5 s, a request sent just as the server closes the idle connection
-#: fails with "connection reset by peer" (seen in notebook 07, which pauses 4-5 s).
+#: fails with "connection reset by peer" (seen in notebook 08, which pauses 4-5 s).
 KEEP_ALIVE_S = 75
 
 

@@ -24,7 +24,7 @@ from labkit.config import Settings
 
 GB = 1024**3
 #: Memory for a whole `make lab` with JupyterLab open: Kafka, the MongoDB server, the notebook
-#: kernels and notebook 10's three brokers for a minute. Measured peaks (bench/results/memory.md,
+#: kernels and notebook 11's three brokers for a minute. Measured peaks (bench/results/memory.md,
 #: cgroup max_usage): 2.3 GB with LAB_MEMORY=small, 2.4 GB with the standard profile, whose
 #: heaps may grow further under a longer load (make live).
 MEMORY_NEEDED = 2.5 * GB
@@ -119,7 +119,7 @@ def diagnose(system: System) -> list[Finding]:
         free = system.memory_free / GB
         if system.memory_free < MEMORY_NEEDED:
             found.append(Finding("memory", "fail", f"{free:.1f} GB free; the lab with JupyterLab open needs about "
-                                 f"{MEMORY_NEEDED / GB:g} GB (notebook 10 starts three brokers for a minute)",
+                                 f"{MEMORY_NEEDED / GB:g} GB (notebook 11 starts three brokers for a minute)",
                                  "close other programs (browsers, IDEs) or give the machine, VM or container more "
                                  "memory" + ("" if system.memory_profile == "small" else "; and set LAB_MEMORY=small")))
         elif system.memory_free < MEMORY_COMFORTABLE and system.memory_profile != "small":
@@ -152,10 +152,10 @@ def diagnose(system: System) -> list[Finding]:
                          "(everything but Grafana)"))
 
     if system.mongo_server == "secantus":
-        found.append(Finding("mongodb", "ok", "SecantusDB: indexes and explain work as notebook 05 teaches"))
+        found.append(Finding("mongodb", "ok", "SecantusDB: indexes and explain work as notebook 06 teaches"))
     else:
         found.append(Finding("mongodb", "warn", "mongo-java-server: SecantusDB has no package for "
-                             f"{system.os} {system.machine} with Python {version}, so notebook 05 cannot show "
+                             f"{system.os} {system.machine} with Python {version}, so notebook 06 cannot show "
                              "an index at work or explain()", "use Python 3.11-3.13 on Linux, an Apple Silicon "
                              "Mac or WSL2, or the Docker stack (real MongoDB)"))
     return found

@@ -71,7 +71,7 @@ def choose_ports(defaults: Ports, is_free: Callable[[int], bool], ours: frozense
 
 def first_free(start: int, width: int = 1, is_free: Callable[[int], bool] | None = None) -> int:
     """The first port from `start` up with `width` free ports in a row (a notebook's own API,
-    notebook 10's brokers): on a machine other students share, the default may be taken.
+    notebook 11's brokers): on a machine other students share, the default may be taken.
     Raises RuntimeError when none is within SEARCH ports."""
     is_free = is_free or port_is_free
     for port in range(start, start + SEARCH):

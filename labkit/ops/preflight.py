@@ -22,7 +22,7 @@ SERVICES = ("kafka", "mongodb", "api", "grafana")
 FIXES = {
     "kafka": "run `make infra-up`",
     "mongodb": "run `make infra-up` (or point MONGODB_URI at a running MongoDB)",
-    "api": "run `make api` in a terminal, or start it from notebook 06 with labkit.api.runner",
+    "api": "run `make api` in a terminal, or start it from notebook 07 with labkit.api.runner",
     "grafana": "run `make infra-up` on a machine with Docker (Grafana runs only in the Docker stack)",
 }
 

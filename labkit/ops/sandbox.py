@@ -127,7 +127,7 @@ def _reset_mongodb(box: Sandbox) -> None:
     # document): more than the usual 15 s answer time for a notebook's few thousand readings.
     client = clients.mongo_client(box.settings, socketTimeoutMS=180_000)
     try:
-        # Its database, and any other it made beside it (notebook 08 gives each run its own).
+        # Its database, and any other it made beside it (notebook 09 gives each run its own).
         for name in client.list_database_names():
             if name == box.settings.mongodb_db or name.startswith(f"lab{box.name}_"):
                 client.drop_database(name)

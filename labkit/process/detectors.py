@@ -54,7 +54,7 @@ class _CarState:
 
 
 class AnomalyDetector:
-    """Rules and per-car detectors. `thresholds` can be tuned (notebook 04 tunes one)."""
+    """Rules and per-car detectors. `thresholds` can be tuned (notebook 05 tunes one)."""
 
     def __init__(self, gps_jump_kmh: float = contract.GPS_JUMP_KMH,
                  temp_rise_c_per_s: float = contract.TEMP_RISE_C_PER_S,

@@ -1,6 +1,6 @@
 """Kill a partition's leader while producing with acks=all, then count every confirmed send.
 
-    result = leader_failover(cluster, topic="lab08.failover", events=1500, rate=300)
+    result = leader_failover(cluster, topic="lab09.failover", events=1500, rate=300)
     result.lost            # confirmed sends missing from the topic: 0 is the claim under test
     result.timeline        # [{t, leader, isr}], sampled while it happened
 
@@ -11,7 +11,7 @@ controllers elect one of them. The producer meanwhile gets errors for its in-fli
 batches, asks for new metadata and retries them on the new leader; idempotence
 (`enable_idempotence=True`) keeps a retried batch from being written twice.
 
-Used by notebook 10 (on the lab's cluster: `infra up --brokers 3`) and by the reliability
+Used by notebook 11 (on the lab's cluster: `infra up --brokers 3`) and by the reliability
 tests (on a cluster of their own on other ports).
 """
 

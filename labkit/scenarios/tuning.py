@@ -16,7 +16,7 @@ With `k` > 1 it flags a reading only when the same car's last `k` readings were 
 above the threshold: a lone spike no longer fires, and a real overheat fires `k - 1`
 readings later (`delays` measures that).
 
-    >>> rows = true_readings(messages)                # notebook 04's batch: valid messages, in order
+    >>> rows = true_readings(messages)                # notebook 05's batch: valid messages, in order
     >>> noisy = add_noise(rows, SensorNoise(seed=11))   # the same rows, each with a reading
     >>> sweep(noisy, [115.0, 120.0])
     [{'threshold': 115.0, 'k': 1, 'type': 'engine_overheat', 'injected': 126, 'flagged': 146,

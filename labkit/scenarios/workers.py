@@ -1,7 +1,7 @@
 """Several processors in one consumer group: start, stop and kill them one by one, and see
 which one had which partitions when.
 
-    with Workers(settings, group="lab08.processor") as workers:
+    with Workers(settings, group="lab09.processor") as workers:
         workers.start("w1"); workers.start("w2")       # each: python -m labkit process --worker w1 ...
         workers.wait_until(lambda owners: len(owners) == 2)   # both have partitions
         workers.kill("w1")                              # SIGKILL: no goodbye to the group

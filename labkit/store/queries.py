@@ -1,4 +1,4 @@
-"""The query layer over the stored telemetry, shared by notebook 05, the API and dashboards.
+"""The query layer over the stored telemetry, shared by notebook 06, the API and dashboards.
 
 Every function takes a time range `[start, end)` as aware datetimes and returns plain
 dicts (JSON-ready apart from datetimes). Time bucketing is integer arithmetic on epoch

@@ -52,7 +52,7 @@ def test_round_trip_reads_back_exactly_what_was_confirmed(services):
 def test_committed_offsets_answer_at_once_while_a_transaction_holds_newer_ones(services):
     """A processor killed mid-transaction leaves its offset commit pending until the broker
     aborts it (60 s here). Reading the group's offsets meanwhile must not wait for that: it
-    answers with the offsets committed for good (this waited 60 s: notebook 08's lag sampler)."""
+    answers with the offsets committed for good (this waited 60 s: notebook 09's lag sampler)."""
     group, topic = f"g-{uuid.uuid4().hex[:6]}", services.topics.telemetry
     producer = clients.kafka_producer(services, transactional_id=f"{group}.tx", transaction_timeout_ms=60_000)
     producer.init_transactions()

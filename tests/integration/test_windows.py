@@ -26,7 +26,7 @@ def test_a_window_is_emitted_revised_and_final_and_too_late_readings_are_stored_
     t0 -= timedelta(seconds=t0.second % 10)  # a window starts at t0
     # 5: late, within the lateness; 3: too late; -600: ten minutes older than the watermark
     seconds = [*range(30), 5, *range(30, 100), 3, -600]
-    # One partition, as in notebook 09: the watermark follows this car's stream alone (the
+    # One partition, as in notebook 10: the watermark follows this car's stream alone (the
     # holding back by other partitions is tested in tests/unit/test_windows_pure.py).
     one = pipeline.topics.telemetry.replace("telemetry", "one-partition")
     ensure_topics(pipeline, {one: 1})

@@ -29,10 +29,10 @@ from tests.notebooks.output_checks import notebook_figure_problems, output_probl
 NOTEBOOKS = notebook_runner.lab_notebooks()
 
 #: Budget per notebook with its default (small) parameters, in seconds. It catches a runaway
-#: loop, not a slow machine. Notebook 10 starts (and stops) three Kafka brokers of its own
+#: loop, not a slow machine. Notebook 11 starts (and stops) three Kafka brokers of its own
 #: for its failover section: about 40 s more.
 BUDGET_S = 90
-BUDGETS_S = {"10_change_in_production.ipynb": 150}
+BUDGETS_S = {"11_change_in_production.ipynb": 150}
 
 #: The test that first asks for `forward` runs every notebook in its setup: up to the budget
 #: each, plus kernels starting. pytest-timeout counts fixture setup in the test's time.
@@ -98,7 +98,7 @@ def test_notebook_runs_and_shows_nothing_broken(forward, path):
 
 def _inside_fixed_window(nb, problem: str) -> bool:
     """A reported time outside the run's window is fine when the figure is inside one of the
-    documented fixed windows instead (notebooks 01 and 05 chart a fixed morning)."""
+    documented fixed windows instead (notebooks 01 and 06 chart a fixed morning)."""
     cell = int(problem.split(":")[0].removeprefix("cell "))
     return any(notebook_figure_problems({"cells": [nb.cells[cell]]}, window) == [] for window in FIXED_WINDOWS)
 
@@ -117,24 +117,26 @@ def test_recorded_numbers_obey_conservation(forward):
     assert nb02["crash_after_commit"] == nb02["hand_valid"] - nb02["first_poll_valid"]
     assert nb02["crash_idempotent"] == nb02["hand_valid"]
 
-    nb04 = records.read(_executed(forward, "04_dlq_and_detection.ipynb"))
+    nb04 = records.read(_executed(forward, "04_dead_letters.ipynb"))
     assert nb04["processed"] == nb04["sent"] == nb04["stored"] + nb04["duplicates"] + nb04["invalid"]
     assert (nb04["sent"], nb04["stored"], nb04["invalid"]) == (nb02["sent"], nb02["stored"], nb02["invalid"])  # one batch
-    assert nb04["anomalies"] == sum(nb04["anomalies_by_type"].values())
+    nb05 = records.read(_executed(forward, "05_detection.ipynb"))
+    assert nb05["sent"] == nb04["sent"]  # the same batch again
+    assert nb05["anomalies"] == sum(nb05["anomalies_by_type"].values())
     assert (nb04["second_pass_processed"], nb04["second_pass_stored"]) == (nb04["sent"], 0)
     assert nb04["replayed"] == 5  # the five autobahn events, recovered from the DLQ
 
-    nb07 = records.read(_executed(forward, "07_read_dashboards.ipynb"))
-    assert nb07["processed"] == nb07["stored"] + nb07["duplicates"] + nb07["invalid"]
-    assert sum(nb07["burst_jump"].values()) == 40
-    assert (nb07["lag_stopped"], nb07["lag_after"], nb07["caught_up"]) == (50, 0, 50)
-    assert (nb07["sampled_lag_highest"], nb07["sampled_lag_last"]) == (50, 0)  # the board's lag, from the broker
+    nb08 = records.read(_executed(forward, "08_read_dashboards.ipynb"))
+    assert nb08["processed"] == nb08["stored"] + nb08["duplicates"] + nb08["invalid"]
+    assert sum(nb08["burst_jump"].values()) == 40
+    assert (nb08["lag_stopped"], nb08["lag_after"], nb08["caught_up"]) == (50, 0, 50)
+    assert (nb08["sampled_lag_highest"], nb08["sampled_lag_last"]) == (50, 0)  # the board's lag, from the broker
 
-    nb08 = records.read(_executed(forward, "08_scale_out.ipynb"))
+    nb09 = records.read(_executed(forward, "09_scale_out.ipynb"))
     assert all(sorted(p for parts in owners.values() for p in parts) == [0, 1, 2, 3] and len(owners) == int(n)
-               for n, owners in nb08["owners"].items())  # every partition held, by exactly one worker
-    assert sorted(nb08["kill_after"]) == ["w2"] and len(nb08["kill_before"]) == 2
-    assert nb08["kill_valid"] == nb08["kill_stored"] == nb08["kill_distinct"]
+               for n, owners in nb09["owners"].items())  # every partition held, by exactly one worker
+    assert sorted(nb09["kill_after"]) == ["w2"] and len(nb09["kill_before"]) == 2
+    assert nb09["kill_valid"] == nb09["kill_stored"] == nb09["kill_distinct"]
 
     nb03 = records.read(_executed(forward, "03_groups_and_transactions.ipynb"))
     assert nb03["read_with_defaults"] == 0  # a new group at the default 'latest' reads nothing already there
@@ -142,17 +144,17 @@ def test_recorded_numbers_obey_conservation(forward):
     assert (nb03["demo_committed"], nb03["demo_uncommitted"], nb03["demo_end_offset"]) == (3, 6, 8)  # markers
     assert nb03["copied_once"] == nb03["copied_committed"] == nb03["messages"]  # exactly once, after a crash
 
-    nb09 = records.read(_executed(forward, "09_event_time.ipynb"))
-    verdicts = nb09["verdicts"]
-    assert nb09["readings"] == sum(verdicts.values()) == nb09["stored"]  # every valid reading is stored
-    assert (nb09["processor_late"], nb09["processor_too_late"]) == (verdicts["late"], verdicts["too_late"]) != (0, 0)
-    assert nb09["too_late_recorded"] == nb09["processor_too_late"]
+    nb10 = records.read(_executed(forward, "10_event_time.ipynb"))
+    verdicts = nb10["verdicts"]
+    assert nb10["readings"] == sum(verdicts.values()) == nb10["stored"]  # every valid reading is stored
+    assert (nb10["processor_late"], nb10["processor_too_late"]) == (verdicts["late"], verdicts["too_late"]) != (0, 0)
+    assert nb10["too_late_recorded"] == nb10["processor_too_late"]
 
-    nb10 = records.read(_executed(forward, "10_change_in_production.ipynb"))
-    assert nb10["failover"] == {"lost": 0, "duplicates": 0, "leader_moved": True}  # on three brokers of its own
-    assert nb10["mixed_processed"] == nb10["mixed_stored"] == sum(nb10["by_version"].values())
-    assert {key.split()[1] for key in nb10["by_version"]} == {"v1", "v2"}
-    assert nb10["rejected"] == {"unsupported_version": 1, "missing_field:speed": 1, "wrong_type:battery_v": 1}
+    nb11 = records.read(_executed(forward, "11_change_in_production.ipynb"))
+    assert nb11["failover"] == {"lost": 0, "duplicates": 0, "leader_moved": True}  # on three brokers of its own
+    assert nb11["mixed_processed"] == nb11["mixed_stored"] == sum(nb11["by_version"].values())
+    assert {key.split()[1] for key in nb11["by_version"]} == {"v1", "v2"}
+    assert nb11["rejected"] == {"unsupported_version": 1, "missing_field:speed": 1, "wrong_type:battery_v": 1}
 
 
 @pytest.mark.timeout(FORWARD_TIMEOUT_S)

@@ -23,11 +23,11 @@ from labkit.teach.checks import nb01 as check01
 from labkit.teach.checks import nb02 as check02
 from labkit.teach.checks import nb03 as check03
 from labkit.teach.checks import nb04 as check04
-from labkit.teach.checks import nb07 as check07
 from labkit.teach.checks import nb08 as check08
 from labkit.teach.checks import nb09 as check09
 from labkit.teach.checks import nb10 as check10
-from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb04, nb07, nb08, nb09, nb10
+from labkit.teach.checks import nb11 as check11
+from labkit.teach.solutions import nb00, nb01, nb02, nb03, nb04, nb08, nb09, nb10, nb11
 from tests.wrong_answers import assert_rejected, fall_through_lateness
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -68,7 +68,7 @@ def _partitions_from_the_labs_helper(settings):
     return describe_topics(settings)[settings.topics.telemetry]
 
 
-def _smallest_from_the_labs_table(stream, delay_ms, target, candidates):  # the notebook's table under 09.2
+def _smallest_from_the_labs_table(stream, delay_ms, target, candidates):  # the notebook's table under 10.2
     rows = lateness_trade_off(stream, delay_ms, sorted(candidates))
     return next((row["lateness_s"] for row in rows if row["counted_pct"] >= 100 * target), None)
 
@@ -363,7 +363,7 @@ def test_nb04_replay_by_hand(services, capsys):
         client.close()
 
 
-def test_nb07_solutions(pipeline, capsys):
+def test_nb08_solutions(pipeline, capsys):
     from labkit.scenarios.dataset import load_fleet
     from labkit.simulate.producer import produce
 
@@ -372,30 +372,30 @@ def test_nb07_solutions(pipeline, capsys):
     load_fleet(client[pipeline.mongodb_db], pipeline, 5, 300, start, seed=3, episode_rate=0.01)
     client.close()
     end = start + timedelta(seconds=300)
-    assert check07.anomalies_per_type(nb07.anomalies_per_type, pipeline, start, end)
-    assert not check07.anomalies_per_type(lambda *a: {}, pipeline, start, end)
+    assert check08.anomalies_per_type(nb08.anomalies_per_type, pipeline, start, end)
+    assert not check08.anomalies_per_type(lambda *a: {}, pipeline, start, end)
     rows = [{"$group": {"_id": "$type", "count": {"$sum": 1}}}]
-    _rejected(capsys, check07.anomalies_per_type(lambda db, name, s, e: list(db[name].aggregate(rows)), pipeline, start, end),
+    _rejected(capsys, check08.anomalies_per_type(lambda db, name, s, e: list(db[name].aggregate(rows)), pipeline, start, end),
               "you returned a list", "expected a dict {anomaly type: count}")
-    _rejected(capsys, check07.anomalies_per_type(lambda *a: None, pipeline, start, end), "returned None")
+    _rejected(capsys, check08.anomalies_per_type(lambda *a: None, pipeline, start, end), "returned None")
 
     def grouped(db, name, match):
         return {r["_id"]: r["count"] for r in db[name].aggregate([*match, {"$group": {"_id": "$type", "count": {"$sum": 1}}}])}
 
     # The classic mistakes: no range filter, and an end that includes `end`.
-    _rejected(capsys, check07.anomalies_per_type(lambda db, name, s, e: grouped(db, name, []), pipeline, start, end))
-    _rejected(capsys, check07.anomalies_per_type(
+    _rejected(capsys, check08.anomalies_per_type(lambda db, name, s, e: grouped(db, name, []), pipeline, start, end))
+    _rejected(capsys, check08.anomalies_per_type(
         lambda db, name, s, e: grouped(db, name, [{"$match": {"timestamp": {"$gte": s, "$lte": e}}}]), pipeline, start, end))
 
     produce(pipeline, _batch(count=40, invalid=0))
     before = kafka_io.end_offsets(pipeline, pipeline.topics.telemetry)
-    assert check07.total_lag(nb07.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)
-    assert check07.total_lag(nb07.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)  # again: a fresh topic
+    assert check08.total_lag(nb08.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)
+    assert check08.total_lag(nb08.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)  # again: a fresh topic
     assert kafka_io.end_offsets(pipeline, pipeline.topics.telemetry) == before, "the notebook's topic is left alone"
-    assert not check07.total_lag(lambda c, t: 0, pipeline, "lag-group", pipeline.topics.telemetry)
-    _rejected(capsys, check07.total_lag(lambda c, t: {0: 7}, pipeline, "lag-group", pipeline.topics.telemetry),
+    assert not check08.total_lag(lambda c, t: 0, pipeline, "lag-group", pipeline.topics.telemetry)
+    _rejected(capsys, check08.total_lag(lambda c, t: {0: 7}, pipeline, "lag-group", pipeline.topics.telemetry),
               "you returned a dict; expected a number")
-    _rejected(capsys, check07.total_lag(lambda c, t: None, pipeline, "lag-group", pipeline.topics.telemetry), "returned None")
+    _rejected(capsys, check08.total_lag(lambda c, t: None, pipeline, "lag-group", pipeline.topics.telemetry), "returned None")
 
     def committed_partitions_only(consumer, topic):  # skips a partition the group never committed
         from kafka import TopicPartition
@@ -403,7 +403,7 @@ def test_nb07_solutions(pipeline, capsys):
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
         return sum(end - consumer.committed(tp) for tp, end in consumer.end_offsets(tps).items() if consumer.committed(tp) is not None)
 
-    _rejected(capsys, check07.total_lag(committed_partitions_only, pipeline, "lag-group", pipeline.topics.telemetry))
+    _rejected(capsys, check08.total_lag(committed_partitions_only, pipeline, "lag-group", pipeline.topics.telemetry))
 
     def end_offsets_only(consumer, topic):  # forgets what the group has already processed
         from kafka import TopicPartition
@@ -411,85 +411,85 @@ def test_nb07_solutions(pipeline, capsys):
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
         return sum(consumer.end_offsets(tps).values())
 
-    _rejected(capsys, check07.total_lag(end_offsets_only, pipeline, "lag-group", pipeline.topics.telemetry), "too high")
+    _rejected(capsys, check08.total_lag(end_offsets_only, pipeline, "lag-group", pipeline.topics.telemetry), "too high")
 
 
-def test_nb08_solutions(capsys):
-    assert nb08.range_assignment(4, ["w2", "w1", "w3"]) == {"w1": [0, 1], "w2": [2], "w3": [3]}
-    assert nb08.range_assignment(2, ["a", "b", "c"]) == {"a": [0], "b": [1], "c": []}
-    assert check08.range_assignment(nb08.range_assignment)
-    assert not check08.range_assignment(lambda n, ws: {w: list(range(i, n, len(ws))) for i, w in enumerate(sorted(ws))})
-    _rejected(capsys, check08.range_assignment(lambda n, ws: None), "returned None")
-    _rejected(capsys, check08.range_assignment(lambda n, ws: {w: 1 for w in ws}), "whose value for key 'w1' is an int")
-    _rejected(capsys, check08.range_assignment(lambda n, ws: [[0, 1], [2], [3]]), "expected a dict {worker: [partitions]}")
+def test_nb09_solutions(capsys):
+    assert nb09.range_assignment(4, ["w2", "w1", "w3"]) == {"w1": [0, 1], "w2": [2], "w3": [3]}
+    assert nb09.range_assignment(2, ["a", "b", "c"]) == {"a": [0], "b": [1], "c": []}
+    assert check09.range_assignment(nb09.range_assignment)
+    assert not check09.range_assignment(lambda n, ws: {w: list(range(i, n, len(ws))) for i, w in enumerate(sorted(ws))})
+    _rejected(capsys, check09.range_assignment(lambda n, ws: None), "returned None")
+    _rejected(capsys, check09.range_assignment(lambda n, ws: {w: 1 for w in ws}), "whose value for key 'w1' is an int")
+    _rejected(capsys, check09.range_assignment(lambda n, ws: [[0, 1], [2], [3]]), "expected a dict {worker: [partitions]}")
 
     keys = [f"CAR_{i:03d}" for i in range(1, 11) for _ in range(60)] + ["CAR_007"] * 540
-    key, share = nb08.hot_key(keys, 4)
+    key, share = nb09.hot_key(keys, 4)
     assert key == "CAR_007" and share == max(
         sum(kafka_io.partition_for_key(k.encode(), 4) == p for k in keys) for p in range(4)) / len(keys)
-    assert check08.hot_key(nb08.hot_key, keys, 4)
-    assert not check08.hot_key(lambda ks, n: ("CAR_007", 540 / len(ks)), keys, 4)  # the key alone is not its partition
+    assert check09.hot_key(nb09.hot_key, keys, 4)
+    assert not check09.hot_key(lambda ks, n: ("CAR_007", 540 / len(ks)), keys, 4)  # the key alone is not its partition
 
     def most_common_key(keys, partitions):  # the most frequent key overall, with its partition's share
         key = Counter(keys).most_common(1)[0][0]
         home = kafka_io.partition_for_key(key.encode(), partitions)
         return key, sum(kafka_io.partition_for_key(k.encode(), partitions) == home for k in keys) / len(keys)
 
-    _rejected(capsys, check08.hot_key(most_common_key, keys, 4), "keys where the most frequent is alone")
-    _rejected(capsys, check08.hot_key(lambda ks, n: "CAR_007", keys, 4), "expected a (key, share) pair")
-    _rejected(capsys, check08.hot_key(lambda ks, n: ("CAR_007", 0.5, 3), keys, 4), "a tuple of 3 items")
-    _rejected(capsys, check08.hot_key(lambda ks, n: None, keys, 4), "returned None")
+    _rejected(capsys, check09.hot_key(most_common_key, keys, 4), "keys where the most frequent is alone")
+    _rejected(capsys, check09.hot_key(lambda ks, n: "CAR_007", keys, 4), "expected a (key, share) pair")
+    _rejected(capsys, check09.hot_key(lambda ks, n: ("CAR_007", 0.5, 3), keys, 4), "a tuple of 3 items")
+    _rejected(capsys, check09.hot_key(lambda ks, n: None, keys, 4), "returned None")
 
     cars = {f"CAR_{i:03d}": 20.0 for i in range(1, 41)}
-    assert nb08.partitions_for(cars, 450, 1.5) == 4 and nb08.partitions_for({"BUS": 500.0}, 450, 1.0) is None
-    assert check08.partitions_for(nb08.partitions_for)
+    assert nb09.partitions_for(cars, 450, 1.5) == 4 and nb09.partitions_for({"BUS": 500.0}, 450, 1.0) is None
+    assert check09.partitions_for(nb09.partitions_for)
     even_split = lambda rates, per, headroom: math.ceil(sum(rates.values()) * headroom / per)  # noqa: E731
-    _rejected(capsys, check08.partitions_for(even_split), "40 cars at 20/s")
-    _rejected(capsys, check08.partitions_for(lambda rates, per, headroom: nb08.partitions_for(rates, per, 1.0)), "2x too low")
-    _rejected(capsys, check08.partitions_for(lambda rates, per, headroom: nb08.partitions_for(rates, per, headroom) or 64),
+    _rejected(capsys, check09.partitions_for(even_split), "40 cars at 20/s")
+    _rejected(capsys, check09.partitions_for(lambda rates, per, headroom: nb09.partitions_for(rates, per, 1.0)), "2x too low")
+    _rejected(capsys, check09.partitions_for(lambda rates, per, headroom: nb09.partitions_for(rates, per, headroom) or 64),
               "a bus")
-    _rejected(capsys, check08.partitions_for(lambda rates, per, headroom: None), "returned None")
-    _rejected(capsys, check08.partitions_for(lambda rates, per, headroom: [1]), "expected a number")
+    _rejected(capsys, check09.partitions_for(lambda rates, per, headroom: None), "returned None")
+    _rejected(capsys, check09.partitions_for(lambda rates, per, headroom: [1]), "expected a number")
 
 
-def test_nb09_solutions(capsys):
+def test_nb10_solutions(capsys):
     # One car, one reading a second; readings 20-29 s arrive together at 45 s (a tunnel).
     stream = [{"car_id": "CAR_001", "event_ms": t * 1000, "arrival_ms": t * 1000 + 200} for t in range(60) if not 20 <= t < 30]
     stream += [{"car_id": "CAR_001", "event_ms": t * 1000, "arrival_ms": 45_000 + t} for t in range(20, 30)]
     stream.sort(key=lambda e: e["arrival_ms"])
     candidates = [0, 2, 5, 10, 20, 30]
-    assert nb09.smallest_lateness(stream, 1000, 1.0, candidates) == 20
-    assert nb09.smallest_lateness(stream, 1000, 0.8, candidates) == 0  # 50 of 60 in time at once
-    assert check09.smallest_lateness(nb09.smallest_lateness, stream, 1000, candidates, targets=(0.8, 1.0))
-    assert not check09.smallest_lateness(lambda *a: 20, stream, 1000, candidates, targets=(0.8, 1.0))
-    _rejected(capsys, check09.smallest_lateness(fall_through_lateness, stream, 1000, candidates, targets=(0.8, 1.0)),
+    assert nb10.smallest_lateness(stream, 1000, 1.0, candidates) == 20
+    assert nb10.smallest_lateness(stream, 1000, 0.8, candidates) == 0  # 50 of 60 in time at once
+    assert check10.smallest_lateness(nb10.smallest_lateness, stream, 1000, candidates, targets=(0.8, 1.0))
+    assert not check10.smallest_lateness(lambda *a: 20, stream, 1000, candidates, targets=(0.8, 1.0))
+    _rejected(capsys, check10.smallest_lateness(fall_through_lateness, stream, 1000, candidates, targets=(0.8, 1.0)),
               "(for delay_ms=1000, target 1)", "returned None")
     # Read off the notebook's table (its delay only): wrong once the delay changes.
-    table = {0.8: nb09.smallest_lateness(stream, 1000, 0.8, candidates), 1.0: nb09.smallest_lateness(stream, 1000, 1.0, candidates)}
-    assert nb09.smallest_lateness(stream, 11_000, 1.0, candidates) == 5 != table[1.0]
-    _rejected(capsys, check09.smallest_lateness(lambda s, d, t, c: table[t], stream, 1000, candidates, targets=(0.8, 1.0)),
+    table = {0.8: nb10.smallest_lateness(stream, 1000, 0.8, candidates), 1.0: nb10.smallest_lateness(stream, 1000, 1.0, candidates)}
+    assert nb10.smallest_lateness(stream, 11_000, 1.0, candidates) == 5 != table[1.0]
+    _rejected(capsys, check10.smallest_lateness(lambda s, d, t, c: table[t], stream, 1000, candidates, targets=(0.8, 1.0)),
               "delay_ms=11000")
-    _rejected(capsys, check09.smallest_lateness(lambda *a: (20, 1.0), stream, 1000, candidates, targets=(0.8, 1.0)),
+    _rejected(capsys, check10.smallest_lateness(lambda *a: (20, 1.0), stream, 1000, candidates, targets=(0.8, 1.0)),
               "you returned a tuple of 2 items; expected a number")
-    _rejected(capsys, check09.smallest_lateness(_smallest_from_the_labs_table, stream, 1000, candidates, targets=(0.8, 1.0)),
+    _rejected(capsys, check10.smallest_lateness(_smallest_from_the_labs_table, stream, 1000, candidates, targets=(0.8, 1.0)),
               "calls lateness_trade_off")
 
 
-def test_nb10_solutions(capsys):
+def test_nb11_solutions(capsys):
     event = json.loads(_batch(count=1, invalid=0)[0].value)  # version 1, as the notebook's upgrade sends it
-    assert nb10.speed_kmh({"speed": 50.0}) == nb10.speed_kmh({"schema_version": 2, "speed": 50.0}) == 50.0
-    assert nb10.speed_kmh({"schema_version": 3, "speed_mps": 10.0}) == 36.0
-    assert nb10.speed_kmh({"schema_version": 4, "speed": 50.0}) is None
-    assert check10.speed_kmh(nb10.speed_kmh, event)
-    assert check10.speed_kmh(lambda e: None if nb10.speed_kmh(e) is None else round(nb10.speed_kmh(e), 2), event)
-    assert_rejected(capsys, check10.speed_kmh(lambda e: e["speed"], event),
+    assert nb11.speed_kmh({"speed": 50.0}) == nb11.speed_kmh({"schema_version": 2, "speed": 50.0}) == 50.0
+    assert nb11.speed_kmh({"schema_version": 3, "speed_mps": 10.0}) == 36.0
+    assert nb11.speed_kmh({"schema_version": 4, "speed": 50.0}) is None
+    assert check11.speed_kmh(nb11.speed_kmh, event)
+    assert check11.speed_kmh(lambda e: None if nb11.speed_kmh(e) is None else round(nb11.speed_kmh(e), 2), event)
+    assert_rejected(capsys, check11.speed_kmh(lambda e: e["speed"], event),
                     "(for the version 3, speed_mps in m/s event)", "raised KeyError", no_traceback=True)
-    _rejected(capsys, check10.speed_kmh(_speed_without_the_unit, event), "version 3, speed_mps in m/s", "about 3.6x too low")
-    _rejected(capsys, check10.speed_kmh(_speed_of_known_versions_only, event), "version 1, no schema_version", "yours is None")
-    _rejected(capsys, check10.speed_kmh(_speed_whenever_there_is_one, event), "version 4, unknown", "expected None")
-    _rejected(capsys, check10.speed_kmh(_speed_by_the_field_there, event), "version 4, unknown, with a speed_m",
+    _rejected(capsys, check11.speed_kmh(_speed_without_the_unit, event), "version 3, speed_mps in m/s", "about 3.6x too low")
+    _rejected(capsys, check11.speed_kmh(_speed_of_known_versions_only, event), "version 1, no schema_version", "yours is None")
+    _rejected(capsys, check11.speed_kmh(_speed_whenever_there_is_one, event), "version 4, unknown", "expected None")
+    _rejected(capsys, check11.speed_kmh(_speed_by_the_field_there, event), "version 4, unknown, with a speed_m",
               "expected None")
-    _rejected(capsys, check10.speed_kmh(lambda e: str(nb10.speed_kmh(e)), event),
+    _rejected(capsys, check11.speed_kmh(lambda e: str(nb11.speed_kmh(e)), event),
               "(for the version 1, no schema_version event)", "you returned a string")
 
 

@@ -1,235 +1,331 @@
-"""Notebook 06's checks accept the reference solutions and reject the classic mistakes: a route
-that ignores the range or keeps its end, one that reads another collection, the wrong return
-value; a test that only looks at the status, that passes everything, that asserts instead
-of returning True or False. Each wrong answer gets a ✘ that says what is wrong."""
+"""Notebook 06's checks tell right from wrong: the reference solutions pass them, and each
+classic mistake gets a ✘ that names it (or the type expected), never a traceback.
 
-import uuid
+06.1 and 06.2 are checked on readings the check writes itself (`check.EDGES`), at the edges of
+the range where the mistakes show; the wrong answers below are the aggregations a student
+writes when they make those mistakes. 06.3 is checked against the server's own explain, on a
+collection without an index and then with one."""
+
 from datetime import datetime, timedelta, timezone
-from typing import Annotated
 
+import pandas as pd
 import pytest
-from fastapi import HTTPException, Query
+from pymongo import MongoClient
 
-from labkit import contract
-from labkit.api.params import time_range
-from labkit.api.routes import Db, SettingsDep
-from labkit.ops import clients
+from labkit.contract import to_ms
+from labkit.store import queries
 from labkit.teach.checks import nb06 as check
 from labkit.teach.solutions import nb06
 from tests.wrong_answers import assert_rejected
 
-CAR = "CAR_002"
-
-
-def _rejected(capsys, verdict, *words):
-    assert_rejected(capsys, verdict, *words)
-
-
-@pytest.fixture(scope="module")
-def isolated(services):
-    """The services' settings with a database of this module's own, dropped at its end. The
-    checks need no Kafka topics: each fills a scratch collection there, and drops it."""
-    settings = services.replace(mongodb_db=f"labkit_test_{uuid.uuid4().hex[:8]}")
-    yield settings
-    mongo = clients.mongo_client(settings)
-    try:
-        mongo.drop_database(settings.mongodb_db)
-    finally:
-        mongo.close()
+START = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+END = START + timedelta(seconds=180)
 
 
 @pytest.fixture
-def rng():
-    """Five minutes ending at the current minute, as epoch-ms text (what Grafana sends)."""
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    return {"from": str(contract.to_ms(now - timedelta(minutes=5))), "to": str(contract.to_ms(now))}
+def db(pipeline):
+    client = MongoClient(pipeline.mongodb_uri, tz_aware=True)
+    yield client[pipeline.mongodb_db]
+    client.close()
 
 
-def _route(match, collection=None, key="max_speed", with_car=True):
-    """A student's route: `match(car_id, start, end)` is its $match stage; `collection`, when
-    given, a fixed collection name instead of the one the app's settings name; `key` the key
-    of its answer; `with_car` False leaves the car out of the answer."""
-    def add(app):
-        @app.get("/stats/max_speed")
-        def max_speed(db: Db, settings: SettingsDep, car_id: str,
-                      frm: Annotated[str | None, Query(alias="from")] = None, to: str | None = None):
-            start, end = time_range(frm, to)
-            rows = list(db[collection or settings.collections.telemetry].aggregate([
-                {"$match": match(car_id, start, end)}, {"$group": {"_id": None, "max_speed": {"$max": "$speed"}}}]))
-            if not rows:
-                raise HTTPException(404, "no readings")
-            return {"car_id": car_id, key: rows[0]["max_speed"]} if with_car else {key: rows[0]["max_speed"]}
+@pytest.fixture
+def practice(db, pipeline):
+    """The notebook's practice dataset, small: 3 cars x 180 s."""
+    from labkit.scenarios.dataset import load_fleet
 
-        return app
-
-    return add
+    assert load_fleet(db, pipeline, 3, 180, START, seed=3) == 540
+    return pipeline.collections.telemetry
 
 
-def _in_range(car, start, end):
-    return {"car_id": car, "timestamp": {"$gte": start, "$lt": end}}
+def _rejected(capsys, verdict, *words):
+    assert_rejected(capsys, verdict, *words, no_traceback=True)
 
 
-ignoring_range = _route(lambda car, start, end: {"car_id": car})
-end_included = _route(lambda car, start, end: {"car_id": car, "timestamp": {"$gte": start, "$lte": end}})
-start_excluded = _route(lambda car, start, end: {"car_id": car, "timestamp": {"$gt": start, "$lt": end}})
-ignoring_to = _route(lambda car, start, end: {"car_id": car, "timestamp": {"$gte": start}})
-ignoring_car = _route(lambda car, start, end: {"timestamp": {"$gte": start, "$lt": end}})
-wrong_field = _route(lambda car, start, end: {"car_id": car, "received": {"$gte": start, "$lt": end}})
-strings_for_dates = _route(lambda car, start, end: {"car_id": car, "timestamp": {"$gte": str(start), "$lt": str(end)}})
-notebook_collection = _route(_in_range, collection="car_telemetry")  # the notebook's, not the app's
-renamed_key = _route(_in_range, key="max")
+def _cases(*pairs):
+    """(wrong answer, words its ✘ line must hold) pairs, each case named after its function."""
+    return [pytest.param(student, words, id=student.__name__) for student, words in pairs]
 
 
-def _rpm_route(app):  # the wrong field: the highest rpm
-    @app.get("/stats/max_speed")
-    def max_speed(db: Db, settings: SettingsDep, car_id: str,
-                  frm: Annotated[str | None, Query(alias="from")] = None, to: str | None = None):
-        start, end = time_range(frm, to)
-        doc = db[settings.collections.telemetry].find_one(
-            {"car_id": car_id, "timestamp": {"$gte": start, "$lt": end}}, sort=[("rpm", -1)])
-        if doc is None:
-            raise HTTPException(404, "no readings")
-        return {"car_id": car_id, "max_speed": doc["rpm"]}
-
-    return app
-
-
-def _raising_route(app):
-    @app.get("/stats/max_speed")
-    def max_speed(car_id: str):
-        return {"car_id": car_id, "max_speed": 1 / 0}
-
-    return app
-
-
-def _text_route(app):
-    from fastapi.responses import PlainTextResponse
-
-    @app.get("/stats/max_speed", response_class=PlainTextResponse)
-    def max_speed(car_id: str):
-        return "fast"
-
-    return app
-
-
-def _stub_route(app):
+def _stub(*args):
     raise NotImplementedError
 
 
-def _stub_test(client, car_id, expected, frm, to):
-    raise NotImplementedError
+def returns_none(*args):
+    return None
 
 
-def test_the_reference_route_passes_and_the_scratch_data_is_dropped(isolated, rng, capsys):
-    assert check.max_speed_route(nb06.add_max_speed_route, isolated, CAR, rng)
-    assert capsys.readouterr().out.startswith("✔ 06.1")
-    mongo = clients.mongo_client(isolated)
-    try:
-        assert not [c for c in mongo[isolated.mongodb_db].list_collection_names() if c.startswith("scratch06_")]
-    finally:
-        mongo.close()
+def raises(*args):
+    return 1 / 0
 
 
-def _through_request_state(app):  # reads the app's state itself, and finds the maximum with find()
-    from fastapi import Request
+# --------------------------------------------------------------------------- 06.1
 
-    @app.get("/stats/max_speed")
-    def max_speed(request: Request, car_id: str, frm: Annotated[str | None, Query(alias="from")] = None,
-                  to: str | None = None):
-        start, end = time_range(frm, to)
-        settings = request.app.state.settings
-        telemetry = request.app.state.mongo[settings.mongodb_db][settings.collections.telemetry]
-        doc = telemetry.find_one({"car_id": car_id, "timestamp": {"$gte": start, "$lt": end}}, sort=[("speed", -1)])
-        if doc is None:
-            raise HTTPException(404, "no readings")
-        return {"car_id": car_id, "max_speed": doc["speed"]}
-
-    return app
+MINUTE = queries.bucket_expression(60_000)
+GROUP = {"$group": {"_id": {"car_id": "$car_id", "minute": MINUTE}, "max_speed": {"$max": "$speed"}}}
+SORT = {"$sort": {"_id.car_id": 1, "_id.minute": 1}}
 
 
-def test_another_right_route_passes_too(isolated, rng, capsys):
-    assert check.max_speed_route(_through_request_state, isolated, CAR, rng)
+def _in_range(start, end, low="$gte", high="$lt"):
+    return {"$match": {"timestamp": {low: start, high: end}}}
 
 
-@pytest.mark.parametrize("route, words", [
-    (ignoring_range, ("known car", "after `to`", "car with readings only outside the range: your endpoint answered 200")),
-    (nb06.add_route_ignoring_range, ("known car", "after `to`")),
-    (ignoring_to, ("known car", "after `to`")),
-    (end_included, ("known car", "exactly `to`", "car with readings only outside the range")),
-    (start_excluded, ("known car", "exactly `from`")),
-    (ignoring_car, ("known car", "other cars'")),
-    (wrong_field, ("known car: your endpoint answered 404", "compare dates with dates")),
-    (strings_for_dates, ("known car: your endpoint answered 404",)),
-    (notebook_collection, ("another car: your endpoint answered 404", "Db and SettingsDep")),
-    (_rpm_route, ("known car: your max_speed is wrong", "too high")),
-    (nb06.add_route_with_wrong_value, ("known car: your max_speed is wrong", "too low")),
-    (nb06.add_broken_route, ("unknown car: your endpoint answered 200 where the exercise asks for 404",)),
-    (_raising_route, ("your code raised ZeroDivisionError",)),
-    (_text_route, ("your answer is not JSON",)),
-    (renamed_key, ("known car: your answer has no `max_speed` key",)),
-    (_route(_in_range, with_car=False), ("known car: your answer's `car_id` is None",)),
-    (lambda app: nb06.add_max_speed_route(app) and None, ("returned None",)),
-    (lambda app: app.router, ("expected the FastAPI app",)),
-], ids=["ignores range", "ignores range (solutions)", "ignores to", "$lte at the end", "$gt at the start",
-        "ignores car_id", "filters another field", "strings for dates", "a fixed collection name", "highest rpm",
-        "average speed", "never 404", "raises", "plain text", "another key", "no car_id", "returns None", "returns app.router"])
-def test_a_wrong_route_is_rejected_with_what_is_wrong(isolated, rng, capsys, route, words):
-    _rejected(capsys, check.max_speed_route(route, isolated, CAR, rng), *words)
+def _max_rows(db, name, stages):
+    return [{"car_id": r["_id"]["car_id"], "minute": int(r["_id"]["minute"]), "max_speed": r["max_speed"]}
+            for r in db[name].aggregate(stages)]
 
 
-def test_an_untouched_route_stub_is_not_attempted(isolated, rng, capsys):
-    assert check.max_speed_route(_stub_route, isolated, CAR, rng) is False
-    assert capsys.readouterr().out.startswith("⏳ 06.1")
+def max_without_match(db, name, start, end):
+    return _max_rows(db, name, [GROUP, SORT])
 
 
-def test_the_reference_test_passes(isolated, rng, capsys):
-    assert check.max_speed_test(nb06.test_max_speed, isolated, CAR, rng)
-    assert capsys.readouterr().out.startswith("✔ 06.2")
+def max_with_lte_at_the_end(db, name, start, end):
+    return _max_rows(db, name, [_in_range(start, end, high="$lte"), GROUP, SORT])
 
 
-def _status_only(client, car_id, expected, frm, to):
-    return client.get("/stats/max_speed", params={"car_id": car_id, "from": frm, "to": to}).status_code == 200
+def max_with_gt_at_the_start(db, name, start, end):
+    return _max_rows(db, name, [_in_range(start, end, low="$gt"), GROUP, SORT])
 
 
-def _value_without_404(client, car_id, expected, frm, to):
-    response = client.get("/stats/max_speed", params={"car_id": car_id, "from": frm, "to": to})
-    return response.status_code == 200 and response.json()["max_speed"] == expected
+def max_grouped_by_car_only(db, name, start, end):
+    rows = db[name].aggregate([_in_range(start, end),
+                               {"$group": {"_id": "$car_id", "max_speed": {"$max": "$speed"}, "minute": {"$min": MINUTE}}},
+                               {"$sort": {"_id": 1}}])
+    return [{"car_id": r["_id"], "minute": int(r["minute"]), "max_speed": r["max_speed"]} for r in rows]
 
 
-def _statuses_without_value(client, car_id, expected, frm, to):
-    known = client.get("/stats/max_speed", params={"car_id": car_id, "from": frm, "to": to})
-    unknown = client.get("/stats/max_speed", params={"car_id": "CAR_404", "from": frm, "to": to})
-    return known.status_code == 200 and unknown.status_code == 404
+def max_unsorted(db, name, start, end):
+    return nb06.max_speed_per_car_per_minute(db, name, start, end)[::-1]
 
 
-def _value_in_a_range_of_its_own(client, car_id, expected, frm, to):  # asks without from/to
-    known = client.get("/stats/max_speed", params={"car_id": car_id})
-    unknown = client.get("/stats/max_speed", params={"car_id": "CAR_404", "from": frm, "to": to})
-    return known.status_code == 200 and known.json()["max_speed"] == expected and unknown.status_code == 404
+def max_cursor(db, name, start, end):
+    return db[name].aggregate([_in_range(start, end), GROUP, SORT])
 
 
-def _asserting_test(client, car_id, expected, frm, to):  # pytest style: asserts, returns None
-    response = client.get("/stats/max_speed", params={"car_id": car_id, "from": frm, "to": to})
-    assert response.status_code == 200 and response.json()["max_speed"] == expected
+def max_set(db, name, start, end):
+    return {tuple(r.values()) for r in nb06.max_speed_per_car_per_minute(db, name, start, end)}
 
 
-@pytest.mark.parametrize("test, words", [
-    (_status_only, ("lets 4 broken endpoints through", "ignores `from` and `to`", "($lte)", "average speed",
-                    "never answers 404")),
-    (lambda *args: True, ("lets 4 broken endpoints through",)),
-    (_value_without_404, ("lets a broken endpoint through: one that never answers 404",)),
-    (_statuses_without_value, ("lets 3 broken endpoints through", "ignores `from` and `to`", "($lte)", "average speed")),
-    (_value_in_a_range_of_its_own, ("fails the correct endpoint",)),
-    (lambda *args: False, ("fails the correct endpoint",)),
-    (_asserting_test, ("returned None", "do not assert")),
-    (lambda client, *args: client.get("/stats/max_speed"), ("you returned a Response", "expected True or False")),
-    (lambda *args: 1 / 0, ("your code raised ZeroDivisionError",)),
-], ids=["status 200 only", "always True", "no 404 asked", "no value compared", "no range asked", "always False",
-        "asserts", "returns the response", "raises"])
-def test_a_wrong_test_is_rejected_with_the_endpoint_it_let_through(isolated, rng, capsys, test, words):
-    _rejected(capsys, check.max_speed_test(test, isolated, CAR, rng), *words)
+def max_dataframe(db, name, start, end):
+    return pd.DataFrame(nb06.max_speed_per_car_per_minute(db, name, start, end))
 
 
-def test_an_untouched_test_stub_is_not_attempted(isolated, rng, capsys):
-    assert check.max_speed_test(_stub_test, isolated, CAR, rng) is False
-    assert capsys.readouterr().out.startswith("⏳ 06.2")
+def max_right_only_on_the_check_readings(db, name, start, end):
+    rows = nb06.max_speed_per_car_per_minute(db, name, start, end)
+    return rows if name == check.EDGES else rows[1:]
+
+
+def test_03_1_solution_passes_on_the_edges_and_on_the_practice_dataset(db, practice):
+    assert check.max_speed_per_minute(nb06.max_speed_per_car_per_minute, db)
+    assert check.max_speed_per_minute(nb06.max_speed_per_car_per_minute, db, practice, START, END)
+
+
+def test_03_1_the_stub_is_not_attempted(db, capsys):
+    assert check.max_speed_per_minute(_stub, db) is False
+    assert capsys.readouterr().out.startswith(f"⏳ {check.MAX_SPEED}")
+
+
+@pytest.mark.parametrize("student, words", _cases(
+    (max_without_match, ["outside the range", "$match"]),
+    (max_with_lte_at_the_end, ["exactly `end`", "$lt, not $lte"]),
+    (max_with_gt_at_the_start, ["exactly `start`", "$gte"]),
+    (max_grouped_by_car_only, ["one row per car"]),
+    (max_unsorted, ["wrong order"]),
+    (max_cursor, ["you returned a CommandCursor", "expected a list of dicts", "wrap it in list(...)"]),
+    (max_set, ["you returned a set", "expected a list of dicts"]),
+    (returns_none, ["returned None", "forget `return`"]),
+    (max_dataframe, ["you returned a DataFrame", "expected a list of dicts"]),
+    (raises, ["your code raised ZeroDivisionError"]),
+))
+def test_03_1_rejects(db, capsys, student, words):
+    _rejected(capsys, check.max_speed_per_minute(student, db), *words)
+
+
+def test_03_1_rejects_an_answer_right_only_on_the_check_readings(db, practice, capsys):
+    _rejected(capsys, check.max_speed_per_minute(max_right_only_on_the_check_readings, db, practice, START, END),
+              "on the practice dataset")
+
+
+# --------------------------------------------------------------------------- 06.2
+
+
+def _cars(db, name, stages):
+    return [r["_id"] for r in db[name].aggregate(stages)]
+
+
+def _slowest(start, end, low="$gte", high="$lt"):
+    return [_in_range(start, end, low, high), {"$group": {"_id": "$car_id", "slowest": {"$min": "$speed"}}}]
+
+
+def cars_without_match(db, name, start, end):
+    return _cars(db, name, [{"$group": {"_id": "$car_id", "slowest": {"$min": "$speed"}}},
+                            {"$match": {"slowest": {"$gt": 0}}}, {"$sort": {"_id": 1}}])
+
+
+def cars_with_lte_at_the_end(db, name, start, end):
+    return _cars(db, name, [*_slowest(start, end, high="$lte"), {"$match": {"slowest": {"$gt": 0}}}, {"$sort": {"_id": 1}}])
+
+
+def cars_with_gte_zero(db, name, start, end):
+    return _cars(db, name, [*_slowest(start, end), {"$match": {"slowest": {"$gte": 0}}}, {"$sort": {"_id": 1}}])
+
+
+def cars_with_max(db, name, start, end):
+    return _cars(db, name, [_in_range(start, end), {"$group": {"_id": "$car_id", "fastest": {"$max": "$speed"}}},
+                            {"$match": {"fastest": {"$gt": 0}}}, {"$sort": {"_id": 1}}])
+
+
+def cars_above_one_kmh(db, name, start, end):
+    return _cars(db, name, [*_slowest(start, end), {"$match": {"slowest": {"$gte": 1}}}, {"$sort": {"_id": 1}}])
+
+
+def every_car(db, name, start, end):
+    return sorted(db[name].distinct("car_id"))
+
+
+def returns_empty(db, name, start, end):
+    return []
+
+
+def cars_unsorted(db, name, start, end):
+    return nb06.cars_that_never_stopped(db, name, start, end)[::-1]
+
+
+def cars_cursor(db, name, start, end):
+    return db[name].aggregate([*_slowest(start, end), {"$match": {"slowest": {"$gt": 0}}}])
+
+
+def cars_set(db, name, start, end):
+    return set(nb06.cars_that_never_stopped(db, name, start, end))
+
+
+def cars_dataframe(db, name, start, end):
+    return pd.DataFrame({"car_id": nb06.cars_that_never_stopped(db, name, start, end)})
+
+
+def test_03_2_solution_passes_on_the_edges_and_on_the_practice_dataset(db, practice):
+    assert check.never_stopped(nb06.cars_that_never_stopped, db)
+    assert check.never_stopped(nb06.cars_that_never_stopped, db, practice, START, END)
+
+
+def test_03_2_the_stub_is_not_attempted(db, capsys):
+    assert check.never_stopped(_stub, db) is False
+    assert capsys.readouterr().out.startswith(f"⏳ {check.NEVER_STOPPED}")
+
+
+@pytest.mark.parametrize("student, words", _cases(
+    (cars_without_match, ["outside the range", "$match"]),
+    (cars_with_lte_at_the_end, ["exactly `end`", "$lt, not $lte"]),
+    (cars_with_gte_zero, ["speed was 0 in the range"]),
+    (cars_with_max, ["speed was 0 in the range"]),
+    (cars_above_one_kmh, ["crawled but never stopped"]),
+    (returns_empty, ["no cars", "never stop"]),
+    (every_car, ["speed was 0 in the range", "no reading in the range"]),
+    (cars_unsorted, ["wrong order"]),
+    (cars_cursor, ["you returned a CommandCursor", "expected a list of car ids", "wrap it in list(...)"]),
+    (cars_set, ["you returned a set", "expected a list of car ids"]),
+    (returns_none, ["returned None", "forget `return`"]),
+    (cars_dataframe, ["you returned a DataFrame", "expected a list of car ids"]),
+    (raises, ["your code raised ZeroDivisionError"]),
+))
+def test_03_2_rejects(db, capsys, student, words):
+    _rejected(capsys, check.never_stopped(student, db), *words)
+
+
+def test_03_2_the_check_readings_need_an_answer_that_is_neither_empty_nor_every_car():
+    lo, hi = to_ms(check.EDGE_START), to_ms(check.EDGE_END)
+    readings = [r for r in check.edge_readings() if lo <= r["ms"] < hi]
+    never_stopped = {r["car_id"] for r in readings} - {r["car_id"] for r in readings if r["speed"] == 0}
+    assert never_stopped and never_stopped < {r["car_id"] for r in readings} < {r["car_id"] for r in check.edge_readings()}
+
+
+# --------------------------------------------------------------------------- 06.3
+
+
+def _explain(db, name, query, verbosity="executionStats"):
+    return db.command("explain", {"find": name, "filter": query}, verbosity=verbosity)
+
+
+def explain_with_find(db, name, query):
+    """pymongo's cursor.explain(): verbosity allPlansExecution, which holds executionStats."""
+    explained = db[name].find(query).explain()
+    stats, plan, stages = explained["executionStats"], explained["queryPlanner"]["winningPlan"], []
+    while plan:
+        stages.append(plan["stage"])
+        plan = plan.get("inputStage")
+    return {"stages": stages, "docs_examined": stats["totalDocsExamined"], "keys_examined": stats["totalKeysExamined"],
+            "returned": stats["nReturned"]}
+
+
+def explain_whole(db, name, query):
+    return _explain(db, name, query)
+
+
+def explain_swapped(db, name, query):
+    right = nb06.explain_counts(db, name, query)
+    return dict(right, docs_examined=right["keys_examined"], keys_examined=right["docs_examined"])
+
+
+def explain_query_planner_only(db, name, query):
+    explained = _explain(db, name, query, verbosity="queryPlanner")
+    stats = explained.get("executionStats", {})
+    return {"stages": nb06.explain_counts(db, name, query)["stages"], "docs_examined": stats.get("totalDocsExamined"),
+            "keys_examined": stats.get("totalKeysExamined"), "returned": stats.get("nReturned")}
+
+
+def explain_query_planner_indexed(db, name, query):
+    stats = _explain(db, name, query, verbosity="queryPlanner")["executionStats"]
+    return {"docs_examined": stats["totalDocsExamined"]}
+
+
+def explain_top_stage_only(db, name, query):
+    right = nb06.explain_counts(db, name, query)
+    return dict(right, stages=right["stages"][:1])
+
+
+def explain_upside_down(db, name, query):
+    right = nb06.explain_counts(db, name, query)
+    return dict(right, stages=right["stages"][::-1])
+
+
+def returns_a_plan_name(db, name, query):
+    return "COLLSCAN"
+
+
+def explain_summary(db, name, query):
+    return queries.plan_summary(_explain(db, name, query))
+
+
+def test_03_3_solution_passes(db):
+    assert check.read_explain(nb06.explain_counts, db)
+    assert check.read_explain(explain_with_find, db)
+
+
+def test_03_3_the_stub_is_not_attempted(db, capsys):
+    assert check.read_explain(_stub, db) is False
+    assert capsys.readouterr().out.startswith(f"⏳ {check.EXPLAIN}")
+
+
+@pytest.mark.parametrize("student, words", _cases(
+    (explain_whole, ["whole explain document"]),
+    (explain_swapped, ["swapped"]),
+    (explain_query_planner_only, ["counts are None", "executionStats"]),
+    (explain_query_planner_indexed, ["your code raised KeyError"]),
+    (explain_top_stage_only, ["stop too early", "inputStage"]),
+    (explain_upside_down, ["upside down"]),
+    (explain_summary, ["missing keys", "stages"]),
+    (returns_none, ["returned None", "forget `return`"]),
+    (returns_a_plan_name, ["you returned a string", 'expected a dict {"stages"']),
+    (raises, ["your code raised ZeroDivisionError"]),
+))
+def test_03_3_rejects(db, capsys, student, words):
+    _rejected(capsys, check.read_explain(student, db), *words)
+
+
+def test_03_3_the_index_changes_the_plan_and_the_documents_examined(db):
+    check.fill_explained(db)
+    without = check.explain_reading(check.server_explain(db, check.EXPLAINED, check.EXPLAIN_QUERY))
+    db[check.EXPLAINED].create_index(check.EXPLAIN_INDEX)
+    with_index = check.explain_reading(check.server_explain(db, check.EXPLAINED, check.EXPLAIN_QUERY))
+    assert without == {"stages": ["COLLSCAN"], "docs_examined": 600, "keys_examined": 0, "returned": 20}
+    assert with_index == {"stages": ["FETCH", "IXSCAN"], "docs_examined": 20, "keys_examined": 20, "returned": 20}

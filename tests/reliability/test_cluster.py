@@ -71,7 +71,7 @@ def test_killing_the_leader_during_acks_all_production_loses_no_confirmed_event(
     assert sorted(cluster.running()) == [1, 2, 3]
 
 
-# --------------------------------------------------------------------------- exercise 10.1
+# --------------------------------------------------------------------------- exercise 11.1
 
 
 def _topic(replicas=3, min_isr="2"):
@@ -90,8 +90,8 @@ def _producer(**config):
 
 
 def test_exercise_10_1_the_solution_passes_and_leaves_no_topic(cluster, capsys):
-    from labkit.teach.checks import nb10 as check
-    from labkit.teach.solutions import nb10 as solution
+    from labkit.teach.checks import nb11 as check
+    from labkit.teach.solutions import nb11 as solution
 
     name = f"labkit.test.durable.{uuid.uuid4().hex[:6]}"
     assert check.durable(solution.durable_topic, solution.durable_producer, cluster.bootstrap, name)
@@ -110,9 +110,9 @@ def test_exercise_10_1_the_solution_passes_and_leaves_no_topic(cluster, capsys):
     (_topic(), lambda bootstrap: None, "returned None"),
 ], ids=["one copy", "two copies", "broker's min.insync", "acks=1", "not idempotent", "no topic", "no producer"])
 def test_exercise_10_1_rejects_what_loses_writes(cluster, capsys, topic, producer, words):
-    from labkit.teach.checks import nb10 as check
+    from labkit.teach.checks import nb11 as check
     from tests.wrong_answers import assert_rejected
 
     name = f"labkit.test.durable.{uuid.uuid4().hex[:6]}"
-    assert_rejected(capsys, check.durable(topic, producer, cluster.bootstrap, name), words, exercise="10.1")
+    assert_rejected(capsys, check.durable(topic, producer, cluster.bootstrap, name), words, exercise="11.1")
     assert partition_table(cluster.bootstrap, [name]) == []

@@ -375,18 +375,18 @@ def _good_event():
 
 def _run_pure_check(exercise, student):
     """Run a check that needs no services with `student` as the student's function."""
-    from labkit.teach.checks import nb01, nb02, nb08, nb09, nb10
+    from labkit.teach.checks import nb01, nb02, nb09, nb10, nb11
 
     now, good = _good_event()
     keys = [f"CAR_{i:03d}" for i in range(1, 11) for _ in range(60)] + ["CAR_007"] * 540
     runs = {
         "01.2": lambda: nb01.negative_speed(student, good),
         "02.1": lambda: nb02.city_rule(student, good, now),
-        "08.1": lambda: nb08.range_assignment(student),
-        "08.2": lambda: nb08.hot_key(student, keys, 4),
-        "08.3": lambda: nb08.partitions_for(student),
-        "09.2": lambda: nb09.smallest_lateness(student, _tunnel_stream(), 1000, [0, 2, 5, 10, 20, 30], targets=(0.8, 1.0)),
-        "10.2": lambda: nb10.speed_kmh(student, good),
+        "09.1": lambda: nb09.range_assignment(student),
+        "09.2": lambda: nb09.hot_key(student, keys, 4),
+        "09.3": lambda: nb09.partitions_for(student),
+        "10.2": lambda: nb10.smallest_lateness(student, _tunnel_stream(), 1000, [0, 2, 5, 10, 20, 30], targets=(0.8, 1.0)),
+        "11.2": lambda: nb11.speed_kmh(student, good),
     }
     return runs[exercise]()
 
@@ -394,11 +394,11 @@ def _run_pure_check(exercise, student):
 @pytest.mark.parametrize("exercise, student", [
     ("01.2", lambda event: None),
     ("02.1", _city_rule_without_final_return),
-    ("08.1", lambda partitions, workers: None),
-    ("08.2", lambda keys, partitions: None),
-    ("08.3", lambda rate, per_worker_rate, headroom: None),
-    ("09.2", fall_through_lateness),
-    ("10.2", _speed_into_the_event),
+    ("09.1", lambda partitions, workers: None),
+    ("09.2", lambda keys, partitions: None),
+    ("09.3", lambda rate, per_worker_rate, headroom: None),
+    ("10.2", fall_through_lateness),
+    ("11.2", _speed_into_the_event),
 ])
 def test_checks_report_none_as_a_forgotten_return(capsys, exercise, student):
     assert _run_pure_check(exercise, student) is False
@@ -409,7 +409,7 @@ def test_checks_report_none_as_a_forgotten_return(capsys, exercise, student):
 
 
 def test_a_stub_is_still_not_attempted_in_every_pure_check(capsys):
-    for exercise in ("01.2", "02.1", "08.1", "08.2", "08.3", "09.2", "10.2"):
+    for exercise in ("01.2", "02.1", "09.1", "09.2", "09.3", "10.2", "11.2"):
         assert _run_pure_check(exercise, stub_with_any_arguments) is False
         assert capsys.readouterr().out.startswith(f"⏳ {exercise}")
 
@@ -421,8 +421,8 @@ def stub_with_any_arguments(*args):
 # --- hints are there from the start ----------------------------------------------------
 
 
-EXERCISES = ["00.1", "00.2", "01.1", "01.2", "01.3", "02.1", "02.2", "02.3", "03.1", "03.2", "03.3", "04.1", "04.2", "05.1", "05.2", "05.3",
-             "06.1", "06.2", "07.1", "07.2", "07.3", "08.1", "08.2", "08.3", "09.1", "09.2", "10.1", "10.2"]
+EXERCISES = ["00.1", "00.2", "01.1", "01.2", "01.3", "02.1", "02.2", "02.3", "03.1", "03.2", "03.3", "04.1", "05.1", "06.1", "06.2", "06.3",
+             "07.1", "07.2", "08.1", "08.2", "08.3", "09.1", "09.2", "09.3", "10.1", "10.2", "11.1", "11.2"]
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
@@ -547,17 +547,17 @@ def test_01_1_a_partition_the_topic_does_not_have_is_wrong_not_read(capsys, no_k
     ("01.2", lambda e: dict(e, speed=-1), "you returned a dict; expected bytes"),
     ("02.1", lambda raw, now: True, "you returned True/False; expected a Verdict"),
     ("02.1", lambda raw, now: {"ok": True}, "you returned a dict; expected a Verdict"),
-    ("08.1", lambda n, ws: {w: 1 for w in ws}, "whose value for key 'w1' is an int"),
-    ("08.1", lambda n, ws: [[0, 1], [2], [3]], "you returned a list of 3 items; expected a dict"),
-    ("08.1", lambda n, ws: {w: (p for p in range(n)) for w in ws}, "is a generator"),
-    ("08.2", lambda ks, n: "CAR_007", "you returned a string; expected a (key, share) pair"),
-    ("08.2", lambda ks, n: ("CAR_007", 0.5, 3), "a tuple of 3 items"),
-    ("08.2", lambda ks, n: ("CAR_007", "50%"), "whose item 1 is a string"),
-    ("08.3", lambda r, p, h: [r / p], "you returned a list of 1 item; expected a number"),
-    ("09.2", lambda s, d, t, c: (20, 1.0), "you returned a tuple of 2 items; expected a number"),
-    ("10.2", lambda e: str(e["speed"]), "(for the version 1, no schema_version event): you returned a string; "
+    ("09.1", lambda n, ws: {w: 1 for w in ws}, "whose value for key 'w1' is an int"),
+    ("09.1", lambda n, ws: [[0, 1], [2], [3]], "you returned a list of 3 items; expected a dict"),
+    ("09.1", lambda n, ws: {w: (p for p in range(n)) for w in ws}, "is a generator"),
+    ("09.2", lambda ks, n: "CAR_007", "you returned a string; expected a (key, share) pair"),
+    ("09.2", lambda ks, n: ("CAR_007", 0.5, 3), "a tuple of 3 items"),
+    ("09.2", lambda ks, n: ("CAR_007", "50%"), "whose item 1 is a string"),
+    ("09.3", lambda r, p, h: [r / p], "you returned a list of 1 item; expected a number"),
+    ("10.2", lambda s, d, t, c: (20, 1.0), "you returned a tuple of 2 items; expected a number"),
+    ("11.2", lambda e: str(e["speed"]), "(for the version 1, no schema_version event): you returned a string; "
                                         "expected a number of km/h or None"),
-    ("10.2", lambda e: {"speed": e.get("speed")}, "you returned a dict; expected a number of km/h"),
+    ("11.2", lambda e: {"speed": e.get("speed")}, "you returned a dict; expected a number of km/h"),
 ])
 def test_pure_checks_name_the_type_expected(capsys, exercise, student, words):
     assert _run_pure_check(exercise, student) is False
@@ -574,7 +574,7 @@ def json_bytes(x):
 
 def test_04_1_a_function_that_is_not_the_app_is_named(capsys):
     from labkit.config import Settings
-    from labkit.teach.checks import nb06
+    from labkit.teach.checks import nb07
 
     def add_route(app):
         @app.get("/stats/max_speed")
@@ -583,10 +583,10 @@ def test_04_1_a_function_that_is_not_the_app_is_named(capsys):
 
         return max_speed  # the route, not the app
 
-    assert nb06.max_speed_route(add_route, Settings.from_env(), "CAR_001", {"from": "0", "to": "1"}) is False
+    assert nb07.max_speed_route(add_route, Settings.from_env(), "CAR_001", {"from": "0", "to": "1"}) is False
     out = capsys.readouterr().out
-    assert out.startswith("✘ 06.1 max speed endpoint: you returned a function; expected the FastAPI app")
-    assert nb06.max_speed_route(lambda app: None, Settings.from_env(), "CAR_001", {"from": "0", "to": "1"}) is False
+    assert out.startswith("✘ 07.1 max speed endpoint: you returned a function; expected the FastAPI app")
+    assert nb07.max_speed_route(lambda app: None, Settings.from_env(), "CAR_001", {"from": "0", "to": "1"}) is False
     assert "returned None: did you forget `return`?" in capsys.readouterr().out
 
 
@@ -708,7 +708,7 @@ def test_an_answer_that_calls_the_lab_version_is_wrong_with_what_to_use(capsys):
 
 def test_the_09_1_check_rejects_a_wrapper_of_event_time_windows(capsys):
     from labkit.process.windows import TOO_LATE, EventTimeWindows
-    from labkit.teach.checks import nb09
+    from labkit.teach.checks import nb10
 
     def wrapper(readings, size_ms, delay_ms, lateness_ms):
         windows, too_late = EventTimeWindows(size_ms=size_ms, delay_ms=delay_ms, allowed_lateness_ms=lateness_ms), []
@@ -717,7 +717,7 @@ def test_the_09_1_check_rejects_a_wrapper_of_event_time_windows(capsys):
                 too_late.append(r)
         return {}, too_late
 
-    assert nb09.count_windows(wrapper) is False
+    assert nb10.count_windows(wrapper) is False
     assert "your function calls EventTimeWindows" in capsys.readouterr().out
 
 

@@ -61,7 +61,7 @@ class MemoryProfile:
     kafka_heap: tuple[str, ...]
     mongo_java_heap: tuple[str, ...]  # mongo-java-server, where SecantusDB has no wheel
     secantus_cache: str  # WiredTiger's cache
-    cluster_heap: tuple[str, ...]  # each of the three brokers notebook 10 starts
+    cluster_heap: tuple[str, ...]  # each of the three brokers notebook 11 starts
 
 
 #: LAB_MEMORY picks one. "standard": a million lab events fit in SecantusDB's cache.

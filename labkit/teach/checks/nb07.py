@@ -1,170 +1,236 @@
-"""Checks for notebook 07's exercises (read dashboards)."""
+"""Checks for notebook 07's exercises (serve API).
+
+Both checks build the app under test with settings of their own: its telemetry collection is
+a scratch one, filled by the check and dropped afterwards (`_scratch`). In it, the known car
+has readings inside the asked range and faster ones just before it, at exactly its end and
+after it; another car is faster inside the range; a third has readings only outside it. So
+an endpoint that ignores `from` or `to`, keeps the reading at `to` (`$lte`), leaves out the
+one at `from` (`$gt`), ignores `car_id`, or reads some other collection gives an answer that
+differs from the right one, and the message says how. The reference endpoint, the reference
+test and the broken endpoints live in `labkit.teach.solutions.nb07`, out of the student's sight.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from labkit.config import Settings
-from labkit.ops import clients, kafka_io
-from labkit.ops.waiting import wait_until
-from labkit.teach import exercises
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
-PER_TYPE = "07.1 anomalies per type"
-LAG = "07.2 total lag"
-DIAGNOSE = "07.3 diagnose the board"
+from labkit import contract
+from labkit.api import create_app
+from labkit.api.params import time_range
+from labkit.config import Settings
+from labkit.ops import clients
+from labkit.store.mongo import event_document
+from labkit.teach import exercises
+from labkit.teach.solutions import nb07 as reference
+
+ROUTE = "07.1 max speed endpoint"
+TEST = "07.2 its test"
 
 HINTS = exercises.register_hints({
-    PER_TYPE: "let the database count: an aggregation that keeps the range and groups by the anomaly type, "
-              "counting each document once ($sum), gives one row per type to turn into a dict",
-    LAG: "lag is counted per partition from two numbers the broker keeps (where the log ends, where the "
-         "group will read next), and a partition the group never committed counts whole; the consumer "
-         "you are given can ask the broker for both",
-    DIAGNOSE: "throughput 0 has two causes (nothing to do, or nobody doing it); the broker's lag tells them "
-              "apart. Look at how lag changes over the window, not at its size: a steady lag is a healthy "
-              "pipeline with work in flight",
+    ROUTE: "an aggregation: first keep this car's readings in the range (which comparison leaves `to` out?), "
+           "then one group whose accumulator keeps the largest speed; no group at all means no readings, "
+           "which is HTTPException(404, ...)",
+    TEST: "a right endpoint is right in every case a client meets: a known car in the range, the range's "
+          "edges (is the end included?), a car that does not exist. client.get(path, params=...) asks "
+          "the app; compare status and body with what the data holds",
 })
 
-COUNTS = exercises.dict_of(exercises.ANYTHING, exercises.INTEGER, "a dict {anomaly type: count}")
+APP = exercises.of_type(FastAPI, what="the FastAPI app, with your route added (return app)")
+VERDICT = exercises.of_type(bool, what="True or False (return the comparison; do not assert)")
+
+#: The known car's highest speed in [from, to): the reading at exactly `from`.
+IN_RANGE_MAX = 120.0
+#: What an endpoint answers for the known car when it makes one of the classic mistakes
+#: (the speeds of `_readings`), and what to tell the student then.
+MISTAKES = {
+    250.0: "your max_speed counts readings after `to`",
+    240.0: "your max_speed counts readings before `from`",
+    230.0: "your max_speed counts the reading at exactly `to`, which the range [from, to) leaves out",
+    150.0: "your max_speed counts other cars' readings",
+    95.5: "your max_speed leaves out the reading at exactly `from`, which the range [from, to) includes",
+}
+UNKNOWN = "CAR_404"
+WRONG_COLLECTION = (" (the app's telemetry collection has readings of this car in the range: does your route read "
+                    "the collection the app's settings name, through Db and SettingsDep, and compare dates with dates?)")
+
+#: The broken endpoints a test must fail, as the message names them (never their code).
+BROKEN = {
+    "one that ignores `from` and `to`": reference.add_route_ignoring_range,
+    "one that counts a reading at exactly `to` ($lte)": reference.add_route_including_the_end,
+    "one whose max_speed is another number (the average speed)": reference.add_route_with_wrong_value,
+    "one that never answers 404": reference.add_broken_route,
+}
 
 
-def _scratch_anomalies(start: datetime, end: datetime) -> list[dict]:
-    """Anomalies inside [start, end) and just outside it: before `start`, exactly at `end`
-    (which `$lt` leaves out) and after, with one type found only outside, so an aggregation
-    without the range filter, or with `$lte`, gives other counts."""
-    inside = [("overspeed", 5), ("engine_overheat", 3), ("low_fuel", 1)]
-    outside = [("overspeed", start - timedelta(seconds=1)), ("engine_overheat", end), ("gps_jump", end),
-               ("low_fuel", end + timedelta(minutes=1)), ("overspeed", start - timedelta(hours=1))]
-    step = (end - start) / 20
-    docs = [{"type": kind, "car_id": f"CAR_{i % 3 + 1:03d}", "timestamp": start + i * step}
-            for kind, count in inside for i in range(count)]
-    docs += [{"type": kind, "car_id": "CAR_001", "timestamp": moment} for kind, moment in outside]
-    return docs
+@dataclasses.dataclass(frozen=True)
+class _Scratch:
+    """An app's settings whose telemetry collection is a scratch one, and the cars in it."""
+
+    settings: Settings
+    car: str  # readings inside the range, and faster ones outside it
+    other: str  # one reading inside the range, faster than the known car's
+    outside: str  # readings only outside the range
 
 
-@exercises.graded(PER_TYPE)
-def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime) -> bool:
-    """07.1: {type: count} over [start, end), on a scratch collection the check fills with
-    anomalies inside the range and just outside it; compared with a count made in Python."""
-    client = clients.mongo_client(settings)
+def _scratch(settings: Settings, car: str) -> _Scratch:
+    """Names only (pure): the scratch collection sits beside the telemetry one, in the same database."""
+    name = f"scratch06_{uuid.uuid4().hex[:8]}_{settings.collections.telemetry}"
+    collections = dataclasses.replace(settings.collections, telemetry=name)
+    other, outside = [c for c in ("CAR_901", "CAR_902", "CAR_903") if c != car][:2]
+    return _Scratch(settings.replace(collections=collections), car, other, outside)
+
+
+def _readings(s: _Scratch, start: datetime, end: datetime) -> list[dict]:
+    """Documents shaped as the processor stores them (labkit.store.mongo.event_document)."""
+    second = timedelta(seconds=1)
+    middle = contract.from_ms(contract.to_ms(start + (end - start) / 2))  # on a whole millisecond, as stored
+    rows = [(s.car, start - 60 * second, 240.0),  # before `from`
+            (s.car, start, IN_RANGE_MAX),  # at exactly `from`: in the range, the fastest there
+            (s.car, middle, 95.5),
+            (s.car, end - second, 80.0),
+            (s.car, end, 230.0),  # at exactly `to`: outside [from, to)
+            (s.car, end + 60 * second, 250.0),  # after `to`
+            (s.other, middle, 150.0),
+            (s.outside, start - 30 * second, 170.0),
+            (s.outside, end, 180.0)]
+    return [event_document({"car_id": car, "timestamp": at, "speed": speed, "rpm": 1000 + 20 * speed,
+                            "engine_temp": 90.0, "fuel_level": 50.0, "latitude": 52.52, "longitude": 13.40,
+                            "event_id": f"{car}-{seq}", "seq": seq})
+            for seq, (car, at, speed) in enumerate(rows, start=1)]
+
+
+@contextmanager
+def _filled(s: _Scratch, rng: dict) -> Iterator[None]:
+    """The scratch collection with its readings for the range `rng`; dropped afterwards."""
+    start, end = time_range(rng["from"], rng["to"])
+    client = clients.mongo_client(s.settings)
+    collection = client[s.settings.mongodb_db][s.settings.collections.telemetry]
     try:
-        db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_07_1"
-        docs = _scratch_anomalies(start, end)
-        db[name].drop()
-        db[name].insert_many([dict(d) for d in docs])
-        expected = dict(Counter(d["type"] for d in docs if start <= d["timestamp"] < end))
-        answer = exercises.attempt(func, db, name, start, end)
-        db[name].drop()
+        collection.insert_many(_readings(s, start, end))
+        yield
     finally:
-        client.close()
-    if not exercises.expect_type(PER_TYPE, answer, COUNTS):
+        try:
+            collection.drop()
+        finally:
+            client.close()
+
+
+class _Problem(str):
+    """What came instead of a max_speed (e.g. "your answer is not JSON"): never equal to a number."""
+
+
+def _answer(response, car: str) -> tuple[int, object]:
+    """(status code, max_speed) of a response to a question about `car`; max_speed only for a
+    200, else None. An answer must say which car it is about: a client that asked for several
+    cars at once matches answers to questions by it."""
+    if response.status_code != 200:
+        return response.status_code, None
+    try:
+        body = response.json()
+    except ValueError:
+        return 200, _Problem("your answer is not JSON")
+    if not isinstance(body, dict):
+        return 200, _Problem("your answer is not a JSON object")
+    if "max_speed" not in body:
+        return 200, _Problem("your answer has no `max_speed` key")
+    if body.get("car_id") != car:
+        return 200, _Problem(f"your answer's `car_id` is {body.get('car_id')!r}, not the car asked for, {car!r}")
+    return 200, body["max_speed"]
+
+
+def _cases(s: _Scratch, rng: dict) -> dict[str, tuple[dict, tuple[int, float | None]]]:
+    """Each case's query parameters and the right (status, max_speed)."""
+    return {
+        "known car": ({"car_id": s.car, **rng}, (200, IN_RANGE_MAX)),
+        "another car": ({"car_id": s.other, **rng}, (200, 150.0)),
+        "car with readings only outside the range": ({"car_id": s.outside, **rng}, (404, None)),
+        "unknown car": ({"car_id": UNKNOWN, **rng}, (404, None)),
+        "reversed range": ({"car_id": s.car, "from": rng["to"], "to": rng["from"]}, (422, None)),
+    }
+
+
+def _what_is_wrong(got: dict, expected: dict) -> str:
+    """One line: each wrong case, and what is wrong with it."""
+    said, told_collection = [], False
+    for case in expected:
+        if not exercises.same(got[case], expected[case]):
+            text = _wrong_case(case, got[case], expected[case])
+            if (got[case][0], expected[case][0]) == (404, 200) and not told_collection:  # said once
+                text, told_collection = text + WRONG_COLLECTION, True
+            said.append(text)
+    return "; ".join(said)
+
+
+def _wrong_case(case: str, got: tuple, expected: tuple) -> str:
+    (status, value), (right_status, right_value) = got, expected
+    if status != right_status:
+        return f"{case}: your endpoint answered {status} where the exercise asks for {right_status}"
+    if isinstance(value, _Problem):
+        return f"{case}: {value}"
+    mistake = next((why for speed, why in MISTAKES.items() if exercises.same(value, speed)), None)
+    if case == "known car" and mistake:
+        return f"{case}: {mistake}"
+    return f"{case}: your max_speed is wrong ({exercises.describe_difference(value, right_value)})"
+
+
+@exercises.graded(ROUTE)
+def max_speed_route(add_route, settings: Settings, car: str, rng: dict) -> bool:
+    """07.1: the student's endpoint, on an app whose telemetry collection is a scratch one,
+    answers each case (`_cases`) as the contract says. An error in the student's endpoint
+    comes out of TestClient and is reported as theirs, with its line."""
+    s = _scratch(settings, car)
+    app = exercises.attempt(add_route, create_app(s.settings))
+    if not exercises.expect_type(ROUTE, app, APP):
         return False
-    return exercises.check(PER_TYPE, dict(answer), expected)
+    cases = _cases(s, rng)
+    expected = {case: right for case, (_, right) in cases.items()}
+
+    def answers(client) -> dict:
+        return {case: _answer(client.get("/stats/max_speed", params=params), params["car_id"]) for case, (params, _) in cases.items()}
+
+    with _filled(s, rng), TestClient(app) as student:
+        got = exercises.attempt(answers, student)  # whatever raises here, raised in the student's endpoint
+    if isinstance(got, dict) and not exercises.same(got, expected):
+        return exercises.wrong(ROUTE, _what_is_wrong(got, expected))
+    return exercises.check(ROUTE, got, expected)
 
 
-#: 07.2's own topic: messages per partition, and the group's committed offset (None: never committed).
-LAG_TOPIC_MESSAGES = {0: 5, 1: 3, 2: 0, 3: 2}
-LAG_COMMITTED = {0: 2, 1: 3, 2: None, 3: None}
+@exercises.graded(TEST)
+def max_speed_test(student_test, settings: Settings, car: str, rng: dict) -> bool:
+    """07.2: the student's test passes the reference endpoint and fails each broken one
+    (`BROKEN`), all over the same scratch data. It is given a TestClient, the known car,
+    its highest speed in the range, and the range."""
+    s = _scratch(settings, car)
+    args = (s.car, IN_RANGE_MAX, rng["from"], rng["to"])
 
+    def verdict_on(add_route):
+        with TestClient(add_route(create_app(s.settings))) as client:
+            return exercises.attempt(student_test, client, *args)
 
-@exercises.graded(LAG)
-def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
-    """07.2: the student's lag equals the broker's end offsets minus the group's commits, on a
-    topic of the check's own (`topic` + ".exercise-07-2", made fresh: the notebook's topic is
-    left as it is) where one partition is behind, one is caught up, one is empty and one was
-    never committed (it counts whole), so that `return 0` and "end offsets only" cannot pass."""
-    if exercises.uses_the_lab_version(LAG, func, {
-            "consumer_lag": "the consumer you are given",
-            "partition_lag": "the consumer you are given",
-            "LagReader": "the consumer you are given",
-            "lag_now": "the consumer you are given"}):
-        return False
-    from kafka import TopicPartition
-    from kafka.structs import OffsetAndMetadata
-
-    from labkit.ops.infra.topics import ensure_topics
-
-    own_topic, own_group = f"{topic}.exercise-07-2", f"{group}.exercise-07-2"
-    _delete_topic(settings, own_topic)
-    ensure_topics(settings, {own_topic: len(LAG_TOPIC_MESSAGES)})
-    producer = clients.kafka_producer(settings)
-    for partition, count in LAG_TOPIC_MESSAGES.items():
-        for _ in range(count):
-            producer.send(own_topic, partition=partition, value=b'{"note": "waiting for a processor"}')
-    producer.flush()
-    producer.close()
-    committer = clients.kafka_consumer(settings, group_id=own_group)
-    try:
-        committer.commit({TopicPartition(own_topic, p): OffsetAndMetadata(offset, "", -1)
-                          for p, offset in LAG_COMMITTED.items() if offset is not None})
-    finally:
-        committer.close(autocommit=False)
-    consumer = clients.kafka_consumer(settings, group_id=own_group)
-    try:
-        answer = exercises.attempt(func, consumer, own_topic)
-    finally:
-        consumer.close(autocommit=False)
-    if not exercises.expect_type(LAG, answer, exercises.of_type(float, what="a number (the lag summed over partitions)")):
-        return False
-    expected = sum(kafka_io.consumer_lag(settings, own_group, own_topic).values())
-    return exercises.check(LAG, answer, expected)
-
-
-def _delete_topic(settings: Settings, topic: str) -> None:
-    """Delete `topic` if it exists (a rerun of the check starts from nothing)."""
-    admin = clients.kafka_admin(settings)
-    try:
-        if topic in admin.list_topics():
-            admin.delete_topics([topic])
-            wait_until(lambda: topic not in admin.list_topics(), 30, 0.2, what=f"topic {topic} to be deleted")
-    finally:
-        admin.close()
-
-
-
-#: 07.3's answers.
-DIAGNOSES = ("healthy", "processor stopped", "processor falling behind", "bad producer", "cars stopped sending")
-
-
-def _board(lag, events_per_s, invalid_ratio, freshness_s) -> dict:
-    return {"lag": list(lag), "events_per_s": list(events_per_s), "invalid_ratio": list(invalid_ratio),
-            "freshness_s": list(freshness_s)}
-
-
-#: (what happened, the board over the last minute in 10 s samples, the answer). Each catches a
-#: mistake: judging by throughput alone (the two stopped cases look alike), by freshness alone
-#: (it grows in both), by the size of the lag instead of its growth (a steady lag is healthy).
-#: The steady boards end a little above where they start, as real noise does: a lag that is
-#: merely higher at the end than at the start is not a lag that grows.
-BOARDS = [
-    ("a steady pipeline with a little work in flight",
-     _board([28, 31, 29, 30, 28, 33], [10] * 6, [0.01] * 6, [2, 3, 2, 3, 2, 3]), "healthy"),
-    ("a busy pipeline with a large but steady lag",
-     _board([480, 510, 495, 505, 500, 515], [50] * 6, [0.02] * 6, [11, 10, 12, 11, 10, 11]), "healthy"),
-    ("the processor was killed", _board([0, 10, 20, 30, 40, 50], [10, 0, 0, 0, 0, 0], [0.01] * 6,
-                                        [2, 12, 22, 32, 42, 52]), "processor stopped"),
-    ("the processor was already down", _board([100, 110, 120, 130, 140, 150], [0] * 6, [0.0] * 6,
-                                              [60, 70, 80, 90, 100, 110]), "processor stopped"),
-    ("the cars went quiet", _board([0] * 6, [10, 0, 0, 0, 0, 0], [0.01, 0, 0, 0, 0, 0],
-                                   [2, 12, 22, 32, 42, 52]), "cars stopped sending"),
-    ("a device sent garbage for ten seconds", _board([0, 0, 5, 0, 0, 0], [10, 10, 14, 10, 10, 10],
-                                                     [0.01, 0.01, 0.8, 0.02, 0.01, 0.01], [2, 3, 2, 3, 2, 3]), "bad producer"),
-    ("twice as many cars as the processor can take", _board([0, 200, 400, 600, 800, 1000], [500] * 6, [0.01] * 6,
-                                                            [2, 5, 8, 11, 14, 17]), "processor falling behind"),
-]
-
-
-@exercises.graded(DIAGNOSE)
-def diagnose(func) -> bool:
-    """07.3: the student's diagnosis of each of BOARDS (each call gets its own copy)."""
-    import copy
-
-    answers, expected = {}, {}
-    for what, board, answer in BOARDS:
-        given = exercises.attempt(func, copy.deepcopy(board))
-        if not exercises.expect_type(DIAGNOSE, given, exercises.of_type(str, what=f"one of {DIAGNOSES}"), case=f"for {what}"):
+    with _filled(s, rng):
+        on_good = verdict_on(reference.add_max_speed_route)
+        if on_good is None:
+            return exercises.wrong(TEST, "your test returned None: a test here returns True or False "
+                                         "(return the comparison; do not assert)")
+        if not exercises.expect_type(TEST, on_good, VERDICT, case="on the correct endpoint"):
             return False
-        if given not in DIAGNOSES:
-            return exercises.wrong(DIAGNOSE, f"for {what} you returned {given!r}, which is not one of {DIAGNOSES}")
-        answers[what], expected[what] = given, answer
-    return exercises.check(DIAGNOSE, answers, expected)
+        if not on_good:
+            return exercises.wrong(TEST, "your test fails the correct endpoint, which answers the known car in "
+                                         "[frm, to) with 200 and `expected`, and 'CAR_404' with 404")
+        verdicts = {"correct endpoint": on_good}
+        for broken, add_route in BROKEN.items():
+            verdicts[broken] = verdict_on(add_route)
+            if not exercises.expect_type(TEST, verdicts[broken], VERDICT, case=f"on the broken endpoint {broken}"):
+                return False
+    let_through = [broken for broken in BROKEN if verdicts[broken]]
+    if let_through:
+        some = "a broken endpoint" if len(let_through) == 1 else f"{len(let_through)} broken endpoints"
+        return exercises.wrong(TEST, f"your test lets {some} through: {'; '.join(let_through)}")
+    return exercises.check(TEST, verdicts, {"correct endpoint": True, **{broken: False for broken in BROKEN}})

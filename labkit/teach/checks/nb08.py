@@ -1,113 +1,170 @@
-"""Checks for notebook 08's exercises (scale out)."""
+"""Checks for notebook 08's exercises (read dashboards)."""
 
 from __future__ import annotations
 
-from labkit.ops.kafka_io import partition_for_key
-from labkit.teach import exercises
-from labkit.teach.solutions import nb08 as reference
+from collections import Counter
+from datetime import datetime, timedelta
 
-RANGE = "08.1 range assignment"
-HOT_KEY = "08.2 hot key"
-PARTITIONS = "08.3 partition count"
+from labkit.config import Settings
+from labkit.ops import clients, kafka_io
+from labkit.ops.waiting import wait_until
+from labkit.teach import exercises
+
+PER_TYPE = "08.1 anomalies per type"
+LAG = "08.2 total lag"
+DIAGNOSE = "08.3 diagnose the board"
 
 HINTS = exercises.register_hints({
-    RANGE: "range means runs: each worker, in sorted(workers) order, gets one run of consecutive "
-           "partitions (a range()), the runs as even as the count allows. divmod() splits a count into an "
-           "even share and a remainder. Compare with drains[2].owners",
-    HOT_KEY: "find the busiest partition first (kafka_io.partition_for_key, collections.Counter), then "
-             "the key that sends the most messages to it; the share is of all the messages",
-    PARTITIONS: "a partition is read by one worker, so what must fit a worker is the busiest partition, "
-                "not the average: try counts from 1 up, place every key with kafka_io.partition_for_key, "
-                "and stop at the first count whose busiest partition fits",
+    PER_TYPE: "let the database count: an aggregation that keeps the range and groups by the anomaly type, "
+              "counting each document once ($sum), gives one row per type to turn into a dict",
+    LAG: "lag is counted per partition from two numbers the broker keeps (where the log ends, where the "
+         "group will read next), and a partition the group never committed counts whole; the consumer "
+         "you are given can ask the broker for both",
+    DIAGNOSE: "throughput 0 has two causes (nothing to do, or nobody doing it); the broker's lag tells them "
+              "apart. Look at how lag changes over the window, not at its size: a steady lag is a healthy "
+              "pipeline with work in flight",
 })
 
-#: The cases 08.1 tries: the notebook's topic with 3 workers, more workers than partitions,
-#: and a partition count that does not divide evenly.
-ASSIGNMENT_CASES = [(4, ["w1", "w2", "w3"]), (4, ["w3", "w1", "w2", "w4", "w5"]), (10, ["b", "a", "c"])]
-
-ASSIGNMENT = exercises.dict_of(exercises.ANYTHING, exercises.list_of(exercises.INTEGER),
-                               "a dict {worker: [partitions]}")
-KEY_AND_SHARE = exercises.pair(exercises.TEXT, exercises.NUMBER, "a (key, share) pair: a string and a number from 0 to 1")
-COUNT = exercises.of_type(int, what="a number of partitions")
+COUNTS = exercises.dict_of(exercises.ANYTHING, exercises.INTEGER, "a dict {anomaly type: count}")
 
 
-@exercises.graded(RANGE)
-def range_assignment(func) -> bool:
-    """08.1: the student's assignor against Kafka's range rule on every case."""
-    answers, expected = {}, {}
-    for partitions, workers in ASSIGNMENT_CASES:
-        case = f"{partitions} partitions, workers {workers}"
-        answer = exercises.attempt(func, partitions, list(workers))
-        if not exercises.expect_type(RANGE, answer, ASSIGNMENT, case=f"for {case}"):
-            return False
-        answers[case] = {w: list(p) for w, p in answer.items()}
-        expected[case] = reference.range_assignment(partitions, workers)
-    return exercises.check(RANGE, answers, expected)
+def _scratch_anomalies(start: datetime, end: datetime) -> list[dict]:
+    """Anomalies inside [start, end) and just outside it: before `start`, exactly at `end`
+    (which `$lt` leaves out) and after, with one type found only outside, so an aggregation
+    without the range filter, or with `$lte`, gives other counts."""
+    inside = [("overspeed", 5), ("engine_overheat", 3), ("low_fuel", 1)]
+    outside = [("overspeed", start - timedelta(seconds=1)), ("engine_overheat", end), ("gps_jump", end),
+               ("low_fuel", end + timedelta(minutes=1)), ("overspeed", start - timedelta(hours=1))]
+    step = (end - start) / 20
+    docs = [{"type": kind, "car_id": f"CAR_{i % 3 + 1:03d}", "timestamp": start + i * step}
+            for kind, count in inside for i in range(count)]
+    docs += [{"type": kind, "car_id": "CAR_001", "timestamp": moment} for kind, moment in outside]
+    return docs
 
 
-def _keys_in(partition: int, partitions: int, count: int) -> list[str]:
-    """`count` car ids whose messages land in `partition`."""
-    from labkit.ops.kafka_io import partition_for_key
-
-    found = (f"CAR_{i:03d}" for i in range(1, 10_000) if partition_for_key(f"CAR_{i:03d}".encode(), partitions) == partition)
-    return [next(found) for _ in range(count)]
-
-
-def _lone_giant(partitions: int) -> list[str]:
-    """Keys where the most frequent key of all sits alone in a quiet partition, while another
-    partition is busier with four keys: "the most common key" is not the hot key."""
-    giant = _keys_in(0, partitions, 1)[0]
-    crowd = _keys_in(1, partitions, 4)
-    return [giant] * 30 + [crowd[0]] * 15 + [k for k in crowd[1:] for _ in range(10)]
-
-
-@exercises.graded(HOT_KEY)
-def hot_key(func, keys: list[str], partitions: int) -> bool:
-    """08.2: the hot key and its partition's share of the messages, on the notebook's keys and
-    on keys of the check's own whose most frequent key is not in the busiest partition."""
-    cases = {"the notebook's keys": list(keys), "keys where the most frequent is alone": _lone_giant(partitions)}
-    answers, expected = {}, {}
-    for name, case in cases.items():
-        answer = exercises.attempt(func, list(case), partitions)
-        if not exercises.expect_type(HOT_KEY, answer, KEY_AND_SHARE, case=f"for {name}"):
-            return False
-        key, share = reference.hot_key(case, partitions)
-        answers[name], expected[name] = (answer[0], round(float(answer[1]), 3)), (key, round(share, 3))
-    return exercises.check(HOT_KEY, answers, expected)
+@exercises.graded(PER_TYPE)
+def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime) -> bool:
+    """08.1: {type: count} over [start, end), on a scratch collection the check fills with
+    anomalies inside the range and just outside it; compared with a count made in Python."""
+    client = clients.mongo_client(settings)
+    try:
+        db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_07_1"
+        docs = _scratch_anomalies(start, end)
+        db[name].drop()
+        db[name].insert_many([dict(d) for d in docs])
+        expected = dict(Counter(d["type"] for d in docs if start <= d["timestamp"] < end))
+        answer = exercises.attempt(func, db, name, start, end)
+        db[name].drop()
+    finally:
+        client.close()
+    if not exercises.expect_type(PER_TYPE, answer, COUNTS):
+        return False
+    return exercises.check(PER_TYPE, dict(answer), expected)
 
 
-#: 08.3's fleets: (description, {key: messages per second}, per_worker_rate, headroom).
-#: The even split (total x headroom / per_worker_rate, rounded up) is one short for the
-#: first two, since hashing never spreads a few dozen keys evenly; the bus cannot fit.
-FLEETS = [
-    ("40 cars at 20/s", {f"CAR_{i:03d}": 20.0 for i in range(1, 41)}, 450.0, 1.5),
-    ("60 cars at 10/s", {f"CAR_{i:03d}": 10.0 for i in range(1, 61)}, 300.0, 2.0),
-    ("5 cars at 10/s", {f"CAR_{i:03d}": 10.0 for i in range(1, 6)}, 450.0, 1.5),
-    ("20 cars at 10/s and a bus at 400/s", {**{f"CAR_{i:03d}": 10.0 for i in range(1, 21)}, "BUS_001": 400.0},
-     450.0, 1.5),
+#: 08.2's own topic: messages per partition, and the group's committed offset (None: never committed).
+LAG_TOPIC_MESSAGES = {0: 5, 1: 3, 2: 0, 3: 2}
+LAG_COMMITTED = {0: 2, 1: 3, 2: None, 3: None}
+
+
+@exercises.graded(LAG)
+def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
+    """08.2: the student's lag equals the broker's end offsets minus the group's commits, on a
+    topic of the check's own (`topic` + ".exercise-07-2", made fresh: the notebook's topic is
+    left as it is) where one partition is behind, one is caught up, one is empty and one was
+    never committed (it counts whole), so that `return 0` and "end offsets only" cannot pass."""
+    if exercises.uses_the_lab_version(LAG, func, {
+            "consumer_lag": "the consumer you are given",
+            "partition_lag": "the consumer you are given",
+            "LagReader": "the consumer you are given",
+            "lag_now": "the consumer you are given"}):
+        return False
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    from labkit.ops.infra.topics import ensure_topics
+
+    own_topic, own_group = f"{topic}.exercise-07-2", f"{group}.exercise-07-2"
+    _delete_topic(settings, own_topic)
+    ensure_topics(settings, {own_topic: len(LAG_TOPIC_MESSAGES)})
+    producer = clients.kafka_producer(settings)
+    for partition, count in LAG_TOPIC_MESSAGES.items():
+        for _ in range(count):
+            producer.send(own_topic, partition=partition, value=b'{"note": "waiting for a processor"}')
+    producer.flush()
+    producer.close()
+    committer = clients.kafka_consumer(settings, group_id=own_group)
+    try:
+        committer.commit({TopicPartition(own_topic, p): OffsetAndMetadata(offset, "", -1)
+                          for p, offset in LAG_COMMITTED.items() if offset is not None})
+    finally:
+        committer.close(autocommit=False)
+    consumer = clients.kafka_consumer(settings, group_id=own_group)
+    try:
+        answer = exercises.attempt(func, consumer, own_topic)
+    finally:
+        consumer.close(autocommit=False)
+    if not exercises.expect_type(LAG, answer, exercises.of_type(float, what="a number (the lag summed over partitions)")):
+        return False
+    expected = sum(kafka_io.consumer_lag(settings, own_group, own_topic).values())
+    return exercises.check(LAG, answer, expected)
+
+
+def _delete_topic(settings: Settings, topic: str) -> None:
+    """Delete `topic` if it exists (a rerun of the check starts from nothing)."""
+    admin = clients.kafka_admin(settings)
+    try:
+        if topic in admin.list_topics():
+            admin.delete_topics([topic])
+            wait_until(lambda: topic not in admin.list_topics(), 30, 0.2, what=f"topic {topic} to be deleted")
+    finally:
+        admin.close()
+
+
+
+#: 08.3's answers.
+DIAGNOSES = ("healthy", "processor stopped", "processor falling behind", "bad producer", "cars stopped sending")
+
+
+def _board(lag, events_per_s, invalid_ratio, freshness_s) -> dict:
+    return {"lag": list(lag), "events_per_s": list(events_per_s), "invalid_ratio": list(invalid_ratio),
+            "freshness_s": list(freshness_s)}
+
+
+#: (what happened, the board over the last minute in 10 s samples, the answer). Each catches a
+#: mistake: judging by throughput alone (the two stopped cases look alike), by freshness alone
+#: (it grows in both), by the size of the lag instead of its growth (a steady lag is healthy).
+#: The steady boards end a little above where they start, as real noise does: a lag that is
+#: merely higher at the end than at the start is not a lag that grows.
+BOARDS = [
+    ("a steady pipeline with a little work in flight",
+     _board([28, 31, 29, 30, 28, 33], [10] * 6, [0.01] * 6, [2, 3, 2, 3, 2, 3]), "healthy"),
+    ("a busy pipeline with a large but steady lag",
+     _board([480, 510, 495, 505, 500, 515], [50] * 6, [0.02] * 6, [11, 10, 12, 11, 10, 11]), "healthy"),
+    ("the processor was killed", _board([0, 10, 20, 30, 40, 50], [10, 0, 0, 0, 0, 0], [0.01] * 6,
+                                        [2, 12, 22, 32, 42, 52]), "processor stopped"),
+    ("the processor was already down", _board([100, 110, 120, 130, 140, 150], [0] * 6, [0.0] * 6,
+                                              [60, 70, 80, 90, 100, 110]), "processor stopped"),
+    ("the cars went quiet", _board([0] * 6, [10, 0, 0, 0, 0, 0], [0.01, 0, 0, 0, 0, 0],
+                                   [2, 12, 22, 32, 42, 52]), "cars stopped sending"),
+    ("a device sent garbage for ten seconds", _board([0, 0, 5, 0, 0, 0], [10, 10, 14, 10, 10, 10],
+                                                     [0.01, 0.01, 0.8, 0.02, 0.01, 0.01], [2, 3, 2, 3, 2, 3]), "bad producer"),
+    ("twice as many cars as the processor can take", _board([0, 200, 400, 600, 800, 1000], [500] * 6, [0.01] * 6,
+                                                            [2, 5, 8, 11, 14, 17]), "processor falling behind"),
 ]
 
 
-@exercises.graded(PARTITIONS)
-def partitions_for(func) -> bool:
-    """08.3: each fleet's answer against the fewest partitions whose busiest one fits a worker."""
+@exercises.graded(DIAGNOSE)
+def diagnose(func) -> bool:
+    """08.3: the student's diagnosis of each of BOARDS (each call gets its own copy)."""
+    import copy
+
     answers, expected = {}, {}
-    for name, rates, per_worker, headroom in FLEETS:
-        expected[name] = _fewest_partitions(rates, per_worker, headroom)
-        answer = exercises.attempt(func, dict(rates), per_worker, headroom)
-        kind = exercises.optional(COUNT) if expected[name] is None else COUNT  # None elsewhere: a forgotten return
-        if not exercises.expect_type(PARTITIONS, answer, kind, case=f"for {name}"):
+    for what, board, answer in BOARDS:
+        given = exercises.attempt(func, copy.deepcopy(board))
+        if not exercises.expect_type(DIAGNOSE, given, exercises.of_type(str, what=f"one of {DIAGNOSES}"), case=f"for {what}"):
             return False
-        answers[name] = answer
-    return exercises.check(PARTITIONS, answers, expected)
-
-
-def _fewest_partitions(rates: dict[str, float], per_worker: float, headroom: float, most: int = 64) -> int | None:
-    for count in range(1, most + 1):
-        busiest = {}
-        for key, rate in rates.items():
-            p = partition_for_key(key.encode(), count)
-            busiest[p] = busiest.get(p, 0.0) + rate
-        if max(busiest.values()) * headroom <= per_worker:
-            return count
-    return None
+        if given not in DIAGNOSES:
+            return exercises.wrong(DIAGNOSE, f"for {what} you returned {given!r}, which is not one of {DIAGNOSES}")
+        answers[what], expected[what] = given, answer
+    return exercises.check(DIAGNOSE, answers, expected)

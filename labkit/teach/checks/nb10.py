@@ -1,162 +1,138 @@
-"""Checks for notebook 10's exercises (change in production)."""
+"""Checks for notebook 10's exercises (event time)."""
 
 from __future__ import annotations
 
+from labkit.process.windows import FLEET, TOO_LATE, EventTimeWindows
 from labkit.teach import exercises
 
-DURABLE = "10.1 a topic and a producer that lose nothing"
-READER = "10.2 a reader upgraded first"
+LATENESS = "10.2 allowed lateness"
+WINDOWS = "10.1 count windows by event time"
 
 HINTS = exercises.register_hints({
-    DURABLE: "a topic's copies are its replication factor (NewTopic in kafka.admin; admin.create_topics); how "
-             "many must hold a write is the topic config min.insync.replicas. The producer's acks says whose "
-             "answer it waits for; idempotence stops a retry writing twice",
-    READER: "read schema_version before any other field, as the validator does; an event without one is "
-            "version 1 (dict.get takes a default). Each version you know says where the speed is and in "
-            "which unit (1 m/s is 3.6 km/h); for any other, None",
+    LATENESS: "completeness only grows with the allowed lateness, so the smallest candidate that reaches the "
+              "target is the answer. EventTimeWindows(delay_ms=..., allowed_lateness_ms=...).add() judges "
+              "one reading; TOO_LATE ones are not counted. Candidates are seconds",
+    WINDOWS: "walk the readings in arrival order, as a stream processor does: the watermark only knows the "
+             "newest event time seen so far. A reading is late when its window has already closed; "
+             "bucket_start(event_ms, size_ms) gives its window",
 })
 
-KMH = exercises.optional(exercises.of_type(float, what="a number of km/h"))
-
-#: How far from the right speed an answer may be: float rounding, or a result rounded to the
-#: hundredth the cars send; a version-3 speed read without the * 3.6 is off by far more.
-TOLERANCE_KMH = 0.01
+SECONDS = exercises.of_type(float, what="a number of seconds (one of the candidates)")
 
 
-def _versions(event: dict) -> dict[str, tuple[dict, float | None]]:
-    """10.2's cases, built from one version-1 event of the notebook: {case: (event, the speed in
-    km/h a reader must return, None for a version it cannot know)}. Each case has its own speed
-    (the event's, plus 10 km/h a case), so that no answer fits two cases by chance and the
-    version-3 one is never 0, where m/s and km/h agree. Version 3 is the notebook's "version 3,
-    speed renamed": `speed_mps`, in metres per second, rounded as the firmware sends it."""
-    base = {k: v for k, v in event.items() if k != "schema_version"}
-    speed = [round(float(base["speed"]) + 10 * i, 2) for i in range(5)]
-    without_speed = {k: v for k, v in base.items() if k != "speed"}
-    mps = round(speed[3] / 3.6, 2)
-    return {
-        "version 1, no schema_version": ({**base, "speed": speed[0]}, speed[0]),
-        "version 1, schema_version 1": ({**base, "schema_version": 1, "speed": speed[1]}, speed[1]),
-        "version 2": ({**base, "schema_version": 2, "speed": speed[2], "odometer_km": 1234.567, "battery_v": 14.1},
-                      speed[2]),
-        "version 3, speed_mps in m/s": ({**without_speed, "schema_version": 3, "speed_mps": mps}, mps * 3.6),
-        "version 4, unknown, with a speed field": ({**base, "schema_version": 4, "speed": speed[4]}, None),
-        "version 4, unknown, with a speed_mps field": ({**without_speed, "schema_version": 4, "speed_mps": mps}, None),
-    }
+def _counted(stream: list[dict], delay_ms: int, lateness_s: int) -> float:
+    windows = EventTimeWindows(delay_ms=delay_ms, allowed_lateness_ms=lateness_s * 1000)
+    too_late = sum(windows.add(0, e["car_id"], e["event_ms"], e["arrival_ms"]) == TOO_LATE for e in stream)
+    return (len(stream) - too_late) / len(stream)
 
 
-def _close_enough(answer, expected) -> bool:
-    both_numbers = exercises.NUMBER.problem(answer) is None and exercises.NUMBER.problem(expected) is None
-    return both_numbers and abs(float(answer) - float(expected)) <= TOLERANCE_KMH
-
-
-@exercises.graded(READER)
-def speed_kmh(func, event: dict) -> bool:
-    """10.2: the student's reader on `event` (version 1, as the notebook's upgrade sends it) as
-    each version it must read (1 without and with `schema_version`, 2, 3 with `speed_mps`)
-    and one it must refuse (4, once with a `speed` and once with a `speed_mps`: a reader that
-    goes by which field is there, not by the version, reads one of them): each answer within
-    TOLERANCE_KMH of the speed, or None for version 4. Each call gets its own copy; an exception or a wrong
-    type is reported with the case it happened in."""
+@exercises.graded(LATENESS)
+def smallest_lateness(func, stream: list[dict], delay_ms: int, candidates: list[int],
+                      targets: tuple[float, ...] = (0.95, 1.0)) -> bool:
+    """10.2: the student's choice for each of `targets` (two whose answers differ, so that a
+    constant cannot pass), each compared with the smallest candidate whose completeness
+    reaches it (None where no candidate does); asked for the notebook's `delay_ms` and again
+    for a watermark that waits 10 s longer, so that the notebook's own table does not answer it.
+    An answer that reads that table's function, `lateness_trade_off`, is rejected: it is the loop
+    this exercise asks for."""
+    if exercises.uses_the_lab_version(LATENESS, func, {
+            "lateness_trade_off": "EventTimeWindows in a loop of your own over the candidates"}):
+        return False
+    cases = [(delay, t) for delay in (delay_ms, delay_ms + 10_000) for t in targets]
     answers, expected = {}, {}
-    for case, (version, speed) in _versions(event).items():
-        answer = exercises.attempt(func, dict(version))
-        if not exercises.expect_type(READER, answer, KMH, case=f"for the {case} event"):
+    for delay, t in cases:
+        case = f"delay_ms={delay}, target {t:g}"
+        expected[case] = next((c for c in sorted(candidates) if _counted(stream, delay, c) >= t), None)
+        answer = exercises.attempt(func, list(stream), delay, t, list(candidates))
+        kind = exercises.optional(SECONDS) if expected[case] is None else SECONDS
+        if not exercises.expect_type(LATENESS, answer, kind, case=f"for {case}"):
             return False
-        answers[case] = speed if _close_enough(answer, speed) else answer
-        expected[case] = speed
-    if all(answer is None for answer in answers.values()):
-        return exercises.wrong(READER, exercises.NONE_RETURNED)
-    return exercises.check(READER, answers, expected)
+        answers[case] = answer
+    return exercises.check(LATENESS, answers, expected)
 
 
-#: What the check asks of the topic and the producer, and why, for its messages.
-REPLICAS, MIN_IN_SYNC = 3, "2"
-ANYTHING = exercises.Kind("anything", lambda x: True)  # what durable_topic returns is not looked at
-PRODUCER = exercises.Kind("a KafkaProducer", lambda x: type(x).__name__ == "KafkaProducer")
+COUNTS_AND_TOO_LATE = exercises.pair(
+    exercises.dict_of(exercises.INTEGER, exercises.INTEGER), exercises.list_of(exercises.DICT),
+    "a pair ({window start (ms): count}, [too-late readings])")
+
+#: 10.1's stream, in arrival order: (car, event ms, arrival ms). Most readings are there to catch
+#: a mistake; the comments give the watermark before it and its verdict with 10 s windows, a
+#: delay of 2 s and an allowed lateness of 5 s (the first of WINDOW_CASES).
+WINDOW_READINGS = [{"car_id": car, "event_ms": event_ms, "arrival_ms": arrival_ms} for car, event_ms, arrival_ms in [
+    ("CAR_001", 0, 200),            # none: on time, exactly at the start of [0, 10)
+    ("CAR_002", 1_000, 1_200),      # -2000: on time
+    ("CAR_001", 9_000, 9_200),      # -1000: on time
+    ("CAR_002", 10_000, 10_200),    # 7000: on time, exactly at the end of [0, 10): it belongs to [10, 20)
+    ("CAR_001", 9_999, 10_300),     # 8000: out of order within the delay, on time; arrives in [10, 20)
+    ("CAR_001", 13_000, 13_200),    # 8000: on time
+    ("CAR_002", 12_000, 13_400),    # 11000: on time
+    ("CAR_001", 8_000, 14_000),     # 11000: late, counted in [0, 10)
+    ("CAR_002", 21_000, 21_200),    # 11000: on time
+    ("CAR_001", 22_000, 22_200),    # 19000: on time
+    ("CAR_002", 5_000, 22_500),     # 20000: too late for [0, 10); a watermark from this reading's time counts it
+    ("CAR_001", 27_000, 27_200),    # 20000: on time
+    ("CAR_002", 17_000, 27_500),    # 25000: too late, just: 20 s + 5 s is not above 25 s (`>=` counts it)
+    ("CAR_002", 14_000, 27_800),    # 25000: too late (a watermark that moves back to 17 s - 2 s counts it)
+    ("CAR_001", 36_999, 37_100),    # 25000: on time
+    ("CAR_002", 24_000, 37_400),    # 34999: late by 1 ms to spare: too late without the delay, or judged by
+                                    #        its own time (24 s + 5 s), or with a window end 1 ms early
+    ("CAR_001", 38_000, 38_200),    # 34999: on time
+]]
+
+#: (size_ms, delay_ms, lateness_ms): the first the stream is made for; the second is not the
+#: notebook's window size, nor its delay, so an answer must use its arguments.
+WINDOW_CASES = [(10_000, 2_000, 5_000), (4_000, 0, 3_000)]
+
+_READING_FIELDS = ("car_id", "event_ms", "arrival_ms")
 
 
-def _topic_problem(bootstrap: str, name: str) -> str | None:
-    """What is wrong with topic `name` on the cluster, or None: three replicas, and
-    min.insync.replicas 2 set on the topic (the brokers' default is Kafka's, 1)."""
-    from kafka.admin import ConfigResource, ConfigResourceType
-
-    from labkit.ops import clients
-    from labkit.ops.infra.topics import partition_table
-
-    rows = partition_table(bootstrap, [name])
-    if not rows:
-        return f"there is no topic {name!r} on the cluster after your durable_topic: did it call create_topics?"
-    replicas = len(rows[0]["replicas"])
-    if replicas != REPLICAS:
-        return (f"your topic has {replicas} replica(s) per partition; with three brokers, three copies "
-                f"let it lose one broker and still have two in sync")
-    admin = clients.kafka_admin(bootstrap=bootstrap)
-    try:
-        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
-    finally:
-        admin.close()
-    own = described.get("topic", {}).get(name, {})  # the settings the topic was given itself
-    # Not given: the brokers' default, Kafka's 1 (the lab's brokers keep it).
-    min_isr = own.get("min.insync.replicas", {}).get("value", "1")
-    if min_isr != MIN_IN_SYNC:
-        return (f"your topic's min.insync.replicas is {min_isr}: with 1, a leader whose followers fell "
-                f"behind confirms writes alone, and they die with it; 2 of 3 survives one loss and "
-                f"still takes writes")
-    return None
+def _labkit_counts(readings: list[dict], size_ms: int, delay_ms: int, lateness_ms: int) -> tuple[dict, list]:
+    """10.1's answer, from the lab's own code: `EventTimeWindows` on one partition, fleet-wide.
+    Without `advance()` nothing is published, so no window is forgotten and `windows` holds
+    every count. (Arrivals here are never `idle_ms` apart, so the partition never idles.)"""
+    windows = EventTimeWindows(size_ms=size_ms, delay_ms=delay_ms, allowed_lateness_ms=lateness_ms)
+    too_late = [r for r in readings if windows.add(0, r["car_id"], r["event_ms"], r["arrival_ms"]) == TOO_LATE]
+    counts = {start: w.count for (key, start), w in windows.windows.items() if key == FLEET}
+    return counts, too_late
 
 
-def _producer_problem(producer) -> str | None:
-    """What is wrong with the producer's settings, or None."""
-    if producer.config.get("acks") != -1:
-        return (f"your producer's acks is {producer.config.get('acks')!r}: it must wait for every "
-                f"in-sync replica (acks=\"all\"), or a leader that dies takes confirmed writes with it")
-    if not producer.config.get("enable_idempotence"):
-        return ("your producer is not idempotent: a batch retried after a lost answer can be "
-                "written twice (enable_idempotence=True)")
-    return None
+def _comparable(answer) -> dict:
+    """A (counts, too_late) pair in the form the check compares: windows that counted nothing
+    left out, and each too-late reading as its three fields (a key the student's code added to
+    a reading is not an error here)."""
+    counts, too_late = answer
+    return {"counts": {start: n for start, n in dict(counts).items() if n != 0},
+            "too late": [{k: r.get(k) for k in _READING_FIELDS} for r in too_late]}
 
 
-@exercises.graded(DURABLE)
-def durable(make_topic, make_producer, bootstrap: str, name: str) -> bool:
-    """10.1: `make_topic(admin, name)` creates `name` on the three-broker cluster at `bootstrap`
-    with three replicas and min.insync.replicas 2; `make_producer(bootstrap)` returns a
-    KafkaProducer with acks="all" and idempotence on, and a message sent with it to the topic
-    is confirmed. What the functions return beyond that is not looked at (make_topic may
-    return anything). The topic is deleted again; the producer is closed."""
-    from labkit.ops import clients
-
-    admin = clients.kafka_admin(bootstrap=bootstrap)
-    try:
-        made = exercises.attempt(make_topic, admin, name)
-    finally:
-        admin.close()
-    if not exercises.expect_type(DURABLE, made, ANYTHING, case="from durable_topic"):
-        return False  # the stub, or an exception: reported
-    try:
-        problem = _topic_problem(bootstrap, name)
-        if problem:
-            return exercises.wrong(DURABLE, problem)
-        producer = exercises.attempt(make_producer, bootstrap)
-        if not exercises.expect_type(DURABLE, producer, PRODUCER, case="from durable_producer"):
+@exercises.graded(WINDOWS)
+def count_windows(func) -> bool:
+    """10.1: the student's counts per window and too-late readings, against `EventTimeWindows`'
+    on WINDOW_READINGS, for each of WINDOW_CASES (each call gets its own copy of the readings)."""
+    if exercises.uses_the_lab_version(WINDOWS, func, {
+            "EventTimeWindows": "a loop of your own over the readings",
+            "your_counts": "a loop of your own over the readings"}):
+        return False
+    answers, expected = {}, {}
+    for size_ms, delay_ms, lateness_ms in WINDOW_CASES:
+        case = f"{size_ms / 1000:g} s windows, delay {delay_ms / 1000:g} s, lateness {lateness_ms / 1000:g} s"
+        answer = exercises.attempt(func, [dict(r) for r in WINDOW_READINGS], size_ms, delay_ms, lateness_ms)
+        if not exercises.expect_type(WINDOWS, answer, COUNTS_AND_TOO_LATE, case=f"for {case}"):
             return False
-        try:
-            problem = _producer_problem(producer)
-            if problem:
-                return exercises.wrong(DURABLE, problem)
-            producer.send(name, b"one durable message").get(timeout=30)
-        finally:
-            producer.close()
-        return exercises.check(DURABLE, True, True)
-    finally:
-        _delete(bootstrap, name)
+        answers[case] = _comparable(answer)
+        expected[case] = _comparable(_labkit_counts(WINDOW_READINGS, size_ms, delay_ms, lateness_ms))
+    return exercises.check(WINDOWS, answers, expected)
 
 
-def _delete(bootstrap: str, name: str) -> None:
-    from labkit.ops import clients
-
-    admin = clients.kafka_admin(bootstrap=bootstrap)
-    try:
-        if name in admin.list_topics():
-            admin.delete_topics([name])
-    finally:
-        admin.close()
+def your_counts(func, readings: list[dict], size_ms: int, delay_ms: int, lateness_ms: int) -> dict | None:
+    """10.1's counts per window from the student's function, for a table beside the real
+    code's; None, said in a line, while it is not written yet or does not return its pair
+    (what is wrong, as the check says it). Never raises."""
+    answer = exercises.attempt(func, list(readings), size_ms, delay_ms, lateness_ms)
+    if answer is exercises.NOT_ATTEMPTED:
+        print("⏳ 10.1: count_windows is not written yet, so the table has the real code's counts only.")
+        return None
+    if not exercises.expect_type(WINDOWS, answer, COUNTS_AND_TOO_LATE, case="on the drive"):
+        print("So the table has the real code's counts only.")
+        return None
+    return dict(answer[0])

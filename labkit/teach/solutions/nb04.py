@@ -1,21 +1,10 @@
-"""Solutions for notebook 04 (the DLQ, anomalies and redelivery)."""
+"""Solutions for notebook 04 (dead letters and redelivery)."""
 
 from __future__ import annotations
 
 
-def choose_threshold(rows: list[dict], min_precision: float) -> float | None:
-    """Exercise 04.1: of the sweep's rows whose precision reaches `min_precision`, the threshold
-    with the best recall; on equal recall the higher threshold (it flags no more than a lower
-    one, so it has no more false alarms). A row that flagged nothing has precision None and
-    meets no target. None when no row meets it."""
-    meeting = [r for r in rows if r["precision"] is not None and r["precision"] >= min_precision]
-    if not meeting:
-        return None
-    return max(meeting, key=lambda r: (r["recall"], r["threshold"]))["threshold"]
-
-
 def replay_dlq(values: list[bytes], collection, reason: str, ranges: dict, now) -> int:
-    """Exercise 04.2: revalidate the DLQ records rejected for `reason` under `ranges` and store
+    """Exercise 04.1: revalidate the DLQ records rejected for `reason` under `ranges` and store
     the events that now pass, each once (`_id = event_id`); return how many were newly stored."""
     from pymongo.errors import BulkWriteError
 

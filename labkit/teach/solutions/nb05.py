@@ -1,44 +1,14 @@
-"""Solutions for notebook 05 (query Mongo)."""
+"""Solutions for notebook 05 (detection)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 
-
-def max_speed_per_car_per_minute(db, collection: str, start: datetime, end: datetime) -> list[dict]:
-    """Exercise 05.1: `{"car_id", "minute" (epoch ms), "max_speed"}`, sorted by car then minute."""
-    minute = {"$subtract": [{"$toLong": "$timestamp"}, {"$mod": [{"$toLong": "$timestamp"}, 60_000]}]}
-    rows = db[collection].aggregate([
-        {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
-        {"$group": {"_id": {"car_id": "$car_id", "minute": minute}, "max_speed": {"$max": "$speed"}}},
-        {"$sort": {"_id.car_id": 1, "_id.minute": 1}},
-    ])
-    return [{"car_id": r["_id"]["car_id"], "minute": int(r["_id"]["minute"]), "max_speed": r["max_speed"]} for r in rows]
-
-
-def cars_that_never_stopped(db, collection: str, start: datetime, end: datetime) -> list[str]:
-    """Exercise 05.2: cars with readings in the range whose speed was never 0, sorted."""
-    rows = db[collection].aggregate([
-        {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
-        {"$group": {"_id": "$car_id", "slowest": {"$min": "$speed"}}},
-        {"$match": {"slowest": {"$gt": 0}}},
-        {"$sort": {"_id": 1}},
-    ])
-    return [r["_id"] for r in rows]
-
-
-def explain_counts(db, collection: str, query: dict) -> dict:
-    """Exercise 05.3: `{"stages", "docs_examined", "keys_examined", "returned"}` from the server's
-    explain of `find(query)`, run in executionStats verbosity (the server runs the query and
-    counts; `db[collection].find(query).explain()` works too: pymongo asks for
-    allPlansExecution, which holds executionStats)."""
-    explained = db.command("explain", {"find": collection, "filter": query}, verbosity="executionStats")
-    winning = explained["queryPlanner"]["winningPlan"]
-    # explainVersion "2" (MongoDB's slot-based engine) puts the tree under queryPlan
-    stages, stage = [], winning.get("queryPlan", winning)
-    while stage is not None:  # each stage reads from its inputStage; the last one reads the data
-        stages.append(stage["stage"])
-        stage = stage.get("inputStage")
-    stats = explained["executionStats"]
-    return {"stages": stages, "docs_examined": stats["totalDocsExamined"],
-            "keys_examined": stats["totalKeysExamined"], "returned": stats["nReturned"]}
+def choose_threshold(rows: list[dict], min_precision: float) -> float | None:
+    """Exercise 05.1: of the sweep's rows whose precision reaches `min_precision`, the threshold
+    with the best recall; on equal recall the higher threshold (it flags no more than a lower
+    one, so it has no more false alarms). A row that flagged nothing has precision None and
+    meets no target. None when no row meets it."""
+    meeting = [r for r in rows if r["precision"] is not None and r["precision"] >= min_precision]
+    if not meeting:
+        return None
+    return max(meeting, key=lambda r: (r["recall"], r["threshold"]))["threshold"]

@@ -1,90 +1,44 @@
-"""Solutions for notebook 06 (serve API), and the broken endpoints its check grades tests with."""
+"""Solutions for notebook 06 (query Mongo)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import FastAPI, HTTPException, Query
-from pydantic import BaseModel
-
-from labkit.api.params import time_range
-from labkit.api.routes import Db, SettingsDep
+from datetime import datetime
 
 
-class MaxSpeed(BaseModel):
-    car_id: str
-    max_speed: float
+def max_speed_per_car_per_minute(db, collection: str, start: datetime, end: datetime) -> list[dict]:
+    """Exercise 06.1: `{"car_id", "minute" (epoch ms), "max_speed"}`, sorted by car then minute."""
+    minute = {"$subtract": [{"$toLong": "$timestamp"}, {"$mod": [{"$toLong": "$timestamp"}, 60_000]}]}
+    rows = db[collection].aggregate([
+        {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
+        {"$group": {"_id": {"car_id": "$car_id", "minute": minute}, "max_speed": {"$max": "$speed"}}},
+        {"$sort": {"_id.car_id": 1, "_id.minute": 1}},
+    ])
+    return [{"car_id": r["_id"]["car_id"], "minute": int(r["_id"]["minute"]), "max_speed": r["max_speed"]} for r in rows]
 
 
-def add_max_speed_route(app: FastAPI) -> FastAPI:
-    """Exercise 06.1: GET /stats/max_speed?car_id=...&from=...&to=... -> {"car_id", "max_speed"},
-    the highest speed of the car's readings in [from, to); 404 when it has none there, 422 for
-    a reversed range (time_range raises it). The app's own dependencies give the database and
-    the settings, so the route reads whichever collection the app was built for."""
-
-    @app.get("/stats/max_speed", response_model=MaxSpeed)
-    def max_speed(db: Db, settings: SettingsDep, car_id: str,
-                  frm: Annotated[str | None, Query(alias="from")] = None, to: str | None = None):
-        start, end = time_range(frm, to)
-        rows = list(db[settings.collections.telemetry].aggregate([
-            {"$match": {"car_id": car_id, "timestamp": {"$gte": start, "$lt": end}}},
-            {"$group": {"_id": None, "max_speed": {"$max": "$speed"}}},
-        ]))
-        if not rows:
-            raise HTTPException(404, f"no readings of {car_id!r} in that range")
-        return MaxSpeed(car_id=car_id, max_speed=rows[0]["max_speed"])
-
-    return app
+def cars_that_never_stopped(db, collection: str, start: datetime, end: datetime) -> list[str]:
+    """Exercise 06.2: cars with readings in the range whose speed was never 0, sorted."""
+    rows = db[collection].aggregate([
+        {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
+        {"$group": {"_id": "$car_id", "slowest": {"$min": "$speed"}}},
+        {"$match": {"slowest": {"$gt": 0}}},
+        {"$sort": {"_id": 1}},
+    ])
+    return [r["_id"] for r in rows]
 
 
-def test_max_speed(client, car_id: str, expected: float, frm: str, to: str) -> bool:
-    """Exercise 06.2: the endpoint's test. Right in every case a broken endpoint gets wrong:
-    the known car's status and value in the range, and an unknown car's 404."""
-    known = client.get("/stats/max_speed", params={"car_id": car_id, "from": frm, "to": to})
-    unknown = client.get("/stats/max_speed", params={"car_id": "CAR_404", "from": frm, "to": to})
-    return known.status_code == 200 and known.json()["max_speed"] == expected and unknown.status_code == 404
-
-
-test_max_speed.__test__ = False  # a solution, not a pytest test
-
-
-# --- broken endpoints: a test of 06.2 must fail each of them ------------------------------
-
-
-def _add_broken(app: FastAPI, *, ranged: bool = True, accumulator: str = "$max", answers_404: bool = True,
-                end_operator: str = "$lt") -> FastAPI:
-    """The reference endpoint with one thing wrong: the range ignored, its end included, another
-    accumulator than $max, or 200 with max_speed null where a 404 belongs."""
-
-    @app.get("/stats/max_speed")
-    def max_speed(db: Db, settings: SettingsDep, car_id: str,
-                  frm: Annotated[str | None, Query(alias="from")] = None, to: str | None = None):
-        start, end = time_range(frm, to)
-        match = {"car_id": car_id, **({"timestamp": {"$gte": start, end_operator: end}} if ranged else {})}
-        rows = list(db[settings.collections.telemetry].aggregate([
-            {"$match": match}, {"$group": {"_id": None, "max_speed": {accumulator: "$speed"}}}]))
-        if not rows and answers_404:
-            raise HTTPException(404, f"no readings of {car_id!r} in that range")
-        return {"car_id": car_id, "max_speed": rows[0]["max_speed"] if rows else None}
-
-    return app
-
-
-def add_route_ignoring_range(app: FastAPI) -> FastAPI:
-    """Broken: the highest speed of every reading of the car, whatever `from` and `to` say."""
-    return _add_broken(app, ranged=False)
-
-
-def add_route_including_the_end(app: FastAPI) -> FastAPI:
-    """Broken: a reading at exactly `to` counts ($lte), though the range is [from, to)."""
-    return _add_broken(app, end_operator="$lte")
-
-
-def add_route_with_wrong_value(app: FastAPI) -> FastAPI:
-    """Broken: the right status codes, and the average speed in the range, not the highest."""
-    return _add_broken(app, accumulator="$avg")
-
-
-def add_broken_route(app: FastAPI) -> FastAPI:
-    """Broken: never answers 404 (200 with max_speed null for a car without readings)."""
-    return _add_broken(app, answers_404=False)
+def explain_counts(db, collection: str, query: dict) -> dict:
+    """Exercise 06.3: `{"stages", "docs_examined", "keys_examined", "returned"}` from the server's
+    explain of `find(query)`, run in executionStats verbosity (the server runs the query and
+    counts; `db[collection].find(query).explain()` works too: pymongo asks for
+    allPlansExecution, which holds executionStats)."""
+    explained = db.command("explain", {"find": collection, "filter": query}, verbosity="executionStats")
+    winning = explained["queryPlanner"]["winningPlan"]
+    # explainVersion "2" (MongoDB's slot-based engine) puts the tree under queryPlan
+    stages, stage = [], winning.get("queryPlan", winning)
+    while stage is not None:  # each stage reads from its inputStage; the last one reads the data
+        stages.append(stage["stage"])
+        stage = stage.get("inputStage")
+    stats = explained["executionStats"]
+    return {"stages": stages, "docs_examined": stats["totalDocsExamined"],
+            "keys_examined": stats["totalKeysExamined"], "returned": stats["nReturned"]}

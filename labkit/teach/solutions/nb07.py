@@ -1,38 +1,90 @@
-"""Solutions for notebook 07 (read dashboards)."""
+"""Solutions for notebook 07 (serve API), and the broken endpoints its check grades tests with."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException, Query
+from pydantic import BaseModel
+
+from labkit.api.params import time_range
+from labkit.api.routes import Db, SettingsDep
 
 
-def anomalies_per_type(db, collection: str, start: datetime, end: datetime) -> dict[str, int]:
-    """Exercise 07.1: anomalies per type in [start, end), with one aggregation."""
-    rows = db[collection].aggregate([
-        {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
-        {"$group": {"_id": "$type", "count": {"$sum": 1}}},
-    ])
-    return {r["_id"]: r["count"] for r in rows}
+class MaxSpeed(BaseModel):
+    car_id: str
+    max_speed: float
 
 
-def total_lag(consumer, topic: str) -> int:
-    """Exercise 07.2: end offset minus committed offset, summed over the topic's partitions."""
-    from kafka import TopicPartition
+def add_max_speed_route(app: FastAPI) -> FastAPI:
+    """Exercise 07.1: GET /stats/max_speed?car_id=...&from=...&to=... -> {"car_id", "max_speed"},
+    the highest speed of the car's readings in [from, to); 404 when it has none there, 422 for
+    a reversed range (time_range raises it). The app's own dependencies give the database and
+    the settings, so the route reads whichever collection the app was built for."""
 
-    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-    return sum(end - (consumer.committed(tp) or 0) for tp, end in consumer.end_offsets(tps).items())
+    @app.get("/stats/max_speed", response_model=MaxSpeed)
+    def max_speed(db: Db, settings: SettingsDep, car_id: str,
+                  frm: Annotated[str | None, Query(alias="from")] = None, to: str | None = None):
+        start, end = time_range(frm, to)
+        rows = list(db[settings.collections.telemetry].aggregate([
+            {"$match": {"car_id": car_id, "timestamp": {"$gte": start, "$lt": end}}},
+            {"$group": {"_id": None, "max_speed": {"$max": "$speed"}}},
+        ]))
+        if not rows:
+            raise HTTPException(404, f"no readings of {car_id!r} in that range")
+        return MaxSpeed(car_id=car_id, max_speed=rows[0]["max_speed"])
+
+    return app
 
 
-def diagnose(board: dict) -> str:
-    """Exercise 07.3: what the Pipeline Health board says happened, from its series over the
-    last minute (oldest first). The lag's growth decides first: growing with nothing processed
-    is a stopped processor, growing while processing is one that cannot keep up. Then a jump of
-    the invalid share is a bad producer; nothing processed and nothing waiting, cars gone quiet."""
-    lag, processed = board["lag"], board["events_per_s"]
-    growing = lag[-1] - lag[0] > max(10, 0.1 * lag[0])
-    if growing:
-        return "processor stopped" if processed[-1] == 0 else "processor falling behind"
-    if max(board["invalid_ratio"]) > 0.5:
-        return "bad producer"
-    if processed[-1] == 0 and lag[-1] == 0:
-        return "cars stopped sending"
-    return "healthy"
+def test_max_speed(client, car_id: str, expected: float, frm: str, to: str) -> bool:
+    """Exercise 07.2: the endpoint's test. Right in every case a broken endpoint gets wrong:
+    the known car's status and value in the range, and an unknown car's 404."""
+    known = client.get("/stats/max_speed", params={"car_id": car_id, "from": frm, "to": to})
+    unknown = client.get("/stats/max_speed", params={"car_id": "CAR_404", "from": frm, "to": to})
+    return known.status_code == 200 and known.json()["max_speed"] == expected and unknown.status_code == 404
+
+
+test_max_speed.__test__ = False  # a solution, not a pytest test
+
+
+# --- broken endpoints: a test of 07.2 must fail each of them ------------------------------
+
+
+def _add_broken(app: FastAPI, *, ranged: bool = True, accumulator: str = "$max", answers_404: bool = True,
+                end_operator: str = "$lt") -> FastAPI:
+    """The reference endpoint with one thing wrong: the range ignored, its end included, another
+    accumulator than $max, or 200 with max_speed null where a 404 belongs."""
+
+    @app.get("/stats/max_speed")
+    def max_speed(db: Db, settings: SettingsDep, car_id: str,
+                  frm: Annotated[str | None, Query(alias="from")] = None, to: str | None = None):
+        start, end = time_range(frm, to)
+        match = {"car_id": car_id, **({"timestamp": {"$gte": start, end_operator: end}} if ranged else {})}
+        rows = list(db[settings.collections.telemetry].aggregate([
+            {"$match": match}, {"$group": {"_id": None, "max_speed": {accumulator: "$speed"}}}]))
+        if not rows and answers_404:
+            raise HTTPException(404, f"no readings of {car_id!r} in that range")
+        return {"car_id": car_id, "max_speed": rows[0]["max_speed"] if rows else None}
+
+    return app
+
+
+def add_route_ignoring_range(app: FastAPI) -> FastAPI:
+    """Broken: the highest speed of every reading of the car, whatever `from` and `to` say."""
+    return _add_broken(app, ranged=False)
+
+
+def add_route_including_the_end(app: FastAPI) -> FastAPI:
+    """Broken: a reading at exactly `to` counts ($lte), though the range is [from, to)."""
+    return _add_broken(app, end_operator="$lte")
+
+
+def add_route_with_wrong_value(app: FastAPI) -> FastAPI:
+    """Broken: the right status codes, and the average speed in the range, not the highest."""
+    return _add_broken(app, accumulator="$avg")
+
+
+def add_broken_route(app: FastAPI) -> FastAPI:
+    """Broken: never answers 404 (200 with max_speed null for a car without readings)."""
+    return _add_broken(app, answers_404=False)

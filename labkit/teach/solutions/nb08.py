@@ -1,43 +1,38 @@
-"""Solutions for notebook 08 (scale out)."""
+"""Solutions for notebook 08 (read dashboards)."""
 
 from __future__ import annotations
 
-from collections import Counter
-
-from labkit.ops.kafka_io import partition_for_key
+from datetime import datetime
 
 
-def range_assignment(partitions: int, workers: list[str]) -> dict[str, list[int]]:
-    """Exercise 08.1: Kafka's range assignor for one topic. Workers in sorted order each take
-    a run of consecutive partitions; the first `partitions % len(workers)` take one more.
-    A worker beyond the partition count gets an empty list."""
-    ordered = sorted(workers)
-    share, extra = divmod(partitions, len(ordered))
-    result, start = {}, 0
-    for i, worker in enumerate(ordered):
-        size = share + (1 if i < extra else 0)
-        result[worker] = list(range(start, start + size))
-        start += size
-    return result
+def anomalies_per_type(db, collection: str, start: datetime, end: datetime) -> dict[str, int]:
+    """Exercise 08.1: anomalies per type in [start, end), with one aggregation."""
+    rows = db[collection].aggregate([
+        {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
+        {"$group": {"_id": "$type", "count": {"$sum": 1}}},
+    ])
+    return {r["_id"]: r["count"] for r in rows}
 
 
-def hot_key(keys: list[str], partitions: int) -> tuple[str, float]:
-    """Exercise 08.2: the key that keeps the busiest partition busy, and the share of all
-    messages that partition carries."""
-    by_partition = Counter(partition_for_key(k.encode(), partitions) for k in keys)
-    busiest, load = by_partition.most_common(1)[0]
-    key = Counter(k for k in keys if partition_for_key(k.encode(), partitions) == busiest).most_common(1)[0][0]
-    return key, load / len(keys)
+def total_lag(consumer, topic: str) -> int:
+    """Exercise 08.2: end offset minus committed offset, summed over the topic's partitions."""
+    from kafka import TopicPartition
+
+    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    return sum(end - (consumer.committed(tp) or 0) for tp, end in consumer.end_offsets(tps).items())
 
 
-def partitions_for(rates: dict[str, float], per_worker_rate: float, headroom: float, most: int = 64) -> int | None:
-    """Exercise 08.3: the fewest partitions (1 to `most`) for which no partition, its keys placed
-    by hash, carries more than one worker reads (`per_worker_rate`) once multiplied by
-    `headroom`; None when no count up to `most` does (a single key too busy for one worker)."""
-    for count in range(1, most + 1):
-        load = Counter()
-        for key, rate in rates.items():
-            load[partition_for_key(key.encode(), count)] += rate
-        if max(load.values()) * headroom <= per_worker_rate:
-            return count
-    return None
+def diagnose(board: dict) -> str:
+    """Exercise 08.3: what the Pipeline Health board says happened, from its series over the
+    last minute (oldest first). The lag's growth decides first: growing with nothing processed
+    is a stopped processor, growing while processing is one that cannot keep up. Then a jump of
+    the invalid share is a bad producer; nothing processed and nothing waiting, cars gone quiet."""
+    lag, processed = board["lag"], board["events_per_s"]
+    growing = lag[-1] - lag[0] > max(10, 0.1 * lag[0])
+    if growing:
+        return "processor stopped" if processed[-1] == 0 else "processor falling behind"
+    if max(board["invalid_ratio"]) > 0.5:
+        return "bad producer"
+    if processed[-1] == 0 and lag[-1] == 0:
+        return "cars stopped sending"
+    return "healthy"

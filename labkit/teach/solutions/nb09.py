@@ -1,36 +1,43 @@
-"""Solutions for notebook 09 (event time)."""
+"""Solutions for notebook 09 (scale out)."""
 
 from __future__ import annotations
 
-from labkit.contract import bucket_start
-from labkit.process.windows import TOO_LATE, EventTimeWindows
+from collections import Counter
+
+from labkit.ops.kafka_io import partition_for_key
 
 
-def smallest_lateness(stream: list[dict], delay_ms: int, target: float, candidates: list[int]) -> int | None:
-    """Exercise 09.2: the smallest allowed lateness (s) among `candidates` that counts at
-    least `target` of the events in a window (the rest would be too late)."""
-    for seconds in sorted(candidates):
-        windows = EventTimeWindows(delay_ms=delay_ms, allowed_lateness_ms=seconds * 1000)
-        too_late = sum(windows.add(0, e["car_id"], e["event_ms"], e["arrival_ms"]) == TOO_LATE for e in stream)
-        if (len(stream) - too_late) / len(stream) >= target:
-            return seconds
+def range_assignment(partitions: int, workers: list[str]) -> dict[str, list[int]]:
+    """Exercise 09.1: Kafka's range assignor for one topic. Workers in sorted order each take
+    a run of consecutive partitions; the first `partitions % len(workers)` take one more.
+    A worker beyond the partition count gets an empty list."""
+    ordered = sorted(workers)
+    share, extra = divmod(partitions, len(ordered))
+    result, start = {}, 0
+    for i, worker in enumerate(ordered):
+        size = share + (1 if i < extra else 0)
+        result[worker] = list(range(start, start + size))
+        start += size
+    return result
+
+
+def hot_key(keys: list[str], partitions: int) -> tuple[str, float]:
+    """Exercise 09.2: the key that keeps the busiest partition busy, and the share of all
+    messages that partition carries."""
+    by_partition = Counter(partition_for_key(k.encode(), partitions) for k in keys)
+    busiest, load = by_partition.most_common(1)[0]
+    key = Counter(k for k in keys if partition_for_key(k.encode(), partitions) == busiest).most_common(1)[0][0]
+    return key, load / len(keys)
+
+
+def partitions_for(rates: dict[str, float], per_worker_rate: float, headroom: float, most: int = 64) -> int | None:
+    """Exercise 09.3: the fewest partitions (1 to `most`) for which no partition, its keys placed
+    by hash, carries more than one worker reads (`per_worker_rate`) once multiplied by
+    `headroom`; None when no count up to `most` does (a single key too busy for one worker)."""
+    for count in range(1, most + 1):
+        load = Counter()
+        for key, rate in rates.items():
+            load[partition_for_key(key.encode(), count)] += rate
+        if max(load.values()) * headroom <= per_worker_rate:
+            return count
     return None
-
-
-def count_windows(readings: list[dict], size_ms: int, delay_ms: int,
-                  lateness_ms: int) -> tuple[dict[int, int], list[dict]]:
-    """Exercise 09.1: section 2's watermark rule, counting. `readings` ({"car_id", "event_ms",
-    "arrival_ms"}) come in arrival order; returns ({window start (ms): readings counted in it},
-    [the too-late readings, in arrival order]), fleet-wide, as `EventTimeWindows` counts them."""
-    counts: dict[int, int] = {}
-    too_late: list[dict] = []
-    newest = None  # the newest event time seen so far
-    for reading in readings:
-        watermark = None if newest is None else newest - delay_ms  # before this reading
-        start = bucket_start(reading["event_ms"], size_ms)
-        if watermark is not None and start + size_ms + lateness_ms <= watermark:
-            too_late.append(reading)  # its window is final: set aside, not counted
-        else:
-            counts[start] = counts.get(start, 0) + 1  # on time or late: the window counts it
-        newest = reading["event_ms"] if newest is None else max(newest, reading["event_ms"])
-    return counts, too_late

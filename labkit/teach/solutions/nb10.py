@@ -1,31 +1,36 @@
-"""Solutions for notebook 10 (change in production)."""
+"""Solutions for notebook 10 (event time)."""
 
 from __future__ import annotations
 
-from kafka import KafkaProducer
-from kafka.admin import NewTopic
+from labkit.contract import bucket_start
+from labkit.process.windows import TOO_LATE, EventTimeWindows
 
 
-def durable_topic(admin, name: str) -> None:
-    """Exercise 10.1: a one-partition topic that survives the loss of one of three brokers:
-    three copies, and a write counts only once two of them hold it."""
-    admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=3,
-                                  topic_configs={"min.insync.replicas": "2"})])
-
-
-def durable_producer(bootstrap: str) -> KafkaProducer:
-    """Exercise 10.1: a producer whose confirmed writes survive a leader's death (acks="all":
-    every in-sync replica has them) and whose retries never write a batch twice."""
-    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-
-
-def speed_kmh(event: dict) -> float | None:
-    """Exercise 10.2: the speed in km/h of an event of version 1 (no `schema_version`, or 1), 2
-    or 3 (`speed_mps`, in metres per second); None for a version this reader does not know,
-    whatever fields it has: it may have changed what they mean."""
-    version = event.get("schema_version", 1)  # version 1 events were sent before versions existed
-    if version in (1, 2):
-        return event["speed"]
-    if version == 3:
-        return event["speed_mps"] * 3.6
+def smallest_lateness(stream: list[dict], delay_ms: int, target: float, candidates: list[int]) -> int | None:
+    """Exercise 10.2: the smallest allowed lateness (s) among `candidates` that counts at
+    least `target` of the events in a window (the rest would be too late)."""
+    for seconds in sorted(candidates):
+        windows = EventTimeWindows(delay_ms=delay_ms, allowed_lateness_ms=seconds * 1000)
+        too_late = sum(windows.add(0, e["car_id"], e["event_ms"], e["arrival_ms"]) == TOO_LATE for e in stream)
+        if (len(stream) - too_late) / len(stream) >= target:
+            return seconds
     return None
+
+
+def count_windows(readings: list[dict], size_ms: int, delay_ms: int,
+                  lateness_ms: int) -> tuple[dict[int, int], list[dict]]:
+    """Exercise 10.1: section 2's watermark rule, counting. `readings` ({"car_id", "event_ms",
+    "arrival_ms"}) come in arrival order; returns ({window start (ms): readings counted in it},
+    [the too-late readings, in arrival order]), fleet-wide, as `EventTimeWindows` counts them."""
+    counts: dict[int, int] = {}
+    too_late: list[dict] = []
+    newest = None  # the newest event time seen so far
+    for reading in readings:
+        watermark = None if newest is None else newest - delay_ms  # before this reading
+        start = bucket_start(reading["event_ms"], size_ms)
+        if watermark is not None and start + size_ms + lateness_ms <= watermark:
+            too_late.append(reading)  # its window is final: set aside, not counted
+        else:
+            counts[start] = counts.get(start, 0) + 1  # on time or late: the window counts it
+        newest = reading["event_ms"] if newest is None else max(newest, reading["event_ms"])
+    return counts, too_late

@@ -1,4 +1,4 @@
-"""Exercise 04.1 (choose a threshold): the solution passes the check, on notebook 04's sweep and
+"""Exercise 05.1 (choose a threshold): the solution passes the check, on notebook 05's sweep and
 on sweeps of the check's own; each classic mistake is rejected with a ✘ line (never a
 traceback); and the solution keeps the contract on random sweeps."""
 
@@ -11,8 +11,8 @@ from labkit.scenarios.tuning import SensorNoise, add_noise, sweep, true_readings
 from labkit.simulate.faults import FaultRates
 from labkit.simulate.simulator import SimConfig, Simulator
 from labkit.teach import exercises
-from labkit.teach.checks import nb04 as check
-from labkit.teach.solutions import nb04 as solution
+from labkit.teach.checks import nb05 as check
+from labkit.teach.solutions import nb05 as solution
 from tests.wrong_answers import assert_rejected
 
 pytestmark = pytest.mark.unit
@@ -21,12 +21,12 @@ START = datetime(2026, 2, 25, 8, 0, tzinfo=timezone.utc)
 
 
 def _rejected(capsys, verdict, *words):
-    assert_rejected(capsys, verdict, *words, exercise="04.1", no_traceback=True)
+    assert_rejected(capsys, verdict, *words, exercise="05.1", no_traceback=True)
 
 
 @pytest.fixture(scope="module")
 def notebook_sweep():
-    """Section 6's sweep with the notebook's default parameters."""
+    """Section 4's sweep with the notebook's default parameters."""
     config = SimConfig(cars=10, seed=11, faults=FaultRates(episode=0.02, invalid=0, duplicate=0, late=0))
     rows = true_readings(Simulator(config).messages(count=3000, start=START))
     return sweep(add_noise(rows, SensorNoise(sigma=4.0, spike_rate=0.01, seed=11)), [t / 2 for t in range(210, 261)])
@@ -149,7 +149,7 @@ def test_the_stub_is_not_attempted(capsys, notebook_sweep):
         raise NotImplementedError
 
     assert check.choose_threshold(choose_threshold, notebook_sweep, min_precision=0.9) is False
-    assert capsys.readouterr().out.startswith("⏳ 04.1")
+    assert capsys.readouterr().out.startswith("⏳ 05.1")
 
 
 def test_the_students_function_may_change_its_rows(notebook_sweep):
@@ -166,9 +166,9 @@ def test_the_students_function_may_change_its_rows(notebook_sweep):
 
 
 def test_the_hint_is_there(capsys):
-    exercises.hint("04.1")
+    exercises.hint("05.1")
     out = capsys.readouterr().out
-    assert out.startswith("💡 04.1 ") and "None" in out
+    assert out.startswith("💡 05.1 ") and "None" in out
 
 
 # --- the contract, on random sweeps ------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Exercise 09.1 (count windows by event time, with a watermark): the solution passes the check,
+"""Exercise 10.1 (count windows by event time, with a watermark): the solution passes the check,
 the check rejects each classic mistake with a ✘ line (never a traceback), and the solution
 counts as the lab's own `EventTimeWindows` does on random streams."""
 
@@ -11,15 +11,15 @@ import pytest
 
 from labkit.process.windows import FLEET, TOO_LATE, EventTimeWindows
 from labkit.teach import exercises
-from labkit.teach.checks import nb09 as check
-from labkit.teach.solutions import nb09 as solution
+from labkit.teach.checks import nb10 as check
+from labkit.teach.solutions import nb10 as solution
 from tests.wrong_answers import assert_rejected
 
 pytestmark = pytest.mark.unit
 
 
 def _rejected(capsys, verdict, *words):
-    assert_rejected(capsys, verdict, *words, exercise="09.1", no_traceback=True)
+    assert_rejected(capsys, verdict, *words, exercise="10.1", no_traceback=True)
 
 
 def _by_hand(readings, size_ms, delay_ms, lateness_ms, mistake=""):
@@ -126,14 +126,14 @@ def test_the_stub_is_not_attempted(capsys):
         raise NotImplementedError
 
     assert check.count_windows(count_windows) is False
-    assert capsys.readouterr().out.startswith("⏳ 09.1")
+    assert capsys.readouterr().out.startswith("⏳ 10.1")
     assert check.your_counts(count_windows, check.WINDOW_READINGS, 10_000, 2_000, 5_000) is None
     assert "not written yet" in capsys.readouterr().out
 
 
 def test_the_hint_is_there(capsys):
-    exercises.hint("09.1")
-    assert capsys.readouterr().out.startswith("💡 09.1 ")
+    exercises.hint("10.1")
+    assert capsys.readouterr().out.startswith("💡 10.1 ")
 
 
 def _drive(rng, cars=3, seconds=120):

@@ -1,16 +1,16 @@
-"""Exercise 07.3 (diagnose the board): the solution passes; the classic misreadings fail."""
+"""Exercise 08.3 (diagnose the board): the solution passes; the classic misreadings fail."""
 
 import pytest
 
-from labkit.teach.checks import nb07
-from labkit.teach.solutions import nb07 as solution
+from labkit.teach.checks import nb08
+from labkit.teach.solutions import nb08 as solution
 from tests.wrong_answers import assert_rejected
 
 pytestmark = pytest.mark.unit
 
 
 def test_the_solution_passes(capsys):
-    assert nb07.diagnose(solution.diagnose)
+    assert nb08.diagnose(solution.diagnose)
 
 
 def by_throughput_only(board):  # 0 processed: "stopped", whichever part stopped
@@ -44,14 +44,14 @@ def by_last_above_first(board):  # any rise is growth: noise on a steady board r
     (lambda board: None, "returned None"),
 ])
 def test_misreadings_are_rejected(capsys, student, words):
-    assert_rejected(capsys, nb07.diagnose(student), words, exercise="07.3")
+    assert_rejected(capsys, nb08.diagnose(student), words, exercise="08.3")
 
 
 def test_the_untouched_stub_is_not_attempted(capsys):
     def diagnose(board):
         raise NotImplementedError
 
-    assert nb07.diagnose(diagnose) is False
+    assert nb08.diagnose(diagnose) is False
     assert "not attempted" in capsys.readouterr().out
 
 
@@ -63,5 +63,5 @@ def test_07_2_rejects_the_lab_s_own_lag_function(capsys):
 
         return sum(kafka_io.consumer_lag(Settings.from_env(), "g", topic).values())
 
-    assert nb07.total_lag(with_the_labs_lag, Settings.from_env(), "g", "t") is False
+    assert nb08.total_lag(with_the_labs_lag, Settings.from_env(), "g", "t") is False
     assert "your function calls consumer_lag" in capsys.readouterr().out

@@ -1,0 +1,162 @@
+"""Checks for notebook 11's exercises (change in production)."""
+
+from __future__ import annotations
+
+from labkit.teach import exercises
+
+DURABLE = "11.1 a topic and a producer that lose nothing"
+READER = "11.2 a reader upgraded first"
+
+HINTS = exercises.register_hints({
+    DURABLE: "a topic's copies are its replication factor (NewTopic in kafka.admin; admin.create_topics); how "
+             "many must hold a write is the topic config min.insync.replicas. The producer's acks says whose "
+             "answer it waits for; idempotence stops a retry writing twice",
+    READER: "read schema_version before any other field, as the validator does; an event without one is "
+            "version 1 (dict.get takes a default). Each version you know says where the speed is and in "
+            "which unit (1 m/s is 3.6 km/h); for any other, None",
+})
+
+KMH = exercises.optional(exercises.of_type(float, what="a number of km/h"))
+
+#: How far from the right speed an answer may be: float rounding, or a result rounded to the
+#: hundredth the cars send; a version-3 speed read without the * 3.6 is off by far more.
+TOLERANCE_KMH = 0.01
+
+
+def _versions(event: dict) -> dict[str, tuple[dict, float | None]]:
+    """11.2's cases, built from one version-1 event of the notebook: {case: (event, the speed in
+    km/h a reader must return, None for a version it cannot know)}. Each case has its own speed
+    (the event's, plus 10 km/h a case), so that no answer fits two cases by chance and the
+    version-3 one is never 0, where m/s and km/h agree. Version 3 is the notebook's "version 3,
+    speed renamed": `speed_mps`, in metres per second, rounded as the firmware sends it."""
+    base = {k: v for k, v in event.items() if k != "schema_version"}
+    speed = [round(float(base["speed"]) + 10 * i, 2) for i in range(5)]
+    without_speed = {k: v for k, v in base.items() if k != "speed"}
+    mps = round(speed[3] / 3.6, 2)
+    return {
+        "version 1, no schema_version": ({**base, "speed": speed[0]}, speed[0]),
+        "version 1, schema_version 1": ({**base, "schema_version": 1, "speed": speed[1]}, speed[1]),
+        "version 2": ({**base, "schema_version": 2, "speed": speed[2], "odometer_km": 1234.567, "battery_v": 14.1},
+                      speed[2]),
+        "version 3, speed_mps in m/s": ({**without_speed, "schema_version": 3, "speed_mps": mps}, mps * 3.6),
+        "version 4, unknown, with a speed field": ({**base, "schema_version": 4, "speed": speed[4]}, None),
+        "version 4, unknown, with a speed_mps field": ({**without_speed, "schema_version": 4, "speed_mps": mps}, None),
+    }
+
+
+def _close_enough(answer, expected) -> bool:
+    both_numbers = exercises.NUMBER.problem(answer) is None and exercises.NUMBER.problem(expected) is None
+    return both_numbers and abs(float(answer) - float(expected)) <= TOLERANCE_KMH
+
+
+@exercises.graded(READER)
+def speed_kmh(func, event: dict) -> bool:
+    """11.2: the student's reader on `event` (version 1, as the notebook's upgrade sends it) as
+    each version it must read (1 without and with `schema_version`, 2, 3 with `speed_mps`)
+    and one it must refuse (4, once with a `speed` and once with a `speed_mps`: a reader that
+    goes by which field is there, not by the version, reads one of them): each answer within
+    TOLERANCE_KMH of the speed, or None for version 4. Each call gets its own copy; an exception or a wrong
+    type is reported with the case it happened in."""
+    answers, expected = {}, {}
+    for case, (version, speed) in _versions(event).items():
+        answer = exercises.attempt(func, dict(version))
+        if not exercises.expect_type(READER, answer, KMH, case=f"for the {case} event"):
+            return False
+        answers[case] = speed if _close_enough(answer, speed) else answer
+        expected[case] = speed
+    if all(answer is None for answer in answers.values()):
+        return exercises.wrong(READER, exercises.NONE_RETURNED)
+    return exercises.check(READER, answers, expected)
+
+
+#: What the check asks of the topic and the producer, and why, for its messages.
+REPLICAS, MIN_IN_SYNC = 3, "2"
+ANYTHING = exercises.Kind("anything", lambda x: True)  # what durable_topic returns is not looked at
+PRODUCER = exercises.Kind("a KafkaProducer", lambda x: type(x).__name__ == "KafkaProducer")
+
+
+def _topic_problem(bootstrap: str, name: str) -> str | None:
+    """What is wrong with topic `name` on the cluster, or None: three replicas, and
+    min.insync.replicas 2 set on the topic (the brokers' default is Kafka's, 1)."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    from labkit.ops import clients
+    from labkit.ops.infra.topics import partition_table
+
+    rows = partition_table(bootstrap, [name])
+    if not rows:
+        return f"there is no topic {name!r} on the cluster after your durable_topic: did it call create_topics?"
+    replicas = len(rows[0]["replicas"])
+    if replicas != REPLICAS:
+        return (f"your topic has {replicas} replica(s) per partition; with three brokers, three copies "
+                f"let it lose one broker and still have two in sync")
+    admin = clients.kafka_admin(bootstrap=bootstrap)
+    try:
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+    finally:
+        admin.close()
+    own = described.get("topic", {}).get(name, {})  # the settings the topic was given itself
+    # Not given: the brokers' default, Kafka's 1 (the lab's brokers keep it).
+    min_isr = own.get("min.insync.replicas", {}).get("value", "1")
+    if min_isr != MIN_IN_SYNC:
+        return (f"your topic's min.insync.replicas is {min_isr}: with 1, a leader whose followers fell "
+                f"behind confirms writes alone, and they die with it; 2 of 3 survives one loss and "
+                f"still takes writes")
+    return None
+
+
+def _producer_problem(producer) -> str | None:
+    """What is wrong with the producer's settings, or None."""
+    if producer.config.get("acks") != -1:
+        return (f"your producer's acks is {producer.config.get('acks')!r}: it must wait for every "
+                f"in-sync replica (acks=\"all\"), or a leader that dies takes confirmed writes with it")
+    if not producer.config.get("enable_idempotence"):
+        return ("your producer is not idempotent: a batch retried after a lost answer can be "
+                "written twice (enable_idempotence=True)")
+    return None
+
+
+@exercises.graded(DURABLE)
+def durable(make_topic, make_producer, bootstrap: str, name: str) -> bool:
+    """11.1: `make_topic(admin, name)` creates `name` on the three-broker cluster at `bootstrap`
+    with three replicas and min.insync.replicas 2; `make_producer(bootstrap)` returns a
+    KafkaProducer with acks="all" and idempotence on, and a message sent with it to the topic
+    is confirmed. What the functions return beyond that is not looked at (make_topic may
+    return anything). The topic is deleted again; the producer is closed."""
+    from labkit.ops import clients
+
+    admin = clients.kafka_admin(bootstrap=bootstrap)
+    try:
+        made = exercises.attempt(make_topic, admin, name)
+    finally:
+        admin.close()
+    if not exercises.expect_type(DURABLE, made, ANYTHING, case="from durable_topic"):
+        return False  # the stub, or an exception: reported
+    try:
+        problem = _topic_problem(bootstrap, name)
+        if problem:
+            return exercises.wrong(DURABLE, problem)
+        producer = exercises.attempt(make_producer, bootstrap)
+        if not exercises.expect_type(DURABLE, producer, PRODUCER, case="from durable_producer"):
+            return False
+        try:
+            problem = _producer_problem(producer)
+            if problem:
+                return exercises.wrong(DURABLE, problem)
+            producer.send(name, b"one durable message").get(timeout=30)
+        finally:
+            producer.close()
+        return exercises.check(DURABLE, True, True)
+    finally:
+        _delete(bootstrap, name)
+
+
+def _delete(bootstrap: str, name: str) -> None:
+    from labkit.ops import clients
+
+    admin = clients.kafka_admin(bootstrap=bootstrap)
+    try:
+        if name in admin.list_topics():
+            admin.delete_topics([name])
+    finally:
+        admin.close()
