@@ -115,7 +115,8 @@ class AnomalyDetector:
                 found.append(("fuel_drop", drop, self.fuel_drop_pct))
         state.last_fuel = event["fuel_level"]
 
-        for name in STUCK_FIELDS:
+        stuck = []
+        for name in STUCK_FIELDS:  # every field's run is counted, whichever is stuck
             value = event[name]
             if state.last_values.get(name) == value:
                 state.repeats[name] = state.repeats.get(name, 1) + 1
@@ -124,6 +125,7 @@ class AnomalyDetector:
             state.last_values[name] = value
             # Standing still legitimately repeats speed 0; any other frozen value is suspect.
             if state.repeats[name] >= self.stuck_repeats and not (name == "speed" and value == 0):
-                found.append(("sensor_stuck", float(state.repeats[name]), float(self.stuck_repeats)))
-                break  # one stuck-sensor anomaly per event is enough
+                stuck.append(state.repeats[name])
+        if stuck:  # one stuck-sensor anomaly per event is enough
+            found.append(("sensor_stuck", float(stuck[0]), float(self.stuck_repeats)))
         return found

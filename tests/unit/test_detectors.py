@@ -88,6 +88,16 @@ def test_sensor_stuck_after_repeats_but_not_while_standing_still():
         assert d.detect(event(i, speed=0.0, rpm=800 + i % 3, engine_temp=90 + i / 100)) == []
 
 
+def test_a_sensor_frozen_while_another_is_flagged_still_counts_its_run():
+    # speed frozen for readings 1-5, rpm frozen for readings 3-7: the rpm's run goes on counting
+    # while the speed is the one flagged, so readings 6 and 7 are flagged for the rpm.
+    d = AnomalyDetector(stuck_repeats=4)
+    flagged = [i for i in range(1, 10)
+               if d.detect(event(i, speed=60.0 if i <= 5 else 60.0 + i, rpm=1700 if 3 <= i <= 7 else 1500 + i,
+                                 engine_temp=90 + i / 100))]
+    assert flagged == [4, 5, 6, 7]
+
+
 def test_late_events_get_rules_but_do_not_rewind_state():
     d = AnomalyDetector()
     d.detect(event(5, latitude=52.52))

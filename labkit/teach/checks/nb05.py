@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta, timezone
+
+from labkit import contract
+from labkit.process.detectors import STUCK_FIELDS, AnomalyDetector
 from labkit.teach import exercises
 
-THRESHOLD = "05.1 choose a threshold"
+STUCK = "05.1 a stuck sensor, by hand"
+THRESHOLD = "05.2 choose a threshold"
 
 HINTS = exercises.register_hints({
+    STUCK: "walk the readings in order and keep, per field, the last value and how many readings in a row "
+           "have had it; a new value starts the count again at 1. Flag a reading once, whichever fields are "
+           "stuck, and never for a speed of 0",
     THRESHOLD: "filter, then choose: a threshold whose precision misses the target (or is None: it flagged "
                "nothing) is out. Among the rest, ask what the goal asks for, and what a higher threshold with "
                "the same recall costs or saves. When none is left, say so with None",
 })
 
 
-#: What 05.1 returns: one of the rows' thresholds (None only when no row meets the target).
+#: What 05.2 returns: one of the rows' thresholds (None only when no row meets the target).
 A_THRESHOLD = exercises.of_type(float, what="a number (the threshold of the row you choose)")
 
 
@@ -30,7 +39,7 @@ def _row(threshold: float, precision: float | None, recall: float, injected: int
             "precision": precision, "recall": recall, "f1": f1}
 
 
-#: 05.1's own sweeps: (what the case is, min_precision, rows, the right answer). Each is made to
+#: 05.2's own sweeps: (what the case is, min_precision, rows, the right answer). Each is made to
 #: catch a mistake; the comments say which answer that mistake gives.
 THRESHOLD_CASES = [
     ("a sweep where two rows share the best recall (target 0.9)", 0.9, [
@@ -62,7 +71,7 @@ THRESHOLD_CASES = [
 
 
 def _best(rows: list[dict], min_precision: float) -> float | None:
-    """05.1's answer for the notebook's sweep, computed as the exercise asks."""
+    """05.2's answer for the notebook's sweep, computed as the exercise asks."""
     meeting = [r for r in rows if r["precision"] is not None and r["precision"] >= min_precision]
     return max(meeting, key=lambda r: (r["recall"], r["threshold"]))["threshold"] if meeting else None
 
@@ -93,7 +102,7 @@ def _what_is_wrong(rows: list[dict], min_precision: float, answer) -> str | None
 
 @exercises.graded(THRESHOLD)
 def choose_threshold(func, sweep_rows: list[dict], min_precision: float = 0.95) -> bool:
-    """05.1: the student's threshold for section 4's sweep and for each of THRESHOLD_CASES (each
+    """05.2: the student's threshold for section 4's sweep and for each of THRESHOLD_CASES (each
     call gets its own copy of the rows). The first case answered wrongly is reported with the
     rule it breaks (below the target, a better recall elsewhere, a higher threshold with the
     same recall, a row that flagged nothing, not a row's threshold). The cases reject the
@@ -113,3 +122,94 @@ def choose_threshold(func, sweep_rows: list[dict], min_precision: float = 0.95) 
             return exercises.wrong(THRESHOLD, f"for {name}: {problem}")
         answers[name], expected[name] = answer, right
     return exercises.check(THRESHOLD, answers, expected)
+
+
+# --------------------------------------------------------------------------- 05.1
+
+
+#: What 05.1 returns: the flagged readings' event ids, in the order of the readings.
+EVENT_IDS = exercises.list_of(exercises.of_type(str, what="an event id"), what="a list of event ids")
+
+
+def _readings(values: list[tuple[float, int, float]], prefix: str) -> list[dict]:
+    """One car's readings from (speed, rpm, engine_temp) triples, ids `prefix-0`, `prefix-1`, ..."""
+    return [{"event_id": f"{prefix}-{i}", "speed": sp, "rpm": rpm, "engine_temp": temp}
+            for i, (sp, rpm, temp) in enumerate(values)]
+
+
+def _edge_cases() -> list[tuple[str, list[dict], int]]:
+    """(what the case is, one car's readings, repeats). Each catches a mistake."""
+    moving = [(50.0 + i, 2000 + i, 90.0 + i / 10) for i in range(12)]  # nothing repeats
+    def frozen_rpm(n):  # rpm frozen for n readings from the 3rd on
+        return [(sp, 1700 if 2 <= i < 2 + n else rpm, t) for i, (sp, rpm, t) in enumerate(moving)]
+    return [
+        ("rpm frozen for repeats - 1 readings", _readings(frozen_rpm(3), "short"), 4),       # `>` vs `>=`, off by one
+        ("rpm frozen for exactly repeats readings", _readings(frozen_rpm(4), "exact"), 4),  # flags the 4th only
+        ("rpm frozen for longer", _readings(frozen_rpm(7), "long"), 4),                     # every reading from the 4th
+        ("a car standing still (speed 0)", _readings([(0.0, 2000 + i, 90.0 + i / 10) for i in range(10)], "parked"), 4),
+        ("rpm frozen while the car stands still",
+         _readings([(0.0, 800, 90.0 + i / 10) for i in range(6)], "idle"), 4),             # speed 0 excuses speed only
+        ("two sensors frozen together", _readings([(60.0, 1800, 95.5)] * 5, "both"), 3),    # one flag per reading
+        ("rpm frozen on after a frozen speed was flagged",                                  # stop counting at the first
+         _readings([(60.0 if i < 5 else 60.0 + i, 1700 if 2 <= i < 7 else 1500 + i, 90.0 + i / 10)  # stuck field
+                    for i in range(9)], "after"), 4),
+        ("a value that comes back after another",
+         _readings([(50.0, 1500, 90.0), (50.0, 1500, 90.1), (51.0, 1501, 90.2), (50.0, 1500, 90.3), (50.0, 1500, 90.4),
+                    (50.0, 1500, 90.5)], "back"), 3),                                      # the count starts again
+    ]
+
+
+def _lab_flags(readings: list[dict], repeats: int) -> list[str]:
+    """The lab's detector on one car's readings in order (one a second, everything else still):
+    the event ids it flags as sensor_stuck."""
+    detector = AnomalyDetector(stuck_repeats=repeats)
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    flagged = []
+    for i, r in enumerate(readings):
+        event = {**r, "car_id": "CAR_CHECK", "timestamp": start + timedelta(seconds=i), "fuel_level": 50.0,
+                 "latitude": 52.5, "longitude": 13.4}
+        if any(a.type == "sensor_stuck" for a in detector.detect(event)):
+            flagged.append(r["event_id"])
+    return flagged
+
+
+def batch_readings(batch) -> dict[str, list[dict]]:
+    """Each car's valid readings in a batch of messages, once each, in the order they were measured:
+    {car_id: [{"event_id", "speed", "rpm", "engine_temp"}, ...]}."""
+    seen, by_car = set(), {}
+    events = [json.loads(m.value) for m in batch if m.is_valid]
+    for e in sorted(events, key=lambda e: (e["car_id"], e["timestamp"])):
+        if e["event_id"] in seen:
+            continue
+        seen.add(e["event_id"])
+        by_car.setdefault(e["car_id"], []).append({k: e[k] for k in ("event_id", *STUCK_FIELDS)})
+    return by_car
+
+
+@exercises.graded(STUCK)
+def stuck_events(func, batch) -> bool:
+    """05.1: the student's `func(readings, repeats)` flags what the lab's detector flags as
+    sensor_stuck, on each car of the notebook's batch (repeats = contract.STUCK_REPEATS) and on
+    edge cases of the check's own with other repeats (a run one short, exactly long enough,
+    longer; a car standing still; rpm frozen at speed 0; two sensors frozen together; a value
+    that comes back). Each call gets its own copy of the readings."""
+    cases = _edge_cases() + [(f"{car} of the notebook's batch", rows, contract.STUCK_REPEATS)
+                             for car, rows in sorted(batch_readings(batch).items())]
+    answers, expected = {}, {}
+    for name, rows, repeats in cases:
+        answer = exercises.attempt(func, [dict(r) for r in rows], repeats)
+        if not exercises.expect_type(STUCK, answer, EVENT_IDS, case=f"for {name}"):
+            return False
+        answers[name], expected[name] = list(answer), _lab_flags(rows, repeats)
+        if answers[name] != expected[name]:
+            missing = [e for e in expected[name] if e not in answers[name]]
+            extra = [e for e in answers[name] if e not in expected[name]]
+            said = []
+            if missing:
+                said.append(f"you leave out {len(missing)} reading(s) the lab flags, the first {missing[0]}")
+            if extra:
+                said.append(f"you flag {len(extra)} reading(s) the lab does not, the first {extra[0]}")
+            if not said:
+                said.append("the right readings, in another order or more than once")
+            return exercises.wrong(STUCK, f"for {name} (repeats={repeats}): " + "; ".join(said))
+    return exercises.check(STUCK, answers, expected)
