@@ -358,6 +358,22 @@ def test_nb04_replay_by_hand(services, capsys):
             return sum(nb04.replay_dlq(values, collection, r, ranges, now) for r in {dlq.parse(v)["reason"] for v in values})
 
         _rejected(capsys, check04.replay_dlq(every_reason, collection, now), "first call")
+
+        def ordered_insert(values, collection, reason, ranges, now):  # insert_many stops at the first duplicate
+            from pymongo.errors import BulkWriteError
+
+            docs = []
+            for v in values:
+                record = dlq.parse(v)
+                verdict = validate(dlq.original_bytes(record), now, ranges)
+                if record["reason"] == reason and verdict.ok:
+                    docs.append(dict(verdict.event, _id=verdict.event["event_id"]))
+            try:
+                return len(collection.insert_many(docs).inserted_ids)
+            except BulkWriteError as e:
+                return e.details["nInserted"]
+
+        _rejected(capsys, check04.replay_dlq(ordered_insert, collection, now), "first call")
     finally:
         client.drop_database(services.mongodb_db + "_t04")
         client.close()

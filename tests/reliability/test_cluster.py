@@ -89,7 +89,7 @@ def _producer(**config):
     return lambda bootstrap: KafkaProducer(bootstrap_servers=bootstrap, **config)
 
 
-def test_exercise_10_1_the_solution_passes_and_leaves_no_topic(cluster, capsys):
+def test_exercise_11_1_the_solution_passes_and_leaves_no_topic(cluster, capsys):
     from labkit.teach.checks import nb11 as check
     from labkit.teach.solutions import nb11 as solution
 
@@ -104,15 +104,25 @@ def test_exercise_10_1_the_solution_passes_and_leaves_no_topic(cluster, capsys):
     (_topic(replicas=1), _producer(), "1 replica(s)"),
     (_topic(replicas=2), _producer(), "2 replica(s)"),
     (_topic(min_isr=None), _producer(), "min.insync.replicas is 1"),
+    (_topic(min_isr="3"), _producer(), "losing any one broker stops every write"),
     (_topic(), _producer(acks=1), "acks is 1"),
     (_topic(), _producer(acks="all", enable_idempotence=False), "not idempotent"),
     (lambda admin, name: None, _producer(), "there is no topic"),
     (_topic(), lambda bootstrap: None, "returned None"),
-], ids=["one copy", "two copies", "broker's min.insync", "acks=1", "not idempotent", "no topic", "no producer"])
-def test_exercise_10_1_rejects_what_loses_writes(cluster, capsys, topic, producer, words):
+], ids=["one copy", "two copies", "broker's min.insync", "all three in sync", "acks=1", "not idempotent", "no topic", "no producer"])
+def test_exercise_11_1_rejects_what_loses_writes(cluster, capsys, topic, producer, words):
     from labkit.teach.checks import nb11 as check
     from tests.wrong_answers import assert_rejected
 
     name = f"labkit.test.durable.{uuid.uuid4().hex[:6]}"
     assert_rejected(capsys, check.durable(topic, producer, cluster.bootstrap, name), words, exercise="11.1")
     assert partition_table(cluster.bootstrap, [name]) == []
+
+
+def test_exercise_11_1_says_how_to_start_brokers_that_are_not_running(capsys):
+    from labkit.teach.checks import nb11 as check
+    from labkit.teach.solutions import nb11 as solution
+    from tests.wrong_answers import assert_rejected
+
+    assert_rejected(capsys, check.durable(solution.durable_topic, solution.durable_producer, "localhost:1", "t"),
+                    "no broker answers", "starts the three brokers", exercise="11.1", no_traceback=True)

@@ -78,12 +78,19 @@ PRODUCER = exercises.Kind("a KafkaProducer", lambda x: type(x).__name__ == "Kafk
 def _topic_problem(bootstrap: str, name: str) -> str | None:
     """What is wrong with topic `name` on the cluster, or None: three replicas, and
     min.insync.replicas 2 set on the topic (the brokers' default is Kafka's, 1)."""
+    import time
+
     from kafka.admin import ConfigResource, ConfigResourceType
 
     from labkit.ops import clients
     from labkit.ops.infra.topics import partition_table
 
     rows = partition_table(bootstrap, [name])
+    for _ in range(20):  # a new topic reaches every broker's metadata a moment after create_topics
+        if rows and all(r["leader"] >= 0 for r in rows):
+            break
+        time.sleep(0.25)
+        rows = partition_table(bootstrap, [name])
     if not rows:
         return f"there is no topic {name!r} on the cluster after your durable_topic: did it call create_topics?"
     replicas = len(rows[0]["replicas"])
@@ -98,6 +105,9 @@ def _topic_problem(bootstrap: str, name: str) -> str | None:
     own = described.get("topic", {}).get(name, {})  # the settings the topic was given itself
     # Not given: the brokers' default, Kafka's 1 (the lab's brokers keep it).
     min_isr = own.get("min.insync.replicas", {}).get("value", "1")
+    if min_isr != MIN_IN_SYNC and int(min_isr) >= REPLICAS:
+        return (f"your topic's min.insync.replicas is {min_isr}: with all three copies required, losing any "
+                f"one broker stops every write with acks=all; 2 of 3 survives one loss and still takes writes")
     if min_isr != MIN_IN_SYNC:
         return (f"your topic's min.insync.replicas is {min_isr}: with 1, a leader whose followers fell "
                 f"behind confirms writes alone, and they die with it; 2 of 3 survives one loss and "
@@ -125,6 +135,9 @@ def durable(make_topic, make_producer, bootstrap: str, name: str) -> bool:
     return anything). The topic is deleted again; the producer is closed."""
     from labkit.ops import clients
 
+    if not _answers(bootstrap):  # the section's cluster was stopped: a client would wait 30 s to say so
+        return exercises.wrong(DURABLE, f"no broker answers at {bootstrap}: run the cell of section 1 that "
+                                        "starts the three brokers, then this one again")
     admin = clients.kafka_admin(bootstrap=bootstrap)
     try:
         made = exercises.attempt(make_topic, admin, name)
@@ -149,6 +162,20 @@ def durable(make_topic, make_producer, bootstrap: str, name: str) -> bool:
         return exercises.check(DURABLE, True, True)
     finally:
         _delete(bootstrap, name)
+
+
+def _answers(bootstrap: str) -> bool:
+    """Whether any of the `host:port` addresses in `bootstrap` takes a connection within 2 s."""
+    import socket
+
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
+            return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def _delete(bootstrap: str, name: str) -> None:
