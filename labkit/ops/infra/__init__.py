@@ -41,6 +41,22 @@ def lab_cluster(settings: Settings) -> Cluster:
     return Cluster(settings.lab_home, base_port=port, host=host)
 
 
+def three_brokers(settings: Settings, home, base_port: int, log=print) -> tuple[Cluster, bool]:
+    """Three brokers for a lesson: the lab's cluster when it runs (`infra up --brokers 3`),
+    else three of the lesson's own, with their data in `home`, on the first six free ports
+    from `base_port`, started now. Returns (cluster, started): when `started`, the lesson stops
+    the cluster (`cluster.down()`) once it is done with it."""
+    from labkit.ops.hub import first_free
+
+    cluster = lab_cluster(settings)
+    if sorted(cluster.running()) == [1, 2, 3]:
+        return cluster, False
+    cluster = Cluster(home, base_port=first_free(base_port, width=6))
+    log(f"Starting three brokers on {cluster.bootstrap} (about half a minute) ...")
+    cluster.up(log=lambda *_: None)
+    return cluster, True
+
+
 def up(settings: Settings, log=print, brokers: int | None = None, prometheus: bool = False) -> list[str]:
     """Start whatever is not running, wait until ready, create topics.
 

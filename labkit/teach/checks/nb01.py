@@ -9,8 +9,8 @@ from labkit.config import Settings
 from labkit.ops import clients, kafka_io
 from labkit.teach import exercises
 
-SEND = "01.1 send and confirm"
-FAULT = "01.2 negative speed fault"
+SEND = "01.2 send and confirm"
+FAULT = "01.1 negative speed fault"
 COUNT = "01.3 read it all back"
 
 HINTS = exercises.register_hints({
@@ -27,13 +27,13 @@ HINTS = exercises.register_hints({
 #: 01.3 gives up on a student's loop after this long (reading a few thousand messages takes a second).
 COUNT_DEADLINE_S = 30
 
-#: What 01.1 returns: one (partition, offset) or None per event, in the order of the events.
+#: What 01.2 returns: one (partition, offset) or None per event, in the order of the events.
 PLACES = exercises.list_of(exercises.optional(exercises.pair(exercises.INTEGER, exercises.INTEGER)),
                            "a list with one (partition, offset) pair (from a RecordMetadata) or None per event")
 COUNTS = exercises.dict_of(exercises.INTEGER, exercises.INTEGER, "a dict {partition (int): number of messages (int)}")
 
 
-#: The largest message the 01.1 topic accepts, and the event that goes over it.
+#: The largest message the 01.2 topic accepts, and the event that goes over it.
 LIMIT_BYTES = 1024
 
 
@@ -44,7 +44,7 @@ def too_big(event: dict) -> dict:
 
 @exercises.graded(SEND)
 def send_keyed(send, settings: Settings, topic: str, events: list[dict]) -> bool:
-    """01.1: the events, with one the broker refuses put third, go to `topic` (which refuses
+    """01.2: the events, with one the broker refuses put third, go to `topic` (which refuses
     messages over LIMIT_BYTES). Right: for every event, in order, the (partition, offset)
     that holds it, in its key's partition; None for the refused one."""
     _refuse_over(settings, topic, LIMIT_BYTES)
@@ -99,7 +99,7 @@ def _json(raw: bytes):
 
 @exercises.graded(FAULT)
 def negative_speed(fault, example: dict) -> bool:
-    """01.2: JSON bytes, speed < 0, every other field unchanged; for the example and for the
+    """01.1: JSON bytes, speed < 0, every other field unchanged; for the example and for the
     same event from a car standing still (speed 0), where `-speed` is -0.0: not below 0, and
     the validator would store it as a valid reading."""
     cases = {"example": dict(example), "standing still": dict(example, speed=0.0)}
