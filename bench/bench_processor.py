@@ -1,6 +1,6 @@
 """Processor throughput, side by side in one run, over the same topic and data.
 
-    python bench/bench_processor.py [--messages 20000] [--cars 20 1000] [--naive] [--record]
+    python bench/bench_processor.py [--messages 20000] [--cars 20 1000] [--naive] [--profile] [--record]
 
 Loads N simulated messages (default fault rates) of a fleet into a fresh topic, then measures:
   raw consume        kafka-python reading the topic, nothing else (the client's ceiling)
@@ -12,20 +12,24 @@ Loads N simulated messages (default fault rates) of a fleet into a fresh topic, 
   naive loop         (`--naive`, minutes on SecantusDB) the original's shape: auto-commit,
                      json.loads, insert_one per event
 
-Every side starts from an empty database and a new consumer group. `--record` appends the
-table to bench/results/processor.md.
+Every side starts from an empty database and a new consumer group. `--profile` samples the
+processor and the local database server with py-spy while each fleet's "ours" runs, and adds
+a table of the functions where each spent its CPU. `--record` appends the tables to
+bench/results/processor.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from profiles import Profiles, database_pid
 from report import table
 
 from labkit.config import Settings, Topics
@@ -84,8 +88,10 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--cars", type=int, nargs="+", default=[20, 1000], help="fleet sizes (default 20 1000)")
     parser.add_argument("--naive", action="store_true", help="also time the naive loop (slow)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the processor and the database server")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
+    profiles = {}
     n = args.messages
     base = Settings.from_env()
     # No time limit on a reply (pymongo's default): a bench's load, drop or slow query may take minutes.
@@ -113,7 +119,10 @@ def main() -> int:
             client.drop_database(settings.mongodb_db)
 
         processor = Processor(settings, ProcessorConfig(group_id=f"bench-{uuid.uuid4().hex[:6]}", max_invalid_ratio=None))
-        stats = processor.run(max_messages=n)
+        sampled = Profiles({"processor": os.getpid(), "database server": database_pid()} if args.profile else {})
+        with sampled:
+            stats = processor.run(max_messages=n)
+        profiles[cars] = sampled
         rows.append((f"ours, {cars:,} cars: Processor, Kafka transactions (exactly-once outputs)", stats.processed,
                      stats.seconds))
 
@@ -154,6 +163,13 @@ def main() -> int:
           ("side", "messages", "seconds", "msg/s"),
           [(name, f"{count:,}", f"{seconds:.2f}", f"{count / seconds:,.0f}") for name, count, seconds in rows],
           RESULTS if args.record else None)
+    for cars, sampled in profiles.items():
+        for who, rows in sampled.top(12).items():
+            table(f"profile of the {who}, ours with {cars:,} cars: functions by own CPU time (py-spy, {len(rows)} largest)",
+                  f"python bench/bench_processor.py --messages {n} --cars {' '.join(str(c) for c in args.cars)} --profile",
+                  ("function", "file", "share of busy samples"), rows, RESULTS if args.record else None)
+        for who, why in sampled.problems.items():
+            print(f"(no profile of the {who}: {why})")
     return 0
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 
 from labkit import contract
-from labkit.process.detectors import AnomalyDetector
+from labkit.process.detectors import STUCK_FIELDS, AnomalyDetector
 from labkit.process.validation import validate
 from labkit.simulate.faults import Message
 
@@ -53,3 +54,17 @@ def detect_offline(messages: Iterable[Message], detector: AnomalyDetector, now: 
         if verdict.ok:
             found |= {(a.event_id, a.type) for a in detector.detect(verdict.event)}
     return found
+
+
+def readings_by_car(batch: Iterable[Message]) -> dict[str, list[dict]]:
+    """Each car's valid readings in a batch of messages, once each (a duplicate left out), in
+    the order they were measured: {car_id: [{"event_id", "speed", "rpm", "engine_temp"}, ...]},
+    what a per-car detector such as the stuck-sensor one reads (pure)."""
+    seen, by_car = set(), {}
+    events = [json.loads(m.value) for m in batch if m.is_valid]
+    for e in sorted(events, key=lambda e: (e["car_id"], e["timestamp"])):
+        if e["event_id"] in seen:
+            continue
+        seen.add(e["event_id"])
+        by_car.setdefault(e["car_id"], []).append({k: e[k] for k in ("event_id", *STUCK_FIELDS)})
+    return by_car

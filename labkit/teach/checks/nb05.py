@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 
 from labkit import contract
-from labkit.process.detectors import STUCK_FIELDS, AnomalyDetector
+from labkit.process.detectors import AnomalyDetector
+from labkit.scenarios.evaluation import readings_by_car
 from labkit.teach import exercises
 
 STUCK = "05.1 a stuck sensor, by hand"
@@ -173,19 +173,6 @@ def _lab_flags(readings: list[dict], repeats: int) -> list[str]:
     return flagged
 
 
-def batch_readings(batch) -> dict[str, list[dict]]:
-    """Each car's valid readings in a batch of messages, once each, in the order they were measured:
-    {car_id: [{"event_id", "speed", "rpm", "engine_temp"}, ...]}."""
-    seen, by_car = set(), {}
-    events = [json.loads(m.value) for m in batch if m.is_valid]
-    for e in sorted(events, key=lambda e: (e["car_id"], e["timestamp"])):
-        if e["event_id"] in seen:
-            continue
-        seen.add(e["event_id"])
-        by_car.setdefault(e["car_id"], []).append({k: e[k] for k in ("event_id", *STUCK_FIELDS)})
-    return by_car
-
-
 @exercises.graded(STUCK)
 def stuck_events(func, batch) -> bool:
     """05.1: the student's `func(readings, repeats)` flags what the lab's detector flags as
@@ -194,7 +181,7 @@ def stuck_events(func, batch) -> bool:
     longer; a car standing still; rpm frozen at speed 0; two sensors frozen together; a value
     that comes back). Each call gets its own copy of the readings."""
     cases = _edge_cases() + [(f"{car} of the notebook's batch", rows, contract.STUCK_REPEATS)
-                             for car, rows in sorted(batch_readings(batch).items())]
+                             for car, rows in sorted(readings_by_car(batch).items())]
     answers, expected = {}, {}
     for name, rows, repeats in cases:
         answer = exercises.attempt(func, [dict(r) for r in rows], repeats)
