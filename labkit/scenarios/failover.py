@@ -38,8 +38,8 @@ class FailoverResult:
     stored: int  # distinct sequence numbers read back from the surviving brokers
     lost: int  # confirmed, but not in the topic
     duplicates: int  # sequence numbers stored more than once
-    # From the kill to the first sample naming a new leader: an upper bound, since samples are
-    # taken between sends and sends wait while the partition has no leader.
+    # From the kill to the first good sample naming a new leader: an upper bound, since a
+    # sample's metadata request can fail or time out (5 s) while the controllers elect.
     leader_moved_after_s: float | None
     killed_at_s: float | None = None  # seconds after the first send
     restarted_at_s: float | None = None  # when the killed node was started again (None: it was not)
@@ -90,8 +90,8 @@ def leader_failover(cluster: Cluster, topic: str = "lab.failover", events: int =
             future.add_callback(lambda _md, s=seq: confirmed.add(s))
             future.add_errback(lambda exc: failed.update([type(exc).__name__]))
             now = time.monotonic() - t0
-            # The partition's state, twice a second. Sampled between sends: while a send
-            # blocks (the producer waits for the new leader), there is no sample.
+            # The partition's state, twice a second. A sample is a metadata request: while the
+            # controllers elect it can fail (an "error" row) or wait out its timeout.
             if now >= next_sample:
                 timeline.append(_sample(survivors if killed_at is not None else cluster.bootstrap, topic, now))
                 next_sample = now + 0.5

@@ -50,7 +50,8 @@ def send_keyed(send, settings: Settings, topic: str, events: list[dict]) -> bool
     _refuse_over(settings, topic, LIMIT_BYTES)
     sent = [*events[:2], too_big(events[2 % len(events)]), *events[2:]]
     # One message per request, no idempotence: the refusal then concerns that message alone.
-    # (A batch over the limit is refused whole, and kafka-python does not split it.)
+    # (A batch over the limit is refused whole; the producer splits it and sends the parts
+    # again, which would only delay the message's own refusal.)
     producer = clients.kafka_producer(settings, enable_idempotence=False, batch_size=0, linger_ms=0)
     try:
         where = exercises.attempt(send, producer, topic, sent)

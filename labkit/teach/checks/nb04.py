@@ -48,6 +48,10 @@ def replay_dlq(func, collection, now) -> bool:
     expected = {"newly stored, first call": len(fast_ids) - 1, "newly stored, second call": 0,
                 "documents stored": sorted(fast_ids), "timestamps stored as dates": True}
     collection.drop()
+    if not answer["timestamps stored as dates"] and ids == sorted(fast_ids):
+        return exercises.wrong(REPLAY, "the right events, but not the timestamps stored as dates: store the event "
+                                       "the validator returns (validate(...).event), as in exercise 02.2, not the "
+                                       "parsed JSON, whose timestamp is a string")
     return exercises.check(REPLAY, answer, expected)
 
 
