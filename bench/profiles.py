@@ -12,7 +12,6 @@ busy count (py-spy leaves idle threads out), so the shares say where the CPU wen
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -111,7 +110,3 @@ def database_pid() -> int | None:
     settings = Settings.from_env()
     service = next((s for s in local.services(settings) if s.name == "mongo"), None)
     return local.read_pid(service, settings.lab_home) if service else None
-
-
-def this_process() -> int:
-    return os.getpid()

@@ -109,7 +109,9 @@ def test_exercise_11_1_the_solution_passes_and_leaves_no_topic(cluster, capsys):
     (_topic(), _producer(acks="all", enable_idempotence=False), "not idempotent"),
     (lambda admin, name: None, _producer(), "there is no topic"),
     (_topic(), lambda bootstrap: None, "returned None"),
-], ids=["one copy", "two copies", "broker's min.insync", "all three in sync", "acks=1", "not idempotent", "no topic", "no producer"])
+    (_topic(), lambda bootstrap: {"acks": "all", "enable_idempotence": True}, "expected a KafkaProducer"),
+], ids=["one copy", "two copies", "broker's min.insync", "all three in sync", "acks=1", "not idempotent", "no topic", "no producer",
+    "settings, not a producer"])
 def test_exercise_11_1_rejects_what_loses_writes(cluster, capsys, topic, producer, words):
     from labkit.teach.checks import nb11 as check
     from tests.wrong_answers import assert_rejected

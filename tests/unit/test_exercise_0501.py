@@ -63,8 +63,10 @@ def test_the_edge_cases_tell_every_mistake_apart():
     (lambda rows, repeats: [e for e in _runs(rows, repeats) for _ in (1, 2)], "more than once"),
     (lambda rows, repeats: set(_runs(rows, repeats)), "you returned a set"),
     (lambda rows, repeats: None, "returned None"),
+    (lambda rows, repeats: [], "you leave out"),  # a constant: no sensor is ever stuck
+    (lambda rows, repeats: {r["event_id"]: True for r in rows}, "you returned a dict"),
 ], ids=["> for >=", "stops at the first stuck field", "speed 0 counted", "speed 0 excuses every field",
-        "a fixed 8", "twice", "a set", "None"])
+        "a fixed 8", "twice", "a set", "None", "always empty", "a dict"])
 def test_mistakes_are_rejected(batch, capsys, student, words):
     assert_rejected(capsys, check.stuck_events(student, batch), words, exercise="05.1", no_traceback=True)
 

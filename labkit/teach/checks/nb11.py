@@ -78,18 +78,20 @@ PRODUCER = exercises.Kind("a KafkaProducer", lambda x: type(x).__name__ == "Kafk
 def _topic_problem(bootstrap: str, name: str) -> str | None:
     """What is wrong with topic `name` on the cluster, or None: three replicas, and
     min.insync.replicas 2 set on the topic (the brokers' default is Kafka's, 1)."""
-    import time
-
     from kafka.admin import ConfigResource, ConfigResourceType
 
     from labkit.ops import clients
     from labkit.ops.infra.topics import partition_table
+    from labkit.ops.waiting import wait_until
 
-    rows = partition_table(bootstrap, [name])
-    for _ in range(20):  # a new topic reaches every broker's metadata a moment after create_topics
-        if rows and all(r["leader"] >= 0 for r in rows):
-            break
-        time.sleep(0.25)
+    def led() -> list[dict]:
+        rows = partition_table(bootstrap, [name])
+        return rows if rows and all(r["leader"] >= 0 for r in rows) else []
+
+    # A new topic reaches every broker's metadata a moment after create_topics.
+    try:
+        rows = wait_until(led, 5, poll_s=0.25, what=f"a leader for {name}")
+    except TimeoutError:
         rows = partition_table(bootstrap, [name])
     if not rows:
         return f"there is no topic {name!r} on the cluster after your durable_topic: did it call create_topics?"
@@ -165,17 +167,12 @@ def durable(make_topic, make_producer, bootstrap: str, name: str) -> bool:
 
 
 def _answers(bootstrap: str) -> bool:
-    """Whether any of the `host:port` addresses in `bootstrap` takes a connection within 2 s."""
-    import socket
+    """Whether any broker listed in `bootstrap` answers (a closed port says no at once)."""
+    from labkit.config import Settings
+    from labkit.ops.infra.readiness import broker_answers
 
-    for address in bootstrap.split(","):
-        host, _, port = address.strip().rpartition(":")
-        try:
-            socket.create_connection((host, int(port)), timeout=2).close()
-            return True
-        except (OSError, ValueError):
-            continue
-    return False
+    settings = Settings.from_env().replace(kafka_bootstrap_servers=bootstrap)
+    return any(broker_answers(settings, address) for address in settings.kafka_addresses)
 
 
 def _delete(bootstrap: str, name: str) -> None:
