@@ -113,8 +113,9 @@ class Cluster:
         return [n.node_id for n in self.nodes if local.read_pid(n.service, self.home)]
 
     def wait_for_brokers(self, count: int, timeout_s: float = 60.0) -> None:
-        """Wait until the cluster's metadata lists `count` live brokers; InfraError with the
-        logs' last lines if it does not within `timeout_s` or a node dies meanwhile."""
+        """Wait until the cluster's metadata lists `count` live brokers and as many broker ports
+        accept connections; InfraError with the logs' last lines if that does not happen within
+        `timeout_s` or a node dies meanwhile."""
         seen = [0]
 
         def all_registered() -> bool:
@@ -123,7 +124,9 @@ class Cluster:
                     raise InfraError(f"Kafka node {n.node_id} exited during start-up. Last lines of "
                                      f"{n.service.log_file(self.home)}:\n{local.tail(n.service.log_file(self.home))}")
             seen[0] = self.live_brokers()
-            return seen[0] >= count
+            # A node is registered with the quorum a moment before its broker port accepts.
+            listening = sum(local.port_open(n.port) for n in self.nodes)
+            return seen[0] >= count and listening >= count
 
         try:
             wait_until(all_registered, timeout_s, poll_s=0.5, what=f"{count} brokers")

@@ -85,10 +85,12 @@ def _topic_problem(bootstrap: str, name: str) -> str | None:
     from labkit.ops.waiting import wait_until
 
     def led() -> list[dict]:
-        rows = partition_table(bootstrap, [name])
-        return rows if rows and all(r["leader"] >= 0 for r in rows) else []
+        views = _views(bootstrap, name)
+        ok = views and all(rows and all(r["leader"] >= 0 for r in rows) for rows in views)
+        return views[0] if ok else []
 
-    # A new topic reaches every broker's metadata a moment after create_topics.
+    # A new topic reaches each broker's metadata a moment after create_topics, and the
+    # describe_configs below may ask any of them: wait until every broker that answers has it.
     try:
         rows = wait_until(led, 5, poll_s=0.25, what=f"a leader for {name}")
     except TimeoutError:
@@ -175,12 +177,44 @@ def _answers(bootstrap: str) -> bool:
     return any(broker_answers(settings, address) for address in settings.kafka_addresses)
 
 
-def _delete(bootstrap: str, name: str) -> None:
-    from labkit.ops import clients
+def _views(bootstrap: str, name: str) -> list[list[dict]]:
+    """Topic `name`'s partition rows as each broker of `bootstrap` that answers sees them
+    (asked one by one: a broker's metadata may be a moment behind another's)."""
+    from kafka.errors import KafkaError
 
-    admin = clients.kafka_admin(bootstrap=bootstrap)
-    try:
-        if name in admin.list_topics():
-            admin.delete_topics([name])
-    finally:
-        admin.close()
+    from labkit.ops.infra.topics import partition_table
+
+    views = []
+    for address in bootstrap.split(","):
+        try:
+            views.append(partition_table(address, [name]))
+        except KafkaError:
+            pass  # that broker is down or starting: the others decide
+    return views
+
+
+def _delete(bootstrap: str, name: str, timeout_s: float = 20.0) -> None:
+    """Delete topic `name` and wait until no broker lists it. Deletion is asynchronous, and a
+    broker that is electing a controller or restarting (section 1 kills one) refuses for a
+    moment: each try is a new client, until `timeout_s`."""
+    from kafka.errors import KafkaError
+
+    from labkit.ops import clients
+    from labkit.ops.waiting import wait_until
+
+    def gone() -> bool:
+        try:
+            views = _views(bootstrap, name)
+            if views and not any(views):
+                return True
+            admin = clients.kafka_admin(bootstrap=bootstrap)
+            try:
+                if name in admin.list_topics():
+                    admin.delete_topics([name])
+            finally:
+                admin.close()
+        except KafkaError:
+            pass  # try again with a new client
+        return False
+
+    wait_until(gone, timeout_s, poll_s=0.5, what=f"topic {name} to be deleted")
