@@ -90,12 +90,22 @@ def attempt_within(seconds: float, func: Callable[..., Any], *args, **kwargs) ->
     """`attempt`, with a deadline: a function still running after `seconds` gives a
     `_TimedOut` (test it with `timed_out`) instead of a cell that never ends. The student's
     thread is left behind; the check then closes what it handed over (a consumer), which
-    makes the loop fail and the thread end."""
+    makes the loop fail and the thread end. What `attempt` lets through (a check's
+    simulated crash, a BaseException) is raised again here, in the caller's thread."""
     outcome: list[Any] = []
-    runner = threading.Thread(target=lambda: outcome.append(attempt(func, *args, **kwargs)),
-                              name="exercise-attempt", daemon=True)
+    escaped: list[BaseException] = []
+
+    def target():
+        try:
+            outcome.append(attempt(func, *args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001  (handed to the caller below)
+            escaped.append(exc)
+
+    runner = threading.Thread(target=target, name="exercise-attempt", daemon=True)
     runner.start()
     runner.join(seconds)
+    if escaped:
+        raise escaped[0]
     return outcome[0] if outcome else _TimedOut(seconds)
 
 

@@ -3,6 +3,7 @@ checks reject a wrong answer: a check that cannot fail grades nothing. The wrong
 the plausible wrong types (None from a forgotten `return`, a RecordMetadata, a cursor, ...) and
 student code that raises: each gets a ✘ with a message, never a traceback from the check."""
 
+import dataclasses
 import json
 import math
 from collections import Counter
@@ -49,6 +50,16 @@ def _read_from_beginning(consumer, topic, partition, offset):  # ignores the off
     consumer.assign([tp])
     consumer.seek_to_beginning(tp)
     return nb00.read_at(consumer, topic, partition, consumer.position(tp))
+
+
+def _iterate_unmoved(consumer, topic, partition, offset):
+    from kafka import TopicPartition
+
+    consumer.assign([TopicPartition(topic, partition)])
+    consumer.seek_to_end(TopicPartition(topic, partition))
+    for record in consumer:
+        if record.offset == offset:
+            return record.value
 
 
 def _last_of_poll(consumer, topic, partition, offset):  # seeks, then takes the poll's last record
@@ -116,6 +127,12 @@ def test_nb00_solutions(services, capsys):
     # the last record of the poll, must still fail on the message between two newer ones.
     _rejected(capsys, check00.read_at(_read_from_beginning, services, records[-1]), "wrong value")
     _rejected(capsys, check00.read_at(_last_of_poll, services, records[-1]), "wrong value")
+    # Iterating a consumer that was never moved: it waits at the end for new messages, forever.
+    deadline, check00.READ_AT_DEADLINE_S = check00.READ_AT_DEADLINE_S, 3
+    try:
+        _rejected(capsys, check00.read_at(_iterate_unmoved, services, records[-1]), "had not returned after 3 s", "seek")
+    finally:
+        check00.READ_AT_DEADLINE_S = deadline
 
 
 def test_nb01_solutions(pipeline, capsys):
@@ -185,6 +202,8 @@ def test_nb01_solutions(pipeline, capsys):
     _rejected(capsys, check01.negative_speed(lambda e: json.dumps(dict(e, speed="-1")).encode(), events[0]), "speed < 0")
     _rejected(capsys, check01.negative_speed(lambda e: json.dumps(dict(e, speed=-e["speed"])).encode(), events[0]),
               "speed < 0 (standing still)")  # -0.0 is not below 0
+    _rejected(capsys, check01.negative_speed(lambda e: json.dumps(dict(e, speed=float("-inf"))).encode(), events[0]),
+              "validator: range:speed (example)")  # -Infinity is not JSON: a not_json fault
     assert check01.count_per_partition(nb01.count_per_partition, pipeline, topic)
     assert not check01.count_per_partition(lambda c, t: {0: 1}, pipeline, topic)
     _rejected(capsys, check01.count_per_partition(lambda c, t: {TopicPartition(t, 0): 1}, pipeline, topic),
@@ -221,6 +240,13 @@ def _city_rule_without_final_return(raw, now):
         return Verdict(False, "range:speed", "too fast for the city")
 
 
+def _city_rule_reason_only(raw, now):
+    verdict = validate(raw, now)
+    if verdict.ok and verdict.event["speed"] > 200:
+        return dataclasses.replace(verdict, reason="range:speed")
+    return verdict
+
+
 def _store_with_the_labs_insert(collection, raws, now):
     from labkit.store.mongo import insert_idempotent
 
@@ -235,6 +261,11 @@ def test_nb02_solutions(pipeline, capsys, request):
     assert not check02.city_rule(lambda raw, now: nb02.validate_with_city_limit(raw, now, limit_kmh=199), good, NOW)
     _rejected(capsys, check02.city_rule(_city_rule_without_final_return, good, NOW), "returned None")
     _rejected(capsys, check02.city_rule(lambda raw, now: validate(raw, now).ok, good, NOW), "expected a Verdict")
+    # A reason on a verdict that still says ok: the processor would store a 230 km/h event.
+    _rejected(capsys, check02.city_rule(_city_rule_reason_only, good, NOW), "230 km/h: ok")
+    # ok without the parsed event: the processor would have nothing to store.
+    _rejected(capsys, check02.city_rule(lambda raw, now: Verdict(True) if validate(raw, now).ok else validate(raw, now),
+                                        good, NOW), "59 km/h: event kept")
 
     batch = _batch()
     client = MongoClient(pipeline.mongodb_uri, tz_aware=True)
@@ -315,6 +346,18 @@ def test_nb02_solutions(pipeline, capsys, request):
     # 02.3 does not ask for a return value: a right loop that returns None passes.
     assert check02.consume_loop(lambda c, coll, now: nb02.consume_all(c, coll, now) and None,
                                 pipeline, topic, "ex3-none", db["ex3"], batch, NOW)
+    # `for record in consumer:` never ends: the check's deadline says so instead of a cell that hangs.
+    def forever(consumer, coll, now):
+        for record in consumer:
+            nb02.store_events(coll, [record.value], now)
+            consumer.commit()
+
+    deadline, check02.LOOP_DEADLINE_S = check02.LOOP_DEADLINE_S, 5
+    try:
+        _rejected(capsys, check02.consume_loop(forever, pipeline, topic, "ex3-forever", db["ex3"], batch, NOW),
+                  "had not returned after 5 s", "poll() with a timeout")
+    finally:
+        check02.LOOP_DEADLINE_S = deadline
     _rejected(capsys, check02.consume_loop(lambda c, coll, now: 1 / 0, pipeline, topic, "ex3-raises", db["ex3"], batch, NOW),
               "your code raised ZeroDivisionError")
 

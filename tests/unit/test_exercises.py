@@ -734,6 +734,19 @@ def test_an_attempt_that_never_returns_is_reported_at_its_deadline():
     assert exercises.attempt_within(1, lambda: 42) == 42
 
 
+def test_a_simulated_crash_inside_a_deadline_reaches_the_check():
+    class Killed(BaseException):  # what 02.3's and 03.3's checks raise from a write
+        pass
+
+    def crashes():
+        raise Killed
+
+    with pytest.raises(Killed):
+        exercises.attempt_within(5, crashes)
+    failure = exercises.attempt_within(5, lambda: 1 / 0)  # an ordinary bug is still the student's, reported
+    assert not exercises.timed_out(failure) and "ZeroDivisionError" in repr(failure)
+
+
 def test_the_01_3_check_rejects_the_lab_s_read_topic(capsys, monkeypatch):
     from labkit.config import Settings
     from labkit.teach.checks import nb01

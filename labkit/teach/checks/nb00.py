@@ -66,6 +66,10 @@ def _three_in_a_row(settings: Settings, topic: str, partition: int) -> list[tupl
         producer.close()
 
 
+#: A right answer returns in well under a second; a loop that never gets a record waits forever.
+READ_AT_DEADLINE_S = 20
+
+
 @exercises.graded(READ_AT)
 def read_at(func, settings: Settings, record: Record) -> bool:
     """00.2: the bytes at an address, for the message read back above and for a message in
@@ -80,9 +84,15 @@ def read_at(func, settings: Settings, record: Record) -> bool:
     for name, (offset, _) in cases.items():
         consumer = clients.kafka_consumer(settings)
         try:
-            answer = exercises.attempt(func, consumer, record.topic, record.partition, offset)
+            answer = exercises.attempt_within(READ_AT_DEADLINE_S, func, consumer, record.topic, record.partition, offset)
         finally:
-            consumer.close()
+            consumer.close()  # a loop still polling fails now, and its thread ends
+        if exercises.timed_out(answer):
+            return exercises.wrong(READ_AT, f"your function had not returned after {READ_AT_DEADLINE_S} s at {name}. "
+                                            "A consumer without a group that subscribe()s is never given a "
+                                            "partition, and one that is not moved (seek) starts at the end and "
+                                            "waits for new messages: assign the partition, seek to the offset, "
+                                            "poll with a timeout")
         if not exercises.expect_type(READ_AT, answer, VALUE, case=f"at {name}"):
             return False
         answers[name] = answer

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime, timezone
 
 from labkit.config import Settings
 from labkit.ops import clients, kafka_io
+from labkit.process.validation import validate
 from labkit.teach import exercises
 
 SEND = "01.2 send and confirm"
@@ -102,7 +104,8 @@ def _json(raw: bytes):
 def negative_speed(fault, example: dict) -> bool:
     """01.1: JSON bytes, speed < 0, every other field unchanged; for the example and for the
     same event from a car standing still (speed 0), where `-speed` is -0.0: not below 0, and
-    the validator would store it as a valid reading."""
+    the validator would store it as a valid reading. The validator must reject each as
+    range:speed (float("-inf") comes out as -Infinity, which is not JSON)."""
     cases = {"example": dict(example), "standing still": dict(example, speed=0.0)}
     answer, expected = {}, {}
     for name, event in cases.items():
@@ -120,7 +123,10 @@ def negative_speed(fault, example: dict) -> bool:
         negative = isinstance(speed, (int, float)) and not isinstance(speed, bool) and speed < 0
         answer[f"speed < 0 ({name})"] = negative
         answer[f"other fields unchanged ({name})"] = _others(back) == _others(event)
-        expected[f"speed < 0 ({name})"] = expected[f"other fields unchanged ({name})"] = True
+        # what the lesson is for: the validator rejects it for its range (-inf, as -Infinity, is not JSON at all)
+        answer[f"validator: range:speed ({name})"] = validate(produced, datetime.now(timezone.utc)).reason == "range:speed"
+        for row in ("speed < 0", "other fields unchanged", "validator: range:speed"):
+            expected[f"{row} ({name})"] = True
     return exercises.check(FAULT, answer, expected)
 
 

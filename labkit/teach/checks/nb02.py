@@ -35,18 +35,23 @@ def _distinct_valid(raws: list[bytes], now: datetime) -> int:
 
 @exercises.graded(CITY)
 def city_rule(rule, good: dict, now: datetime) -> bool:
-    """02.1: slow and exactly-200 events pass, 230 km/h is range:speed, garbage keeps its reason."""
+    """02.1: slow and exactly-200 events pass (ok, no reason, the event kept as validate parsed
+    it), 230 km/h is rejected as range:speed, garbage keeps its reason."""
     cases = {"59 km/h": (json.dumps(good).encode(), None),
              "exactly 200 km/h": (json.dumps(dict(good, speed=200.0)).encode(), None),
              "230 km/h": (json.dumps(dict(good, speed=230.0)).encode(), "range:speed"),
              "binary garbage": (b"\xff", "not_json")}
-    answers = {}
-    for name, (raw, _) in cases.items():
+    answers, expected = {}, {}
+    for name, (raw, reason) in cases.items():
         verdict = exercises.attempt(rule, raw, now)
         if not exercises.expect_type(CITY, verdict, VERDICT, case=f"for {name}"):
             return False
-        answers[name] = verdict.reason
-    return exercises.check(CITY, answers, {n: reason for n, (_, reason) in cases.items()})
+        answers[f"{name}: reason"], expected[f"{name}: reason"] = verdict.reason, reason
+        answers[f"{name}: ok"], expected[f"{name}: ok"] = verdict.ok, reason is None
+        if reason is None:  # the processor stores the verdict's event: a rule must pass it on
+            answers[f"{name}: event kept"] = getattr(verdict, "event", None) == validate(raw, now).event
+            expected[f"{name}: event kept"] = True
+    return exercises.check(CITY, answers, expected)
 
 
 @exercises.graded(STORE)
@@ -105,6 +110,10 @@ class _CrashOnFirstWrite:
         return getattr(self._collection, name)
 
 
+#: A right loop over the check's few hundred messages returns in seconds.
+LOOP_DEADLINE_S = 30
+
+
 @exercises.graded(LOOP)
 def consume_loop(consume, settings: Settings, topic: str, group: str, collection, batch, now: datetime) -> bool:
     """02.3: the student's loop is killed at its first write, then restarted in the same group,
@@ -133,14 +142,18 @@ def consume_loop(consume, settings: Settings, topic: str, group: str, collection
             consumer = clients.kafka_consumer(settings, group_id=run_group, auto_offset_reset="earliest")
             consumer.assign([TopicPartition(topic, 0)])
             try:
-                return exercises.attempt(consume, consumer, target, now)
+                return exercises.attempt_within(LOOP_DEADLINE_S, consume, consumer, target, now)
             finally:
-                consumer.close(autocommit=False)
+                consumer.close(autocommit=False)  # a loop still polling fails now, and its thread ends
 
         try:
             result = run(_CrashOnFirstWrite(collection, when))  # killed at its first write ...
         except SimulatedCrash:
             result = run(collection)  # ... and restarted: it resumes at the group's committed offset
+        if exercises.timed_out(result):
+            return exercises.wrong(LOOP, f"your loop had not returned after {LOOP_DEADLINE_S} s (killed {when} the "
+                                         "write, then restarted). `for record in consumer:` waits for new messages "
+                                         "forever; poll() with a timeout, and stop when a poll comes back empty")
         if not exercises.expect_type(LOOP, result, exercises.ANYTHING):
             return False
         answer[f"documents (killed {when} the write)"] = collection.count_documents({})
