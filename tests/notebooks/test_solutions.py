@@ -680,6 +680,19 @@ def _copier(commit_offsets):
     return copy
 
 
+def _copy_forever(consumer, producer, target):
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    producer.init_transactions()
+    for record in consumer:
+        producer.begin_transaction()
+        producer.send(target, key=record.key, value=record.value)
+        producer.send_offsets_to_transaction({TopicPartition(record.topic, record.partition):
+                                              OffsetAndMetadata(record.offset + 1, "", -1)}, consumer.group_metadata())
+        producer.commit_transaction()
+
+
 def test_nb03_copy_in_a_transaction(pipeline, capsys):
     topic = _loaded_topic(pipeline, pipeline.topics.telemetry + ".copy", partitions=2, count=40)
     assert check03.copy_exactly_once(nb03.copy_exactly_once, pipeline, topic)
@@ -687,5 +700,10 @@ def test_nb03_copy_in_a_transaction(pipeline, capsys):
     _rejected(capsys, check03.copy_exactly_once(_copier("after"), pipeline, topic), "duplicated (crash after commit)")
     _rejected(capsys, check03.copy_exactly_once(_copier("off by one"), pipeline, topic), "duplicated (crash after commit)")
     _rejected(capsys, check03.copy_exactly_once(lambda c, p, t: p.begin_transaction(), pipeline, topic), "your code raised")
+    deadline, check03.COPY_DEADLINE_S = check03.COPY_DEADLINE_S, 5
+    try:  # a record at a time from `for record in consumer:`, which never ends: stopped at the deadline
+        _rejected(capsys, check03.copy_exactly_once(_copy_forever, pipeline, topic), "had not returned after 5 s")
+    finally:
+        check03.COPY_DEADLINE_S = deadline
     _rejected(capsys, check03.copy_exactly_once(lambda c, p, t: (p.init_transactions(), p.begin_transaction(), 0)[-1],
                                                 pipeline, topic), "without calling commit_transaction")

@@ -89,15 +89,34 @@ def _producer(**config):
     return lambda bootstrap: KafkaProducer(bootstrap_servers=bootstrap, **config)
 
 
+def _bare_producer(bootstrap):
+    from kafka import KafkaProducer
+
+    return KafkaProducer(bootstrap_servers=bootstrap)
+
+
+def _transactional_producer(bootstrap):
+    from kafka import KafkaProducer
+
+    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, transactional_id="durable")
+
+
 def test_exercise_11_1_the_solution_passes_and_leaves_no_topic(cluster, capsys):
     from labkit.teach.checks import nb11 as check
     from labkit.teach.solutions import nb11 as solution
+    from tests.wrong_answers import assert_rejected
 
     name = f"labkit.test.durable.{uuid.uuid4().hex[:6]}"
     assert check.durable(solution.durable_topic, solution.durable_producer, cluster.bootstrap, name)
     assert partition_table(cluster.bootstrap, [name]) == []  # deleted again
-    # kafka-python 3's own defaults already wait for every in-sync replica and are idempotent:
-    assert check.durable(solution.durable_topic, _producer(), cluster.bootstrap, name + "d")
+    # kafka-python 3's defaults already wait for every in-sync replica and are idempotent, but
+    # the lesson is to write them out: a bare producer is refused for leaving them to the library.
+    assert_rejected(capsys, check.durable(solution.durable_topic, _bare_producer, cluster.bootstrap, name + "d"),
+                    "leaves acks and enable_idempotence to kafka-python's defaults", exercise="11.1")
+    # A transactional producer (notebook 03's) passes the settings, but sends only inside a transaction.
+    assert_rejected(capsys, check.durable(solution.durable_topic, _transactional_producer, cluster.bootstrap, name + "t"),
+                    "sending one message with your producer", "your code raised", exercise="11.1")
+    assert partition_table(cluster.bootstrap, [name + "d", name + "t"]) == []
 
 
 @pytest.mark.parametrize("topic, producer, words", [

@@ -29,6 +29,12 @@ def by_the_size_of_the_lag(board):  # any lag is trouble
     return solution.diagnose(board)
 
 
+def by_a_higher_bar_on_the_lag_size(board):  # a bar above the busy board's steady 500
+    if board["lag"][-1] > 600:
+        return "processor falling behind" if board["events_per_s"][-1] else "processor stopped"
+    return solution.diagnose(board)
+
+
 def by_last_above_first(board):  # any rise is growth: noise on a steady board reads as trouble
     if board["lag"][-1] > board["lag"][0]:
         return "processor stopped" if board["events_per_s"][-1] == 0 else "processor falling behind"
@@ -40,6 +46,7 @@ def by_last_above_first(board):  # any rise is growth: noise on a steady board r
     (by_throughput_only, "the cars went quiet"),
     (by_freshness_only, "the cars went quiet"),
     (by_the_size_of_the_lag, "a busy pipeline"),
+    (by_a_higher_bar_on_the_lag_size, "a backlog of thousands"),
     (lambda board: "broken", "not one of"),
     (lambda board: None, "returned None"),
 ])

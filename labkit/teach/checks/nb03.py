@@ -206,14 +206,19 @@ class _CrashAtCommit:
         return getattr(self._producer, name)
 
 
+#: A right copy of the check's few dozen messages returns in seconds.
+COPY_DEADLINE_S = 45
+
+
 def _copy_run(copy, settings: Settings, source: str, target: str, group: str, transactional_id: str, producer_wrap=None):
     consumer = clients.kafka_consumer(settings, group_id=group, auto_offset_reset="earliest", max_poll_records=10)
     producer = clients.kafka_producer(settings, transactional_id=transactional_id)
     consumer.subscribe([source])
     try:
-        return exercises.attempt(copy, consumer, producer_wrap(producer) if producer_wrap else producer, target)
+        return exercises.attempt_within(COPY_DEADLINE_S, copy, consumer,
+                                        producer_wrap(producer) if producer_wrap else producer, target)
     finally:
-        consumer.close(autocommit=False)
+        consumer.close(autocommit=False)  # a loop still polling fails now, and its thread ends
         producer.close(timeout=2)
 
 
@@ -246,6 +251,10 @@ def copy_exactly_once(copy, settings: Settings, source: str) -> bool:
     answer = {}
     for when in ("before", "after"):
         result = copy_with_crash(copy, settings, source, when)
+        if any(exercises.timed_out(result[run]) for run in ("first run", "restart")):
+            return exercises.wrong(COPY, f"your function had not returned after {COPY_DEADLINE_S} s. `for record "
+                                         "in consumer:` waits for new messages forever; poll() with a timeout and "
+                                         "stop when a poll comes back empty")
         if result["first run"] is not None:  # it returned (or raised): it never reached commit_transaction()
             if not exercises.expect_type(COPY, result["first run"], COPIED, case="first run"):
                 return False

@@ -135,7 +135,8 @@ def _board(lag, events_per_s, invalid_ratio, freshness_s) -> dict:
 #: mistake: judging by throughput alone (the two stopped cases look alike), by freshness alone
 #: (it grows in both), by the size of the lag instead of its growth (a steady lag is healthy).
 #: The steady boards end a little above where they start, as real noise does: a lag that is
-#: merely higher at the end than at the start is not a lag that grows.
+#: merely higher at the end than at the start is not a lag that grows. The largest steady lag
+#: is five times the largest growing one: no threshold on the lag's size tells them apart.
 BOARDS = [
     ("a steady pipeline with a little work in flight",
      _board([28, 31, 29, 30, 28, 33], [10] * 6, [0.01] * 6, [2, 3, 2, 3, 2, 3]), "healthy"),
@@ -149,6 +150,10 @@ BOARDS = [
                                    [2, 12, 22, 32, 42, 52]), "cars stopped sending"),
     ("a device sent garbage for ten seconds", _board([0, 0, 5, 0, 0, 0], [10, 10, 14, 10, 10, 10],
                                                      [0.01, 0.01, 0.8, 0.02, 0.01, 0.01], [2, 3, 2, 3, 2, 3]), "bad producer"),
+    ("a backlog of thousands that holds steady", _board([1500, 1530, 1490, 1520, 1510, 1540], [400] * 6, [0.01] * 6,
+                                                         [4, 5, 4, 5, 4, 5]), "healthy"),
+    ("a few more cars than the processor can take", _board([0, 60, 120, 180, 240, 300], [300] * 6, [0.01] * 6,
+                                                           [2, 3, 4, 5, 6, 7]), "processor falling behind"),
     ("twice as many cars as the processor can take", _board([0, 200, 400, 600, 800, 1000], [500] * 6, [0.01] * 6,
                                                             [2, 5, 8, 11, 14, 17]), "processor falling behind"),
 ]

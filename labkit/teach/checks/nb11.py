@@ -130,13 +130,39 @@ def _producer_problem(producer) -> str | None:
     return None
 
 
+#: The producer settings the lesson is about, written out in the student's code.
+WRITTEN_OUT = ("acks", "enable_idempotence")
+
+
+def _unwritten(make_producer) -> str | None:
+    """Which of WRITTEN_OUT `make_producer`'s source does not name (as a keyword or a dict
+    key), as a message, or None. A function whose source cannot be read is not held to it."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(make_producer))))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+    named = {node.arg for node in ast.walk(tree) if isinstance(node, ast.keyword)}
+    named |= {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    missing = [setting for setting in WRITTEN_OUT if setting not in named]
+    if not missing:
+        return None
+    return (f"your producer leaves {' and '.join(missing)} to kafka-python's defaults. Version 3 happens to "
+            f"wait for every in-sync replica and to be idempotent, but kafka-python 2 waited for the leader "
+            f"alone and was not idempotent: write acks=\"all\" and enable_idempotence=True out")
+
+
 @exercises.graded(DURABLE)
 def durable(make_topic, make_producer, bootstrap: str, name: str) -> bool:
     """11.1: `make_topic(admin, name)` creates `name` on the three-broker cluster at `bootstrap`
     with three replicas and min.insync.replicas 2; `make_producer(bootstrap)` returns a
-    KafkaProducer with acks="all" and idempotence on, and a message sent with it to the topic
-    is confirmed. What the functions return beyond that is not looked at (make_topic may
-    return anything). The topic is deleted again; the producer is closed."""
+    KafkaProducer with acks="all" and idempotence on, both written out in its source (not left
+    to the library's defaults), and a message sent with it to the topic is confirmed. What
+    the functions return beyond that is not looked at (make_topic may return anything). The
+    topic is deleted again; the producer is closed."""
     from labkit.ops import clients
 
     if not _answers(bootstrap):  # the section's cluster was stopped: a client would wait 30 s to say so
@@ -157,10 +183,12 @@ def durable(make_topic, make_producer, bootstrap: str, name: str) -> bool:
         if not exercises.expect_type(DURABLE, producer, PRODUCER, case="from durable_producer"):
             return False
         try:
-            problem = _producer_problem(producer)
+            problem = _producer_problem(producer) or _unwritten(make_producer)
             if problem:
                 return exercises.wrong(DURABLE, problem)
-            producer.send(name, b"one durable message").get(timeout=30)
+            sent = exercises.attempt(lambda: producer.send(name, b"one durable message").get(timeout=30))
+            if not exercises.expect_type(DURABLE, sent, ANYTHING, case="sending one message with your producer"):
+                return False  # e.g. a transactional producer, which sends only inside a transaction
         finally:
             producer.close()
         return exercises.check(DURABLE, True, True)
