@@ -169,6 +169,15 @@ def _check_kafka_server(settings: Settings, address: tuple[str, int], timeout: f
         return ServiceStatus("kafka", where, False, f"port open but no metadata: {type(exc).__name__}")
 
 
+def server_name(info: dict) -> str:
+    """What a MongoDB-wire server is, from its buildInfo (pure): the lab's local SecantusDB
+    answers with MongoDB's version number, so say which server it really is."""
+    version = info.get("version", "?")
+    if info.get("secantusVersion"):
+        return f"SecantusDB {info['secantusVersion']}, a MongoDB-compatible server that answers as MongoDB {version}"
+    return f"server {version}"
+
+
 def _check_mongodb(settings: Settings, timeout: float) -> ServiceStatus:
     host, port = settings.mongodb_host_port
     address = f"{host}:{port}"
@@ -177,8 +186,7 @@ def _check_mongodb(settings: Settings, timeout: float) -> ServiceStatus:
     client = clients.mongo_client(settings, serverSelectionTimeoutMS=int(timeout * 1000), connect=False)
     try:
         client.admin.command("ping")
-        version = client.server_info().get("version", "?")
-        return ServiceStatus("mongodb", address, True, f"server {version}")
+        return ServiceStatus("mongodb", address, True, server_name(client.server_info()))
     except Exception as exc:
         return ServiceStatus("mongodb", address, False, type(exc).__name__)
     finally:

@@ -102,20 +102,24 @@ class Drain:
     """How `count` workers in one group drained a backlog."""
 
     workers: int
-    seconds: float  # from the first assignment of partitions until the broker reported lag 0
+    seconds: float  # from the backlog's first send, every worker holding partitions, until lag 0
     owners: dict[str, list[int]]  # who held which partitions once every worker had joined
     rebalances: int  # revocations of partitions while it drained: a rebalance takes them from every holder
 
 
-def drain(settings: Settings, group: str, count: int, batch_size: int = 500, timeout_s: float = 120.0,
-          poll_s: float = 0.2) -> Drain:
-    """Start `count` workers in a new group on `settings`' telemetry topic (which already holds
-    the backlog), wait until all of them hold partitions (or every partition is held, when
-    there are more workers than partitions), then until the group's lag at the broker is 0;
-    stop them. Raises TimeoutError after `timeout_s`."""
+def drain(settings: Settings, group: str, count: int, backlog: list, batch_size: int = 500,
+          timeout_s: float = 120.0, poll_s: float = 0.2) -> Drain:
+    """Start `count` workers in a new group on `settings`' telemetry topic (new and empty), wait
+    until all of them hold partitions (or every partition is held, when there are more
+    workers than partitions), then send `backlog` (simulator messages) and wait until the
+    group's lag at the broker is 0; stop them. The clock runs from the first send to lag 0:
+    joining the group is not counted, so the rows compare processing, not start-up. Raises
+    TimeoutError after `timeout_s`."""
     from labkit.ops import clients, kafka_io
+    from labkit.simulate.producer import produce
 
-    partitions = len(kafka_io.end_offsets(settings, settings.topics.telemetry))
+    topic = settings.topics.telemetry
+    partitions = len(kafka_io.end_offsets(settings, topic))
     mongo = clients.mongo_client(settings)
     db = mongo[settings.mongodb_db]
     try:
@@ -123,20 +127,18 @@ def drain(settings: Settings, group: str, count: int, batch_size: int = 500, tim
             for i in range(1, count + 1):
                 workers.start(f"w{i}")
             owners = workers.wait_until(db, lambda o: len(o) == min(count, partitions), timeout_s=timeout_s)
-            # The clock starts at the first assignment that hands out partitions: a group's first
-            # generation can assign nothing (its leader had no metadata for the topic yet) and
-            # then rebalance, which is joining, not draining.
-            began = min(e["at"] for e in timeline(db, settings, group) if e["event"] == "assigned" and e["partitions"])
-            wait_until(lambda: sum(kafka_io.consumer_lag(settings, group, settings.topics.telemetry).values()) == 0,
+            began = time.time()
+            produce(settings, backlog)
+            wait_until(lambda: sum(kafka_io.consumer_lag(settings, group, topic).values()) == 0,
                        timeout_s, poll_s, what=f"{count} workers to drain the backlog")
             drained = time.time()
-        # A revocation with partitions, before the end: one worker giving up partitions in a
+        # A revocation with partitions while it drained: one worker giving up partitions in a
         # rebalance. (kafka-python also logs an empty one at a worker's first join.)
         rebalances = sum(1 for e in timeline(db, settings, group)
-                         if e["event"] == "revoked" and e["partitions"] and e["at"].timestamp() <= drained)
+                         if e["event"] == "revoked" and e["partitions"] and began <= e["at"].timestamp() <= drained)
     finally:
         mongo.close()
-    return Drain(count, drained - began.timestamp(), owners, rebalances)
+    return Drain(count, drained - began, owners, rebalances)
 
 
 @dataclass(frozen=True)

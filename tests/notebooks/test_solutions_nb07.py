@@ -94,6 +94,36 @@ def _rpm_route(app):  # the wrong field: the highest rpm
     return app
 
 
+def _zero_is_none_route(app):  # `if not max_speed`: a parked car's 0.0 taken for "no readings"
+    @app.get("/stats/max_speed")
+    def max_speed(db: Db, settings: SettingsDep, car_id: str,
+                  frm: Annotated[str | None, Query(alias="from")] = None, to: str | None = None):
+        start, end = time_range(frm, to)
+        doc = db[settings.collections.telemetry].find_one(
+            {"car_id": car_id, "timestamp": {"$gte": start, "$lt": end}}, sort=[("speed", -1)])
+        if not doc or not doc["speed"]:
+            raise HTTPException(404, "no readings")
+        return {"car_id": car_id, "max_speed": doc["speed"]}
+
+    return app
+
+
+def _epoch_ms_only_route(app):  # `from` taken as an int: an ISO time is refused
+    @app.get("/stats/max_speed")
+    def max_speed(db: Db, settings: SettingsDep, car_id: str,
+                  frm: Annotated[int | None, Query(alias="from")] = None, to: int | None = None):
+        start, end = (datetime.fromtimestamp(ms / 1000, timezone.utc) for ms in (frm, to))
+        doc = db[settings.collections.telemetry].find_one(
+            {"car_id": car_id, "timestamp": {"$gte": start, "$lt": end}}, sort=[("speed", -1)])
+        if doc is None:
+            raise HTTPException(404, "no readings")
+        if end <= start:
+            raise HTTPException(422, "reversed")
+        return {"car_id": car_id, "max_speed": doc["speed"]}
+
+    return app
+
+
 def _raising_route(app):
     @app.get("/stats/max_speed")
     def max_speed(car_id: str):
@@ -170,9 +200,12 @@ def test_another_right_route_passes_too(isolated, rng, capsys):
     (_route(_in_range, with_car=False), ("known car: your answer's `car_id` is None",)),
     (lambda app: nb07.add_max_speed_route(app) and None, ("returned None",)),
     (lambda app: app.router, ("expected the FastAPI app",)),
+    (_zero_is_none_route, ("a parked car (all its speeds 0): your endpoint answered 404",)),
+    (_epoch_ms_only_route, ("known car, the range as ISO times: your endpoint answered 422",)),
 ], ids=["ignores range", "ignores range (solutions)", "ignores to", "$lte at the end", "$gt at the start",
         "ignores car_id", "filters another field", "strings for dates", "a fixed collection name", "highest rpm",
-        "average speed", "never 404", "raises", "plain text", "another key", "no car_id", "returns None", "returns app.router"])
+        "average speed", "never 404", "raises", "plain text", "another key", "no car_id", "returns None", "returns app.router",
+        "0 taken for none", "epoch ms only"])
 def test_a_wrong_route_is_rejected_with_what_is_wrong(isolated, rng, capsys, route, words):
     _rejected(capsys, check.max_speed_route(route, isolated, CAR, rng), *words)
 

@@ -156,3 +156,11 @@ def test_kafka_is_not_ready_when_no_listed_server_is_open(monkeypatch):
     monkeypatch.setattr(clients, "kafka_admin", lambda *a, **kw: pytest.fail("no port is open: no client is needed"))
     s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{closed_port()},127.0.0.1:{closed_port()}"}, dotenv=NO_DOTENV)
     assert not readiness.kafka_ready(s)
+
+
+def test_a_mongodb_compatible_server_is_named_for_what_it_is():
+    from labkit.ops.preflight import server_name
+
+    assert server_name({"version": "8.2.11", "secantusVersion": "0.7.0b3"}) == (
+        "SecantusDB 0.7.0b3, a MongoDB-compatible server that answers as MongoDB 8.2.11")
+    assert server_name({"version": "7.0.4"}) == "server 7.0.4"

@@ -77,14 +77,15 @@ class _Scratch:
     car: str  # readings inside the range, and faster ones outside it
     other: str  # one reading inside the range, faster than the known car's
     outside: str  # readings only outside the range
+    parked: str  # readings inside the range, all at speed 0.0: its maximum is 0, not "none"
 
 
 def _scratch(settings: Settings, car: str) -> _Scratch:
     """Names only (pure): the scratch collection sits beside the telemetry one, in the same database."""
     name = f"scratch06_{uuid.uuid4().hex[:8]}_{settings.collections.telemetry}"
     collections = dataclasses.replace(settings.collections, telemetry=name)
-    other, outside = [c for c in ("CAR_901", "CAR_902", "CAR_903") if c != car][:2]
-    return _Scratch(settings.replace(collections=collections), car, other, outside)
+    other, outside, parked = [c for c in ("CAR_901", "CAR_902", "CAR_903", "CAR_904") if c != car][:3]
+    return _Scratch(settings.replace(collections=collections), car, other, outside, parked)
 
 
 def _readings(s: _Scratch, start: datetime, end: datetime) -> list[dict]:
@@ -99,7 +100,9 @@ def _readings(s: _Scratch, start: datetime, end: datetime) -> list[dict]:
             (s.car, end + 60 * second, 250.0),  # after `to`
             (s.other, middle, 150.0),
             (s.outside, start - 30 * second, 170.0),
-            (s.outside, end, 180.0)]
+            (s.outside, end, 180.0),
+            (s.parked, start, 0.0),
+            (s.parked, middle, 0.0)]
     return [event_document({"car_id": car, "timestamp": at, "speed": speed, "rpm": 1000 + 20 * speed,
                             "engine_temp": 90.0, "fuel_level": 50.0, "latitude": 52.52, "longitude": 13.40,
                             "event_id": f"{car}-{seq}", "seq": seq})
@@ -146,13 +149,18 @@ def _answer(response, car: str) -> tuple[int, object]:
 
 
 def _cases(s: _Scratch, rng: dict) -> dict[str, tuple[dict, tuple[int, float | None]]]:
-    """Each case's query parameters and the right (status, max_speed)."""
+    """Each case's query parameters and the right (status, max_speed). `from` and `to` come as
+    epoch milliseconds, as Grafana sends them, and once as ISO times, as a person types them."""
+    start, end = time_range(rng["from"], rng["to"])
     return {
         "known car": ({"car_id": s.car, **rng}, (200, IN_RANGE_MAX)),
         "another car": ({"car_id": s.other, **rng}, (200, 150.0)),
         "car with readings only outside the range": ({"car_id": s.outside, **rng}, (404, None)),
         "unknown car": ({"car_id": UNKNOWN, **rng}, (404, None)),
         "reversed range": ({"car_id": s.car, "from": rng["to"], "to": rng["from"]}, (422, None)),
+        "a parked car (all its speeds 0)": ({"car_id": s.parked, **rng}, (200, 0.0)),
+        "known car, the range as ISO times": ({"car_id": s.car, "from": start.isoformat(), "to": end.isoformat()},
+                                              (200, IN_RANGE_MAX)),
     }
 
 
