@@ -229,7 +229,7 @@ def pipeline_lag(db: Db, settings: SettingsDep, shared: Shared, recent: Recent, 
 
 
 @pipeline.get("/pipeline/lag/broker", response_model=list[LagPoint], summary="Consumer lag measured at the broker, over time")
-def pipeline_lag_broker(request: Request, start: From = None, end: To = None):
+def pipeline_lag_broker(request: Request, settings: SettingsDep, start: From = None, end: To = None):
     """The processor group's lag as the broker sees it (end offset minus committed offset, per
     partition), sampled by the API while it runs: it keeps rising while the processor is
     stopped, where `/pipeline/lag` (reported by the processor) goes silent. An API started
@@ -238,6 +238,12 @@ def pipeline_lag_broker(request: Request, start: From = None, end: To = None):
     sampler = request.app.state.lag_sampler
     if request.app.state.lag_sampling:
         return sampler.between(frm, to)
+    from labkit.ops import preflight
+
+    try:
+        preflight.ensure(settings, "kafka")  # a closed port answers at once; a client would wait out its timeout
+    except preflight.ServiceUnavailable as exc:
+        raise HTTPException(503, str(exc)) from exc
     try:
         return [sampler.sample()]
     except Exception as exc:  # noqa: BLE001  (whatever the Kafka client raised: the broker is not answering)

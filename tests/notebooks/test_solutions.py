@@ -193,6 +193,19 @@ def test_nb01_solutions(pipeline, capsys):
     _rejected(capsys, check01.send_keyed(all_or_nothing, pipeline, topic, events), "MessageSizeTooLargeError")
     _rejected(capsys, check01.send_keyed(skip_refused, pipeline, topic, events), "you returned 5 items for 6 events")
     _rejected(capsys, check01.send_keyed(stop_at_refusal, pipeline, topic, events), "first difference at position 3")
+
+    def skip_by_size(producer, topic, events):  # knows the limit the broker should decide
+        places = []
+        for event in events:
+            value = json.dumps(event).encode()
+            if len(value) > 1024:
+                places.append(None)
+                continue
+            meta = producer.send(topic, key=event["car_id"].encode(), value=value).get(timeout=10)
+            places.append((meta.partition, meta.offset))
+        return places
+
+    _rejected(capsys, check01.send_keyed(skip_by_size, pipeline, topic, events), "never sent the event with the camera frame")
     _rejected(capsys, check01.send_keyed(lambda p, t, ev: [(99, -1)] * len(ev), pipeline, topic, events))  # no such address
     assert check01.negative_speed(nb01.negative_speed, events[0])
     assert not check01.negative_speed(lambda e: json.dumps(dict(e, speed=-1, rpm=0)).encode(), events[0])

@@ -44,17 +44,32 @@ def too_big(event: dict) -> dict:
     return dict(event, camera_frame="A" * 3 * LIMIT_BYTES)
 
 
+class _Recording:
+    """A producer that remembers the bytes of every value sent through it."""
+
+    def __init__(self, producer):
+        self._producer, self.values = producer, []
+
+    def send(self, topic, value=None, *args, **kwargs):
+        self.values.append(value if isinstance(value, bytes) else str(value).encode())
+        return self._producer.send(topic, value, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._producer, name)
+
+
 @exercises.graded(SEND)
 def send_keyed(send, settings: Settings, topic: str, events: list[dict]) -> bool:
     """01.2: the events, with one the broker refuses put third, go to `topic` (which refuses
     messages over LIMIT_BYTES). Right: for every event, in order, the (partition, offset)
-    that holds it, in its key's partition; None for the refused one."""
+    that holds it, in its key's partition; None for the refused one, which must have been
+    sent (a function that skips it by its size knows a limit only the broker should)."""
     _refuse_over(settings, topic, LIMIT_BYTES)
     sent = [*events[:2], too_big(events[2 % len(events)]), *events[2:]]
     # One message per request, no idempotence: the refusal then concerns that message alone.
     # (A batch over the limit is refused whole; the producer splits it and sends the parts
     # again, which would only delay the message's own refusal.)
-    producer = clients.kafka_producer(settings, enable_idempotence=False, batch_size=0, linger_ms=0)
+    producer = _Recording(clients.kafka_producer(settings, enable_idempotence=False, batch_size=0, linger_ms=0))
     try:
         where = exercises.attempt(send, producer, topic, sent)
     finally:
@@ -64,6 +79,10 @@ def send_keyed(send, settings: Settings, topic: str, events: list[dict]) -> bool
     if len(where) != len(sent):
         return exercises.wrong(SEND, f"you returned {len(where)} items for {len(sent)} events: one per event, "
                                      "None for an event the broker refused")
+    if not any(b"camera_frame" in value for value in producer.values):
+        return exercises.wrong(SEND, "your function never sent the event with the camera frame: the broker decides "
+                                     "what it refuses (its limit is the topic's setting, not yours to know); send "
+                                     "every event and read each one's future")
     partitions = len(kafka_io.end_offsets(settings, topic))
     answer, expected = [], []
     for event, place in zip(sent, where):
