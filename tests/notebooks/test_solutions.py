@@ -485,6 +485,14 @@ def test_nb08_solutions(pipeline, capsys):
 
     _rejected(capsys, check08.total_lag(end_offsets_only, pipeline, "lag-group", pipeline.topics.telemetry), "too high")
 
+    def from_zero(consumer, topic):  # a never-committed partition counted from 0: wrong once retention deleted its start
+        from kafka import TopicPartition
+
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        return sum(end - (consumer.committed(tp) or 0) for tp, end in consumer.end_offsets(tps).items())
+
+    _rejected(capsys, check08.total_lag(from_zero, pipeline, "lag-group", pipeline.topics.telemetry), "too high")
+
 
 def test_nb09_solutions(capsys):
     assert nb09.range_assignment(4, ["w2", "w1", "w3"]) == {"w1": [0, 1], "w2": [2], "w3": [3]}
@@ -521,6 +529,17 @@ def test_nb09_solutions(capsys):
     _rejected(capsys, check09.partitions_for(lambda rates, per, headroom: nb09.partitions_for(rates, per, headroom) or 64),
               "a bus")
     _rejected(capsys, check09.partitions_for(lambda rates, per, headroom: None), "returned None")
+
+    def strictly_below(rates, per_worker_rate, headroom):  # `<` where a partition may carry exactly a worker's rate
+        for count in range(1, 65):
+            load = Counter()
+            for key, rate in rates.items():
+                load[kafka_io.partition_for_key(key.encode(), count)] += rate
+            if max(load.values()) * headroom < per_worker_rate:
+                return count
+        return None
+
+    _rejected(capsys, check09.partitions_for(strictly_below), "one car at 100/s")
     _rejected(capsys, check09.partitions_for(lambda rates, per, headroom: [1]), "expected a number")
 
 

@@ -74,12 +74,10 @@ def test_killing_the_leader_during_acks_all_production_loses_no_confirmed_event(
 # --------------------------------------------------------------------------- exercise 11.1
 
 
-def _topic(replicas=3, min_isr="2"):
-    from kafka.admin import NewTopic
-
+def _topic(replicas=3, min_isr="2", partitions=1):
     def make(admin, name):
         configs = {"min.insync.replicas": min_isr} if min_isr else {}
-        admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=replicas, topic_configs=configs)])
+        admin.create_topics({name: {"num_partitions": partitions, "replication_factor": replicas, "configs": configs}})
     return make
 
 
@@ -129,8 +127,10 @@ def test_exercise_11_1_the_solution_passes_and_leaves_no_topic(cluster, capsys):
     (lambda admin, name: None, _producer(), "there is no topic"),
     (_topic(), lambda bootstrap: None, "returned None"),
     (_topic(), lambda bootstrap: {"acks": "all", "enable_idempotence": True}, "expected a KafkaProducer"),
+    (_topic(partitions=3), _producer(), "3 partitions"),
+    (_topic(), lambda bootstrap: _producer()(bootstrap.split(",")[0]), "not to the three brokers it was given"),
 ], ids=["one copy", "two copies", "broker's min.insync", "all three in sync", "acks=1", "not idempotent", "no topic", "no producer",
-    "settings, not a producer"])
+    "settings, not a producer", "three partitions", "one broker only"])
 def test_exercise_11_1_rejects_what_loses_writes(cluster, capsys, topic, producer, words):
     from labkit.teach.checks import nb11 as check
     from tests.wrong_answers import assert_rejected

@@ -35,6 +35,14 @@ def by_a_higher_bar_on_the_lag_size(board):  # a bar above the busy board's stea
     return solution.diagnose(board)
 
 
+def by_doubling(board):  # "growing" as doubling: true from 0, false on top of a backlog
+    if max(board["invalid_ratio"]) > 0.5:
+        return "bad producer"
+    if board["events_per_s"][-1] == 0:
+        return "processor stopped" if board["lag"][-1] > 0 else "cars stopped sending"
+    return "processor falling behind" if board["lag"][-1] > 2 * board["lag"][0] else "healthy"
+
+
 def by_last_above_first(board):  # any rise is growth: noise on a steady board reads as trouble
     if board["lag"][-1] > board["lag"][0]:
         return "processor stopped" if board["events_per_s"][-1] == 0 else "processor falling behind"
@@ -47,6 +55,7 @@ def by_last_above_first(board):  # any rise is growth: noise on a steady board r
     (by_freshness_only, "the cars went quiet"),
     (by_the_size_of_the_lag, "a busy pipeline"),
     (by_a_higher_bar_on_the_lag_size, "a backlog of thousands"),
+    (by_doubling, "falling behind on top of a backlog"),
     (lambda board: "broken", "not one of"),
     (lambda board: None, "returned None"),
 ])

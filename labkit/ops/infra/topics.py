@@ -52,7 +52,6 @@ def ensure_topics(settings: Settings, plan: dict[str, int] | None = None,
 
 
 def _create_missing(settings: Settings, plan: dict[str, int], bootstrap: str | None) -> list[str]:
-    from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     admin = clients.kafka_admin(settings, bootstrap)
@@ -60,15 +59,16 @@ def _create_missing(settings: Settings, plan: dict[str, int], bootstrap: str | N
         existing = set(admin.list_topics())
         replicas, min_isr = replication_for(len(admin.describe_cluster()["brokers"]))
         configs = {"retention.ms": RETENTION_MS, "min.insync.replicas": str(min_isr)}
-        missing = [NewTopic(name, partitions, replicas, topic_configs=configs)
-                   for name, partitions in plan.items() if name not in existing]
+        # kafka-python 3 takes {name: options} (its NewTopic class is deprecated)
+        missing = {name: {"num_partitions": partitions, "replication_factor": replicas, "configs": configs}
+                   for name, partitions in plan.items() if name not in existing}
         if missing:
             try:
                 admin.create_topics(missing)
             except TopicAlreadyExistsError:  # created meanwhile by another process: fine
                 pass
-            _wait_for_leaders(admin, [t.name for t in missing])
-        return [t.name for t in missing]
+            _wait_for_leaders(admin, list(missing))
+        return list(missing)
     finally:
         admin.close()
 

@@ -63,8 +63,11 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
 
 
 #: 08.2's own topic: messages per partition, and the group's committed offset (None: never committed).
-LAG_TOPIC_MESSAGES = {0: 5, 1: 3, 2: 0, 3: 2}
+LAG_TOPIC_MESSAGES = {0: 5, 1: 3, 2: 0, 3: 6}
 LAG_COMMITTED = {0: 2, 1: 3, 2: None, 3: None}
+#: Partition 3's first 4 messages are deleted (as retention deletes old ones): its first offset
+#: is 4, so never committed it counts 6 - 4 = 2, not 6.
+LAG_DELETED_BEFORE = {3: 4}
 
 
 @exercises.graded(LAG)
@@ -72,7 +75,8 @@ def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
     """08.2: the student's lag equals the broker's end offsets minus the group's commits, on a
     topic of the check's own (`topic` + ".exercise-07-2", made fresh: the notebook's topic is
     left as it is) where one partition is behind, one is caught up, one is empty and one was
-    never committed (it counts whole), so that `return 0` and "end offsets only" cannot pass."""
+    never committed and lost its first messages (it counts from its first offset, not from 0),
+    so that `return 0`, "end offsets only" and `committed or 0` cannot pass."""
     if exercises.uses_the_lab_version(LAG, func, {
             "consumer_lag": "the consumer you are given",
             "partition_lag": "the consumer you are given",
@@ -93,6 +97,11 @@ def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
             producer.send(own_topic, partition=partition, value=b'{"note": "waiting for a processor"}')
     producer.flush()
     producer.close()
+    admin = clients.kafka_admin(settings)
+    try:
+        admin.delete_records({TopicPartition(own_topic, p): offset for p, offset in LAG_DELETED_BEFORE.items()})
+    finally:
+        admin.close()
     committer = clients.kafka_consumer(settings, group_id=own_group)
     try:
         committer.commit({TopicPartition(own_topic, p): OffsetAndMetadata(offset, "", -1)
@@ -154,6 +163,8 @@ BOARDS = [
                                                          [4, 5, 4, 5, 4, 5]), "healthy"),
     ("a few more cars than the processor can take", _board([0, 60, 120, 180, 240, 300], [300] * 6, [0.01] * 6,
                                                            [2, 3, 4, 5, 6, 7]), "processor falling behind"),
+    ("falling behind on top of a backlog", _board([500, 560, 620, 680, 740, 800], [400] * 6, [0.01] * 6,
+                                                  [4, 5, 6, 7, 8, 9]), "processor falling behind"),
     ("twice as many cars as the processor can take", _board([0, 200, 400, 600, 800, 1000], [500] * 6, [0.01] * 6,
                                                             [2, 5, 8, 11, 14, 17]), "processor falling behind"),
 ]

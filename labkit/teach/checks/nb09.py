@@ -85,6 +85,8 @@ FLEETS = [
     ("5 cars at 10/s", {f"CAR_{i:03d}": 10.0 for i in range(1, 6)}, 450.0, 1.5),
     ("20 cars at 10/s and a bus at 400/s", {**{f"CAR_{i:03d}": 10.0 for i in range(1, 21)}, "BUS_001": 400.0},
      450.0, 1.5),
+    # exactly a worker's rate once the headroom is added: it fits (a strict < would say never)
+    ("one car at 100/s, with headroom exactly a worker's 150/s", {"CAR_001": 100.0}, 150.0, 1.5),
 ]
 
 

@@ -8,7 +8,7 @@ DURABLE = "11.1 a topic and a producer that lose nothing"
 READER = "11.2 a reader upgraded first"
 
 HINTS = exercises.register_hints({
-    DURABLE: "a topic's copies are its replication factor (NewTopic in kafka.admin; admin.create_topics); how "
+    DURABLE: "a topic's copies are its replication factor (admin.create_topics takes {name: options}); how "
              "many must hold a write is the topic config min.insync.replicas. The producer's acks says whose "
              "answer it waits for; idempotence stops a retry writing twice",
     READER: "read schema_version before any other field, as the validator does; an event without one is "
@@ -97,6 +97,8 @@ def _topic_problem(bootstrap: str, name: str) -> str | None:
         rows = partition_table(bootstrap, [name])
     if not rows:
         return f"there is no topic {name!r} on the cluster after your durable_topic: did it call create_topics?"
+    if len(rows) != 1:
+        return f"your topic has {len(rows)} partitions; the exercise asks for one"
     replicas = len(rows[0]["replicas"])
     if replicas != REPLICAS:
         return (f"your topic has {replicas} replica(s) per partition; with three brokers, three copies "
@@ -119,8 +121,13 @@ def _topic_problem(bootstrap: str, name: str) -> str | None:
     return None
 
 
-def _producer_problem(producer) -> str | None:
+def _producer_problem(producer, bootstrap: str) -> str | None:
     """What is wrong with the producer's settings, or None."""
+    given = producer.config.get("bootstrap_servers")
+    given = given.split(",") if isinstance(given, str) else list(given or [])
+    if sorted(given) != sorted(bootstrap.split(",")):
+        return (f"your producer connects to {','.join(given)}, not to the three brokers it was given "
+                f"({bootstrap}): use the `bootstrap` argument")
     if producer.config.get("acks") != -1:
         return (f"your producer's acks is {producer.config.get('acks')!r}: it must wait for every "
                 f"in-sync replica (acks=\"all\"), or a leader that dies takes confirmed writes with it")
@@ -183,7 +190,7 @@ def durable(make_topic, make_producer, bootstrap: str, name: str) -> bool:
         if not exercises.expect_type(DURABLE, producer, PRODUCER, case="from durable_producer"):
             return False
         try:
-            problem = _producer_problem(producer) or _unwritten(make_producer)
+            problem = _producer_problem(producer, bootstrap) or _unwritten(make_producer)
             if problem:
                 return exercises.wrong(DURABLE, problem)
             sent = exercises.attempt(lambda: producer.send(name, b"one durable message").get(timeout=30))

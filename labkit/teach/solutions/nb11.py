@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from kafka import KafkaProducer
-from kafka.admin import NewTopic
 
 
 def durable_topic(admin, name: str) -> None:
     """Exercise 11.1: a one-partition topic that survives the loss of one of three brokers:
     three copies, and a write counts only once two of them hold it."""
-    admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=3,
-                                  topic_configs={"min.insync.replicas": "2"})])
+    admin.create_topics({name: {"num_partitions": 1, "replication_factor": 3,
+                                "configs": {"min.insync.replicas": "2"}}})
 
 
 def durable_producer(bootstrap: str) -> KafkaProducer:
