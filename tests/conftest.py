@@ -29,7 +29,10 @@ def services(settings: Settings) -> Settings:
     return settings
 
 
-TIERS = ("unit", "integration", "browser", "notebooks", "reliability")
+#: The order the tiers run in. The notebooks' forward run starts in the background when the
+#: session begins (tests/notebooks/forward_run.py) and overlaps the unit and integration tiers;
+#: the browser tier runs notebooks 00 and 01 in the same sandboxes, so it comes after it.
+TIERS = ("unit", "integration", "notebooks", "browser", "reliability")
 
 
 def pytest_addoption(parser):
@@ -37,6 +40,22 @@ def pytest_addoption(parser):
                      help="test order inside each tier: as in the files, reversed, or shuffled (tests must "
                           "not depend on each other; `make test` shuffles)")
     parser.addoption("--order-seed", type=int, default=None, help="seed for --order=shuffle (printed; default: random)")
+
+
+def pytest_collection_finish(session):
+    """Start the notebooks' forward run now, in the background, if a collected test needs it."""
+    if not session.config.option.collectonly and any("forward" in getattr(item, "fixturenames", ())
+                                                     for item in session.items):
+        from tests.notebooks import forward_run
+
+        forward_run.start(Settings.from_env())
+
+
+def pytest_sessionfinish(session):
+    from tests.notebooks import forward_run
+
+    if forward_run.EARLY is not None:
+        forward_run.EARLY.stop()  # only if it still runs: a session that ended early
 
 
 def pytest_configure(config):

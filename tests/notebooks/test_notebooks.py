@@ -2,7 +2,9 @@
 order and on every run.
 
 The notebooks run once under papermill, in a shuffled order (the seed is printed; set
-NOTEBOOK_ORDER_SEED to repeat an order), each executed copy kept under runs/tests/forward. Its
+NOTEBOOK_ORDER_SEED to repeat an order), each executed copy kept under runs/tests/forward; a
+session that includes these tests starts that run in the background as soon as it has collected
+them (tests/notebooks/forward_run.py; FORWARD_EARLY=0 runs it in the first test instead). Its
 outputs are checked (no errors, warnings or frozen widgets; every chart non-empty, titled, with
 dated axes inside the run's time), the numbers each notebook records (`labkit.teach.records`)
 must obey the conservation laws and equal the committed expected values
@@ -13,17 +15,16 @@ tagged records cell must show what it showed the first time.
 """
 
 import json
-import os
-import random
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import nbformat
 import pytest
 
 from labkit.config import REPO_ROOT
 from labkit.teach import notebook_runner, records
+from tests.notebooks import forward_run
 from tests.notebooks.output_checks import notebook_figure_problems, output_problems
 
 NOTEBOOKS = notebook_runner.lab_notebooks()
@@ -50,25 +51,18 @@ FIXED_WINDOWS = [(datetime(2026, 2, 25, tzinfo=timezone.utc), datetime(2026, 2, 
                  (datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 11, 2, tzinfo=timezone.utc))]
 
 
-def _run_all(order: list, folder: str) -> dict:
-    out_dir = notebook_runner.RUNS_DIR / "tests" / folder
-    began = datetime.now(timezone.utc)
-    results = {path.name: notebook_runner.run_notebook(path, out_dir) for path in order}
-    return {"results": results, "window": (began - timedelta(minutes=45), datetime.now(timezone.utc) + timedelta(minutes=2))}
-
-
-def shuffled(notebooks: list, seed: int) -> list:
-    order = list(notebooks)
-    random.Random(seed).shuffle(order)
-    return order
-
-
 @pytest.fixture(scope="module")
 def forward(services):
-    seed = int(os.environ.get("NOTEBOOK_ORDER_SEED") or random.randrange(10_000))
-    order = shuffled(NOTEBOOKS, seed)
+    """The forward run: started in the background when the session began (forward_run.start),
+    else now. Either way its seed is printed, to repeat the order."""
+    early = forward_run.EARLY
+    if early is not None:
+        print(f"\nnotebook order (NOTEBOOK_ORDER_SEED={early.seed}), run in the background since the session began")
+        return early.wait(FORWARD_TIMEOUT_S)
+    seed = forward_run.choose_seed()
+    order = forward_run.shuffled(NOTEBOOKS, seed)
     print(f"\nnotebook order (NOTEBOOK_ORDER_SEED={seed}): {', '.join(p.name[:2] for p in order)}")
-    return _run_all(order, "forward")
+    return forward_run.run(seed)
 
 
 def _executed(run: dict, name: str):
