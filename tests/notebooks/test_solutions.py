@@ -494,12 +494,25 @@ def test_nb08_solutions(pipeline, capsys):
     _rejected(capsys, check08.total_lag(from_zero, pipeline, "lag-group", pipeline.topics.telemetry), "too high")
 
 
+def _numeric_order(partitions, workers):  # w2 before w10: Kafka sorts the ids as text
+    ordered = sorted(workers, key=lambda w: (len(w), w))
+    share, extra = divmod(partitions, len(ordered))
+    out, start = {}, 0
+    for i, worker in enumerate(ordered):
+        count = share + (1 if i < extra else 0)
+        out[worker] = list(range(start, start + count))
+        start += count
+    return out
+
+
 def test_nb09_solutions(capsys):
     assert nb09.range_assignment(4, ["w2", "w1", "w3"]) == {"w1": [0, 1], "w2": [2], "w3": [3]}
     assert nb09.range_assignment(2, ["a", "b", "c"]) == {"a": [0], "b": [1], "c": []}
     assert check09.range_assignment(nb09.range_assignment)
     assert not check09.range_assignment(lambda n, ws: {w: list(range(i, n, len(ws))) for i, w in enumerate(sorted(ws))})
     _rejected(capsys, check09.range_assignment(lambda n, ws: None), "returned None")
+    assert _numeric_order(4, ["w2", "w1"]) == nb09.range_assignment(4, ["w2", "w1"])  # right until the ids reach w10
+    _rejected(capsys, check09.range_assignment(_numeric_order), "w10")
     _rejected(capsys, check09.range_assignment(lambda n, ws: {w: 1 for w in ws}), "whose value for key 'w1' is an int")
     _rejected(capsys, check09.range_assignment(lambda n, ws: [[0, 1], [2], [3]]), "expected a dict {worker: [partitions]}")
 

@@ -22,8 +22,10 @@ HINTS = exercises.register_hints({
 })
 
 #: The cases 09.1 tries: the notebook's topic with 3 workers, more workers than partitions,
-#: and a partition count that does not divide evenly.
-ASSIGNMENT_CASES = [(4, ["w1", "w2", "w3"]), (4, ["w3", "w1", "w2", "w4", "w5"]), (10, ["b", "a", "c"])]
+#: a partition count that does not divide evenly, and eleven workers, whose ids sort as text
+#: (w10 before w2), as Kafka compares member ids, not by their numbers.
+ASSIGNMENT_CASES = [(4, ["w1", "w2", "w3"]), (4, ["w3", "w1", "w2", "w4", "w5"]), (10, ["b", "a", "c"]),
+                    (12, [f"w{i}" for i in range(11, 0, -1)])]
 
 ASSIGNMENT = exercises.dict_of(exercises.ANYTHING, exercises.list_of(exercises.INTEGER),
                                "a dict {worker: [partitions]}")
