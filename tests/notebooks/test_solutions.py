@@ -493,6 +493,17 @@ def test_nb08_solutions(pipeline, capsys):
 
     _rejected(capsys, check08.total_lag(from_zero, pipeline, "lag-group", pipeline.topics.telemetry), "too high")
 
+    def by_reading(consumer, topic):  # counts messages by reading them: a subscribed consumer waits forever
+        consumer.subscribe([topic])
+        return sum(1 for _ in consumer)
+
+    deadline, check08.LAG_DEADLINE_S = check08.LAG_DEADLINE_S, 3
+    try:
+        _rejected(capsys, check08.total_lag(by_reading, pipeline, "lag-group", pipeline.topics.telemetry),
+                  "had not returned after 3 s")
+    finally:
+        check08.LAG_DEADLINE_S = deadline
+
 
 def _numeric_order(partitions, workers):  # w2 before w10: Kafka sorts the ids as text
     ordered = sorted(workers, key=lambda w: (len(w), w))

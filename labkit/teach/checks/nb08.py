@@ -18,8 +18,10 @@ HINTS = exercises.register_hints({
     PER_TYPE: "let the database count: an aggregation that keeps the range and groups by the anomaly type, "
               "counting each document once ($sum), gives one row per type to turn into a dict",
     LAG: "lag is counted per partition from two numbers the broker keeps (where the log ends, where the "
-         "group will read next), and a partition the group never committed counts whole; the consumer "
-         "you are given can ask the broker for both",
+         "group will read next), and a partition the group never committed counts from its first offset. "
+         "The consumer you are given asks the broker: partitions_for_topic(topic) (make a TopicPartition of "
+         "each), end_offsets([...]), beginning_offsets([...]) and committed(tp), which is None for a "
+         "partition the group never committed",
     DIAGNOSE: "throughput 0 has two causes (nothing to do, or nobody doing it); the broker's lag tells them "
               "apart. Look at how lag changes over the window, not at its size: a steady lag is a healthy "
               "pipeline with work in flight",
@@ -48,7 +50,7 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
     anomalies inside the range and just outside it; compared with a count made in Python."""
     client = clients.mongo_client(settings)
     try:
-        db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_07_1"
+        db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_08_1"
         docs = _scratch_anomalies(start, end)
         db[name].drop()
         db[name].insert_many([dict(d) for d in docs])
@@ -70,10 +72,14 @@ LAG_COMMITTED = {0: 2, 1: 3, 2: None, 3: None}
 LAG_DELETED_BEFORE = {3: 4}
 
 
+#: A right answer asks the broker a few questions: well under a second.
+LAG_DEADLINE_S = 20
+
+
 @exercises.graded(LAG)
 def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
     """08.2: the student's lag equals the broker's end offsets minus the group's commits, on a
-    topic of the check's own (`topic` + ".exercise-07-2", made fresh: the notebook's topic is
+    topic of the check's own (`topic` + ".exercise-08-2", made fresh: the notebook's topic is
     left as it is) where one partition is behind, one is caught up, one is empty and one was
     never committed and lost its first messages (it counts from its first offset, not from 0),
     so that `return 0`, "end offsets only" and `committed or 0` cannot pass."""
@@ -88,7 +94,7 @@ def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
 
     from labkit.ops.infra.topics import ensure_topics
 
-    own_topic, own_group = f"{topic}.exercise-07-2", f"{group}.exercise-07-2"
+    own_topic, own_group = f"{topic}.exercise-08-2", f"{group}.exercise-08-2"
     _delete_topic(settings, own_topic)
     ensure_topics(settings, {own_topic: len(LAG_TOPIC_MESSAGES)})
     producer = clients.kafka_producer(settings)
@@ -108,14 +114,18 @@ def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
                           for p, offset in LAG_COMMITTED.items() if offset is not None})
     finally:
         committer.close(autocommit=False)
+    # Measured before the student's call: a function that commits would change its own answer key.
+    expected = sum(kafka_io.consumer_lag(settings, own_group, own_topic).values())
     consumer = clients.kafka_consumer(settings, group_id=own_group)
     try:
-        answer = exercises.attempt(func, consumer, own_topic)
+        answer = exercises.attempt_within(LAG_DEADLINE_S, func, consumer, own_topic)
     finally:
-        consumer.close(autocommit=False)
+        consumer.close(autocommit=False)  # a loop still polling fails now, and its thread ends
+    if exercises.timed_out(answer):
+        return exercises.wrong(LAG, f"your function had not returned after {LAG_DEADLINE_S} s: lag needs no "
+                                    "messages read, only offsets asked of the broker (no poll, no loop over the consumer)")
     if not exercises.expect_type(LAG, answer, exercises.of_type(float, what="a number (the lag summed over partitions)")):
         return False
-    expected = sum(kafka_io.consumer_lag(settings, own_group, own_topic).values())
     return exercises.check(LAG, answer, expected)
 
 
