@@ -17,11 +17,9 @@ DIAGNOSE = "08.3 diagnose the board"
 HINTS = exercises.register_hints({
     PER_TYPE: "let the database count: an aggregation that keeps the range and groups by the anomaly type, "
               "counting each document once ($sum), gives one row per type to turn into a dict",
-    LAG: "lag is counted per partition from two numbers the broker keeps (where the log ends, where the "
-         "group will read next), and a partition the group never committed counts from its first offset. "
-         "The consumer you are given asks the broker: partitions_for_topic(topic) (make a TopicPartition of "
-         "each), end_offsets([...]), beginning_offsets([...]) and committed(tp), which is None for a "
-         "partition the group never committed",
+    LAG: "per partition (partitions_for_topic, TopicPartition): where the log ends (end_offsets) minus "
+         "where the group reads next (committed, None if never); never committed counts from the first "
+         "offset (beginning_offsets)",
     DIAGNOSE: "throughput 0 has two causes (nothing to do, or nobody doing it); the broker's lag tells them "
               "apart. Look at how lag changes over the window, not at its size: a steady lag is a healthy "
               "pipeline with work in flight",
