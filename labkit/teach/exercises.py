@@ -332,6 +332,30 @@ def _is_the_labs(obj: Any) -> bool:
     return obj is not None and callable(obj) and (module.startswith("labkit") or module == "__main__")
 
 
+def calls_method(func: Callable[..., Any], method: str, depth: int = 2) -> bool | None:
+    """Whether `func`'s source calls `.method(...)` on anything (e.g. "aggregate"), itself or in a
+    function of its own that it calls by name (`depth` levels down); None when its source cannot
+    be read (a lambda typed at a prompt, a builtin): then nothing is held against it."""
+    import ast
+    import textwrap
+
+    target = inspect.unwrap(func)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(target)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    if any(isinstance(c.func, ast.Attribute) and c.func.attr == method for c in calls):
+        return True
+    if depth > 0:  # a helper the student wrote beside it
+        scope = getattr(target, "__globals__", {})
+        for c in calls:
+            helper = scope.get(c.func.id) if isinstance(c.func, ast.Name) else None
+            if inspect.isfunction(helper) and helper is not target and calls_method(helper, method, depth - 1):
+                return True
+    return False
+
+
 def uses_the_lab_version(name: str, func: Callable[..., Any], lab_names: Mapping[str, str]) -> bool:
     """True (and says so, as a wrong answer) when `func` calls one of `lab_names` as the lab's
     own code (`lab_calls`) for what exercise `name` asks the student to write. `lab_names` maps

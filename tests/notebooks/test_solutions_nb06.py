@@ -94,6 +94,14 @@ def max_grouped_by_car_only(db, name, start, end):
     return [{"car_id": r["_id"], "minute": int(r["minute"]), "max_speed": r["max_speed"]} for r in rows]
 
 
+def max_in_python(db, name, start, end):  # right rows, but every reading travels to Python
+    best = {}
+    for r in db[name].find({"timestamp": {"$gte": start, "$lt": end}}):
+        key = (r["car_id"], to_ms(r["timestamp"]) // 60_000 * 60_000)
+        best[key] = max(best.get(key, r["speed"]), r["speed"])
+    return [{"car_id": car, "minute": minute, "max_speed": speed} for (car, minute), speed in sorted(best.items())]
+
+
 def max_unsorted(db, name, start, end):
     return nb06.max_speed_per_car_per_minute(db, name, start, end)[::-1]
 
@@ -136,6 +144,7 @@ def test_03_1_the_stub_is_not_attempted(db, capsys):
     (returns_none, ["returned None", "forget `return`"]),
     (max_dataframe, ["you returned a DataFrame", "expected a list of dicts"]),
     (raises, ["your code raised ZeroDivisionError"]),
+    (max_in_python, ["right rows, but the exercise asks for an aggregation pipeline"]),
 ))
 def test_03_1_rejects(db, capsys, student, words):
     _rejected(capsys, check.max_speed_per_minute(student, db), *words)

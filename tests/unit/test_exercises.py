@@ -762,3 +762,22 @@ def test_the_01_3_check_rejects_the_lab_s_read_topic(capsys, monkeypatch):
 
     assert nb01.count_per_partition(with_read_topic, Settings.from_env(), "t") is False
     assert "your function calls read_topic" in capsys.readouterr().out
+
+
+def _grouped_by_the_server(collection):
+    return list(collection.aggregate([{"$group": {"_id": "$type"}}]))
+
+
+def _counted_here(collection):
+    return len(list(collection.find({})))
+
+
+def _through_a_helper(collection):
+    return _grouped_by_the_server(collection)
+
+
+def test_calls_method_reads_the_function_s_own_source():
+    assert exercises.calls_method(_grouped_by_the_server, "aggregate") is True
+    assert exercises.calls_method(_through_a_helper, "aggregate") is True  # a helper of its own counts
+    assert exercises.calls_method(_counted_here, "aggregate") is False
+    assert exercises.calls_method(len, "aggregate") is None  # no source: nothing held against it

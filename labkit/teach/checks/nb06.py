@@ -245,6 +245,15 @@ def _readings(db, collection: str, start: datetime, end: datetime) -> list[dict]
                                          {"_id": 0, "car_id": 1, "timestamp": 1, "speed": 1})]
 
 
+def _grouped_by_the_server(name: str, func) -> bool:
+    """06.1 asks for an aggregation pipeline: a right answer whose source calls no `.aggregate(`
+    is told so (False). 06.2 may be answered either way."""
+    if name == MAX_SPEED and exercises.calls_method(func, "aggregate") is False:
+        return exercises.wrong(name, "right rows, but the exercise asks for an aggregation pipeline "
+                                     "(collection.aggregate([...])): the server groups, and only the rows travel")
+    return True
+
+
 def _run_on_edges_then_practice(name: str, kind: exercises.Kind, problem: Callable, expected_of: Callable,
                                 func, db, collection: str | None, start: datetime | None,
                                 end: datetime | None) -> bool:
@@ -259,13 +268,14 @@ def _run_on_edges_then_practice(name: str, kind: exercises.Kind, problem: Callab
         return exercises.wrong(name, f"on the check's own readings ({EDGES}, {EDGE_START:%H:%M:%S} to "
                                      f"{EDGE_END:%H:%M:%S}), {why}")
     if collection is None:
-        return exercises.check(name, list(answer), expected_of(edge_readings(), _in(lo, hi)))
+        return _grouped_by_the_server(name, func) and exercises.check(name, list(answer),
+                                                                      expected_of(edge_readings(), _in(lo, hi)))
     expected = expected_of(_readings(db, collection, start, end), lambda ms: True)
     answer = exercises.attempt(func, db, collection, start, end)
     if not exercises.expect_type(name, answer, kind, case="on the practice dataset"):
         return False
     if exercises.same(list(answer), expected):
-        return exercises.check(name, list(answer), expected)
+        return _grouped_by_the_server(name, func) and exercises.check(name, list(answer), expected)
     return exercises.wrong(name, f"right on the check's readings, but on the practice dataset: "
                                  f"{exercises.describe_difference(list(answer), expected)}")
 

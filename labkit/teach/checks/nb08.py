@@ -59,6 +59,9 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
         client.close()
     if not exercises.expect_type(PER_TYPE, answer, COUNTS):
         return False
+    if exercises.same(dict(answer), expected) and exercises.calls_method(func, "aggregate") is False:
+        return exercises.wrong(PER_TYPE, "right counts, but the exercise asks for one aggregation "
+                                         "(collection.aggregate([...])): the server counts, and only the counts travel")
     return exercises.check(PER_TYPE, dict(answer), expected)
 
 
