@@ -332,17 +332,27 @@ def _is_the_labs(obj: Any) -> bool:
     return obj is not None and callable(obj) and (module.startswith("labkit") or module == "__main__")
 
 
+def source_tree(func: Callable[..., Any]):
+    """The parsed source (an `ast.Module`) of `func`, or None when it cannot be read: a lambda
+    typed at a prompt, a builtin. Checks that look at how an answer is written start here."""
+    import ast
+    import textwrap
+
+    try:
+        return ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(func))))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+
+
 def calls_method(func: Callable[..., Any], method: str, depth: int = 2) -> bool | None:
     """Whether `func`'s source calls `.method(...)` on anything (e.g. "aggregate"), itself or in a
     function of its own that it calls by name (`depth` levels down); None when its source cannot
     be read (a lambda typed at a prompt, a builtin): then nothing is held against it."""
     import ast
-    import textwrap
 
     target = inspect.unwrap(func)
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(target)))
-    except (OSError, TypeError, SyntaxError, IndentationError):
+    tree = source_tree(target)
+    if tree is None:
         return None
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
     if any(isinstance(c.func, ast.Attribute) and c.func.attr == method for c in calls):

@@ -511,14 +511,8 @@ def test_nb08_solutions(pipeline, capsys):
 
 
 def _numeric_order(partitions, workers):  # w2 before w10: Kafka sorts the ids as text
-    ordered = sorted(workers, key=lambda w: (len(w), w))
-    share, extra = divmod(partitions, len(ordered))
-    out, start = {}, 0
-    for i, worker in enumerate(ordered):
-        count = share + (1 if i < extra else 0)
-        out[worker] = list(range(start, start + count))
-        start += count
-    return out
+    padded = {f"w{int(w[1:]):04d}" if w[1:].isdigit() else w: w for w in workers}  # text order = numeric order
+    return {padded[name]: parts for name, parts in nb09.range_assignment(partitions, list(padded)).items()}
 
 
 def test_nb09_solutions(capsys):

@@ -145,12 +145,9 @@ def _unwritten(make_producer) -> str | None:
     """Which of WRITTEN_OUT `make_producer`'s source does not name (as a keyword or a dict
     key), as a message, or None. A function whose source cannot be read is not held to it."""
     import ast
-    import inspect
-    import textwrap
 
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(make_producer))))
-    except (OSError, TypeError, SyntaxError, IndentationError):
+    tree = exercises.source_tree(make_producer)
+    if tree is None:
         return None
     named = {node.arg for node in ast.walk(tree) if isinstance(node, ast.keyword)}
     named |= {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
