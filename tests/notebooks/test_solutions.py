@@ -463,6 +463,14 @@ def test_nb08_solutions(pipeline, capsys):
     _rejected(capsys, check08.anomalies_per_type(lambda db, name, s, e: grouped(db, name, []), pipeline, start, end))
     _rejected(capsys, check08.anomalies_per_type(
         lambda db, name, s, e: grouped(db, name, [{"$match": {"timestamp": {"$gte": s, "$lte": e}}}]), pipeline, start, end))
+    # An end a second short of `end` (the range's last reading is half a second before it).
+    _rejected(capsys, check08.anomalies_per_type(lambda db, name, s, e: grouped(
+        db, name, [{"$match": {"timestamp": {"$gte": s, "$lte": e - timedelta(seconds=1)}}}]), pipeline, start, end))
+
+    def match_then_count_in_python(db, name, s, e):  # one aggregate call, but every anomaly travels
+        return dict(Counter(d["type"] for d in db[name].aggregate([{"$match": {"timestamp": {"$gte": s, "$lt": e}}}])))
+
+    _rejected(capsys, check08.anomalies_per_type(match_then_count_in_python, pipeline, start, end), "documents travelled")
 
     produce(pipeline, _batch(count=40, invalid=0))
     before = kafka_io.end_offsets(pipeline, pipeline.topics.telemetry)
@@ -497,6 +505,31 @@ def test_nb08_solutions(pipeline, capsys):
         return sum(end - (consumer.committed(tp) or 0) for tp, end in consumer.end_offsets(tps).items())
 
     _rejected(capsys, check08.total_lag(from_zero, pipeline, "lag-group", pipeline.topics.telemetry), "too high")
+
+    def committed_or_first(consumer, topic):  # a commit that points at a deleted message counts the deleted ones
+        from kafka import TopicPartition
+
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        firsts = consumer.beginning_offsets(tps)
+        return sum(end - (consumer.committed(tp) or firsts[tp]) for tp, end in consumer.end_offsets(tps).items())
+
+    _rejected(capsys, check08.total_lag(committed_or_first, pipeline, "lag-group", pipeline.topics.telemetry), "too high")
+
+    def four_partitions(consumer, topic):  # the notebook's topic has 4: typed in, not asked
+        from kafka import TopicPartition
+
+        tps = [TopicPartition(topic, p) for p in range(4)]
+        firsts = consumer.beginning_offsets(tps)
+        return sum(end - max(consumer.committed(tp) or 0, firsts[tp]) for tp, end in consumer.end_offsets(tps).items())
+
+    _rejected(capsys, check08.total_lag(four_partitions, pipeline, "lag-group", pipeline.topics.telemetry), "too low")
+
+    def with_the_labs_rows(consumer, topic):  # the lab's own per-partition lag, under another name
+        from labkit.config import Settings
+
+        return sum(r["lag"] for r in kafka_io.lag_by_partition(Settings.from_env(), consumer.config["group_id"], topic))
+
+    _rejected(capsys, check08.total_lag(with_the_labs_rows, pipeline, "lag-group", pipeline.topics.telemetry), "lag_by_partition")
 
     def by_reading(consumer, topic):  # counts messages by reading them: a subscribed consumer waits forever
         consumer.subscribe([topic])

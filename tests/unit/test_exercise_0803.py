@@ -49,7 +49,26 @@ def by_last_above_first(board):  # any rise is growth: noise on a steady board r
     return solution.diagnose(board)
 
 
+def by_a_lag_that_only_rises(board):  # growth as "every sample above the last": bursts slip through
+    lag = board["lag"]
+    if all(later > earlier for earlier, later in zip(lag, lag[1:])):
+        return "processor stopped" if board["events_per_s"][-1] == 0 else "processor falling behind"
+    if max(board["invalid_ratio"]) > 0.5:
+        return "bad producer"
+    return "cars stopped sending" if board["events_per_s"][-1] == 0 else "healthy"
+
+
+def by_freshness_growth(board):  # never reads how the lag moves: waiting messages, then ageing data
+    if max(board["invalid_ratio"]) > 0.5:
+        return "bad producer"
+    if board["events_per_s"][-1] == 0:
+        return "processor stopped" if board["lag"][-1] > 0 else "cars stopped sending"
+    return "processor falling behind" if board["freshness_s"][-1] - board["freshness_s"][0] >= 5 else "healthy"
+
+
 @pytest.mark.parametrize("student, words", [
+    (by_a_lag_that_only_rises, "falling behind in bursts"),
+    (by_freshness_growth, "a few more cars"),
     (by_last_above_first, "a steady pipeline"),
     (by_throughput_only, "the cars went quiet"),
     (by_freshness_only, "the cars went quiet"),

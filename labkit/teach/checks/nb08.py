@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
+from pymongo import monitoring
+
 from labkit.config import Settings
 from labkit.ops import clients, kafka_io
 from labkit.ops.waiting import wait_until
@@ -18,8 +20,8 @@ HINTS = exercises.register_hints({
     PER_TYPE: "let the database count: an aggregation that keeps the range and groups by the anomaly type, "
               "counting each document once ($sum), gives one row per type to turn into a dict",
     LAG: "per partition (partitions_for_topic, TopicPartition): where the log ends (end_offsets) minus "
-         "where the group reads next (committed, None if never); never committed counts from the first "
-         "offset (beginning_offsets)",
+         "where the group reads next (committed, None if never), never before the first offset still in "
+         "the log (beginning_offsets): retention deletes old messages",
     DIAGNOSE: "throughput 0 has two causes (nothing to do, or nobody doing it); the broker's lag tells them "
               "apart. Look at how lag changes over the window, not at its size: a steady lag is a healthy "
               "pipeline with work in flight",
@@ -33,27 +35,51 @@ def _scratch_anomalies(start: datetime, end: datetime) -> list[dict]:
     (which `$lt` leaves out) and after, with one type found only outside, so an aggregation
     without the range filter, or with `$lte`, gives other counts."""
     inside = [("overspeed", 5), ("engine_overheat", 3), ("low_fuel", 1)]
+    last = [("low_fuel", end - timedelta(milliseconds=500))]  # inside, just: a bound short of `end` misses it
     outside = [("overspeed", start - timedelta(seconds=1)), ("engine_overheat", end), ("gps_jump", end),
                ("low_fuel", end + timedelta(minutes=1)), ("overspeed", start - timedelta(hours=1))]
     step = (end - start) / 20
     docs = [{"type": kind, "car_id": f"CAR_{i % 3 + 1:03d}", "timestamp": start + i * step}
             for kind, count in inside for i in range(count)]
-    docs += [{"type": kind, "car_id": "CAR_001", "timestamp": moment} for kind, moment in outside]
+    docs += [{"type": kind, "car_id": "CAR_001", "timestamp": moment} for kind, moment in last + outside]
     return docs
+
+
+class _Travelled(monitoring.CommandListener):
+    """Counts the documents the server hands to the client in cursor batches (find, aggregate
+    and their getMore), as a pymongo command listener: an aggregation that counts in the server
+    sends one row per type; a `$match` alone sends every anomaly, for Python to count."""
+
+    def __init__(self):
+        self.documents = 0
+
+    def started(self, event) -> None:
+        pass
+
+    def succeeded(self, event) -> None:
+        cursor = event.reply.get("cursor") if isinstance(event.reply, dict) else None
+        if isinstance(cursor, dict):
+            self.documents += len(cursor.get("firstBatch") or cursor.get("nextBatch") or [])
+
+    def failed(self, event) -> None:
+        pass
 
 
 @exercises.graded(PER_TYPE)
 def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime) -> bool:
     """08.1: {type: count} over [start, end), on a scratch collection the check fills with
     anomalies inside the range and just outside it; compared with a count made in Python."""
-    client = clients.mongo_client(settings)
+    travelled = _Travelled()
+    client = clients.mongo_client(settings, event_listeners=[travelled])
     try:
         db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_08_1"
         docs = _scratch_anomalies(start, end)
         db[name].drop()
         db[name].insert_many([dict(d) for d in docs])
         expected = dict(Counter(d["type"] for d in docs if start <= d["timestamp"] < end))
+        travelled.documents = 0  # from here on, what the student's function reads
         answer = exercises.attempt(func, db, name, start, end)
+        read = travelled.documents
         db[name].drop()
     finally:
         client.close()
@@ -62,15 +88,22 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
     if exercises.same(dict(answer), expected) and exercises.calls_method(func, "aggregate") is False:
         return exercises.wrong(PER_TYPE, "right counts, but the exercise asks for one aggregation "
                                          "(collection.aggregate([...])): the server counts, and only the counts travel")
+    if exercises.same(dict(answer), expected) and read > len(expected):
+        return exercises.wrong(PER_TYPE, f"right counts, but {read} documents travelled from the server to "
+                                         f"Python for {len(expected)} types: let a $group stage count, so that only "
+                                         "one row per type travels")
     return exercises.check(PER_TYPE, dict(answer), expected)
 
 
-#: 08.2's own topic: messages per partition, and the group's committed offset (None: never committed).
-LAG_TOPIC_MESSAGES = {0: 5, 1: 3, 2: 0, 3: 6}
-LAG_COMMITTED = {0: 2, 1: 3, 2: None, 3: None}
-#: Partition 3's first 4 messages are deleted (as retention deletes old ones): its first offset
-#: is 4, so never committed it counts 6 - 4 = 2, not 6.
-LAG_DELETED_BEFORE = {3: 4}
+#: 08.2's own topic: messages per partition, and the group's committed offset (None: never
+#: committed). Five partitions, where the notebook's topic has four: a count typed in misses one.
+LAG_TOPIC_MESSAGES = {0: 5, 1: 3, 2: 0, 3: 6, 4: 8}
+LAG_COMMITTED = {0: 2, 1: 3, 2: None, 3: None, 4: 1}
+#: The first messages of partitions 3 and 4 are deleted (as retention deletes old ones). Partition
+#: 3 was never committed: it counts from its first offset, 6 - 4 = 2, not 6. Partition 4's commit
+#: points at a deleted message: the group can read from offset 4 at the earliest, 8 - 4 = 4, not 7.
+#: (Each wrong reading of the case gives a sum of its own, not the right one by chance.)
+LAG_DELETED_BEFORE = {3: 4, 4: 4}
 
 
 #: A right answer asks the broker a few questions: well under a second.
@@ -83,12 +116,12 @@ def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
     topic of the check's own (`topic` + ".exercise-08-2", made fresh: the notebook's topic is
     left as it is) where one partition is behind, one is caught up, one is empty and one was
     never committed and lost its first messages (it counts from its first offset, not from 0),
-    so that `return 0`, "end offsets only" and `committed or 0` cannot pass."""
-    if exercises.uses_the_lab_version(LAG, func, {
-            "consumer_lag": "the consumer you are given",
-            "partition_lag": "the consumer you are given",
-            "LagReader": "the consumer you are given",
-            "lag_now": "the consumer you are given"}):
+    and one's commit points at a deleted message (it counts from the first offset still there),
+    so that `return 0`, "end offsets only", `committed or 0` and a typed-in partition count
+    cannot pass."""
+    if exercises.uses_the_lab_version(LAG, func, {name: "the consumer you are given" for name in (
+            "consumer_lag", "partition_lag", "LagReader", "lag_now", "lag_by_partition", "committed_offsets",
+            "end_offsets", "log_start_offsets")}):
         return False
     from kafka import TopicPartition
     from kafka.structs import OffsetAndMetadata
@@ -155,14 +188,16 @@ def _board(lag, events_per_s, invalid_ratio, freshness_s) -> dict:
 #: mistake: judging by throughput alone (the two stopped cases look alike), by freshness alone
 #: (it grows in both), by the size of the lag instead of its growth (a steady lag is healthy).
 #: The steady boards end a little above where they start, as real noise does: a lag that is
-#: merely higher at the end than at the start is not a lag that grows. The largest steady lag
-#: is five times the largest growing one: no threshold on the lag's size tells them apart.
+#: merely higher at the end than at the start is not a lag that grows; and a lag can grow in
+#: bursts, falling between them. A processor that falls behind by a little keeps its freshness
+#: almost flat: only the lag shows it. Each board's numbers agree with its story (a lag grows
+#: by the arrivals per second the processor does not take, times 10 s).
 BOARDS = [
     ("a steady pipeline with a little work in flight",
      _board([28, 31, 29, 30, 28, 33], [10] * 6, [0.01] * 6, [2, 3, 2, 3, 2, 3]), "healthy"),
     ("a busy pipeline with a large but steady lag",
      _board([480, 510, 495, 505, 500, 515], [50] * 6, [0.02] * 6, [11, 10, 12, 11, 10, 11]), "healthy"),
-    ("the processor was killed", _board([0, 10, 20, 30, 40, 50], [10, 0, 0, 0, 0, 0], [0.01] * 6,
+    ("the processor was killed", _board([0, 100, 200, 300, 400, 500], [10, 0, 0, 0, 0, 0], [0.01] * 6,
                                         [2, 12, 22, 32, 42, 52]), "processor stopped"),
     ("the processor was already down", _board([100, 110, 120, 130, 140, 150], [0] * 6, [0.0] * 6,
                                               [60, 70, 80, 90, 100, 110]), "processor stopped"),
@@ -173,11 +208,13 @@ BOARDS = [
     ("a backlog of thousands that holds steady", _board([1500, 1530, 1490, 1520, 1510, 1540], [400] * 6, [0.01] * 6,
                                                          [4, 5, 4, 5, 4, 5]), "healthy"),
     ("a few more cars than the processor can take", _board([0, 60, 120, 180, 240, 300], [300] * 6, [0.01] * 6,
-                                                           [2, 3, 4, 5, 6, 7]), "processor falling behind"),
+                                                           [2, 2, 3, 3, 3, 3]), "processor falling behind"),
+    ("falling behind in bursts", _board([200, 150, 420, 360, 640, 590], [400] * 6, [0.01] * 6,
+                                        [4, 4, 5, 5, 6, 6]), "processor falling behind"),
     ("falling behind on top of a backlog", _board([500, 560, 620, 680, 740, 800], [400] * 6, [0.01] * 6,
                                                   [4, 5, 6, 7, 8, 9]), "processor falling behind"),
-    ("twice as many cars as the processor can take", _board([0, 200, 400, 600, 800, 1000], [500] * 6, [0.01] * 6,
-                                                            [2, 5, 8, 11, 14, 17]), "processor falling behind"),
+    ("twice as many cars as the processor can take", _board([0, 5000, 10000, 15000, 20000, 25000], [500] * 6,
+                                                            [0.01] * 6, [2, 7, 12, 17, 22, 27]), "processor falling behind"),
 ]
 
 

@@ -15,14 +15,14 @@ def anomalies_per_type(db, collection: str, start: datetime, end: datetime) -> d
 
 
 def total_lag(consumer, topic: str) -> int:
-    """Exercise 08.2: end offset minus committed offset, summed over the topic's partitions; a
-    partition never committed counts from its first offset (retention may have deleted the
-    ones before it, so not from 0)."""
+    """Exercise 08.2: end offset minus committed offset, summed over the topic's partitions.
+    Retention deletes old messages: the group reads next from its committed offset, or from
+    the first offset still in the log when it never committed or that offset is gone."""
     from kafka import TopicPartition
 
     tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
     ends, firsts = consumer.end_offsets(tps), consumer.beginning_offsets(tps)
-    return sum(ends[tp] - (consumer.committed(tp) or firsts[tp]) for tp in tps)
+    return sum(ends[tp] - max(consumer.committed(tp) or 0, firsts[tp]) for tp in tps)
 
 
 def diagnose(board: dict) -> str:
