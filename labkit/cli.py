@@ -80,7 +80,7 @@ def _lab(args, settings: Settings) -> int:
     from labkit.ops import preflight
     from labkit.teach import notebook_runner
 
-    results = notebook_runner.run_all()
+    results = notebook_runner.run_all(student=settings.student)
     print()
     print(notebook_runner.format_table(results))
     if results:
@@ -327,6 +327,39 @@ def _mongosh(args, settings: Settings) -> int:
         return 1
 
 
+def _class(args, settings: Settings) -> int:
+    from pathlib import Path
+
+    from labkit.ops import preflight
+    from labkit.teach import classroom
+
+    try:
+        preflight.ensure(settings, "kafka", *(["mongodb"] if args.action == "reset" else []))
+        if args.action == "up":
+            classroom.ensure_progress_topic(settings)
+            print(f"{classroom.PROGRESS_TOPIC} is ready on {settings.kafka_bootstrap_servers}: each student's "
+                  "checks record their verdicts there (students set LAB_STUDENT, or JupyterHub sets JUPYTERHUB_USER).")
+        elif args.action == "progress":
+            verdicts, unreadable = classroom.read_verdicts(settings)
+            rows = classroom.summarize(verdicts)
+            print(classroom.grid(rows))
+            if unreadable:
+                print(f"({unreadable} records in {classroom.PROGRESS_TOPIC} were not verdicts and are left out)")
+            if args.csv:
+                classroom.write_csv(rows, Path(args.csv))
+                print(f"{len(rows)} rows (a student and an exercise each) written to {args.csv}")
+        elif args.action == "reset":
+            classroom.reset_student(settings, args.student)
+            print(f"{args.student}'s corner is empty (their recorded verdicts are kept).")
+    except preflight.ServiceUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _keep(messages, kept: list):
     for message in messages:
         kept.append(message)
@@ -452,6 +485,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fallback", action="store_true",
                    help="use the Python fallback even where mongosh is available (it knows only a few forms)")
     p.set_defaults(handler=_mongosh)
+
+    p = sub.add_parser("class", help="a class on one stack: the progress topic, who passed what, a student's reset")
+    actions = p.add_subparsers(dest="action", required=True)
+    actions.add_parser("up", help="create the topic the students' checks record their verdicts in (stack running)")
+    prog = actions.add_parser("progress", help="students by exercises: passed, tried, reached")
+    prog.add_argument("--csv", help="also write the gradebook (a line per student and exercise) to this file")
+    reset = actions.add_parser("reset", help="empty one student's corner (topics, groups, databases)")
+    reset.add_argument("student", help="the student's tag, as in their topic names")
+    p.set_defaults(handler=_class)
 
     args = parser.parse_args(argv)
     if not args.verbose:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,10 @@ class Settings:
     memory_profile: str = "standard"
     #: Folder for local service data, logs and pid files (git-ignored).
     lab_home: Path = REPO_ROOT / ".lab"
+    #: Whose corner of a shared stack this is ("" on a student's own machine). Every sandbox
+    #: name carries it (labkit.ops.sandbox), so students of one class never meet. From
+    #: LAB_STUDENT, else from the JUPYTERHUB_USER a JupyterHub sets (see `student_tag`).
+    student: str = ""
 
     # Environment variable -> (field path, converter). One table, so the README can list it.
     ENV_VARS = {
@@ -97,6 +102,7 @@ class Settings:
         "LAB_MONGO_SERVER": ("mongo_server", str),
         "LAB_MEMORY": ("memory_profile", str),
         "LAB_HOME": ("lab_home", Path),
+        "LAB_STUDENT": ("student", str),
         "TOPIC_TELEMETRY": ("topics.telemetry", str),
         "TOPIC_DLQ": ("topics.dlq", str),
         "TOPIC_ANOMALY": ("topics.anomaly", str),
@@ -129,6 +135,8 @@ class Settings:
         environ = os.environ if environ is None else environ
         # Passed as arguments, these win over the .env file (see _EnvBase).
         given = {var: value for var, value in environ.items() if var in cls.ENV_VARS and value != ""}
+        if "LAB_STUDENT" not in given and environ.get("JUPYTERHUB_USER"):
+            given["LAB_STUDENT"] = student_tag(environ["JUPYTERHUB_USER"])
         try:
             env = _EnvSettings(_env_file=REPO_ROOT / ".env" if dotenv is None else dotenv, **given)
         except ValidationError as error:
@@ -159,6 +167,10 @@ class Settings:
             raise ValueError(f"LAB_MONGO_SERVER must be auto, secantus or java, not {self.mongo_server!r}")
         if self.memory_profile not in ("standard", "small"):
             raise ValueError(f"LAB_MEMORY must be standard or small, not {self.memory_profile!r}")
+        if self.student and not STUDENT_TAG.fullmatch(self.student):
+            raise ValueError(f"LAB_STUDENT must be 1-24 lower-case letters, digits or '-', starting with a "
+                             f"letter or digit and not with 'lab', not {self.student!r} "
+                             f"(student_tag({self.student!r}) gives {student_tag(self.student)!r})")
         if self.telemetry_partitions < 1:
             raise ValueError("TELEMETRY_PARTITIONS must be at least 1")
         if not self.mongodb_uri.startswith(("mongodb://", "mongodb+srv://")):
@@ -220,6 +232,23 @@ class Settings:
     def grafana_host_port(self) -> tuple[str, int]:
         parts = urlsplit(self.grafana_url)
         return parts.hostname or "localhost", parts.port or 80
+
+
+#: A student's tag: what every name of their corner starts with. No '.' or '_' inside, since
+#: those end the tag in a name ("ann." cannot be the start of "ann-b."), and never "lab..."
+#: (the names of a stack with no students start with "lab").
+STUDENT_TAG = re.compile(r"(?!lab)[a-z0-9][a-z0-9-]{0,23}")
+
+
+def student_tag(user: str) -> str:
+    """A user name (a JupyterHub login, a roster line) as a student tag (pure):
+    lower case, each run of other characters as one '-', at most 24 characters, and
+    's-' in front of a name that starts with "lab". `student_tag("Ann.Lee@uni.edu")` is
+    'ann-lee-uni-edu'."""
+    tag = re.sub(r"[^a-z0-9]+", "-", user.lower()).strip("-")
+    if tag.startswith("lab"):
+        tag = "s-" + tag
+    return tag[:24].rstrip("-")
 
 
 class _EnvBase(BaseSettings):

@@ -85,9 +85,9 @@ def round_trip(settings: Settings, count: int = 3) -> list[Record]:
     telemetry topic) so experiments never mix with telemetry. Used by notebook 00 and
     the tests as the smallest proof that Kafka works end to end.
     """
-    from labkit.ops.infra.topics import SCRATCH_TOPIC, ensure_topics
+    from labkit.ops.infra.topics import ensure_topics, scratch_topic
 
-    topic = SCRATCH_TOPIC
+    topic = scratch_topic(settings)
     ensure_topics(settings, {topic: settings.telemetry_partitions})
     run_id = uuid.uuid4().hex[:8]
     producer = clients.kafka_producer(settings)

@@ -18,6 +18,18 @@ a whole minute so that 10-second windows cut a batch at the same places on every
 
 The lab's own topics and database (`car.telemetry.v1`, `telemetry`), which `make live` and
 Grafana use, are never touched by a sandbox.
+
+On a stack shared by a class, each student has a corner: with `settings.student` set (from
+LAB_STUDENT or JUPYTERHUB_USER), every name starts with the student's tag, and opening a
+sandbox empties that student's names only:
+
+    >>> lab = sandbox.open(Settings.from_env({"LAB_STUDENT": "ann"}), "02")
+    >>> lab.settings.topics.telemetry          # 'ann.lab02.car.telemetry.v1'
+    >>> lab.settings.mongodb_db                # 'ann_lab02_telemetry'
+    >>> lab.group("processor")                 # 'ann.lab02.processor'
+
+A tag never contains '.' or '_' and never starts with "lab" (labkit.config.STUDENT_TAG), so
+no student's prefix is the start of another's, or of the names of a stack without students.
 """
 
 from __future__ import annotations
@@ -42,11 +54,21 @@ class Sandbox:
 
     @property
     def prefix(self) -> str:
-        return f"lab{self.name}."
+        """What its topics, groups and transactional ids start with: `lab02.` (`ann.lab02.`)."""
+        return kafka_prefix(self.settings, self.name)
+
+    @property
+    def database_prefix(self) -> str:
+        """What its databases start with: `lab02_` (`ann_lab02_`)."""
+        return database_prefix(self.settings, self.name)
 
     def group(self, role: str) -> str:
-        """A consumer group name inside the sandbox, e.g. `lab02.processor`."""
+        """A consumer group name (or transactional id) inside the sandbox, e.g. `lab02.processor`."""
         return f"{self.prefix}{role}"
+
+    def database(self, role: str) -> str:
+        """An extra database's name inside the sandbox, e.g. `lab09_w1` (emptied by `open`)."""
+        return f"{self.database_prefix}{role}"
 
     def topic(self, role: str, partitions: int = 1) -> str:
         """Create (if missing) an extra topic inside the sandbox, e.g. `lab02.by-hand`."""
@@ -55,14 +77,24 @@ class Sandbox:
         return name
 
 
+def kafka_prefix(settings: Settings, name: str) -> str:
+    """The start of sandbox `name`'s Kafka names: `lab02.`, or `ann.lab02.` for student ann."""
+    return f"{settings.student}.lab{name}." if settings.student else f"lab{name}."
+
+
+def database_prefix(settings: Settings, name: str) -> str:
+    """The start of sandbox `name`'s database names: `lab02_`, or `ann_lab02_` for student ann."""
+    return f"{settings.student}_lab{name}_" if settings.student else f"lab{name}_"
+
+
 def names(settings: Settings, name: str) -> Settings:
     """`settings` with the topics and database renamed for sandbox `name` (pure)."""
     t = settings.topics
-    prefix = f"lab{name}."
+    prefix = kafka_prefix(settings, name)
     return settings.replace(
         topics=Topics(telemetry=prefix + t.telemetry, dlq=prefix + t.dlq,
                       anomaly=prefix + t.anomaly, metrics=prefix + t.metrics),
-        mongodb_db=f"lab{name}_{settings.mongodb_db}",
+        mongodb_db=database_prefix(settings, name) + settings.mongodb_db,
     )
 
 
@@ -73,28 +105,36 @@ def minute_floor(moment: datetime) -> datetime:
 
 def open(settings: Settings, name: str, now: datetime | None = None) -> Sandbox:  # noqa: A001
     """Empty the sandbox `name` (delete its topics and consumer groups: every name starting
-    with `lab<name>.`; and its databases: every name starting with `lab<name>_`), create
-    its four topics again, and return it. Needs Kafka and MongoDB up (run preflight first).
+    with its `prefix`, `lab<name>.`; and its databases: every name starting with its
+    `database_prefix`, `lab<name>_`), create its four topics again, and return it. Needs Kafka and MongoDB up (run preflight first).
 
     `name` is a short tag such as "02"; `now` defaults to the current minute.
     """
     if not name.isalnum():
         raise ValueError(f"sandbox name must be letters and digits, not {name!r}")
     box = Sandbox(name, names(settings, name), minute_floor(now or datetime.now(timezone.utc)))
-    _reset_kafka(box)
-    _reset_mongodb(box)
+    empty(box.settings, box.prefix, box.database_prefix)
     ensure_topics(box.settings, topic_plan(box.settings))
     return box
 
 
-def _reset_kafka(box: Sandbox) -> None:
-    admin = clients.kafka_admin(box.settings)
+def empty(settings: Settings, kafka_prefix: str, database_prefix: str) -> None:
+    """Delete every consumer group and topic whose name starts with `kafka_prefix`, and every
+    database whose name starts with `database_prefix` (a sandbox, or a student's whole corner)."""
+    if not kafka_prefix or not database_prefix:
+        raise ValueError("an empty prefix would empty the whole stack")
+    _reset_kafka(settings, kafka_prefix)
+    _reset_mongodb(settings, database_prefix)
+
+
+def _reset_kafka(settings: Settings, prefix: str) -> None:
+    admin = clients.kafka_admin(settings)
     try:
         # Groups first: committed offsets of a deleted topic must not point into the new one.
-        groups = [g for g in _group_ids(admin) if g.startswith(box.prefix)]
+        groups = [g for g in _group_ids(admin) if g.startswith(prefix)]
         if groups:
             admin.delete_groups(groups)
-        old = [t for t in admin.list_topics() if t.startswith(box.prefix)]
+        old = [t for t in admin.list_topics() if t.startswith(prefix)]
         if old:
             admin.delete_topics(old)
             _wait_until_gone(admin, set(old))
@@ -122,14 +162,14 @@ def _wait_until_gone(admin, topics: set[str], timeout_s: float = 15.0) -> None:
                what=f"Kafka to delete {sorted(topics)}")
 
 
-def _reset_mongodb(box: Sandbox) -> None:
+def _reset_mongodb(settings: Settings, prefix: str) -> None:
     # Dropping a database can take a while on the local server (it deletes document by
     # document): more than the usual 15 s answer time for a notebook's few thousand readings.
-    client = clients.mongo_client(box.settings, socketTimeoutMS=180_000)
+    client = clients.mongo_client(settings, socketTimeoutMS=180_000)
     try:
         # Its database, and any other it made beside it (notebook 09 gives each run its own).
         for name in client.list_database_names():
-            if name == box.settings.mongodb_db or name.startswith(f"lab{box.name}_"):
+            if name.startswith(prefix):
                 client.drop_database(name)
     finally:
         client.close()

@@ -35,6 +35,8 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from labkit.teach import gradebook
+
 # Floats that differ by rounding noise count as equal: 0.1 + 0.2 == 0.3 here.
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
@@ -47,6 +49,10 @@ HINTS: dict[str, str] = {}
 _LABKIT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # labkit/, above teach/
 
 NONE_RETURNED = "your function returned None: did you forget `return`?"
+
+# A verdict's status (as labkit.teach.gradebook records it) and the mark printed for it.
+PASSED, FAILED, NOT_ATTEMPTED_YET = gradebook.PASSED, gradebook.FAILED, gradebook.NOT_ATTEMPTED
+_MARKS = {PASSED: "✔", FAILED: "✘", NOT_ATTEMPTED_YET: "⏳"}
 
 
 # --------------------------------------------------------------------------- attempts
@@ -230,28 +236,35 @@ def check(name: str, answer: Any, expected: Any, hint: str = "") -> bool:
         if hint:
             HINTS[str(name)] = str(hint)
         if answer is NOT_ATTEMPTED:
-            print(f"⏳ {name}: not attempted yet.")
-            return False
+            return say(name, NOT_ATTEMPTED_YET, "not attempted yet.")
         failure = _find_failure(answer)
         if failure is not None:
-            print(f"✘ {name}: your code raised {_failure_report(failure)}")
+            say(name, FAILED, f"your code raised {_failure_report(failure)}")
         elif same(answer, expected):
-            print(f"✔ {name}: correct!")
-            return True
+            return say(name, PASSED, "correct!")
         elif answer is None:
-            print(f"✘ {name}: {NONE_RETURNED}")
+            say(name, FAILED, NONE_RETURNED)
         else:
-            print(f"✘ {name}: {describe_difference(answer, expected)}")
+            say(name, FAILED, describe_difference(answer, expected))
     except Exception as exc:  # a check must never stop the notebook
-        print(f"✘ {name}: your answer could not be checked ({type(exc).__name__}).")
+        say(name, FAILED, f"your answer could not be checked ({type(exc).__name__}).")
     _point_to_hint(name)
     return False
+
+
+def say(name: str, status: str, text: str, label: str = "") -> bool:
+    """Print one verdict ("✔ 02.3 ...: text", ✘ or ⏳ by `status`, `label` in place of the
+    name when given) and record it for the class (labkit.teach.gradebook: only in a student's
+    corner of a shared stack). Returns True for PASSED."""
+    print(f"{_MARKS[status]} {label or name}: {text}")
+    gradebook.record(name, status)
+    return status == PASSED
 
 
 def wrong(name: str, why: str) -> bool:
     """Print "✘ name: why" (and where the hint is) for a wrong answer a check describes
     itself, e.g. "your bytes are not JSON". Returns False."""
-    print(f"✘ {name}: {why}")
+    say(name, FAILED, why)
     _point_to_hint(name)
     return False
 
@@ -528,8 +541,7 @@ def expect_type(name: str, answer: Any, kind: Kind | type | tuple[type, ...], *,
     label = f"{name} ({case})" if case else str(name)
     try:
         if answer is NOT_ATTEMPTED:
-            print(f"⏳ {name}: not attempted yet.")
-            return False
+            return say(name, NOT_ATTEMPTED_YET, "not attempted yet.")
         if isinstance(answer, _Failed):
             return _wrong_with_pointer(name, label, f"your code raised {_failure_report(answer)}")
         kind = _as_kind(kind)
@@ -543,12 +555,11 @@ def expect_type(name: str, answer: Any, kind: Kind | type | tuple[type, ...], *,
             text += " (wrap it in list(...))"
         return _wrong_with_pointer(name, label, text)
     except Exception as exc:  # never stop the notebook
-        print(f"✘ {label}: your answer could not be checked ({type(exc).__name__}).")
-        return False
+        return say(name, FAILED, f"your answer could not be checked ({type(exc).__name__}).", label)
 
 
 def _wrong_with_pointer(name: str, label: str, text: str) -> bool:
-    print(f"✘ {label}: {text}")
+    say(name, FAILED, text, label)
     _point_to_hint(name)
     return False
 

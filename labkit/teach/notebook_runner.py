@@ -75,10 +75,12 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None,
         return NotebookResult(path.name, "FAILED", time.monotonic() - started, str(output), first_line)
 
 
-def run_all(notebooks: list[Path] | None = None, runs_dir: Path = RUNS_DIR, log=print) -> list[NotebookResult]:
-    """Run `notebooks` (default: all, in order); print a line as each one finishes."""
+def run_all(notebooks: list[Path] | None = None, runs_dir: Path = RUNS_DIR, log=print,
+            student: str = "") -> list[NotebookResult]:
+    """Run `notebooks` (default: all, in order) into runs/<time> (runs/<time>-<student> in a
+    student's corner); print a line as each one finishes."""
     notebooks = lab_notebooks() if notebooks is None else notebooks
-    out_dir = runs_dir / datetime.now().strftime("%Y%m%d-%H%M%S")
+    out_dir = runs_dir / (datetime.now().strftime("%Y%m%d-%H%M%S") + (f"-{student}" if student else ""))
     results = []
     for path in notebooks:
         log(f"▶ {path.name} ...", flush=True)

@@ -10,7 +10,7 @@ from labkit.ops.infra import topics
 def test_a_controller_unknown_to_the_first_client_is_tried_again(monkeypatch):
     calls = []
 
-    def create(settings, plan, bootstrap):
+    def create(settings, plan, bootstrap, configs):
         calls.append(plan)
         if len(calls) == 1:
             raise UnknownBrokerIdError(3)  # the cluster named a broker the client had not heard of yet
@@ -25,7 +25,7 @@ def test_a_controller_unknown_to_the_first_client_is_tried_again(monkeypatch):
 def test_a_fatal_error_is_not_tried_again(monkeypatch):
     calls = []
 
-    def create(settings, plan, bootstrap):
+    def create(settings, plan, bootstrap, configs):
         calls.append(plan)
         raise TopicAuthorizationFailedError()
 

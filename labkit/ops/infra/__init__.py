@@ -45,11 +45,14 @@ def three_brokers(settings: Settings, home, base_port: int, log=print) -> tuple[
     """Three brokers for a lesson: the lab's cluster when it runs (`infra up --brokers 3`),
     else three of the lesson's own, with their data in `home`, on the first six free ports
     from `base_port`, started now. Returns (cluster, started): when `started`, the lesson stops
-    the cluster (`cluster.down()`) once it is done with it."""
+    the cluster (`cluster.down()`) once it is done with it.
+
+    A student on a class's shared stack (`settings.student`) always gets brokers of their own:
+    the lesson stops one of them, and the class's cluster is not theirs to stop."""
     from labkit.ops.hub import first_free
 
     cluster = lab_cluster(settings)
-    if sorted(cluster.running()) == [1, 2, 3]:
+    if not settings.student and sorted(cluster.running()) == [1, 2, 3]:
         return cluster, False
     cluster = Cluster(home, base_port=first_free(base_port, width=6))
     log(f"Starting three brokers on {cluster.bootstrap} (about half a minute) ...")

@@ -10,6 +10,12 @@ from labkit.ops import clients
 #: A topic for experiments (notebook 00's round trip), so they never mix with telemetry.
 SCRATCH_TOPIC = "lab.scratch.v1"
 
+
+def scratch_topic(settings: Settings) -> str:
+    """The scratch topic of these settings: `lab.scratch.v1`, or `ann.lab.scratch.v1` in
+    student ann's corner of a shared stack (labkit.ops.sandbox)."""
+    return f"{settings.student}.{SCRATCH_TOPIC}" if settings.student else SCRATCH_TOPIC
+
 # Seven days: long enough to replay a week of class, unlike the original's one hour.
 RETENTION_MS = str(7 * 24 * 3600 * 1000)
 
@@ -30,10 +36,11 @@ def replication_for(brokers: int) -> tuple[int, int]:
 
 
 def ensure_topics(settings: Settings, plan: dict[str, int] | None = None,
-                  bootstrap: str | None = None, attempts: int = 5) -> list[str]:
+                  bootstrap: str | None = None, attempts: int = 5, configs: dict[str, str] | None = None) -> list[str]:
     """Create the missing topics of `plan` (default: the lab's four) on the cluster at
     `bootstrap` (default: the settings'), replicated as `replication_for` its size says;
-    return the names created now. Safe to call again.
+    return the names created now. Safe to call again. `configs` adds to (or overrides) the
+    topic configs of a new topic (seven days' retention, min.insync.replicas).
 
     A transient error (labkit.ops.transient) is tried again with a new admin client, up to
     `attempts` times: a cluster that just started can name a controller that the client's
@@ -43,22 +50,23 @@ def ensure_topics(settings: Settings, plan: dict[str, int] | None = None,
     plan = plan or topic_plan(settings)
     for attempt in range(1, attempts):
         try:
-            return _create_missing(settings, plan, bootstrap)
+            return _create_missing(settings, plan, bootstrap, configs or {})
         except Exception as exc:
             if not is_transient(exc):
                 raise
             time.sleep(0.5 * attempt)
-    return _create_missing(settings, plan, bootstrap)  # the last try: its error goes to the caller
+    return _create_missing(settings, plan, bootstrap, configs or {})  # the last try: its error goes to the caller
 
 
-def _create_missing(settings: Settings, plan: dict[str, int], bootstrap: str | None) -> list[str]:
+def _create_missing(settings: Settings, plan: dict[str, int], bootstrap: str | None,
+                    extra_configs: dict[str, str]) -> list[str]:
     from kafka.errors import TopicAlreadyExistsError
 
     admin = clients.kafka_admin(settings, bootstrap)
     try:
         existing = set(admin.list_topics())
         replicas, min_isr = replication_for(len(admin.describe_cluster()["brokers"]))
-        configs = {"retention.ms": RETENTION_MS, "min.insync.replicas": str(min_isr)}
+        configs = {"retention.ms": RETENTION_MS, "min.insync.replicas": str(min_isr), **extra_configs}
         # kafka-python 3 takes {name: options} (its NewTopic class is deprecated)
         missing = {name: {"num_partitions": partitions, "replication_factor": replicas, "configs": configs}
                    for name, partitions in plan.items() if name not in existing}

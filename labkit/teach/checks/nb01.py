@@ -159,7 +159,7 @@ def _append_transactions(settings: Settings, topic: str, partition: int = 0) -> 
     are in the log but never read, so the end offset is no longer the number of messages."""
     import uuid
 
-    producer = clients.kafka_producer(settings, transactional_id=f"check-01-3-{uuid.uuid4().hex[:8]}")
+    producer = clients.kafka_producer(settings, transactional_id=f"{topic}.check-{uuid.uuid4().hex[:8]}")  # a sandbox name
     try:
         producer.init_transactions()
         for commit, count in ((True, 3), (False, 2)):

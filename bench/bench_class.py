@@ -1,0 +1,117 @@
+"""A class on one stack: 1, 2, 3 ... students running every notebook at the same time.
+
+    python bench/bench_class.py [--students 1 2 3] [--record]
+
+For each count N, starts N `python -m labkit lab` at once, each as another student
+(LAB_STUDENT=c<N>s<i>, so each in a corner of its own: labkit.ops.sandbox), waits for all,
+and reports the wall time of the slowest, every notebook's status, and whether each
+student's recorded numbers are exactly the committed ones (tests/notebooks/
+expected_records.json): the numbers a student gets alone. Then one student's load on the
+stack from the first run: topics, messages, databases and documents in their corner.
+`--record` appends the tables to bench/results/class.md. Needs the services up
+(`make infra-up`); each student's executed notebooks go to runs/<time>-<student>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+from report import table
+
+from labkit.config import REPO_ROOT, Settings
+from labkit.ops import clients
+from labkit.teach import records
+from labkit.teach.notebook_runner import RUNS_DIR
+
+RESULTS = Path(__file__).parent / "results" / "class.md"
+EXPECTED = REPO_ROOT / "tests" / "notebooks" / "expected_records.json"
+
+
+def run_students(students: list[str]) -> tuple[float, dict[str, Path | None]]:
+    """Every student's `labkit lab` at once; (seconds until the last ended, their run folders)."""
+    started = time.monotonic()
+    procs = {s: subprocess.Popen([sys.executable, "-m", "labkit", "lab"], cwd=REPO_ROOT,
+                                 env={**os.environ, "LAB_STUDENT": s}, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True) for s in students}
+    folders = {}
+    for s, proc in procs.items():
+        out, _ = proc.communicate()
+        line = [x for x in out.splitlines() if x.startswith("Executed notebooks: ")]
+        folders[s] = Path(line[-1].split(": ", 1)[1]) if line else None
+        if proc.returncode != 0:
+            print(f"{s}: labkit lab exited {proc.returncode}\n{out[-2000:]}", file=sys.stderr)
+    return time.monotonic() - started, folders
+
+
+def compare(folder: Path | None) -> tuple[int, int, list[str]]:
+    """(notebooks ok, notebooks whose records equal the committed ones, the others' names)."""
+    if folder is None:
+        return 0, 0, ["no run"]
+    expected = json.loads(EXPECTED.read_text())
+    summary = json.loads((folder / "summary.json").read_text())
+    ok = sum(r["status"] == "ok" for r in summary)
+    differ = [name for name, want in expected.items()
+              if not (folder / name).exists() or records.read(nbformat.read(folder / name, as_version=4)) != want]
+    return ok, len(expected) - len(differ), differ
+
+
+def load_of(settings: Settings, student: str) -> dict[str, int]:
+    """What one student's corner holds: topics, messages (end offsets), databases, documents."""
+    admin = clients.kafka_admin(settings)
+    consumer = clients.kafka_consumer(settings)
+    mongo = clients.mongo_client(settings)
+    try:
+        from kafka import TopicPartition
+
+        topics = [t for t in admin.list_topics() if t.startswith(f"{student}.")]
+        tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+        messages = sum(consumer.end_offsets(tps).values()) if tps else 0
+        dbs = [d for d in mongo.list_database_names() if d.startswith(f"{student}_")]
+        documents = sum(mongo[d][c].estimated_document_count() for d in dbs for c in mongo[d].list_collection_names())
+        return {"topics": len(topics), "partitions": len(tps), "messages": messages, "databases": len(dbs),
+                "documents": documents}
+    finally:
+        admin.close()
+        consumer.close()
+        mongo.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    tag = uuid.uuid4().hex[:4]
+    rows, first = [], None
+    for n in args.students:
+        students = [f"c{tag}n{n}s{i}" for i in range(1, n + 1)]
+        print(f"{n} student(s) running every notebook at once ...", flush=True)
+        seconds, folders = run_students(students)
+        results = [compare(folders[s]) for s in students]
+        first = first or students[0]
+        differ = sorted({name for _, _, names in results for name in names})
+        rows.append((n, f"{seconds / 60:.1f}", f"{sum(r[0] for r in results)} of {12 * n}",
+                     f"{sum(r[1] for r in results)} of {12 * n}", ", ".join(differ) or "none"))
+    command = "python bench/bench_class.py --students " + " ".join(map(str, args.students))
+    record = RESULTS if args.record else None
+    table("students running every notebook at once on one stack (local Kafka and MongoDB-wire server)", command,
+          ("students", "minutes until the last finished", "notebooks ok", "notebooks with exactly the numbers of a run alone",
+           "notebooks that differed"), rows, record)
+    load = load_of(settings, first)
+    table(f"one student's corner after every notebook ({first})", command, tuple(load),
+          [tuple(f"{v:,}" for v in load.values())], record)
+    print(f"executed notebooks under {RUNS_DIR}/<time>-<student>; `python -m labkit class progress` shows their checks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

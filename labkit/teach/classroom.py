@@ -1,0 +1,117 @@
+"""A class on one stack: the instructor's side of the students' corners and their progress.
+
+Each student works in a corner of the shared Kafka and MongoDB (labkit.ops.sandbox: every
+name starts with the student's tag), and each check's verdict is recorded in the topic
+`lab.progress.v1` (labkit.teach.gradebook). From here the instructor
+
+    python -m labkit class up                  # the progress topic, on a running stack
+    python -m labkit class progress [--csv F]  # students by exercises, from the verdicts
+    python -m labkit class reset ann           # empty one student's corner
+
+`summarize` and `grid` are pure; the rest talk to the stack.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from labkit.config import STUDENT_TAG, Settings
+from labkit.teach.gradebook import NOT_ATTEMPTED, PASSED, PROGRESS_TOPIC, Verdict
+
+#: Verdicts are kept for a year: a course is longer than the telemetry topics' week.
+PROGRESS_RETENTION_MS = str(365 * 24 * 3600 * 1000)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one student stands on one exercise, from all their verdicts on it."""
+
+    student: str
+    exercise: str
+    status: str  # the latest verdict: passed, failed or not attempted
+    passed_once: bool  # passed at least once (a later run may have broken it again)
+    attempts: int  # verdicts other than "not attempted"
+    first_at: str
+    last_at: str
+
+
+def summarize(verdicts: Iterable[Verdict]) -> list[Standing]:
+    """One Standing per (student, exercise) that has a verdict, sorted by student then exercise;
+    verdicts are taken in the order given (the topic's order)."""
+    seen: dict[tuple[str, str], list[Verdict]] = {}
+    for v in verdicts:
+        seen.setdefault((v.student, v.exercise), []).append(v)
+    rows = []
+    for (student, exercise), vs in sorted(seen.items(), key=lambda kv: (kv[0][0], _exercise_key(kv[0][1]))):
+        rows.append(Standing(student, exercise, vs[-1].status, any(v.status == PASSED for v in vs),
+                             sum(v.status != NOT_ATTEMPTED for v in vs), vs[0].at, vs[-1].at))
+    return rows
+
+
+def _exercise_key(exercise: str) -> tuple[int, int]:
+    notebook, _, number = exercise.partition(".")
+    return int(notebook), int(number)
+
+
+MARKS = {PASSED: "✔", "failed": "✘", NOT_ATTEMPTED: "·"}
+
+
+def grid(rows: list[Standing]) -> str:
+    """Students down, exercises across: ✔ passed, ✘ tried and not passing, · reached but not
+    tried, blank not reached; then each student's count of exercises passing now."""
+    if not rows:
+        return f"No verdicts yet in {PROGRESS_TOPIC}."
+    exercises = sorted({r.exercise for r in rows}, key=_exercise_key)
+    students = sorted({r.student for r in rows})
+    cell = {(r.student, r.exercise): MARKS.get(r.status, "?") for r in rows}
+    width = max(len(s) for s in students + ["student"])
+    lines = [f"{'student':<{width}}  " + " ".join(f"{e:>5}" for e in exercises) + "  passing"]
+    for s in students:
+        marks = [cell.get((s, e), "") for e in exercises]
+        lines.append(f"{s:<{width}}  " + " ".join(f"{m:>5}" for m in marks) + f"  {marks.count('✔'):>4}/{len(exercises)}")
+    return "\n".join(lines)
+
+
+def write_csv(rows: list[Standing], path: Path) -> None:
+    """The gradebook: one line per student and exercise, with every field of Standing."""
+    fields = list(Standing.__dataclass_fields__)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in rows)
+
+
+# --------------------------------------------------------------------------- the stack
+
+
+def ensure_progress_topic(settings: Settings) -> None:
+    """Create `lab.progress.v1` if missing: one partition, kept a year."""
+    from labkit.ops.infra.topics import ensure_topics
+
+    ensure_topics(settings, {PROGRESS_TOPIC: 1}, configs={"retention.ms": PROGRESS_RETENTION_MS})
+
+
+def read_verdicts(settings: Settings, timeout_s: float = 60.0) -> tuple[list[Verdict], int]:
+    """Every verdict in the progress topic, in order, and how many records were not verdicts."""
+    from labkit.ops import kafka_io
+
+    verdicts, unreadable = [], 0
+    for record in kafka_io.read_topic(settings, PROGRESS_TOPIC, max_messages=10_000_000, timeout_s=timeout_s):
+        try:
+            verdicts.append(Verdict.from_bytes(record.value))
+        except ValueError:
+            unreadable += 1
+    return verdicts, unreadable
+
+
+def reset_student(settings: Settings, student: str) -> None:
+    """Empty a student's whole corner: every topic and consumer group starting with
+    `<student>.`, every database starting with `<student>_`. Their verdicts stay."""
+    from labkit.ops import sandbox
+
+    if not STUDENT_TAG.fullmatch(student):
+        raise ValueError(f"{student!r} is not a student tag (labkit.config.student_tag makes one)")
+    sandbox.empty(settings, f"{student}.", f"{student}_")

@@ -1,0 +1,136 @@
+"""Who passed what: the verdicts of the exercise checks, recorded on a class's shared stack.
+
+On a student's own machine (no `settings.student`) nothing is recorded. In a student's corner
+of a class's stack (LAB_STUDENT or JUPYTERHUB_USER set, see labkit.ops.sandbox) whose
+instructor has created the progress topic (`python -m labkit class up`), each verdict
+a check prints (✔ ✘ ⏳ for an exercise such as "02.3") is also sent to the Kafka topic
+`lab.progress.v1`, keyed by the student: which exercise, which verdict, when. Never the
+student's code or answer. `python -m labkit class progress` reads the topic back into a table
+(labkit.teach.classroom).
+
+    >>> verdict = Verdict.now("ann", "02.3 commit after the write", PASSED)
+    >>> verdict.exercise, verdict.notebook     # ('02.3', '02')
+
+Recording never stands in a student's way: a stack without the topic (a student's own) is
+asked once per kernel and left alone; one that stops answering costs one wait of at most
+`SEND_TIMEOUT_S`, prints one line, and turns recording off for the rest of the kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from labkit.config import Settings
+
+#: The topic of every student's verdicts (one partition: a class's verdicts in one order).
+PROGRESS_TOPIC = "lab.progress.v1"
+SEND_TIMEOUT_S = 5.0
+
+PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
+
+# An exercise's name starts with its notebook and number: "02.3 commit after the write".
+_EXERCISE = re.compile(r"(\d{2})\.(\d+)\b")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One check's verdict, as recorded: a student, an exercise, passed/failed/not attempted, when."""
+
+    student: str
+    exercise: str  # "02.3"
+    status: str  # PASSED, FAILED or NOT_ATTEMPTED
+    at: str  # ISO 8601, UTC
+
+    @property
+    def notebook(self) -> str:
+        return self.exercise.split(".")[0]
+
+    @classmethod
+    def now(cls, student: str, name: str, status: str) -> Verdict:
+        """The verdict on exercise `name` (its number is taken from the start of the name)."""
+        number = exercise_number(name)
+        if number is None:
+            raise ValueError(f"{name!r} does not start with an exercise number such as 02.3")
+        return cls(student, number, status, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, value: bytes) -> Verdict:
+        """Raises ValueError for a record that is not a verdict."""
+        try:
+            fields = json.loads(value)
+            return cls(str(fields["student"]), str(fields["exercise"]), str(fields["status"]), str(fields["at"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"not a verdict: {value[:80]!r}") from exc
+
+
+def exercise_number(name: str) -> str | None:
+    """"02.3" for "02.3 commit after the write" (and for "02.3 (case 2)"); None for a name
+    without a number, such as a prediction's."""
+    found = _EXERCISE.match(str(name).strip())
+    return f"{found[1]}.{found[2]}" if found else None
+
+
+class Recorder:
+    """Sends verdicts for the student of `settings` (nothing without a student). One short-lived
+    producer per verdict: a kernel is left with no client thread between checks."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        # None: not yet known whether a class records on this stack (asked at the first verdict).
+        self.enabled: bool | None = None if settings.student else False
+
+    def record(self, name: str, status: str) -> bool:
+        """Send the verdict on `name`; True once the broker has it. Never raises."""
+        if self.enabled is False or exercise_number(name) is None:
+            return False
+        verdict = Verdict.now(self.settings.student, name, status)
+        try:
+            from labkit.ops import clients
+
+            if self.enabled is None:  # once: is a class recording on this stack?
+                consumer = clients.kafka_consumer(self.settings)
+                try:
+                    self.enabled = PROGRESS_TOPIC in consumer.topics()
+                finally:
+                    consumer.close()
+                if not self.enabled:
+                    return False
+            producer = clients.kafka_producer(self.settings, max_block_ms=int(SEND_TIMEOUT_S * 1000))
+            try:
+                producer.send(PROGRESS_TOPIC, key=verdict.student.encode(), value=verdict.to_bytes()).get(
+                    timeout=SEND_TIMEOUT_S)
+            finally:
+                producer.close(timeout=SEND_TIMEOUT_S)
+            return True
+        except Exception as exc:  # the class's record is the instructor's concern, not the student's
+            self.enabled = False
+            print(f"(your progress is not being recorded for the instructor: {type(exc).__name__}; "
+                  f"is {PROGRESS_TOPIC} on {self.settings.kafka_bootstrap_servers}?)")
+            return False
+
+
+_recorder: Recorder | None = None
+
+
+def use(settings: Settings | None) -> None:
+    """Record for `settings` from now on (None: settings from the environment, read again at
+    the next verdict). Notebooks need not call it; tests do."""
+    global _recorder
+    _recorder = Recorder(settings) if settings is not None else None
+
+
+def record(name: str, status: str) -> bool:
+    """Record the verdict on exercise `name` for this kernel's student, if any. Never raises."""
+    global _recorder
+    try:
+        if _recorder is None:
+            _recorder = Recorder(Settings.from_env())
+        return _recorder.record(name, status)
+    except Exception:
+        return False
