@@ -334,7 +334,8 @@ def _class(args, settings: Settings) -> int:
     from labkit.teach import classroom
 
     try:
-        preflight.ensure(settings, "kafka", *(["mongodb"] if args.action == "reset" else []))
+        if args.action != "dist":  # the only action that needs no running stack
+            preflight.ensure(settings, "kafka", *(["mongodb"] if args.action == "reset" else []))
         if args.action == "up":
             classroom.ensure_progress_topic(settings)
             print(f"{classroom.PROGRESS_TOPIC} is ready on {settings.kafka_bootstrap_servers}: each student's "
@@ -348,6 +349,10 @@ def _class(args, settings: Settings) -> int:
             if args.csv:
                 classroom.write_csv(rows, Path(args.csv))
                 print(f"{len(rows)} rows (a student and an exercise each) written to {args.csv}")
+        elif args.action == "dist":
+            count = classroom.build_student_copy(Path(args.out))
+            print(f"{count} files written to {args.out}: the lab without labkit/teach/solutions/ and its tests. "
+                  "Hand out that folder (or push it to the class's repository).")
         elif args.action == "reset":
             classroom.reset_student(settings, args.student)
             print(f"{args.student}'s corner is empty (their recorded verdicts are kept).")
@@ -491,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     actions.add_parser("up", help="create the topic the students' checks record their verdicts in (stack running)")
     prog = actions.add_parser("progress", help="students by exercises: passed, tried, reached")
     prog.add_argument("--csv", help="also write the gradebook (a line per student and exercise) to this file")
+    dist = actions.add_parser("dist", help="write the students' copy of the lab (no solutions, no tests) to a new folder")
+    dist.add_argument("out", help="a new or empty folder")
     reset = actions.add_parser("reset", help="empty one student's corner (topics, groups, databases)")
     reset.add_argument("student", help="the student's tag, as in their topic names")
     p.set_defaults(handler=_class)

@@ -7,13 +7,16 @@ name starts with the student's tag), and each check's verdict is recorded in the
     python -m labkit class up                  # the progress topic, on a running stack
     python -m labkit class progress [--csv F]  # students by exercises, from the verdicts
     python -m labkit class reset ann           # empty one student's corner
+    python -m labkit class dist ../for-students  # the lab without its solutions, for students
 
-`summarize` and `grid` are pure; the rest talk to the stack.
+`summarize`, `grid`, `for_students` and `without_solution_pointers` are pure; the rest talk
+to the stack or write files.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -115,3 +118,52 @@ def reset_student(settings: Settings, student: str) -> None:
     if not STUDENT_TAG.fullmatch(student):
         raise ValueError(f"{student!r} is not a student tag (labkit.config.student_tag makes one)")
     sandbox.empty(settings, f"{student}.", f"{student}_")
+
+
+# --------------------------------------------------------------------------- the students' copy
+
+#: What a class's copy of the lab leaves out: the solutions, and the tests that run them.
+NOT_FOR_STUDENTS = ("labkit/teach/solutions/", "tests/", ".ci/")
+#: A notebook line that points at the solutions ("Solutions: `labkit.teach.solutions.nb03??`").
+_SOLUTIONS_LINE = re.compile(r"^Solutions: `labkit\.teach\.solutions\.[^`]*`.*\n?", re.MULTILINE)
+
+
+def for_students(paths: Iterable[str]) -> list[str]:
+    """The repository's files (paths relative to its root) that a student's copy holds."""
+    return sorted(p for p in paths if not p.startswith(NOT_FOR_STUDENTS))
+
+
+def without_solution_pointers(notebook: dict) -> dict:
+    """`notebook` (its JSON) with every markdown line that points at the solutions removed."""
+    cells = []
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = _SOLUTIONS_LINE.sub("", "".join(cell["source"]))
+            cell = {**cell, "source": text.splitlines(keepends=True)}
+        cells.append(cell)
+    return {**notebook, "cells": cells}
+
+
+def build_student_copy(out: Path) -> int:
+    """Write the files of HEAD that students get (`for_students`) to `out`, notebooks without
+    their pointers to the solutions; return how many. Needs git (the instructor's clone)."""
+    import json
+    import subprocess
+
+    from labkit.config import REPO_ROOT
+
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out} is not empty: give a new folder")
+    listed = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+    files = for_students(listed.splitlines())
+    for rel in files:
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = REPO_ROOT / rel
+        if rel.endswith(".ipynb"):
+            notebook = without_solution_pointers(json.loads(source.read_text(encoding="utf-8")))
+            target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        else:
+            target.write_bytes(source.read_bytes())
+            target.chmod(source.stat().st_mode)
+    return len(files)

@@ -7,7 +7,10 @@ so a failed cell can be opened and read with its traceback.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,9 +44,15 @@ def _local_kernel_manager():
 
     class IpcKernelManager(AsyncKernelManager):
         """The kernel on this machine talks over local sockets (IPC) instead of TCP: nothing
-        to encrypt, and the kernel does not warn about plain-text TCP on every run."""
+        to encrypt, and the kernel does not warn about plain-text TCP on every run.
+
+        Each kernel's sockets get a name of their own: by default they are `kernel-ipc-1`, ...
+        in the working directory, picked by "the first name not taken", so two runs that start
+        a kernel at the same moment (two students' `make lab` on one machine) could share them,
+        and one kernel would then never answer."""
 
         def __init__(self, **kwargs):
+            kwargs.setdefault("ip", os.path.join(tempfile.gettempdir(), f"labkit-kernel-{uuid.uuid4().hex[:12]}"))
             super().__init__(transport="ipc", **kwargs)
 
     return IpcKernelManager

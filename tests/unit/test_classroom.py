@@ -100,3 +100,15 @@ def test_the_gradebook_csv_has_a_line_per_student_and_exercise(tmp_path):
         lines = list(csv.DictReader(f))
     assert [(r["student"], r["exercise"], r["status"], r["attempts"]) for r in lines] == [
         ("ann", "00.1", "passed", "1"), ("bob", "00.1", "failed", "1")]
+
+
+def test_the_students_copy_leaves_out_the_solutions_and_their_pointers():
+    files = ["labkit/teach/solutions/nb03.py", "labkit/teach/checks/nb03.py", "tests/unit/test_x.py", "README.md"]
+    assert classroom.for_students(files) == ["README.md", "labkit/teach/checks/nb03.py"]
+    notebook = {"cells": [
+        {"cell_type": "markdown", "source": ["**Exercise 03.3.** Write it.\n", "Solutions: `labkit.teach.solutions.nb03??` (try first!).\n",
+                                             "Then run the check.\n"]},
+        {"cell_type": "code", "source": ["x = 1\n"]}]}
+    stripped = classroom.without_solution_pointers(notebook)
+    assert stripped["cells"][0]["source"] == ["**Exercise 03.3.** Write it.\n", "Then run the check.\n"]
+    assert stripped["cells"][1] == notebook["cells"][1]

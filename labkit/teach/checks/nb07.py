@@ -6,8 +6,11 @@ has readings inside the asked range and faster ones just before it, at exactly i
 after it; another car is faster inside the range; a third has readings only outside it. So
 an endpoint that ignores `from` or `to`, keeps the reading at `to` (`$lte`), leaves out the
 one at `from` (`$gt`), ignores `car_id`, or reads some other collection gives an answer that
-differs from the right one, and the message says how. The reference endpoint, the reference
-test and the broken endpoints live in `labkit.teach.solutions.nb07`, out of the student's sight.
+differs from the right one, and the message says how.
+
+07.2 runs the student's test against endpoints of the check's own (`_endpoint`): they answer
+from the check's rows in plain Python, not with the exercise's aggregation, one of them right
+and the others each wrong in one way. The solutions are not needed (nor imported) here.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Query
 from fastapi.testclient import TestClient
 
 from labkit import contract
@@ -28,7 +32,6 @@ from labkit.config import Settings
 from labkit.ops import clients
 from labkit.store.mongo import event_document
 from labkit.teach import exercises
-from labkit.teach.solutions import nb07 as reference
 
 ROUTE = "07.1 max speed endpoint"
 TEST = "07.2 its test"
@@ -60,12 +63,13 @@ UNKNOWN = "CAR_404"
 WRONG_COLLECTION = (" (the app's telemetry collection has readings of this car in the range: does your route read "
                     "the collection the app's settings name, through Db and SettingsDep, and compare dates with dates?)")
 
-#: The broken endpoints a test must fail, as the message names them (never their code).
+#: The broken endpoints a test must fail, as the message names them, and what each gets wrong
+#: (the keywords of `_endpoint`).
 BROKEN = {
-    "one that ignores `from` and `to`": reference.add_route_ignoring_range,
-    "one that counts a reading at exactly `to` ($lte)": reference.add_route_including_the_end,
-    "one whose max_speed is another number (the average speed)": reference.add_route_with_wrong_value,
-    "one that never answers 404": reference.add_broken_route,
+    "one that ignores `from` and `to`": {"ranged": False},
+    "one that counts a reading at exactly `to` ($lte)": {"end_included": True},
+    "one whose max_speed is another number (the average speed)": {"average": True},
+    "one that never answers 404": {"answers_404": False},
 }
 
 
@@ -88,8 +92,8 @@ def _scratch(settings: Settings, car: str) -> _Scratch:
     return _Scratch(settings.replace(collections=collections), car, other, outside, parked)
 
 
-def _readings(s: _Scratch, start: datetime, end: datetime) -> list[dict]:
-    """Documents shaped as the processor stores them (labkit.store.mongo.event_document)."""
+def _rows(s: _Scratch, start: datetime, end: datetime) -> list[tuple[str, datetime, float]]:
+    """(car, timestamp, speed) of every reading in the scratch collection."""
     second = timedelta(seconds=1)
     middle = contract.from_ms(contract.to_ms(start + (end - start) / 2))  # on a whole millisecond, as stored
     rows = [(s.car, start - 60 * second, 240.0),  # before `from`
@@ -103,10 +107,34 @@ def _readings(s: _Scratch, start: datetime, end: datetime) -> list[dict]:
             (s.outside, end, 180.0),
             (s.parked, start, 0.0),
             (s.parked, middle, 0.0)]
+    return rows
+
+
+def _readings(s: _Scratch, start: datetime, end: datetime) -> list[dict]:
+    """Documents shaped as the processor stores them (labkit.store.mongo.event_document)."""
     return [event_document({"car_id": car, "timestamp": at, "speed": speed, "rpm": 1000 + 20 * speed,
                             "engine_temp": 90.0, "fuel_level": 50.0, "latitude": 52.52, "longitude": 13.40,
                             "event_id": f"{car}-{seq}", "seq": seq})
-            for seq, (car, at, speed) in enumerate(rows, start=1)]
+            for seq, (car, at, speed) in enumerate(_rows(s, start, end), start=1)]
+
+
+def _endpoint(rows: list[tuple[str, datetime, float]], *, ranged: bool = True, end_included: bool = False,
+              average: bool = False, answers_404: bool = True):
+    """A GET /stats/max_speed for 07.2, answering from `rows` in Python: right with the defaults,
+    or wrong in the one way a keyword says (the range ignored, its end included, the average for
+    the maximum, 200 with max_speed null where a 404 belongs)."""
+    def add(app: FastAPI) -> FastAPI:
+        @app.get("/stats/max_speed")
+        def max_speed(car_id: str, frm: Annotated[str | None, Query(alias="from")] = None, to: str | None = None):
+            start, end = time_range(frm, to)
+            speeds = [speed for car, at, speed in rows if car == car_id
+                      and (not ranged or start <= at < end or (end_included and at == end))]
+            if not speeds and answers_404:
+                raise HTTPException(404, f"no readings of {car_id!r} in that range")
+            value = (sum(speeds) / len(speeds) if average else max(speeds)) if speeds else None
+            return {"car_id": car_id, "max_speed": value}
+        return app
+    return add
 
 
 @contextmanager
@@ -217,13 +245,14 @@ def max_speed_test(student_test, settings: Settings, car: str, rng: dict) -> boo
     its highest speed in the range, and the range."""
     s = _scratch(settings, car)
     args = (s.car, IN_RANGE_MAX, rng["from"], rng["to"])
+    rows = _rows(s, *time_range(rng["from"], rng["to"]))
 
     def verdict_on(add_route):
         with TestClient(add_route(create_app(s.settings))) as client:
             return exercises.attempt(student_test, client, *args)
 
     with _filled(s, rng):
-        on_good = verdict_on(reference.add_max_speed_route)
+        on_good = verdict_on(_endpoint(rows))
         if on_good is None:
             return exercises.wrong(TEST, "your test returned None: a test here returns True or False "
                                          "(return the comparison; do not assert)")
@@ -233,8 +262,8 @@ def max_speed_test(student_test, settings: Settings, car: str, rng: dict) -> boo
             return exercises.wrong(TEST, "your test fails the correct endpoint, which answers the known car in "
                                          "[frm, to) with 200 and `expected`, and 'CAR_404' with 404")
         verdicts = {"correct endpoint": on_good}
-        for broken, add_route in BROKEN.items():
-            verdicts[broken] = verdict_on(add_route)
+        for broken, mistake in BROKEN.items():
+            verdicts[broken] = verdict_on(_endpoint(rows, **mistake))
             if not exercises.expect_type(TEST, verdicts[broken], VERDICT, case=f"on the broken endpoint {broken}"):
                 return False
     let_through = [broken for broken in BROKEN if verdicts[broken]]

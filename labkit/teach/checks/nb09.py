@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from types import SimpleNamespace
+
 from labkit.ops.kafka_io import partition_for_key
 from labkit.teach import exercises
-from labkit.teach.solutions import nb09 as reference
 
 RANGE = "09.1 range assignment"
 HOT_KEY = "09.2 hot key"
@@ -43,8 +45,20 @@ def range_assignment(func) -> bool:
         if not exercises.expect_type(RANGE, answer, ASSIGNMENT, case=f"for {case}"):
             return False
         answers[case] = {w: list(p) for w, p in answer.items()}
-        expected[case] = reference.range_assignment(partitions, workers)
+        expected[case] = kafkas_range_assignment(partitions, workers)
     return exercises.check(RANGE, answers, expected)
+
+
+def kafkas_range_assignment(partitions: int, workers: list[str]) -> dict[str, list[int]]:
+    """09.1's answer key: what the client's own range assignor (kafka-python's
+    RangePartitionAssignor, the code a group leader runs) gives `workers` for one topic."""
+    from kafka.coordinator.assignors.range import RangePartitionAssignor
+
+    cluster = SimpleNamespace(partitions_for_topic=lambda topic: set(range(partitions)))
+    members = [SimpleNamespace(member_id=w, group_instance_id=None, metadata=SimpleNamespace(topics=["t"]))
+               for w in workers]
+    assigned = RangePartitionAssignor.assign(cluster, members)
+    return {w: list(dict(assigned[w].assigned_partitions).get("t", [])) for w in workers}
 
 
 def _keys_in(partition: int, partitions: int, count: int) -> list[str]:
@@ -73,9 +87,16 @@ def hot_key(func, keys: list[str], partitions: int) -> bool:
         answer = exercises.attempt(func, list(case), partitions)
         if not exercises.expect_type(HOT_KEY, answer, KEY_AND_SHARE, case=f"for {name}"):
             return False
-        key, share = reference.hot_key(case, partitions)
+        key, share = _hot_key_answer(case, partitions)
         answers[name], expected[name] = (answer[0], round(float(answer[1]), 3)), (key, round(share, 3))
     return exercises.check(HOT_KEY, answers, expected)
+
+
+def _hot_key_answer(keys: list[str], partitions: int) -> tuple[str, float]:
+    """09.2's answer key: the busiest partition's share of all messages, and its busiest key."""
+    home = {k: partition_for_key(k.encode(), partitions) for k in set(keys)}
+    busiest, load = Counter(home[k] for k in keys).most_common(1)[0]
+    return Counter(k for k in keys if home[k] == busiest).most_common(1)[0][0], load / len(keys)
 
 
 #: 09.3's fleets: (description, {key: messages per second}, per_worker_rate, headroom).
