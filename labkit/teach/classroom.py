@@ -18,45 +18,23 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from labkit.config import STUDENT_TAG, Settings
-from labkit.teach.gradebook import NOT_ATTEMPTED, PASSED, PROGRESS_TOPIC, Verdict
+from labkit.contract.progress import (
+    NOT_ATTEMPTED,
+    PASSED,
+    PROGRESS_TOPIC,
+    Standing,
+    Verdict,
+    exercise_key,
+    parse,
+    summarize,  # noqa: F401  (the instructor's tools use it from here)
+)
 
 #: Verdicts are kept for a year: a course is longer than the telemetry topics' week.
 PROGRESS_RETENTION_MS = str(365 * 24 * 3600 * 1000)
-
-
-@dataclass(frozen=True)
-class Standing:
-    """Where one student stands on one exercise, from all their verdicts on it."""
-
-    student: str
-    exercise: str
-    status: str  # the latest verdict: passed, failed or not attempted
-    passed_once: bool  # passed at least once (a later run may have broken it again)
-    attempts: int  # verdicts other than "not attempted"
-    first_at: str
-    last_at: str
-
-
-def summarize(verdicts: Iterable[Verdict]) -> list[Standing]:
-    """One Standing per (student, exercise) that has a verdict, sorted by student then exercise;
-    verdicts are taken in the order given (the topic's order)."""
-    seen: dict[tuple[str, str], list[Verdict]] = {}
-    for v in verdicts:
-        seen.setdefault((v.student, v.exercise), []).append(v)
-    rows = []
-    for (student, exercise), vs in sorted(seen.items(), key=lambda kv: (kv[0][0], _exercise_key(kv[0][1]))):
-        rows.append(Standing(student, exercise, vs[-1].status, any(v.status == PASSED for v in vs),
-                             sum(v.status != NOT_ATTEMPTED for v in vs), vs[0].at, vs[-1].at))
-    return rows
-
-
-def _exercise_key(exercise: str) -> tuple[int, int]:
-    notebook, _, number = exercise.partition(".")
-    return int(notebook), int(number)
 
 
 MARKS = {PASSED: "✔", "failed": "✘", NOT_ATTEMPTED: "·"}
@@ -67,7 +45,7 @@ def grid(rows: list[Standing]) -> str:
     tried, blank not reached; then each student's count of exercises passing now."""
     if not rows:
         return f"No verdicts yet in {PROGRESS_TOPIC}."
-    exercises = sorted({r.exercise for r in rows}, key=_exercise_key)
+    exercises = sorted({r.exercise for r in rows}, key=exercise_key)
     students = sorted({r.student for r in rows})
     cell = {(r.student, r.exercise): MARKS.get(r.status, "?") for r in rows}
     width = max(len(s) for s in students + ["student"])
@@ -101,13 +79,8 @@ def read_verdicts(settings: Settings, timeout_s: float = 60.0) -> tuple[list[Ver
     """Every verdict in the progress topic, in order, and how many records were not verdicts."""
     from labkit.ops import kafka_io
 
-    verdicts, unreadable = [], 0
-    for record in kafka_io.read_topic(settings, PROGRESS_TOPIC, max_messages=10_000_000, timeout_s=timeout_s):
-        try:
-            verdicts.append(Verdict.from_bytes(record.value))
-        except ValueError:
-            unreadable += 1
-    return verdicts, unreadable
+    return parse(r.value for r in kafka_io.read_topic(settings, PROGRESS_TOPIC, max_messages=10_000_000,
+                                                      timeout_s=timeout_s))
 
 
 def reset_student(settings: Settings, student: str) -> None:

@@ -8,8 +8,7 @@ a check prints (✔ ✘ ⏳ for an exercise such as "02.3") is also sent to the 
 student's code or answer. `python -m labkit class progress` reads the topic back into a table
 (labkit.teach.classroom).
 
-    >>> verdict = Verdict.now("ann", "02.3 commit after the write", PASSED)
-    >>> verdict.exercise, verdict.notebook     # ('02.3', '02')
+The record itself (its fields, `summarize`) is labkit.contract.progress.
 
 Recording never stands in a student's way: a stack without the topic (a student's own) is
 asked once per kernel and left alone; one that stops answering costs one wait of at most
@@ -18,62 +17,17 @@ asked once per kernel and left alone; one that stops answering costs one wait of
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-
 from labkit.config import Settings
+from labkit.contract.progress import (  # noqa: F401  (the record's names, for the checks and tests)
+    FAILED,
+    NOT_ATTEMPTED,
+    PASSED,
+    PROGRESS_TOPIC,
+    Verdict,
+    exercise_number,
+)
 
-#: The topic of every student's verdicts (one partition: a class's verdicts in one order).
-PROGRESS_TOPIC = "lab.progress.v1"
 SEND_TIMEOUT_S = 5.0
-
-PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
-
-# An exercise's name starts with its notebook and number: "02.3 commit after the write".
-_EXERCISE = re.compile(r"(\d{2})\.(\d+)\b")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One check's verdict, as recorded: a student, an exercise, passed/failed/not attempted, when."""
-
-    student: str
-    exercise: str  # "02.3"
-    status: str  # PASSED, FAILED or NOT_ATTEMPTED
-    at: str  # ISO 8601, UTC
-
-    @property
-    def notebook(self) -> str:
-        return self.exercise.split(".")[0]
-
-    @classmethod
-    def now(cls, student: str, name: str, status: str) -> Verdict:
-        """The verdict on exercise `name` (its number is taken from the start of the name)."""
-        number = exercise_number(name)
-        if number is None:
-            raise ValueError(f"{name!r} does not start with an exercise number such as 02.3")
-        return cls(student, number, status, datetime.now(timezone.utc).isoformat(timespec="seconds"))
-
-    def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
-
-    @classmethod
-    def from_bytes(cls, value: bytes) -> Verdict:
-        """Raises ValueError for a record that is not a verdict."""
-        try:
-            fields = json.loads(value)
-            return cls(str(fields["student"]), str(fields["exercise"]), str(fields["status"]), str(fields["at"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"not a verdict: {value[:80]!r}") from exc
-
-
-def exercise_number(name: str) -> str | None:
-    """"02.3" for "02.3 commit after the write" (and for "02.3 (case 2)"); None for a name
-    without a number, such as a prediction's."""
-    found = _EXERCISE.match(str(name).strip())
-    return f"{found[1]}.{found[2]}" if found else None
 
 
 class Recorder:
