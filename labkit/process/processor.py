@@ -300,7 +300,11 @@ class Processor:
             # The offset commit vouches for these writes, so each must survive a server crash:
             # journaled (j), and on a majority of a replica set when there is one.
             majority = {"w": "majority"} if "replicaset=" in self.settings.mongodb_uri.lower() else {}
-            self._mongo = clients.mongo_client(self.settings, serverSelectionTimeoutMS=2000, socketTimeoutMS=10000,
+            # A server that is down is noticed at once (2 s to select it); one that is only busy
+            # (a class's notebooks on one server) gets a minute per answer. A write that timed out
+            # may still have been applied: its retry then finds its events stored and counts them
+            # as duplicates (two students at once with 10 s here: "0 stored, 587 duplicates").
+            self._mongo = clients.mongo_client(self.settings, serverSelectionTimeoutMS=2000, socketTimeoutMS=60_000,
                                                connectTimeoutMS=2000, journal=True, **majority)
             self.store = MongoStore(self._mongo[self.settings.mongodb_db], self.settings)
         self.retry.until_safe("create indexes", self.store.prepare)
