@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, sample_lag_every_s: float | Non
         """Request counts and latency per route, for a Prometheus server to scrape."""
         return Response(exposition(registry), media_type=CONTENT_TYPE)
 
-    for router in (routes.health, routes.cars, routes.series, routes.anomalies, routes.pipeline):
+    for router in (routes.health, routes.cars, routes.series, routes.anomalies, routes.pipeline, routes.classroom):
         app.include_router(router)
 
     @app.exception_handler(QueryError)

@@ -182,3 +182,26 @@ class DlqSummary(BaseModel):
 class ReasonCount(BaseModel):
     reason: str
     count: int
+
+
+class Standing(BaseModel):
+    """One student on one exercise, from the checks' verdicts (labkit.contract.progress)."""
+
+    student: str
+    exercise: str
+    status: str = Field(description="the latest verdict: passed, failed or not attempted")
+    passed_once: bool
+    attempts: int = Field(description="verdicts other than not attempted")
+    first_at: str
+    last_at: str
+
+
+class StudentProgress(BaseModel):
+    """One student's row of the class board."""
+
+    student: str
+    passing: int = Field(description="exercises whose latest verdict is passed")
+    tried: int = Field(description="exercises with at least one attempt")
+    reached: int = Field(description="exercises with any verdict, not attempted included")
+    notebook: str = Field(description="the furthest notebook with a verdict, e.g. 07")
+    last_at: str

@@ -25,6 +25,8 @@ from labkit.api.models import (
     PipelineWindow,
     Point,
     ReasonCount,
+    Standing,
+    StudentProgress,
 )
 from labkit.api.params import time_range
 from labkit.config import Settings
@@ -72,6 +74,7 @@ series = APIRouter(prefix="/series", tags=["series"])
 cars = APIRouter(tags=["cars"])
 anomalies = APIRouter(tags=["anomalies"])
 pipeline = APIRouter(tags=["pipeline"])
+classroom = APIRouter(prefix="/class", tags=["class"])
 
 
 def _num(value) -> float | None:
@@ -283,3 +286,44 @@ def dlq_summary(db: Db, settings: SettingsDep, recent: Annotated[int, Query(ge=0
 def dlq_reasons(db: Db, settings: SettingsDep):
     """The same counts as /dlq/summary's `by_reason`, as rows a Grafana table reads directly."""
     return [ReasonCount(reason=r, count=n) for r, n in queries.dlq_summary(db, settings, recent=0)["by_reason"].items()]
+
+
+# --------------------------------------------------------------------------- a class on one stack
+
+
+def _standings(settings: Settings) -> list:
+    """Every student's standing on every exercise, from the progress topic (empty when no class
+    records on this stack); 503 when Kafka is down."""
+    from labkit.contract import progress
+    from labkit.ops import kafka_io, preflight
+
+    try:
+        preflight.ensure(settings, "kafka")
+    except preflight.ServiceUnavailable as exc:
+        raise HTTPException(503, str(exc)) from exc
+    try:
+        records = kafka_io.read_topic(settings, progress.PROGRESS_TOPIC, max_messages=10_000_000, timeout_s=10)
+    except ValueError:  # no such topic: nobody ran `python -m labkit class up` on this stack
+        return []
+    return progress.summarize(progress.parse(r.value for r in records)[0])
+
+
+@classroom.get("/progress", response_model=list[Standing], summary="Each student on each exercise (a class's stack)")
+def class_progress(settings: SettingsDep,
+                   student: Annotated[str | None, Query(min_length=1, max_length=24, examples=["ann"])] = None):
+    """From the verdicts the students' checks recorded (`python -m labkit class up` turns that on):
+    the latest verdict, whether it ever passed, attempts, first and last time. Empty when this
+    stack records no class."""
+    return [s for s in _standings(settings) if student is None or s.student == student]
+
+
+@classroom.get("/students", response_model=list[StudentProgress], summary="Each student's progress, one row each")
+def class_students(settings: SettingsDep):
+    """Per student: exercises passing now, tried, reached, the furthest notebook, last activity."""
+    rows: dict[str, list] = {}
+    for s in _standings(settings):
+        rows.setdefault(s.student, []).append(s)
+    return [StudentProgress(student=name, passing=sum(s.status == "passed" for s in mine),
+                            tried=sum(s.attempts > 0 for s in mine), reached=len(mine),
+                            notebook=max(s.exercise.split(".")[0] for s in mine), last_at=max(s.last_at for s in mine))
+            for name, mine in sorted(rows.items())]

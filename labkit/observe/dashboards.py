@@ -143,6 +143,23 @@ def dashboards() -> dict[str, dict]:
     return {uid: _dashboard(uid, title, panels, variables) for uid, (title, panels, variables) in specs.items()}
 
 
+def class_dashboards() -> dict[str, dict]:
+    """uid -> dashboard JSON model, for the instructor of a class on one stack (README: "Running
+    it for a class"): each student's progress, from the verdicts their checks recorded."""
+    text = lambda name, label: Column(name, label, "string")  # noqa: E731
+    return {"class-progress": _dashboard("class-progress", "Class Progress", [
+        Panel("Students: exercises passing now, tried, reached; furthest notebook", "table",
+              Query("/class/students", (), (text("student", "student"), Column("passing", "passing", "number"),
+                                            Column("tried", "tried", "number"), Column("reached", "reached", "number"),
+                                            text("notebook", "furthest notebook"),
+                                            Column("last_at", "last activity", "timestamp")), ranged=False), w=24, h=10),
+        Panel("Each student on each exercise: latest verdict, attempts", "table",
+              Query("/class/progress", (), (text("student", "student"), text("exercise", "exercise"),
+                                            text("status", "latest verdict"), Column("attempts", "attempts", "number"),
+                                            Column("last_at", "last verdict", "timestamp")), ranged=False), w=24, h=14),
+    ], [])}
+
+
 def _dashboard(uid: str, title: str, panels: list[Panel], variables: list[dict]) -> dict:
     placed, x, y, row_h = [], 0, 0, 0
     for i, p in enumerate(panels, start=1):
@@ -161,7 +178,7 @@ def _dashboard(uid: str, title: str, panels: list[Panel], variables: list[dict])
 def write(directory: Path = DASHBOARD_DIR) -> list[Path]:
     """Write every dashboard as sorted, indented JSON (stable diffs). Returns the paths."""
     paths = []
-    for uid, model in dashboards().items():
+    for uid, model in {**dashboards(), **class_dashboards()}.items():
         path = directory / f"{uid}.json"
         path.write_text(json.dumps(model, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
         paths.append(path)

@@ -4,7 +4,9 @@ reach the instructor's table (real Kafka and MongoDB)."""
 import uuid
 
 import pytest
+from fastapi.testclient import TestClient
 
+from labkit.api import create_app
 from labkit.ops import clients, sandbox
 from labkit.teach import classroom, exercises, gradebook
 from labkit.teach.gradebook import FAILED, PASSED
@@ -74,6 +76,15 @@ def test_a_students_verdicts_reach_the_progress_table(services, capsys):
     assert rows["02.3"].attempts == 0
     table = classroom.grid(list(rows.values()))
     assert table.splitlines()[1].split() == [student, "✘", "·", "0/2"]
+    # The API serves the same to the instructor's board.
+    with TestClient(create_app(services)) as api:
+        served = api.get("/class/progress", params={"student": student}).json()
+        assert [(r["exercise"], r["status"], r["attempts"]) for r in served] == [("00.1", FAILED, 2), ("02.3", "not attempted", 0)]
+        row = next(r for r in api.get("/class/students").json() if r["student"] == student)
+        assert (row["passing"], row["tried"], row["reached"], row["notebook"]) == (0, 1, 2, "02")
+    with TestClient(create_app(services.replace(kafka_bootstrap_servers="localhost:1"))) as api:
+        down = api.get("/class/students")
+        assert down.status_code == 503 and "make infra-up" in down.text
 
 
 @pytest.mark.timeout(60)

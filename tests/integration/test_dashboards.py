@@ -13,14 +13,16 @@ from labkit.api import create_app
 from labkit.config import REPO_ROOT
 from labkit.observe import dashboards
 from labkit.ops import clients
+from labkit.teach import classroom, gradebook
 from tests.api_seed import SEEDED, seed
 
 COMMITTED = {p.stem: json.loads(p.read_text()) for p in sorted(dashboards.DASHBOARD_DIR.glob("*.json"))}
 
 
 def test_committed_json_is_what_the_code_generates():
-    assert COMMITTED == dashboards.dashboards(), "run `python -m labkit dashboards write` and commit"
-    assert set(COMMITTED) == {"fleet-map", "vehicle-telemetry", "anomalies", "pipeline-health"}
+    assert COMMITTED == {**dashboards.dashboards(), **dashboards.class_dashboards()}, \
+        "run `python -m labkit dashboards write` and commit"
+    assert set(COMMITTED) == {"fleet-map", "vehicle-telemetry", "anomalies", "pipeline-health", "class-progress"}
 
 
 @pytest.mark.parametrize("uid", sorted(COMMITTED))
@@ -72,6 +74,9 @@ def test_every_panel_query_returns_the_fields_it_reads(pipeline):
     producer.flush()
     producer.close()
     Processor(pipeline, ProcessorConfig(group_id="dash")).run(idle_timeout_s=3)
+    # The class board reads the checks' verdicts: one recorded, as a student's check would.
+    classroom.ensure_progress_topic(pipeline)
+    assert gradebook.Recorder(pipeline.replace(student="dash")).record("00.1 partitions", gradebook.PASSED)
 
     start, end = contract.to_ms(SEEDED.t0), contract.to_ms(SEEDED.now)
     with TestClient(create_app(pipeline)) as client:
