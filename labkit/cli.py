@@ -353,15 +353,26 @@ def _class(args, settings: Settings) -> int:
             count = classroom.build_student_copy(Path(args.out))
             print(f"{count} files written to {args.out}: the lab without labkit/teach/solutions/ and its tests. "
                   "Hand out that folder (or push it to the class's repository).")
+        elif args.action == "roster":
+            from labkit.teach import roster
+
+            students = roster.read_roster(Path(args.file).read_text())
+            written = roster.add_students(settings, students, Path(args.out))
+            print(f"{len(written)} students can sign in to Kafka at {settings.kafka_bootstrap_servers}, each "
+                  f"allowed only the names starting with their tag. Their connection files are in {args.out}/ "
+                  "(<tag>.env, with a password each): hand each student theirs.")
         elif args.action == "reset":
             classroom.reset_student(settings, args.student)
             print(f"{args.student}'s corner is empty (their recorded verdicts are kept).")
     except preflight.ServiceUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except ValueError as exc:
+    except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:  # the broker refused (roster)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -498,6 +509,10 @@ def main(argv: list[str] | None = None) -> int:
     prog.add_argument("--csv", help="also write the gradebook (a line per student and exercise) to this file")
     dist = actions.add_parser("dist", help="write the students' copy of the lab (no solutions, no tests) to a new folder")
     dist.add_argument("out", help="a new or empty folder")
+    rost = actions.add_parser("roster", help="a Kafka user, ACLs and a connection file per student (a secured broker)")
+    rost.add_argument("verb", choices=["add"], help="add: create each student's user (a new password if it exists)")
+    rost.add_argument("file", help="the roster: one student per line (a login or an e-mail), # for comments")
+    rost.add_argument("--out", default="connections", help="where the connection files go (default: connections/)")
     reset = actions.add_parser("reset", help="empty one student's corner (topics, groups, databases)")
     reset.add_argument("student", help="the student's tag, as in their topic names")
     p.set_defaults(handler=_class)

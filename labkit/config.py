@@ -89,6 +89,10 @@ class Settings:
     #: name carries it (labkit.ops.sandbox), so students of one class never meet. From
     #: LAB_STUDENT, else from the JUPYTERHUB_USER a JupyterHub sets (see `student_tag`).
     student: str = ""
+    #: A SCRAM user on a Kafka that asks for one (a class's stack: labkit.teach.roster); empty
+    #: on the lab's own open broker. With a user set, every labkit client signs in as it.
+    kafka_username: str = ""
+    kafka_password: str = dataclasses.field(default="", repr=False)
 
     # Environment variable -> (field path, converter). One table, so the README can list it.
     ENV_VARS = {
@@ -103,6 +107,8 @@ class Settings:
         "LAB_MEMORY": ("memory_profile", str),
         "LAB_HOME": ("lab_home", Path),
         "LAB_STUDENT": ("student", str),
+        "KAFKA_USERNAME": ("kafka_username", str),
+        "KAFKA_PASSWORD": ("kafka_password", str),
         "TOPIC_TELEMETRY": ("topics.telemetry", str),
         "TOPIC_DLQ": ("topics.dlq", str),
         "TOPIC_ANOMALY": ("topics.anomaly", str),
@@ -171,6 +177,8 @@ class Settings:
             raise ValueError(f"LAB_STUDENT must be 1-24 lower-case letters, digits or '-', starting with a "
                              f"letter or digit and not with 'lab', not {self.student!r} "
                              f"(student_tag({self.student!r}) gives {student_tag(self.student)!r})")
+        if bool(self.kafka_username) != bool(self.kafka_password):
+            raise ValueError("KAFKA_USERNAME and KAFKA_PASSWORD go together: set both (a class's broker) or neither")
         if self.telemetry_partitions < 1:
             raise ValueError("TELEMETRY_PARTITIONS must be at least 1")
         if not self.mongodb_uri.startswith(("mongodb://", "mongodb+srv://")):
@@ -208,6 +216,17 @@ class Settings:
         return addresses
 
     @property
+    def kafka_auth(self) -> dict[str, str]:
+        """kafka-python's keyword arguments that sign a client in (SASL/SCRAM-SHA-256 over
+        plain TCP, as a class's broker asks: labkit.ops.infra.local); {} without a user.
+
+            KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_auth)"""
+        if not self.kafka_username:
+            return {}
+        return dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism=SCRAM_MECHANISM,
+                    sasl_plain_username=self.kafka_username, sasl_plain_password=self.kafka_password)
+
+    @property
     def kafka_host_port(self) -> tuple[str, int]:
         """The first bootstrap server as (host, port): where the lab's own broker listens."""
         return self.kafka_addresses[0]
@@ -233,6 +252,9 @@ class Settings:
         parts = urlsplit(self.grafana_url)
         return parts.hostname or "localhost", parts.port or 80
 
+
+#: How a client proves its Kafka user: salted challenge and response, the password never sent.
+SCRAM_MECHANISM = "SCRAM-SHA-256"
 
 #: A student's tag: what every name of their corner starts with. No '.' or '_' inside, since
 #: those end the tag in a name ("ann." cannot be the start of "ann-b."), and never "lab..."

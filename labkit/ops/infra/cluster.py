@@ -53,8 +53,9 @@ class Cluster:
     """`size` KRaft nodes on ports base_port, base_port + 2, ... with data under `home`."""
 
     def __init__(self, home: Path, base_port: int = 9092, size: int = 3, host: str = "localhost",
-                 session_timeout_ms: int = 3000):
+                 session_timeout_ms: int = 3000, admin: tuple[str, str] | None = None):
         self.home = Path(home)
+        self.admin = admin  # (user, password): a broker that asks who calls (local.secured_properties)
         self.host = host
         self.session_timeout_ms = session_timeout_ms
         self.nodes = [Node(i + 1, base_port + 2 * i) for i in range(size)]
@@ -63,6 +64,13 @@ class Cluster:
     def bootstrap(self) -> str:
         """Every node's address: a client that knows all three survives any one's loss."""
         return ",".join(f"{self.host}:{n.port}" for n in self.nodes)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """kafka-python's sign-in arguments for the admin user ({} on an open cluster)."""
+        if self.admin is None:
+            return {}
+        return Settings(kafka_username=self.admin[0], kafka_password=self.admin[1]).kafka_auth
 
     def node(self, node_id: int) -> Node:
         return next(n for n in self.nodes if n.node_id == node_id)
@@ -141,7 +149,7 @@ class Cluster:
         if not addresses:
             return 0
         try:
-            admin = clients.kafka_admin(bootstrap=",".join(addresses), request_timeout_ms=3000)
+            admin = clients.kafka_admin(bootstrap=",".join(addresses), request_timeout_ms=3000, **self.auth)
         except Exception:  # no node answers the protocol yet
             return 0
         try:
@@ -160,10 +168,10 @@ class Cluster:
             folder.mkdir(parents=True, exist_ok=True)
             props = folder / "server.properties"
             props.write_text(local.node_properties(n.node_id, self.host, n.port, controllers, folder / "data",
-                                                   session_timeout_ms=self.session_timeout_ms))
+                                                   session_timeout_ms=self.session_timeout_ms, admin=self.admin))
             if not (folder / "data" / "meta.properties").exists():
                 cluster_id = cluster_id or self._cluster_id() or local.new_cluster_id()
-                local.format_storage(props, cluster_id)
+                local.format_storage(props, cluster_id, self.admin)
 
     def _cluster_id(self) -> str | None:
         """The id an already formatted node carries (a node formatted anew must join it)."""

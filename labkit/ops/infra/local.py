@@ -41,7 +41,7 @@ from pathlib import Path
 
 import psutil
 
-from labkit.config import REPO_ROOT, Settings
+from labkit.config import REPO_ROOT, SCRAM_MECHANISM, Settings
 from labkit.ops.waiting import wait_until
 
 POM_DIR = REPO_ROOT / "infra" / "local"
@@ -217,15 +217,18 @@ def tail(path: Path, lines: int = 15) -> str:
 def kafka_properties(settings: Settings, data_dir: Path) -> str:
     """server.properties for the lab's one node that is both broker and controller (KRaft)."""
     host, port = settings.kafka_host_port
-    return node_properties(1, host, port, {1: port + 1}, data_dir)
+    admin = (settings.kafka_username, settings.kafka_password) if settings.kafka_username else None
+    return node_properties(1, host, port, {1: port + 1}, data_dir, admin=admin)
 
 
 def node_properties(node_id: int, host: str, port: int, controllers: dict[int, int], data_dir: Path,
-                    session_timeout_ms: int | None = None) -> str:
+                    session_timeout_ms: int | None = None, admin: tuple[str, str] | None = None) -> str:
     """server.properties for node `node_id` of a KRaft cluster whose nodes are each broker and
     controller: `controllers` maps every node id to its controller port (its own included).
     Internal topics are replicated to every node, at most three, and need two in sync when
-    there are three (the same rule the lab's topics follow, see topics.replication_for)."""
+    there are three (the same rule the lab's topics follow, see topics.replication_for).
+
+    With `admin` (user, password), a class's broker: see `secured_properties`."""
     replicas = min(len(controllers), 3)
     min_isr = 2 if replicas >= 3 else 1
     voters = ",".join(f"{n}@127.0.0.1:{p}" for n, p in sorted(controllers.items()))
@@ -252,6 +255,11 @@ def node_properties(node_id: int, host: str, port: int, controllers: dict[int, i
         "group.initial.rebalance.delay.ms=0",
         "log.retention.hours=168",
     ]
+    if admin is not None:
+        lines = [line for line in lines if not line.startswith(("listeners=", "advertised.listeners=",
+                                                                  "inter.broker.listener.name=",
+                                                                  "listener.security.protocol.map="))]
+        lines += secured_properties(host, port, controllers[node_id], *admin)
     if session_timeout_ms is not None:
         # How long the controllers wait for a silent broker before they fence it and move
         # its partitions' leadership (Kafka's default is 9 s; a lab shortens it to watch it).
@@ -260,11 +268,44 @@ def node_properties(node_id: int, host: str, port: int, controllers: dict[int, i
     return "\n".join([*lines, ""])
 
 
-def format_storage(props: Path, cluster_id: str) -> None:
-    """Format a node's log folder for `cluster_id` (once: Kafka refuses an unformatted folder)."""
+def secured_properties(host: str, port: int, controller_port: int, admin: str, password: str) -> list[str]:
+    """The lines that make a broker ask every client who it is and what it may do (a class's stack).
+
+    Clients sign in with SASL/SCRAM-SHA-256 (users the instructor adds: labkit.teach.roster);
+    the broker then allows each only what an ACL grants it (StandardAuthorizer: nothing by
+    default), except `admin`, a super user. The controller listener has one user, `admin`, with
+    SASL/PLAIN (KRaft's controllers cannot check SCRAM: its users live in the metadata they
+    serve). No TLS: passwords are never sent (SCRAM), but the data travels in the clear, as on
+    the lab's open broker; a class across an untrusted network needs SASL_SSL."""
+    def jaas(module: str, users: str = "") -> str:
+        return f'org.apache.kafka.common.security.{module} required username="{admin}" password="{password}"{users};'
+
+    plain_users = f' user_{admin}="{password}"'  # PLAIN's users are listed in its login line
+    return [
+        f"listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        f"advertised.listeners=SASL_PLAINTEXT://{host}:{port}",
+        "listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+        "inter.broker.listener.name=SASL_PLAINTEXT",
+        f"sasl.mechanism.inter.broker.protocol={SCRAM_MECHANISM}",
+        "sasl.mechanism.controller.protocol=PLAIN",
+        f"listener.name.sasl_plaintext.sasl.enabled.mechanisms={SCRAM_MECHANISM}",
+        f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config={jaas('scram.ScramLoginModule')}",
+        "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+        f"listener.name.controller.plain.sasl.jaas.config={jaas('plain.PlainLoginModule', plain_users)}",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        f"super.users=User:{admin}",
+        "allow.everyone.if.no.acl.found=false",
+    ]
+
+
+def format_storage(props: Path, cluster_id: str, admin: tuple[str, str] | None = None) -> None:
+    """Format a node's log folder for `cluster_id` (once: Kafka refuses an unformatted folder).
+    With `admin` (user, password), its SCRAM user is written into the first metadata: on a
+    broker that asks who is calling, nobody else could create it."""
+    scram = ["--add-scram", f"{SCRAM_MECHANISM}=[name={admin[0]},password={admin[1]}]"] if admin else []
     result = subprocess.run(
         ["java", "-cp", classpath(), f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-         "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+         "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), *scram],
         capture_output=True, text=True,
     )
     if result.returncode != 0:
@@ -290,8 +331,9 @@ def _prepare_kafka(settings: Settings, home: Path) -> list[str]:
     props = home / "kafka" / "server.properties"
     props.parent.mkdir(parents=True, exist_ok=True)
     props.write_text(kafka_properties(settings, data_dir))
+    admin = (settings.kafka_username, settings.kafka_password) if settings.kafka_username else None
     if not (data_dir / "meta.properties").exists():  # format storage once, keep it after
-        format_storage(props, new_cluster_id())
+        format_storage(props, new_cluster_id(), admin)
     return kafka_argv(props)
 
 

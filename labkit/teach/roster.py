@@ -1,0 +1,115 @@
+"""A class's students on a Kafka that asks who is calling: one SCRAM user per student, allowed
+only the names of their own corner, and a connection file to hand each of them.
+
+    python -m labkit class roster add roster.txt --out connections/
+
+The roster is a text file with one student per line (a login or an e-mail; `#` starts a
+comment). Each becomes a tag (`student_tag`: "Ann.Lee" is "ann-lee"), the Kafka
+user of that name, and these ACLs (Kafka's StandardAuthorizer allows nothing else):
+
+    topics, consumer groups, transactional ids starting "ann."   every operation
+    the topic lab.progress.v1                                      write (their verdicts)
+
+A tag holds no "." (config.STUDENT_TAG), so "ann." never matches another student's names
+("anna." or "ann-lee."). The broker must be a secured one: the instructor starts it with
+KAFKA_USERNAME and KAFKA_PASSWORD set (labkit.ops.infra.local.secured_properties), and those
+same settings sign in this module's admin client as the super user.
+
+Not covered here: MongoDB users (a student's databases are many, named by prefix, and
+MongoDB's roles name whole databases, not prefixes), and the notebooks' own bare clients,
+which do not pass the sign-in yet (`**settings.kafka_auth`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from labkit.config import Settings, student_tag
+from labkit.contract.progress import PROGRESS_TOPIC
+
+
+@dataclass(frozen=True)
+class Student:
+    name: str  # as on the roster
+    tag: str  # their Kafka user and the start of every name in their corner
+
+
+def read_roster(text: str) -> list[Student]:
+    """The students of a roster file's text, in order (pure). ValueError for two lines that
+    give the same tag, naming both."""
+    students: dict[str, Student] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        name = line.split("#", 1)[0].strip()
+        if not name:
+            continue
+        tag = student_tag(name)
+        if tag in students:
+            raise ValueError(f"line {number}: {name!r} gives the tag {tag!r}, as {students[tag].name!r} "
+                             "does: make one of them differ (a tag is what a name's letters make)")
+        students[tag] = Student(name, tag)
+    return list(students.values())
+
+
+def student_acls(tag: str) -> list:
+    """The ACLs of student `tag` (pure: kafka-python's ACL objects, nothing sent)."""
+    from kafka.admin import ACL, ACLOperation, ACLPermissionType, ACLResourcePatternType, ResourcePattern, ResourceType
+
+    def allow(operation, resource_type, name, pattern=ACLResourcePatternType.LITERAL):
+        return ACL(f"User:{tag}", "*", operation, ACLPermissionType.ALLOW, ResourcePattern(resource_type, name, pattern))
+
+    own = [allow(ACLOperation.ALL, kind, f"{tag}.", ACLResourcePatternType.PREFIXED)
+           for kind in (ResourceType.TOPIC, ResourceType.GROUP, ResourceType.TRANSACTIONAL_ID)]
+    return [*own, allow(ACLOperation.WRITE, ResourceType.TOPIC, PROGRESS_TOPIC),
+            allow(ACLOperation.DESCRIBE, ResourceType.TOPIC, PROGRESS_TOPIC)]
+
+
+def connection_text(settings: Settings, student: Student, password: str) -> str:
+    """A student's connection file: the variables their lab reads (labkit.config), as a `.env`."""
+    return "\n".join([
+        f"# {student.name}'s connection to the class's stack. Keep it to yourself: it holds your password.",
+        "# Save it as .env at the top of your copy of the lab, or export these variables.",
+        f"LAB_STUDENT={student.tag}",
+        f"KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers}",
+        f"KAFKA_USERNAME={student.tag}",
+        f"KAFKA_PASSWORD={password}",
+        f"MONGODB_URI={settings.mongodb_uri}",
+        "",
+    ])
+
+
+def add_students(settings: Settings, students: list[Student], out_dir: Path,
+                 new_password=lambda: secrets.token_urlsafe(18)) -> list[Path]:
+    """Create (or give a new password to) each student's Kafka user, grant their ACLs, and write
+    `out_dir/<tag>.env` (readable by its owner only). Needs the settings of the super user.
+    Returns the files written. Raises RuntimeError naming the student when the broker refuses."""
+    from kafka.admin import ScramMechanism, UserScramCredentialUpsertion
+
+    from labkit.ops import clients
+
+    if not settings.kafka_username:
+        raise RuntimeError("Adding students needs the class broker's super user: set KAFKA_USERNAME and "
+                           "KAFKA_PASSWORD as when the broker was started (README: Running it for a class).")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    passwords = {s.tag: new_password() for s in students}
+    admin = clients.kafka_admin(settings)
+    try:
+        refused = admin.alter_user_scram_credentials(
+            [UserScramCredentialUpsertion(s.tag, ScramMechanism.SCRAM_SHA_256, passwords[s.tag], iterations=8192)
+             for s in students])
+        for user, error in refused.items():
+            if error:
+                raise RuntimeError(f"Kafka refused the user {user!r}: {error}")
+        result = admin.create_acls([acl for s in students for acl in student_acls(s.tag)])
+        if result.get("failed"):
+            raise RuntimeError(f"Kafka refused ACLs: {result['failed'][:3]}")
+    finally:
+        admin.close()
+    written = []
+    for s in students:
+        path = out_dir / f"{s.tag}.env"
+        path.write_text(connection_text(settings, s, passwords[s.tag]))
+        path.chmod(0o600)
+        written.append(path)
+    return written

@@ -1,0 +1,138 @@
+"""A class's secured broker (a real Kafka of its own, ports 19392-19393, beside the lab's): each
+student from the roster signs in with the connection file `class roster add` wrote, may use
+every name of their own corner, and is refused another student's topics, groups and
+transactional ids with an authorization error."""
+
+import uuid
+
+import pytest
+from kafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailedError,
+)
+
+from labkit.config import Settings
+from labkit.contract.progress import PROGRESS_TOPIC
+from labkit.ops import clients
+from labkit.ops.infra.cluster import Cluster
+from labkit.teach import roster
+from labkit.teach.classroom import ensure_progress_topic
+
+pytestmark = pytest.mark.integration
+
+PORT = 19392
+
+
+@pytest.fixture(scope="module")
+def class_broker(tmp_path_factory):
+    """The instructor's settings (the super user) on a secured one-node Kafka, and the folder of
+    the students' connection files."""
+    home = tmp_path_factory.mktemp("class-broker")
+    password = uuid.uuid4().hex
+    cluster = Cluster(home, base_port=PORT, size=1, admin=("teacher", password))
+    cluster.up(log=lambda *_: None)
+    try:
+        yield Settings(kafka_bootstrap_servers=f"localhost:{PORT}", kafka_username="teacher",
+                       kafka_password=password), home / "connections"
+    finally:
+        cluster.down(log=lambda *_: None)
+
+
+def _student(folder, tag) -> Settings:
+    """A student's settings, read from their connection file as the lab reads a .env."""
+    return Settings.from_env({}, dotenv=folder / f"{tag}.env")
+
+
+def _refused(action) -> KafkaError:
+    with pytest.raises(KafkaError) as refused:
+        action()
+    return refused.value
+
+
+@pytest.mark.timeout(180)
+def test_students_use_their_own_corner_and_are_refused_anothers(class_broker):
+    teacher, folder = class_broker
+    students = roster.read_roster("# week 1\nAnn.Lee\nbob\n")
+    roster.add_students(teacher, students, folder)
+    ensure_progress_topic(teacher)
+    ann, bob = _student(folder, "ann-lee"), _student(folder, "bob")
+    assert (ann.student, ann.kafka_username, bob.student) == ("ann-lee", "ann-lee", "bob")
+    assert (folder / "bob.env").stat().st_mode & 0o077 == 0  # the password is the student's alone
+
+    # Ann works in her corner: creates a topic, writes, reads it back in a group of hers.
+    admin = clients.kafka_admin(ann)
+    try:
+        from kafka.admin import NewTopic
+
+        admin.create_topics([NewTopic("ann-lee.lab02.events", 1, 1)])
+        assert "ann-lee.lab02.events" in admin.list_topics()
+    finally:
+        admin.close()
+    producer = clients.kafka_producer(ann)
+    producer.send("ann-lee.lab02.events", b"ann's").get(timeout=20)
+    producer.send(PROGRESS_TOPIC, b"a verdict").get(timeout=20)  # every student records verdicts
+    producer.close()
+    consumer = clients.kafka_consumer(ann, group_id="ann-lee.lab02.readers", auto_offset_reset="earliest",
+                                      consumer_timeout_ms=8000)
+    consumer.subscribe(["ann-lee.lab02.events"])
+    assert [m.value for m in consumer] == [b"ann's"]
+    consumer.commit()
+    consumer.close()
+
+    # Bob sees none of it and may touch none of it.
+    bob_admin = clients.kafka_admin(bob)
+    try:
+        assert "ann-lee.lab02.events" not in bob_admin.list_topics()
+        refused = _refused(lambda: bob_admin.delete_topics(["ann-lee.lab02.events"]))
+        assert isinstance(refused, TopicAuthorizationFailedError)
+        refused = _refused(lambda: bob_admin.delete_groups(["ann-lee.lab02.readers"]))
+        assert isinstance(refused, GroupAuthorizationFailedError)
+    finally:
+        bob_admin.close()
+    spy = clients.kafka_consumer(bob, consumer_timeout_ms=3000)
+    assert _read_or_refused(spy, "ann-lee.lab02.events") == []
+    spy.close()
+    spy_group = clients.kafka_consumer(bob, group_id="ann-lee.lab02.readers", consumer_timeout_ms=3000)
+    spy_group.subscribe(["bob.lab02.events"])
+    assert isinstance(_refused(lambda: list(spy_group)), GroupAuthorizationFailedError)
+    spy_group.close()
+    forger = clients.kafka_producer(bob, transactional_id="ann-lee.lab03.tx", max_block_ms=5000)
+    assert isinstance(_refused(forger.init_transactions), TransactionalIdAuthorizationFailedError)
+    forger.close(timeout=2)
+    # Nor can Bob read the class's verdicts (he may only add his own).
+    reader = clients.kafka_consumer(bob, consumer_timeout_ms=3000)
+    assert _read_or_refused(reader, PROGRESS_TOPIC) == []
+    reader.close()
+
+    # And Ann's topic is still there, whole.
+    check = clients.kafka_consumer(ann, auto_offset_reset="earliest", consumer_timeout_ms=8000)
+    assert _read_all(check, "ann-lee.lab02.events") == [b"ann's"]
+    check.close()
+
+
+def _read_or_refused(consumer, topic: str) -> list[bytes]:
+    """What a consumer reads of a topic it may not read: nothing (the broker does not even
+    list the topic to it), or an authorization error, depending on when the client asks."""
+    try:
+        return _read_all(consumer, topic)
+    except TopicAuthorizationFailedError:
+        return []
+
+
+def _read_all(consumer, topic: str) -> list[bytes]:
+    from kafka import TopicPartition
+
+    partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or {0})]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning()
+    return [m.value for m in consumer]
+
+
+@pytest.mark.timeout(60)
+def test_a_wrong_password_is_refused(class_broker):
+    teacher, _ = class_broker
+    stranger = teacher.replace(kafka_password="not-the-password")
+    # kafka-python reports the refused sign-in as a failed bootstrap, not by name.
+    _refused(lambda: clients.kafka_admin(stranger, request_timeout_ms=5000, bootstrap_timeout_ms=5000).list_topics())

@@ -1,0 +1,72 @@
+"""A class's roster, its students' ACLs and connection files, and the secured broker's
+properties (pure: nothing sent)."""
+
+from pathlib import Path
+
+import pytest
+from kafka.admin import ACLOperation, ACLResourcePatternType, ResourceType
+
+from labkit.config import Settings
+from labkit.ops.infra import local
+from labkit.teach import roster
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_roster_gives_one_tag_per_line_and_skips_comments():
+    students = roster.read_roster("# week 1\nAnn.Lee\n\n  bob   # joined late\nLabrador\n")
+    assert [(s.name, s.tag) for s in students] == [("Ann.Lee", "ann-lee"), ("bob", "bob"),
+                                                   ("Labrador", "s-labrador")]
+
+
+def test_two_lines_with_the_same_tag_are_refused_by_name():
+    with pytest.raises(ValueError, match="line 3: 'ANN' gives the tag 'ann', as 'ann'"):
+        roster.read_roster("ann\nbob\nANN\n")
+
+
+def test_a_student_may_use_every_name_starting_with_their_tag_and_write_verdicts_only():
+    acls = roster.student_acls("ann")
+    granted = {(a.resource_pattern.resource_type, a.resource_pattern.resource_name,
+                a.resource_pattern.pattern_type, a.operation) for a in acls}
+    prefixed = ACLResourcePatternType.PREFIXED
+    assert granted == {
+        (ResourceType.TOPIC, "ann.", prefixed, ACLOperation.ALL),
+        (ResourceType.GROUP, "ann.", prefixed, ACLOperation.ALL),
+        (ResourceType.TRANSACTIONAL_ID, "ann.", prefixed, ACLOperation.ALL),
+        (ResourceType.TOPIC, "lab.progress.v1", ACLResourcePatternType.LITERAL, ACLOperation.WRITE),
+        (ResourceType.TOPIC, "lab.progress.v1", ACLResourcePatternType.LITERAL, ACLOperation.DESCRIBE),
+    }
+    assert {a.principal for a in acls} == {"User:ann"}
+    # The prefix ends with the dot a tag never holds: "ann." is not the start of "anna." or "ann-lee.".
+    assert not "anna.lab02.events".startswith("ann.") and not "ann-lee.lab02".startswith("ann.")
+
+
+def test_a_connection_file_rebuilds_the_students_settings(tmp_path: Path):
+    teacher = Settings(kafka_bootstrap_servers="class.example.org:9092", mongodb_uri="mongodb://class.example.org",
+                       kafka_username="teacher", kafka_password="t")
+    path = tmp_path / "ann.env"
+    path.write_text(roster.connection_text(teacher, roster.Student("Ann", "ann"), "s3cret"))
+    ann = Settings.from_env({}, dotenv=path)
+    assert (ann.student, ann.kafka_username, ann.kafka_password) == ("ann", "ann", "s3cret")
+    assert ann.kafka_bootstrap_servers == "class.example.org:9092"
+    assert ann.kafka_auth == {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-256",
+                              "sasl_plain_username": "ann", "sasl_plain_password": "s3cret"}
+    assert "s3cret" not in repr(ann)
+
+
+def test_settings_without_a_user_sign_nothing_in_and_a_user_needs_a_password():
+    assert Settings().kafka_auth == {}
+    with pytest.raises(ValueError, match="KAFKA_USERNAME and KAFKA_PASSWORD go together"):
+        Settings.from_env({"KAFKA_USERNAME": "ann"}, dotenv=Path("/nonexistent"))
+
+
+def test_a_secured_broker_asks_every_client_and_allows_only_what_acls_grant():
+    props = local.node_properties(1, "localhost", 9092, {1: 9093}, Path("data"), admin=("teacher", "pw"))
+    lines = dict(line.split("=", 1) for line in props.splitlines() if line)
+    assert lines["listeners"] == "SASL_PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert lines["listener.security.protocol.map"] == "CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT"
+    assert lines["super.users"] == "User:teacher"
+    assert lines["allow.everyone.if.no.acl.found"] == "false"
+    assert "PLAINTEXT://" not in lines["advertised.listeners"].replace("SASL_PLAINTEXT://", "")
+    open_props = local.node_properties(1, "localhost", 9092, {1: 9093}, Path("data"))
+    assert "authorizer.class.name" not in open_props and "SASL" not in open_props
