@@ -15,8 +15,12 @@ one of them runs at a time.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 import time
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 from labkit.config import Settings
 from labkit.ops.infra import docker, local, scraper
@@ -54,10 +58,30 @@ def three_brokers(settings: Settings, home, base_port: int, log=print) -> tuple[
     cluster = lab_cluster(settings)
     if not settings.student and sorted(cluster.running()) == [1, 2, 3]:
         return cluster, False
-    cluster = Cluster(home, base_port=first_free(base_port, width=6))
-    log(f"Starting three brokers on {cluster.bootstrap} (about half a minute) ...")
-    cluster.up(log=lambda *_: None)
+    with ports_lock():  # until they listen: a classmate starting at the same moment sees them taken
+        cluster = Cluster(home, base_port=first_free(base_port, width=6))
+        log(f"Starting three brokers on {cluster.bootstrap} (about half a minute) ...")
+        cluster.up(log=lambda *_: None)
     return cluster, True
+
+
+@contextmanager
+def ports_lock():
+    """Held by one process of this machine at a time, whoever runs it: the lessons that pick
+    free ports and start servers on them hold it until the servers listen. Without it, two
+    students reaching notebook 11 together both found ports 19192-19197 free, and one's
+    brokers failed ("Address already in use")."""
+    import fcntl
+
+    path = Path(tempfile.gettempdir()) / "labkit-ports.lock"
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)  # a lock needs no write access
+    try:
+        with suppress(OSError):
+            os.fchmod(fd, 0o666)  # other users of a shared machine take the same lock
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def up(settings: Settings, log=print, brokers: int | None = None, prometheus: bool = False) -> list[str]:
