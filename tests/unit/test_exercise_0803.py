@@ -66,7 +66,22 @@ def by_freshness_growth(board):  # never reads how the lag moves: waiting messag
     return "processor falling behind" if board["freshness_s"][-1] - board["freshness_s"][0] >= 5 else "healthy"
 
 
+def by_the_swing(board):  # a lag that moves a lot must be growing
+    if max(board["lag"]) - min(board["lag"]) > 100:
+        return "processor falling behind" if board["events_per_s"][-1] else "processor stopped"
+    return solution.diagnose(board)
+
+
+def by_a_fixed_growth_bar(board):  # growth, but by a number fitted to the boards seen so far
+    lag, processed = board["lag"], board["events_per_s"]
+    if lag[-1] - lag[0] > 40:
+        return "processor stopped" if processed[-1] == 0 else "processor falling behind"
+    return solution.diagnose({**board, "lag": [lag[0]] * len(lag)})
+
+
 @pytest.mark.parametrize("student, words", [
+    (by_the_swing, "a busy pipeline that takes its work"),
+    (by_a_fixed_growth_bar, "just short of keeping up"),
     (by_a_lag_that_only_rises, "falling behind in bursts"),
     (by_freshness_growth, "a few more cars"),
     (by_last_above_first, "a steady pipeline"),

@@ -190,7 +190,9 @@ def _board(lag, events_per_s, invalid_ratio, freshness_s) -> dict:
 #: The steady boards end a little above where they start, as real noise does: a lag that is
 #: merely higher at the end than at the start is not a lag that grows; and a lag can grow in
 #: bursts, falling between them. A processor that falls behind by a little keeps its freshness
-#: almost flat: only the lag shows it. Each board's numbers agree with its story (a lag grows
+#: almost flat: only the lag shows it. A lag that swings widely around a steady level is healthy
+#: (how much it moves is size again), and a lag that grows by a few messages a sample is falling
+#: behind (a growth threshold fitted to the other boards misses it). Each board's numbers agree with its story (a lag grows
 #: by the arrivals per second the processor does not take, times 10 s).
 BOARDS = [
     ("a steady pipeline with a little work in flight",
@@ -215,6 +217,10 @@ BOARDS = [
                                                   [4, 5, 6, 7, 8, 9]), "processor falling behind"),
     ("twice as many cars as the processor can take", _board([0, 5000, 10000, 15000, 20000, 25000], [500] * 6,
                                                             [0.01] * 6, [2, 7, 12, 17, 22, 27]), "processor falling behind"),
+    ("a busy pipeline that takes its work in large batches", _board([1800, 600, 2400, 700, 2500, 900], [400] * 6,
+                                                                    [0.01] * 6, [5, 2, 6, 2, 6, 3]), "healthy"),
+    ("a processor just short of keeping up", _board([0, 6, 12, 18, 24, 30], [20] * 6, [0.01] * 6,
+                                                    [2, 2, 2, 3, 3, 3]), "processor falling behind"),
 ]
 
 
