@@ -95,8 +95,9 @@ def reset_student(settings: Settings, student: str) -> None:
 
 # --------------------------------------------------------------------------- the students' copy
 
-#: What a class's copy of the lab leaves out: the solutions, and the tests that run them.
-NOT_FOR_STUDENTS = ("labkit/teach/solutions/", "tests/", ".ci/")
+#: What a class's copy of the lab leaves out: the solutions, the tests that run them, and the
+#: instructor's notebook.
+NOT_FOR_STUDENTS = ("labkit/teach/solutions/", "tests/", ".ci/", "notebooks/instructor/")
 #: A notebook line that points at the solutions ("Solutions: `labkit.teach.solutions.nb03??`").
 _SOLUTIONS_LINE = re.compile(r"^Solutions: `labkit\.teach\.solutions\.[^`]*`.*\n?", re.MULTILINE)
 

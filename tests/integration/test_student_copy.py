@@ -20,6 +20,7 @@ def test_the_students_copy_has_no_solutions_and_its_checks_work(tmp_path):
     out = tmp_path / "for-students"
     classroom.build_student_copy(out)
     assert not (out / "labkit" / "teach" / "solutions").exists() and not (out / "tests").exists()
+    assert not (out / "notebooks" / "instructor").exists()  # the class's progress is the instructor's
     for path in (out / "notebooks").glob("*.ipynb"):
         text = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
         assert "Solutions: `labkit.teach.solutions" not in text, path.name
