@@ -39,7 +39,7 @@ def kafka_producer(settings: Settings | None = None, bootstrap: str | None = Non
 
     config = dict(bootstrap_servers=_bootstrap(settings, bootstrap), acks="all",
                   enable_idempotence=True, linger_ms=5, retries=5, request_timeout_ms=15000, max_block_ms=10000)
-    return KafkaProducer(**{**config, **_auth(settings), **overrides})
+    return KafkaProducer(**{**config, **_auth(settings, bootstrap), **overrides})
 
 
 def kafka_consumer(settings: Settings | None = None, bootstrap: str | None = None, **overrides):
@@ -49,7 +49,7 @@ def kafka_consumer(settings: Settings | None = None, bootstrap: str | None = Non
 
     config = dict(bootstrap_servers=_bootstrap(settings, bootstrap), group_id=None,
                   enable_auto_commit=False, isolation_level="read_committed")
-    return KafkaConsumer(**{**config, **_auth(settings), **overrides})
+    return KafkaConsumer(**{**config, **_auth(settings, bootstrap), **overrides})
 
 
 def kafka_admin(settings: Settings | None = None, bootstrap: str | None = None, **overrides):
@@ -57,7 +57,7 @@ def kafka_admin(settings: Settings | None = None, bootstrap: str | None = None, 
     from kafka import KafkaAdminClient
 
     config = dict(bootstrap_servers=_bootstrap(settings, bootstrap), request_timeout_ms=10000)
-    return KafkaAdminClient(**{**config, **_auth(settings), **overrides})
+    return KafkaAdminClient(**{**config, **_auth(settings, bootstrap), **overrides})
 
 
 def _bootstrap(settings: Settings | None, bootstrap: str | None) -> str:
@@ -69,9 +69,12 @@ def _bootstrap(settings: Settings | None, bootstrap: str | None) -> str:
     return settings.kafka_bootstrap_servers
 
 
-def _auth(settings: Settings | None) -> dict[str, str]:
-    """The settings' Kafka sign-in (SASL/SCRAM on a class's broker), or none."""
-    return settings.kafka_auth if settings is not None else {}
+def _auth(settings: Settings | None, bootstrap: str | None) -> dict[str, str]:
+    """The settings' Kafka sign-in (SASL/SCRAM on a class's broker), for the settings' own
+    cluster only: another one given by `bootstrap` (notebook 11's own brokers) is open."""
+    if settings is None or (bootstrap and bootstrap != settings.kafka_bootstrap_servers):
+        return {}
+    return settings.kafka_auth
 
 
 def mongo_client(settings: Settings, **overrides):

@@ -81,6 +81,8 @@ class Tool:
     #: If the arguments contain none of these, `--bootstrap-server <settings'>` is added.
     #: Empty for a tool that reads files, not a cluster.
     address_options: tuple[str, ...] = ("--bootstrap-server",)
+    #: The option that names a file of client settings (the sign-in on a class's secured broker).
+    config_option: str = "--command-config"
 
 
 #: Name (as in `kafka-<name>.sh`) -> tool, for the Kafka version pinned in infra/local/pom.xml.
@@ -90,8 +92,9 @@ TOOLS: dict[str, Tool] = {
     "consumer-groups": Tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
                             "list and describe groups (members, offsets, lag); reset their offsets"),
     "console-consumer": Tool("org.apache.kafka.tools.consumer.ConsoleConsumer",
-                             "print a topic's messages (--max-messages N ends it)"),
-    "console-producer": Tool("org.apache.kafka.tools.ConsoleProducer", "send each line of stdin as a message"),
+                             "print a topic's messages (--max-messages N ends it)", config_option="--consumer.config"),
+    "console-producer": Tool("org.apache.kafka.tools.ConsoleProducer", "send each line of stdin as a message",
+                             config_option="--producer.config"),
     "get-offsets": Tool("org.apache.kafka.tools.GetOffsetShell", "each partition's earliest or latest offset"),
     "configs": Tool("kafka.admin.ConfigCommand", "show or change a topic's or broker's settings (retention, ...)",
                     ("--bootstrap-server", "--bootstrap-controller")),
@@ -128,20 +131,48 @@ def has_option(args: Sequence[str], options: Sequence[str]) -> bool:
     return any(arg == option or arg.startswith(option + "=") for arg in args for option in options)
 
 
-def tool_args(name: str, args: Sequence[str], bootstrap_servers: str) -> list[str]:
+def tool_args(name: str, args: Sequence[str], bootstrap_servers: str, sign_in: str | None = None) -> list[str]:
     """The main class and its arguments: `args`, after `--bootstrap-server <bootstrap_servers>`
-    unless `args` name a cluster themselves. First, because some tools (transactions,
-    metadata-quorum) read it only before their sub-command."""
+    unless `args` name a cluster themselves, and after the tool's client-settings option naming
+    the file `sign_in` when given (and `args` name none). First, because some tools
+    (transactions, metadata-quorum) read them only before their sub-command."""
     _, tool = resolve(name)
     added = [] if not tool.address_options or has_option(args, tool.address_options) else ["--bootstrap-server", bootstrap_servers]
+    if sign_in and tool.address_options and not has_option(args, (tool.config_option,)):
+        added += [tool.config_option, sign_in]
     return [tool.main_class, *added, *args]
+
+
+def client_properties(settings: Settings) -> str:
+    """The Java clients' settings for the settings' Kafka user (pure): what a tool needs to sign
+    in to a class's secured broker (labkit.ops.infra.local.secured_properties)."""
+    from labkit.config import SCRAM_MECHANISM
+
+    return "\n".join([
+        "security.protocol=SASL_PLAINTEXT",
+        f"sasl.mechanism={SCRAM_MECHANISM}",
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{settings.kafka_username}" password="{settings.kafka_password}";',
+        "",
+    ])
+
+
+def _sign_in_file(settings: Settings) -> str | None:
+    """A file with the sign-in for the tools (readable by its owner only), or None without a user."""
+    if not settings.kafka_username:
+        return None
+    path = settings.lab_home / "run" / f"kafka-client-{settings.kafka_username}.properties"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(client_properties(settings))
+    return str(path)
 
 
 def java_argv(name: str, args: Sequence[str], settings: Settings, verbose: bool = False) -> list[str]:
     """The whole command line that runs tool `name` with `args` against the settings' Kafka."""
     level = ["-Dlabkit.kafka.log.level=warn"] if verbose else []
     return ["java", *JVM_OPTIONS, f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", *level,
-            "-cp", classpath(), *tool_args(name, args, settings.kafka_bootstrap_servers)]
+            "-cp", classpath(), *tool_args(name, args, settings.kafka_bootstrap_servers, _sign_in_file(_for(args, settings)))]
 
 
 def classpath() -> str:
@@ -218,7 +249,16 @@ def check_broker(argv: Sequence[str], settings: Settings) -> None:
     bootstrap = bootstrap_of(argv)
     if bootstrap is None or has_option(argv, HELP_OPTIONS):
         return
-    preflight.ensure(settings.replace(kafka_bootstrap_servers=bootstrap), "kafka")
+    preflight.ensure(_for(argv, settings).replace(kafka_bootstrap_servers=bootstrap), "kafka")
+
+
+def _for(args: Sequence[str], settings: Settings) -> Settings:
+    """The settings for the cluster `args` name: the settings' own user signs in to the settings'
+    own cluster only (another, such as notebook 11's own brokers, is asked without one)."""
+    bootstrap = bootstrap_of(args)
+    if bootstrap is None or bootstrap == settings.kafka_bootstrap_servers:
+        return settings
+    return settings.replace(kafka_username="", kafka_password="")
 
 
 def run(tool: str, *args: str, settings: Settings | None = None, timeout: float = 60.0, input: str | None = None,

@@ -160,3 +160,15 @@ def test_the_cli_runs_a_tool_and_returns_its_exit_code(capfd, monkeypatch):
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     assert cli.main(["kafka", "topics", "--version"]) == 0
     assert capfd.readouterr().out.strip() == kafka_cli.kafka_version()
+
+
+def test_on_a_class_broker_a_tool_signs_in_to_the_settings_cluster_only():
+    ann = Settings(kafka_bootstrap_servers="class:9092", kafka_username="ann", kafka_password="pw")
+    assert kafka_cli.tool_args("kafka-transactions", ["list"], "class:9092", "/run/ann.properties")[1:] == [
+        "--bootstrap-server", "class:9092", "--command-config", "/run/ann.properties", "list"]
+    assert "--consumer.config" in kafka_cli.tool_args("console-consumer", ["--topic", "t"], "class:9092", "/f")
+    assert "--command-config" not in kafka_cli.tool_args("topics", ["--list"], "class:9092", None)
+    assert 'username="ann" password="pw"' in kafka_cli.client_properties(ann)
+    # Another cluster named on the command line (notebook 11's own brokers) is asked without the user.
+    assert kafka_cli._for(["--bootstrap-server", "localhost:19192"], ann).kafka_username == ""
+    assert kafka_cli._for(["--list"], ann).kafka_username == "ann"

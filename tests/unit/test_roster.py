@@ -24,8 +24,8 @@ def test_two_lines_with_the_same_tag_are_refused_by_name():
         roster.read_roster("ann\nbob\nANN\n")
 
 
-def test_a_student_may_use_every_name_starting_with_their_tag_and_write_verdicts_only():
-    acls = roster.student_acls("ann")
+def test_a_student_may_use_their_names_read_the_labs_topics_and_write_verdicts_only():
+    acls = roster.student_acls("ann", ("car.telemetry.v1",))
     granted = {(a.resource_pattern.resource_type, a.resource_pattern.resource_name,
                 a.resource_pattern.pattern_type, a.operation) for a in acls}
     prefixed = ACLResourcePatternType.PREFIXED
@@ -35,6 +35,8 @@ def test_a_student_may_use_every_name_starting_with_their_tag_and_write_verdicts
         (ResourceType.TRANSACTIONAL_ID, "ann.", prefixed, ACLOperation.ALL),
         (ResourceType.TOPIC, "lab.progress.v1", ACLResourcePatternType.LITERAL, ACLOperation.WRITE),
         (ResourceType.TOPIC, "lab.progress.v1", ACLResourcePatternType.LITERAL, ACLOperation.DESCRIBE),
+        (ResourceType.TOPIC, "car.telemetry.v1", ACLResourcePatternType.LITERAL, ACLOperation.DESCRIBE),
+        (ResourceType.TOPIC, "car.telemetry.v1", ACLResourcePatternType.LITERAL, ACLOperation.READ),
     }
     assert {a.principal for a in acls} == {"User:ann"}
     # The prefix ends with the dot a tag never holds: "ann." is not the start of "anna." or "ann-lee.".
@@ -70,3 +72,13 @@ def test_a_secured_broker_asks_every_client_and_allows_only_what_acls_grant():
     assert "PLAINTEXT://" not in lines["advertised.listeners"].replace("SASL_PLAINTEXT://", "")
     open_props = local.node_properties(1, "localhost", 9092, {1: 9093}, Path("data"))
     assert "authorizer.class.name" not in open_props and "SASL" not in open_props
+
+
+def test_labkits_clients_sign_in_to_the_settings_cluster_and_no_other():
+    from labkit.ops import clients
+
+    ann = Settings(kafka_bootstrap_servers="class:9092", kafka_username="ann", kafka_password="pw")
+    assert clients._auth(ann, None)["sasl_plain_username"] == "ann"
+    assert clients._auth(ann, "class:9092")["sasl_plain_username"] == "ann"
+    assert clients._auth(ann, "localhost:19192") == {}  # notebook 11's own open brokers
+    assert clients._auth(None, "localhost:19192") == {}
