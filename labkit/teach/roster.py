@@ -8,6 +8,7 @@ comment). Each becomes a tag (`student_tag`: "Ann.Lee" is "ann-lee"), the Kafka
 user of that name, and these ACLs (Kafka's StandardAuthorizer allows nothing else):
 
     topics, consumer groups, transactional ids starting "ann."   every operation
+    the lab's four topics (car.telemetry.v1, ...)                  describe and read
     the topic lab.progress.v1                                      write (their verdicts)
 
 A tag holds no "." (config.STUDENT_TAG), so "ann." never matches another student's names
@@ -16,8 +17,7 @@ KAFKA_USERNAME and KAFKA_PASSWORD set (labkit.ops.infra.local.secured_properties
 same settings sign in this module's admin client as the super user.
 
 Not covered here: MongoDB users (a student's databases are many, named by prefix, and
-MongoDB's roles name whole databases, not prefixes), and the notebooks' own bare clients,
-which do not pass the sign-in yet (`**settings.kafka_auth`).
+MongoDB's roles name whole databases, not prefixes).
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ def read_roster(text: str) -> list[Student]:
     return list(students.values())
 
 
-def student_acls(tag: str) -> list:
-    """The ACLs of student `tag` (pure: kafka-python's ACL objects, nothing sent)."""
+def student_acls(tag: str, shared_topics: tuple[str, ...] = ()) -> list:
+    """The ACLs of student `tag` (pure: kafka-python's ACL objects, nothing sent); `shared_topics`
+    (the lab's four, which notebook 00 looks at) they may describe and read, not write."""
     from kafka.admin import ACL, ACLOperation, ACLPermissionType, ACLResourcePatternType, ResourcePattern, ResourceType
 
     def allow(operation, resource_type, name, pattern=ACLResourcePatternType.LITERAL):
@@ -61,7 +62,9 @@ def student_acls(tag: str) -> list:
 
     own = [allow(ACLOperation.ALL, kind, f"{tag}.", ACLResourcePatternType.PREFIXED)
            for kind in (ResourceType.TOPIC, ResourceType.GROUP, ResourceType.TRANSACTIONAL_ID)]
-    return [*own, allow(ACLOperation.WRITE, ResourceType.TOPIC, PROGRESS_TOPIC),
+    shared = [allow(operation, ResourceType.TOPIC, topic)
+              for topic in shared_topics for operation in (ACLOperation.DESCRIBE, ACLOperation.READ)]
+    return [*own, *shared, allow(ACLOperation.WRITE, ResourceType.TOPIC, PROGRESS_TOPIC),
             allow(ACLOperation.DESCRIBE, ResourceType.TOPIC, PROGRESS_TOPIC)]
 
 
@@ -101,7 +104,7 @@ def add_students(settings: Settings, students: list[Student], out_dir: Path,
         for user, error in refused.items():
             if error:
                 raise RuntimeError(f"Kafka refused the user {user!r}: {error}")
-        result = admin.create_acls([acl for s in students for acl in student_acls(s.tag)])
+        result = admin.create_acls([acl for s in students for acl in student_acls(s.tag, settings.topics.all())])
         if result.get("failed"):
             raise RuntimeError(f"Kafka refused ACLs: {result['failed'][:3]}")
     finally:

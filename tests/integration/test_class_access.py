@@ -17,6 +17,7 @@ from labkit.config import Settings
 from labkit.contract.progress import PROGRESS_TOPIC
 from labkit.ops import clients
 from labkit.ops.infra.cluster import Cluster
+from labkit.ops.infra.topics import ensure_topics
 from labkit.teach import roster
 from labkit.teach.classroom import ensure_progress_topic
 
@@ -57,6 +58,7 @@ def test_students_use_their_own_corner_and_are_refused_anothers(class_broker):
     students = roster.read_roster("# week 1\nAnn.Lee\nbob\n")
     roster.add_students(teacher, students, folder)
     ensure_progress_topic(teacher)
+    ensure_topics(teacher, {topic: 1 for topic in teacher.topics.all()})
     ann, bob = _student(folder, "ann-lee"), _student(folder, "bob")
     assert (ann.student, ann.kafka_username, bob.student) == ("ann-lee", "ann-lee", "bob")
     assert (folder / "bob.env").stat().st_mode & 0o077 == 0  # the password is the student's alone
@@ -105,6 +107,18 @@ def test_students_use_their_own_corner_and_are_refused_anothers(class_broker):
     reader = clients.kafka_consumer(bob, consumer_timeout_ms=3000)
     assert _read_or_refused(reader, PROGRESS_TOPIC) == []
     reader.close()
+
+    # The lab's own topics are everyone's to read, nobody's to write.
+    teacher_producer = clients.kafka_producer(teacher)
+    teacher_producer.send(teacher.topics.telemetry, b"the lab's").get(timeout=20)
+    teacher_producer.close()
+    lab_reader = clients.kafka_consumer(bob, auto_offset_reset="earliest", consumer_timeout_ms=8000)
+    assert b"the lab's" in _read_all(lab_reader, teacher.topics.telemetry)
+    lab_reader.close()
+    vandal = clients.kafka_producer(bob, max_block_ms=5000)
+    assert isinstance(_refused(lambda: vandal.send(teacher.topics.telemetry, b"x").get(timeout=10)),
+                      TopicAuthorizationFailedError)
+    vandal.close(timeout=2)
 
     # And Ann's topic is still there, whole.
     check = clients.kafka_consumer(ann, auto_offset_reset="earliest", consumer_timeout_ms=8000)

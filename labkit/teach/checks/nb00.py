@@ -13,8 +13,9 @@ PARTITIONS = "00.1 partitions"
 READ_AT = "00.2 read one message by its address"
 
 HINTS = exercises.register_hints({
-    PARTITIONS: "a KafkaConsumer made with bootstrap_servers=settings.kafka_bootstrap_servers can "
-                "list a topic's partitions; close it when done",
+    PARTITIONS: "a KafkaConsumer made with bootstrap_servers=settings.kafka_bootstrap_servers (and "
+                "**settings.kafka_auth, the sign-in of a class's broker) can list a topic's partitions; "
+                "close it when done",
     READ_AT: "no group: you point the consumer yourself with assign() and seek(), then poll() until "
              "that TopicPartition's list of records is not empty; a record's .value is its bytes",
 })
@@ -38,9 +39,10 @@ def partition_count(func, settings: Settings) -> bool:
         return False
     import dataclasses
 
+    from labkit.ops import sandbox
     from labkit.ops.infra.topics import describe_topics, ensure_topics
 
-    other = f"{settings.topics.telemetry}.check-00-1"
+    other = sandbox.kafka_prefix(settings, "00") + "check-partitions"  # in the student's corner
     ensure_topics(settings, {other: OTHER_PARTITIONS})
     renamed = settings.replace(topics=dataclasses.replace(settings.topics, telemetry=other))
     answers = {}

@@ -9,7 +9,7 @@ def telemetry_partition_count(settings: Settings) -> int:
     """Exercise 00.1: how many partitions does the telemetry topic have?"""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_auth)
     try:
         return len(consumer.partitions_for_topic(settings.topics.telemetry))
     finally:

@@ -12,7 +12,7 @@ def group_consumer(settings: Settings, topic: str, group: str) -> KafkaConsumer:
     """Exercise 1: a member of consumer group `group`, subscribed to `topic` (the group
     shares the partitions out), starting at the first offset where the group has not
     committed, committing only when told to."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_auth, group_id=group,
                              auto_offset_reset="earliest",  # the default, "latest", skips what is already there
                              enable_auto_commit=False)      # commit after the work, not on a timer
     consumer.subscribe([topic])
