@@ -1,0 +1,91 @@
+"""One student's whole lab on a class's secured Kafka: the same numbers as on the open one?
+
+    python bench/bench_class_secured.py [--record]
+
+Starts a secured one-node Kafka of its own (ports 19492-19493, data in a temporary folder:
+labkit.ops.infra.local.secured_properties), creates the lab's topics and the progress topic
+as the instructor would, adds one student from a roster (`class roster add`), and runs every
+notebook as that student with their connection file's settings (`python -m labkit lab`),
+against the running MongoDB. Then compares each notebook's recorded numbers with the
+committed ones (tests/notebooks/expected_records.json) and stops the broker. Needs the lab's
+services up (`make infra-up`) for MongoDB. `--record` appends the table to
+bench/results/class.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+from report import table
+
+from labkit.config import REPO_ROOT, Settings
+from labkit.ops.infra.cluster import Cluster
+from labkit.ops.infra.topics import ensure_topics
+from labkit.teach import classroom, records, roster
+
+PORT = 19492
+RESULTS = Path(__file__).parent / "results" / "class.md"
+EXPECTED = REPO_ROOT / "tests" / "notebooks" / "expected_records.json"
+
+
+def connection_env(path: Path) -> dict[str, str]:
+    """The variables of a connection file (`KEY=value` lines, `#` comments)."""
+    lines = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--record", action="store_true", help="append the table to bench/results/class.md")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="labkit-secured-"))
+    teacher_password = uuid.uuid4().hex
+    cluster = Cluster(home, base_port=PORT, size=1, admin=("teacher", teacher_password))
+    cluster.up()
+    try:
+        teacher = Settings.from_env().replace(kafka_bootstrap_servers=f"localhost:{PORT}",
+                                              kafka_username="teacher", kafka_password=teacher_password)
+        ensure_topics(teacher, {topic: teacher.telemetry_partitions for topic in teacher.topics.all()})
+        classroom.ensure_progress_topic(teacher)
+        student = roster.read_roster(f"s{uuid.uuid4().hex[:5]}\n")[0]
+        roster.add_students(teacher, [student], home / "connections")
+        env = {**os.environ, **connection_env(home / "connections" / f"{student.tag}.env")}
+        started = time.monotonic()
+        run = subprocess.run([sys.executable, "-m", "labkit", "lab"], cwd=REPO_ROOT, env=env,
+                             capture_output=True, text=True)
+        minutes = (time.monotonic() - started) / 60
+    finally:
+        cluster.down()
+        shutil.rmtree(home, ignore_errors=True)
+    print(run.stdout[-2500:])
+    folder = [line for line in run.stdout.splitlines() if line.startswith("Executed notebooks: ")]
+    if not folder:
+        print(run.stderr[-2000:], file=sys.stderr)
+        return 1
+    expected = json.loads(EXPECTED.read_text())
+    summary = json.loads((Path(folder[-1].split(": ", 1)[1]) / "summary.json").read_text())
+    rows = []
+    for result in summary:
+        executed = Path(result["output"])
+        same = result["status"] == "ok" and records.read(nbformat.read(executed, as_version=4)) == expected.get(executed.name)
+        rows.append([executed.name, result["status"], "yes" if same else "no"])
+    equal = sum(r[2] == "yes" for r in rows)
+    rows.append(["all", f"{minutes:.1f} min", f"{equal} of {len(rows)}"])
+    table("one student's whole lab on a secured class broker (SASL/SCRAM, ACLs)", "python bench/bench_class_secured.py",
+          ("notebook", "status", "exactly the numbers of the open broker"), rows, RESULTS if args.record else None)
+    return 0 if equal == len(rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
