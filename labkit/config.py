@@ -141,10 +141,13 @@ class Settings:
         environ = os.environ if environ is None else environ
         # Passed as arguments, these win over the .env file (see _EnvBase).
         given = {var: value for var, value in environ.items() if var in cls.ENV_VARS and value != ""}
-        if "LAB_STUDENT" not in given and environ.get("JUPYTERHUB_USER"):
-            given["LAB_STUDENT"] = student_tag(environ["JUPYTERHUB_USER"])
         try:
             env = _EnvSettings(_env_file=REPO_ROOT / ".env" if dotenv is None else dotenv, **given)
+            # The hub's login is the last resort: a LAB_STUDENT in the .env (a class's connection
+            # file, whose tag the broker's ACLs know) wins over it.
+            if env.LAB_STUDENT is None and environ.get("JUPYTERHUB_USER"):
+                env = _EnvSettings(_env_file=REPO_ROOT / ".env" if dotenv is None else dotenv,
+                                   **given, LAB_STUDENT=student_tag(environ["JUPYTERHUB_USER"]))
         except ValidationError as error:
             # pydantic's message is long: say which variable, its value and the type it needs.
             bad = error.errors()[0]
@@ -177,6 +180,10 @@ class Settings:
             raise ValueError(f"LAB_STUDENT must be 1-24 lower-case letters, digits or '-', starting with a "
                              f"letter or digit and not with 'lab', not {self.student!r} "
                              f"(student_tag({self.student!r}) gives {student_tag(self.student)!r})")
+        shared = [t for t in self.topics.all() if self.student and t.startswith(self.student + ".")]
+        if shared:
+            raise ValueError(f"LAB_STUDENT={self.student!r} would make {shared[0]} part of the student's corner: "
+                             f"choose another tag (for example 's-{self.student}')")
         if bool(self.kafka_username) != bool(self.kafka_password):
             raise ValueError("KAFKA_USERNAME and KAFKA_PASSWORD go together: set both (a class's broker) or neither")
         if self.telemetry_partitions < 1:
@@ -226,6 +233,14 @@ class Settings:
         return dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism=SCRAM_MECHANISM,
                     sasl_plain_username=self.kafka_username, sasl_plain_password=self.kafka_password)
 
+    def is_own_cluster(self, bootstrap: str | None) -> bool:
+        """Does `bootstrap` (None: the settings' own) name only servers of the settings' Kafka?
+        The settings' user signs in there and nowhere else (notebook 11's own brokers are open)."""
+        if not bootstrap:
+            return True
+        theirs = self.replace(kafka_bootstrap_servers=bootstrap).kafka_addresses
+        return set(theirs) <= set(self.kafka_addresses)
+
     @property
     def kafka_host_port(self) -> tuple[str, int]:
         """The first bootstrap server as (host, port): where the lab's own broker listens."""
@@ -265,10 +280,10 @@ STUDENT_TAG = re.compile(r"(?!lab)[a-z0-9][a-z0-9-]{0,23}")
 def student_tag(user: str) -> str:
     """A user name (a JupyterHub login, a roster line) as a student tag (pure):
     lower case, each run of other characters as one '-', at most 24 characters, and
-    's-' in front of a name that starts with "lab". `student_tag("Ann.Lee@uni.edu")` is
+    's-' in front of a name that starts with "lab" or is "car". `student_tag("Ann.Lee@uni.edu")` is
     'ann-lee-uni-edu'."""
     tag = re.sub(r"[^a-z0-9]+", "-", user.lower()).strip("-")
-    if tag.startswith("lab"):
+    if tag.startswith("lab") or tag == "car":  # "car." starts the lab's own topics
         tag = "s-" + tag
     return tag[:24].rstrip("-")
 

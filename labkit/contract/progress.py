@@ -62,9 +62,13 @@ class Verdict:
         """Raises ValueError for a record that is not a verdict."""
         try:
             fields = json.loads(value)
-            return cls(str(fields["student"]), str(fields["exercise"]), str(fields["status"]), str(fields["at"]))
+            verdict = cls(str(fields["student"]), str(fields["exercise"]), str(fields["status"]), str(fields["at"]))
         except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"not a verdict: {value[:80]!r}") from exc
+            raise ValueError(f"not a verdict: {(value or b'')[:80]!r}") from exc
+        # Checked here, so that one odd record cannot break every reader (summarize sorts by number).
+        if not _EXERCISE.fullmatch(verdict.exercise) or verdict.status not in (PASSED, FAILED, NOT_ATTEMPTED):
+            raise ValueError(f"not a verdict: {(value or b'')[:80]!r}")
+        return verdict
 
 
 def parse(values: Iterable[bytes | None]) -> tuple[list[Verdict], int]:

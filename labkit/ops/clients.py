@@ -72,7 +72,7 @@ def _bootstrap(settings: Settings | None, bootstrap: str | None) -> str:
 def _auth(settings: Settings | None, bootstrap: str | None) -> dict[str, str]:
     """The settings' Kafka sign-in (SASL/SCRAM on a class's broker), for the settings' own
     cluster only: another one given by `bootstrap` (notebook 11's own brokers) is open."""
-    if settings is None or (bootstrap and bootstrap != settings.kafka_bootstrap_servers):
+    if settings is None or not settings.is_own_cluster(bootstrap):
         return {}
     return settings.kafka_auth
 

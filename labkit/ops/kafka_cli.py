@@ -162,9 +162,7 @@ def _sign_in_file(settings: Settings) -> str | None:
     if not settings.kafka_username:
         return None
     path = settings.lab_home / "run" / f"kafka-client-{settings.kafka_username}.properties"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(client_properties(settings))
+    local.write_private(path, client_properties(settings))
     return str(path)
 
 
@@ -255,8 +253,7 @@ def check_broker(argv: Sequence[str], settings: Settings) -> None:
 def _for(args: Sequence[str], settings: Settings) -> Settings:
     """The settings for the cluster `args` name: the settings' own user signs in to the settings'
     own cluster only (another, such as notebook 11's own brokers, is asked without one)."""
-    bootstrap = bootstrap_of(args)
-    if bootstrap is None or bootstrap == settings.kafka_bootstrap_servers:
+    if settings.is_own_cluster(bootstrap_of(args)):
         return settings
     return settings.replace(kafka_username="", kafka_password="")
 

@@ -12,9 +12,10 @@ user of that name, and these ACLs (Kafka's StandardAuthorizer allows nothing els
     the topic lab.progress.v1                                      write (their verdicts)
 
 A tag holds no "." (config.STUDENT_TAG), so "ann." never matches another student's names
-("anna." or "ann-lee."). The broker must be a secured one: the instructor starts it with
-KAFKA_USERNAME and KAFKA_PASSWORD set (labkit.ops.infra.local.secured_properties), and those
-same settings sign in this module's admin client as the super user.
+("anna." or "ann-lee."), and a tag that would start the lab's own names ("car.") is refused.
+The broker must be a secured one: the instructor starts it with KAFKA_USERNAME and
+KAFKA_PASSWORD set (labkit.ops.infra.local.secured_properties), and those same settings sign
+in this module's admin client as the super user.
 
 Not covered here: MongoDB users (a student's databases are many, named by prefix, and
 MongoDB's roles name whole databases, not prefixes).
@@ -26,7 +27,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.config import Settings, student_tag
+from labkit.config import STUDENT_TAG, Settings, student_tag
 from labkit.contract.progress import PROGRESS_TOPIC
 
 
@@ -37,14 +38,17 @@ class Student:
 
 
 def read_roster(text: str) -> list[Student]:
-    """The students of a roster file's text, in order (pure). ValueError for two lines that
-    give the same tag, naming both."""
+    """The students of a roster file's text, in order (pure). ValueError for a line that gives no
+    tag, and for two lines that give the same tag, naming both."""
     students: dict[str, Student] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         name = line.split("#", 1)[0].strip()
         if not name:
             continue
         tag = student_tag(name)
+        if not STUDENT_TAG.fullmatch(tag):
+            raise ValueError(f"line {number}: {name!r} gives no tag (a tag is made of its Latin letters and "
+                             "digits): write it as the student's login, for example 'jose' for 'José'")
         if tag in students:
             raise ValueError(f"line {number}: {name!r} gives the tag {tag!r}, as {students[tag].name!r} "
                              "does: make one of them differ (a tag is what a name's letters make)")
@@ -86,14 +90,21 @@ def add_students(settings: Settings, students: list[Student], out_dir: Path,
                  new_password=lambda: secrets.token_urlsafe(18)) -> list[Path]:
     """Create (or give a new password to) each student's Kafka user, grant their ACLs, and write
     `out_dir/<tag>.env` (readable by its owner only). Needs the settings of the super user.
-    Returns the files written. Raises RuntimeError naming the student when the broker refuses."""
+    Adding a student again gives them a new password (and a new file). Returns the files
+    written. Raises ValueError for a tag that cannot be a corner (the super user's, one that
+    starts the lab's topic names) before anything is sent, RuntimeError when the broker refuses."""
     from kafka.admin import ScramMechanism, UserScramCredentialUpsertion
 
     from labkit.ops import clients
+    from labkit.ops.infra.local import write_private
 
     if not settings.kafka_username:
         raise RuntimeError("Adding students needs the class broker's super user: set KAFKA_USERNAME and "
                            "KAFKA_PASSWORD as when the broker was started (README: Running it for a class).")
+    for s in students:
+        if s.tag == settings.kafka_username:
+            raise ValueError(f"{s.name!r} gives the tag {s.tag!r}, the broker's super user: rename that line")
+        settings.replace(student=s.tag).check()  # ValueError for a tag that cannot be a corner
     out_dir.mkdir(parents=True, exist_ok=True)
     passwords = {s.tag: new_password() for s in students}
     admin = clients.kafka_admin(settings)
@@ -112,7 +123,6 @@ def add_students(settings: Settings, students: list[Student], out_dir: Path,
     written = []
     for s in students:
         path = out_dir / f"{s.tag}.env"
-        path.write_text(connection_text(settings, s, passwords[s.tag]))
-        path.chmod(0o600)
+        write_private(path, connection_text(settings, s, passwords[s.tag]))
         written.append(path)
     return written

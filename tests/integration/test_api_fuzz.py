@@ -18,7 +18,7 @@ def test_no_generated_request_makes_the_api_fail(pipeline):
     with ApiServer(pipeline, port=18766) as api:
         schema = schemathesis.openapi.from_url(api.url + "/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]
-        assert len(operations) == 16  # /series/speed is /series/{metric}; /windows, /pipeline/lag(/now, /broker) included
+        assert len(operations) == 18  # /series/speed is /series/{metric}; /windows, /pipeline/lag(/now, /broker), /class/* included
         calls = {"n": 0}
         for operation in operations:
 

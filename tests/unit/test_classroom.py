@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 
 @pytest.mark.parametrize("login, tag", [
     ("ann", "ann"), ("Ann.Lee@uni.edu", "ann-lee-uni-edu"), ("__bob__", "bob"),
-    ("labrador", "s-labrador"), ("x" * 40, "x" * 24), ("é", ""),
+    ("labrador", "s-labrador"), ("Car", "s-car"), ("cart", "cart"), ("x" * 40, "x" * 24), ("é", ""),
 ])
 def test_a_login_becomes_a_tag(login, tag):
     assert student_tag(login) == tag
@@ -28,7 +28,13 @@ def test_the_student_comes_from_lab_student_else_from_jupyterhub():
     assert Settings.from_env({"JUPYTERHUB_USER": "Ann.Lee", "LAB_STUDENT": "ann"}).student == "ann"
 
 
-@pytest.mark.parametrize("bad", ["Ann", "ann.lee", "ann_lee", "lab02", "-ann", "a" * 25])
+def test_a_connection_files_student_wins_over_the_hubs_login(tmp_path):
+    (tmp_path / ".env").write_text("LAB_STUDENT=ann-lee\n")
+    assert Settings.from_env({"JUPYTERHUB_USER": "alee"}, dotenv=tmp_path / ".env").student == "ann-lee"
+    assert Settings.from_env({"JUPYTERHUB_USER": "alee"}, dotenv=tmp_path / "none").student == "alee"
+
+
+@pytest.mark.parametrize("bad", ["Ann", "ann.lee", "ann_lee", "lab02", "-ann", "a" * 25, "car"])
 def test_a_student_tag_that_could_reach_into_other_names_is_refused(bad):
     with pytest.raises(ValueError, match="LAB_STUDENT"):
         Settings.from_env({"LAB_STUDENT": bad})
@@ -61,6 +67,17 @@ def test_a_verdict_names_its_exercise_and_travels_as_json():
     assert gradebook.exercise_number("reason for speed=true") is None
     with pytest.raises(ValueError):
         Verdict.from_bytes(b'{"student": "ann"}')
+
+
+@pytest.mark.parametrize("record", [
+    None, b"", b'{"student": "ann", "exercise": "zz", "status": "passed", "at": "t"}',
+    b'{"student": "ann", "exercise": "02.3", "status": "done", "at": "t"}',
+])
+def test_a_record_that_is_not_a_verdict_is_counted_not_read(record):
+    from labkit.contract import progress
+
+    good = Verdict("ann", "02.3", PASSED, "t").to_bytes()
+    assert progress.parse([record, good]) == ([Verdict("ann", "02.3", PASSED, "t")], 1)
 
 
 def test_a_check_records_its_verdict_and_nothing_without_a_student(monkeypatch):

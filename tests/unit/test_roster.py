@@ -82,3 +82,30 @@ def test_labkits_clients_sign_in_to_the_settings_cluster_and_no_other():
     assert clients._auth(ann, "class:9092")["sasl_plain_username"] == "ann"
     assert clients._auth(ann, "localhost:19192") == {}  # notebook 11's own open brokers
     assert clients._auth(None, "localhost:19192") == {}
+
+
+@pytest.mark.parametrize("line, refused", [("teacher", "the broker's super user"), ("car", "part of the student's corner")])
+def test_a_roster_line_that_cannot_be_a_corner_is_refused_before_anything_is_sent(tmp_path: Path, line, refused):
+    teacher = Settings(kafka_username="teacher", kafka_password="t")
+    with pytest.raises(ValueError, match=refused):
+        roster.add_students(teacher, [roster.Student(line, line)], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_roster_line_without_latin_letters_or_digits_is_refused():
+    with pytest.raises(ValueError, match="line 2: 'é' gives no tag"):
+        roster.read_roster("ann\né\n")
+
+
+def test_a_secured_brokers_properties_and_sign_in_files_are_readable_by_their_owner_only(tmp_path: Path):
+    path = tmp_path / "server.properties"
+    path.write_text("old")
+    path.chmod(0o644)
+    local.write_private(path, "password=pw\n")
+    assert path.read_text() == "password=pw\n" and path.stat().st_mode & 0o077 == 0
+
+
+def test_only_the_settings_own_servers_get_the_sign_in():
+    ann = Settings(kafka_bootstrap_servers="b1:9092,b2:9094", kafka_username="ann", kafka_password="pw")
+    assert ann.is_own_cluster(None) and ann.is_own_cluster("b2:9094") and ann.is_own_cluster("b1:9092,b2:9094")
+    assert not ann.is_own_cluster("localhost:19192") and not ann.is_own_cluster("b1:9092,localhost:19192")

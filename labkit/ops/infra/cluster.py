@@ -167,7 +167,7 @@ class Cluster:
             folder = self.folder(n)
             folder.mkdir(parents=True, exist_ok=True)
             props = folder / "server.properties"
-            props.write_text(local.node_properties(n.node_id, self.host, n.port, controllers, folder / "data",
+            local.write_private(props, local.node_properties(n.node_id, self.host, n.port, controllers, folder / "data",
                                                    session_timeout_ms=self.session_timeout_ms, admin=self.admin))
             if not (folder / "data" / "meta.properties").exists():
                 cluster_id = cluster_id or self._cluster_id() or local.new_cluster_id()

@@ -326,11 +326,20 @@ def new_cluster_id(random_bytes=lambda: uuid.uuid4().bytes) -> str:
             return cid
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable by its owner only from the first byte: a class's broker
+    properties and sign-in files hold a password, and a hub's students may share this machine."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file made earlier with wider permissions is narrowed too
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
 def _prepare_kafka(settings: Settings, home: Path) -> list[str]:
     data_dir = home / "kafka" / "data"
     props = home / "kafka" / "server.properties"
-    props.parent.mkdir(parents=True, exist_ok=True)
-    props.write_text(kafka_properties(settings, data_dir))
+    write_private(props, kafka_properties(settings, data_dir))
     admin = (settings.kafka_username, settings.kafka_password) if settings.kafka_username else None
     if not (data_dir / "meta.properties").exists():  # format storage once, keep it after
         format_storage(props, new_cluster_id(), admin)
