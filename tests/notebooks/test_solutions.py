@@ -472,6 +472,20 @@ def test_nb08_solutions(pipeline, capsys):
 
     _rejected(capsys, check08.anomalies_per_type(match_then_count_in_python, pipeline, start, end), "documents travelled")
 
+    def push_then_count_in_python(db, name, s, e):  # one row per type travels, holding every anomaly's id
+        rows = db[name].aggregate([{"$match": {"timestamp": {"$gte": s, "$lt": e}}},
+                                   {"$group": {"_id": "$type", "ids": {"$push": "$_id"}}}])
+        return {r["_id"]: len(r["ids"]) for r in rows}
+
+    _rejected(capsys, check08.anomalies_per_type(push_then_count_in_python, pipeline, start, end), "travelled in lists")
+
+    def one_aggregation_per_type(db, name, s, e):  # the server counts, but one type at a time
+        in_range = {"timestamp": {"$gte": s, "$lt": e}}
+        return {kind: next(db[name].aggregate([{"$match": {**in_range, "type": kind}}, {"$count": "n"}]))["n"]
+                for kind in db[name].distinct("type", in_range)}
+
+    _rejected(capsys, check08.anomalies_per_type(one_aggregation_per_type, pipeline, start, end), "from 3 aggregations")
+
     produce(pipeline, _batch(count=40, invalid=0))
     before = kafka_io.end_offsets(pipeline, pipeline.topics.telemetry)
     assert check08.total_lag(nb08.total_lag, pipeline, "lag-group", pipeline.topics.telemetry)

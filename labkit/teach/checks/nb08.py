@@ -52,14 +52,21 @@ class _Travelled(monitoring.CommandListener):
 
     def __init__(self):
         self.documents = 0
+        self.listed = 0  # values inside arrays of those documents ($push: the items, to count in Python)
+        self.aggregations = 0
 
     def started(self, event) -> None:
-        pass
+        self.aggregations += event.command_name == "aggregate"
 
     def succeeded(self, event) -> None:
         cursor = event.reply.get("cursor") if isinstance(event.reply, dict) else None
         if isinstance(cursor, dict):
-            self.documents += len(cursor.get("firstBatch") or cursor.get("nextBatch") or [])
+            batch = cursor.get("firstBatch") or cursor.get("nextBatch") or []
+            self.documents += len(batch)
+            self.listed += sum(len(v) for doc in batch for v in doc.values() if isinstance(v, list))
+
+    def reset(self) -> None:
+        self.documents = self.listed = self.aggregations = 0
 
     def failed(self, event) -> None:
         pass
@@ -77,9 +84,9 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
         db[name].drop()
         db[name].insert_many([dict(d) for d in docs])
         expected = dict(Counter(d["type"] for d in docs if start <= d["timestamp"] < end))
-        travelled.documents = 0  # from here on, what the student's function reads
+        travelled.reset()  # from here on, what the student's function reads
         answer = exercises.attempt(func, db, name, start, end)
-        read = travelled.documents
+        read, listed, aggregations = travelled.documents, travelled.listed, travelled.aggregations
         db[name].drop()
     finally:
         client.close()
@@ -88,6 +95,12 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
     if exercises.same(dict(answer), expected) and exercises.calls_method(func, "aggregate") is False:
         return exercises.wrong(PER_TYPE, "right counts, but the exercise asks for one aggregation "
                                          "(collection.aggregate([...])): the server counts, and only the counts travel")
+    if exercises.same(dict(answer), expected) and aggregations > 1:
+        return exercises.wrong(PER_TYPE, f"right counts, but from {aggregations} aggregations: one $group stage "
+                                         "counts every type at once, in one aggregation")
+    if exercises.same(dict(answer), expected) and listed:
+        return exercises.wrong(PER_TYPE, f"right counts, but {listed} values travelled in lists for Python to count "
+                                         "($push): let the $group stage count them ($sum), so only the counts travel")
     if exercises.same(dict(answer), expected) and read > len(expected):
         return exercises.wrong(PER_TYPE, f"right counts, but {read} documents travelled from the server to "
                                          f"Python for {len(expected)} types: let a $group stage count, so that only "
