@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 import nbformat
+from dotenv import dotenv_values
 from report import table
 
 from labkit.config import REPO_ROOT, Settings
@@ -36,12 +37,6 @@ from labkit.teach import classroom, records, roster
 PORT = 19492
 RESULTS = Path(__file__).parent / "results" / "class.md"
 EXPECTED = REPO_ROOT / "tests" / "notebooks" / "expected_records.json"
-
-
-def connection_env(path: Path) -> dict[str, str]:
-    """The variables of a connection file (`KEY=value` lines, `#` comments)."""
-    lines = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
-    return dict(line.split("=", 1) for line in lines)
 
 
 def main() -> int:
@@ -60,7 +55,7 @@ def main() -> int:
         classroom.ensure_progress_topic(teacher)
         student = roster.read_roster(f"s{uuid.uuid4().hex[:5]}\n")[0]
         roster.add_students(teacher, [student], home / "connections")
-        env = {**os.environ, **connection_env(home / "connections" / f"{student.tag}.env")}
+        env = {**os.environ, **dotenv_values(home / "connections" / f"{student.tag}.env")}
         started = time.monotonic()
         run = subprocess.run([sys.executable, "-m", "labkit", "lab"], cwd=REPO_ROOT, env=env,
                              capture_output=True, text=True)

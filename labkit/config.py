@@ -146,8 +146,7 @@ class Settings:
             # The hub's login is the last resort: a LAB_STUDENT in the .env (a class's connection
             # file, whose tag the broker's ACLs know) wins over it.
             if env.LAB_STUDENT is None and environ.get("JUPYTERHUB_USER"):
-                env = _EnvSettings(_env_file=REPO_ROOT / ".env" if dotenv is None else dotenv,
-                                   **given, LAB_STUDENT=student_tag(environ["JUPYTERHUB_USER"]))
+                env.LAB_STUDENT = student_tag(environ["JUPYTERHUB_USER"])
         except ValidationError as error:
             # pydantic's message is long: say which variable, its value and the type it needs.
             bad = error.errors()[0]

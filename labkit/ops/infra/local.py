@@ -232,16 +232,19 @@ def node_properties(node_id: int, host: str, port: int, controllers: dict[int, i
     replicas = min(len(controllers), 3)
     min_isr = 2 if replicas >= 3 else 1
     voters = ",".join(f"{n}@127.0.0.1:{p}" for n, p in sorted(controllers.items()))
+    listeners = (secured_properties(host, port, controllers[node_id], *admin) if admin is not None else [
+        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controllers[node_id]}",
+        # Clients are told to come back to this address: it must be what they can reach.
+        f"advertised.listeners=PLAINTEXT://{host}:{port}",
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    ])
     lines = [
         "process.roles=broker,controller",
         f"node.id={node_id}",
         f"controller.quorum.voters={voters}",
-        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controllers[node_id]}",
-        # Clients are told to come back to this address: it must be what they can reach.
-        f"advertised.listeners=PLAINTEXT://{host}:{port}",
+        *listeners,
         "controller.listener.names=CONTROLLER",
-        "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         f"log.dirs={data_dir}",
         # Topics are created explicitly by labkit; a typo must fail, not create a topic.
         "auto.create.topics.enable=false",
@@ -255,11 +258,6 @@ def node_properties(node_id: int, host: str, port: int, controllers: dict[int, i
         "group.initial.rebalance.delay.ms=0",
         "log.retention.hours=168",
     ]
-    if admin is not None:
-        lines = [line for line in lines if not line.startswith(("listeners=", "advertised.listeners=",
-                                                                  "inter.broker.listener.name=",
-                                                                  "listener.security.protocol.map="))]
-        lines += secured_properties(host, port, controllers[node_id], *admin)
     if session_timeout_ms is not None:
         # How long the controllers wait for a silent broker before they fence it and move
         # its partitions' leadership (Kafka's default is 9 s; a lab shortens it to watch it).
