@@ -113,6 +113,7 @@ def test_nb00_solutions(services, capsys):
     telemetry = describe_topics(services)[services.topics.telemetry]
     assert check00.partition_count(nb00.telemetry_partition_count, services)
     _rejected(capsys, check00.partition_count(lambda s: None, services), "returned None")
+    _rejected(capsys, check00.partition_count(lambda s: "4", services), "you returned a str")
     _rejected(capsys, check00.partition_count(lambda s: telemetry, services), "a topic with 3 partitions")  # typed in
     _rejected(capsys, check00.partition_count(_partitions_from_the_labs_helper, services), "calls describe_topics")
     records = kafka_io.round_trip(services, count=3)

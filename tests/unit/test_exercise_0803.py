@@ -90,6 +90,8 @@ def by_a_fixed_growth_bar(board):  # growth, but by a number fitted to the board
     (by_the_size_of_the_lag, "a busy pipeline"),
     (by_a_higher_bar_on_the_lag_size, "a backlog of thousands"),
     (by_doubling, "falling behind on top of a backlog"),
+    (lambda board: "healthy", "the processor was killed"),  # one answer for every board
+    (lambda board: 1, "for a steady pipeline"),  # a number, not a diagnosis
     (lambda board: "broken", "not one of"),
     (lambda board: None, "returned None"),
 ])
