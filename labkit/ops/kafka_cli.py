@@ -38,6 +38,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -169,6 +170,10 @@ def _sign_in_file(settings: Settings) -> str | None:
 def java_argv(name: str, args: Sequence[str], settings: Settings, verbose: bool = False) -> list[str]:
     """The whole command line that runs tool `name` with `args` against the settings' Kafka."""
     level = ["-Dlabkit.kafka.log.level=warn"] if verbose else []
+    if resolve(name)[0] == "console-consumer" and settings.student and not has_option(args, ("--group",)):
+        # Its own group is "console-consumer-<n>", outside the student's corner: a class's broker
+        # refuses it (and the tool prints nothing), and on an open one it stays behind after a reset.
+        args = [*args, "--group", f"{settings.student}.console-consumer-{uuid.uuid4().hex[:8]}"]
     return ["java", *JVM_OPTIONS, f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", *level,
             "-cp", classpath(), *tool_args(name, args, settings.kafka_bootstrap_servers, _sign_in_file(_for(args, settings)))]
 

@@ -172,3 +172,12 @@ def test_on_a_class_broker_a_tool_signs_in_to_the_settings_cluster_only():
     # Another cluster named on the command line (notebook 11's own brokers) is asked without the user.
     assert kafka_cli._for(["--bootstrap-server", "localhost:19192"], ann).kafka_username == ""
     assert kafka_cli._for(["--list"], ann).kafka_username == "ann"
+
+
+def test_a_students_console_consumer_reads_in_a_group_of_their_corner():
+    ann = Settings(student="ann")
+    argv = kafka_cli.java_argv("console-consumer", ["--topic", "t"], ann)
+    assert argv[argv.index("--group") + 1].startswith("ann.console-consumer-")
+    assert "--group" not in kafka_cli.java_argv("console-consumer", ["--topic", "t"], Settings())
+    given = kafka_cli.java_argv("console-consumer", ["--topic", "t", "--group", "ann.mine"], ann)
+    assert given.count("--group") == 1
