@@ -48,14 +48,16 @@ class Recorder:
             from labkit.ops import clients
 
             if self.enabled is None:  # once: is a class recording on this stack?
-                consumer = clients.kafka_consumer(self.settings)
+                # Bounded like the send: kafka-python's own bootstrap wait is 30 s.
+                consumer = clients.kafka_consumer(self.settings, bootstrap_timeout_ms=int(SEND_TIMEOUT_S * 1000))
                 try:
                     self.enabled = PROGRESS_TOPIC in consumer.topics()
                 finally:
                     consumer.close()
                 if not self.enabled:
                     return False
-            producer = clients.kafka_producer(self.settings, max_block_ms=int(SEND_TIMEOUT_S * 1000))
+            producer = clients.kafka_producer(self.settings, max_block_ms=int(SEND_TIMEOUT_S * 1000),
+                                              bootstrap_timeout_ms=int(SEND_TIMEOUT_S * 1000))
             try:
                 producer.send(PROGRESS_TOPIC, key=verdict.student.encode(), value=verdict.to_bytes()).get(
                     timeout=SEND_TIMEOUT_S)
