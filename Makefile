@@ -54,8 +54,9 @@ lab: $(STAMP) doctor ## the main job: check the machine, start services, run eve
 	$(LABKIT) infra up
 	$(LABKIT) lab
 
+# The reliability tier runs meanwhile on a second stack of its own (tests/run_tiers.py).
 test: $(DEV_STAMP) lint chromium ## lint, then every test tier; starts the services it needs and stops what it started
-	$(LABKIT) infra run -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m tests.run_tiers $(PYTEST_ARGS)
 
 test-browser: $(DEV_STAMP) chromium ## the maps and the API's /docs in a real chromium without internet
 	$(LABKIT) infra run -- $(PY) -m pytest -m browser $(PYTEST_ARGS)

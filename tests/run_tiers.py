@@ -1,0 +1,81 @@
+"""`make test`: every tier, the reliability tier on a second stack of its own at the same time.
+
+The reliability tests kill and restart Kafka and MongoDB and wait out sessions, restarts and
+outages: about six minutes, mostly spent waiting. So they run in a second pytest, against a
+second Kafka and MongoDB on ports of their own (data in `.lab/reliability`), while the other
+tiers run in the foreground against the usual ones. The second pytest also takes a few tests
+that start brokers of their own or only need some stack (SECOND_STACK), to even the two out. Each pytest is wrapped in
+`python -m labkit infra run`, which starts the services it needs and stops what it started.
+The second one's output goes to `runs/tests/reliability.log` and is printed when it ends; the
+exit code is the first failure of the two.
+
+    python -m tests.run_tiers [PYTEST ARGS ...]
+
+With Docker services (LAB_INFRA=docker) there is one stack: every tier runs in one pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from labkit.config import REPO_ROOT, Settings
+from labkit.ops import infra, kafka_cli
+from labkit.ops.hub import first_free
+
+LOG = REPO_ROOT / "runs" / "tests" / "reliability.log"
+#: What the second pytest runs; the first runs everything else.
+SECOND_STACK = ("tests/reliability", "tests/integration/test_class_access.py", "tests/notebooks/test_solutions_nb06.py")
+#: Where the second stack's ports are looked for (Kafka and its controller, then MongoDB).
+KAFKA_FROM, MONGO_FROM = 19592, 27117
+
+
+def second_stack(settings: Settings) -> dict[str, str]:
+    """The environment of the second pytest: the same settings on other ports and data."""
+    kafka = first_free(KAFKA_FROM, width=2)  # the broker and its controller
+    mongo = first_free(MONGO_FROM)
+    return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": f"localhost:{kafka}", "MONGODB_URI": f"mongodb://localhost:{mongo}",
+            "LAB_HOME": str(settings.lab_home / "reliability")}
+
+
+def pytest_under_services(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "labkit", "infra", "run", "--", sys.executable, "-m", "pytest", *args]
+
+
+def main(args: list[str]) -> int:
+    settings = Settings.from_env()
+    if infra.mode(settings) != "local":
+        return subprocess.call(pytest_under_services(args))
+    # Both stacks start from the same jars: fetch them once, before either starts (the unit
+    # tier's tests of Kafka's command-line tools need the tools jar too).
+    kafka_cli.ensure_tools()
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    env = second_stack(settings)
+    print(f"The reliability tier (and {len(SECOND_STACK) - 1} more files) runs meanwhile in a second pytest, on a stack "
+          f"of its own (Kafka {env['KAFKA_BOOTSTRAP_SERVERS']}, MongoDB {env['MONGODB_URI']}); "
+          f"its output: {LOG.relative_to(REPO_ROOT)}", flush=True)
+    began = time.monotonic()
+    with LOG.open("w") as log:
+        # A session of its own: Ctrl+C here reaches it once, through the handler below.
+        second = subprocess.Popen(pytest_under_services([*args, *SECOND_STACK]), env=env, cwd=REPO_ROOT,
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        first = subprocess.call(pytest_under_services([*args, *(f"--ignore={path}" for path in SECOND_STACK)]), cwd=REPO_ROOT)
+        if second.poll() is None:
+            print(f"\nWaiting for the second pytest ({time.monotonic() - began:.0f} s so far) ...", flush=True)
+        code = second.wait()
+    except KeyboardInterrupt:
+        # SIGINT, not SIGTERM: `infra run` then stops the services it started.
+        os.killpg(second.pid, signal.SIGINT)
+        second.wait()
+        raise
+    print(f"\n---------------- the second pytest, on a stack of its own ({LOG.relative_to(REPO_ROOT)}) ----------------")
+    print(LOG.read_text(errors="replace"), flush=True)
+    return first or code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
