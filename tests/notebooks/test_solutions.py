@@ -758,7 +758,8 @@ def test_nb03_commit_on_revoke(pipeline, capsys):
 def _copier(commit_offsets):
     """A copier that gets its offsets wrong: commits them with the consumer ("before" or
     "after" the transaction's commit) instead of inside the transaction, or ("off by one")
-    sends the last record's offset into the transaction instead of the next one."""
+    sends the last record's offset into the transaction instead of the next one; or ("no keys")
+    commits right but sends each value without its key."""
     from kafka.structs import OffsetAndMetadata
 
     def copy(consumer, producer, target):
@@ -768,13 +769,14 @@ def _copier(commit_offsets):
             producer.begin_transaction()
             for records in polled.values():
                 for record in records:
-                    producer.send(target, key=record.key, value=record.value)
+                    producer.send(target, key=None if commit_offsets == "no keys" else record.key, value=record.value)
                 copied += len(records)
             if commit_offsets == "before":
                 consumer.commit()
-            if commit_offsets == "off by one":
-                producer.send_offsets_to_transaction({tp: OffsetAndMetadata(rs[-1].offset, "", -1) for tp, rs in polled.items()},
-                                                     consumer.group_metadata())
+            if commit_offsets in ("off by one", "no keys"):
+                shift = 0 if commit_offsets == "off by one" else 1
+                producer.send_offsets_to_transaction({tp: OffsetAndMetadata(rs[-1].offset + shift, "", -1)
+                                                      for tp, rs in polled.items()}, consumer.group_metadata())
             producer.commit_transaction()
             if commit_offsets == "after":
                 consumer.commit()
@@ -802,6 +804,7 @@ def test_nb03_copy_in_a_transaction(pipeline, capsys):
     _rejected(capsys, check03.copy_exactly_once(_copier("before"), pipeline, topic), "missing (crash before commit)")
     _rejected(capsys, check03.copy_exactly_once(_copier("after"), pipeline, topic), "duplicated (crash after commit)")
     _rejected(capsys, check03.copy_exactly_once(_copier("off by one"), pipeline, topic), "duplicated (crash after commit)")
+    _rejected(capsys, check03.copy_exactly_once(_copier("no keys"), pipeline, topic), "not with its key")
     _rejected(capsys, check03.copy_exactly_once(lambda c, p, t: p.begin_transaction(), pipeline, topic), "your code raised")
     deadline, check03.COPY_DEADLINE_S = check03.COPY_DEADLINE_S, 5
     try:  # a record at a time from `for record in consumer:`, which never ends: stopped at the deadline

@@ -108,6 +108,19 @@ def test_a_tie_broken_by_the_fewest_false_alarms_passes_too(notebook_sweep):
     assert check.choose_threshold(fewest_false_alarms, notebook_sweep, min_precision=0.9)
 
 
+def test_rows_that_tie_on_recall_and_false_alarms_are_both_right(notebook_sweep):
+    """The notebook's rule breaks a tie on recall by the fewest false alarms: where two rows also
+    tie on those, either threshold is right (a target of 0.91 makes such a tie on this sweep)."""
+    meets = [r for r in notebook_sweep if _meets(r, 0.91)]
+    best = max(r["recall"] for r in meets)
+    fewest = min(r["false_pos"] for r in meets if r["recall"] == best)
+    tied = sorted(r["threshold"] for r in meets if r["recall"] == best and r["false_pos"] == fewest)
+    assert len(tied) > 1, "this sweep should hold a tie at 0.91"
+    for threshold in tied:
+        assert check.choose_threshold(lambda rows, target, t=threshold: t if target == 0.91 else
+                                      solution.choose_threshold(rows, target), notebook_sweep, min_precision=0.91)
+
+
 def test_the_checks_own_answers_are_the_solutions():
     for name, target, rows, right in check.THRESHOLD_CASES:
         assert solution.choose_threshold(rows, target) == right, name
@@ -125,13 +138,13 @@ def test_the_notebook_sweep_tells_the_tie_rule_apart(notebook_sweep):
 
 @pytest.mark.parametrize("mistake, words", [
     (best_f1, ("two rows share the best recall", "the row at 110 has precision 0.88, below the target 0.9")),
-    (lowest_meeting, ("two rows share the best recall", "the same recall as the row at 115 and a higher threshold")),
-    (first_meeting, ("the same recall", "and a higher threshold")),
+    (lowest_meeting, ("two rows share the best recall", "the same recall as the row at 115 and fewer false alarms")),
+    (first_meeting, ("the same recall", "and fewer false alarms")),
     (highest_meeting, ("section 4's sweep", "has a higher recall")),
     (best_f1_meeting, ("in no order", "has a higher recall than the row at 118")),
     (strictly_above, ("has a higher recall",)),
     (none_meets, ("no row reaches the target", "the row at 135 flagged nothing (precision None)")),
-    (ties_low, ("the same recall as the row at 115 and a higher threshold",)),
+    (ties_low, ("the same recall as the row at 115 and fewer false alarms",)),
     (none_compared, ("your code raised TypeError",)),
     (empty_max, ("no row reaches the target", "your code raised ValueError")),
     (the_row, ("you returned a dict", "expected a number")),

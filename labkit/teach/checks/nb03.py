@@ -45,18 +45,19 @@ def _new_group(group: str) -> str:
     return f"{group}.{uuid.uuid4().hex[:6]}"
 
 
-def _values(settings: Settings, topic: str, isolation_level: str = "read_committed") -> list[bytes]:
+def _records(settings: Settings, topic: str, isolation_level: str = "read_committed") -> list[tuple[bytes | None, bytes]]:
+    """Every record of `topic` as (key, value), partition by partition."""
     consumer = clients.kafka_consumer(settings, isolation_level=isolation_level, consumer_timeout_ms=1500)
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         ends = consumer.end_offsets(partitions)
-        values: list[bytes] = []
+        values: list[tuple[bytes | None, bytes]] = []
         deadline = time.monotonic() + 20
         while any(consumer.position(tp) < ends[tp] for tp in partitions) and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=500).values():
-                values += [r.value for r in records]
+                values += [(r.key, r.value) for r in records]
         return values
     finally:
         consumer.close()
@@ -95,7 +96,7 @@ def group_consumer(factory, settings: Settings, topic: str, group: str) -> bool:
             "kafka_consumer": "KafkaConsumer(...) itself",
             "member": "KafkaConsumer(...) itself"}):
         return False
-    expected = len(_values(settings, topic))
+    expected = len(_records(settings, topic))
     partitions = sorted(kafka_io.end_offsets(settings, topic))
     one = exercises.attempt(factory, settings, topic, _new_group(group))
     if not exercises.expect_type(GROUP, one, CONSUMER):
@@ -236,8 +237,8 @@ def copy_with_crash(copy, settings: Settings, source: str, when: str) -> dict:
         first = None
     restart = _copy_run(copy, settings, source, target, group, group) if first is None else None
     return {"target": target, "first run": first, "restart": restart,
-            "read_committed": _values(settings, target),
-            "read_uncommitted": _values(settings, target, isolation_level="read_uncommitted"),
+            "read_committed": _records(settings, target),
+            "read_uncommitted": _records(settings, target, isolation_level="read_uncommitted"),
             "end offset": kafka_io.end_offsets(settings, target)[0]}
 
 
@@ -247,7 +248,7 @@ def copy_exactly_once(copy, settings: Settings, source: str) -> bool:
     read_committed reader sees each source message in the target exactly once. Committing
     the offsets with the consumer instead of inside the transaction loses messages (crash
     before: offsets committed, copies aborted) or copies them twice (crash after)."""
-    want = Counter(_values(settings, source))
+    want = Counter(_records(settings, source))
     answer = {}
     for when in ("before", "after"):
         result = copy_with_crash(copy, settings, source, when)
@@ -263,6 +264,9 @@ def copy_exactly_once(copy, settings: Settings, source: str) -> bool:
         if not exercises.expect_type(COPY, result["restart"], COPIED, case=f"restart after a crash {when} the commit"):
             return False
         got = Counter(result["read_committed"])
+        if got != want and Counter(v for _, v in got.elements()) == Counter(v for _, v in want.elements()):
+            return exercises.wrong(COPY, "each value was copied once, but not with its key: send every record with "
+                                         "key=record.key (the key chooses the partition, and readers rely on it)")
         answer[f"missing (crash {when} commit)"] = sum((want - got).values())
         answer[f"duplicated (crash {when} commit)"] = sum((got - want).values())
     return exercises.check(COPY, answer, {k: 0 for k in answer})

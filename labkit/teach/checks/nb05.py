@@ -94,17 +94,26 @@ def _what_is_wrong(rows: list[dict], min_precision: float, answer) -> str | None
                 f"{min_precision:g}: the target must be met, it is not traded against recall")
     if any(r["recall"] > row["recall"] for r in meets):
         return f"another row meets the target and has a higher recall than the row at {row['threshold']:g}"
-    if any(r["recall"] == row["recall"] and r["threshold"] > row["threshold"] for r in meets):
-        return (f"another row meets the target with the same recall as the row at {row['threshold']:g} and a "
-                "higher threshold: it catches the same overheats with no more false alarms")
+    if any(r["recall"] == row["recall"] and _fewer_false_alarms(r, row) for r in meets):
+        return (f"another row meets the target with the same recall as the row at {row['threshold']:g} and "
+                "fewer false alarms: it catches the same overheats for less noise")
     return None
+
+
+def _fewer_false_alarms(row: dict, than: dict) -> bool:
+    """Whether `row` raises fewer false alarms than `than`: by their `false_pos` counts when both
+    rows have them (rows that tie on it are equally good), else by the threshold (on one sweep,
+    a higher threshold never flags more)."""
+    if "false_pos" in row and "false_pos" in than:
+        return row["false_pos"] < than["false_pos"]
+    return row["threshold"] > than["threshold"]
 
 
 @exercises.graded(THRESHOLD)
 def choose_threshold(func, sweep_rows: list[dict], min_precision: float = 0.95) -> bool:
     """05.2: the student's threshold for section 4's sweep and for each of THRESHOLD_CASES (each
     call gets its own copy of the rows). The first case answered wrongly is reported with the
-    rule it breaks (below the target, a better recall elsewhere, a higher threshold with the
+    rule it breaks (below the target, a better recall elsewhere, fewer false alarms with the
     same recall, a row that flagged nothing, not a row's threshold). The cases reject the
     classic mistakes: the best F1 instead of the target, the lowest threshold that meets the
     target instead of the best recall, rows with no precision, `>` for "at least", the order
@@ -120,7 +129,8 @@ def choose_threshold(func, sweep_rows: list[dict], min_precision: float = 0.95) 
         problem = _what_is_wrong(rows, target, answer)
         if problem is not None:
             return exercises.wrong(THRESHOLD, f"for {name}: {problem}")
-        answers[name], expected[name] = answer, right
+        # Rows that tie on recall and false alarms are equally right: the rules above decide.
+        answers[name], expected[name] = answer, answer if answer is not None else right
     return exercises.check(THRESHOLD, answers, expected)
 
 
