@@ -25,10 +25,12 @@ follows; an event without it is version 1, as every event was before versions ex
                  odometer_km    km driven            0 .. 2,000,000
                  battery_v      battery voltage, V   0 .. 30
 
-Adding an optional field is compatible both ways: a version-1 reader ignores it, a version-2
-reader treats it as absent in a version-1 event. Removing or renaming a required field, or
-changing a unit, is not: that is a new major version, which readers that do not know it
-reject (`unsupported_version`) instead of misreading. `labkit.contract.schema` publishes each version
+Version 2 only adds optional fields, a change readers that ignore unknown fields could take
+in place; it is a new major version here because this validator keeps only the fields its
+version defines (a version-1 event's `battery_v` is dropped, never checked or stored), and
+`schema_version: 2` is what makes it check and keep them (notebook 11). A reader that does
+not know a version rejects it (`unsupported_version`) instead of misreading it: so are
+removing or renaming a required field, or changing a unit, shipped. `labkit.contract.schema` publishes each version
 as a JSON Schema generated from the constants below.
 
 Times travel as epoch milliseconds, and every bucket (windows, rollups, counts, chart bars)
