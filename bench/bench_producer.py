@@ -6,6 +6,8 @@ Compares:
   simulate only   the fleet model + fault injection, no Kafka (our CPU cost per event)
   ours            labkit.simulate.producer.produce in as-fast-as-possible mode: simulate + send,
                   every delivery confirmed and counted
+  ours, ahead     the same, with the simulator in a process of its own, running ahead of the
+                  sends (labkit.simulate.ahead; what `python -m labkit simulate --fast` does)
   ours, pre-built the same produce() over messages simulated beforehand: the cost of
                   our delivery bookkeeping alone
   raw send        kafka-python sending the same messages pre-serialised, same settings
@@ -29,6 +31,7 @@ from labkit.config import Settings
 from labkit.ops import clients
 from labkit.ops.clients import kafka_producer
 from labkit.ops.infra.topics import ensure_topics
+from labkit.simulate.ahead import simulate_ahead
 from labkit.simulate.producer import PRODUCER_TUNING, produce
 from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 
@@ -59,8 +62,10 @@ def main() -> int:
     config = SimConfig(cars=args.cars, seed=1)
     n = args.messages
 
+    start = backfill_start(config, count=n)
+
     def messages():
-        return Simulator(config).messages(count=n, start=backfill_start(config, count=n))
+        return Simulator(config).messages(count=n, start=start)
 
     rows = []
     began = time.perf_counter()
@@ -75,6 +80,12 @@ def main() -> int:
     report = produce(settings, messages(), topic=topic)
     assert report.sent == n and report.failed == 0, report
     rows.append(("ours: simulate + produce, confirmed", report.sent, report.seconds))
+
+    topic = fresh_topic(settings, "ahead")
+    topics.append(topic)
+    report = produce(settings, simulate_ahead(config, count=n, start=start), topic=topic)
+    assert report.sent == n and report.failed == 0, report
+    rows.append(("ours: simulated in a process of its own + produce, confirmed", report.sent, report.seconds))
 
     topic = fresh_topic(settings, "prebuilt")
     topics.append(topic)

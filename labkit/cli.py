@@ -109,7 +109,12 @@ def _simulate(args, settings: Settings) -> int:
     config = SimConfig(cars=args.cars, rate_hz=args.rate, seed=args.seed, faults=rates, v2_share=args.v2_share)
     start = backfill_start(config, args.count, args.duration) if args.fast else None
     sim_duration = args.duration if args.fast else None
-    messages = Simulator(config).messages(count=args.count, duration_s=sim_duration, start=start)
+    if args.fast:  # the simulator runs ahead in a process of its own (about twice the rate of one process)
+        from labkit.simulate.ahead import simulate_ahead
+
+        messages = simulate_ahead(config, count=args.count, duration_s=sim_duration, start=start)
+    else:
+        messages = Simulator(config).messages(count=args.count, duration_s=sim_duration, start=start)
     kept: list = []
     if args.truth:
         messages = _keep(messages, kept)
@@ -126,6 +131,8 @@ def _simulate(args, settings: Settings) -> int:
     except preflight.ServiceUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        messages.close()  # a run stopped early ends the simulator's process now
     print(report)
     if args.truth:
         with open(args.truth, "w") as out:
