@@ -40,6 +40,8 @@ def pytest_addoption(parser):
                      help="test order inside each tier: as in the files, reversed, or shuffled (tests must "
                           "not depend on each other; `make test` shuffles)")
     parser.addoption("--order-seed", type=int, default=None, help="seed for --order=shuffle (printed; default: random)")
+    parser.addoption("--part", choices=("first", "second"), default=None,
+                     help="`make test`'s split (tests/run_tiers.py): the tests of its SECOND_STACK, or all the others")
 
 
 def pytest_collection_finish(session):
@@ -76,6 +78,13 @@ def pytest_collection_modifyitems(config, items):
         tier = _tier(item)
         if tier:
             item.add_marker(getattr(pytest.mark, "notebook" if tier == "notebooks" else tier))
+    part = config.getoption("part")
+    if part:
+        from tests.run_tiers import in_second_part
+
+        keep = [item for item in items if in_second_part(item.path) == (part == "second")]
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
     order = config.getoption("order")
     if order == "files":
         return

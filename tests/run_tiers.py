@@ -21,14 +21,15 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from labkit.config import REPO_ROOT, Settings
 from labkit.ops import infra, kafka_cli
 from labkit.ops.hub import first_free
 
 LOG = REPO_ROOT / "runs" / "tests" / "reliability.log"
-#: What the second pytest runs; the first runs everything else.
-SECOND_STACK = ("tests/reliability", "tests/integration/test_class_access.py", "tests/notebooks/test_solutions_nb06.py")
+#: What the second pytest runs (`--part=second`); the first runs everything else (`--part=first`).
+SECOND_STACK = ("tests/reliability/", "tests/integration/test_class_access.py", "tests/notebooks/test_solutions_nb06.py")
 #: Where the second stack's ports are looked for (Kafka and its controller, then MongoDB).
 KAFKA_FROM, MONGO_FROM = 19592, 27117
 
@@ -39,6 +40,12 @@ def second_stack(settings: Settings) -> dict[str, str]:
     mongo = first_free(MONGO_FROM)
     return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": f"localhost:{kafka}", "MONGODB_URI": f"mongodb://localhost:{mongo}",
             "LAB_HOME": str(settings.lab_home / "reliability")}
+
+
+def in_second_part(path) -> bool:
+    """Whether the test file at `path` runs in the second pytest."""
+    relative = Path(path).resolve().relative_to(REPO_ROOT).as_posix()
+    return relative.startswith(SECOND_STACK)
 
 
 def pytest_under_services(args: list[str]) -> list[str]:
@@ -60,10 +67,10 @@ def main(args: list[str]) -> int:
     began = time.monotonic()
     with LOG.open("w") as log:
         # A session of its own: Ctrl+C here reaches it once, through the handler below.
-        second = subprocess.Popen(pytest_under_services([*args, *SECOND_STACK]), env=env, cwd=REPO_ROOT,
+        second = subprocess.Popen(pytest_under_services([*args, "--part=second"]), env=env, cwd=REPO_ROOT,
                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        first = subprocess.call(pytest_under_services([*args, *(f"--ignore={path}" for path in SECOND_STACK)]), cwd=REPO_ROOT)
+        first = subprocess.call(pytest_under_services([*args, "--part=first"]), cwd=REPO_ROOT)
         if second.poll() is None:
             print(f"\nWaiting for the second pytest ({time.monotonic() - began:.0f} s so far) ...", flush=True)
         code = second.wait()

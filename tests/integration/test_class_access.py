@@ -3,6 +3,7 @@ student from the roster signs in with the connection file `class roster add` wro
 every name of their own corner, and is refused another student's topics, groups and
 transactional ids with an authorization error."""
 
+import time
 import uuid
 
 import pytest
@@ -69,6 +70,10 @@ def test_students_use_their_own_corner_and_are_refused_anothers(class_broker):
         from kafka.admin import NewTopic
 
         admin.create_topics([NewTopic("ann-lee.lab02.events", 1, 1)])
+        # A new topic reaches the broker's metadata a moment after it is created (seen on a busy machine).
+        deadline = time.monotonic() + 15
+        while "ann-lee.lab02.events" not in admin.list_topics() and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert "ann-lee.lab02.events" in admin.list_topics()
     finally:
         admin.close()
