@@ -139,10 +139,25 @@ class _Recorded(AsyncConsumerRebalanceListener):
         self.listener, self.outcomes = listener, []
 
     async def on_partitions_revoked(self, revoked):
-        self.outcomes.append(await exercises.attempt_async(self.listener.on_partitions_revoked, revoked))
+        self.outcomes.append(("revoked", await exercises.attempt_async(self.listener.on_partitions_revoked, revoked)))
 
     async def on_partitions_assigned(self, assigned):
-        self.outcomes.append(await exercises.attempt_async(self.listener.on_partitions_assigned, assigned))
+        self.outcomes.append(("assigned", await exercises.attempt_async(self.listener.on_partitions_assigned, assigned)))
+
+    def judged(self) -> list:
+        """The outcomes to judge. Left out: a revoke whose commit kafka-python refused because it
+        called the listener again, in a rebalance it retried (seen on a busy machine), after a
+        first call had returned: the first call's commit stands, and the offsets are judged."""
+        from kafka.errors import CommitFailedError, RebalanceInProgressError
+
+        judged, revoked_once = [], False
+        for name, outcome in self.outcomes:
+            refused = isinstance(getattr(outcome, "exc", None), (RebalanceInProgressError, CommitFailedError))
+            if name == "revoked" and refused and revoked_once:
+                continue
+            revoked_once = revoked_once or (name == "revoked" and not hasattr(outcome, "exc"))
+            judged.append(outcome)
+        return judged
 
 
 @exercises.graded(REVOKE)
@@ -174,7 +189,7 @@ def commit_on_revoke(listener_class, settings: Settings, topic: str, group: str)
             second.close(autocommit=False)
     finally:
         first.close(autocommit=False)
-    for outcome in recorded.outcomes:  # untouched stub: ⏳; an error in the listener: theirs, with its line
+    for outcome in recorded.judged():  # untouched stub: ⏳; an error in the listener: theirs, with its line
         if not exercises.expect_type(REVOKE, outcome, exercises.ANYTHING):
             return False
     committed = kafka_io.committed_offsets(settings, group, topic)
