@@ -1,6 +1,6 @@
 """Processor throughput, side by side in one run, over the same topic and data.
 
-    python bench/bench_processor.py [--messages 20000] [--cars 20 1000] [--naive] [--profile] [--record]
+    python bench/bench_processor.py [--messages 20000] [--cars 20 1000] [--naive] [--profile] [--commands] [--record]
 
 Loads N simulated messages (default fault rates) of a fleet into a fresh topic, then measures:
   raw consume        kafka-python reading the topic, nothing else (the client's ceiling)
@@ -14,7 +14,9 @@ Loads N simulated messages (default fault rates) of a fleet into a fresh topic, 
 
 Every side starts from an empty database and a new consumer group. `--profile` samples the
 processor and the local database server with py-spy while each fleet's "ours" runs, and adds
-a table of the functions where each spent its CPU. `--record` appends the tables to
+a table of the functions where each spent its CPU. `--commands` times every MongoDB command
+of each fleet's "ours" (by command and collection) and the CPU the processor, the database
+server and the broker spent meanwhile. `--record` appends the tables to
 bench/results/processor.md.
 """
 
@@ -26,9 +28,11 @@ import os
 import sys
 import time
 import uuid
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
+from commands import Commands
 from profiles import Profiles, database_pid
 from report import table
 
@@ -89,10 +93,14 @@ def main() -> int:
     parser.add_argument("--cars", type=int, nargs="+", default=[20, 1000], help="fleet sizes (default 20 1000)")
     parser.add_argument("--naive", action="store_true", help="also time the naive loop (slow)")
     parser.add_argument("--profile", action="store_true", help="py-spy the processor and the database server")
+    parser.add_argument("--commands", action="store_true",
+                        help="time every MongoDB command of ours, and the CPU of the processor, server and broker")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     profiles = {}
     n = args.messages
+    commands = Commands() if args.commands else None  # before any client: pymongo tells its listeners
+    timings: dict[int, tuple] = {}
     base = Settings.from_env()
     # No time limit on a reply (pymongo's default): a bench's load, drop or slow query may take minutes.
     client = clients.mongo_client(base, socketTimeoutMS=None)
@@ -120,8 +128,12 @@ def main() -> int:
 
         processor = Processor(settings, ProcessorConfig(group_id=f"bench-{uuid.uuid4().hex[:6]}", max_invalid_ratio=None))
         sampled = Profiles({"processor": os.getpid(), "database server": database_pid()} if args.profile else {})
-        with sampled:
+        timed = commands.timing({"processor": os.getpid(), "database server": database_pid(),
+                                 "Kafka broker": kafka_pid()}) if commands else nullcontext()
+        with sampled, timed:
             stats = processor.run(max_messages=n)
+        if commands:
+            timings[cars] = (commands.top(12), dict(commands.cpu), commands.wall)
         profiles[cars] = sampled
         rows.append((f"ours, {cars:,} cars: Processor, Kafka transactions (exactly-once outputs)", stats.processed,
                      stats.seconds))
@@ -170,7 +182,21 @@ def main() -> int:
                   ("function", "file", "share of busy samples"), rows, RESULTS if args.record else None)
         for who, why in sampled.problems.items():
             print(f"(no profile of the {who}: {why})")
+    for cars, (rows, cpu, wall) in timings.items():
+        spent = ", ".join(f"{who} {seconds:.1f} s" for who, seconds in cpu.items())
+        table(f"MongoDB commands of ours with {cars:,} cars ({wall:.1f} s; CPU meanwhile: {spent})",
+              f"python bench/bench_processor.py --messages {n} --cars {' '.join(str(c) for c in args.cars)} --commands",
+              ("command", "collection", "calls", "seconds", "share of the run"), rows, RESULTS if args.record else None)
     return 0
+
+
+def kafka_pid() -> int | None:
+    """The pid of the local broker the lab started (None under Docker)."""
+    from labkit.ops.infra import local
+
+    settings = Settings.from_env()
+    service = next((s for s in local.services(settings) if s.name == "kafka"), None)
+    return local.read_pid(service, settings.lab_home) if service else None
 
 
 if __name__ == "__main__":
