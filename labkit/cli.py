@@ -342,7 +342,7 @@ def _class(args, settings: Settings) -> int:
 
     try:
         if args.action != "dist":  # the only action that needs no running stack
-            preflight.ensure(settings, "kafka", *(["mongodb"] if args.action == "reset" else []))
+            preflight.ensure(settings, "kafka", *(["mongodb"] if args.action in ("reset", "down") else []))
         if args.action == "up":
             classroom.ensure_progress_topic(settings)
             print(f"{classroom.PROGRESS_TOPIC} is ready on {settings.kafka_bootstrap_servers}: each student's "
@@ -371,6 +371,17 @@ def _class(args, settings: Settings) -> int:
         elif args.action == "reset":
             classroom.reset_student(settings, args.student)
             print(f"{args.student}'s corner is empty (their recorded verdicts are kept).")
+        elif args.action == "down":
+            plan = classroom.plan_end(settings)
+            print(f"{len(plan.students)} students on {settings.kafka_bootstrap_servers}: {', '.join(plan.students) or 'none'}")
+            print(f"  their corners (topics, groups, databases), {len(plan.users)} Kafka users and their ACLs, and "
+                  + (f"{classroom.PROGRESS_TOPIC} ({plan.verdicts} verdicts)" if plan.progress_topic else "no progress topic"))
+            if not args.yes:
+                print(f"Nothing deleted. Run again with --yes to write the gradebook to {args.csv} and delete the above.")
+                return 2
+            classroom.end_class(settings, plan, Path(args.csv))
+            print(f"Gradebook written to {args.csv}; the class is gone from this stack (the services still run: "
+                  "`make infra-down` stops them).")
     except preflight.ServiceUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -509,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="use the Python fallback even where mongosh is available (it knows only a few forms)")
     p.set_defaults(handler=_mongosh)
 
-    p = sub.add_parser("class", help="a class on one stack: the progress topic, who passed what, a student's reset")
+    p = sub.add_parser("class", help="a class on one stack: the progress topic, who passed what, a student's reset, the end")
     actions = p.add_subparsers(dest="action", required=True)
     actions.add_parser("up", help="create the topic the students' checks record their verdicts in (stack running)")
     prog = actions.add_parser("progress", help="students by exercises: passed, tried, reached")
@@ -522,6 +533,10 @@ def main(argv: list[str] | None = None) -> int:
     rost.add_argument("--out", default="connections", help="where the connection files go (default: connections/)")
     reset = actions.add_parser("reset", help="empty one student's corner (topics, groups, databases)")
     reset.add_argument("student", help="the student's tag, as in their topic names")
+    down = actions.add_parser("down", help="end the class: the gradebook to a file, then every corner, student user "
+                                           "and the progress topic deleted")
+    down.add_argument("--csv", required=True, help="where the gradebook goes first (as `progress --csv`)")
+    down.add_argument("--yes", action="store_true", help="delete (without it: say what would go, delete nothing)")
     p.set_defaults(handler=_class)
 
     args = parser.parse_args(argv)

@@ -8,8 +8,10 @@ name starts with the student's tag), and each check's verdict is recorded in the
     python -m labkit class progress [--csv F]  # students by exercises, from the verdicts
     python -m labkit class reset ann           # empty one student's corner
     python -m labkit class dist ../for-students  # the lab without its solutions, for students
+    python -m labkit class down --csv final.csv --yes  # the gradebook kept, then every corner,
+                                               # student user and the progress topic deleted
 
-`summarize`, `grid`, `for_students` and `without_solution_pointers` are pure; the rest talk
+`summarize`, `grid`, `corner_tags`, `for_students` and `without_solution_pointers` are pure; the rest talk
 to the stack or write files.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from labkit.config import STUDENT_TAG, Settings
@@ -91,6 +93,68 @@ def reset_student(settings: Settings, student: str) -> None:
     if not STUDENT_TAG.fullmatch(student):
         raise ValueError(f"{student!r} is not a student tag (labkit.config.student_tag makes one)")
     sandbox.empty(settings, f"{student}.", f"{student}_")
+
+
+#: The start of a name in a student's corner: their tag, then a sandbox ("ann.lab02.", "ann_lab02_").
+_CORNER = re.compile(r"([a-z0-9][a-z0-9-]{0,23})[._]lab")
+
+
+def corner_tags(names: Iterable[str]) -> set[str]:
+    """The student tags that start any of `names` (topics or databases of students' corners).
+    The lab's own names (`car.telemetry.v1`, `lab02.…`, `labkit_test_…`) give none."""
+    tags = set()
+    for name in names:
+        match = _CORNER.match(name)
+        if match and STUDENT_TAG.fullmatch(match.group(1)):
+            tags.add(match.group(1))
+    return tags
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `end_class` deletes: each student's corner, their Kafka users, the progress topic."""
+
+    students: list[str]
+    users: list[str]
+    verdicts: int
+    progress_topic: bool
+
+
+def plan_end(settings: Settings) -> Plan:
+    """Look, delete nothing: the students the class's Kafka knows (a topic of their corner, a
+    user, a verdict). Each one's databases go with their corner; the Kafka finds them, so that
+    a MongoDB server shared with other stacks is not searched."""
+    from labkit.ops import clients
+    from labkit.teach import roster
+
+    admin = clients.kafka_admin(settings)
+    try:
+        topics = admin.list_topics()
+    finally:
+        admin.close()
+    verdicts = read_verdicts(settings)[0] if PROGRESS_TOPIC in topics else []
+    users = roster.class_users(settings)
+    students = {v.student for v in verdicts if STUDENT_TAG.fullmatch(v.student)} | corner_tags(topics) | set(users)
+    return Plan(sorted(students), users, len(verdicts), PROGRESS_TOPIC in topics)
+
+
+def end_class(settings: Settings, plan: Plan, gradebook: Path) -> None:
+    """End the class on this stack: write the gradebook (`write_csv`) first, then empty every
+    student's corner, delete their Kafka users and ACLs (a secured broker), and the progress
+    topic. The services keep running (`make infra-down` stops them)."""
+    from labkit.ops import clients
+    from labkit.teach import roster
+
+    write_csv(summarize(read_verdicts(settings)[0]) if plan.progress_topic else [], gradebook)
+    for student in plan.students:
+        reset_student(settings, student)
+    roster.remove_students(settings, plan.users)
+    if plan.progress_topic:
+        admin = clients.kafka_admin(settings)
+        try:
+            admin.delete_topics([PROGRESS_TOPIC])
+        finally:
+            admin.close()
 
 
 # --------------------------------------------------------------------------- the students' copy

@@ -3,6 +3,8 @@ only the names of their own corner, and a connection file to hand each of them.
 
     python -m labkit class roster add roster.txt --out connections/
 
+`python -m labkit class down` takes them away again (`remove_students`).
+
 The roster is a text file with one student per line (a login or an e-mail; `#` starts a
 comment). Each becomes a tag (`student_tag`: "Ann.Lee" is "ann-lee"), the Kafka
 user of that name, and these ACLs (Kafka's StandardAuthorizer allows nothing else):
@@ -126,3 +128,53 @@ def add_students(settings: Settings, students: list[Student], out_dir: Path,
         write_private(path, connection_text(settings, s, passwords[s.tag]))
         written.append(path)
     return written
+
+
+def class_users(settings: Settings) -> list[str]:
+    """Every SCRAM user of the broker but the super user (the students `add_students` made).
+    Empty on a broker that asks nobody (no KAFKA_USERNAME in the settings)."""
+    from labkit.ops import clients
+
+    if not settings.kafka_username:
+        return []
+    admin = clients.kafka_admin(settings)
+    try:
+        users = admin.describe_user_scram_credentials()
+    finally:
+        admin.close()
+    return sorted(user for user, info in users.items() if user != settings.kafka_username and not info.get("error"))
+
+
+def remove_students(settings: Settings, tags: list[str]) -> None:
+    """Delete each student's Kafka user and every ACL that names them (super user's settings).
+    Raises RuntimeError when the broker refuses."""
+    from kafka.admin import (
+        ACLFilter,
+        ACLOperation,
+        ACLPermissionType,
+        ACLResourcePatternType,
+        ResourcePatternFilter,
+        ResourceType,
+        ScramMechanism,
+        UserScramCredentialDeletion,
+    )
+
+    from labkit.ops import clients
+
+    if not tags:
+        return
+    admin = clients.kafka_admin(settings)
+    try:
+        anything = ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY)
+        deleted = admin.delete_acls([ACLFilter(f"User:{tag}", None, ACLOperation.ANY, ACLPermissionType.ANY, anything)
+                                     for tag in tags])
+        failed = [error for _, _, error in deleted if error is not None and getattr(error, "errno", 0)]
+        if failed:
+            raise RuntimeError(f"Kafka refused to delete ACLs: {failed[:3]}")
+        refused = admin.alter_user_scram_credentials([UserScramCredentialDeletion(tag, ScramMechanism.SCRAM_SHA_256)
+                                                      for tag in tags])
+        errors = {user: error for user, error in refused.items() if error}
+        if errors:
+            raise RuntimeError(f"Kafka refused to delete users: {errors}")
+    finally:
+        admin.close()

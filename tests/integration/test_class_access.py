@@ -14,12 +14,13 @@ from kafka.errors import (
     TransactionalIdAuthorizationFailedError,
 )
 
+from labkit import cli
 from labkit.config import Settings
 from labkit.contract.progress import PROGRESS_TOPIC
-from labkit.ops import clients
+from labkit.ops import clients, sandbox
 from labkit.ops.infra.cluster import Cluster
 from labkit.ops.infra.topics import ensure_topics
-from labkit.teach import roster
+from labkit.teach import classroom, gradebook, roster
 from labkit.teach.classroom import ensure_progress_topic
 
 pytestmark = pytest.mark.integration
@@ -36,8 +37,10 @@ def class_broker(tmp_path_factory):
     cluster = Cluster(home, base_port=PORT, size=1, admin=("teacher", password))
     cluster.up(log=lambda *_: None)
     try:
-        yield Settings(kafka_bootstrap_servers=f"localhost:{PORT}", kafka_username="teacher",
-                       kafka_password=password), home / "connections"
+        # MongoDB as the session's settings say (a stack of the tests' own under `make test`).
+        yield Settings.from_env({}).replace(mongodb_uri=Settings.from_env().mongodb_uri,
+                                            kafka_bootstrap_servers=f"localhost:{PORT}", kafka_username="teacher",
+                                            kafka_password=password), home / "connections"
     finally:
         cluster.down(log=lambda *_: None)
 
@@ -158,3 +161,46 @@ def test_a_wrong_password_is_refused(class_broker):
     stranger = teacher.replace(kafka_password="not-the-password")
     # kafka-python reports the refused sign-in as a failed bootstrap, not by name.
     _refused(lambda: clients.kafka_admin(stranger, request_timeout_ms=5000, bootstrap_timeout_ms=5000).list_topics())
+
+
+@pytest.mark.timeout(180)
+def test_class_down_keeps_the_gradebook_then_leaves_no_student_behind(class_broker, tmp_path, monkeypatch, capsys):
+    teacher, folder = class_broker
+    roster.add_students(teacher, roster.read_roster("cleo\ndan\n"), folder)
+    ensure_progress_topic(teacher)
+    cleo = _student(folder, "cleo")
+    assert gradebook.Recorder(cleo).record("02.3 commit after the write", gradebook.PASSED)
+    box = sandbox.open(cleo, "02")  # cleo's corner: four topics, and a database once she stores something
+    mongo = clients.mongo_client(cleo)
+    try:
+        mongo[box.settings.mongodb_db]["car_telemetry"].insert_one({"_id": "cleo-1"})
+    finally:
+        mongo.close()
+
+    plan = classroom.plan_end(teacher)
+    assert {"cleo", "dan"} <= set(plan.students) and {"cleo", "dan"} <= set(plan.users) and plan.progress_topic
+    # The command says what would go and deletes nothing without --yes, then ends the class with it.
+    for var, value in (("KAFKA_BOOTSTRAP_SERVERS", teacher.kafka_bootstrap_servers), ("KAFKA_USERNAME", "teacher"),
+                       ("KAFKA_PASSWORD", teacher.kafka_password), ("MONGODB_URI", teacher.mongodb_uri)):
+        monkeypatch.setenv(var, value)
+    gradebook_csv = tmp_path / "final.csv"
+    assert cli.main(["class", "down", "--csv", str(gradebook_csv)]) == 2
+    assert "Nothing deleted" in capsys.readouterr().out and not gradebook_csv.exists()
+    assert classroom.plan_end(teacher).students == plan.students
+    assert cli.main(["class", "down", "--csv", str(gradebook_csv), "--yes"]) == 0
+
+    rows = gradebook_csv.read_text().splitlines()
+    assert any(row.startswith("cleo,") and ",passed," in f"{row}," for row in rows), rows[:5]
+    admin = clients.kafka_admin(teacher)
+    try:
+        left = [t for t in admin.list_topics() if t.startswith("cleo.") or t == PROGRESS_TOPIC]
+    finally:
+        admin.close()
+    assert left == []
+    mongo = clients.mongo_client(teacher)
+    try:
+        assert not [d for d in mongo.list_database_names() if d.startswith("cleo_")]
+    finally:
+        mongo.close()
+    assert not {"cleo", "dan"} & set(roster.class_users(teacher))
+    _refused(lambda: clients.kafka_admin(cleo, request_timeout_ms=5000, bootstrap_timeout_ms=5000).list_topics())

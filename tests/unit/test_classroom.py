@@ -129,3 +129,10 @@ def test_the_students_copy_leaves_out_the_solutions_and_their_pointers():
     stripped = classroom.without_solution_pointers(notebook)
     assert stripped["cells"][0]["source"] == ["**Exercise 03.3.** Write it.\n", "Then run the check.\n"]
     assert stripped["cells"][1] == notebook["cells"][1]
+
+
+def test_corner_tags_are_the_students_and_never_the_labs_own_names():
+    names = ["ann.lab02.car.telemetry.v1", "ann-lee_lab06_telemetry", "bob.lab11.brokers", "car.telemetry.v1",
+             "lab.progress.v1", "lab02.car.telemetry.v1", "lab02_telemetry", "labkit_test_1a2b", "labkit.test.x.y",
+             "s-car.lab00.scratch"]
+    assert classroom.corner_tags(names) == {"ann", "ann-lee", "bob", "s-car"}
