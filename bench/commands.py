@@ -12,6 +12,7 @@ The times are the client's (a command's round trip, its wait behind other comman
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -21,13 +22,17 @@ from pymongo import monitoring
 
 
 class Commands(monitoring.CommandListener):
+    """Make it before any MongoClient: pymongo tells the listeners registered when a client is
+    made, for the whole process. Called from the clients' threads, hence the lock."""
+
     def __init__(self):
         self.seconds: Counter = Counter()
         self.calls: Counter = Counter()
         self.wall = 0.0
         self.cpu: dict[str, float] = {}
-        self._started: dict[int, tuple[str, str]] = {}
+        self._started: dict[tuple, tuple[str, str]] = {}
         self._on = False
+        self._lock = threading.Lock()
         monitoring.register(self)
 
     @contextmanager
@@ -53,17 +58,21 @@ class Commands(monitoring.CommandListener):
     # pymongo's listener interface (called from the client's threads)
     def started(self, event):
         if self._on:
-            target = event.command.get(event.command_name)
-            self._started[event.request_id] = (event.command_name, target if isinstance(target, str) else "")
+            # A getMore names its cursor first and its collection under "collection".
+            target = event.command.get("collection" if event.command_name == "getMore" else event.command_name)
+            with self._lock:
+                self._started[(event.connection_id, event.request_id)] = (
+                    event.command_name, target if isinstance(target, str) else "")
 
     def succeeded(self, event):
-        key = self._started.pop(event.request_id, None)
-        if key is not None:
-            self.seconds[key] += event.duration_micros / 1e6
-            self.calls[key] += 1
+        with self._lock:
+            key = self._started.pop((event.connection_id, event.request_id), None)
+            if key is not None:
+                self.seconds[key] += event.duration_micros / 1e6
+                self.calls[key] += 1
 
     def failed(self, event):
-        self.succeeded(event)
+        self.succeeded(event)  # a failed command took its time too
 
 
 def _cpu(process: psutil.Process) -> float:

@@ -378,7 +378,7 @@ def _class(args, settings: Settings) -> int:
                   + (f"{classroom.PROGRESS_TOPIC} ({plan.verdicts} verdicts)" if plan.progress_topic else "no progress topic"))
             if not args.yes:
                 print(f"Nothing deleted. Run again with --yes to write the gradebook to {args.csv} and delete the above.")
-                return 2
+                return 0
             classroom.end_class(settings, plan, Path(args.csv))
             print(f"Gradebook written to {args.csv}; the class is gone from this stack (the services still run: "
                   "`make infra-down` stops them).")
@@ -395,9 +395,12 @@ def _class(args, settings: Settings) -> int:
 
 
 def _keep(messages, kept: list):
-    for message in messages:
-        kept.append(message)
-        yield message
+    try:
+        for message in messages:
+            kept.append(message)
+            yield message
+    finally:
+        messages.close()  # closing this closes the simulator too (its process, when it runs ahead)
 
 
 def main(argv: list[str] | None = None) -> int:

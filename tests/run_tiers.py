@@ -66,22 +66,46 @@ def main(args: list[str]) -> int:
           f"its output: {LOG.relative_to(REPO_ROOT)}", flush=True)
     began = time.monotonic()
     with LOG.open("w") as log:
-        # A session of its own: Ctrl+C here reaches it once, through the handler below.
+        # A session of its own: Ctrl+C reaches it once, sent by the handler below.
         second = subprocess.Popen(pytest_under_services([*args, "--part=second"]), env=env, cwd=REPO_ROOT,
                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    first = None
     try:
-        first = subprocess.call(pytest_under_services([*args, "--part=first"]), cwd=REPO_ROOT)
+        # The first pytest shares this terminal: Ctrl+C reaches it (and its `infra run`) directly.
+        first = subprocess.Popen(pytest_under_services([*args, "--part=first"]), cwd=REPO_ROOT)
+        first_code = _wait(first)
         if second.poll() is None:
             print(f"\nWaiting for the second pytest ({time.monotonic() - began:.0f} s so far) ...", flush=True)
-        code = second.wait()
+        second_code = _wait(second)
     except KeyboardInterrupt:
-        # SIGINT, not SIGTERM: `infra run` then stops the services it started.
+        # SIGINT, not a kill: each `infra run` then stops the services it started. Wait for that.
         os.killpg(second.pid, signal.SIGINT)
-        second.wait()
+        for process in (first, second):
+            if process is not None:
+                _wait(process, interrupted=True)
         raise
     print(f"\n---------------- the second pytest, on a stack of its own ({LOG.relative_to(REPO_ROOT)}) ----------------")
     print(LOG.read_text(errors="replace"), flush=True)
-    return first or code
+    # pytest's 5 is "no tests collected": arguments that select one part's tests only.
+    if first_code == second_code == NO_TESTS:
+        return NO_TESTS
+    codes = [0 if code == NO_TESTS else code for code in (first_code, second_code)]
+    return next((code for code in codes if code), 0)
+
+
+#: pytest's exit code when the arguments select no test.
+NO_TESTS = 5
+
+
+def _wait(process: subprocess.Popen, interrupted: bool = False) -> int:
+    """Wait for `process` to end, however many Ctrl+C come meanwhile (an `infra run` that is
+    stopping its services must not be left half way)."""
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            if not interrupted:
+                raise
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import signal
+import threading
 import traceback
 from collections.abc import Iterator
 from datetime import datetime
@@ -43,15 +44,19 @@ def simulate_ahead(config: SimConfig, count: int | None = None, duration_s: floa
     chunks = context.Queue(maxsize=DEPTH)
     child = context.Process(target=_simulate_into, args=(config, count, duration_s, start, chunks),
                             name="labkit-simulate-ahead", daemon=True)
-    child.start()
+    _start_ignoring_ctrl_c(child)
     try:
         while True:
             try:
                 chunk = chunks.get(timeout=1.0)
             except queue.Empty:
-                if not child.is_alive():
-                    raise RuntimeError(f"the simulator's process ended without finishing (exit code {child.exitcode})") from None
-                continue
+                if child.is_alive():
+                    continue
+                try:  # it may have put its last chunks just before it ended
+                    chunk = chunks.get(timeout=1.0)
+                except queue.Empty:
+                    raise RuntimeError(f"the simulator's process ended without finishing "
+                                       f"(exit code {child.exitcode})") from None
             if chunk is None:
                 return
             if isinstance(chunk, str):
@@ -62,15 +67,26 @@ def simulate_ahead(config: SimConfig, count: int | None = None, duration_s: floa
         if child.is_alive():  # the caller stopped early: the child may be blocked on a full queue
             child.terminate()
         child.join(timeout=5)
-        chunks.cancel_join_thread()  # what is left in the queue is not needed
         chunks.close()
+
+
+def _start_ignoring_ctrl_c(child) -> None:
+    """Start `child` with Ctrl+C ignored from its first instruction (a spawned process keeps
+    an ignored signal): Ctrl+C reaches the whole process group, and the parent decides."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread sets handlers
+        child.start()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        child.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _simulate_into(config: SimConfig, count: int | None, duration_s: float | None, start: datetime | None,
                    chunks) -> None:
     """The child: put chunks of message fields on `chunks`, then None; on an error, its traceback."""
-    # Ctrl+C reaches the whole process group: the parent decides what to do, and ends this one.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as it started (started from a thread, it was not)
     try:
         chunk = []
         for m in Simulator(config).messages(count=count, duration_s=duration_s, start=start):
@@ -82,7 +98,7 @@ def _simulate_into(config: SimConfig, count: int | None, duration_s: float | Non
             _put(chunks, chunk)
         _put(chunks, None)
     except ParentGone:
-        pass
+        chunks.cancel_join_thread()  # exit without waiting to write what nobody will read
     except Exception:  # noqa: BLE001 - reported to the parent, which raises it
         _put(chunks, traceback.format_exc())
 

@@ -95,8 +95,9 @@ def reset_student(settings: Settings, student: str) -> None:
     sandbox.empty(settings, f"{student}.", f"{student}_")
 
 
-#: The start of a name in a student's corner: their tag, then a sandbox ("ann.lab02.", "ann_lab02_").
-_CORNER = re.compile(r"([a-z0-9][a-z0-9-]{0,23})[._]lab")
+#: The start of a name in a student's corner: their tag, then a notebook's sandbox ("ann.lab02.",
+#: "ann_lab02_"). Anything else ("orders.labels.v1") is not a corner.
+_CORNER = re.compile(r"([a-z0-9][a-z0-9-]{0,23})[._]lab[0-9]{2}[._]")
 
 
 def corner_tags(names: Iterable[str]) -> set[str]:
@@ -114,16 +115,17 @@ def corner_tags(names: Iterable[str]) -> set[str]:
 class Plan:
     """What `end_class` deletes: each student's corner, their Kafka users, the progress topic."""
 
-    students: list[str]
-    users: list[str]
+    students: tuple[str, ...]
+    users: tuple[str, ...]
     verdicts: int
     progress_topic: bool
 
 
 def plan_end(settings: Settings) -> Plan:
     """Look, delete nothing: the students the class's Kafka knows (a topic of their corner, a
-    user, a verdict). Each one's databases go with their corner; the Kafka finds them, so that
-    a MongoDB server shared with other stacks is not searched."""
+    user that is a student tag, a verdict). Kafka finds them, not a listing of MongoDB's
+    databases; `end_class` then drops each one's `<tag>_` databases, on a MongoDB shared with
+    other stacks too."""
     from labkit.ops import clients
     from labkit.teach import roster
 
@@ -135,20 +137,20 @@ def plan_end(settings: Settings) -> Plan:
     verdicts = read_verdicts(settings)[0] if PROGRESS_TOPIC in topics else []
     users = roster.class_users(settings)
     students = {v.student for v in verdicts if STUDENT_TAG.fullmatch(v.student)} | corner_tags(topics) | set(users)
-    return Plan(sorted(students), users, len(verdicts), PROGRESS_TOPIC in topics)
+    return Plan(tuple(sorted(students)), tuple(users), len(verdicts), PROGRESS_TOPIC in topics)
 
 
 def end_class(settings: Settings, plan: Plan, gradebook: Path) -> None:
-    """End the class on this stack: write the gradebook (`write_csv`) first, then empty every
-    student's corner, delete their Kafka users and ACLs (a secured broker), and the progress
-    topic. The services keep running (`make infra-down` stops them)."""
+    """End the class on this stack: the students' Kafka users and ACLs go first (nobody writes
+    meanwhile), then the gradebook is written (`write_csv`), then every student's corner is
+    emptied and the progress topic deleted. The services keep running (`make infra-down`)."""
     from labkit.ops import clients
     from labkit.teach import roster
 
+    roster.remove_students(settings, list(plan.users))
     write_csv(summarize(read_verdicts(settings)[0]) if plan.progress_topic else [], gradebook)
     for student in plan.students:
         reset_student(settings, student)
-    roster.remove_students(settings, plan.users)
     if plan.progress_topic:
         admin = clients.kafka_admin(settings)
         try:

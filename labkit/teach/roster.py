@@ -131,8 +131,8 @@ def add_students(settings: Settings, students: list[Student], out_dir: Path,
 
 
 def class_users(settings: Settings) -> list[str]:
-    """Every SCRAM user of the broker but the super user (the students `add_students` made).
-    Empty on a broker that asks nobody (no KAFKA_USERNAME in the settings)."""
+    """The broker's SCRAM users whose names are student tags (what `add_students` makes), the
+    super user left out. Empty on a broker that asks nobody (no KAFKA_USERNAME in the settings)."""
     from labkit.ops import clients
 
     if not settings.kafka_username:
@@ -142,7 +142,8 @@ def class_users(settings: Settings) -> list[str]:
         users = admin.describe_user_scram_credentials()
     finally:
         admin.close()
-    return sorted(user for user, info in users.items() if user != settings.kafka_username and not info.get("error"))
+    return sorted(user for user, info in users.items()
+                  if user != settings.kafka_username and not info.get("error") and STUDENT_TAG.fullmatch(user))
 
 
 def remove_students(settings: Settings, tags: list[str]) -> None:

@@ -134,5 +134,5 @@ def test_the_students_copy_leaves_out_the_solutions_and_their_pointers():
 def test_corner_tags_are_the_students_and_never_the_labs_own_names():
     names = ["ann.lab02.car.telemetry.v1", "ann-lee_lab06_telemetry", "bob.lab11.brokers", "car.telemetry.v1",
              "lab.progress.v1", "lab02.car.telemetry.v1", "lab02_telemetry", "labkit_test_1a2b", "labkit.test.x.y",
-             "s-car.lab00.scratch"]
+             "s-car.lab00.scratch", "orders.labels.v1", "orders.lab.v1", "ann.labx.y"]
     assert classroom.corner_tags(names) == {"ann", "ann-lee", "bob", "s-car"}

@@ -231,7 +231,17 @@ def run_with_services(settings: Settings, command: list[str], log=print) -> int:
     """
     started = up(settings, log)
     try:
-        return subprocess.call(command)
+        child = subprocess.Popen(command)
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            # Ctrl+C reached the command too (one process group): let it finish its own clean-up
+            # (a test's fixtures stop the servers they started) before the services go.
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                child.kill()
+            raise
     finally:
         if started:
             log(f"Stopping the services this run started: {', '.join(started)}")
