@@ -753,13 +753,14 @@ def test_nb03_commit_on_revoke(pipeline, capsys):
         "committed offset of partition" in last or "RebalanceInProgressError" in last), last
     _rejected(capsys, check03.commit_on_revoke(Blocking, pipeline, topic, "ex-03-2"), "your code raised")
     _rejected(capsys, check03.commit_on_revoke(lambda c, d: None, pipeline, topic, "ex-03-2"), "returned None")
+    _rejected(capsys, check03.commit_on_revoke(lambda c, d: 0, pipeline, topic, "ex-03-2"), "a rebalance listener")
 
 
 def _copier(commit_offsets):
     """A copier that gets its offsets wrong: commits them with the consumer ("before" or
     "after" the transaction's commit) instead of inside the transaction, or ("off by one")
-    sends the last record's offset into the transaction instead of the next one; or ("no keys")
-    commits right but sends each value without its key."""
+    sends the last record's offset into the transaction instead of the next one; or commits
+    right but sends each value without its key ("no keys") or returns the count as text ("as text")."""
     from kafka.structs import OffsetAndMetadata
 
     def copy(consumer, producer, target):
@@ -773,14 +774,14 @@ def _copier(commit_offsets):
                 copied += len(records)
             if commit_offsets == "before":
                 consumer.commit()
-            if commit_offsets in ("off by one", "no keys"):
+            if commit_offsets in ("off by one", "no keys", "as text"):
                 shift = 0 if commit_offsets == "off by one" else 1
                 producer.send_offsets_to_transaction({tp: OffsetAndMetadata(rs[-1].offset + shift, "", -1)
                                                       for tp, rs in polled.items()}, consumer.group_metadata())
             producer.commit_transaction()
             if commit_offsets == "after":
                 consumer.commit()
-        return copied
+        return str(copied) if commit_offsets == "as text" else copied
 
     return copy
 
@@ -805,6 +806,7 @@ def test_nb03_copy_in_a_transaction(pipeline, capsys):
     _rejected(capsys, check03.copy_exactly_once(_copier("after"), pipeline, topic), "duplicated (crash after commit)")
     _rejected(capsys, check03.copy_exactly_once(_copier("off by one"), pipeline, topic), "duplicated (crash after commit)")
     _rejected(capsys, check03.copy_exactly_once(_copier("no keys"), pipeline, topic), "not with its key")
+    _rejected(capsys, check03.copy_exactly_once(_copier("as text"), pipeline, topic), "a whole number")
     _rejected(capsys, check03.copy_exactly_once(lambda c, p, t: p.begin_transaction(), pipeline, topic), "your code raised")
     deadline, check03.COPY_DEADLINE_S = check03.COPY_DEADLINE_S, 5
     try:  # a record at a time from `for record in consumer:`, which never ends: stopped at the deadline
