@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from commands import Commands
-from profiles import Profiles, database_pid
+from profiles import Profiles, database_pid, service_pid
 from report import table
 
 from labkit.config import Settings, Topics
@@ -129,7 +129,7 @@ def main() -> int:
         processor = Processor(settings, ProcessorConfig(group_id=f"bench-{uuid.uuid4().hex[:6]}", max_invalid_ratio=None))
         sampled = Profiles({"processor": os.getpid(), "database server": database_pid()} if args.profile else {})
         timed = commands.timing({"processor": os.getpid(), "database server": database_pid(),
-                                 "Kafka broker": kafka_pid()}) if commands else nullcontext()
+                                 "Kafka broker": service_pid("kafka")}) if commands else nullcontext()
         with sampled, timed:
             stats = processor.run(max_messages=n)
         if commands:
@@ -189,14 +189,6 @@ def main() -> int:
               ("command", "collection", "calls", "seconds", "share of the run"), rows, RESULTS if args.record else None)
     return 0
 
-
-def kafka_pid() -> int | None:
-    """The pid of the local broker the lab started (None under Docker)."""
-    from labkit.ops.infra import local
-
-    settings = Settings.from_env()
-    service = next((s for s in local.services(settings) if s.name == "kafka"), None)
-    return local.read_pid(service, settings.lab_home) if service else None
 
 
 if __name__ == "__main__":

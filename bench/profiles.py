@@ -104,9 +104,14 @@ class Profiles:
 
 def database_pid() -> int | None:
     """The pid of the local MongoDB-wire server the lab started (None under Docker)."""
+    return service_pid("mongo")
+
+
+def service_pid(name: str) -> int | None:
+    """The pid of the local service `name` ("kafka", "mongo") the lab started (None under Docker)."""
     from labkit.config import Settings
     from labkit.ops.infra import local
 
     settings = Settings.from_env()
-    service = next((s for s in local.services(settings) if s.name == "mongo"), None)
+    service = next((s for s in local.services(settings) if s.name == name), None)
     return local.read_pid(service, settings.lab_home) if service else None

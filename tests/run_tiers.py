@@ -73,16 +73,16 @@ def main(args: list[str]) -> int:
     try:
         # The first pytest shares this terminal: Ctrl+C reaches it (and its `infra run`) directly.
         first = subprocess.Popen(pytest_under_services([*args, "--part=first"]), cwd=REPO_ROOT)
-        first_code = _wait(first)
+        first_code = first.wait()
         if second.poll() is None:
             print(f"\nWaiting for the second pytest ({time.monotonic() - began:.0f} s so far) ...", flush=True)
-        second_code = _wait(second)
+        second_code = second.wait()
     except KeyboardInterrupt:
         # SIGINT, not a kill: each `infra run` then stops the services it started. Wait for that.
         os.killpg(second.pid, signal.SIGINT)
         for process in (first, second):
             if process is not None:
-                _wait(process, interrupted=True)
+                _wait_out(process)
         raise
     print(f"\n---------------- the second pytest, on a stack of its own ({LOG.relative_to(REPO_ROOT)}) ----------------")
     print(LOG.read_text(errors="replace"), flush=True)
@@ -97,15 +97,14 @@ def main(args: list[str]) -> int:
 NO_TESTS = 5
 
 
-def _wait(process: subprocess.Popen, interrupted: bool = False) -> int:
+def _wait_out(process: subprocess.Popen) -> int:
     """Wait for `process` to end, however many Ctrl+C come meanwhile (an `infra run` that is
     stopping its services must not be left half way)."""
     while True:
         try:
             return process.wait()
         except KeyboardInterrupt:
-            if not interrupted:
-                raise
+            continue
 
 
 if __name__ == "__main__":

@@ -39,9 +39,8 @@ def class_broker(tmp_path_factory):
     cluster.up(log=lambda *_: None)
     try:
         # MongoDB as the session's settings say (a stack of the tests' own under `make test`).
-        yield Settings.from_env({}).replace(mongodb_uri=Settings.from_env().mongodb_uri,
-                                            kafka_bootstrap_servers=f"localhost:{PORT}", kafka_username="teacher",
-                                            kafka_password=password), home / "connections"
+        yield Settings(mongodb_uri=Settings.from_env().mongodb_uri, kafka_bootstrap_servers=f"localhost:{PORT}",
+                       kafka_username="teacher", kafka_password=password), home / "connections"
     finally:
         cluster.down(log=lambda *_: None)
 
