@@ -32,10 +32,17 @@ PROCESSOR_GROUP = "telemetry-processor"
 
 
 def create_app(settings: Settings | None = None, sample_lag_every_s: float | None = None,
-               lag_group: str = PROCESSOR_GROUP) -> FastAPI:
+               lag_group: str = PROCESSOR_GROUP, windows_fresh_s: float = 0.0) -> FastAPI:
     """The API. With `sample_lag_every_s`, it also measures `lag_group`'s lag at the broker
     that often while it runs (`/pipeline/lag/broker`, labkit.observe.lag_sampler); without,
-    that route answers with one measurement taken when asked."""
+    that route answers with one measurement taken when asked.
+
+    With `windows_fresh_s` (the live API), the boards' routes that read MongoDB answer from
+    what is read in the background while viewers ask, at most that old, so no viewer waits
+    behind a busy database: /pipeline/*' metrics windows and /series/anomalies' counts
+    (labkit.api.recent), /dlq/reasons (labkit.api.cache). Without, each request reads
+    MongoDB itself, fresh to the millisecond, as a notebook that runs the processor and then
+    asks wants."""
     from prometheus_client import CollectorRegistry
     from pymongo.errors import PyMongoError
 
@@ -52,8 +59,14 @@ def create_app(settings: Settings | None = None, sample_lag_every_s: float | Non
         app.state.mongo = clients.mongo_client(settings, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
         db = app.state.mongo[settings.mongodb_db]
         app.state.recent = RecentWindows(lambda ms: queries.newest_window_start(db, settings, ms),  # for /pipeline/*
-                                         lambda ms: queries.windows_since(db, settings, ms))
+                                         lambda ms: queries.windows_since(db, settings, ms), fresh_s=windows_fresh_s)
         app.state.recent.warm()
+        # The live API holds the anomalies' counts of the newest hour too. A late anomaly can
+        # change an older bucket than the tail it reads, so everything is read again every 30 s.
+        app.state.recent_counts = (RecentWindows(lambda ms: queries.newest_count_start(db, settings, ms),
+                                                 lambda ms: queries.counts_since(db, settings, ms), reload_s=30.0,
+                                                 fresh_s=windows_fresh_s, key="start_ms")
+                                   if windows_fresh_s > 0 else None)
         try:  # anomalies stored by an older labkit, before their counts were kept: counted once
             mongo.count_stored_anomalies(db, settings)
         except PyMongoError:  # the API starts without MongoDB; /health says so
@@ -65,13 +78,18 @@ def create_app(settings: Settings | None = None, sample_lag_every_s: float | Non
             every_s=sample_lag_every_s or 5.0)
         app.state.lag_sampling = bool(sample_lag_every_s)
         sampling = asyncio.create_task(app.state.lag_sampler.run()) if sample_lag_every_s else None
+        # Read twice per `windows_fresh_s`, so a read slowed by a busy server still lands in time.
+        refreshing = ([asyncio.create_task(held.keep_fresh(windows_fresh_s / 2))
+                       for held in (app.state.recent, app.state.recent_counts)] if windows_fresh_s > 0 else [])
         try:
             yield
         finally:
-            if sampling is not None:
-                sampling.cancel()
-                with suppress(asyncio.CancelledError):
-                    await sampling
+            for task in (*refreshing, sampling):
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
+            if lag_reader is not None:
                 lag_reader.close()
             app.state.mongo.close()
 

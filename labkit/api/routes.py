@@ -55,10 +55,17 @@ def get_recent(request: Request):
     return request.app.state.recent
 
 
+def get_recent_counts(request: Request):
+    """The anomalies' counts of the newest hour, held in memory by the live API; None in an
+    API that reads every answer fresh (labkit.api.create_app's `windows_fresh_s`)."""
+    return request.app.state.recent_counts
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Answers = Annotated[object, Depends(get_answers)]
 Shared = Annotated[object, Depends(get_shared)]
 Recent = Annotated[object, Depends(get_recent)]
+RecentCounts = Annotated[object, Depends(get_recent_counts)]
 Db = Annotated[object, Depends(get_db)]
 From = Annotated[str | None, Query(alias="from", description="epoch ms or ISO-8601; default: `to` - 15 min",
                                    examples=["1764230400000"])]
@@ -91,14 +98,19 @@ def get_health(db: Db, settings: SettingsDep):
 
 
 @series.get("/anomalies", response_model=list[AnomalyCount], summary="Anomalies per bucket and type")
-def anomaly_series(db: Db, settings: SettingsDep, start: From = None, end: To = None,
+def anomaly_series(db: Db, settings: SettingsDep, counts: RecentCounts, start: From = None, end: To = None,
                    car_id: Annotated[str | None, Query(max_length=32)] = None,
                    bucket: Annotated[int, Query(ge=1000, le=86_400_000, description="bucket size in ms")] = WINDOW_MS):
     """Counts per `bucket` (default 10 s) and anomaly type, every type, oldest first, for
-    every bucket that overlaps the range, counted whole."""
+    every bucket that overlaps the range, counted whole. The whole fleet's newest hour comes
+    from memory in the live API (labkit.api.recent), the rest from MongoDB."""
     frm, to = time_range(start, end)
     if car_id:
         queries.require_car(db, settings, car_id)
+    span = None if car_id or counts is None else queries.count_range(frm, to, bucket)
+    held = counts.windows(*span) if span else None
+    if held is not None:
+        return queries.buckets_of_counts(held, bucket)
     return queries.anomaly_buckets(db, settings, frm, to, bucket_ms=bucket, car_id=car_id)
 
 
@@ -283,9 +295,14 @@ def dlq_summary(db: Db, settings: SettingsDep, recent: Annotated[int, Query(ge=0
 
 
 @pipeline.get("/dlq/reasons", response_model=list[ReasonCount], summary="Dead-lettered messages per reason (table rows)")
-def dlq_reasons(db: Db, settings: SettingsDep):
-    """The same counts as /dlq/summary's `by_reason`, as rows a Grafana table reads directly."""
-    return [ReasonCount(reason=r, count=n) for r, n in queries.dlq_summary(db, settings, recent=0)["by_reason"].items()]
+def dlq_reasons(request: Request, db: Db, settings: SettingsDep, answers: Answers):
+    """The same counts as /dlq/summary's `by_reason`, as rows a Grafana table reads directly.
+    In the live API, from the once-a-second answer cache (labkit.api.cache), so no viewer
+    waits for MongoDB; elsewhere read at once (a notebook checks its burst right after it)."""
+    def rows() -> list[ReasonCount]:
+        return [ReasonCount(reason=r, count=n) for r, n in queries.dlq_summary(db, settings, recent=0)["by_reason"].items()]
+
+    return answers.get(("dlq-reasons",), rows) if request.app.state.recent_counts is not None else rows()
 
 
 # --------------------------------------------------------------------------- a class on one stack

@@ -226,12 +226,26 @@ def anomaly_buckets(db, settings: Settings, start: datetime, end: datetime, buck
         rows = db[settings.collections.anomalies].aggregate(
             anomaly_buckets_pipeline(from_ms(lo), from_ms(hi), bucket_ms, car_id))
         return [{"t": from_ms(int(r["_id"]["t"])), "type": r["_id"]["type"], "count": r["count"]} for r in rows]
+    return buckets_of_counts(db[settings.collections.anomaly_counts].find({"start_ms": {"$gte": lo, "$lt": hi}}), bucket_ms)
+
+
+def buckets_of_counts(docs, bucket_ms: int) -> list[dict]:
+    """`anomaly_buckets`' rows (pure) from the 10 s count documents of its range, already read."""
     counts: Counter = Counter()
-    for doc in db[settings.collections.anomaly_counts].find({"start_ms": {"$gte": lo, "$lt": hi}}):
+    for doc in docs:
         t = bucket_start(int(doc["start_ms"]), bucket_ms)
         for kind, n in doc["counts"].items():
             counts[(t, kind)] += n
     return [{"t": from_ms(t), "type": kind, "count": n} for (t, kind), n in sorted(counts.items()) if n]
+
+
+def count_range(start: datetime, end: datetime, bucket_ms: int) -> tuple[int, int] | None:
+    """[lo, hi) in epoch ms of the 10 s count documents `anomaly_buckets` reads for the whole
+    fleet in `bucket_ms` buckets, or None when it aggregates the anomalies instead."""
+    check_range(start, end)
+    if bucket_ms % rollups.SMALL_MS:
+        return None
+    return bucket_start(to_ms(start), bucket_ms), bucket_ceil(to_ms(end), bucket_ms)
 
 
 def pipeline_health(db, settings: Settings, start: datetime, end: datetime, now: datetime | None = None) -> dict:
@@ -306,6 +320,18 @@ def _newest_window(db, settings: Settings, at_least_ms: int | None) -> dict | No
 def windows_since(db, settings: Settings, start_ms: int) -> list[dict]:
     """Every metrics window that starts at or after `start_ms`, oldest first."""
     return list(db[settings.collections.metrics].find({"window_start_ms": {"$gte": start_ms}}).sort("window_start_ms", 1))
+
+
+def newest_count_start(db, settings: Settings, at_least_ms: int | None = None) -> int | None:
+    """As `newest_window_start`, for the anomalies' 10 s count documents."""
+    found = newest_first(db[settings.collections.anomaly_counts], {}, "start_ms", 1, end=None, first_from=at_least_ms,
+                         projection={"start_ms": 1})
+    return int(found[0]["start_ms"]) if found else None
+
+
+def counts_since(db, settings: Settings, start_ms: int) -> list[dict]:
+    """Every 10 s anomaly count document that starts at or after `start_ms`, oldest first."""
+    return list(db[settings.collections.anomaly_counts].find({"start_ms": {"$gte": start_ms}}).sort("start_ms", 1))
 
 
 def health_of(windows: list[dict], start: datetime, end: datetime, now: datetime | None = None) -> dict:

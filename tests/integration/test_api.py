@@ -229,3 +229,30 @@ def test_lag_at_the_broker_without_sampling_is_one_measurement_now(client, pipel
     with TestClient(create_app(pipeline.replace(kafka_bootstrap_servers="127.0.0.1:1"))) as offline:
         response = offline.get("/pipeline/lag/broker")
     assert response.status_code == 503 and "make infra-up" in response.json()["detail"]
+
+
+def test_the_live_api_answers_the_boards_from_memory_as_a_direct_read_would(pipeline):
+    """`python -m labkit api` (windows_fresh_s) answers /pipeline/*, /series/anomalies and
+    /dlq/reasons from what it reads in the background: the same answers, and it stops cleanly."""
+    seed(pipeline)
+    with clients.mongo_client(pipeline) as mongo:  # two reasons' counts, as the processor keeps them
+        mongo[pipeline.mongodb_db][pipeline.collections.dead_letter_counts].insert_many([
+            {"reason": reason, "reason_class": "parse", "hour_ms": ms_hour, "count": n}
+            for reason, n, ms_hour in (("not_json", 2, 0), ("not_object", 1, 3_600_000))])
+    rng = {"from": ms(SEEDED.t0), "to": ms(SEEDED.t0 + timedelta(minutes=1))}
+    asks = [("/pipeline/health", rng), ("/pipeline/series", rng), ("/pipeline/lag", rng), ("/series/anomalies", rng),
+            ("/series/anomalies", {**rng, "bucket": 60_000}), ("/dlq/reasons", {})]
+
+    def answers(test_client):
+        rows = [test_client.get(path, params=params).json() for path, params in asks]
+        rows[0].pop("freshness_s")  # seconds since the newest event: moves with the clock
+        return rows
+
+    with TestClient(create_app(pipeline)) as fresh:
+        direct = answers(fresh)
+    with TestClient(create_app(pipeline, windows_fresh_s=0.5)) as live:
+        held = answers(live)
+        counts = live.app.state.recent_counts
+        assert counts.windows(contract.to_ms(SEEDED.t0), contract.to_ms(SEEDED.t0) + 60_000) is not None  # held in memory
+    assert held == direct
+    assert direct[3] and direct[5], "the seeded data has anomalies and dead letters to compare"

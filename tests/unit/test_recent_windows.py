@@ -93,3 +93,39 @@ def test_a_reload_looks_for_the_newest_window_from_the_newest_one_held():
     mongo.docs.clear()  # make reset: nothing from the newest held on, so the whole (empty) collection is asked
     clock[0] = 122
     assert recent.windows(0, 100_000) is None
+
+
+def test_with_fresh_s_requests_answer_from_what_is_held_until_it_is_that_old():
+    mongo = FakeCollection(range(0, 100_000, 10_000))
+    recent, clock = make(mongo, fresh_s=2.0)
+    recent.windows(0, 200_000)
+    read = mongo.read
+    mongo.docs[100_000] = {"window_start_ms": 100_000, "processed": 3}
+    clock[0] = 1.9
+    assert len(recent.windows(0, 200_000)) == 10 and mongo.read == read  # held, read 1.9 s ago: not read again
+    clock[0] = 2.0
+    assert recent.windows(0, 200_000) == mongo.direct(0, 200_000)  # 2 s old: this request reads the tail
+
+
+def test_the_background_read_keeps_requests_off_the_database_while_someone_watches():
+    mongo = FakeCollection(range(0, 100_000, 10_000))
+    recent, clock = make(mongo, fresh_s=2.0)
+    assert recent.refresh_if_watched() is False  # nobody asked yet: no read
+    recent.windows(0, 200_000)
+    for step in range(1, 6):  # every second, a background read, then a viewer's request
+        mongo.docs[100_000 + step * 10_000] = {"window_start_ms": 100_000 + step * 10_000, "processed": 1}
+        clock[0] = step
+        assert recent.refresh_if_watched() is True
+        read = mongo.read
+        assert recent.windows(0, 1_000_000) == mongo.direct(0, 1_000_000)
+        assert mongo.read == read  # the request itself read nothing
+    clock[0] = 5 + 60
+    assert recent.refresh_if_watched() is False  # no request for a minute: the reads stop
+
+
+def test_an_empty_collection_is_never_fresh_so_the_first_window_is_seen_at_once():
+    mongo = FakeCollection([])
+    recent, clock = make(mongo, fresh_s=2.0)
+    assert recent.windows(0, 100_000) is None
+    mongo.docs[50_000] = {"window_start_ms": 50_000, "processed": 1}
+    assert recent.windows(0, 100_000) == mongo.direct(0, 100_000)
