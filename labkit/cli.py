@@ -12,7 +12,9 @@ from labkit.observe.prometheus import PROCESSOR_PORT
 
 #: How often `python -m labkit api` measures the processor's lag at the broker.
 LAG_SAMPLE_S = 5.0
-WINDOWS_FRESH_S = 2.0  # how old /pipeline/* answers of `python -m labkit api` may be (labkit.api.recent)
+#: How old the answers of `python -m labkit api` read in the background may be: /pipeline/* and
+#: /series/anomalies (labkit.api.create_app).
+WINDOWS_FRESH_S = 2.0
 
 
 def _infra(args, settings: Settings) -> int:
@@ -267,8 +269,9 @@ def _api(args, settings: Settings) -> int:
 
     host, port = args.host, args.port or settings.api_host_port[1]
     print(f"Telemetry API on http://{host}:{port} (docs: /docs); Ctrl+C stops.", flush=True)
-    # The Pipeline Health board's lag, sampled at the broker; its metrics windows read in the
-    # background (at most 2 s old), so a viewer never waits behind a busy MongoDB.
+    # The Pipeline Health board's lag, sampled at the broker; the boards' MongoDB answers read
+    # in the background (metrics windows, anomaly counts, DLQ reasons), so a viewer does not
+    # wait behind a busy MongoDB.
     app = create_app(settings, sample_lag_every_s=LAG_SAMPLE_S, windows_fresh_s=WINDOWS_FRESH_S)
     # This process only serves the API, so what exists now (the modules, the app and its
     # routes) lives as long as it. A full garbage collection walks every object: 40-70 ms

@@ -38,11 +38,12 @@ def create_app(settings: Settings | None = None, sample_lag_every_s: float | Non
     that route answers with one measurement taken when asked.
 
     With `windows_fresh_s` (the live API), the boards' routes that read MongoDB answer from
-    what is read in the background while viewers ask, at most that old, so no viewer waits
-    behind a busy database: /pipeline/*' metrics windows and /series/anomalies' counts
-    (labkit.api.recent), /dlq/reasons (labkit.api.cache). Without, each request reads
-    MongoDB itself, fresh to the millisecond, as a notebook that runs the processor and then
-    asks wants."""
+    what is read in the background while viewers ask, so no viewer waits behind a busy
+    database: /pipeline/*' metrics windows and /series/anomalies' counts (labkit.api.recent)
+    at most `windows_fresh_s` old (a count recounted further back than the newest two
+    minutes: at most 10 s), /dlq/reasons from the answer cache (labkit.api.cache: at most
+    10 s old). Without, each request reads MongoDB itself, fresh to the millisecond, as a
+    notebook that runs the processor and then asks wants."""
     from prometheus_client import CollectorRegistry
     from pymongo.errors import PyMongoError
 
@@ -61,12 +62,16 @@ def create_app(settings: Settings | None = None, sample_lag_every_s: float | Non
         app.state.recent = RecentWindows(lambda ms: queries.newest_window_start(db, settings, ms),  # for /pipeline/*
                                          lambda ms: queries.windows_since(db, settings, ms), fresh_s=windows_fresh_s)
         app.state.recent.warm()
+        app.state.live = windows_fresh_s > 0
         # The live API holds the anomalies' counts of the newest hour too. A late anomaly can
-        # change an older bucket than the tail it reads, so everything is read again every 30 s.
+        # change an older bucket than the tail it reads, so everything (some 360 small
+        # documents) is read again every 10 s.
         app.state.recent_counts = (RecentWindows(lambda ms: queries.newest_count_start(db, settings, ms),
-                                                 lambda ms: queries.counts_since(db, settings, ms), reload_s=30.0,
+                                                 lambda ms: queries.counts_since(db, settings, ms), reload_s=10.0,
                                                  fresh_s=windows_fresh_s, key="start_ms")
-                                   if windows_fresh_s > 0 else None)
+                                   if app.state.live else None)
+        if app.state.live:
+            app.state.recent_counts.warm()
         try:  # anomalies stored by an older labkit, before their counts were kept: counted once
             mongo.count_stored_anomalies(db, settings)
         except PyMongoError:  # the API starts without MongoDB; /health says so

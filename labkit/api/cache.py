@@ -1,4 +1,4 @@
-"""A one-second answer cache for /fleet/latest and /fleet/summary, which every viewer asks alike.
+"""A one-second answer cache for /fleet/latest and /fleet/summary (and, in the live API, /dlq/reasons), which every viewer asks alike.
 
 A class of 30 watching the Fleet Map sends the same `/fleet/summary` 30 times every 10 s.
 With a thousand cars each answer reads a thousand documents, so computing it per request
@@ -16,7 +16,9 @@ How a request is answered (stale-while-revalidate):
 So an answer can be a second or two older than the data (a dashboard refreshes every
 10 s). Routes with a time range do not use it (`from`/`to` differ per viewer, so answers
 would never be shared), nor do routes that read a few documents anyway (/cars, /dlq/*),
-so a notebook sees its own change at once there.
+so a notebook sees its own change at once there. The live API (`python -m labkit api`)
+passes /dlq/reasons through it too, so no viewer of the Pipeline Health board waits behind
+a busy database (labkit.api.create_app).
 
 Routes with a time range use `SharedAnswers` instead: when Grafana refreshes a board it
 sends every panel's request at once with the same `from`/`to` (the Vehicle Metrics board:

@@ -1,4 +1,4 @@
-"""The newest hour of the processor's metrics windows, held in the API's memory.
+"""The newest hour of the processor's metrics windows (or of the anomalies' 10 s counts), held in the API's memory.
 
 Every viewer of the Pipeline Health board asks every 10 s for the last 15 minutes (or hour)
 of metrics windows: 90 documents or more per refresh, read again and again although only the
@@ -7,7 +7,8 @@ newest one or two changed. Reading them was most of what /pipeline/* cost at 1M 
 request, reads only the tail: the windows that start at or after the newest one it holds,
 minus `overlap_ms`. A window is written once when it closes (labkit.process.metrics), and rewritten
 only by the same processor shortly after, so the tail sees every change; the answer is as
-fresh as a direct read.
+fresh as a direct read. (An anomaly count can be recounted later than the tail reaches: for
+those the live API reads everything again every 10 s, `reload_s`.)
 
 A range that starts before what is held is read from MongoDB as before. Everything is read
 again every `reload_s` and whenever the tail comes back shorter than what is held (windows
@@ -20,7 +21,7 @@ serves a live pipeline (`python -m labkit api`) passes `fresh_s`: a request answ
 what is held when it was read less than `fresh_s` ago, and `keep_fresh` reads the tail in
 the background while viewers ask, so they find it fresh. Without `fresh_s` (an API in a
 notebook) every request reads the tail itself and sees a window the moment it is written.
-Pure: MongoDB is reached through the two functions passed in.
+MongoDB is reached only through the two functions passed in, so the tests use plain lists.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ class RecentWindows:
 
     def windows(self, frm_ms: int, to_ms: int) -> list[dict] | None:
         self._asked_at = self.clock()
+        held_from = self._held[0]
+        if held_from is not None and frm_ms < held_from:
+            return None  # before what is held (a longer chart): the caller reads MongoDB, no need to wait here
         if not self._fresh():
             with self._lock:
                 if not self._fresh():  # a background read may have finished while this waited
@@ -95,7 +99,7 @@ class RecentWindows:
         while True:
             try:
                 await asyncio.to_thread(self.refresh_if_watched)
-            except Exception:  # noqa: BLE001  (MongoDB down: requests read it themselves, and answer 503)
+            except Exception:  # noqa: BLE001 - MongoDB down: requests read it themselves, and answer 503
                 pass
             await asyncio.sleep(every_s)
 

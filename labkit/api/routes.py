@@ -297,12 +297,13 @@ def dlq_summary(db: Db, settings: SettingsDep, recent: Annotated[int, Query(ge=0
 @pipeline.get("/dlq/reasons", response_model=list[ReasonCount], summary="Dead-lettered messages per reason (table rows)")
 def dlq_reasons(request: Request, db: Db, settings: SettingsDep, answers: Answers):
     """The same counts as /dlq/summary's `by_reason`, as rows a Grafana table reads directly.
-    In the live API, from the once-a-second answer cache (labkit.api.cache), so no viewer
-    waits for MongoDB; elsewhere read at once (a notebook checks its burst right after it)."""
+    In the live API, from the once-a-second answer cache (labkit.api.cache: at most 10 s old,
+    and a viewer waits for MongoDB only after 10 s without a request); elsewhere read at once
+    (a notebook checks its burst right after it)."""
     def rows() -> list[ReasonCount]:
         return [ReasonCount(reason=r, count=n) for r, n in queries.dlq_summary(db, settings, recent=0)["by_reason"].items()]
 
-    return answers.get(("dlq-reasons",), rows) if request.app.state.recent_counts is not None else rows()
+    return answers.get(("dlq-reasons",), rows) if request.app.state.live else rows()
 
 
 # --------------------------------------------------------------------------- a class on one stack

@@ -219,13 +219,14 @@ def anomaly_buckets(db, settings: Settings, start: datetime, end: datetime, buck
     one query, 90 documents for 15 minutes, where 15 minutes of a thousand cars hold some
     17,000 anomalies. One car's anomalies, other buckets, or `use_counts=False`: aggregated
     from the anomalies. Same answer either way (an integration test compares them)."""
-    check_range(start, end)
-    lo = bucket_start(to_ms(start), bucket_ms)
-    hi = bucket_ceil(to_ms(end), bucket_ms)  # the end of the last bucket [start, end) touches
-    if car_id or not use_counts or bucket_ms % rollups.SMALL_MS:
+    span = count_range(start, end, bucket_ms)
+    if car_id or not use_counts or span is None:
+        lo = bucket_start(to_ms(start), bucket_ms)
+        hi = bucket_ceil(to_ms(end), bucket_ms)  # the end of the last bucket [start, end) touches
         rows = db[settings.collections.anomalies].aggregate(
             anomaly_buckets_pipeline(from_ms(lo), from_ms(hi), bucket_ms, car_id))
         return [{"t": from_ms(int(r["_id"]["t"])), "type": r["_id"]["type"], "count": r["count"]} for r in rows]
+    lo, hi = span
     return buckets_of_counts(db[settings.collections.anomaly_counts].find({"start_ms": {"$gte": lo, "$lt": hi}}), bucket_ms)
 
 
@@ -241,7 +242,8 @@ def buckets_of_counts(docs, bucket_ms: int) -> list[dict]:
 
 def count_range(start: datetime, end: datetime, bucket_ms: int) -> tuple[int, int] | None:
     """[lo, hi) in epoch ms of the 10 s count documents `anomaly_buckets` reads for the whole
-    fleet in `bucket_ms` buckets, or None when it aggregates the anomalies instead."""
+    fleet in `bucket_ms` buckets (the end of the last bucket [start, end) touches), or None when
+    it aggregates the anomalies instead."""
     check_range(start, end)
     if bucket_ms % rollups.SMALL_MS:
         return None

@@ -129,3 +129,31 @@ def test_an_empty_collection_is_never_fresh_so_the_first_window_is_seen_at_once(
     assert recent.windows(0, 100_000) is None
     mongo.docs[50_000] = {"window_start_ms": 50_000, "processed": 1}
     assert recent.windows(0, 100_000) == mongo.direct(0, 100_000)
+
+
+def test_counts_by_start_ms_and_a_recount_behind_the_tail_is_seen_at_the_next_reload():
+    """The live API holds the anomalies' 10 s counts the same way (key `start_ms`); a late
+    anomaly recounted further back than the tail reaches is seen within `reload_s`."""
+    counts = {s: {"start_ms": s, "counts": {"overspeed": 1}} for s in range(0, 600_000, 10_000)}
+    newest = lambda ms: max(counts, default=None)  # noqa: E731
+    since = lambda ms: [counts[s] for s in sorted(counts) if s >= ms]  # noqa: E731
+    clock = [0.0]
+    recent = RecentWindows(newest, since, span_ms=3_600_000, overlap_ms=120_000, reload_s=10.0, fresh_s=2.0,
+                           key="start_ms", clock=lambda: clock[0])
+    assert [d["start_ms"] for d in recent.windows(0, 100_000)] == list(range(0, 100_000, 10_000))
+    counts[50_000] = {"start_ms": 50_000, "counts": {"overspeed": 2}}  # recounted, 9 minutes behind the newest
+    clock[0] = 5.0
+    recent.refresh_if_watched()
+    assert recent.windows(0, 100_000)[5]["counts"] == {"overspeed": 1}  # the tail does not reach it
+    clock[0] = 10.0
+    recent.refresh_if_watched()
+    assert recent.windows(0, 100_000)[5]["counts"] == {"overspeed": 2}  # the reload does
+
+
+def test_a_range_before_what_is_held_is_none_at_once_without_a_read():
+    mongo = FakeCollection(range(0, 1_000_000, 10_000))
+    recent, clock = make(mongo, fresh_s=2.0)
+    recent.windows(900_000, 1_000_000)
+    read = mongo.read
+    clock[0] = 5.0  # stale: a request inside what is held would read the tail
+    assert recent.windows(0, 1_000_000) is None and mongo.read == read
