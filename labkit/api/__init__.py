@@ -66,11 +66,11 @@ def create_app(settings: Settings | None = None, sample_lag_every_s: float | Non
         # The live API holds the anomalies' counts of the newest hour too. A late anomaly can
         # change an older bucket than the tail it reads, so everything (some 360 small
         # documents) is read again every 10 s.
-        app.state.recent_counts = (RecentWindows(lambda ms: queries.newest_count_start(db, settings, ms),
-                                                 lambda ms: queries.counts_since(db, settings, ms), reload_s=10.0,
-                                                 fresh_s=windows_fresh_s, key="start_ms")
-                                   if app.state.live else None)
+        app.state.recent_counts = None
         if app.state.live:
+            app.state.recent_counts = RecentWindows(lambda ms: queries.newest_count_start(db, settings, ms),
+                                                    lambda ms: queries.counts_since(db, settings, ms), reload_s=10.0,
+                                                    fresh_s=windows_fresh_s, key="start_ms")
             app.state.recent_counts.warm()
         try:  # anomalies stored by an older labkit, before their counts were kept: counted once
             mongo.count_stored_anomalies(db, settings)
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, sample_lag_every_s: float | Non
         sampling = asyncio.create_task(app.state.lag_sampler.run()) if sample_lag_every_s else None
         # Read twice per `windows_fresh_s`, so a read slowed by a busy server still lands in time.
         refreshing = ([asyncio.create_task(held.keep_fresh(windows_fresh_s / 2))
-                       for held in (app.state.recent, app.state.recent_counts)] if windows_fresh_s > 0 else [])
+                       for held in (app.state.recent, app.state.recent_counts)] if app.state.live else [])
         try:
             yield
         finally:
