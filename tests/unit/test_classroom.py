@@ -55,6 +55,16 @@ def test_each_student_has_names_of_their_own():
             assert database.startswith(db) == (other is owner)
 
 
+def test_a_sandboxs_settings_pass_to_a_child_process_of_the_student():
+    """Notebook 09's workers are processes handed the sandbox's settings (`as_env`): its topics
+    start with the tag and are the corner's own, not shared names taken into it."""
+    for name in ("09", "chaos"):
+        box = sandbox.names(Settings(student="ann"), name)
+        assert Settings.from_env(box.as_env(), dotenv=None) == box
+    with pytest.raises(ValueError, match="part of the student's corner"):
+        Settings.from_env({"LAB_STUDENT": "ann", "TOPIC_TELEMETRY": "ann.telemetry"}, dotenv=None)
+
+
 def test_an_empty_prefix_is_refused_before_anything_is_deleted():
     with pytest.raises(ValueError, match="whole stack"):
         sandbox.empty(Settings(), "", "lab02_")
