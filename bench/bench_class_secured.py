@@ -1,14 +1,15 @@
-"""One student's whole lab on a class's secured Kafka: the same numbers as on the open one?
+"""One student's whole lab on a class's secured Kafka and MongoDB: the same numbers as on the open ones?
 
     python bench/bench_class_secured.py [--record]
 
-Starts a secured one-node Kafka of its own (ports 19492-19493, data in a temporary folder:
-labkit.ops.infra.local.secured_properties), creates the lab's topics and the progress topic
-as the instructor would, adds one student from a roster (`class roster add`), and runs every
-notebook as that student with their connection file's settings (`python -m labkit lab`),
-against the running MongoDB. Then compares each notebook's recorded numbers with the
-committed ones (tests/notebooks/expected_records.json) and stops the broker. Needs the lab's
-services up (`make infra-up`) for MongoDB. `--record` appends the table to
+Starts a secured one-node Kafka of its own (ports 19492-19493: labkit.ops.infra.local.
+secured_properties) and a SecantusDB with --auth (port 19494: labkit.ops.infra.local.
+make_admin_user), data in a temporary folder; creates the lab's topics and the progress topic
+as the instructor would, adds one student from a roster (`class roster add`: a Kafka user with
+ACLs and a MongoDB user allowed only their corner's databases), and runs every notebook as that
+student with their connection file's settings (`python -m labkit lab`). Then compares each
+notebook's recorded numbers with the committed ones (tests/notebooks/expected_records.json)
+and stops both servers. Needs no running services. `--record` appends the table to
 bench/results/class.md.
 """
 
@@ -30,11 +31,14 @@ from dotenv import dotenv_values
 from report import table
 
 from labkit.config import REPO_ROOT, Settings
+from labkit.ops.infra import local
 from labkit.ops.infra.cluster import Cluster
+from labkit.ops.infra.readiness import mongodb_ready
 from labkit.ops.infra.topics import ensure_topics
 from labkit.teach import classroom, records, roster
 
 PORT = 19492
+MONGO_PORT = 19494
 RESULTS = Path(__file__).parent / "results" / "class.md"
 EXPECTED = REPO_ROOT / "tests" / "notebooks" / "expected_records.json"
 
@@ -47,10 +51,14 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="labkit-secured-"))
     teacher_password = uuid.uuid4().hex
     cluster = Cluster(home, base_port=PORT, size=1, admin=("teacher", teacher_password))
+    teacher = Settings.from_env().replace(kafka_bootstrap_servers=f"localhost:{PORT}", kafka_username="teacher",
+                                          kafka_password=teacher_password, mongo_server="secantus",
+                                          mongodb_uri=f"mongodb://teacher:{teacher_password}@localhost:{MONGO_PORT}")
+    mongo = local.services(teacher)[1]
     cluster.up()
     try:
-        teacher = Settings.from_env().replace(kafka_bootstrap_servers=f"localhost:{PORT}",
-                                              kafka_username="teacher", kafka_password=teacher_password)
+        local.start(mongo, teacher, home)  # makes the teacher's user, then asks everyone who they are
+        local.wait_ready(mongo, home, lambda: mongodb_ready(teacher))
         ensure_topics(teacher, {topic: teacher.telemetry_partitions for topic in teacher.topics.all()})
         classroom.ensure_progress_topic(teacher)
         student = roster.read_roster(f"s{uuid.uuid4().hex[:5]}\n")[0]
@@ -61,6 +69,7 @@ def main() -> int:
                              capture_output=True, text=True)
         minutes = (time.monotonic() - started) / 60
     finally:
+        local.stop(mongo, home)
         cluster.down()
         shutil.rmtree(home, ignore_errors=True)
     print(run.stdout[-2500:])
@@ -77,8 +86,9 @@ def main() -> int:
         rows.append([executed.name, result["status"], "yes" if same else "no"])
     equal = sum(r[2] == "yes" for r in rows)
     rows.append(["all", f"{minutes:.1f} min", f"{equal} of {len(rows)}"])
-    table("one student's whole lab on a secured class broker (SASL/SCRAM, ACLs)", "python bench/bench_class_secured.py",
-          ("notebook", "status", "exactly the numbers of the open broker"), rows, RESULTS if args.record else None)
+    table("one student's whole lab on a secured class stack (Kafka SASL/SCRAM with ACLs, MongoDB users)",
+          "python bench/bench_class_secured.py",
+          ("notebook", "status", "exactly the numbers of the open stack"), rows, RESULTS if args.record else None)
     return 0 if equal == len(rows) else 1
 
 

@@ -374,14 +374,20 @@ def _class(args, settings: Settings) -> int:
             print(f"{len(written)} students can sign in to Kafka at {settings.kafka_bootstrap_servers}, each "
                   f"allowed only the names starting with their tag. Their connection files are in {args.out}/ "
                   "(<tag>.env, with a password each): hand each student theirs.")
+            print(f"MongoDB at {settings.mongodb_uri_shown}: " + (
+                "a user each, allowed only the databases of their own corner and reading the lab's."
+                if settings.mongodb_user else "asks nobody (MONGODB_URI names no user), so students' databases "
+                "are apart by name only. README: Running it for a class."))
         elif args.action == "reset":
             classroom.reset_student(settings, args.student)
             print(f"{args.student}'s corner is empty (their recorded verdicts are kept).")
         elif args.action == "down":
             plan = classroom.plan_end(settings)
             print(f"{len(plan.students)} students on {settings.kafka_bootstrap_servers}: {', '.join(plan.students) or 'none'}")
-            print(f"  their corners (topics, groups, databases), {len(plan.users)} Kafka users and their ACLs, and "
-                  + (f"{classroom.PROGRESS_TOPIC} ({plan.verdicts} verdicts)" if plan.progress_topic else "no progress topic"))
+            print(f"  their corners (topics, groups, databases), {len(plan.users)} users (Kafka's with their ACLs, "
+                  "MongoDB's), and "
+                  + (f"{len(plan.progress_topics)} progress topics ({plan.verdicts} verdicts)" if plan.progress_topics
+                     else "no progress topic"))
             if not args.yes:
                 print(f"Nothing deleted. Run again with --yes to write the gradebook to {args.csv} and delete the above.")
                 return 0
@@ -536,7 +542,8 @@ def main(argv: list[str] | None = None) -> int:
     prog.add_argument("--csv", help="also write the gradebook (a line per student and exercise) to this file")
     dist = actions.add_parser("dist", help="write the students' copy of the lab (no solutions, no tests) to a new folder")
     dist.add_argument("out", help="a new or empty folder")
-    rost = actions.add_parser("roster", help="a Kafka user, ACLs and a connection file per student (a secured broker)")
+    rost = actions.add_parser("roster", help="a Kafka user with ACLs, a MongoDB user and a connection file per student "
+                                             "(a secured stack)")
     rost.add_argument("verb", choices=["add"], help="add: create each student's user (a new password if it exists)")
     rost.add_argument("file", help="the roster: one student per line (a login or an e-mail), # for comments")
     rost.add_argument("--out", default="connections", help="where the connection files go (default: connections/)")

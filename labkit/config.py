@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import ValidationError, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -197,6 +197,12 @@ class Settings:
             if not getattr(self, name).startswith(("http://", "https://")):
                 raise ValueError(f"{name.upper()} must be an http(s) URL")
 
+    def __repr__(self) -> str:
+        """Every field but the passwords (MONGODB_URI's is shown as ***): printed settings are safe to share."""
+        shown = {f.name: self.mongodb_uri_shown if f.name == "mongodb_uri" else getattr(self, f.name)
+                 for f in dataclasses.fields(self) if f.repr}
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
     def replace(self, **changes) -> Settings:
         """A copy with some fields changed (settings are immutable)."""
         return dataclasses.replace(self, **changes)
@@ -259,6 +265,23 @@ class Settings:
         except ValueError:  # several hosts in one URI: use the default port
             port = 27017
         return host, port
+
+    @property
+    def mongodb_user(self) -> tuple[str, str] | None:
+        """The (user, password) in MONGODB_URI (`mongodb://ann:secret@host/?authSource=admin`),
+        None when it names no user: a class's MongoDB asks who is calling (labkit.teach.roster)."""
+        parts = urlsplit(self.mongodb_uri)
+        if not parts.username:
+            return None
+        return unquote(parts.username), unquote(parts.password or "")
+
+    @property
+    def mongodb_uri_shown(self) -> str:
+        """MONGODB_URI with its password hidden, for messages and logs."""
+        parts = urlsplit(self.mongodb_uri)
+        if not parts.password:
+            return self.mongodb_uri
+        return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
     @property
     def api_host_port(self) -> tuple[str, int]:

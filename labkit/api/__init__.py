@@ -123,6 +123,6 @@ def create_app(settings: Settings | None = None, sample_lag_every_s: float | Non
     @app.exception_handler(PyMongoError)
     async def mongo_down(request: Request, exc: PyMongoError):
         return JSONResponse(status_code=503, content={
-            "detail": f"MongoDB is not reachable at {settings.mongodb_uri}: run `make infra-up` ({type(exc).__name__})"})
+            "detail": f"MongoDB is not reachable at {settings.mongodb_uri_shown}: run `make infra-up` ({type(exc).__name__})"})
 
     return app

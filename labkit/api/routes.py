@@ -313,17 +313,18 @@ def _standings(settings: Settings) -> list:
     """Every student's standing on every exercise, from the progress topic (empty when no class
     records on this stack); 503 when Kafka is down."""
     from labkit.contract import progress
-    from labkit.ops import kafka_io, preflight
+    from labkit.ops import preflight
+    from labkit.ops.verdicts import read_verdicts
 
     try:
         preflight.ensure(settings, "kafka")
     except preflight.ServiceUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     try:
-        records = kafka_io.read_topic(settings, progress.PROGRESS_TOPIC, max_messages=10_000_000, timeout_s=10)
-    except ValueError:  # no such topic: nobody ran `python -m labkit class up` on this stack
+        verdicts, _ = read_verdicts(settings, timeout_s=10)
+    except ValueError:  # no progress topic: nobody ran `python -m labkit class up` on this stack
         return []
-    return progress.summarize(progress.parse(r.value for r in records)[0])
+    return progress.summarize(verdicts)
 
 
 @classroom.get("/progress", response_model=list[Standing], summary="Each student on each exercise (a class's stack)")

@@ -8,6 +8,11 @@ In a student's corner of a class's stack, each verdict a check prints is sent to
 
 `status` is "passed", "failed" or "not attempted" (the student ran the check with the stub
 untouched: they reached the exercise). Never the student's code or answer.
+
+On a class's secured broker each student writes to a topic of their own instead,
+`lab.progress.v1.ann` (`student_topic`), which only they may write (labkit.teach.roster): a
+verdict read from it is ann's, and one in it that names another student is not counted. It
+ties a verdict to who signed in, not to honest work: a check runs in the student's own kernel.
 `summarize` turns a topic's verdicts into where each student stands on each exercise.
 """
 
@@ -18,6 +23,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+
+from labkit.config import STUDENT_TAG
 
 PROGRESS_TOPIC = "lab.progress.v1"
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
@@ -71,14 +78,36 @@ class Verdict:
         return verdict
 
 
-def parse(values: Iterable[bytes | None]) -> tuple[list[Verdict], int]:
-    """The verdicts among a topic's record values, in order, and how many records were not verdicts."""
+def student_topic(tag: str) -> str:
+    """Student `tag`'s own progress topic on a class's secured broker: `lab.progress.v1.ann`."""
+    return f"{PROGRESS_TOPIC}.{tag}"
+
+
+def topic_student(topic: str) -> str | None:
+    """The student whose own progress topic `topic` is ("ann" for `lab.progress.v1.ann`), else None."""
+    prefix = f"{PROGRESS_TOPIC}."
+    return topic[len(prefix):] or None if topic.startswith(prefix) else None
+
+
+def progress_topics(topics: Iterable[str]) -> list[str]:
+    """Among `topics`, the class's progress topics: `lab.progress.v1` and the students' own."""
+    return sorted(t for t in topics if t == PROGRESS_TOPIC or STUDENT_TAG.fullmatch(topic_student(t) or ""))
+
+
+def parse(values: Iterable[bytes | None], student: str | None = None) -> tuple[list[Verdict], int]:
+    """The verdicts among a topic's record values, in order, and how many records were not
+    verdicts. With `student` (the topic is theirs), a verdict naming anyone else is not counted."""
     verdicts, unreadable = [], 0
     for value in values:
         try:
-            verdicts.append(Verdict.from_bytes(value))
+            verdict = Verdict.from_bytes(value)
         except ValueError:
             unreadable += 1
+            continue
+        if student is not None and verdict.student != student:
+            unreadable += 1
+        else:
+            verdicts.append(verdict)
     return verdicts, unreadable
 
 

@@ -87,6 +87,22 @@ def database_prefix(settings: Settings, name: str) -> str:
     return f"{settings.student}_lab{name}_" if settings.student else f"lab{name}_"
 
 
+#: The notebooks' sandboxes (one per notebook, named by its number) and the databases each
+#: makes beside its copy of the lab's database: 00's scratch collection, 06's practice dataset,
+#: 09's one database per worker count (up to 8 workers). A class's MongoDB user is granted
+#: exactly these names (labkit.teach.roster), since MongoDB's roles name whole databases, not
+#: prefixes; tests/unit/test_sandbox.py checks the notebooks ask for no other.
+NOTEBOOKS = tuple(f"{n:02d}" for n in range(12))
+EXTRA_DATABASES = {"00": ("scratch",), "06": ("practice",), "09": tuple(f"w{n}" for n in range(1, 9))}
+
+
+def corner_databases(settings: Settings) -> list[str]:
+    """Every database the notebooks can make in `settings.student`'s corner (pure), e.g.
+    `ann_lab00_telemetry`, `ann_lab00_scratch`, ..., `ann_lab09_w8`, ..., `ann_lab11_telemetry`."""
+    return [database_prefix(settings, name) + role
+            for name in NOTEBOOKS for role in (settings.mongodb_db, *EXTRA_DATABASES.get(name, ()))]
+
+
 def names(settings: Settings, name: str) -> Settings:
     """`settings` with the topics and database renamed for sandbox `name` (pure)."""
     t = settings.topics

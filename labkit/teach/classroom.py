@@ -9,7 +9,7 @@ name starts with the student's tag), and each check's verdict is recorded in the
     python -m labkit class reset ann           # empty one student's corner
     python -m labkit class dist ../for-students  # the lab without its solutions, for students
     python -m labkit class down --csv final.csv --yes  # the gradebook kept, then every corner,
-                                               # student user and the progress topic deleted
+                                               # student user and the progress topics deleted
 
 `summarize`, `grid`, `corner_tags`, `for_students` and `without_solution_pointers` are pure; the rest talk
 to the stack or write files.
@@ -29,11 +29,13 @@ from labkit.contract.progress import (
     PASSED,
     PROGRESS_TOPIC,
     Standing,
-    Verdict,
     exercise_key,
-    parse,
+    progress_topics,
+    student_topic,
     summarize,  # noqa: F401  (the instructor's tools use it from here)
+    topic_student,
 )
+from labkit.ops.verdicts import read_verdicts  # noqa: F401  (the instructor's tools use it from here)
 
 #: Verdicts are kept for a year: a course is longer than the telemetry topics' week.
 PROGRESS_RETENTION_MS = str(365 * 24 * 3600 * 1000)
@@ -70,19 +72,13 @@ def write_csv(rows: list[Standing], path: Path) -> None:
 # --------------------------------------------------------------------------- the stack
 
 
-def ensure_progress_topic(settings: Settings) -> None:
-    """Create `lab.progress.v1` if missing: one partition, kept a year."""
+def ensure_progress_topic(settings: Settings, students: Iterable[str] = ()) -> None:
+    """Create `lab.progress.v1`, and each of `students`' own `lab.progress.v1.<tag>` (a secured
+    broker's: labkit.teach.roster), if missing: one partition each, kept a year."""
     from labkit.ops.infra.topics import ensure_topics
 
-    ensure_topics(settings, {PROGRESS_TOPIC: 1}, configs={"retention.ms": PROGRESS_RETENTION_MS})
-
-
-def read_verdicts(settings: Settings, timeout_s: float = 60.0) -> tuple[list[Verdict], int]:
-    """Every verdict in the progress topic, in order, and how many records were not verdicts."""
-    from labkit.ops import kafka_io
-
-    return parse(r.value for r in kafka_io.read_topic(settings, PROGRESS_TOPIC, max_messages=10_000_000,
-                                                      timeout_s=timeout_s))
+    wanted = [PROGRESS_TOPIC, *(student_topic(tag) for tag in students)]
+    ensure_topics(settings, dict.fromkeys(wanted, 1), configs={"retention.ms": PROGRESS_RETENTION_MS})
 
 
 def reset_student(settings: Settings, student: str) -> None:
@@ -113,12 +109,12 @@ def corner_tags(names: Iterable[str]) -> set[str]:
 
 @dataclass(frozen=True)
 class Plan:
-    """What `end_class` deletes: each student's corner, their Kafka users, the progress topic."""
+    """What `end_class` deletes: each student's corner, their users, the progress topics."""
 
     students: tuple[str, ...]
     users: tuple[str, ...]
     verdicts: int
-    progress_topic: bool
+    progress_topics: tuple[str, ...]
 
 
 def plan_end(settings: Settings) -> Plan:
@@ -134,27 +130,30 @@ def plan_end(settings: Settings) -> Plan:
         topics = admin.list_topics()
     finally:
         admin.close()
-    verdicts = read_verdicts(settings)[0] if PROGRESS_TOPIC in topics else []
+    progress = progress_topics(topics)
+    verdicts = read_verdicts(settings)[0] if progress else []
     users = roster.class_users(settings)
-    students = {v.student for v in verdicts if STUDENT_TAG.fullmatch(v.student)} | corner_tags(topics) | set(users)
-    return Plan(tuple(sorted(students)), tuple(users), len(verdicts), PROGRESS_TOPIC in topics)
+    students = ({v.student for v in verdicts if STUDENT_TAG.fullmatch(v.student)} | corner_tags(topics) | set(users)
+                | {topic_student(t) for t in progress if t != PROGRESS_TOPIC})
+    return Plan(tuple(sorted(students)), tuple(users), len(verdicts), tuple(progress))
 
 
 def end_class(settings: Settings, plan: Plan, gradebook: Path) -> None:
-    """End the class on this stack: the students' Kafka users and ACLs go first (nobody writes
-    meanwhile), then the gradebook is written (`write_csv`), then every student's corner is
-    emptied and the progress topic deleted. The services keep running (`make infra-down`)."""
+    """End the class on this stack: the students' users (Kafka's with their ACLs, MongoDB's) go
+    first (nobody writes meanwhile), then the gradebook is written (`write_csv`), then every
+    student's corner is emptied and the progress topics deleted. The services keep running
+    (`make infra-down`)."""
     from labkit.ops import clients
     from labkit.teach import roster
 
     roster.remove_students(settings, list(plan.users))
-    write_csv(summarize(read_verdicts(settings)[0]) if plan.progress_topic else [], gradebook)
+    write_csv(summarize(read_verdicts(settings)[0]) if plan.progress_topics else [], gradebook)
     for student in plan.students:
         reset_student(settings, student)
-    if plan.progress_topic:
+    if plan.progress_topics:
         admin = clients.kafka_admin(settings)
         try:
-            admin.delete_topics([PROGRESS_TOPIC])
+            admin.delete_topics(list(plan.progress_topics))
         finally:
             admin.close()
 

@@ -5,8 +5,9 @@ of a class's stack (LAB_STUDENT or JUPYTERHUB_USER set, see labkit.ops.sandbox) 
 instructor has created the progress topic (`python -m labkit class up`), each verdict
 a check prints (✔ ✘ ⏳ for an exercise such as "02.3") is also sent to the Kafka topic
 `lab.progress.v1`, keyed by the student: which exercise, which verdict, when. Never the
-student's code or answer. `python -m labkit class progress` reads the topic back into a table
-(labkit.teach.classroom).
+student's code or answer. On a class's secured broker it goes to the student's own topic,
+`lab.progress.v1.ann`, which only they may write (`class roster add` makes it).
+`python -m labkit class progress` reads the topics back into a table (labkit.teach.classroom).
 
 The record itself (its fields, `summarize`) is labkit.contract.progress.
 
@@ -25,6 +26,7 @@ from labkit.contract.progress import (  # noqa: F401  (the record's names, for t
     PROGRESS_TOPIC,
     Verdict,
     exercise_number,
+    student_topic,
 )
 
 SEND_TIMEOUT_S = 5.0
@@ -38,6 +40,7 @@ class Recorder:
         self.settings = settings
         # None: not yet known whether a class records on this stack (asked at the first verdict).
         self.enabled: bool | None = None if settings.student else False
+        self.topic = PROGRESS_TOPIC  # or the student's own, when the class's broker has one
 
     def record(self, name: str, status: str) -> bool:
         """Send the verdict on `name`; True once the broker has it. Never raises."""
@@ -51,15 +54,18 @@ class Recorder:
                 # Bounded like the send: kafka-python's own bootstrap wait is 30 s.
                 consumer = clients.kafka_consumer(self.settings, bootstrap_timeout_ms=int(SEND_TIMEOUT_S * 1000))
                 try:
-                    self.enabled = PROGRESS_TOPIC in consumer.topics()
+                    topics = consumer.topics()
                 finally:
                     consumer.close()
+                own = student_topic(self.settings.student)
+                self.topic = own if own in topics else PROGRESS_TOPIC
+                self.enabled = self.topic in topics
                 if not self.enabled:
                     return False
             producer = clients.kafka_producer(self.settings, max_block_ms=int(SEND_TIMEOUT_S * 1000),
                                               bootstrap_timeout_ms=int(SEND_TIMEOUT_S * 1000))
             try:
-                producer.send(PROGRESS_TOPIC, key=verdict.student.encode(), value=verdict.to_bytes()).get(
+                producer.send(self.topic, key=verdict.student.encode(), value=verdict.to_bytes()).get(
                     timeout=SEND_TIMEOUT_S)
             finally:
                 producer.close(timeout=SEND_TIMEOUT_S)
@@ -67,7 +73,7 @@ class Recorder:
         except Exception as exc:  # the class's record is the instructor's concern, not the student's
             self.enabled = False
             print(f"(your progress is not being recorded for the instructor: {type(exc).__name__}; "
-                  f"is {PROGRESS_TOPIC} on {self.settings.kafka_bootstrap_servers}?)")
+                  f"is {self.topic} on {self.settings.kafka_bootstrap_servers}?)")
             return False
 
 

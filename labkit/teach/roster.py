@@ -11,7 +11,7 @@ user of that name, and these ACLs (Kafka's StandardAuthorizer allows nothing els
 
     topics, consumer groups, transactional ids starting "ann."   every operation
     the lab's four topics (car.telemetry.v1, ...)                  describe and read
-    the topic lab.progress.v1                                      write (their verdicts)
+    the topic lab.progress.v1.ann (made here)                      describe and write (their verdicts)
 
 A tag holds no "." (config.STUDENT_TAG), so "ann." never matches another student's names
 ("anna." or "ann-lee."), and a tag that would start the lab's own names ("car.") is refused.
@@ -19,8 +19,17 @@ The broker must be a secured one: the instructor starts it with KAFKA_USERNAME a
 KAFKA_PASSWORD set (labkit.ops.infra.local.secured_properties), and those same settings sign
 in this module's admin client as the super user.
 
-Not covered here: MongoDB users (a student's databases are many, named by prefix, and
-MongoDB's roles name whole databases, not prefixes).
+When the instructor's MONGODB_URI names a user too (a class's MongoDB, started with --auth:
+labkit.ops.infra.local.make_admin_user), each student also gets a MongoDB user of the same name
+and password, with
+
+    dbOwner on each database of their corner     (sandbox.corner_databases: ann_lab00_telemetry, ...)
+    read on the lab's own database (telemetry)
+    listDatabases (the role lab-student)        a sandbox lists names to drop its own
+
+MongoDB's roles name whole databases, not prefixes, so the corner is granted name by name.
+SecantusDB lists every database's name to anyone allowed listDatabases; what is inside stays
+its owner's.
 """
 
 from __future__ import annotations
@@ -28,9 +37,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from labkit.config import STUDENT_TAG, Settings, student_tag
-from labkit.contract.progress import PROGRESS_TOPIC
+from labkit.contract.progress import student_topic
 
 
 @dataclass(frozen=True)
@@ -70,8 +80,32 @@ def student_acls(tag: str, shared_topics: tuple[str, ...] = ()) -> list:
            for kind in (ResourceType.TOPIC, ResourceType.GROUP, ResourceType.TRANSACTIONAL_ID)]
     shared = [allow(operation, ResourceType.TOPIC, topic)
               for topic in shared_topics for operation in (ACLOperation.DESCRIBE, ACLOperation.READ)]
-    return [*own, *shared, allow(ACLOperation.WRITE, ResourceType.TOPIC, PROGRESS_TOPIC),
-            allow(ACLOperation.DESCRIBE, ResourceType.TOPIC, PROGRESS_TOPIC)]
+    verdicts = [allow(operation, ResourceType.TOPIC, student_topic(tag)) for operation in (ACLOperation.WRITE, ACLOperation.DESCRIBE)]
+    return [*own, *shared, *verdicts]
+
+
+#: The role that lets a student list the databases' names (a sandbox drops its own by name).
+LIST_ROLE = "lab-student"
+
+
+def student_mongo_roles(settings: Settings, tag: str) -> list[dict]:
+    """The MongoDB roles of student `tag` (pure): their corner's databases, reading the lab's."""
+    from labkit.ops import sandbox
+
+    corner = sandbox.corner_databases(settings.replace(student=tag))
+    return ([{"role": "dbOwner", "db": name} for name in corner]
+            + [{"role": "read", "db": settings.mongodb_db}, {"role": LIST_ROLE, "db": "admin"}])
+
+
+def student_mongodb_uri(settings: Settings, tag: str, password: str) -> str:
+    """The instructor's MONGODB_URI signed in as the student (pure); unchanged when the class's
+    MongoDB asks nobody (the instructor's URI names no user)."""
+    if settings.mongodb_user is None:
+        return settings.mongodb_uri
+    parts = urlsplit(settings.mongodb_uri)
+    hosts = parts.netloc.rpartition("@")[2]
+    query = parts.query if "authsource=" in parts.query.lower() else "&".join(filter(None, [parts.query, "authSource=admin"]))
+    return urlunsplit(parts._replace(netloc=f"{quote(tag, safe='')}:{quote(password, safe='')}@{hosts}", query=query))
 
 
 def connection_text(settings: Settings, student: Student, password: str) -> str:
@@ -83,7 +117,7 @@ def connection_text(settings: Settings, student: Student, password: str) -> str:
         f"KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers}",
         f"KAFKA_USERNAME={student.tag}",
         f"KAFKA_PASSWORD={password}",
-        f"MONGODB_URI={settings.mongodb_uri}",
+        f"MONGODB_URI={student_mongodb_uri(settings, student.tag, password)}",
         "",
     ])
 
@@ -122,6 +156,11 @@ def add_students(settings: Settings, students: list[Student], out_dir: Path,
             raise RuntimeError(f"Kafka refused ACLs: {result['failed'][:3]}")
     finally:
         admin.close()
+    if settings.mongodb_user is not None:
+        add_mongo_users(settings, students, passwords)
+    from labkit.teach.classroom import ensure_progress_topic
+
+    ensure_progress_topic(settings, [s.tag for s in students])
     written = []
     for s in students:
         path = out_dir / f"{s.tag}.env"
@@ -130,9 +169,52 @@ def add_students(settings: Settings, students: list[Student], out_dir: Path,
     return written
 
 
+def add_mongo_users(settings: Settings, students: list[Student], passwords: dict[str, str]) -> None:
+    """Create (or give a new password and the current roles to) each student's MongoDB user, in
+    the admin database, as the instructor (root). Raises RuntimeError when the server refuses."""
+    from pymongo.errors import OperationFailure
+
+    from labkit.ops import clients
+
+    client = clients.mongo_client(settings)
+    try:
+        admin = client.admin
+        if not admin.command("rolesInfo", LIST_ROLE)["roles"]:
+            admin.command("createRole", LIST_ROLE, privileges=[{"resource": {"cluster": True}, "actions": ["listDatabases"]}],
+                          roles=[])
+        for s in students:
+            known = admin.command("usersInfo", s.tag)["users"]
+            admin.command("updateUser" if known else "createUser", s.tag, pwd=passwords[s.tag],
+                          roles=student_mongo_roles(settings, s.tag))
+    except OperationFailure as exc:
+        raise RuntimeError(f"MongoDB refused to make the students' users: {exc.details.get('errmsg', exc)}") from exc
+    finally:
+        client.close()
+
+
+def mongo_class_users(settings: Settings) -> list[str]:
+    """The MongoDB users whose names are student tags, the instructor's left out; empty when
+    the class's MongoDB asks nobody."""
+    from labkit.ops import clients
+
+    if settings.mongodb_user is None:
+        return []
+    client = clients.mongo_client(settings)
+    try:
+        users = [u["user"] for u in client.admin.command("usersInfo")["users"]]
+    finally:
+        client.close()
+    return sorted(u for u in users if u != settings.mongodb_user[0] and STUDENT_TAG.fullmatch(u))
+
+
 def class_users(settings: Settings) -> list[str]:
-    """The broker's SCRAM users whose names are student tags (what `add_students` makes), the
-    super user left out. Empty on a broker that asks nobody (no KAFKA_USERNAME in the settings)."""
+    """The students who have a user: on the broker or on MongoDB (what `add_students` makes)."""
+    return sorted(set(kafka_class_users(settings)) | set(mongo_class_users(settings)))
+
+
+def kafka_class_users(settings: Settings) -> list[str]:
+    """The broker's SCRAM users whose names are student tags, the super user left out. Empty on
+    a broker that asks nobody (no KAFKA_USERNAME in the settings)."""
     from labkit.ops import clients
 
     if not settings.kafka_username:
@@ -147,6 +229,22 @@ def class_users(settings: Settings) -> list[str]:
 
 
 def remove_students(settings: Settings, tags: list[str]) -> None:
+    """Delete each student's users (the instructor's settings): on MongoDB, and on Kafka with
+    every ACL that names them. Raises RuntimeError when a server refuses."""
+    mongo_users = set(mongo_class_users(settings))
+    if mongo_users & set(tags):
+        from labkit.ops import clients
+
+        client = clients.mongo_client(settings)
+        try:
+            for tag in sorted(mongo_users & set(tags)):
+                client.admin.command("dropUser", tag)
+        finally:
+            client.close()
+    remove_kafka_users(settings, [t for t in tags if t in kafka_class_users(settings)])
+
+
+def remove_kafka_users(settings: Settings, tags: list[str]) -> None:
     """Delete each student's Kafka user and every ACL that names them (super user's settings).
     Raises RuntimeError when the broker refuses."""
     from kafka.admin import (

@@ -1,7 +1,7 @@
-"""A class's secured broker (a real Kafka of its own, ports 19392-19393, beside the lab's): each
-student from the roster signs in with the connection file `class roster add` wrote, may use
-every name of their own corner, and is refused another student's topics, groups and
-transactional ids with an authorization error."""
+"""A class's secured stack (a real Kafka of its own, ports 19392-19393, and a SecantusDB with
+--auth on 19394, beside the lab's): each student from the roster signs in with the connection
+file `class roster add` wrote, may use every name of their own corner, and is refused another
+student's topics, groups, transactional ids and databases with an authorization error."""
 
 import csv
 import time
@@ -14,12 +14,15 @@ from kafka.errors import (
     TopicAuthorizationFailedError,
     TransactionalIdAuthorizationFailedError,
 )
+from pymongo.errors import OperationFailure
 
 from labkit import cli
 from labkit.config import Settings
-from labkit.contract.progress import PROGRESS_TOPIC
+from labkit.contract.progress import PROGRESS_TOPIC, student_topic
 from labkit.ops import clients, sandbox
+from labkit.ops.infra import local
 from labkit.ops.infra.cluster import Cluster
+from labkit.ops.infra.readiness import mongodb_ready
 from labkit.ops.infra.topics import ensure_topics
 from labkit.teach import classroom, gradebook, roster
 from labkit.teach.classroom import ensure_progress_topic
@@ -27,6 +30,7 @@ from labkit.teach.classroom import ensure_progress_topic
 pytestmark = pytest.mark.integration
 
 PORT = 19392
+MONGO_PORT = 19394
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +39,18 @@ def class_broker(tmp_path_factory):
     the students' connection files."""
     home = tmp_path_factory.mktemp("class-broker")
     password = uuid.uuid4().hex
+    teacher = Settings(mongodb_uri=f"mongodb://teacher:{password}@localhost:{MONGO_PORT}",
+                       kafka_bootstrap_servers=f"localhost:{PORT}", kafka_username="teacher", kafka_password=password,
+                       mongo_server="secantus")
+    mongo = local.services(teacher)[1]
     cluster = Cluster(home, base_port=PORT, size=1, admin=("teacher", password))
     cluster.up(log=lambda *_: None)
     try:
-        # MongoDB as the session's settings say (a stack of the tests' own under `make test`).
-        yield Settings(mongodb_uri=Settings.from_env().mongodb_uri, kafka_bootstrap_servers=f"localhost:{PORT}",
-                       kafka_username="teacher", kafka_password=password), home / "connections"
+        local.start(mongo, teacher, home)  # the first start makes the teacher's user, then asks everyone
+        local.wait_ready(mongo, home, lambda: mongodb_ready(teacher))
+        yield teacher, home / "connections"
     finally:
+        local.stop(mongo, home)
         cluster.down(log=lambda *_: None)
 
 
@@ -82,8 +91,9 @@ def test_students_use_their_own_corner_and_are_refused_anothers(class_broker):
         admin.close()
     producer = clients.kafka_producer(ann)
     producer.send("ann-lee.lab02.events", b"ann's").get(timeout=20)
-    producer.send(PROGRESS_TOPIC, b"a verdict").get(timeout=20)  # every student records verdicts
     producer.close()
+    # Her checks record their verdicts in her own progress topic (`class roster add` made it).
+    assert gradebook.Recorder(ann).record("02.3 commit after the write", gradebook.PASSED)
     consumer = clients.kafka_consumer(ann, group_id="ann-lee.lab02.readers", auto_offset_reset="earliest",
                                       consumer_timeout_ms=8000)
     consumer.subscribe(["ann-lee.lab02.events"])
@@ -111,10 +121,21 @@ def test_students_use_their_own_corner_and_are_refused_anothers(class_broker):
     forger = clients.kafka_producer(bob, transactional_id="ann-lee.lab03.tx", max_block_ms=5000)
     assert isinstance(_refused(forger.init_transactions), TransactionalIdAuthorizationFailedError)
     forger.close(timeout=2)
-    # Nor can Bob read the class's verdicts (he may only add his own).
+    # Nor can Bob read the class's verdicts, or write any but his own: a verdict naming Ann in his
+    # own topic is not counted, and the instructor sees Ann's verdict as hers.
     reader = clients.kafka_consumer(bob, consumer_timeout_ms=3000)
     assert _read_or_refused(reader, PROGRESS_TOPIC) == []
+    assert _read_or_refused(reader, student_topic("ann-lee")) == []
     reader.close()
+    forged = gradebook.Verdict.now("ann-lee", "02.4 an idempotent write", gradebook.PASSED).to_bytes()
+    forger = clients.kafka_producer(bob, max_block_ms=5000)
+    for topic in (student_topic("ann-lee"), PROGRESS_TOPIC):
+        assert isinstance(_refused(lambda topic=topic: forger.send(topic, forged).get(timeout=10)), TopicAuthorizationFailedError)
+    forger.send(student_topic("bob"), forged).get(timeout=20)
+    forger.close(timeout=2)
+    verdicts, unreadable = classroom.read_verdicts(teacher)
+    assert [(v.student, v.exercise) for v in verdicts if v.student in ("ann-lee", "bob")] == [("ann-lee", "02.3")]
+    assert unreadable >= 1
 
     # The lab's own topics are everyone's to read, nobody's to write.
     teacher_producer = clients.kafka_producer(teacher)
@@ -132,6 +153,63 @@ def test_students_use_their_own_corner_and_are_refused_anothers(class_broker):
     check = clients.kafka_consumer(ann, auto_offset_reset="earliest", consumer_timeout_ms=8000)
     assert _read_all(check, "ann-lee.lab02.events") == [b"ann's"]
     check.close()
+
+
+@pytest.mark.timeout(180)
+def test_students_mongodb_users_reach_their_own_databases_only(class_broker):
+    teacher, folder = class_broker
+    roster.add_students(teacher, roster.read_roster("gus\nhana\n"), folder)
+    gus, hana = _student(folder, "gus"), _student(folder, "hana")
+    assert gus.mongodb_user[0] == "gus" and gus.mongodb_user[1] == gus.kafka_password
+    lab = clients.mongo_client(teacher)
+    lab[teacher.mongodb_db]["car_telemetry"].insert_one({"_id": "the lab's"})
+    lab.close()
+
+    # Gus opens a notebook's sandbox (it lists and drops his databases), writes, indexes, reads.
+    box = sandbox.open(gus, "02")
+    mine = clients.mongo_client(gus)
+    try:
+        readings = mine[box.settings.mongodb_db]["car_telemetry"]
+        readings.insert_many([{"_id": f"gus-{i}", "speed": i} for i in range(5)])
+        readings.create_index("speed")
+        assert readings.count_documents({"speed": {"$gte": 2}}) == 3
+        assert mine[teacher.mongodb_db]["car_telemetry"].find_one() == {"_id": "the lab's"}  # the lab's: read only
+        refused = _mongo_refused(lambda: mine[teacher.mongodb_db]["car_telemetry"].insert_one({"_id": "gus was here"}))
+        assert "not authorized on telemetry" in refused
+    finally:
+        mine.close()
+
+    # Hana may neither read, write nor drop it; her own sandbox leaves it alone.
+    other = clients.mongo_client(hana)
+    try:
+        gus_db = other[box.settings.mongodb_db]
+        assert box.settings.mongodb_db == "gus_lab02_telemetry"
+        assert "not authorized on gus_lab02_telemetry" in _mongo_refused(lambda: gus_db["car_telemetry"].find_one())
+        assert "not authorized" in _mongo_refused(lambda: gus_db["car_telemetry"].insert_one({"_id": "hana's"}))
+        assert "not authorized" in _mongo_refused(lambda: other.drop_database(box.settings.mongodb_db))
+    finally:
+        other.close()
+    sandbox.open(hana, "02")
+    check = clients.mongo_client(teacher)
+    try:
+        assert check[box.settings.mongodb_db]["car_telemetry"].count_documents({}) == 5
+    finally:
+        check.close()
+    # A wrong password signs nobody in.
+    stranger = clients.mongo_client(gus.replace(mongodb_uri=gus.mongodb_uri.replace(gus.kafka_password, "nope")),
+                                    serverSelectionTimeoutMS=5000)
+    try:
+        with pytest.raises(OperationFailure, match="[Aa]uthentication failed"):
+            stranger.admin.command("ping")
+    finally:
+        stranger.close()
+
+
+def _mongo_refused(action) -> str:
+    with pytest.raises(OperationFailure) as refused:
+        action()
+    assert refused.value.code == 13, refused.value.details  # Unauthorized
+    return str(refused.value)
 
 
 def _read_or_refused(consumer, topic: str) -> list[bytes]:
@@ -188,7 +266,8 @@ def test_class_down_keeps_the_gradebook_then_leaves_no_student_behind(class_brok
         mongo.close()
 
     plan = classroom.plan_end(teacher)
-    assert {"cleo", "dan"} <= set(plan.students) and {"cleo", "dan"} <= set(plan.users) and plan.progress_topic
+    assert {"cleo", "dan"} <= set(plan.students) and {"cleo", "dan"} <= set(plan.users)
+    assert {PROGRESS_TOPIC, student_topic("cleo"), student_topic("dan")} <= set(plan.progress_topics)
     # The command says what would go and deletes nothing without --yes, then ends the class with it.
     for var, value in (("KAFKA_BOOTSTRAP_SERVERS", teacher.kafka_bootstrap_servers), ("KAFKA_USERNAME", "teacher"),
                        ("KAFKA_PASSWORD", teacher.kafka_password), ("MONGODB_URI", teacher.mongodb_uri)):
@@ -204,7 +283,7 @@ def test_class_down_keeps_the_gradebook_then_leaves_no_student_behind(class_brok
     assert {(r["student"], r["exercise"], r["status"]) for r in rows} >= {("cleo", "02.3", "passed")}, rows[:5]
     admin = clients.kafka_admin(teacher)
     try:
-        left = [t for t in admin.list_topics() if t.startswith("cleo.") or t == PROGRESS_TOPIC]
+        left = [t for t in admin.list_topics() if t.startswith(("cleo.", PROGRESS_TOPIC))]
     finally:
         admin.close()
     assert left == []
@@ -215,6 +294,7 @@ def test_class_down_keeps_the_gradebook_then_leaves_no_student_behind(class_brok
     finally:
         mongo.close()
     assert not {"cleo", "dan"} & set(roster.class_users(teacher))
+    assert not {"cleo", "dan"} & set(roster.mongo_class_users(teacher))
     _refused(lambda: clients.kafka_admin(cleo, request_timeout_ms=5000, bootstrap_timeout_ms=5000).list_topics())
 
 

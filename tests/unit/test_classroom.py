@@ -90,6 +90,19 @@ def test_a_record_that_is_not_a_verdict_is_counted_not_read(record):
     assert progress.parse([record, good]) == ([Verdict("ann", "02.3", PASSED, "t")], 1)
 
 
+def test_a_students_own_progress_topic_counts_only_their_verdicts():
+    from labkit.contract import progress
+
+    assert progress.student_topic("ann-lee") == "lab.progress.v1.ann-lee"
+    assert [progress.topic_student(t) for t in ("lab.progress.v1.ann-lee", "lab.progress.v1", "lab.progress.v1.",
+                                                 "ann.lab02.x")] == ["ann-lee", None, None, None]
+    own, forged = Verdict("ann", "02.3", PASSED, "t"), Verdict("bob", "02.3", PASSED, "t")
+    assert progress.parse([own.to_bytes(), forged.to_bytes()], student="ann") == ([own], 1)
+    assert progress.parse([own.to_bytes(), forged.to_bytes()]) == ([own, forged], 0)
+    names = ["lab.progress.v1", "lab.progress.v1.ann", "lab.progress.v1.Not_A_Tag", "lab.progress.v2", "ann.lab02.x"]
+    assert progress.progress_topics(names) == ["lab.progress.v1", "lab.progress.v1.ann"]
+
+
 def test_a_check_records_its_verdict_and_nothing_without_a_student(monkeypatch):
     recorded = []
     monkeypatch.setattr(gradebook, "record", lambda name, status: recorded.append((name, status)))

@@ -7,6 +7,7 @@ import pytest
 from kafka.admin import ACLOperation, ACLResourcePatternType, ResourceType
 
 from labkit.config import Settings
+from labkit.ops import sandbox
 from labkit.ops.infra import local
 from labkit.teach import roster
 
@@ -33,8 +34,8 @@ def test_a_student_may_use_their_names_read_the_labs_topics_and_write_verdicts_o
         (ResourceType.TOPIC, "ann.", prefixed, ACLOperation.ALL),
         (ResourceType.GROUP, "ann.", prefixed, ACLOperation.ALL),
         (ResourceType.TRANSACTIONAL_ID, "ann.", prefixed, ACLOperation.ALL),
-        (ResourceType.TOPIC, "lab.progress.v1", ACLResourcePatternType.LITERAL, ACLOperation.WRITE),
-        (ResourceType.TOPIC, "lab.progress.v1", ACLResourcePatternType.LITERAL, ACLOperation.DESCRIBE),
+        (ResourceType.TOPIC, "lab.progress.v1.ann", ACLResourcePatternType.LITERAL, ACLOperation.WRITE),
+        (ResourceType.TOPIC, "lab.progress.v1.ann", ACLResourcePatternType.LITERAL, ACLOperation.DESCRIBE),
         (ResourceType.TOPIC, "car.telemetry.v1", ACLResourcePatternType.LITERAL, ACLOperation.DESCRIBE),
         (ResourceType.TOPIC, "car.telemetry.v1", ACLResourcePatternType.LITERAL, ACLOperation.READ),
     }
@@ -54,6 +55,25 @@ def test_a_connection_file_rebuilds_the_students_settings(tmp_path: Path):
     assert ann.kafka_auth == {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-256",
                               "sasl_plain_username": "ann", "sasl_plain_password": "s3cret"}
     assert "s3cret" not in repr(ann)
+
+
+def test_on_a_class_mongodb_the_connection_file_signs_the_student_in_to_their_corner(tmp_path: Path):
+    teacher = Settings(kafka_bootstrap_servers="class.example.org:9092", kafka_username="teacher", kafka_password="t",
+                       mongodb_uri="mongodb://teacher:p%40ss@class.example.org:27017/?tls=true")
+    assert teacher.mongodb_user == ("teacher", "p@ss")
+    assert "p%40ss" not in repr(teacher) and "teacher:***@class.example.org" in repr(teacher)
+    path = tmp_path / "ann.env"
+    path.write_text(roster.connection_text(teacher, roster.Student("Ann", "ann"), "s3/cret"))
+    ann = Settings.from_env({}, dotenv=path)
+    assert ann.mongodb_uri == "mongodb://ann:s3%2Fcret@class.example.org:27017/?tls=true&authSource=admin"
+    assert ann.mongodb_user == ("ann", "s3/cret") and "s3%2Fcret" not in repr(ann)
+    roles = roster.student_mongo_roles(teacher, "ann")
+    owned = {r["db"] for r in roles if r["role"] == "dbOwner"}
+    assert owned == set(sandbox.corner_databases(ann)) and all(db.startswith("ann_lab") for db in owned)
+    assert {"role": "read", "db": "telemetry"} in roles and {"role": "dbOwner", "db": "telemetry"} not in roles
+    # A stack whose MongoDB asks nobody: the students' URI is the instructor's.
+    open_mongo = teacher.replace(mongodb_uri="mongodb://class.example.org")
+    assert roster.student_mongodb_uri(open_mongo, "ann", "s3cret") == "mongodb://class.example.org"
 
 
 def test_settings_without_a_user_sign_nothing_in_and_a_user_needs_a_password():

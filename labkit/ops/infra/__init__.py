@@ -131,7 +131,7 @@ def up(settings: Settings, log=print, brokers: int | None = None, prometheus: bo
     if created:
         log(f"  created topics: {', '.join(created)}")
     log(f"Services ready in {time.monotonic() - started_at:.1f} s "
-        f"(Kafka {settings.kafka_bootstrap_servers}, MongoDB {settings.mongodb_uri}).")
+        f"(Kafka {settings.kafka_bootstrap_servers}, MongoDB {settings.mongodb_uri_shown}).")
     return started
 
 
