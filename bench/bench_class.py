@@ -7,7 +7,12 @@ For each count N, starts N `python -m labkit lab` at once, each as another stude
 and reports the wall time of the slowest, every notebook's status, and whether each
 student's recorded numbers are exactly the committed ones (tests/notebooks/
 expected_records.json): the numbers a student gets alone. Then one student's load on the
-stack from the first run: topics, messages, databases and documents in their corner.
+stack from the first run: topics, messages, databases and documents in their corner, and the
+requests their notebooks' API servers answered (LAB_API_ACCESS_LOG): in all, and at the busiest
+second, for one student and for the class at once. The progress topic is created first
+(`class up`), so each check's verdict is recorded: the table of verdicts says whether every
+student has one on each exercise the first student has, with the same verdict (the stubs are
+left as they are, so "not attempted").
 `--record` appends the tables to bench/results/class.md. Needs the services up
 (`make infra-up`); each student's executed notebooks go to runs/<time>-<student>.
 """
@@ -17,10 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import nbformat
@@ -28,19 +36,20 @@ from report import table
 
 from labkit.config import REPO_ROOT, Settings
 from labkit.ops import clients
-from labkit.teach import records
+from labkit.teach import classroom, records
 from labkit.teach.notebook_runner import RUNS_DIR
 
 RESULTS = Path(__file__).parent / "results" / "class.md"
 EXPECTED = REPO_ROOT / "tests" / "notebooks" / "expected_records.json"
 
 
-def run_students(students: list[str]) -> tuple[float, dict[str, Path | None]]:
-    """Every student's `labkit lab` at once; (seconds until the last ended, their run folders)."""
+def run_students(students: list[str], logs: Path) -> tuple[float, dict[str, Path | None]]:
+    """Every student's `labkit lab` at once, each API access log in `logs/<student>.log`;
+    (seconds until the last ended, their run folders)."""
     started = time.monotonic()
     procs = {s: subprocess.Popen([sys.executable, "-m", "labkit", "lab"], cwd=REPO_ROOT,
-                                 env={**os.environ, "LAB_STUDENT": s}, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True) for s in students}
+                                 env={**os.environ, "LAB_STUDENT": s, "LAB_API_ACCESS_LOG": str(logs / f"{s}.log")},
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for s in students}
     folders = {}
     for s, proc in procs.items():
         out, _ = proc.communicate()
@@ -61,6 +70,15 @@ def compare(folder: Path | None) -> tuple[int, int, list[str]]:
     differ = [name for name, want in expected.items()
               if not (folder / name).exists() or records.read(nbformat.read(folder / name, as_version=4)) != want]
     return ok, len(expected) - len(differ), differ
+
+
+def requests_per_second(logs: list[Path]) -> Counter:
+    """Second (the access log's time, to the second) -> requests answered, over all `logs`."""
+    seconds = Counter()
+    for log in logs:
+        if log.exists():
+            seconds.update(line[:19] for line in log.read_text().splitlines() if line[:4].isdigit())
+    return seconds
 
 
 def load_of(settings: Settings, student: str) -> dict[str, int]:
@@ -91,21 +109,39 @@ def main() -> int:
     args = parser.parse_args()
     settings = Settings.from_env()
     tag = uuid.uuid4().hex[:4]
-    rows, first = [], None
+    rows, first, api_rows, verdict_rows = [], None, [], []
+    logs = Path(tempfile.mkdtemp(prefix="labkit-class-api-"))
+    classroom.ensure_progress_topic(settings)
     for n in args.students:
         students = [f"c{tag}n{n}s{i}" for i in range(1, n + 1)]
         print(f"{n} student(s) running every notebook at once ...", flush=True)
-        seconds, folders = run_students(students)
+        seconds, folders = run_students(students, logs)
         results = [compare(folders[s]) for s in students]
         first = first or students[0]
         differ = sorted({name for _, _, names in results for name in names})
         rows.append((n, f"{seconds / 60:.1f}", f"{sum(r[0] for r in results)} of {12 * n}",
                      f"{sum(r[1] for r in results)} of {12 * n}", ", ".join(differ) or "none"))
+        one, together = requests_per_second([logs / f"{students[0]}.log"]), requests_per_second(
+            [logs / f"{s}.log" for s in students])
+        api_rows.append((n, f"{sum(one.values()):,}", max(one.values(), default=0), f"{sum(together.values()):,}",
+                         max(together.values(), default=0)))
+        standings = classroom.summarize(classroom.read_verdicts(settings)[0])
+        mine = {s: {(r.exercise, r.status) for r in standings if r.student == s} for s in [first, *students]}
+        statuses = Counter(status for _, status in mine[first])
+        verdict_rows.append((n, len(mine[first]), ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
+                             f"{sum(mine[s] == mine[first] for s in students)} of {n}"))
     command = "python bench/bench_class.py --students " + " ".join(map(str, args.students))
     record = RESULTS if args.record else None
     table("students running every notebook at once on one stack (local Kafka and MongoDB-wire server)", command,
           ("students", "minutes until the last finished", "notebooks ok", "notebooks with exactly the numbers of a run alone",
            "notebooks that differed"), rows, record)
+    table("requests answered by the API servers the notebooks start", command,
+          ("students", "one student: requests", "one student: busiest second", "all students: requests",
+           "all students: busiest second"), api_rows, record)
+    table("the verdicts the class's progress topic holds after the runs", command,
+          ("students", "exercises with a verdict (first student)", "their verdicts",
+           "students with exactly the first student's verdicts"), verdict_rows, record)
+    shutil.rmtree(logs, ignore_errors=True)
     load = load_of(settings, first)
     table(f"one student's corner after every notebook ({first})", command, tuple(load),
           [tuple(f"{v:,}" for v in load.values())], record)

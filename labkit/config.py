@@ -93,6 +93,9 @@ class Settings:
     #: on the lab's own open broker. With a user set, every labkit client signs in as it.
     kafka_username: str = ""
     kafka_password: str = dataclasses.field(default="", repr=False)
+    #: A file the API servers labkit starts (labkit.api.runner) append a line per request to;
+    #: empty: no access log. For sizing a class (bench/bench_class.py counts a student's requests).
+    api_access_log: str = ""
 
     # Environment variable -> (field path, converter). One table, so the README can list it.
     ENV_VARS = {
@@ -109,6 +112,7 @@ class Settings:
         "LAB_STUDENT": ("student", str),
         "KAFKA_USERNAME": ("kafka_username", str),
         "KAFKA_PASSWORD": ("kafka_password", str),
+        "LAB_API_ACCESS_LOG": ("api_access_log", str),
         "TOPIC_TELEMETRY": ("topics.telemetry", str),
         "TOPIC_DLQ": ("topics.dlq", str),
         "TOPIC_ANOMALY": ("topics.anomaly", str),

@@ -5,7 +5,9 @@
     # stopped here: the port is free again, nothing keeps running
 
 Uvicorn runs in a daemon thread with its logging silenced (nothing prints into notebook
-cells); `start()` returns once `/health` answers, `stop()` waits for the thread to end.
+cells); `start()` returns once `/health` answers, `stop()` waits for the thread to end. With
+`settings.api_access_log` (LAB_API_ACCESS_LOG) set, each request is also appended to that file
+as a line: time, request, status.
 """
 
 from __future__ import annotations
@@ -21,6 +23,20 @@ from labkit.ops.waiting import wait_until
 #: uvicorn's default of 5 s, a request sent just as the server closes the idle connection
 #: fails with "connection reset by peer" (seen in notebook 08, which pauses 4-5 s).
 KEEP_ALIVE_S = 75
+
+
+def access_log_config(path: str) -> dict:
+    """Logging settings that append uvicorn's access lines to `path` and keep its other logs to
+    errors: `2026-12-05 11:41:02,123 "GET /health HTTP/1.1" 200`."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"access": {"()": "uvicorn.logging.AccessFormatter", "use_colors": False,
+                                  "fmt": '%(asctime)s "%(request_line)s" %(status_code)s'}},
+        "handlers": {"access": {"class": "logging.FileHandler", "filename": path, "formatter": "access"}},
+        "loggers": {"uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+                    "uvicorn.error": {"level": "ERROR"}},
+    }
 
 
 class ApiServer:
@@ -50,8 +66,10 @@ class ApiServer:
             if probe.connect_ex((self.host, self.port)) == 0:
                 raise RuntimeError(f"port {self.port} is already in use: stop what runs there, or pass another port")
         self.app = create_app(self.settings, **self.lag)  # kept: a notebook reads its state (settings, routes)
+        logging = ({"log_config": access_log_config(self.settings.api_access_log), "access_log": True}
+                   if self.settings.api_access_log else {"log_level": "error", "access_log": False})
         config = uvicorn.Config(self.app, host=self.host, port=self.port, timeout_keep_alive=KEEP_ALIVE_S,
-                                log_level="error", access_log=False, lifespan="on")
+                                lifespan="on", **logging)
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # not the main thread: leave signals alone
         self._thread = threading.Thread(target=self._server.run, name=f"api-{self.port}", daemon=True)

@@ -137,6 +137,17 @@ def test_runner_serves_over_a_real_socket_and_stops_cleanly(pipeline):
         httpx.get("http://127.0.0.1:18765/health", timeout=2)
 
 
+def test_with_an_access_log_the_runner_writes_a_line_per_request(pipeline, tmp_path):
+    log = tmp_path / "api-access.log"
+    with ApiServer(pipeline.replace(api_access_log=str(log)), port=18766) as api:
+        started = len(log.read_text().splitlines())  # start() asks /health until it answers
+        httpx.get(api.url + "/health", timeout=5)
+        httpx.get(api.url + "/cars/CAR_404/latest", timeout=5)
+    lines = log.read_text().splitlines()[started:]
+    assert [line.split(" ", 2)[2] for line in lines] == ['"GET /health HTTP/1.1" 200 OK',
+                                                          '"GET /cars/CAR_404/latest HTTP/1.1" 404 Not Found']
+
+
 def test_a_boards_panels_asked_at_once_get_each_their_own_answer(client):
     """The four series panels (and the pipeline panels) of one refresh share one read; each
     still gets the answer to its own question, the same as when asked alone."""
