@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from labkit import contract
@@ -83,6 +83,10 @@ def update_latest(collection, events: list[dict]) -> int:
     The filter only matches a document that is older than the event; when the stored one
     is newer, the upsert's insert hits the existing `_id` and fails with a duplicate key,
     which here means "keep what is there". Returns how many cars were updated.
+
+    A whole-document replace, not a `$set`: the local server takes it 1.24 times as fast
+    (bench/results/latest.md), and a version-1 event after a version-2 one leaves no stale
+    odometer behind without an `$unset`.
     """
     newest: dict[str, dict] = {}
     for event in events:
@@ -91,14 +95,9 @@ def update_latest(collection, events: list[dict]) -> int:
             newest[event["car_id"]] = event
     if not newest:
         return 0
-    ops = []
-    for car, e in newest.items():
-        state = {k: v for k, v in event_document(e).items() if k != "_id"}
-        update = {"$set": state}
-        absent = {name: "" for name in contract.OPTIONAL_FIELDS if name not in state}
-        if absent:  # a version-1 event after a version-2 one: no stale odometer
-            update["$unset"] = absent
-        ops.append(UpdateOne({"_id": car, "timestamp": {"$lt": e["timestamp"]}}, update, upsert=True))
+    ops = [ReplaceOne({"_id": car, "timestamp": {"$lt": e["timestamp"]}},
+                      {k: v for k, v in event_document(e).items() if k != "_id"}, upsert=True)
+           for car, e in newest.items()]
     try:
         collection.bulk_write(ops, ordered=False)
         return len(ops)
