@@ -111,37 +111,50 @@ def main() -> int:
     tag = uuid.uuid4().hex[:4]
     rows, first, api_rows, verdict_rows = [], None, [], []
     logs = Path(tempfile.mkdtemp(prefix="labkit-class-api-"))
+    admin = clients.kafka_admin(settings)
+    try:
+        had_progress = classroom.PROGRESS_TOPIC in admin.list_topics()
+    finally:
+        admin.close()
     classroom.ensure_progress_topic(settings)
-    for n in args.students:
-        students = [f"c{tag}n{n}s{i}" for i in range(1, n + 1)]
-        print(f"{n} student(s) running every notebook at once ...", flush=True)
-        seconds, folders = run_students(students, logs)
-        results = [compare(folders[s]) for s in students]
-        first = first or students[0]
-        differ = sorted({name for _, _, names in results for name in names})
-        rows.append((n, f"{seconds / 60:.1f}", f"{sum(r[0] for r in results)} of {12 * n}",
-                     f"{sum(r[1] for r in results)} of {12 * n}", ", ".join(differ) or "none"))
-        one, together = requests_per_second([logs / f"{students[0]}.log"]), requests_per_second(
-            [logs / f"{s}.log" for s in students])
-        api_rows.append((n, f"{sum(one.values()):,}", max(one.values(), default=0), f"{sum(together.values()):,}",
-                         max(together.values(), default=0)))
-        standings = classroom.summarize(classroom.read_verdicts(settings)[0])
-        mine = {s: {(r.exercise, r.status) for r in standings if r.student == s} for s in [first, *students]}
-        statuses = Counter(status for _, status in mine[first])
-        verdict_rows.append((n, len(mine[first]), ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
-                             f"{sum(mine[s] == mine[first] for s in students)} of {n}"))
-    command = "python bench/bench_class.py --students " + " ".join(map(str, args.students))
-    record = RESULTS if args.record else None
-    table("students running every notebook at once on one stack (local Kafka and MongoDB-wire server)", command,
-          ("students", "minutes until the last finished", "notebooks ok", "notebooks with exactly the numbers of a run alone",
-           "notebooks that differed"), rows, record)
-    table("requests answered by the API servers the notebooks start", command,
-          ("students", "one student: requests", "one student: busiest second", "all students: requests",
-           "all students: busiest second"), api_rows, record)
-    table("the verdicts the class's progress topic holds after the runs", command,
-          ("students", "exercises with a verdict (first student)", "their verdicts",
-           "students with exactly the first student's verdicts"), verdict_rows, record)
-    shutil.rmtree(logs, ignore_errors=True)
+    try:
+        for n in args.students:
+            students = [f"c{tag}n{n}s{i}" for i in range(1, n + 1)]
+            print(f"{n} student(s) running every notebook at once ...", flush=True)
+            seconds, folders = run_students(students, logs)
+            results = [compare(folders[s]) for s in students]
+            first = first or students[0]
+            differ = sorted({name for _, _, names in results for name in names})
+            rows.append((n, f"{seconds / 60:.1f}", f"{sum(r[0] for r in results)} of {12 * n}",
+                         f"{sum(r[1] for r in results)} of {12 * n}", ", ".join(differ) or "none"))
+            one, together = requests_per_second([logs / f"{students[0]}.log"]), requests_per_second(
+                [logs / f"{s}.log" for s in students])
+            api_rows.append((n, f"{sum(one.values()):,}", max(one.values(), default=0), f"{sum(together.values()):,}",
+                             max(together.values(), default=0)))
+            standings = classroom.summarize(classroom.read_verdicts(settings)[0])
+            mine = {s: {(r.exercise, r.status) for r in standings if r.student == s} for s in [first, *students]}
+            statuses = Counter(status for _, status in mine[first])
+            verdict_rows.append((n, len(mine[first]), ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
+                                 f"{sum(mine[s] == mine[first] for s in students)} of {n}"))
+        command = "python bench/bench_class.py --students " + " ".join(map(str, args.students))
+        record = RESULTS if args.record else None
+        table("students running every notebook at once on one stack (local Kafka and MongoDB-wire server)", command,
+              ("students", "minutes until the last finished", "notebooks ok", "notebooks with exactly the numbers of a run alone",
+               "notebooks that differed"), rows, record)
+        table("requests answered by the API servers the notebooks start", command,
+              ("students", "one student: requests", "one student: busiest second", "all students: requests",
+               "all students: busiest second"), api_rows, record)
+        table("the verdicts the class's progress topic holds after the runs", command,
+              ("students", "exercises with a verdict (first student)", "their verdicts",
+               "students with exactly the first student's verdicts"), verdict_rows, record)
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)
+        if not had_progress:  # made for this run: its verdicts are no class's
+            admin = clients.kafka_admin(settings)
+            try:
+                admin.delete_topics([classroom.PROGRESS_TOPIC])
+            finally:
+                admin.close()
     load = load_of(settings, first)
     table(f"one student's corner after every notebook ({first})", command, tuple(load),
           [tuple(f"{v:,}" for v in load.values())], record)

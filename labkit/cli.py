@@ -358,7 +358,8 @@ def _class(args, settings: Settings) -> int:
             rows = classroom.summarize(verdicts)
             print(classroom.grid(rows))
             if unreadable:
-                print(f"({unreadable} records in {classroom.PROGRESS_TOPIC} were not verdicts and are left out)")
+                print(f"({unreadable} records in the progress topics were left out: not verdicts, or a verdict "
+                      "naming another student than the topic's)")
             if args.csv:
                 classroom.write_csv(rows, Path(args.csv))
                 print(f"{len(rows)} rows (a student and an exercise each) written to {args.csv}")

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from pydantic import ValidationError, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -278,6 +278,14 @@ class Settings:
         if not parts.username:
             return None
         return unquote(parts.username), unquote(parts.password or "")
+
+    @property
+    def mongodb_auth_db(self) -> str:
+        """The database MONGODB_URI signs in against: its authSource, else the database in its
+        path, else `admin` (the driver's rule)."""
+        parts = urlsplit(self.mongodb_uri)
+        given = {k.lower(): v for k, v in parse_qsl(parts.query)}
+        return given.get("authsource") or unquote(parts.path.strip("/")) or "admin"
 
     @property
     def mongodb_uri_shown(self) -> str:

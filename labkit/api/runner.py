@@ -27,7 +27,7 @@ KEEP_ALIVE_S = 75
 
 def access_log_config(path: str) -> dict:
     """Logging settings that append uvicorn's access lines to `path` and keep its other logs to
-    errors: `2026-12-05 11:41:02,123 "GET /health HTTP/1.1" 200`."""
+    errors: `2026-12-05 11:41:02,123 "GET /health HTTP/1.1" 200 OK`."""
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -126,7 +126,7 @@ class Standing:
 
 def summarize(verdicts: Iterable[Verdict]) -> list[Standing]:
     """One Standing per (student, exercise) that has a verdict, sorted by student then exercise;
-    verdicts are taken in the order given (the topic's order)."""
+    verdicts are taken in the order given (a topic's order; labkit.ops.verdicts gives them oldest first)."""
     seen: dict[tuple[str, str], list[Verdict]] = {}
     for v in verdicts:
         seen.setdefault((v.student, v.exercise), []).append(v)

@@ -43,26 +43,43 @@ def read_topic(settings: Settings, topic: str, max_messages: int = 100, timeout_
         if not known:
             raise ValueError(f"topic {topic!r} does not exist (run `make infra-up` to create the lab's topics)")
         tps = [TopicPartition(topic, p) for p in sorted(partitions if partitions is not None else known)]
-        consumer.assign(tps)
-        for tp in tps:
-            if start_offsets and tp.partition in start_offsets:
-                consumer.seek(tp, start_offsets[tp.partition])
-            else:
-                consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets(tps)
-        records: list[Record] = []
-        deadline = time.monotonic() + timeout_s
-        while len(records) < max_messages and time.monotonic() < deadline:
-            if all(consumer.position(tp) >= end[tp] for tp in tps):
-                break
-            batch = consumer.poll(timeout_ms=200, max_records=max_messages - len(records))
-            for messages in batch.values():
-                for m in messages:
-                    records.append(Record(m.topic, m.partition, m.offset, m.key, m.value,
-                                          tuple(m.headers or ()), m.timestamp))
-        return records[:max_messages]
+        return _read_to_end(consumer, tps, max_messages, timeout_s, start_offsets or {})
     finally:
         consumer.close()
+
+
+def read_topics(settings: Settings, topics: list[str], max_messages: int = 100, timeout_s: float = 10.0) -> list[Record]:
+    """`read_topic` of several topics with one consumer: every partition of each, from the
+    beginning, in one list (each partition's records in order). A topic that does not exist
+    is skipped."""
+    from kafka import TopicPartition
+
+    consumer = clients.kafka_consumer(settings, consumer_timeout_ms=1000)
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        return _read_to_end(consumer, tps, max_messages, timeout_s, {}) if tps else []
+    finally:
+        consumer.close()
+
+
+def _read_to_end(consumer, tps: list, max_messages: int, timeout_s: float, start_offsets: dict[int, int]) -> list[Record]:
+    consumer.assign(tps)
+    for tp in tps:
+        if tp.partition in start_offsets:
+            consumer.seek(tp, start_offsets[tp.partition])
+        else:
+            consumer.seek_to_beginning(tp)
+    end = consumer.end_offsets(tps)
+    records: list[Record] = []
+    deadline = time.monotonic() + timeout_s
+    while len(records) < max_messages and time.monotonic() < deadline:
+        if all(consumer.position(tp) >= end[tp] for tp in tps):
+            break
+        batch = consumer.poll(timeout_ms=200, max_records=max_messages - len(records))
+        for messages in batch.values():
+            for m in messages:
+                records.append(Record(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()), m.timestamp))
+    return records[:max_messages]
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:

@@ -24,6 +24,7 @@ notebook: the output as text, with a timeout), `interactive` (a terminal).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -179,11 +180,29 @@ def shell_uri(uri: str, db: str) -> str:
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
+#: Where mongosh finds a URI that holds a password (`mongosh_env`).
+URI_VARIABLE = "LAB_MONGOSH_URI"
+
+
 def mongosh_argv(binary: Path | str, settings: Settings, expression: str | None = None) -> list[str]:
     """The command line that runs mongosh on the settings' database: interactive, or `--eval`
-    `expression` and exit. --quiet: no banner, no startup warnings (the output is the answer)."""
-    evaluate = ["--eval", expression] if expression is not None else []
-    return [str(binary), shell_uri(settings.mongodb_uri, settings.mongodb_db), "--quiet", *evaluate]
+    `expression` and exit. --quiet: no banner, no startup warnings (the output is the answer).
+
+    A URI with a password (a class's MongoDB) stays off the command line, which every user of
+    the machine can read (`ps`): mongosh starts with no connection and connects to the URI in
+    its environment (`mongosh_env`), which only its owner can read."""
+    uri = shell_uri(settings.mongodb_uri, settings.mongodb_db)
+    if not urlsplit(uri).password:
+        return [str(binary), uri, "--quiet", *(["--eval", expression] if expression is not None else [])]
+    connect = f"db = connect(process.env.{URI_VARIABLE})"
+    if expression is None:
+        return [str(binary), "--nodb", "--quiet", "--shell", "--eval", connect]
+    return [str(binary), "--nodb", "--quiet", "--eval", f"{connect}; {expression}"]
+
+
+def mongosh_env(settings: Settings) -> dict[str, str]:
+    """The environment mongosh runs with: this process's, and the URI `mongosh_argv` reads."""
+    return {**os.environ, URI_VARIABLE: shell_uri(settings.mongodb_uri, settings.mongodb_db)}
 
 
 # ---------------------------------------------------------------- I/O: installing mongosh
@@ -310,7 +329,7 @@ def run(expression: str, settings: Settings | None = None, timeout: float = 30.0
         return notice_once(str(exc)) + "\n" + fallback_answer(expression, settings, timeout)
     try:
         result = subprocess.run(mongosh_argv(binary, settings, expression), capture_output=True, text=True,
-                                errors="replace", timeout=timeout)
+                                errors="replace", timeout=timeout, env=mongosh_env(settings))
     except subprocess.TimeoutExpired:
         raise ShellError(f"mongosh did not finish within {timeout:.0f} s and was stopped") from None
     if result.returncode != 0:
@@ -336,7 +355,7 @@ def interactive(settings: Settings, expression: str | None = None, fallback: boo
     # Ctrl+C is mongosh's (it stops the running command, not the shell): this process waits.
     previous = signal.signal(signal.SIGINT, lambda *_: None)
     try:
-        return subprocess.call(mongosh_argv(binary, settings, expression))
+        return subprocess.call(mongosh_argv(binary, settings, expression), env=mongosh_env(settings))
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -10,8 +10,8 @@ from labkit.ops import clients, kafka_io
 
 
 def read_verdicts(settings: Settings, timeout_s: float = 60.0) -> tuple[list[Verdict], int]:
-    """Every verdict of the class, oldest first, and how many records were not verdicts. A
-    verdict in a student's own topic that names another student is one of those. ValueError
+    """Every verdict of the class, oldest first, and how many records were left out: those that
+    are not verdicts, and those in a student's own topic that name another student. ValueError
     when the stack has no progress topic (no class records here)."""
     admin = clients.kafka_admin(settings)
     try:
@@ -21,10 +21,12 @@ def read_verdicts(settings: Settings, timeout_s: float = 60.0) -> tuple[list[Ver
     if not topics:
         raise ValueError(f"{PROGRESS_TOPIC} does not exist on {settings.kafka_bootstrap_servers}: no class records "
                          "here yet (`python -m labkit class up` creates it)")
+    by_topic: dict[str, list] = {}
+    for record in kafka_io.read_topics(settings, topics, max_messages=10_000_000, timeout_s=timeout_s):
+        by_topic.setdefault(record.topic, []).append(record.value)  # one partition each: in order
     verdicts, unreadable = [], 0
-    for topic in topics:
-        records = kafka_io.read_topic(settings, topic, max_messages=10_000_000, timeout_s=timeout_s)
-        got, bad = parse((r.value for r in records), student=topic_student(topic))
+    for topic, values in by_topic.items():
+        got, bad = parse(values, student=topic_student(topic))
         verdicts += got
         unreadable += bad
     # Each topic is in order; merged by time (a stable sort keeps a topic's order within a second).

@@ -84,7 +84,7 @@ def update_latest(collection, events: list[dict]) -> int:
     is newer, the upsert's insert hits the existing `_id` and fails with a duplicate key,
     which here means "keep what is there". Returns how many cars were updated.
 
-    A whole-document replace, not a `$set`: the local server takes it 1.24 times as fast
+    A whole-document replace, not a `$set`: the local server takes it 1.23 times as fast
     (bench/results/latest.md), and a version-1 event after a version-2 one leaves no stale
     odometer behind without an `$unset`.
     """

@@ -23,7 +23,7 @@ When the instructor's MONGODB_URI names a user too (a class's MongoDB, started w
 labkit.ops.infra.local.make_admin_user), each student also gets a MongoDB user of the same name
 and password, with
 
-    dbOwner on each database of their corner     (sandbox.corner_databases: ann_lab00_telemetry, ...)
+    readWrite and dbAdmin on each database of their corner   (sandbox.corner_databases)
     read on the lab's own database (telemetry)
     listDatabases (the role lab-student)        a sandbox lists names to drop its own
 
@@ -37,10 +37,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from labkit.config import STUDENT_TAG, Settings, student_tag
-from labkit.contract.progress import student_topic
+from labkit.contract.progress import PROGRESS_TOPIC, student_topic
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ def student_mongo_roles(settings: Settings, tag: str) -> list[dict]:
     from labkit.ops import sandbox
 
     corner = sandbox.corner_databases(settings.replace(student=tag))
-    return ([{"role": "dbOwner", "db": name} for name in corner]
+    # Not dbOwner: it holds userAdmin, with which a student could make users of their own.
+    return ([{"role": role, "db": name} for name in corner for role in ("readWrite", "dbAdmin")]
             + [{"role": "read", "db": settings.mongodb_db}, {"role": LIST_ROLE, "db": "admin"}])
 
 
@@ -104,8 +105,10 @@ def student_mongodb_uri(settings: Settings, tag: str, password: str) -> str:
         return settings.mongodb_uri
     parts = urlsplit(settings.mongodb_uri)
     hosts = parts.netloc.rpartition("@")[2]
-    query = parts.query if "authsource=" in parts.query.lower() else "&".join(filter(None, [parts.query, "authSource=admin"]))
-    return urlunsplit(parts._replace(netloc=f"{quote(tag, safe='')}:{quote(password, safe='')}@{hosts}", query=query))
+    # The students' users live in `admin`, whatever the instructor's URI signs in against.
+    options = [(k, v) for k, v in parse_qsl(parts.query) if k.lower() != "authsource"] + [("authSource", "admin")]
+    return urlunsplit(parts._replace(netloc=f"{quote(tag, safe='')}:{quote(password, safe='')}@{hosts}",
+                                     query=urlencode(options)))
 
 
 def connection_text(settings: Settings, student: Student, password: str) -> str:
@@ -124,12 +127,23 @@ def connection_text(settings: Settings, student: Student, password: str) -> str:
 
 def add_students(settings: Settings, students: list[Student], out_dir: Path,
                  new_password=lambda: secrets.token_urlsafe(18)) -> list[Path]:
-    """Create (or give a new password to) each student's Kafka user, grant their ACLs, and write
-    `out_dir/<tag>.env` (readable by its owner only). Needs the settings of the super user.
+    """Create (or give a new password to) each student's Kafka user with their ACLs, their
+    MongoDB user when the instructor's MONGODB_URI names one, and their own progress topic;
+    then write `out_dir/<tag>.env` (readable by its owner only). Needs the instructor's settings.
     Adding a student again gives them a new password (and a new file). Returns the files
-    written. Raises ValueError for a tag that cannot be a corner (the super user's, one that
-    starts the lab's topic names) before anything is sent, RuntimeError when the broker refuses."""
-    from kafka.admin import ScramMechanism, UserScramCredentialUpsertion
+    written. Raises ValueError for a tag that cannot be a corner (an instructor's user, one that
+    starts the lab's topic names) before anything is sent, RuntimeError when a server refuses:
+    then no file is written, and running it again sets every password anew."""
+    from kafka.admin import (
+        ACLFilter,
+        ACLOperation,
+        ACLPermissionType,
+        ACLResourcePatternType,
+        ResourcePatternFilter,
+        ResourceType,
+        ScramMechanism,
+        UserScramCredentialUpsertion,
+    )
 
     from labkit.ops import clients
     from labkit.ops.infra.local import write_private
@@ -140,6 +154,8 @@ def add_students(settings: Settings, students: list[Student], out_dir: Path,
     for s in students:
         if s.tag == settings.kafka_username:
             raise ValueError(f"{s.name!r} gives the tag {s.tag!r}, the broker's super user: rename that line")
+        if settings.mongodb_user is not None and s.tag == settings.mongodb_user[0]:
+            raise ValueError(f"{s.name!r} gives the tag {s.tag!r}, the instructor's MongoDB user: rename that line")
         settings.replace(student=s.tag).check()  # ValueError for a tag that cannot be a corner
     out_dir.mkdir(parents=True, exist_ok=True)
     passwords = {s.tag: new_password() for s in students}
@@ -154,6 +170,10 @@ def add_students(settings: Settings, students: list[Student], out_dir: Path,
         result = admin.create_acls([acl for s in students for acl in student_acls(s.tag, settings.topics.all())])
         if result.get("failed"):
             raise RuntimeError(f"Kafka refused ACLs: {result['failed'][:3]}")
+        # A student added before verdicts had a topic each could write the shared one: no longer.
+        shared = ResourcePatternFilter(ResourceType.TOPIC, PROGRESS_TOPIC, ACLResourcePatternType.LITERAL)
+        admin.delete_acls([ACLFilter(f"User:{s.tag}", None, ACLOperation.ANY, ACLPermissionType.ANY, shared)
+                           for s in students])
     finally:
         admin.close()
     if settings.mongodb_user is not None:
@@ -231,22 +251,27 @@ def kafka_class_users(settings: Settings) -> list[str]:
 def remove_students(settings: Settings, tags: list[str]) -> None:
     """Delete each student's users (the instructor's settings): on MongoDB, and on Kafka with
     every ACL that names them. Raises RuntimeError when a server refuses."""
-    mongo_users = set(mongo_class_users(settings))
-    if mongo_users & set(tags):
+    from pymongo.errors import OperationFailure
+
+    mongo_users = set(mongo_class_users(settings)) & set(tags)
+    if mongo_users:
         from labkit.ops import clients
 
         client = clients.mongo_client(settings)
         try:
-            for tag in sorted(mongo_users & set(tags)):
+            for tag in sorted(mongo_users):
                 client.admin.command("dropUser", tag)
+        except OperationFailure as exc:
+            raise RuntimeError(f"MongoDB refused to drop a student's user: {exc.details.get('errmsg', exc)}") from exc
         finally:
             client.close()
-    remove_kafka_users(settings, [t for t in tags if t in kafka_class_users(settings)])
+    if settings.kafka_username:
+        remove_kafka_users(settings, tags, set(kafka_class_users(settings)))
 
 
-def remove_kafka_users(settings: Settings, tags: list[str]) -> None:
-    """Delete each student's Kafka user and every ACL that names them (super user's settings).
-    Raises RuntimeError when the broker refuses."""
+def remove_kafka_users(settings: Settings, tags: list[str], users: set[str]) -> None:
+    """Delete every ACL that names one of `tags`, and the Kafka users among them that exist
+    (`users`: the broker's). Super user's settings; RuntimeError when the broker refuses."""
     from kafka.admin import (
         ACLFilter,
         ACLOperation,
@@ -270,8 +295,9 @@ def remove_kafka_users(settings: Settings, tags: list[str]) -> None:
         failed = [error for _, _, error in deleted if error is not None and getattr(error, "errno", 0)]
         if failed:
             raise RuntimeError(f"Kafka refused to delete ACLs: {failed[:3]}")
+        existing = [tag for tag in tags if tag in users]
         refused = admin.alter_user_scram_credentials([UserScramCredentialDeletion(tag, ScramMechanism.SCRAM_SHA_256)
-                                                      for tag in tags])
+                                                      for tag in existing]) if existing else {}
         errors = {user: error for user, error in refused.items() if error}
         if errors:
             raise RuntimeError(f"Kafka refused to delete users: {errors}")

@@ -45,6 +45,21 @@ def db(db, pipeline):
     return db
 
 
+def test_a_cars_latest_state_only_moves_forward_and_keeps_no_stale_field(db, pipeline):
+    latest = db[pipeline.collections.latest]
+    v2 = ev("CAR_009", 1, 50, schema_version=2, odometer_km=1200.5, battery_v=12.6)
+    assert update_latest(latest, [v2]) == 1
+    assert latest.find_one({"_id": "CAR_009"})["odometer_km"] == 1200.5
+    # A newer version-1 event replaces it whole: no odometer of the older event stays behind.
+    assert update_latest(latest, [ev("CAR_009", 2, 60, schema_version=1)]) == 1
+    stored = latest.find_one({"_id": "CAR_009"})
+    assert (stored["speed"], stored["schema_version"]) == (60.0, 1)
+    assert "odometer_km" not in stored and "battery_v" not in stored
+    # An older event, and the same one again, leave it as it is.
+    assert update_latest(latest, [ev("CAR_009", 0, 10), ev("CAR_009", 2, 70)]) == 0
+    assert latest.find_one({"_id": "CAR_009"})["speed"] == 60.0
+
+
 def test_series_buckets_with_exact_edges(db, pipeline):
     rows = queries.series(db, pipeline, "CAR_001", "speed", T0, T0 + timedelta(seconds=30), bucket_ms=10_000)
     assert [(r["t"], r["count"], r["min"], r["max"], r["avg"]) for r in rows] == [

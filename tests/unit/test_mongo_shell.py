@@ -119,6 +119,20 @@ def test_mongosh_runs_quietly_on_the_settings_database():
     assert mongo_shell.mongosh_argv("/x/mongosh", settings) == ["/x/mongosh", "mongodb://localhost:27017/lab02_telemetry", "--quiet"]
 
 
+def test_a_password_stays_off_mongoshs_command_line():
+    """Every user of a machine can read a command line (`ps`); only its owner, its environment."""
+    settings = Settings.from_env({"MONGODB_URI": "mongodb://ann:s3cret@class:27017/?authSource=admin",
+                                  "MONGODB_DB": "ann_lab06_practice"}, dotenv=NO_DOTENV)
+    for expression in ("db.c.countDocuments({})", None):
+        argv = mongo_shell.mongosh_argv("/x/mongosh", settings, expression)
+        assert not any("s3cret" in part for part in argv) and "--nodb" in argv
+        assert argv[-1].startswith("db = connect(process.env.LAB_MONGOSH_URI)")
+        assert argv[-1].endswith("; db.c.countDocuments({})" if expression else ")")
+    assert "--shell" in mongo_shell.mongosh_argv("/x/mongosh", settings)
+    env = mongo_shell.mongosh_env(settings)
+    assert env["LAB_MONGOSH_URI"] == "mongodb://ann:s3cret@class:27017/ann_lab06_practice?authSource=admin"
+
+
 def test_without_node_mongosh_is_unavailable_with_the_reason(tmp_path, monkeypatch):
     settings = Settings.from_env({"LAB_HOME": str(tmp_path)}, dotenv=NO_DOTENV)
     monkeypatch.setattr(mongo_shell.shutil, "which", lambda name: None)

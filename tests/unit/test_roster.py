@@ -68,9 +68,14 @@ def test_on_a_class_mongodb_the_connection_file_signs_the_student_in_to_their_co
     assert ann.mongodb_uri == "mongodb://ann:s3%2Fcret@class.example.org:27017/?tls=true&authSource=admin"
     assert ann.mongodb_user == ("ann", "s3/cret") and "s3%2Fcret" not in repr(ann)
     roles = roster.student_mongo_roles(teacher, "ann")
-    owned = {r["db"] for r in roles if r["role"] == "dbOwner"}
-    assert owned == set(sandbox.corner_databases(ann)) and all(db.startswith("ann_lab") for db in owned)
-    assert {"role": "read", "db": "telemetry"} in roles and {"role": "dbOwner", "db": "telemetry"} not in roles
+    for role in ("readWrite", "dbAdmin"):
+        assert {r["db"] for r in roles if r["role"] == role} == set(sandbox.corner_databases(ann))
+    assert all(r["db"].startswith("ann_lab") for r in roles if r["role"] != "read" and r["db"] != "admin")
+    assert {"role": "read", "db": "telemetry"} in roles and not any(r["role"] in ("dbOwner", "userAdmin") for r in roles)
+    # Whatever the instructor's URI signs in against, the students' users live in admin.
+    elsewhere = teacher.replace(mongodb_uri="mongodb://teacher:t@class:27017/telemetry?authSource=telemetry&tls=true")
+    assert elsewhere.mongodb_auth_db == "telemetry" and teacher.mongodb_auth_db == "admin"
+    assert roster.student_mongodb_uri(elsewhere, "ann", "pw") == "mongodb://ann:pw@class:27017/telemetry?tls=true&authSource=admin"
     # A stack whose MongoDB asks nobody: the students' URI is the instructor's.
     open_mongo = teacher.replace(mongodb_uri="mongodb://class.example.org")
     assert roster.student_mongodb_uri(open_mongo, "ann", "s3cret") == "mongodb://class.example.org"
@@ -104,9 +109,10 @@ def test_labkits_clients_sign_in_to_the_settings_cluster_and_no_other():
     assert clients._auth(None, "localhost:19192") == {}
 
 
-@pytest.mark.parametrize("line, refused", [("teacher", "the broker's super user"), ("car", "part of the student's corner")])
+@pytest.mark.parametrize("line, refused", [("teacher", "the broker's super user"), ("car", "part of the student's corner"),
+                                           ("prof", "the instructor's MongoDB user")])
 def test_a_roster_line_that_cannot_be_a_corner_is_refused_before_anything_is_sent(tmp_path: Path, line, refused):
-    teacher = Settings(kafka_username="teacher", kafka_password="t")
+    teacher = Settings(kafka_username="teacher", kafka_password="t", mongodb_uri="mongodb://prof:p@localhost:27017")
     with pytest.raises(ValueError, match=refused):
         roster.add_students(teacher, [roster.Student(line, line)], tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -129,3 +135,22 @@ def test_only_the_settings_own_servers_get_the_sign_in():
     ann = Settings(kafka_bootstrap_servers="b1:9092,b2:9094", kafka_username="ann", kafka_password="pw")
     assert ann.is_own_cluster(None) and ann.is_own_cluster("b2:9094") and ann.is_own_cluster("b1:9092,b2:9094")
     assert not ann.is_own_cluster("localhost:19192") and not ann.is_own_cluster("b1:9092,localhost:19192")
+
+
+def test_a_class_mongodb_gets_its_instructor_on_a_port_nobody_else_is_told_of(tmp_path: Path):
+    from labkit.ops.infra import mongo_users
+
+    teacher = Settings(mongodb_uri="mongodb://teacher:pw@localhost:27017", mongo_server="secantus")
+    mongo = local.services(teacher)[1]
+    argv = local.command(mongo, teacher, tmp_path)
+    assert "--auth" in argv and argv[argv.index("--port") + 1] == "27017"
+    bootstrap = mongo_users.unauthenticated_argv(argv, 40123)
+    assert "--auth" not in bootstrap and bootstrap[bootstrap.index("--port") + 1] == "40123"
+    assert len(bootstrap) == len(argv) - 1
+    # The marker holds no password, and a changed password gives another marker.
+    assert "pw" not in mongo_users.marker(teacher)
+    assert mongo_users.marker(teacher) != mongo_users.marker(teacher.replace(mongodb_uri="mongodb://teacher:new@localhost"))
+    elsewhere = teacher.replace(mongodb_uri="mongodb://teacher:pw@localhost:27017/telemetry")
+    with pytest.raises(local.InfraError, match="authSource=admin"):
+        mongo_users.ensure_admin_user(mongo, elsewhere, tmp_path)
+    assert "--auth" not in local.command(mongo, Settings(mongo_server="secantus"), tmp_path)

@@ -27,7 +27,6 @@ file left by a crashed process is noticed and removed.
 from __future__ import annotations
 
 import base64
-import hashlib
 import math
 import os
 import shutil
@@ -388,55 +387,12 @@ def start(service: Service, settings: Settings, home: Path) -> bool:
             f"Stop that program (`ss -ltnp | grep {service.port}` shows it) or choose another port "
             f"with {'KAFKA_BOOTSTRAP_SERVERS' if service.name == 'kafka' else 'MONGODB_URI'}."
         )
-    if service.name == "mongo" and settings.mongodb_user and not _admin_user_made(settings, home):
-        make_admin_user(service, settings, home)
+    if service.name == "mongo" and settings.mongodb_user:
+        from labkit.ops.infra import mongo_users
+
+        mongo_users.ensure_admin_user(service, settings, home)  # before the first start with --auth
     spawn(service, command(service, settings, home), home)
     return True
-
-
-def _admin_user_file(home: Path) -> Path:
-    return home / "secantus" / "admin-user"
-
-
-def _admin_user_mark(settings: Settings) -> str:
-    """What `admin-user` holds once the URI's user was made: a digest of user and password, so a
-    changed password is set again at the next start, and the password is not kept in the file."""
-    user, password = settings.mongodb_user
-    return hashlib.sha256(f"{user}\0{password}".encode()).hexdigest()
-
-
-def _admin_user_made(settings: Settings, home: Path) -> bool:
-    try:
-        return _admin_user_file(home).read_text().strip() == _admin_user_mark(settings)
-    except FileNotFoundError:
-        return False
-
-
-def make_admin_user(service: Service, settings: Settings, home: Path) -> None:
-    """Give a class's MongoDB the instructor's user (MONGODB_URI's, with the role root).
-
-    With --auth, SecantusDB (like mongod) answers nobody who has not signed in, and it has no
-    user to sign in as until one is made on a server that asks nobody. So, once per user and
-    password, the server runs without --auth, on 127.0.0.1 only and for the few seconds it
-    takes to create (or update) the user, and stops; `start` then starts it with --auth."""
-    from labkit.ops import clients
-    from labkit.ops.infra.readiness import mongodb_ready
-
-    nobody = settings.replace(mongodb_uri=f"mongodb://127.0.0.1:{settings.mongodb_host_port[1]}")
-    spawn(service, [a for a in command(service, settings, home) if a != "--auth"], home)
-    try:
-        wait_ready(service, home, lambda: mongodb_ready(nobody))
-        user, password = settings.mongodb_user
-        client = clients.mongo_client(nobody)
-        try:
-            known = client.admin.command("usersInfo", user)["users"]
-            client.admin.command("updateUser" if known else "createUser", user, pwd=password,
-                                 roles=[{"role": "root", "db": "admin"}])
-        finally:
-            client.close()
-    finally:
-        stop(service, home)
-    write_private(_admin_user_file(home), _admin_user_mark(settings))
 
 
 def spawn(service: Service, argv: list[str], home: Path) -> int:

@@ -19,10 +19,9 @@ HINTS = exercises.register_hints({
           "then you return Verdict(False, 'range:speed', ...). 'Faster than 200' means 200 itself passes.",
     STORE: "catch pymongo.errors.BulkWriteError; exc.details['writeErrors'] lists the refused "
            "documents (code 11000 = duplicate key), and the rest were inserted",
-    LOOP: "a commit tells the group 'everything before this offset is done', and done means stored: "
-          "ask what a crash just after each step would lose, and put the steps in the order that loses "
-          "nothing (KafkaConsumer.poll, your store_events, KafkaConsumer.commit). The loop ends when a "
-          "poll brings nothing",
+    LOOP: "a commit says 'done up to here', and done means stored: ask what a crash right after each "
+          "step would lose, and order the steps so it loses nothing (consumer.poll, your store_events, "
+          "consumer.commit). Stop when a poll brings nothing",
 })
 
 #: What validate returns: anything with .ok and .reason (a Verdict).
