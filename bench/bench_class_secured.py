@@ -84,12 +84,12 @@ def main() -> int:
         executed = Path(result["output"])
         same = result["status"] == "ok" and records.read(nbformat.read(executed, as_version=4)) == expected.get(executed.name)
         rows.append([executed.name, result["status"], "yes" if same else "no"])
-    equal = sum(r[2] == "yes" for r in rows)
-    rows.append(["all", f"{minutes:.1f} min", f"{equal} of {len(rows)}"])
+    equal, notebooks = sum(r[2] == "yes" for r in rows), len(rows)
+    rows.append(["all", f"{minutes:.1f} min", f"{equal} of {notebooks}"])
     table("one student's whole lab on a secured class stack (Kafka SASL/SCRAM with ACLs, MongoDB users)",
           "python bench/bench_class_secured.py",
           ("notebook", "status", "exactly the numbers of the open stack"), rows, RESULTS if args.record else None)
-    return 0 if equal == len(rows) else 1
+    return 0 if equal == notebooks else 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ bench/results/live.md. Needs the services up (`make infra-up`); stops what it st
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import sys
 import threading
@@ -124,8 +125,12 @@ def main() -> int:
     errors: list[str] = []
     runner = threading.Thread(target=lambda: (live.run(settings, cars=args.cars, rate=args.rate, stop=stop,
                                                        log=lambda *_: None), done.set()), daemon=True)
+    # Ctrl+C or SIGTERM ends the run early: the runner stops its three processes and the run's
+    # topics and database are deleted as after a full run (nothing is recorded).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     runner.start()
-    time.sleep(15)  # the three processes start, the group forms, the API answers
+    stop.wait(15)  # the three processes start, the group forms, the API answers
     began = time.monotonic()
     watchers = [threading.Thread(target=sample_lag, args=(settings, done, samples, began), daemon=True),
                 threading.Thread(target=view_boards, args=(settings.api_url, done, timings, errors, trace, began),
@@ -133,10 +138,14 @@ def main() -> int:
     for watcher in watchers:
         watcher.start()
     print(f"{args.cars} cars at {args.rate} Hz for {args.minutes:g} min ...", flush=True)
-    time.sleep(args.minutes * 60)
+    interrupted = stop.wait(args.minutes * 60)
     done.set()
     stop.set()
     runner.join(timeout=120)
+    if interrupted:
+        print("Interrupted: the run's processes are stopped; deleting its topics and database, recording nothing.")
+        cleanup(settings)
+        return 130
 
     arrivals = args.cars * args.rate
     lags = [lag for _, lag in samples]
