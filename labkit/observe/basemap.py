@@ -4,7 +4,8 @@ Plotly's street maps (`scatter_map`, `line_map`) fetch their tiles from
 tile.openstreetmap.org in the browser and draw with WebGL 2. On a machine without internet
 (many classrooms) they show "Map error" and no car at all. The tile-free map (`scatter_geo`,
 `line_geo` with the base layers hidden, zoomed to the points) is drawn as SVG and fetches
-nothing: the cars are on white, in the right places, with their hover text.
+nothing: the cars are on white, in the right places, with their hover text, over a grid of
+latitude and longitude and the names of a few Berlin landmarks near them, for a sense of place.
 
 `style()` tries the tile server once per kernel (the browser usually runs on the same
 machine, behind the same network); `points()` and `track()` draw with whichever fits.
@@ -18,11 +19,26 @@ import socket
 TILE_SERVER = ("tile.openstreetmap.org", 443)
 STREETS = "open-street-map"
 NO_TILES = "tile-free"
+#: Places the tile-free map names when they are near what it draws (name, latitude, longitude).
+LANDMARKS = (("Brandenburger Tor", 52.5163, 13.3777), ("Alexanderplatz", 52.5219, 13.4132),
+             ("Hauptbahnhof", 52.5251, 13.3694), ("Tempelhofer Feld", 52.4731, 13.4039),
+             ("Schloss Charlottenburg", 52.5209, 13.2957), ("Ostkreuz", 52.5030, 13.4690),
+             ("Tiergarten", 52.5145, 13.3501), ("Gesundbrunnen", 52.5486, 13.3884))
+GRID_DEGREES = 0.01  # about 1.1 km north-south, 0.7 km east-west in Berlin
 
 
 def choose(tiles_reachable: bool) -> str:
     """The map kind for a network that does (or does not) reach the tile server. Pure."""
     return STREETS if tiles_reachable else NO_TILES
+
+
+def landmarks_near(latitudes, longitudes, margin: float = 0.005) -> list[tuple[str, float, float]]:
+    """The LANDMARKS inside the points' bounding box grown by `margin` degrees. Pure."""
+    lats, lons = list(latitudes), list(longitudes)
+    if not lats:
+        return []
+    return [(name, lat, lon) for name, lat, lon in LANDMARKS
+            if min(lats) - margin <= lat <= max(lats) + margin and min(lons) - margin <= lon <= max(lons) + margin]
 
 
 @functools.cache
@@ -41,7 +57,7 @@ def points(frame, zoom: int = 11, kind: str | None = None, **px_args):
 
     if (kind or style()) == STREETS:
         return px.scatter_map(frame, lat="latitude", lon="longitude", zoom=zoom, **px_args).update_layout(map_style=STREETS)
-    return _tile_free(px.scatter_geo(frame, lat="latitude", lon="longitude", **px_args))
+    return _tile_free(px.scatter_geo(frame, lat="latitude", lon="longitude", **px_args), frame)
 
 
 def track(frame, zoom: int = 12, kind: str | None = None, **px_args):
@@ -50,9 +66,18 @@ def track(frame, zoom: int = 12, kind: str | None = None, **px_args):
 
     if (kind or style()) == STREETS:
         return px.line_map(frame, lat="latitude", lon="longitude", zoom=zoom, **px_args).update_layout(map_style=STREETS)
-    return _tile_free(px.line_geo(frame, lat="latitude", lon="longitude", **px_args))
+    return _tile_free(px.line_geo(frame, lat="latitude", lon="longitude", **px_args), frame)
 
 
-def _tile_free(fig):
-    # No coastlines, countries or land (they would come from a CDN): just the points, framed.
-    return fig.update_geos(visible=False, fitbounds="locations")
+def _tile_free(fig, frame):
+    # No coastlines, countries or land (they would come from a CDN): the points, framed, on a
+    # grid, with the landmarks near them as grey names (text only: no marker to mistake for a car).
+    import plotly.graph_objects as go
+
+    near = landmarks_near(frame["latitude"], frame["longitude"])
+    if near:
+        names, lats, lons = zip(*near)
+        fig.add_trace(go.Scattergeo(lat=lats, lon=lons, text=names, mode="text", name="landmarks",
+                                    textfont=dict(color="grey", size=11), hoverinfo="skip", showlegend=False))
+    grid = dict(showgrid=True, dtick=GRID_DEGREES, gridcolor="#eeeeee")
+    return fig.update_geos(visible=False, fitbounds="locations", lataxis=grid, lonaxis=grid)

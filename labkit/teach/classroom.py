@@ -163,8 +163,9 @@ def end_class(settings: Settings, plan: Plan, gradebook: Path) -> None:
 #: What a class's copy of the lab leaves out: the solutions, the tests that run them, and the
 #: instructor's notebook.
 NOT_FOR_STUDENTS = ("labkit/teach/solutions/", "tests/", ".ci/", "notebooks/instructor/")
-#: A notebook line that points at the solutions ("Solutions: `labkit.teach.solutions.nb03??`").
-_SOLUTIONS_LINE = re.compile(r"^Solutions: `labkit\.teach\.solutions\.[^`]*`.*\n?", re.MULTILINE)
+#: A notebook line that points at the solutions ("Solutions: `from labkit.teach.solutions import
+#: nb03`, then `nb03??`").
+_SOLUTIONS_LINE = re.compile(r"^Solutions: `[^`]*labkit\.teach\.solutions\b.*\n?", re.MULTILINE)
 
 
 def for_students(paths: Iterable[str]) -> list[str]:

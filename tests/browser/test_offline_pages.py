@@ -35,6 +35,7 @@ def test_a_map_without_internet_draws_every_car(offline_page, tmp_path, draw):
     drawn = offline_page.locator(".geo path.point").count() if draw is basemap.points else \
         offline_page.locator(".geo path.js-line").count()
     assert drawn == (len(frame) if draw is basemap.points else 1)
+    assert offline_page.locator(".geo text", has_text="Alexanderplatz").count() == 1  # a landmark names the place
     assert not offline_page.errors and not offline_page.blocked, (offline_page.errors, offline_page.blocked)
 
 

@@ -91,10 +91,9 @@ def read_at(func, settings: Settings, record: Record) -> bool:
             consumer.close()  # a loop still polling fails now, and its thread ends
         if exercises.timed_out(answer):
             return exercises.wrong(READ_AT, f"your function had not returned after {READ_AT_DEADLINE_S} s at {name}. "
-                                            "A consumer without a group that subscribe()s is never given a "
-                                            "partition, and one that is not moved (seek) starts at the end and "
-                                            "waits for new messages: assign the partition, seek to the offset, "
-                                            "poll with a timeout")
+                                            "A consumer that is not moved (seek) starts where auto_offset_reset "
+                                            "says, at the end by default, and waits for new messages: assign the "
+                                            "partition, seek to the offset, poll with a timeout")
         if not exercises.expect_type(READ_AT, answer, VALUE, case=f"at {name}"):
             return False
         answers[name] = answer
