@@ -146,7 +146,8 @@ def test_the_students_copy_leaves_out_the_solutions_and_their_pointers():
     files = ["labkit/teach/solutions/nb03.py", "labkit/teach/checks/nb03.py", "tests/unit/test_x.py", "README.md"]
     assert classroom.for_students(files) == ["README.md", "labkit/teach/checks/nb03.py"]
     notebook = {"cells": [
-        {"cell_type": "markdown", "source": ["**Exercise 03.3.** Write it.\n", "Solutions: `from labkit.teach.solutions import nb03`, then `nb03??` (try first!).\n",
+        {"cell_type": "markdown", "source": ["**Exercise 03.3.** Write it.\n",
+                                             "Solutions: `from labkit.teach.solutions import nb03`, then `nb03??` (try first!).\n",
                                              "Then run the check.\n"]},
         {"cell_type": "code", "source": ["x = 1\n"]}]}
     stripped = classroom.without_solution_pointers(notebook)
