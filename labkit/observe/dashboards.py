@@ -75,6 +75,10 @@ class Panel:
 
 
 T = Column("t", "time", "timestamp")
+#: A series with one point per 10 s window that had work: where windows are missing (the
+#: processor stopped, nothing arrived), Grafana breaks the line instead of drawing a slope across
+#: the gap ("Disconnect values" above one window), and `render` does the same.
+PER_WINDOW = {"custom": {"insertNulls": WINDOW_MS, "spanNulls": False, "showPoints": "always"}}
 
 
 def _series(metric: str, unit: str) -> Panel:
@@ -130,14 +134,16 @@ def dashboards() -> dict[str, dict]:
             _stats("Pipeline over the range", "/pipeline/health", ("processed", "events_per_s", "invalid_ratio", "freshness_s")),
             Panel("Throughput per 10 s window", "timeseries",
                   Query("/pipeline/series", (), (T, Column("processed", "processed", "number"), Column("valid", "valid", "number"),
-                                                 Column("invalid", "invalid", "number"), Column("anomalies", "anomalies", "number")))),
+                                                 Column("invalid", "invalid", "number"), Column("anomalies", "anomalies", "number"))),
+                  field_config=PER_WINDOW),
             Panel("Consumer lag per partition, measured at the broker (messages not yet processed)", "timeseries",
                   Query("/pipeline/lag/broker", (), (T, Column("total", "total", "number"),
                                               *(Column(f"p{i}", f"partition {i}", "number") for i in range(PARTITIONS))))),
             Panel("DLQ reasons", "table", Query("/dlq/reasons", (), (Column("reason", "reason", "string"),
                                                                    Column("count", "count", "number")), ranged=False), w=24),
             Panel("Batch latency per 10 s window", "timeseries",
-                  Query("/pipeline/series", (), (T, Column("batch_latency_ms_avg", "batch latency ms", "number"))), w=24),
+                  Query("/pipeline/series", (), (T, Column("batch_latency_ms_avg", "batch latency ms", "number"))), w=24,
+                  field_config=PER_WINDOW),
         ], []),
     }
     return {uid: _dashboard(uid, title, panels, variables) for uid, (title, panels, variables) in specs.items()}
@@ -183,6 +189,18 @@ def write(directory: Path = DASHBOARD_DIR) -> list[Path]:
         path.write_text(json.dumps(model, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
         paths.append(path)
     return paths
+
+
+def with_gaps(frame, time_col: str, gap_ms: int):
+    """`frame` (sorted by `time_col`) with an empty row just after every point followed by a
+    longer pause than `gap_ms`: a line drawn through it breaks there, as Grafana's "Disconnect
+    values" does, rather than joining two runs across the time nothing was reported."""
+    import pandas as pd
+
+    frame = frame.sort_values(time_col).reset_index(drop=True)
+    pause = frame[time_col].diff().shift(-1) > pd.Timedelta(milliseconds=gap_ms)
+    blanks = pd.DataFrame({time_col: frame.loc[pause, time_col] + pd.Timedelta(milliseconds=gap_ms)})
+    return pd.concat([frame, blanks]).sort_values(time_col, kind="stable").reset_index(drop=True)
 
 
 def panel_url(target: dict, variables: dict[str, str], start_ms: int, end_ms: int) -> str:
@@ -249,7 +267,10 @@ def render(uid: str, panel_id: int, get, variables: dict[str, str], start_ms: in
         fig = px.bar(frame, x=time_col, y="count", color="type", title=title)
         return fig.update_layout(xaxis_title=x_title, yaxis_title="anomalies")
     if panel["type"] == "timeseries" and time_col:
-        fig = px.line(frame, x=time_col, y=numbers, title=title)
+        gap_ms = panel["fieldConfig"]["defaults"].get("custom", {}).get("insertNulls")
+        if gap_ms:
+            frame = with_gaps(frame, time_col, gap_ms)
+        fig = px.line(frame, x=time_col, y=numbers, title=title, markers=bool(gap_ms))
         return fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, legend_title="")
     import plotly.graph_objects as go
 
