@@ -74,3 +74,16 @@ def test_every_pointer_names_something_the_kernel_has(path):
             assert root in bound, f"{path.name}: `{pointer}??` but nothing binds {root!r} (say which import to run)"
             resolve(bound[root] + (f".{rest}" if rest else ""))  # raises if the path names nothing
     assert pointers, f"{path.name}: no pointer found (the pattern no longer matches the notebooks' text?)"
+
+
+HINT = re.compile(r"`exercises\.hint\(")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
+def test_a_notebook_that_offers_hints_imports_them(path):
+    """A student who runs `exercises.hint("05.1")` as the text says gets a hint, not a NameError."""
+    cells = json.loads(path.read_text())["cells"]
+    offers = any(HINT.search("".join(c["source"])) for c in cells if c["cell_type"] == "markdown")
+    if offers:
+        assert code_bindings(cells).get("exercises") == "labkit.teach.exercises", (
+            f"{path.name} tells the student to call exercises.hint(...) but never imports exercises")
