@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import namedtuple
 from datetime import datetime
 
+from labkit.contract import to_ms
 from labkit.ops.kafka_io import partition_for_key
 from labkit.process.delivery import BatchAbandoned
 from labkit.store.mongo import WriteResult, event_document
@@ -51,9 +52,10 @@ class MemoryStore:
     def _insert(self, collection: str, documents: list[dict]) -> WriteResult:
         self.sent.setdefault(collection, []).extend(d["_id"] for d in documents)
         stored = self.collections.setdefault(collection, {})
+        refused = tuple(i for i, d in enumerate(documents) if d["_id"] in stored)
         new = [d for d in documents if d["_id"] not in stored]
         stored.update((d["_id"], d) for d in new)
-        return WriteResult(inserted=len(new), duplicates=len(documents) - len(new))
+        return WriteResult(inserted=len(new), duplicates=len(refused), refused=refused)
 
     def ids(self, collection: str) -> set:
         return set(self.collections.get(collection, {}))
@@ -101,6 +103,10 @@ class MemoryStore:
     def recover_derived(self, since_ms: int) -> None:
         self._call("recover_derived")
         self.collections.setdefault("recovered_from", {})[len(self.collections.get("recovered_from", {}))] = since_ms
+
+    def newest_reading_ms(self) -> int | None:
+        times = [to_ms(d["timestamp"]) for d in self.collections.get("telemetry", {}).values()]
+        return max(times, default=None)
 
     def insert_anomalies(self, documents: list[dict]) -> WriteResult:
         self._call("insert_anomalies")

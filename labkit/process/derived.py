@@ -18,6 +18,23 @@ and writes it when it is worth writing:
   reading older than one already written for the car owes nothing);
 - everything when the processor has nothing to read, and when it stops.
 
+A 10 s rollup is built from the readings the processor itself stored, kept here until the
+bucket is written, so writing it reads nothing back (reading the readings back took an eighth of
+a 20-car run: bench/results/processor.md). That is exact only when those are all the bucket's
+readings, so a bucket is read back from MongoDB instead when it may hold others:
+
+- a reading of the batch was refused as a duplicate (stored before: by a crashed run, or by
+  this one before a rebalance made it read the batch again);
+- it starts at or before the newest reading stored when the processor got its partitions
+  (`stored_until`): an earlier reader may have stored part of it;
+- it was written already (a late reading reopens it), or it is older than what is remembered of
+  what was written (`FORGET_MS`).
+
+Readings stored around the processor (a DLQ replay) are not seen here: a replay into a bucket
+the processor has not written yet (one younger than about 15 s) is rolled up without them
+until the bucket is rebuilt; a replay reaches back to readings rejected earlier, whose buckets
+are written already, and rebuilds those itself.
+
 What is owed must survive a crash: the batch's offsets are committed once its readings are
 stored, and those readings are never delivered again. So with each batch the processor also
 stores, per partition it reads, the time from which it owes something (`owed_from`). A
@@ -32,6 +49,10 @@ from dataclasses import dataclass, field
 from labkit.contract import WINDOW_MS, bucket_start, to_ms
 from labkit.store.rollups import LARGE_MS as MINUTE_MS
 
+#: How long the starts of written 10 s buckets are remembered (event time behind the newest
+#: reading): a reading older than that is read back with its bucket, whatever it is.
+FORGET_MS = 600_000
+
 
 @dataclass
 class Due:
@@ -40,6 +61,7 @@ class Due:
     buckets: dict[str, set[int]] = field(default_factory=dict)  # car -> 10 s bucket starts (epoch ms)
     minutes: dict[str, set[int]] = field(default_factory=dict)  # car -> minute starts (epoch ms)
     latest: list[dict] = field(default_factory=list)  # per car its newest reading not yet written
+    known: dict[tuple[str, int], list[dict]] = field(default_factory=dict)  # (car, 10 s start) -> all its readings
 
     def __bool__(self) -> bool:
         return bool(self.buckets or self.minutes or self.latest)
@@ -51,7 +73,8 @@ class Due:
 class Owed:
     """The derived writes owed for stored readings, per partition and car.
 
-    `add(readings, partitions, now_ms)` once the readings are stored; `due(watermark_ms,
+    `stored_until(newest_ms)` when partitions are assigned; `add(readings, partitions, now_ms,
+    refused)` once the readings are stored; `due(watermark_ms,
     now_ms)` says what to write now; once written, `paid(due, now_ms)` forgets it. Then
     `owed_from(partitions)` is what must be stored with the batch so that a crash loses nothing."""
 
@@ -65,14 +88,31 @@ class Owed:
         self.partition_of: dict[str, int] = {}  # car -> the partition its readings come from
         self.head = None  # the newest reading time seen (a datetime)
         self.latest_paid_ms: int | None = None
+        self.readings: dict[tuple[str, int], list[dict] | None] = {}  # (car, 10 s start) -> its readings (None: read back)
+        self.rolled: set[tuple[str, int]] = set()  # 10 s buckets written, while remembered
+        self.forgotten_ms = float("inf")  # buckets starting at or before this may hold readings not seen here
 
-    def add(self, readings: list[dict], partitions: list[int], now_ms: int) -> None:
-        """Stored `readings`, read from `partitions` (one per reading), at processing time `now_ms`."""
-        for event, partition in zip(readings, partitions):
+    def stored_until(self, newest_ms: int | None) -> None:
+        """The newest reading stored (epoch ms; None: none) when partitions were assigned: the
+        buckets up to it may hold readings stored by an earlier reader."""
+        floor = float("-inf") if newest_ms is None else newest_ms
+        self.forgotten_ms = floor if self.forgotten_ms == float("inf") else max(self.forgotten_ms, floor)
+
+    def add(self, readings: list[dict], partitions: list[int], now_ms: int, refused=()) -> None:
+        """Stored `readings`, read from `partitions` (one per reading), at processing time
+        `now_ms`; `refused`: the positions of those MongoDB refused as stored already."""
+        refused = set(refused)
+        for i, (event, partition) in enumerate(zip(readings, partitions)):
             car = event["car_id"]
+            t = to_ms(event["timestamp"])
             self.partition_of[car] = partition
             for size in self.sizes:
-                self.buckets.setdefault((car, size, bucket_start(to_ms(event["timestamp"]), size)), now_ms)
+                self.buckets.setdefault((car, size, bucket_start(t, size)), now_ms)
+            key = (car, bucket_start(t, self.sizes[0]))
+            if i in refused or key in self.rolled or key[1] <= self.forgotten_ms:
+                self.readings[key] = None  # not all its readings are here: read it back
+            elif self.readings.get(key, []) is not None:
+                self.readings.setdefault(key, []).append(event)
             if self.head is None or event["timestamp"] > self.head:
                 self.head = event["timestamp"]
             if car in self.written and event["timestamp"] <= self.written[car]:
@@ -100,6 +140,12 @@ class Owed:
         last = now_ms if self.latest_paid_ms is None else self.latest_paid_ms
         if self.newest and now_ms - last >= self.latest_every_ms:
             due.latest = list(self.newest.values())
+        return self._with_readings(due)
+
+    def _with_readings(self, due: Due) -> Due:
+        """`due.known`: the due 10 s buckets whose readings are all here."""
+        due.known = {(car, start): self.readings[(car, start)] for car, starts in due.buckets.items()
+                     for start in starts if self.readings.get((car, start))}
         return due
 
     def everything(self) -> Due:
@@ -107,7 +153,7 @@ class Owed:
         due = Due(latest=list(self.newest.values()))
         for car, size, start in self.buckets:
             due.of(size).setdefault(car, set()).add(start)
-        return due
+        return self._with_readings(due)
 
     def paid(self, due: Due, now_ms: int) -> None:
         """`due` is written: forget it (what was owed again since, for a newer reading, stays)."""
@@ -115,6 +161,14 @@ class Owed:
             for car, starts in due.of(size).items():
                 for start in starts:
                     self.buckets.pop((car, size, start), None)
+        for car, starts in due.buckets.items():
+            for start in starts:
+                self.readings.pop((car, start), None)
+                self.rolled.add((car, start))
+        if self.head is not None and len(self.rolled) > 10_000:  # remember the last FORGET_MS only
+            horizon = to_ms(self.head) - FORGET_MS
+            self.rolled = {key for key in self.rolled if key[1] > horizon}
+            self.forgotten_ms = max(self.forgotten_ms, horizon)
         if due.latest:
             for event in due.latest:
                 car = event["car_id"]
@@ -128,6 +182,7 @@ class Owed:
         """Partitions handed to another processor: it rebuilds what was owed for them."""
         gone = {car for car, p in self.partition_of.items() if p in set(partitions)}
         self.buckets = {key: since for key, since in self.buckets.items() if key[0] not in gone}
+        self.readings = {key: found for key, found in self.readings.items() if key[0] not in gone}
         self.newest = {car: e for car, e in self.newest.items() if car not in gone}
 
     def owed_from(self, partitions) -> dict[int, int | None]:

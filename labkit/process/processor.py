@@ -226,7 +226,7 @@ class Processor:
                     #    A temporary (transient) failure is retried until the step succeeds.
                     store, until_safe = self.store, self.retry.until_safe
                     written = until_safe("store readings", store.insert_events, d.readings)
-                    self.owed.add(d.readings, d.partitions, _now_ms())
+                    self.owed.add(d.readings, d.partitions, _now_ms(), written.refused)
                     self._pay_owed(self.owed.due(self.windows.watermark(to_ms(now)), _now_ms()))
                     until_safe("store anomalies", store.insert_anomalies, d.anomaly_documents())
                     until_safe("store dead letters", store.insert_dead_letters, d.dead_letter_documents())
@@ -368,6 +368,7 @@ class Processor:
         """Rebuild what the last reader of newly assigned partitions owed (a crash, a
         rebalance), then become the writer of their owed times."""
         partitions = sorted(self._recover)
+        self.owed.stored_until(self.store.newest_reading_ms())  # rollups up to it are read back
         since = self.store.owed_since(self.config.group_id, partitions)
         if since is not None:
             log.info("rebuilding rollups and latest states from %s for partitions %s", since, partitions)

@@ -34,6 +34,7 @@ from labkit.store.bulk import duplicate_indexes
 class WriteResult:
     inserted: int
     duplicates: int
+    refused: tuple[int, ...] = ()  # the positions, in the batch sent, of the duplicates
 
 
 def ensure_indexes(db, settings: Settings) -> None:
@@ -73,8 +74,8 @@ def insert_idempotent(collection, documents: list[dict]) -> WriteResult:
         return WriteResult(len(documents), 0)
     except BulkWriteError as exc:
         # Count from the errors, not from nInserted: the errors are what the server refused.
-        refused = len(duplicate_indexes(exc))
-        return WriteResult(len(documents) - refused, refused)
+        refused = tuple(duplicate_indexes(exc))
+        return WriteResult(len(documents) - len(refused), len(refused), refused)
 
 
 def update_latest(collection, events: list[dict]) -> int:
@@ -129,12 +130,13 @@ def update_derived(db, settings: Settings, events: list[dict]) -> None:
 
 
 def write_derived(db, settings: Settings, latest: list[dict], buckets: dict[str, set[int]],
-                  minutes: dict[str, set[int]] | None = None) -> None:
+                  minutes: dict[str, set[int]] | None = None, known: dict | None = None) -> None:
     """What the processor owed and now writes (labkit.process.derived): each car's latest state
     moved forward to the given readings, then the rollups of the given 10 s buckets and
-    minutes (car -> starts; minutes None: those of the buckets), for the whole fleet at once."""
+    minutes (car -> starts; minutes None: those of the buckets), for the whole fleet at once.
+    `known`: (car, 10 s start) -> all the readings of that bucket, which need no reading back."""
     update_latest(db[settings.collections.latest], latest)
-    rollups.rebuild(db, settings, buckets, minutes)
+    rollups.rebuild(db, settings, buckets, minutes, known)
 
 
 def write_owed(db, settings: Settings, group: str, owner: str, owed: dict[int, int | None],
@@ -172,6 +174,15 @@ def recover_derived(db, settings: Settings, since_ms: int) -> None:
         if car not in newest or doc["timestamp"] > newest[car]["timestamp"]:
             newest[car] = doc
     write_derived(db, settings, list(newest.values()), buckets)
+
+
+def newest_reading_ms(db, settings: Settings) -> int | None:
+    """The event time (epoch ms) of the newest reading stored (None: none), from the
+    `timestamp` index."""
+    newest = db[settings.collections.telemetry].find_one({}, {"timestamp": 1}, sort=[("timestamp", -1)])
+    if newest is None or not isinstance(newest.get("timestamp"), datetime):
+        return None
+    return contract.to_ms(contract.as_utc(newest["timestamp"]))
 
 
 HOUR_MS = 3_600_000

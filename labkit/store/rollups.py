@@ -315,7 +315,8 @@ def refresh(db, settings, times_by_car: dict[str, list[int]]) -> int:
 
 
 
-def rebuild(db, settings, buckets: dict[str, set[int]], minutes: dict[str, set[int]] | None = None) -> int:
+def rebuild(db, settings, buckets: dict[str, set[int]], minutes: dict[str, set[int]] | None = None,
+            known: dict[tuple[str, int], list[dict]] | None = None) -> int:
     """Rebuild the given 10 s rollups (car -> bucket starts, epoch ms) and the one-minute
     rollups they belong to from what is stored now, in a few queries for the whole fleet: one
     `find` of the readings per run of consecutive buckets, whatever the number of cars, and
@@ -324,6 +325,8 @@ def rebuild(db, settings, buckets: dict[str, set[int]], minutes: dict[str, set[i
     read too, and left out, so a run longer than `FLEET_RUN_MS` (one car's hour of buffered
     readings, say) is read per car instead. `minutes` (car -> minute starts): the one-minute
     rollups to rebuild from their stored 10 s rollups (None: those of the given buckets).
+    `known`: (car, 10 s start) -> every reading of that bucket, when the caller has them (the
+    processor stored them): those are rolled up without a read.
     Idempotent, like `refresh`. Returns how many rollups were written."""
     wanted = {(car, start) for car, starts in buckets.items() for start in starts}
     if minutes is None:
@@ -334,8 +337,11 @@ def rebuild(db, settings, buckets: dict[str, set[int]], minutes: dict[str, set[i
         return 0
     readings = db[settings.collections.telemetry]
     stored = db[settings.collections.rollups]
+    known = {key: found for key, found in (known or {}).items() if key in wanted}
+    small = [rollup_document(car, SMALL_MS, row)
+             for car, rows in rows_from_readings(r for found in known.values() for r in found).items() for row in rows]
+    wanted -= set(known)
     runs = touched_runs({"fleet": [start for _, start in wanted]}, SMALL_MS)["fleet"] if wanted else []
-    small = []
     for lo, hi in runs:
         if hi - lo <= FLEET_RUN_MS:
             queries = [{"timestamp": {"$gte": from_ms(lo), "$lt": from_ms(hi)}}]

@@ -45,6 +45,9 @@ class Store(Protocol):
     def recover_derived(self, since_ms: int) -> None:
         """Rebuild every car's latest state and rollups from `since_ms` on."""
 
+    def newest_reading_ms(self) -> int | None:
+        """The event time (epoch ms) of the newest reading stored (None: none)."""
+
     def insert_anomalies(self, documents: list[dict]) -> WriteResult: ...
 
     def insert_dead_letters(self, documents: list[dict]) -> WriteResult: ...
@@ -79,7 +82,7 @@ class MongoStore:
         mongo.update_derived(self.db, self.settings, events)
 
     def write_derived(self, due) -> None:
-        mongo.write_derived(self.db, self.settings, due.latest, due.buckets, due.minutes)
+        mongo.write_derived(self.db, self.settings, due.latest, due.buckets, due.minutes, due.known)
 
     def write_owed(self, group: str, owner: str, owed: dict[int, int | None], claim: bool = False) -> None:
         mongo.write_owed(self.db, self.settings, group, owner, owed, claim)
@@ -89,6 +92,9 @@ class MongoStore:
 
     def recover_derived(self, since_ms: int) -> None:
         mongo.recover_derived(self.db, self.settings, since_ms)
+
+    def newest_reading_ms(self) -> int | None:
+        return mongo.newest_reading_ms(self.db, self.settings)
 
     def insert_anomalies(self, documents: list[dict]) -> WriteResult:
         return mongo.write_anomalies(self.db, self.settings, documents)

@@ -113,3 +113,46 @@ def test_a_minute_that_waited_takes_its_ten_second_buckets_still_owed_with_it():
     owed.add([reading("A", 55)], [0], now_ms=60_000)
     due = owed.due(watermark_ms=None, now_ms=65_000)
     assert due.minutes == {"A": {B0}} and due.buckets == {"A": {B0, B0 + 50_000}}
+
+
+def known_after(owed: Owed) -> dict:
+    """The 10 s buckets of everything owed whose readings are all in memory: start -> how many."""
+    return {key: len(found) for key, found in owed.everything().known.items()}
+
+
+def test_buckets_of_readings_it_stored_itself_are_rolled_up_from_memory():
+    owed = Owed()
+    owed.stored_until(None)  # nothing stored before
+    owed.add([reading("A", 1), reading("A", 2), reading("A", 12)], [0, 0, 0], now_ms=0)
+    assert known_after(owed) == {("A", B0): 2, ("A", B0 + 10_000): 1}
+
+
+def test_nothing_is_rolled_up_from_memory_before_the_store_was_asked_what_it_holds():
+    owed = Owed()
+    owed.add([reading("A", 1)], [0], now_ms=0)
+    assert known_after(owed) == {}
+
+
+def test_a_bucket_up_to_the_newest_stored_reading_is_read_back():
+    owed = Owed()
+    owed.stored_until(B0 + 10_000)  # an earlier reader stored readings up to 10.000 s
+    owed.add([reading("A", 1), reading("A", 12), reading("A", 25)], [0, 0, 0], now_ms=0)
+    assert known_after(owed) == {("A", B0 + 20_000): 1}, "the buckets starting at 0 s and 10 s may hold its readings"
+
+
+def test_a_bucket_with_a_reading_refused_as_stored_already_is_read_back():
+    owed = Owed()
+    owed.stored_until(None)
+    owed.add([reading("A", 1), reading("A", 2), reading("A", 12)], [0, 0, 0], now_ms=0, refused=[1])
+    owed.add([reading("A", 3)], [0], now_ms=1)
+    assert known_after(owed) == {("A", B0 + 10_000): 1}
+
+
+def test_a_late_reading_in_a_bucket_written_already_makes_it_read_back():
+    owed = Owed()
+    owed.stored_until(None)
+    owed.add([reading("A", 1), reading("A", 2)], [0, 0], now_ms=0)
+    owed.paid(owed.everything(), now_ms=1)
+    owed.add([reading("A", 3)], [0], now_ms=2)
+    assert known_after(owed) == {}
+    assert owed.everything().buckets == {"A": {B0}}, "still owed: rebuilt from what is stored"
