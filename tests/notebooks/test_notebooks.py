@@ -134,6 +134,7 @@ def test_recorded_numbers_obey_conservation(forward):
 
     nb03 = records.read(_executed(forward, "03_groups_and_transactions.ipynb"))
     assert nb03["read_with_defaults"] == 0  # a new group at the default 'latest' reads nothing already there
+    assert nb03["read_again"] == 0  # the same group with 'earliest': its close() had auto-committed the ends
     assert sorted(p for held in nb03["members_held"] for p in held) == [0, 1, 2, 3]  # each partition, one member
     assert (nb03["demo_committed"], nb03["demo_uncommitted"], nb03["demo_end_offset"]) == (3, 6, 8)  # markers
     assert nb03["copied_once"] == nb03["copied_committed"] == nb03["messages"]  # exactly once, after a crash
