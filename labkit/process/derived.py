@@ -91,6 +91,7 @@ class Owed:
         self.readings: dict[tuple[str, int], list[dict] | None] = {}  # (car, 10 s start) -> its readings (None: read back)
         self.rolled: set[tuple[str, int]] = set()  # 10 s buckets written, while remembered
         self.forgotten_ms = float("inf")  # buckets starting at or before this may hold readings not seen here
+        self.prune_above = 10_000  # how many written buckets to remember before forgetting the oldest
 
     def stored_until(self, newest_ms: int | None) -> None:
         """The newest reading stored (epoch ms; None: none) when partitions were assigned: the
@@ -106,9 +107,9 @@ class Owed:
             car = event["car_id"]
             t = to_ms(event["timestamp"])
             self.partition_of[car] = partition
-            for size in self.sizes:
-                self.buckets.setdefault((car, size, bucket_start(t, size)), now_ms)
             key = (car, bucket_start(t, self.sizes[0]))
+            self.buckets.setdefault((car, self.sizes[0], key[1]), now_ms)
+            self.buckets.setdefault((car, MINUTE_MS, bucket_start(t, MINUTE_MS)), now_ms)
             if i in refused or key in self.rolled or key[1] <= self.forgotten_ms:
                 self.readings[key] = None  # not all its readings are here: read it back
             elif self.readings.get(key, []) is not None:
@@ -165,10 +166,11 @@ class Owed:
             for start in starts:
                 self.readings.pop((car, start), None)
                 self.rolled.add((car, start))
-        if self.head is not None and len(self.rolled) > 10_000:  # remember the last FORGET_MS only
+        if self.head is not None and len(self.rolled) > self.prune_above:  # remember the last FORGET_MS only
             horizon = to_ms(self.head) - FORGET_MS
             self.rolled = {key for key in self.rolled if key[1] > horizon}
             self.forgotten_ms = max(self.forgotten_ms, horizon)
+            self.prune_above = max(10_000, 2 * len(self.rolled))  # a large fleet: not at every batch
         if due.latest:
             for event in due.latest:
                 car = event["car_id"]

@@ -10,6 +10,7 @@ from collections import Counter
 
 from pymongo import MongoClient
 
+from labkit.contract import METRICS
 from labkit.ops import clients, kafka_io
 from labkit.process.processor import Processor, ProcessorConfig
 from tests.pipeline_helpers import committed_offsets, distinct_sources, dlq_records, expected, send_batch, stored_ids
@@ -171,7 +172,7 @@ def rollups_against_readings(settings) -> list[str]:
                 continue
             if doc["count"] != row["count"]:
                 wrong.append(f"{key}: count {doc['count']}, readings {row['count']}")
-            for m in ("speed", "rpm", "engine_temp", "fuel_level"):
+            for m in METRICS:
                 mine, theirs = doc[m], {part: row[f"{m}_{part}"] for part in ("sum", "min", "max")}
                 off_by = abs(mine["sum"] - theirs["sum"])
                 if (mine["min"], mine["max"]) != (theirs["min"], theirs["max"]) or off_by > 1e-6 * max(1, abs(theirs["sum"])):
