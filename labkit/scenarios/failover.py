@@ -53,16 +53,24 @@ class FailoverResult:
 
 
 def leader_failover(cluster: Cluster, topic: str = "lab.failover", events: int = 1500, rate: float = 300.0,
-                    kill_at: float = 0.3, restart: bool = True, settings=None) -> FailoverResult:
+                    kill_at: float = 0.3, restart: bool = True, settings=None,
+                    make_topic=None, make_producer=None) -> FailoverResult:
     """Produce `events` numbered messages to a one-partition topic at about `rate` per second
     with acks=all; after `kill_at` of them, SIGKILL the partition's leader. Then read the topic
     back from the surviving brokers and compare with what was confirmed. With `restart`, the
     killed node is started again at the end and its return to the ISR is sampled too.
-    Messages are `seq` as text (key: none)."""
+    Messages are `seq` as text (key: none).
+
+    `make_topic(admin, name)` and `make_producer(bootstrap)` (notebook 11's exercise 11.1)
+    replace the lab's own: the topic is then deleted first if it exists, made by
+    `make_topic`, and written by the producer `make_producer` returns, whatever its settings."""
     from labkit.config import Settings
 
     settings = settings or Settings.from_env()
-    ensure_topics(settings, {topic: 1}, bootstrap=cluster.bootstrap)
+    if make_topic is None:
+        ensure_topics(settings, {topic: 1}, bootstrap=cluster.bootstrap)
+    else:
+        _remake(settings, cluster.bootstrap, topic, make_topic)
     # A new topic's followers join the in-sync replicas a moment after it is made: start only
     # once all of them have, so what the kill does to the ISR is the kill's doing.
     wait_until(lambda: len(_sample(cluster.bootstrap, topic, 0.0)["isr"]) == len(cluster.nodes), 30, poll_s=0.2,
@@ -73,9 +81,12 @@ def leader_failover(cluster: Cluster, topic: str = "lab.failover", events: int =
 
     confirmed: set[int] = set()
     failed: Counter = Counter()
-    # acks="all", idempotent (labkit.ops.clients); retried for up to a minute while a leader is elected.
-    producer = clients.kafka_producer(settings, cluster.bootstrap, retries=2**31 - 1, request_timeout_ms=5000,
-                                      delivery_timeout_ms=60000)
+    if make_producer is None:
+        # acks="all", idempotent (labkit.ops.clients); retried for up to a minute while a leader is elected.
+        producer = clients.kafka_producer(settings, cluster.bootstrap, retries=2**31 - 1, request_timeout_ms=5000,
+                                          delivery_timeout_ms=60000)
+    else:
+        producer = make_producer(cluster.bootstrap)
     timeline: list[dict] = []
     t0 = time.monotonic()
     kill_seq = int(events * kill_at)
@@ -122,6 +133,20 @@ def leader_failover(cluster: Cluster, topic: str = "lab.failover", events: int =
         failed=dict(failed), stored=len(stored), lost=len(confirmed - set(stored)),
         duplicates=sum(1 for n in stored.values() if n > 1), leader_moved_after_s=moved,
         killed_at_s=None if killed_at is None else round(killed_at, 2), restarted_at_s=restarted_at, timeline=timeline)
+
+
+def _remake(settings, bootstrap: str, topic: str, make_topic) -> None:
+    """Delete `topic` if it exists (a second run of the cell), then let `make_topic` create it."""
+    admin = clients.kafka_admin(settings, bootstrap)
+    try:
+        if topic in admin.list_topics():
+            admin.delete_topics([topic])
+            wait_until(lambda: topic not in admin.list_topics(), 30, poll_s=0.2, what=f"{topic} to be deleted")
+        make_topic(admin, topic)
+        # The controller knows the topic before every broker does: wait until its metadata names a leader.
+        wait_until(lambda: _sample(bootstrap, topic, 0.0)["leader"] >= 0, 30, poll_s=0.2, what=f"{topic} to get a leader")
+    finally:
+        admin.close()
 
 
 def _leader(bootstrap: str, topic: str) -> int:

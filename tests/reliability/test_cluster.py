@@ -71,6 +71,27 @@ def test_killing_the_leader_during_acks_all_production_loses_no_confirmed_event(
     assert sorted(cluster.running()) == [1, 2, 3]
 
 
+def test_the_failover_runs_on_the_students_topic_and_producer_once_11_1_passes(cluster, pipeline):
+    """Notebook 11 hands its exercise's functions to the experiment: the topic is made again by
+    `durable_topic` (a first run's one-replica leftover is deleted) and written by `durable_producer`."""
+    from labkit.teach.solutions import nb11
+
+    topic = f"labkit.test.failover.own.{uuid.uuid4().hex[:6]}"
+    from labkit.ops import clients
+
+    admin = clients.kafka_admin(bootstrap=cluster.bootstrap)
+    try:
+        admin.create_topics({topic: {"num_partitions": 1, "replication_factor": 1}})
+    finally:
+        admin.close()
+    result = leader_failover(cluster, topic=topic, events=600, rate=300, settings=pipeline,
+                             make_topic=nb11.durable_topic, make_producer=nb11.durable_producer)
+    print(result)
+    assert len(partition_table(cluster.bootstrap, [topic])[0]["replicas"]) == 3, "made again by durable_topic"
+    assert result.confirmed == result.sent and result.lost == 0 and result.duplicates == 0, result
+    assert result.new_leader not in (result.killed, -1)
+
+
 # --------------------------------------------------------------------------- exercise 11.1
 
 
