@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from labkit.config import Settings
@@ -90,6 +90,9 @@ class Workers:
         except TimeoutError:
             raise TimeoutError(f"after {timeout_s:.0f} s the partitions are held so: {seen[0]}") from None
 
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes.values() if p.poll() is None]
+
     def __enter__(self) -> Workers:
         return self
 
@@ -105,6 +108,14 @@ class Drain:
     seconds: float  # from the backlog's first send, every worker holding partitions, until lag 0
     owners: dict[str, list[int]]  # who held which partitions once every worker had joined
     rebalances: int  # revocations of partitions while it drained: a rebalance takes them from every holder
+    # CPU seconds each side used while it drained: "all workers", "database server",
+    # "broker". A server missing from it is not a local process this machine can measure
+    # (the Docker stack, a class's shared stack).
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+    def busy(self) -> dict[str, float]:
+        """Each side's CPU seconds over the drain's seconds: 1.0 is one core busy all the time."""
+        return {side: round(used / self.seconds, 2) for side, used in self.cpu_s.items()}
 
 
 def drain(settings: Settings, group: str, count: int, backlog: list, batch_size: int = 500,
@@ -127,18 +138,49 @@ def drain(settings: Settings, group: str, count: int, backlog: list, batch_size:
             for i in range(1, count + 1):
                 workers.start(f"w{i}")
             owners = workers.wait_until(db, lambda o: len(o) == min(count, partitions), timeout_s=timeout_s)
+            sides = {"all workers": workers.pids(), **_local_servers(settings)}
+            cpu_before = {side: _cpu_seconds(pids) for side, pids in sides.items()}
             began = time.time()
             produce(settings, backlog)
             wait_until(lambda: sum(kafka_io.consumer_lag(settings, group, topic).values()) == 0,
                        timeout_s, poll_s, what=f"{count} workers to drain the backlog")
             drained = time.time()
+            cpu_s = {side: round(_cpu_seconds(pids) - cpu_before[side], 2) for side, pids in sides.items()}
         # A revocation with partitions while it drained: one worker giving up partitions in a
         # rebalance. (kafka-python also logs an empty one at a worker's first join.)
         rebalances = sum(1 for e in timeline(db, settings, group)
                          if e["event"] == "revoked" and e["partitions"] and began <= e["at"].timestamp() <= drained)
     finally:
         mongo.close()
-    return Drain(count, drained - began, owners, rebalances)
+    return Drain(count, drained - began, owners, rebalances, cpu_s)
+
+
+def _local_servers(settings: Settings) -> dict[str, list[int]]:
+    """The lab's local database server and broker, when they run on this machine."""
+    from labkit.ops.infra import local
+
+    found = {}
+    for service in local.services(settings):
+        pid = local.read_pid(service, settings.lab_home)
+        if pid is not None:
+            found["database server" if service.name == "mongo" else "broker"] = [pid]
+    return found
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU seconds the processes `pids` (and their children) have used so far."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            for one in (process, *process.children(recursive=True)):
+                times = one.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:  # it ended meanwhile: its time is no longer counted
+            pass
+    return total
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from labkit.scenarios import workers
 from labkit.scenarios.workers import holds_all, owners_from, ownership, range_split
 
 T = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
@@ -143,3 +144,17 @@ def test_kill_one_gives_up_when_w2_never_takes_over_and_stops_its_workers(monkey
     with pytest.raises(TimeoutError, match=r"held so: \{'w2': \[2, 3\]\}"):
         kill_one(Settings(telemetry_partitions=4), "g", [], kill_after_s=0.0, timeout_s=0.0)
     assert crew.log[-1] == ("stop_all",) and mongo.closed
+
+
+def test_a_drain_reports_each_side_busy_as_cpu_seconds_over_its_seconds():
+    drain = workers.Drain(workers=2, seconds=4.0, owners={}, rebalances=0,
+                          cpu_s={"all workers": 1.0, "database server": 3.0})
+    assert drain.busy() == {"all workers": 0.25, "database server": 0.75}
+
+
+def test_cpu_seconds_count_a_running_process_and_skip_one_that_is_gone():
+    import os
+
+    assert sum(i * i for i in range(200_000)) > 0  # some CPU of this process's own
+    assert workers._cpu_seconds([os.getpid()]) > 0
+    assert workers._cpu_seconds([2**22 + 12345]) == 0.0  # no such process: nothing, no error
