@@ -16,6 +16,7 @@ them through these same checks.
 - `register_hints(table)`         a check module's hints, available from the start
 - `hint(name)`                    print the hint for an exercise ("02.3" is enough)
 - `predict(name, guess, actual)`  predict-then-run cells
+- `answered(guess)`               show the answer's table only once the guess is written
 - `describe_difference(a, e)`     the one-line "what is wrong" that `check` prints
 - `same(a, e)`                    the comparison `check` uses (floats with a tolerance)
 """
@@ -36,6 +37,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from labkit.teach import gradebook
+
+# Set (to "1") for a headless run, whose predictions stay unanswered: `answered` shows every answer.
+HEADLESS = "LAB_HEADLESS"
 
 # Floats that differ by rounding noise count as equal: 0.1 + 0.2 == 0.3 here.
 REL_TOL = 1e-9
@@ -684,6 +688,14 @@ def predict(name: str, guess: Any, actual: Any, *, tolerance: float = 0.0, why: 
     except Exception as exc:
         print(f"✘ {name}: your prediction could not be compared ({type(exc).__name__}).")
         return False
+
+
+def answered(guess: Any) -> bool:
+    """Whether a cell may show a prediction's answer (a table, a chart): once `guess` is
+    written (not `...` or None), and always in a headless run (`make lab`, the tests:
+    LAB_HEADLESS=1 from `labkit.teach.notebook_runner`), whose executed copy is read, not
+    answered."""
+    return not (guess is Ellipsis or guess is None) or os.environ.get(HEADLESS) == "1"
 
 
 def _predicted(guess: Any, actual: Any, tolerance: Any) -> bool:

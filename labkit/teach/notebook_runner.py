@@ -64,9 +64,13 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None,
     for a failing cell: the failure is in the result and in the executed notebook."""
     import papermill
 
+    from labkit.teach.exercises import HEADLESS
+
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / path.name
     started = time.monotonic()
+    before = os.environ.get(HEADLESS)
+    os.environ[HEADLESS] = "1"  # the kernel inherits it: predictions' answers are shown unanswered
     try:
         papermill.execute_notebook(
             str(path), str(output),
@@ -82,6 +86,11 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None,
     except Exception as exc:  # PapermillExecutionError, timeouts, kernel death
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
         return NotebookResult(path.name, "FAILED", time.monotonic() - started, str(output), first_line)
+    finally:
+        if before is None:
+            os.environ.pop(HEADLESS, None)
+        else:
+            os.environ[HEADLESS] = before
 
 
 def run_all(notebooks: list[Path] | None = None, runs_dir: Path = RUNS_DIR, log=print,

@@ -781,3 +781,15 @@ def test_calls_method_reads_the_function_s_own_source():
     assert exercises.calls_method(_through_a_helper, "aggregate") is True  # a helper of its own counts
     assert exercises.calls_method(_counted_here, "aggregate") is False
     assert exercises.calls_method(len, "aggregate") is None  # no source: nothing held against it
+
+
+@pytest.mark.parametrize("guess, headless, shown", [
+    (..., None, False), (None, None, False), (12, None, True), (0, None, True),
+    (..., "1", True),   # a headless run's copy is read: its unanswered predictions show their answers
+])
+def test_a_predictions_answer_is_shown_once_guessed_or_in_a_headless_run(monkeypatch, guess, headless, shown):
+    if headless is None:
+        monkeypatch.delenv(exercises.HEADLESS, raising=False)
+    else:
+        monkeypatch.setenv(exercises.HEADLESS, headless)
+    assert exercises.answered(guess) is shown
