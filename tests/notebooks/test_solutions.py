@@ -117,6 +117,13 @@ def test_nb00_solutions(services, capsys):
     _rejected(capsys, check00.partition_count(lambda s: telemetry, services), "a topic with 3 partitions")  # typed in
     _rejected(capsys, check00.partition_count(_partitions_from_the_labs_helper, services), "calls describe_topics")
     records = kafka_io.round_trip(services, count=3)
+    ends = kafka_io.end_offsets(services, records[-1].topic)
+
+    def stub(*args):
+        raise NotImplementedError
+
+    assert not check00.read_at(stub, services, records[-1])
+    assert kafka_io.end_offsets(services, records[-1].topic) == ends, "an untouched stub writes nothing to the topic"
     assert check00.read_at(nb00.read_at, services, records[-1])
     assert not check00.read_at(lambda *args: b"something else", services, records[-1])
     _rejected(capsys, check00.read_at(lambda *args: None, services, records[-1]), "returned None", "forget `return`")
@@ -754,6 +761,74 @@ def test_nb03_commit_on_revoke(pipeline, capsys):
     _rejected(capsys, check03.commit_on_revoke(Blocking, pipeline, topic, "ex-03-2"), "your code raised")
     _rejected(capsys, check03.commit_on_revoke(lambda c, d: None, pipeline, topic, "ex-03-2"), "returned None")
     _rejected(capsys, check03.commit_on_revoke(lambda c, d: 0, pipeline, topic, "ex-03-2"), "a rebalance listener")
+
+
+def _sent_outside_a_transaction(producer, topic, values):  # a transactional producer refuses it
+    for value in values:
+        producer.send(topic, value=value)
+    producer.flush()
+    return True
+
+
+def _committed_anyway(producer, topic, values):  # what was sent before the failure shows
+    producer.begin_transaction()
+    sent_all = True
+    for value in values:
+        try:
+            producer.send(topic, value=value)
+        except Exception:
+            sent_all = False
+    producer.commit_transaction()
+    return sent_all
+
+
+def _a_transaction_per_value(producer, topic, values):  # each value is all or nothing, not the call
+    for value in values:
+        producer.begin_transaction()
+        try:
+            producer.send(topic, value=value)
+        except Exception:
+            producer.abort_transaction()
+            return False
+        producer.commit_transaction()
+    return True
+
+
+def _left_open(producer, topic, values):  # no abort: the next call cannot begin
+    producer.begin_transaction()
+    try:
+        for value in values:
+            producer.send(topic, value=value)
+    except Exception:
+        return False
+    producer.commit_transaction()
+    return True
+
+
+def _raised(producer, topic, values):  # the failure is not handled
+    producer.begin_transaction()
+    for value in values:
+        producer.send(topic, value=value)
+    producer.commit_transaction()
+    return True
+
+
+def _aborted_but_says_committed(producer, topic, values):
+    nb03.publish_all_or_nothing(producer, topic, values)
+    return True
+
+
+def test_nb03_all_or_nothing(pipeline, capsys):
+    topic = pipeline.topics.telemetry + ".all-or-nothing"
+    assert check03.all_or_nothing(nb03.publish_all_or_nothing, pipeline, topic)
+    _rejected(capsys, check03.all_or_nothing(_sent_outside_a_transaction, pipeline, topic), "Cannot call send")
+    _rejected(capsys, check03.all_or_nothing(_committed_anyway, pipeline, topic), "became visible", "abort")
+    _rejected(capsys, check03.all_or_nothing(_a_transaction_per_value, pipeline, topic), "became visible")
+    _rejected(capsys, check03.all_or_nothing(_left_open, pipeline, topic), "still open", "abort_transaction()")
+    _rejected(capsys, check03.all_or_nothing(_raised, pipeline, topic), "your code raised MessageSizeTooLargeError")
+    _rejected(capsys, check03.all_or_nothing(_aborted_but_says_committed, pipeline, topic), "returned")
+    _rejected(capsys, check03.all_or_nothing(lambda *a: None, pipeline, topic), "returned None")
+    _rejected(capsys, check03.all_or_nothing(lambda *a: "yes", pipeline, topic), "True (the transaction was committed)")
 
 
 def _copier(commit_offsets):

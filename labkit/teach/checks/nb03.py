@@ -2,8 +2,8 @@
 
 Each check runs the student's code against the real broker and makes happen what its lesson
 is about: messages already in the topic when the consumer joins (exercise 1), a rebalance
-while polled records are not yet processed (exercise 2), a crash just before and just after
-a transaction commits (exercise 3)."""
+while polled records are not yet processed (exercise 2), a send that fails in the middle of a
+transaction (exercise 3), a crash just before and just after a transaction commits (exercise 4)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from labkit.teach import exercises
 
 GROUP = "03.1 a group consumer"
 REVOKE = "03.2 commit on revoke"
-COPY = "03.3 copy in a transaction"
+ALL_OR_NOTHING = "03.3 all or nothing"
+COPY = "03.4 copy in a transaction"
 
 HINTS = exercises.register_hints({
     GROUP: "KafkaConsumer(bootstrap_servers=..., group_id=group, ...) then consumer.subscribe([topic]); "
@@ -29,6 +30,9 @@ HINTS = exercises.register_hints({
     REVOKE: "commit what was processed (self.done) on the revoked partitions, not the consumer's position. "
             "The API: commit_async takes a dict of TopicPartition to OffsetAndMetadata(offset, '', -1); "
             "in an async listener, await it",
+    ALL_OR_NOTHING: "one transaction around every send of the call: begin it, send, commit it; when anything in "
+                    "between raises, abort it instead and return False (try/except). The producer is registered "
+                    "already: KafkaProducer methods starting begin_, commit_, abort_",
     COPY: "the copies and the group's progress become one unit: the consumer commits nothing, its offsets "
           "travel in the producer's transaction (transactional_id; KafkaProducer methods starting init_, begin_, "
           "send_offsets_, commit_; consumer.group_metadata())",
@@ -38,6 +42,12 @@ CONSUMER = exercises.of_type(KafkaConsumer, what="a KafkaConsumer (return the co
 LISTENER = exercises.of_type(AsyncConsumerRebalanceListener, ConsumerRebalanceListener,
                              what="a rebalance listener (your class, made with (consumer, done))")
 COPIED = exercises.of_type(int, what="a whole number (how many records this run copied)")
+PUBLISHED = exercises.of_type(bool, what="True (the transaction was committed) or False (it was aborted)")
+
+#: More than one request may carry (the producer's max_request_size, 1 MB by default): send() refuses it.
+TOO_BIG = b"x" * 1_100_000
+#: A right answer publishes a few values in well under a second.
+PUBLISH_DEADLINE_S = 30
 
 
 def _new_group(group: str) -> str:
@@ -222,6 +232,57 @@ class _CrashAtCommit:
         return getattr(self._producer, name)
 
 
+@exercises.graded(ALL_OR_NOTHING)
+def all_or_nothing(publish, settings: Settings, topic: str) -> bool:
+    """Exercise 3: `publish(producer, topic, values)` called three times with one registered
+    transactional producer, on a new topic named after `topic`: good values (True, and a
+    read_committed reader sees them), four values of which the third is too big to send
+    (False, and the reader sees none of the four, not even the two sent before it), good
+    values again (True: the failure left the producer ready). A commit after the failure,
+    a transaction per value and a transaction left open each fail it."""
+    target = f"{topic}.all-or-nothing-{uuid.uuid4().hex[:6]}"
+    ensure_topics(settings, {target: 1})
+    calls = {"good values": [b"a0", b"a1", b"a2"], "the third value too big to send": [b"b0", b"b1", TOO_BIG, b"b3"],
+             "good values again": [b"c0", b"c1"]}
+    producer = clients.kafka_producer(settings, transactional_id=f"{target}.tx")
+    returned = {}
+    try:
+        producer.init_transactions()
+        for case, values in calls.items():
+            answer = exercises.attempt_within(PUBLISH_DEADLINE_S, publish, producer, target, list(values))
+            if exercises.timed_out(answer):
+                return exercises.wrong(ALL_OR_NOTHING, f"your function had not returned after {PUBLISH_DEADLINE_S} s "
+                                                       f"on the call with {case}")
+            if not exercises.expect_type(ALL_OR_NOTHING, answer, PUBLISHED, case=f"on the call with {case}"):
+                return False
+            returned[case] = answer
+            if case.startswith("the third") and _left_open(producer):
+                return exercises.wrong(ALL_OR_NOTHING, "after the failed send the transaction was still open, so the "
+                                                       "producer cannot begin the next one: abort_transaction() "
+                                                       "before returning False")
+    finally:
+        producer.close(timeout=2)
+    seen = [value for _, value in _records(settings, target)]
+    if b"b0" in seen or b"b1" in seen:
+        return exercises.wrong(ALL_OR_NOTHING, "the values sent before the one that failed became visible to a "
+                                               "read_committed reader: one transaction for the whole call, and "
+                                               "abort it (never commit) when a send fails")
+    return exercises.check(ALL_OR_NOTHING, {"returned": returned, "a read_committed reader sees": seen},
+                           {"returned": {case: not case.startswith("the third") for case in calls},
+                            "a read_committed reader sees": [b"a0", b"a1", b"a2", b"c0", b"c1"]})
+
+
+def _left_open(producer) -> bool:
+    """Is a transaction still open on `producer`? Beginning one then fails; if it does not,
+    the empty transaction begun here is aborted again at once."""
+    try:
+        producer.begin_transaction()
+    except Exception:  # kafka-python: "Invalid transition attempted from state IN_TRANSACTION ..."
+        return True
+    producer.abort_transaction()
+    return False
+
+
 #: A right copy of the check's few dozen messages returns in seconds.
 COPY_DEADLINE_S = 45
 
@@ -259,7 +320,7 @@ def copy_with_crash(copy, settings: Settings, source: str, when: str) -> dict:
 
 @exercises.graded(COPY)
 def copy_exactly_once(copy, settings: Settings, source: str) -> bool:
-    """Exercise 3: after a crash just before a commit and, separately, just after one, a
+    """Exercise 4: after a crash just before a commit and, separately, just after one, a
     read_committed reader sees each source message in the target exactly once. Committing
     the offsets with the consumer instead of inside the transaction loses messages (crash
     before: offsets committed, copies aborted) or copies them twice (crash after)."""
