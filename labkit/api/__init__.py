@@ -31,6 +31,9 @@ from labkit.store.queries import QueryError, UnknownName
 PROCESSOR_GROUP = "telemetry-processor"
 
 
+#: How much broker lag the API remembers for /pipeline/lag/broker (a notebook samples every 0.5 s).
+LAG_HISTORY_S = 3600
+
 def create_app(settings: Settings | None = None, sample_lag_every_s: float | None = None,
                lag_group: str = PROCESSOR_GROUP, windows_fresh_s: float = 0.0) -> FastAPI:
     """The API. With `sample_lag_every_s`, it also measures `lag_group`'s lag at the broker
@@ -80,7 +83,8 @@ def create_app(settings: Settings | None = None, sample_lag_every_s: float | Non
         app.state.lag_sampler = LagSampler(
             lambda: (lag_reader.rows(settings.topics.telemetry) if lag_reader
                      else kafka_io.lag_by_partition(settings, lag_group, settings.topics.telemetry)),
-            every_s=sample_lag_every_s or 5.0)
+            every_s=sample_lag_every_s or 5.0,
+            keep=int(LAG_HISTORY_S / (sample_lag_every_s or 5.0)))  # an hour, however often it samples
         app.state.lag_sampling = bool(sample_lag_every_s)
         sampling = asyncio.create_task(app.state.lag_sampler.run()) if sample_lag_every_s else None
         # Read twice per `windows_fresh_s`, so a read slowed by a busy server still lands in time.

@@ -94,7 +94,8 @@ class PipelineHealth(BaseModel):
     invalid: int
     duplicates: int
     anomalies: int
-    late: int = Field(0, description="events that revised an event-time window already emitted")
+    late: int = Field(0, description="events that came after the watermark passed their window's end, "
+                                     "within the allowed lateness (counted into it)")
     too_late: int = Field(0, description="readings whose event-time window was already final (stored, and recorded against that window)")
     windows: int
     events_per_s: float

@@ -10,7 +10,9 @@ of the dashboards' columns, so they are declared here and everything else is der
     valid        messages that passed validation
     stored       valid events written as new readings
     duplicates   valid events already seen (a redelivery, a producer's retry): stored once
-    late         valid events that revised an event-time window already emitted
+    late         valid events that came after the watermark passed their event-time window's
+                 end, but within the allowed lateness: counted into it (and the window
+                 published again if it was published already)
     too_late     valid events whose event-time window was already final (stored all the same)
 
 Two more counts are kept by label, and their totals go by names of their own:

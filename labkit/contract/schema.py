@@ -32,7 +32,8 @@ def json_schema(version: int) -> dict:
     if version not in contract.SCHEMA_VERSIONS:
         raise ValueError(f"unknown version {version}; known: {contract.SCHEMA_VERSIONS}")
     properties = {
-        "schema_version": {"const": version, "description": "major version; absent means 1"},
+        "schema_version": {"const": version, "description": "major version" if version > 1 else
+                           "major version; may be absent (events sent before versions existed)"},
         "car_id": {"type": "string", "pattern": f"^{contract.CAR_ID_PATTERN.pattern}$"},
         "timestamp": {"type": "string", "format": "date-time", "description": "ISO-8601 with a UTC offset"},
         **{name: _number(low, high) for name, (low, high) in contract.RANGES.items()},

@@ -78,23 +78,33 @@ def read_at(func, settings: Settings, record: Record) -> bool:
     the middle of three the check appends to the same partition. On a fresh topic the
     record above may be its partition's first message, so seek_to_beginning() or "the first
     record of the poll" would pass it; they fail the middle one (and "the last record of the
-    poll" fails it too)."""
-    middle_offset, middle_value = _three_in_a_row(settings, record.topic, record.partition)[1]
-    cases = {f"offset {record.offset}": (record.offset, record.value),
-             f"offset {middle_offset}, between two newer messages": (middle_offset, middle_value)}
+    poll" fails it too). The three are appended only once the function answered the first
+    address: an untouched stub leaves the topic as it was."""
     answers = {}
-    for name, (offset, _) in cases.items():
-        consumer = clients.kafka_consumer(settings)
-        try:
-            answer = exercises.attempt_within(READ_AT_DEADLINE_S, func, consumer, record.topic, record.partition, offset)
-        finally:
-            consumer.close()  # a loop still polling fails now, and its thread ends
-        if exercises.timed_out(answer):
-            return exercises.wrong(READ_AT, f"your function had not returned after {READ_AT_DEADLINE_S} s at {name}. "
-                                            "A consumer that is not moved (seek) starts where auto_offset_reset "
-                                            "says, at the end by default, and waits for new messages: assign the "
-                                            "partition, seek to the offset, poll with a timeout")
-        if not exercises.expect_type(READ_AT, answer, VALUE, case=f"at {name}"):
-            return False
-        answers[name] = answer
-    return exercises.check(READ_AT, answers, {name: value for name, (_, value) in cases.items()})
+    first = f"offset {record.offset}"
+    if not _read_one(func, settings, record, record.offset, first, answers):
+        return False  # reported: not attempted yet, too slow, or not bytes
+    middle_offset, middle_value = _three_in_a_row(settings, record.topic, record.partition)[1]
+    middle = f"offset {middle_offset}, between two newer messages"
+    if not _read_one(func, settings, record, middle_offset, middle, answers):
+        return False
+    return exercises.check(READ_AT, answers, {first: record.value, middle: middle_value})
+
+
+def _read_one(func, settings: Settings, record: Record, offset: int, name: str, answers: dict) -> bool:
+    """Call the student's function for one address; its answer goes to `answers[name]`.
+    False when the answer was already reported (the stub, a timeout, a wrong type)."""
+    consumer = clients.kafka_consumer(settings)
+    try:
+        answer = exercises.attempt_within(READ_AT_DEADLINE_S, func, consumer, record.topic, record.partition, offset)
+    finally:
+        consumer.close()  # a loop still polling fails now, and its thread ends
+    if exercises.timed_out(answer):
+        return exercises.wrong(READ_AT, f"your function had not returned after {READ_AT_DEADLINE_S} s at {name}. "
+                                        "A consumer that is not moved (seek) starts where auto_offset_reset "
+                                        "says, at the end by default, and waits for new messages: assign the "
+                                        "partition, seek to the offset, poll with a timeout")
+    if not exercises.expect_type(READ_AT, answer, VALUE, case=f"at {name}"):
+        return False
+    answers[name] = answer
+    return True
