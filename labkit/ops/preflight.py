@@ -164,7 +164,9 @@ def _check_kafka_server(settings: Settings, address: tuple[str, int], timeout: f
             topics = consumer.topics()
         finally:
             consumer.close()
-        return ServiceStatus("kafka", where, True, f"{len(topics)} topics")
+        own = len(set(topics) & set(settings.topics.all()))
+        return ServiceStatus("kafka", where, True, f"{len(topics)} topics: the lab's {own}, and {len(topics) - own} "
+                                                   "that notebooks and tests made for themselves")
     except Exception as exc:  # any client failure means "not usable yet"
         return ServiceStatus("kafka", where, False, f"port open but no metadata: {type(exc).__name__}")
 

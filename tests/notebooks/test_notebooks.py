@@ -188,14 +188,18 @@ def _first_failure(output: str) -> str:
 
 def test_notebooks_are_committed_without_outputs():
     for path in NOTEBOOKS:
+        ids = [c.get("id") for c in json.loads(path.read_text())["cells"]]
+        assert len(set(ids)) == len(ids) and None not in ids, f"{path.name}: every cell needs an id of its own"
         nb = nbformat.read(path, as_version=4)
         dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
         assert not dirty, f"{path.name}: strip outputs of cells {dirty}"
         assert nb.metadata["kernelspec"]["name"] == notebook_runner.KERNEL_NAME
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, f"{path.name} needs exactly one `parameters` cell"
-        checked = [c for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", [])]
-        assert len(checked) == 1 and "record(" in checked[0].source, \
-            f"{path.name}: tag the one cell that calls records.record with nbval-check-output"
+        # The session's numbers, and a going-further part's of its own: each recording cell is checked.
+        checked = [i for i, c in enumerate(nb.cells) if "nbval-check-output" in c.metadata.get("tags", [])]
+        recording = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "record(" in c.source]
+        assert recording and checked == recording, \
+            f"{path.name}: tag each cell that calls records.record (and only those) with nbval-check-output"
         prose = " ".join(c.source for c in nb.cells if c.cell_type == "markdown")
         assert "original project" not in prose, f"{path.name}: say what is done and why, not what a project we never showed did"

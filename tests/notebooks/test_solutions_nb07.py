@@ -146,7 +146,7 @@ def _stub_route(app):
     raise NotImplementedError
 
 
-def _stub_test(client, car_id, expected, frm, to):
+def _stub_test(client, car_id, expected, frm, to, parked):
     raise NotImplementedError
 
 
@@ -237,44 +237,53 @@ def test_the_reference_test_passes(isolated, rng, capsys):
     assert capsys.readouterr().out.startswith("✔ 07.2")
 
 
-def _status_only(client, car_id, expected, frm, to):
+def _status_only(client, car_id, expected, frm, to, parked):
     return client.get("/stats/max_speed", params={"car_id": car_id, "from": frm, "to": to}).status_code == 200
 
 
-def _value_without_404(client, car_id, expected, frm, to):
+def _value_without_404(client, car_id, expected, frm, to, parked):
     response = client.get("/stats/max_speed", params={"car_id": car_id, "from": frm, "to": to})
     return response.status_code == 200 and response.json()["max_speed"] == expected
 
 
-def _statuses_without_value(client, car_id, expected, frm, to):
+def _statuses_without_value(client, car_id, expected, frm, to, parked):
     known = client.get("/stats/max_speed", params={"car_id": car_id, "from": frm, "to": to})
     unknown = client.get("/stats/max_speed", params={"car_id": "CAR_404", "from": frm, "to": to})
     return known.status_code == 200 and unknown.status_code == 404
 
 
-def _value_in_a_range_of_its_own(client, car_id, expected, frm, to):  # asks without from/to
+def _value_in_a_range_of_its_own(client, car_id, expected, frm, to, parked):  # asks without from/to
     known = client.get("/stats/max_speed", params={"car_id": car_id})
     unknown = client.get("/stats/max_speed", params={"car_id": "CAR_404", "from": frm, "to": to})
     return known.status_code == 200 and known.json()["max_speed"] == expected and unknown.status_code == 404
 
 
-def _asserting_test(client, car_id, expected, frm, to):  # pytest style: asserts, returns None
+def _asserting_test(client, car_id, expected, frm, to, parked):  # pytest style: asserts, returns None
     response = client.get("/stats/max_speed", params={"car_id": car_id, "from": frm, "to": to})
     assert response.status_code == 200 and response.json()["max_speed"] == expected
 
 
+def _without_the_parked_car(client, car_id, expected, frm, to, parked):  # the solution of before: 0 never asked
+    known = client.get("/stats/max_speed", params={"car_id": car_id, "from": frm, "to": to})
+    unknown = client.get("/stats/max_speed", params={"car_id": "CAR_404", "from": frm, "to": to})
+    return known.status_code == 200 and known.json()["max_speed"] == expected and unknown.status_code == 404
+
+
 @pytest.mark.parametrize("test, words", [
-    (_status_only, ("lets 4 broken endpoints through", "ignores `from` and `to`", "($lte)", "average speed",
-                    "never answers 404")),
-    (lambda *args: True, ("lets 4 broken endpoints through",)),
-    (_value_without_404, ("lets a broken endpoint through: one that never answers 404",)),
-    (_statuses_without_value, ("lets 3 broken endpoints through", "ignores `from` and `to`", "($lte)", "average speed")),
+    (_status_only, ("lets 5 broken endpoints through", "ignores `from` and `to`", "($lte)", "average speed",
+                    "never answers 404", "parked car")),
+    (lambda *args: True, ("lets 5 broken endpoints through",)),
+    (_value_without_404, ("lets 2 broken endpoints through", "never answers 404", "parked car")),
+    (_statuses_without_value, ("lets 4 broken endpoints through", "ignores `from` and `to`", "($lte)", "average speed",
+                               "parked car")),
+    (_without_the_parked_car, ("lets a broken endpoint through: one that answers 404 for the parked car",)),
     (_value_in_a_range_of_its_own, ("fails the correct endpoint",)),
     (lambda *args: False, ("fails the correct endpoint",)),
     (_asserting_test, ("returned None", "do not assert")),
     (lambda client, *args: client.get("/stats/max_speed"), ("you returned a Response", "expected True or False")),
     (lambda *args: 1 / 0, ("your code raised ZeroDivisionError",)),
-], ids=["status 200 only", "always True", "no 404 asked", "no value compared", "no range asked", "always False",
+], ids=["status 200 only", "always True", "no 404 asked", "no value compared", "no parked car", "no range asked",
+        "always False",
         "asserts", "returns the response", "raises"])
 def test_a_wrong_test_is_rejected_with_the_endpoint_it_let_through(isolated, rng, capsys, test, words):
     _rejected(capsys, check.max_speed_test(test, isolated, CAR, rng), *words)

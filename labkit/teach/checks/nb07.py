@@ -40,9 +40,9 @@ HINTS = exercises.register_hints({
     ROUTE: "an aggregation: first keep this car's readings in the range (which comparison leaves `to` out?), "
            "then one group whose accumulator keeps the largest speed; no group at all means no readings, "
            "which is HTTPException(404, ...)",
-    TEST: "a right endpoint is right in every case a client meets: a known car in the range, the range's "
-          "edges (is the end included?), a car that does not exist. client.get(path, params=...) asks "
-          "the app; compare status and body with what the data holds",
+    TEST: "a right endpoint is right for every car a client asks about: one with readings in the range, one "
+          "that stood still (0 is an answer), one that does not exist. client.get(path, params=...) asks the "
+          "app; compare status and body with what the data holds",
 })
 
 APP = exercises.of_type(FastAPI, what="the FastAPI app, with your route added (return app)")
@@ -70,6 +70,7 @@ BROKEN = {
     "one that counts a reading at exactly `to` ($lte)": {"end_included": True},
     "one whose max_speed is another number (the average speed)": {"average": True},
     "one that never answers 404": {"answers_404": False},
+    "one that answers 404 for the parked car (its max_speed, 0, taken for none)": {"zero_is_none": True},
 }
 
 
@@ -119,17 +120,17 @@ def _readings(s: _Scratch, start: datetime, end: datetime) -> list[dict]:
 
 
 def _endpoint(rows: list[tuple[str, datetime, float]], *, ranged: bool = True, end_included: bool = False,
-              average: bool = False, answers_404: bool = True):
+              average: bool = False, answers_404: bool = True, zero_is_none: bool = False):
     """A GET /stats/max_speed for 07.2, answering from `rows` in Python: right with the defaults,
     or wrong in the one way a keyword says (the range ignored, its end included, the average for
-    the maximum, 200 with max_speed null where a 404 belongs)."""
+    the maximum, 200 with max_speed null where a 404 belongs, a 404 for a maximum of 0)."""
     def add(app: FastAPI) -> FastAPI:
         @app.get("/stats/max_speed")
         def max_speed(car_id: str, frm: Annotated[str | None, Query(alias="from")] = None, to: str | None = None):
             start, end = time_range(frm, to)
             speeds = [speed for car, at, speed in rows if car == car_id
                       and (not ranged or start <= at < end or (end_included and at == end))]
-            if not speeds and answers_404:
+            if (not speeds or (zero_is_none and not max(speeds))) and answers_404:  # `if not max_speed:`
                 raise HTTPException(404, f"no readings of {car_id!r} in that range")
             value = (sum(speeds) / len(speeds) if average else max(speeds)) if speeds else None
             return {"car_id": car_id, "max_speed": value}
@@ -242,9 +243,9 @@ def max_speed_route(add_route, settings: Settings, car: str, rng: dict) -> bool:
 def max_speed_test(student_test, settings: Settings, car: str, rng: dict) -> bool:
     """07.2: the student's test passes the reference endpoint and fails each broken one
     (`BROKEN`), all over the same scratch data. It is given a TestClient, the known car,
-    its highest speed in the range, and the range."""
+    its highest speed in the range, the range, and a car parked throughout the range."""
     s = _scratch(settings, car)
-    args = (s.car, IN_RANGE_MAX, rng["from"], rng["to"])
+    args = (s.car, IN_RANGE_MAX, rng["from"], rng["to"], s.parked)
     rows = _rows(s, *time_range(rng["from"], rng["to"]))
 
     def verdict_on(add_route):
@@ -260,7 +261,8 @@ def max_speed_test(student_test, settings: Settings, car: str, rng: dict) -> boo
             return False
         if not on_good:
             return exercises.wrong(TEST, "your test fails the correct endpoint, which answers the known car in "
-                                         "[frm, to) with 200 and `expected`, and 'CAR_404' with 404")
+                                         "[frm, to) with 200 and `expected`, the parked car with 200 and 0, and "
+                                         "'CAR_404' with 404")
         verdicts = {"correct endpoint": on_good}
         for broken, mistake in BROKEN.items():
             verdicts[broken] = verdict_on(_endpoint(rows, **mistake))

@@ -37,12 +37,16 @@ def add_max_speed_route(app: FastAPI) -> FastAPI:
     return app
 
 
-def test_max_speed(client, car_id: str, expected: float, frm: str, to: str) -> bool:
+def test_max_speed(client, car_id: str, expected: float, frm: str, to: str, parked: str) -> bool:
     """Exercise 07.2: the endpoint's test. Right in every case a broken endpoint gets wrong:
-    the known car's status and value in the range, and an unknown car's 404."""
-    known = client.get("/stats/max_speed", params={"car_id": car_id, "from": frm, "to": to})
-    unknown = client.get("/stats/max_speed", params={"car_id": "CAR_404", "from": frm, "to": to})
-    return known.status_code == 200 and known.json()["max_speed"] == expected and unknown.status_code == 404
+    the known car's status and value in the range, the parked car's 0 (an answer, not a 404),
+    and an unknown car's 404."""
+    def ask(car):
+        return client.get("/stats/max_speed", params={"car_id": car, "from": frm, "to": to})
+
+    known, still, unknown = ask(car_id), ask(parked), ask("CAR_404")
+    return (known.status_code == 200 and known.json()["max_speed"] == expected
+            and still.status_code == 200 and still.json()["max_speed"] == 0 and unknown.status_code == 404)
 
 
 test_max_speed.__test__ = False  # a solution, not a pytest test
