@@ -8,6 +8,7 @@ from labkit.config import Settings
 from labkit.ops import clients
 from labkit.ops.kafka_io import Record
 from labkit.teach import exercises
+from labkit.teach.checks.reading import with_consumer
 
 PARTITIONS = "00.1 partitions"
 READ_AT = "00.2 read one message by its address"
@@ -94,11 +95,7 @@ def read_at(func, settings: Settings, record: Record) -> bool:
 def _read_one(func, settings: Settings, record: Record, offset: int, name: str, answers: dict) -> bool:
     """Call the student's function for one address; its answer goes to `answers[name]`.
     False when the answer was already reported (the stub, a timeout, a wrong type)."""
-    consumer = clients.kafka_consumer(settings)
-    try:
-        answer = exercises.attempt_within(READ_AT_DEADLINE_S, func, consumer, record.topic, record.partition, offset)
-    finally:
-        consumer.close()  # a loop still polling fails now, and its thread ends
+    answer = with_consumer(settings, READ_AT_DEADLINE_S, func, record.topic, record.partition, offset)
     if exercises.timed_out(answer):
         return exercises.wrong(READ_AT, f"your function had not returned after {READ_AT_DEADLINE_S} s at {name}. "
                                         "A consumer that is not moved (seek) starts where auto_offset_reset "

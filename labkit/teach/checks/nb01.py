@@ -10,6 +10,7 @@ from labkit.config import Settings
 from labkit.ops import clients, kafka_io
 from labkit.process.validation import validate
 from labkit.teach import exercises
+from labkit.teach.checks.reading import with_consumer
 
 SEND = "01.2 send and confirm"
 FAULT = "01.1 negative speed fault"
@@ -183,11 +184,7 @@ def count_per_partition(count, settings: Settings, topic: str) -> bool:
             "partition_lag": "the consumer you are given"}):
         return False
     _append_transactions(settings, topic)
-    consumer = clients.kafka_consumer(settings)
-    try:
-        answer = exercises.attempt_within(COUNT_DEADLINE_S, count, consumer, topic)
-    finally:
-        consumer.close()  # a loop still polling fails now, and its thread ends
+    answer = with_consumer(settings, COUNT_DEADLINE_S, count, topic)
     if exercises.timed_out(answer):
         return exercises.wrong(COUNT, f"your function had not returned after {COUNT_DEADLINE_S} s. A loop that waits "
                                       "until it has read as many messages as the end offset says never ends here: "
