@@ -827,6 +827,7 @@ def test_nb03_all_or_nothing(pipeline, capsys):
     _rejected(capsys, check03.all_or_nothing(_left_open, pipeline, topic), "still open", "abort_transaction()")
     _rejected(capsys, check03.all_or_nothing(_raised, pipeline, topic), "your code raised MessageSizeTooLargeError")
     _rejected(capsys, check03.all_or_nothing(_aborted_but_says_committed, pipeline, topic), "returned")
+    _rejected(capsys, check03.all_or_nothing(lambda *a: True, pipeline, topic), "wrong value for key 'returned'")  # a constant
     _rejected(capsys, check03.all_or_nothing(lambda *a: None, pipeline, topic), "returned None")
     _rejected(capsys, check03.all_or_nothing(lambda *a: "yes", pipeline, topic), "True (the transaction was committed)")
 
