@@ -5,7 +5,8 @@
 Loads N simulated messages (default fault rates) of a fleet into a fresh topic, then measures:
   raw consume        kafka-python reading the topic, nothing else (the client's ceiling)
   raw insert_many    the MongoDB server storing the same valid events in batches of 2,000
-                     into a collection with the readings' two indexes (the database's ceiling)
+                     into a collection with the readings' two indexes (the database's ceiling),
+                     from one client, then from two at once (does a second writer add any?)
   ours               labkit's Processor: validate + detect + insert + DLQ + anomalies +
                      windows + rollups and latest states when due + a transaction per batch,
                      once per fleet size (`--cars`); without transactions for the first size
@@ -87,6 +88,31 @@ def consume_all(settings: Settings, n: int, on_message=None, auto_commit=False) 
     return elapsed
 
 
+def insert_in_parallel(base: Settings, settings: Settings, documents: list[dict], writers: int) -> float:
+    """Seconds for `writers` threads, each with its own client, to insert every writers-th
+    document into the readings (batches of 2,000), all started together."""
+    import threading
+
+    clients_ = [clients.mongo_client(base, socketTimeoutMS=None) for _ in range(writers)]
+    shares = [documents[w::writers] for w in range(writers)]
+
+    def insert(client, share):
+        readings = client[settings.mongodb_db][settings.collections.telemetry]
+        for j in range(0, len(share), 2000):
+            readings.insert_many(share[j:j + 2000], ordered=False)
+
+    threads = [threading.Thread(target=insert, args=pair) for pair in zip(clients_, shares)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    for c in clients_:
+        c.close()
+    return elapsed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=20_000)
@@ -124,6 +150,13 @@ def main() -> int:
                 readings.insert_many(unique[j:j + 2000], ordered=False)
             rows.append((f"raw insert_many, readings' indexes ({len(unique):,} events, batches of 2,000)", len(unique),
                          time.perf_counter() - began))
+            client.drop_database(settings.mongodb_db)
+            # The same, half each from two clients at once: whether the server does more when
+            # asked by two writers (then a processor could store with two threads) or not (then
+            # only keeping the server busy while the processor decides can add throughput).
+            ensure_indexes(db, settings)
+            rows.append((f"raw insert_many from 2 clients at once (the same {len(unique):,} events)", len(unique),
+                         insert_in_parallel(base, settings, unique, writers=2)))
             client.drop_database(settings.mongodb_db)
 
         processor = Processor(settings, ProcessorConfig(group_id=f"bench-{uuid.uuid4().hex[:6]}", max_invalid_ratio=None))
