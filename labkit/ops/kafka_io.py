@@ -133,20 +133,25 @@ def partition_for_key(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def rewind_group(settings: Settings, group: str, topic: str, offsets: dict[int, int]) -> None:
+def rewind_group(settings: Settings, group: str, topic: str, offsets: dict[int, int], rewind=None) -> None:
     """Set a consumer group's committed offsets back to `offsets` (partition -> offset).
 
     What a crash before the commit amounts to: the group will read those messages again.
-    The group must have no running members.
+    The group must have no running members. `rewind(consumer, topic, offsets)` does the
+    commit with a consumer of the group that joined nothing (exercise 04.1; default: ours).
     """
+    consumer = clients.kafka_consumer(settings, group_id=group)
+    try:
+        (rewind or _commit_offsets)(consumer, topic, dict(offsets))
+    finally:
+        consumer.close(autocommit=False)
+
+
+def _commit_offsets(consumer, topic: str, offsets: dict[int, int]) -> None:
     from kafka import TopicPartition
     from kafka.structs import OffsetAndMetadata
 
-    consumer = clients.kafka_consumer(settings, group_id=group)
-    try:
-        consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
-    finally:
-        consumer.close(autocommit=False)
+    consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
 
 
 def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, int | None]:

@@ -119,6 +119,12 @@ def attempt_within(seconds: float, func: Callable[..., Any], *args, **kwargs) ->
     return outcome[0] if outcome else _TimedOut(seconds)
 
 
+def not_answered(answer: Any) -> bool:
+    """True for what `attempt` returns instead of an answer: NOT_ATTEMPTED (the untouched
+    stub) or a failure (the function raised). `check(name, answer, ...)` reports either."""
+    return answer is NOT_ATTEMPTED or isinstance(answer, _Failed)
+
+
 def timed_out(answer: Any) -> bool:
     """True for what `attempt_within` returns when the deadline passed."""
     return isinstance(answer, _TimedOut)

@@ -891,3 +891,39 @@ def test_nb03_copy_in_a_transaction(pipeline, capsys):
         check03.COPY_DEADLINE_S = deadline
     _rejected(capsys, check03.copy_exactly_once(lambda c, p, t: (p.init_transactions(), p.begin_transaction(), 0)[-1],
                                                 pipeline, topic), "without calling commit_transaction")
+
+
+def test_nb04_rewind_by_hand(services, capsys):
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    topic = services.topics.telemetry
+    assert check04.rewind(nb04.rewind, services, topic)
+
+    def commit(consumer, topic, offsets):
+        consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
+
+    def seek_only(consumer, topic, offsets):  # moves this consumer, never the group
+        consumer.assign([TopicPartition(topic, p) for p in offsets])
+        for p, o in offsets.items():
+            consumer.seek(TopicPartition(topic, p), o)
+
+    def to_the_beginning(consumer, topic, offsets):  # "rewind" read as: start over
+        commit(consumer, topic, {p: 0 for p in offsets})
+
+    def first_partition_only(consumer, topic, offsets):
+        p = min(offsets)
+        commit(consumer, topic, {p: offsets[p]})
+
+    def one_before(consumer, topic, offsets):  # the last record read, not the next to read
+        commit(consumer, topic, {p: max(0, o - 1) for p, o in offsets.items()})
+
+    def stub(consumer, topic, offsets):
+        raise NotImplementedError
+
+    _rejected(capsys, check04.rewind(seek_only, services, topic), "did not change", "seek")
+    _rejected(capsys, check04.rewind(to_the_beginning, services, topic), "back to 0")
+    _rejected(capsys, check04.rewind(one_before, services, topic), "one below")
+    _rejected(capsys, check04.rewind(first_partition_only, services, topic), "partition 1: 6", "asked for")
+    assert check04.rewind(stub, services, topic) is False
+    assert capsys.readouterr().out.startswith("⏳ 04.1")

@@ -1,24 +1,93 @@
-"""Checks for notebook 04's exercise (dead letters and redelivery)."""
+"""Checks for notebook 04's exercises (dead letters and redelivery): 04.1 rewinds a group,
+04.2 replays the DLQ."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 
 from labkit import contract
+from labkit.config import Settings
+from labkit.ops import clients, kafka_io
+from labkit.ops.infra.topics import ensure_topics
 from labkit.process import dlq
 from labkit.process.validation import Verdict, validate
 from labkit.simulate.faults import FaultRates
 from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 from labkit.teach import exercises
 
-REPLAY = "04.1 replay the DLQ by hand"
+REPLAY = "04.2 replay the DLQ by hand"
+REWIND = "04.1 rewind a group"
 
 HINTS = exercises.register_hints({
     REPLAY: "each DLQ value is an envelope: labkit.process.dlq.parse opens it and dlq.original_bytes gives "
             "the rejected bytes back. The DLQ may hold a message twice, and MongoDB may hold an event "
             "already: let the event's own id decide, as in exercise 02.2",
+    REWIND: "a group's place is its committed offsets: commit the ones asked for with this consumer "
+            "(consumer.commit takes a dict of TopicPartition to OffsetAndMetadata(offset, '', -1)). "
+            "seek() moves only this consumer",
 })
+
+#: The check's group has read its topic to these offsets (the end), and is asked to go back to REWOUND.
+READ_TO = {0: 6, 1: 6, 2: 6}
+REWOUND = {0: 3, 1: 0, 2: 5}
+#: A right answer commits once, in well under a second.
+REWIND_DEADLINE_S = 30
+
+
+@exercises.graded(REWIND)
+def rewind(func, settings: Settings, topic: str) -> bool:
+    """04.1: `func(consumer, topic, offsets)` on a new three-partition topic named after
+    `topic`, six records each, whose new group has committed the end of every partition; the
+    consumer is of that group and joined nothing. Right: afterwards the group's committed
+    offsets are exactly `REWOUND` (a different offset for each partition, one of them 0). A
+    seek without a commit, a commit of the consumer's position, a rewind of one partition, an
+    offset off by one and a rewind to the beginning each fail it."""
+    target = f"{topic}.rewind-{uuid.uuid4().hex[:6]}"
+    group = f"{target}.group"
+    ensure_topics(settings, {target: len(READ_TO)})
+    producer = clients.kafka_producer(settings)
+    try:
+        for p, n in READ_TO.items():
+            for i in range(n):
+                producer.send(target, value=f"{p}:{i}".encode(), partition=p)
+        producer.flush()
+    finally:
+        producer.close()
+    kafka_io.rewind_group(settings, group, target, READ_TO)  # the group has read everything
+    consumer = clients.kafka_consumer(settings, group_id=group)
+    try:
+        answer = exercises.attempt_within(REWIND_DEADLINE_S, func, consumer, target, dict(REWOUND))
+    finally:
+        consumer.close(autocommit=False)
+    if exercises.timed_out(answer):
+        return exercises.wrong(REWIND, f"your function had not returned after {REWIND_DEADLINE_S} s")
+    if exercises.not_answered(answer):  # the stub (not attempted yet), or an exception: reported as such
+        return exercises.check(REWIND, answer, None)
+    committed = kafka_io.committed_offsets(settings, group, target)
+    problem = _rewind_problem(committed)
+    if problem:
+        return exercises.wrong(REWIND, problem)
+    return exercises.check(REWIND, {"the group's committed offsets": committed},
+                           {"the group's committed offsets": dict(REWOUND)})
+
+
+def _rewind_problem(committed: dict) -> str | None:
+    """What is wrong with the group's committed offsets after a rewind to REWOUND, in words."""
+    if committed == REWOUND:
+        return None
+    if committed == READ_TO:
+        return ("the group's committed offsets did not change: nothing was committed for the group. A seek "
+                "moves only this consumer's position; the group reads again from what is committed")
+    if all(committed.get(p) == 0 for p in REWOUND):
+        return "every partition went back to 0: commit the offset you are given for each partition, not the beginning"
+    if all(committed.get(p) == max(0, o - 1) for p, o in REWOUND.items()):
+        return ("each committed offset is one below the one asked for: a committed offset is the next record the "
+                "group will read, so commit the offsets as given")
+    asked = ", ".join(f"partition {p}: {o}" for p, o in REWOUND.items())
+    got = ", ".join(f"partition {p}: {committed.get(p)}" for p in REWOUND)
+    return f"the group's committed offsets are {got}; you were asked for {asked}"
 
 
 @exercises.graded(REPLAY)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def replay_dlq(values: list[bytes], collection, reason: str, ranges: dict, now) -> int:
-    """Exercise 04.1: revalidate the DLQ records rejected for `reason` under `ranges` and store
+    """Exercise 04.2: revalidate the DLQ records rejected for `reason` under `ranges` and store
     the events that now pass, each once (`_id = event_id`); return how many were newly stored."""
     from pymongo.errors import BulkWriteError
 
@@ -28,3 +28,12 @@ def replay_dlq(values: list[bytes], collection, reason: str, ranges: dict, now) 
         if any(e["code"] != 11000 for e in errors):
             raise
         return len(events) - len(errors)
+
+
+def rewind(consumer, topic: str, offsets: dict[int, int]) -> None:
+    """Exercise 04.1: make `offsets` (partition -> offset) the committed offsets of the
+    consumer's group in `topic`: the group reads again from there."""
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
