@@ -21,12 +21,12 @@ REPLAY = "04.2 replay the DLQ by hand"
 REWIND = "04.1 rewind a group"
 
 HINTS = exercises.register_hints({
-    REPLAY: "each DLQ value is an envelope: labkit.process.dlq.parse opens it and dlq.original_bytes gives "
-            "the rejected bytes back. The DLQ may hold a message twice, and MongoDB may hold an event "
-            "already: let the event's own id decide, as in exercise 02.2",
-    REWIND: "a group's place is its committed offsets: commit the ones asked for with this consumer "
-            "(consumer.commit takes a dict of TopicPartition to OffsetAndMetadata(offset, '', -1)). "
-            "seek() moves only this consumer",
+    REPLAY: "each DLQ value is an envelope: dlq.parse opens it (its reason) and dlq.original_bytes gives the "
+            "rejected bytes back. Replay only the reason asked for. The DLQ may hold a message twice and MongoDB "
+            "an event already: let the event's id decide (02.2)",
+    REWIND: "a group's place is its committed offsets: commit the ones asked for with this consumer. "
+            "consumer.commit takes a dict of TopicPartition to OffsetAndMetadata(offset, '', -1), both "
+            "importable from kafka. seek() alone commits nothing",
 })
 
 #: The check's group has read its topic to these offsets (the end), and is asked to go back to REWOUND.
@@ -78,11 +78,12 @@ def _rewind_problem(committed: dict) -> str | None:
     if committed == REWOUND:
         return None
     if committed == READ_TO:
-        return ("the group's committed offsets did not change: nothing was committed for the group. A seek "
-                "moves only this consumer's position; the group reads again from what is committed")
+        return ("nothing changed for this group in this topic: no offsets of the topic you are given were "
+                "committed. A seek alone changes only this consumer's position in memory; the group reads again "
+                "from what is committed")
     if all(committed.get(p) == 0 for p in REWOUND):
         return "every partition went back to 0: commit the offset you are given for each partition, not the beginning"
-    if all(committed.get(p) == max(0, o - 1) for p, o in REWOUND.items()):
+    if all(committed.get(p) in ({o - 1} if o > 0 else {None, -1, 0}) for p, o in REWOUND.items()):  # -1 reads as None
         return ("each committed offset is one below the one asked for: a committed offset is the next record the "
                 "group will read, so commit the offsets as given")
     asked = ", ".join(f"partition {p}: {o}" for p, o in REWOUND.items())
@@ -92,7 +93,7 @@ def _rewind_problem(committed: dict) -> str | None:
 
 @exercises.graded(REPLAY)
 def replay_dlq(func, collection, now) -> bool:
-    """04.1: a DLQ made for the check (four autobahn events rejected for speed, two of them
+    """04.2: a DLQ made for the check (four autobahn events rejected for speed, two of them
     delivered twice; one too fast even for the relaxed rule; one rejected for its RPM; one
     rejected for its RPM under an older rule, valid today, which a replay for speed leaves), with
     one of the four already in `collection`. Right: the first call returns 3 (the events
@@ -109,6 +110,10 @@ def replay_dlq(func, collection, now) -> bool:
     again = exercises.attempt(func, list(values), collection, "range:speed", dict(ranges), now)
     if not exercises.expect_type(REPLAY, again, exercises.INTEGER, case="on the second call"):
         return False
+    if any(not isinstance(d["_id"], str) for d in stored):
+        collection.drop()
+        return exercises.wrong(REPLAY, "some documents were stored with an _id MongoDB made up (an ObjectId), so the "
+                                       "same event could be stored twice: set _id = event_id, as in exercise 02.2")
     ids = sorted(d["_id"] for d in stored)
     answer = {"newly stored, first call": first, "newly stored, second call": again,
               "documents stored": ids,
