@@ -13,6 +13,7 @@ from kafka.errors import KafkaError
 from pymongo import MongoClient
 from pymongo.errors import BulkWriteError
 
+from labkit import contract
 from labkit.ops import clients, kafka_io, sandbox
 from labkit.ops.infra.topics import describe_topics
 from labkit.process.validation import Verdict, validate
@@ -425,7 +426,7 @@ def test_nb04_replay_by_hand(services, capsys):
         def every_reason(values, collection, reason, ranges, now):  # replays what an older rule rejected too
             return sum(nb04.replay_dlq(values, collection, r, ranges, now) for r in {dlq.parse(v)["reason"] for v in values})
 
-        _rejected(capsys, check04.replay_dlq(every_reason, collection, now), "first call")
+        _rejected(capsys, check04.replay_dlq(every_reason, collection, now), "not asked for", "reason")
 
         def ordered_insert(values, collection, reason, ranges, now):  # insert_many stops at the first duplicate
             from pymongo.errors import BulkWriteError
@@ -441,7 +442,21 @@ def test_nb04_replay_by_hand(services, capsys):
             except BulkWriteError as e:
                 return e.details["nInserted"]
 
-        _rejected(capsys, check04.replay_dlq(ordered_insert, collection, now), "first call")
+        _rejected(capsys, check04.replay_dlq(ordered_insert, collection, now), "nothing new was stored", "ordered")
+
+        def the_envelope(values, collection, reason, ranges, now):  # validates the DLQ record, not what it holds
+            docs = {}
+            for v in values:
+                verdict = validate(v, now, ranges)
+                if dlq.parse(v)["reason"] == reason and verdict.ok:
+                    docs[verdict.event["event_id"]] = dict(verdict.event, _id=verdict.event["event_id"])
+            return len(collection.insert_many(list(docs.values()), ordered=False).inserted_ids) if docs else 0
+
+        def todays_ranges(values, collection, reason, ranges, now):  # forgets to pass the relaxed ranges
+            return nb04.replay_dlq(values, collection, reason, contract.RANGES, now)
+
+        _rejected(capsys, check04.replay_dlq(todays_ranges, collection, now), "nothing new was stored", "ranges")
+        _rejected(capsys, check04.replay_dlq(the_envelope, collection, now), "nothing new was stored", "original bytes")
 
         def ids_made_by_mongodb(values, collection, reason, ranges, now):  # the validator's event, _id not set
             events = [validate(dlq.original_bytes(dlq.parse(v)), now, ranges) for v in values
@@ -926,12 +941,16 @@ def test_nb04_rewind_by_hand(services, capsys):
     def one_before(consumer, topic, offsets):  # the last record read, not the next to read
         commit(consumer, topic, {p: max(0, o - 1) for p, o in offsets.items()})
 
+    def the_lab_topics_partitions(consumer, topic, offsets):  # a count it knows, not the partitions given
+        commit(consumer, topic, {p: offsets.get(p, 0) for p in range(4)})
+
     def stub(consumer, topic, offsets):
         raise NotImplementedError
 
     _rejected(capsys, check04.rewind(seek_only, services, topic), "nothing changed", "seek")
     _rejected(capsys, check04.rewind(to_the_beginning, services, topic), "back to 0")
     _rejected(capsys, check04.rewind(one_before, services, topic), "one below")
-    _rejected(capsys, check04.rewind(first_partition_only, services, topic), "partition 1: 6", "asked for")
+    _rejected(capsys, check04.rewind(first_partition_only, services, topic), "partition 1: 6", "expected")
+    _rejected(capsys, check04.rewind(the_lab_topics_partitions, services, topic), "partition 3 was not in the offsets")
     assert check04.rewind(stub, services, topic) is False
     assert capsys.readouterr().out.startswith("⏳ 04.1")

@@ -30,20 +30,26 @@ HINTS = exercises.register_hints({
 })
 
 #: The check's group has read its topic to these offsets (the end), and is asked to go back to REWOUND.
-READ_TO = {0: 6, 1: 6, 2: 6}
-REWOUND = {0: 3, 1: 0, 2: 5}
+#: Five partitions, not the lab topic's four, and partition 3 not asked for: an answer that
+#: loops over `range(4)` instead of the offsets it is given fails here, not later in section 3.
+READ_TO = {0: 6, 1: 6, 2: 6, 3: 6, 4: 6}
+REWOUND = {0: 3, 1: 0, 2: 5, 4: 2}
+#: What the group's committed offsets must be afterwards: partition 3 stays where it was.
+EXPECTED = {**READ_TO, **REWOUND}
 #: A right answer commits once, in well under a second.
 REWIND_DEADLINE_S = 30
 
 
 @exercises.graded(REWIND)
 def rewind(func, settings: Settings, topic: str) -> bool:
-    """04.1: `func(consumer, topic, offsets)` on a new three-partition topic named after
+    """04.1: `func(consumer, topic, offsets)` on a new five-partition topic named after
     `topic`, six records each, whose new group has committed the end of every partition; the
     consumer is of that group and joined nothing. Right: afterwards the group's committed
-    offsets are exactly `REWOUND` (a different offset for each partition, one of them 0). A
-    seek without a commit, a commit of the consumer's position, a rewind of one partition, an
-    offset off by one and a rewind to the beginning each fail it."""
+    offsets are exactly `EXPECTED` (the offsets asked for, a different one for each partition,
+    one of them 0; partition 3, not asked for, left at the end). A seek without a commit, a
+    commit of the consumer's position, a rewind of one partition, an offset off by one, a
+    rewind to the beginning and a loop over partition numbers instead of the offsets given
+    each fail it."""
     target = f"{topic}.rewind-{uuid.uuid4().hex[:6]}"
     group = f"{target}.group"
     ensure_topics(settings, {target: len(READ_TO)})
@@ -70,12 +76,12 @@ def rewind(func, settings: Settings, topic: str) -> bool:
     if problem:
         return exercises.wrong(REWIND, problem)
     return exercises.check(REWIND, {"the group's committed offsets": committed},
-                           {"the group's committed offsets": dict(REWOUND)})
+                           {"the group's committed offsets": dict(EXPECTED)})
 
 
 def _rewind_problem(committed: dict) -> str | None:
     """What is wrong with the group's committed offsets after a rewind to REWOUND, in words."""
-    if committed == REWOUND:
+    if committed == EXPECTED:
         return None
     if committed == READ_TO:
         return ("nothing changed for this group in this topic: no offsets of the topic you are given were "
@@ -86,9 +92,16 @@ def _rewind_problem(committed: dict) -> str | None:
     if all(committed.get(p) in ({o - 1} if o > 0 else {None, -1, 0}) for p, o in REWOUND.items()):  # -1 reads as None
         return ("each committed offset is one below the one asked for: a committed offset is the next record the "
                 "group will read, so commit the offsets as given")
-    asked = ", ".join(f"partition {p}: {o}" for p, o in REWOUND.items())
-    got = ", ".join(f"partition {p}: {committed.get(p)}" for p in REWOUND)
-    return f"the group's committed offsets are {got}; you were asked for {asked}"
+    untouched = [p for p in READ_TO if p not in REWOUND]
+    moved = [p for p in untouched if committed.get(p) != READ_TO[p]]
+    if moved and all(committed.get(p) == o for p, o in REWOUND.items()):
+        return (f"partition {moved[0]} was not in the offsets you were given, yet its committed offset moved from "
+                f"{READ_TO[moved[0]]} to {committed.get(moved[0])}: commit only the partitions in `offsets` "
+                "(this topic has five partitions, not the lab topic's four)")
+    asked = ", ".join(f"partition {p}: {o}" for p, o in EXPECTED.items())
+    got = ", ".join(f"partition {p}: {committed.get(p)}" for p in EXPECTED)
+    return (f"the group's committed offsets are {got}; expected {asked} (partition "
+            f"{', '.join(map(str, untouched))} not asked for, so left where it was)")
 
 
 @exercises.graded(REPLAY)
@@ -122,6 +135,16 @@ def replay_dlq(func, collection, now) -> bool:
     expected = {"newly stored, first call": len(fast_ids) - 1, "newly stored, second call": 0,
                 "documents stored": sorted(fast_ids), "timestamps stored as dates": True}
     collection.drop()
+    if ids == [already]:
+        return exercises.wrong(REPLAY, "nothing new was stored (only the event stored before the call is there). "
+                                       "The usual causes: validating the DLQ record itself instead of the original "
+                                       "bytes inside it (dlq.original_bytes); validating without the relaxed "
+                                       "`ranges`; an ordered insert_many, which stops at the first event already "
+                                       "stored (ordered=False goes on)")
+    if set(ids) - set(fast_ids):
+        return exercises.wrong(REPLAY, "events not asked for were stored too: replay only the DLQ records whose "
+                                       "reason is the one you are given (one here was rejected for its RPM under an "
+                                       "older rule and is valid today, yet its reason is not range:speed)")
     if not answer["timestamps stored as dates"] and ids == sorted(fast_ids):
         return exercises.wrong(REPLAY, "the right events, but not the timestamps stored as dates: store the event "
                                        "the validator returns (validate(...).event), as in exercise 02.2, not the "
