@@ -413,7 +413,7 @@ def test_nb04_replay_by_hand(services, capsys):
         now = datetime.now(timezone.utc)
         assert check04.replay_dlq(nb04.replay_dlq, collection, now)
         _rejected(capsys, check04.replay_dlq(_replay_loading_the_json, collection, now), "timestamps stored as dates")
-        _rejected(capsys, check04.replay_dlq(lambda *a: 3, collection, now), "second call")  # nothing stored
+        _rejected(capsys, check04.replay_dlq(lambda *a: 3, collection, now), "nothing new was stored")  # claims 3, stores none
         _rejected(capsys, check04.replay_dlq(lambda *a: None, collection, now), "returned None")
 
         def every_valid_record(values, collection, reason, ranges, now):  # counts copies and the stored one
