@@ -133,18 +133,44 @@ def partition_for_key(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def rewind_group(settings: Settings, group: str, topic: str, offsets: dict[int, int], rewind=None) -> None:
+def rewind_group(settings: Settings, group: str, topic: str, offsets: dict[int, int]) -> None:
     """Set a consumer group's committed offsets back to `offsets` (partition -> offset).
 
     What a crash before the commit amounts to: the group will read those messages again.
-    The group must have no running members. `rewind(consumer, topic, offsets)` does the
-    commit with a consumer of the group that joined nothing (exercise 04.1; default: ours).
-    """
+    The group must have no running members (the broker refuses a commit from outside a group
+    that has some)."""
     consumer = clients.kafka_consumer(settings, group_id=group)
     try:
-        (rewind or _commit_offsets)(consumer, topic, dict(offsets))
+        _commit_offsets(consumer, topic, dict(offsets))
     finally:
         consumer.close(autocommit=False)
+
+
+def rewind_group_to_time(settings: Settings, group: str, topic: str, when_ms: int, rewind=None) -> None:
+    """Set a consumer group's committed offsets back to `when_ms` (ms since the epoch): in each
+    partition, the first record whose timestamp is at or after it, or the end where none is
+    (what `kafka-consumer-groups --reset-offsets --to-datetime` does). The group must have no
+    running members. `rewind(consumer, topic, when_ms)` does it with a consumer of the group
+    that joined nothing (exercise 04.1; default: `offsets_at_time`, then a commit)."""
+    consumer = clients.kafka_consumer(settings, group_id=group)
+    try:
+        if rewind is not None:
+            rewind(consumer, topic, when_ms)
+        else:
+            _commit_offsets(consumer, topic, offsets_at_time(consumer, topic, when_ms))
+    finally:
+        consumer.close(autocommit=False)
+
+
+def offsets_at_time(consumer, topic: str, when_ms: int) -> dict[int, int]:
+    """Partition -> the offset of its first record at or after `when_ms`; the end offset (the
+    next record to be written) where every record is older, or the partition is empty."""
+    from kafka import TopicPartition
+
+    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    found = consumer.offsets_for_times({tp: when_ms for tp in tps})
+    ends = consumer.end_offsets(tps)
+    return {tp.partition: found[tp].offset if found.get(tp) is not None else ends[tp] for tp in tps}
 
 
 def _commit_offsets(consumer, topic: str, offsets: dict[int, int]) -> None:

@@ -926,31 +926,60 @@ def test_nb04_rewind_by_hand(services, capsys):
     def commit(consumer, topic, offsets):
         consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
 
-    def seek_only(consumer, topic, offsets):  # moves this consumer, never the group
+    def found(consumer, topic, when_ms, partitions=None):  # partition -> offset, or None where nothing that recent
+        tps = [TopicPartition(topic, p) for p in (partitions or consumer.partitions_for_topic(topic))]
+        return {tp.partition: (f.offset if f else None)
+                for tp, f in consumer.offsets_for_times({tp: when_ms for tp in tps}).items()}
+
+    def ends(consumer, topic, partitions=None):
+        tps = [TopicPartition(topic, p) for p in (partitions or consumer.partitions_for_topic(topic))]
+        return {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
+
+    def seek_only(consumer, topic, when_ms):  # moves this consumer, never the group
+        offsets = {p: o for p, o in found(consumer, topic, when_ms).items() if o is not None}
         consumer.assign([TopicPartition(topic, p) for p in offsets])
         for p, o in offsets.items():
             consumer.seek(TopicPartition(topic, p), o)
 
-    def to_the_beginning(consumer, topic, offsets):  # "rewind" read as: start over
-        commit(consumer, topic, {p: 0 for p in offsets})
+    def in_seconds(consumer, topic, when_ms):  # a time in seconds: January 1970
+        commit(consumer, topic, found(consumer, topic, when_ms // 1000))
 
-    def first_partition_only(consumer, topic, offsets):
-        p = min(offsets)
-        commit(consumer, topic, {p: offsets[p]})
+    def to_the_beginning(consumer, topic, when_ms):  # "rewind" read as: start over
+        commit(consumer, topic, {p: 0 for p in consumer.partitions_for_topic(topic)})
 
-    def one_before(consumer, topic, offsets):  # the last record read, not the next to read
-        commit(consumer, topic, {p: max(0, o - 1) for p, o in offsets.items()})
+    def none_skipped(consumer, topic, when_ms):  # a partition with nothing that recent left where it was
+        commit(consumer, topic, {p: o for p, o in found(consumer, topic, when_ms).items() if o is not None})
 
-    def the_lab_topics_partitions(consumer, topic, offsets):  # a count it knows, not the partitions given
-        commit(consumer, topic, {p: offsets.get(p, 0) for p in range(4)})
+    def none_as_zero(consumer, topic, when_ms):  # ... or read again from its beginning
+        commit(consumer, topic, {p: o or 0 for p, o in found(consumer, topic, when_ms).items()})
 
-    def stub(consumer, topic, offsets):
+    def strictly_after(consumer, topic, when_ms):  # a record exactly at the time left out
+        end = ends(consumer, topic)
+        commit(consumer, topic, {p: end[p] if o is None else o for p, o in found(consumer, topic, when_ms + 1).items()})
+
+    def one_before(consumer, topic, when_ms):  # the last record before the time, not the first after it
+        end = ends(consumer, topic)
+        commit(consumer, topic, {p: max(0, (end[p] if o is None else o) - 1) for p, o in found(consumer, topic, when_ms).items()})
+
+    def the_lab_topics_partitions(consumer, topic, when_ms):  # a count it knows, not the topic's partitions
+        end = ends(consumer, topic, range(4))
+        commit(consumer, topic, {p: end[p] if o is None else o for p, o in found(consumer, topic, when_ms, range(4)).items()})
+
+    def subscribed(consumer, topic, when_ms):  # joins the group first: its commit is refused
+        consumer.subscribe([topic])
+        commit(consumer, topic, {p: 0 for p in consumer.partitions_for_topic(topic)})
+
+    def stub(consumer, topic, when_ms):
         raise NotImplementedError
 
     _rejected(capsys, check04.rewind(seek_only, services, topic), "nothing changed", "seek")
+    _rejected(capsys, check04.rewind(in_seconds, services, topic), "back to 0", "milliseconds")
     _rejected(capsys, check04.rewind(to_the_beginning, services, topic), "back to 0")
+    _rejected(capsys, check04.rewind(none_skipped, services, topic), "partition 3", "None", "end")
+    _rejected(capsys, check04.rewind(none_as_zero, services, topic), "partition 3", "None")
+    _rejected(capsys, check04.rewind(strictly_after, services, topic), "exactly that time")
     _rejected(capsys, check04.rewind(one_before, services, topic), "one below")
-    _rejected(capsys, check04.rewind(first_partition_only, services, topic), "partition 1: 6", "expected")
-    _rejected(capsys, check04.rewind(the_lab_topics_partitions, services, topic), "partition 3 was not in the offsets")
+    _rejected(capsys, check04.rewind(the_lab_topics_partitions, services, topic), "partition 4", "five partitions")
+    _rejected(capsys, check04.rewind(subscribed, services, topic), "subscribed")
     assert check04.rewind(stub, services, topic) is False
     assert capsys.readouterr().out.startswith("⏳ 04.1")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import datetime
 
@@ -18,58 +19,66 @@ from labkit.simulate.simulator import SimConfig, Simulator, backfill_start
 from labkit.teach import exercises
 
 REPLAY = "04.2 replay the DLQ by hand"
-REWIND = "04.1 rewind a group"
+REWIND = "04.1 rewind a group to a time"
 
 HINTS = exercises.register_hints({
     REPLAY: "each DLQ value is an envelope: dlq.parse opens it (its reason) and dlq.original_bytes gives the "
             "rejected bytes back. Replay only the reason asked for. The DLQ may hold a message twice and MongoDB "
             "an event already: let the event's id decide (02.2)",
-    REWIND: "a group's place is its committed offsets: commit the ones asked for with this consumer. "
-            "consumer.commit takes a dict of TopicPartition to OffsetAndMetadata(offset, '', -1), both "
-            "importable from kafka. seek() alone commits nothing",
+    REWIND: "two steps: in each partition find the first offset at or after the time (a consumer looks offsets "
+            "up by timestamp, in ms), then commit them for the group. A partition with nothing that recent "
+            "answers None: start at its end. seek() commits nothing",
 })
 
-#: The check's group has read its topic to these offsets (the end), and is asked to go back to REWOUND.
-#: Five partitions, not the lab topic's four, and partition 3 not asked for: an answer that
-#: loops over `range(4)` instead of the offsets it is given fails here, not later in section 3.
-READ_TO = {0: 6, 1: 6, 2: 6, 3: 6, 4: 6}
-REWOUND = {0: 3, 1: 0, 2: 5, 4: 2}
-#: What the group's committed offsets must be afterwards: partition 3 stays where it was.
-EXPECTED = {**READ_TO, **REWOUND}
-#: A right answer commits once, in well under a second.
+#: The check's topic: five partitions of six records each, their timestamps in seconds from a
+#: time an hour ago; the group is asked to go back to WHEN_S. Each partition tests one thing:
+#: 0 an ordinary partition, 1 every record after the time (back to 0), 2 a record exactly at
+#: the time (it is included), 3 every record before it (nothing to read again: the end, which
+#: offsets_for_times answers with None), 4 missed by a loop over the lab topic's four partitions.
+TIMES_S = {0: [0, 10, 20, 30, 40, 50], 1: [30, 40, 50, 60, 70, 80], 2: [5, 15, 25, 35, 45, 55],
+           3: [-60, -50, -40, -30, -20, -10], 4: [24, 26, 28, 30, 32, 34]}
+WHEN_S = 25
+#: Where the group is before the rewind (partition 3 not at its end, so leaving it alone is seen),
+#: and where it must be after.
+READ_TO = {0: 6, 1: 6, 2: 6, 3: 4, 4: 6}
+EXPECTED = {0: 3, 1: 0, 2: 2, 3: 6, 4: 1}
+#: A right answer makes three requests, in well under a second.
 REWIND_DEADLINE_S = 30
 
 
 @exercises.graded(REWIND)
 def rewind(func, settings: Settings, topic: str) -> bool:
-    """04.1: `func(consumer, topic, offsets)` on a new five-partition topic named after
-    `topic`, six records each, whose new group has committed the end of every partition; the
-    consumer is of that group and joined nothing. Right: afterwards the group's committed
-    offsets are exactly `EXPECTED` (the offsets asked for, a different one for each partition,
-    one of them 0; partition 3, not asked for, left at the end). A seek without a commit, a
-    commit of the consumer's position, a rewind of one partition, an offset off by one, a
-    rewind to the beginning and a loop over partition numbers instead of the offsets given
-    each fail it."""
+    """04.1: `func(consumer, topic, when_ms)` on a new five-partition topic named after `topic`
+    (records and group as in TIMES_S and READ_TO); the consumer is of that group and joined
+    nothing. Right: afterwards the group's committed offsets are exactly `EXPECTED`. A seek
+    without a commit, a time in seconds, a rewind to the beginning, a partition skipped or set
+    to 0 where offsets_for_times answers None, a record at exactly the time left out, offsets
+    one too low and a loop over four partitions each fail it, with a message that says which."""
     target = f"{topic}.rewind-{uuid.uuid4().hex[:6]}"
     group = f"{target}.group"
-    ensure_topics(settings, {target: len(READ_TO)})
+    base_ms = (int(time.time()) - 3600) * 1000
+    ensure_topics(settings, {target: len(TIMES_S)})
     producer = clients.kafka_producer(settings)
     try:
-        for p, n in READ_TO.items():
-            for i in range(n):
-                producer.send(target, value=f"{p}:{i}".encode(), partition=p)
+        for p, times in TIMES_S.items():
+            for i, t in enumerate(times):
+                producer.send(target, value=f"{p}:{i}".encode(), partition=p, timestamp_ms=base_ms + t * 1000)
         producer.flush()
     finally:
         producer.close()
-    kafka_io.rewind_group(settings, group, target, READ_TO)  # the group has read everything
+    kafka_io.rewind_group(settings, group, target, READ_TO)  # where the group is now
     consumer = clients.kafka_consumer(settings, group_id=group)
     try:
-        answer = exercises.attempt_within(REWIND_DEADLINE_S, func, consumer, target, dict(REWOUND))
+        answer = exercises.attempt_within(REWIND_DEADLINE_S, func, consumer, target, base_ms + WHEN_S * 1000)
     finally:
         consumer.close(autocommit=False)
     if exercises.timed_out(answer):
         return exercises.wrong(REWIND, f"your function had not returned after {REWIND_DEADLINE_S} s")
     if exercises.not_answered(answer):  # the stub (not attempted yet), or an exception: reported as such
+        if "CommitFailed" in repr(answer) or "not part of an active group" in repr(answer):
+            return exercises.wrong(REWIND, "the commit was refused because the consumer subscribed: a member of a "
+                                           "group commits only what the group assigned it. Do not subscribe or assign; "
+                                           "a consumer that joined nothing commits for its group from outside")
         return exercises.check(REWIND, answer, None)
     committed = kafka_io.committed_offsets(settings, group, target)
     problem = _rewind_problem(committed)
@@ -80,28 +89,33 @@ def rewind(func, settings: Settings, topic: str) -> bool:
 
 
 def _rewind_problem(committed: dict) -> str | None:
-    """What is wrong with the group's committed offsets after a rewind to REWOUND, in words."""
+    """What is wrong with the group's committed offsets after a rewind to WHEN_S, in words."""
     if committed == EXPECTED:
         return None
-    if committed == READ_TO:
-        return ("nothing changed for this group in this topic: no offsets of the topic you are given were "
-                "committed. A seek alone changes only this consumer's position in memory; the group reads again "
-                "from what is committed")
-    if all(committed.get(p) == 0 for p in REWOUND):
-        return "every partition went back to 0: commit the offset you are given for each partition, not the beginning"
-    if all(committed.get(p) in ({o - 1} if o > 0 else {None, -1, 0}) for p, o in REWOUND.items()):  # -1 reads as None
-        return ("each committed offset is one below the one asked for: a committed offset is the next record the "
-                "group will read, so commit the offsets as given")
-    untouched = [p for p in READ_TO if p not in REWOUND]
-    moved = [p for p in untouched if committed.get(p) != READ_TO[p]]
-    asked = ", ".join(f"partition {p}: {o}" for p, o in EXPECTED.items())
     got = ", ".join(f"partition {p}: {committed.get(p)}" for p in EXPECTED)
-    if moved:
-        return (f"partition {moved[0]} was not in the offsets you were given, yet its committed offset moved from "
-                f"{READ_TO[moved[0]]} to {committed.get(moved[0])}: commit the partitions in `offsets`, not a range of "
-                f"partition numbers (this topic has five, not the lab topic's four). Committed: {got}; expected: {asked}")
-    return (f"the group's committed offsets are {got}; expected {asked} (partition "
-            f"{', '.join(map(str, untouched))} not asked for, so left where it was)")
+    expected = ", ".join(f"partition {p}: {o}" for p, o in EXPECTED.items())
+    if committed == READ_TO:
+        return ("nothing changed for this group in this topic: no offsets were committed (or an asynchronous commit "
+                "had not finished when your function returned). A seek alone changes only this consumer's position "
+                "in memory; the group reads again from what is committed")
+    if all(committed.get(p) == 0 for p in EXPECTED):
+        return ("every partition went back to 0: that rewinds to the beginning, not to the time. Look the offsets up "
+                "by timestamp, in milliseconds (a time in seconds is in January 1970, before every record)")
+    if all(committed.get(p) in ({o - 1} if o > 0 else {None, -1, 0}) for p, o in EXPECTED.items()):  # -1 reads as None
+        return ("each committed offset is one below the right one: commit the offset of the first record to read "
+                "again, as the lookup gives it")
+    wrong = {p for p in EXPECTED if committed.get(p) != EXPECTED[p]}
+    if wrong == {4}:
+        return (f"partition 4 was not rewound (committed {committed.get(4)}, expected {EXPECTED[4]}): this topic has "
+                "five partitions, not the lab topic's four; ask the consumer for the topic's partitions")
+    if 3 in wrong:
+        return (f"partition 3: committed {committed.get(3)}, expected {EXPECTED[3]}, its end. Every record there is "
+                "older than the time, so the lookup answers None: the group should start after them, at the end "
+                f"offset (0 would read them all again; skipping it leaves the group where it was). All: {got}")
+    if wrong == {2}:
+        return (f"partition 2 has a record at exactly that time (offset {EXPECTED[2]}): a rewind to a time includes "
+                f"it, but you committed {committed.get(2)}")
+    return f"the group's committed offsets are {got}; expected {expected}"
 
 
 @exercises.graded(REPLAY)

@@ -30,10 +30,18 @@ def replay_dlq(values: list[bytes], collection, reason: str, ranges: dict, now) 
         return len(events) - len(errors)
 
 
-def rewind(consumer, topic: str, offsets: dict[int, int]) -> None:
-    """Exercise 04.1: make `offsets` (partition -> offset) the committed offsets of the
-    consumer's group in `topic`: the group reads again from there."""
+def rewind(consumer, topic: str, when_ms: int) -> None:
+    """Exercise 04.1: make the consumer's group read `topic` again from `when_ms`: commit, in
+    every partition, the offset of the first record at or after that time, or the end offset
+    where every record is older."""
     from kafka import TopicPartition
     from kafka.structs import OffsetAndMetadata
 
-    consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    found = consumer.offsets_for_times({tp: when_ms for tp in partitions})
+    ends = consumer.end_offsets(partitions)
+    offsets = {}
+    for tp in partitions:
+        at = found[tp]  # None: no record that recent in this partition
+        offsets[tp] = OffsetAndMetadata(at.offset if at is not None else ends[tp], "", -1)
+    consumer.commit(offsets)
