@@ -700,8 +700,13 @@ def answered(guess: Any) -> bool:
     """Whether a cell may show a prediction's answer (a table, a chart): once `guess` is
     written (not `...` or None), and always in a headless run (`make lab`, the tests:
     LAB_HEADLESS=1 from `labkit.teach.notebook_runner`), whose executed copy is read, not
-    answered."""
-    return not (guess is Ellipsis or guess is None) or os.environ.get(HEADLESS) == "1"
+    answered. There it says so, so that a reader of the copy knows why the answer shows."""
+    if not (guess is Ellipsis or guess is None):
+        return True
+    if os.environ.get(HEADLESS) == "1":
+        print("(This copy ran without a student: no prediction was written, and the answer shows anyway.)")
+        return True
+    return False
 
 
 def _predicted(guess: Any, actual: Any, tolerance: Any) -> bool:

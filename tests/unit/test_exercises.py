@@ -787,9 +787,11 @@ def test_calls_method_reads_the_function_s_own_source():
     (..., None, False), (None, None, False), (12, None, True), (0, None, True),
     (..., "1", True),   # a headless run's copy is read: its unanswered predictions show their answers
 ])
-def test_a_predictions_answer_is_shown_once_guessed_or_in_a_headless_run(monkeypatch, guess, headless, shown):
+def test_a_predictions_answer_is_shown_once_guessed_or_in_a_headless_run(monkeypatch, capsys, guess, headless, shown):
     if headless is None:
         monkeypatch.delenv(exercises.HEADLESS, raising=False)
     else:
         monkeypatch.setenv(exercises.HEADLESS, headless)
     assert exercises.answered(guess) is shown
+    # Only a headless run's unanswered prediction says why its answer shows.
+    assert ("ran without a student" in capsys.readouterr().out) is (guess is ... and headless == "1")
