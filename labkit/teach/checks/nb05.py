@@ -13,9 +13,9 @@ STUCK = "05.1 a stuck sensor, by hand"
 THRESHOLD = "05.2 choose a threshold"
 
 HINTS = exercises.register_hints({
-    STUCK: "walk the readings in order and keep, per field, the last value and how many readings in a row "
-           "have had it; a new value starts the count again at 1. Flag a reading once, whichever fields are "
-           "stuck, and never for a speed of 0",
+    STUCK: "keep, per field, the last value and how many readings in a row had it (a new value restarts at 1); "
+           "update all three at every reading. Flag a reading once if any run is long enough. Only speed held "
+           "at 0 is excused: an rpm or engine_temp frozen meanwhile counts",
     THRESHOLD: "filter, then choose: a threshold whose precision misses the target (or is None: it flagged "
                "nothing) is out. Among the rest, ask what the goal asks for, and what a higher threshold with "
                "the same recall costs or saves. When none is left, say so with None",
