@@ -12,9 +12,9 @@ from labkit.ops import clients, kafka_io
 from labkit.ops.waiting import wait_until
 from labkit.teach import exercises
 
-PER_TYPE = "08.1 anomalies per type"
-LAG = "08.2 total lag"
-DIAGNOSE = "08.3 diagnose the board"
+PER_TYPE = "08.3 anomalies per type"
+LAG = "08.1 total lag"
+DIAGNOSE = "08.2 diagnose the board"
 
 HINTS = exercises.register_hints({
     PER_TYPE: "let the database count: an aggregation that keeps the range and groups by the anomaly type, "
@@ -74,7 +74,7 @@ class _Travelled(monitoring.CommandListener):
 
 @exercises.graded(PER_TYPE)
 def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime) -> bool:
-    """08.1: {type: count} over [start, end), on a scratch collection the check fills with
+    """08.3: {type: count} over [start, end), on a scratch collection the check fills with
     anomalies inside the range and just outside it; compared with a count made in Python."""
     travelled = _Travelled()
     client = clients.mongo_client(settings, event_listeners=[travelled])
@@ -108,7 +108,7 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
     return exercises.check(PER_TYPE, dict(answer), expected)
 
 
-#: 08.2's own topic: messages per partition, and the group's committed offset (None: never
+#: 08.1's own topic: messages per partition, and the group's committed offset (None: never
 #: committed). Five partitions, where the notebook's topic has four: a count typed in misses one.
 LAG_TOPIC_MESSAGES = {0: 5, 1: 3, 2: 0, 3: 6, 4: 8}
 LAG_COMMITTED = {0: 2, 1: 3, 2: None, 3: None, 4: 1}
@@ -125,7 +125,7 @@ LAG_DEADLINE_S = 20
 
 @exercises.graded(LAG)
 def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
-    """08.2: the student's lag equals the broker's end offsets minus the group's commits, on a
+    """08.1: the student's lag equals the broker's end offsets minus the group's commits, on a
     topic of the check's own (`topic` + ".exercise-08-2", made fresh: the notebook's topic is
     left as it is) where one partition is behind, one is caught up, one is empty and one was
     never committed and lost its first messages (it counts from its first offset, not from 0),
@@ -188,7 +188,7 @@ def _delete_topic(settings: Settings, topic: str) -> None:
 
 
 
-#: 08.3's answers.
+#: 08.2's answers.
 DIAGNOSES = ("healthy", "processor stopped", "processor falling behind", "bad producer", "cars stopped sending")
 
 
@@ -239,7 +239,7 @@ BOARDS = [
 
 @exercises.graded(DIAGNOSE)
 def diagnose(func) -> bool:
-    """08.3: the student's diagnosis of each of BOARDS (each call gets its own copy)."""
+    """08.2: the student's diagnosis of each of BOARDS (each call gets its own copy)."""
     import copy
 
     answers, expected = {}, {}

@@ -1,4 +1,4 @@
-"""Exercise 08.3 (diagnose the board): the solution passes; the classic misreadings fail."""
+"""Exercise 08.2 (diagnose the board): the solution passes; the classic misreadings fail."""
 
 import pytest
 
@@ -96,7 +96,7 @@ def by_a_fixed_growth_bar(board):  # growth, but by a number fitted to the board
     (lambda board: None, "returned None"),
 ])
 def test_misreadings_are_rejected(capsys, student, words):
-    assert_rejected(capsys, nb08.diagnose(student), words, exercise="08.3")
+    assert_rejected(capsys, nb08.diagnose(student), words, exercise="08.2")
 
 
 def test_the_untouched_stub_is_not_attempted(capsys):
