@@ -158,6 +158,7 @@ def _process(args, settings: Settings) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     config = ProcessorConfig(group_id=args.group, batch_size=args.batch_size, worker=args.worker,
                              session_timeout_ms=args.session_timeout_ms,
+                             transaction_timeout_ms=args.transaction_timeout_ms,
                              max_invalid_ratio=None if args.no_guard else args.max_invalid_ratio)
     processor = Processor(settings, config)
     if args.metrics_port and processor.prometheus.serve(args.metrics_port) is not None:
@@ -195,6 +196,7 @@ def _process_workers(args, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.append(True))
     with Workers(settings, args.group, batch_size=args.batch_size, session_timeout_ms=args.session_timeout_ms,
+                 transaction_timeout_ms=args.transaction_timeout_ms,
                  extra_args=extra) as workers:
         for i in range(1, args.workers + 1):
             workers.start(f"w{i}")
@@ -476,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--worker", help="this processor's name among the group's workers (its own transactional id)")
     p.add_argument("--session-timeout-ms", type=int, default=6000,
                    help="a killed worker's partitions move after this long (default 6000, the broker's minimum)")
+    p.add_argument("--transaction-timeout-ms", type=int, default=60_000,
+                   help="the broker aborts a killed worker's open transaction after this long; until then its "
+                        "partitions' committed offsets cannot be read (default 60000)")
     p.add_argument("--metrics-port", type=int, default=PROCESSOR_PORT,
                    help=f"serve Prometheus metrics on this port (default {PROCESSOR_PORT}; 0: off)")
     p.set_defaults(handler=_process)

@@ -36,10 +36,11 @@ from labkit.ops.waiting import wait_until
 
 class Workers:
     def __init__(self, settings: Settings, group: str, batch_size: int = 100, session_timeout_ms: int = 6000,
-                 extra_args: tuple[str, ...] = ()):
+                 extra_args: tuple[str, ...] = (), transaction_timeout_ms: int = 60_000):
         self.settings = settings
         self.group = group
-        self.args = ("--batch-size", str(batch_size), "--session-timeout-ms", str(session_timeout_ms), *extra_args)
+        self.args = ("--batch-size", str(batch_size), "--session-timeout-ms", str(session_timeout_ms),
+                     "--transaction-timeout-ms", str(transaction_timeout_ms), *extra_args)
         self.processes: dict[str, subprocess.Popen] = {}
         self.started_at = datetime.now().astimezone()
 
@@ -196,7 +197,7 @@ class Takeover:
 
 
 def kill_one(settings: Settings, group: str, backlog: list, *, batch_size: int = 50, session_timeout_ms: int = 6000,
-             kill_after_s: float = 1.0, timeout_s: float = 120.0) -> Takeover:
+             transaction_timeout_ms: int = 10_000, kill_after_s: float = 1.0, timeout_s: float = 120.0) -> Takeover:
     """Two workers, w1 and w2, join `group` on `settings`' telemetry topic. Once both hold
     partitions, `backlog` (simulator messages) is sent to the topic; the clock starts when the
     broker has confirmed every message (0 s). `kill_after_s` later w1 is killed (SIGKILL: no
@@ -208,7 +209,11 @@ def kill_one(settings: Settings, group: str, backlog: list, *, batch_size: int =
     when w2 does not hold everything `timeout_s` after the kill, or when the lag is not 0
     `timeout_s` after that. Stops its workers whatever happens (w2 leaves the group; w1 is
     dead already). The workers store the backlog in `settings`' database like any processor:
-    checking what was stored is the caller's part."""
+    checking what was stored is the caller's part.
+
+    w1 usually dies inside a transaction that carries its offsets; the group's committed offsets
+    of those partitions cannot be read (so w2 cannot start on them) until the broker aborts it,
+    `transaction_timeout_ms` after it began (10 s here, the processor's default is 60 s)."""
     from labkit.ops import clients, kafka_io
     from labkit.simulate.producer import produce
 
@@ -225,7 +230,8 @@ def kill_one(settings: Settings, group: str, backlog: list, *, batch_size: int =
     mongo = clients.mongo_client(settings)
     db = mongo[settings.mongodb_db]
     try:
-        with Workers(settings, group, batch_size=batch_size, session_timeout_ms=session_timeout_ms) as crew:
+        with Workers(settings, group, batch_size=batch_size, session_timeout_ms=session_timeout_ms,
+                     transaction_timeout_ms=transaction_timeout_ms) as crew:
             crew.start("w1")
             crew.start("w2")
             before = crew.wait_until(db, lambda owners: len(owners) == 2, timeout_s=timeout_s)

@@ -64,8 +64,8 @@ class ScriptedWorkers:
         self.reads = 0
         self.log = []
 
-    def __call__(self, settings, group, batch_size, session_timeout_ms):
-        self.log.append(("new", batch_size, session_timeout_ms))
+    def __call__(self, settings, group, batch_size, session_timeout_ms, transaction_timeout_ms):
+        self.log.append(("new", batch_size, session_timeout_ms, transaction_timeout_ms))
         return self
 
     def __enter__(self):
@@ -126,7 +126,7 @@ def test_kill_one_reads_the_owners_once_per_check_and_drains_to_zero(monkeypatch
     run = kill_one(Settings(telemetry_partitions=4), "g", ["m1", "m2"], session_timeout_ms=3000, kill_after_s=0.0)
 
     assert sent == [["m1", "m2"]]
-    assert crew.log == [("new", 50, 3000), ("start", "w1"), ("start", "w2"), ("kill", "w1"), ("stop_all",)]
+    assert crew.log == [("new", 50, 3000, 10_000), ("start", "w1"), ("start", "w2"), ("kill", "w1"), ("stop_all",)]
     assert crew.reads == 3  # one read per check, and `after` is the read that met the condition
     assert run.before == {"w1": [0, 1], "w2": [2, 3]} and run.after == {"w2": [0, 1, 2, 3]}
     assert 0 <= run.killed_s <= run.takeover_s

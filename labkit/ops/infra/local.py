@@ -256,6 +256,9 @@ def node_properties(node_id: int, host: str, port: int, controllers: dict[int, i
         f"share.coordinator.state.topic.min.isr={min_isr}",
         # Consumers in the lab join at once: no reason to wait for more to join.
         "group.initial.rebalance.delay.ms=0",
+        # A timed-out transaction (its producer killed) is aborted within a second of its
+        # timeout, not up to 10 s later (Kafka's default check interval).
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms=1000",
         "log.retention.hours=168",
     ]
     if session_timeout_ms is not None:
