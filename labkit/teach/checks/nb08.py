@@ -79,7 +79,7 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
     travelled = _Travelled()
     client = clients.mongo_client(settings, event_listeners=[travelled])
     try:
-        db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_08_1"
+        db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_08_3"
         docs = _scratch_anomalies(start, end)
         db[name].drop()
         db[name].insert_many([dict(d) for d in docs])
@@ -126,7 +126,7 @@ LAG_DEADLINE_S = 20
 @exercises.graded(LAG)
 def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
     """08.1: the student's lag equals the broker's end offsets minus the group's commits, on a
-    topic of the check's own (`topic` + ".exercise-08-2", made fresh: the notebook's topic is
+    topic of the check's own (`topic` + ".exercise-08-1", made fresh: the notebook's topic is
     left as it is) where one partition is behind, one is caught up, one is empty and one was
     never committed and lost its first messages (it counts from its first offset, not from 0),
     and one's commit points at a deleted message (it counts from the first offset still there),
@@ -141,7 +141,7 @@ def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
 
     from labkit.ops.infra.topics import ensure_topics
 
-    own_topic, own_group = f"{topic}.exercise-08-2", f"{group}.exercise-08-2"
+    own_topic, own_group = f"{topic}.exercise-08-1", f"{group}.exercise-08-1"
     _delete_topic(settings, own_topic)
     ensure_topics(settings, {own_topic: len(LAG_TOPIC_MESSAGES)})
     producer = clients.kafka_producer(settings)
