@@ -25,9 +25,9 @@ HINTS = exercises.register_hints({
     REPLAY: "each DLQ value is an envelope: dlq.parse opens it (its reason) and dlq.original_bytes gives the "
             "rejected bytes back. Replay only the reason asked for. The DLQ may hold a message twice and MongoDB "
             "an event already: let the event's id decide (02.2)",
-    REWIND: "two steps: in each partition find the first offset at or after the time (a consumer looks offsets "
-            "up by timestamp, in ms), then commit them for the group. A partition with nothing that recent "
-            "answers None: start at its end. seek() commits nothing",
+    REWIND: "two steps: per partition, the first offset at or after the time (consumer.offsets_for_times, "
+            "in ms; None: nothing that recent, so its end_offsets), then commit them all for the group "
+            "(commit with OffsetAndMetadata, as in 03). seek() commits nothing",
 })
 
 #: The check's topic: five partitions of six records each, their timestamps in seconds from a
