@@ -655,7 +655,7 @@ def test_nb10_solutions(capsys):
     assert check10.smallest_lateness(nb10.smallest_lateness, stream, 1000, candidates, targets=(0.8, 1.0))
     assert not check10.smallest_lateness(lambda *a: 20, stream, 1000, candidates, targets=(0.8, 1.0))
     _rejected(capsys, check10.smallest_lateness(fall_through_lateness, stream, 1000, candidates, targets=(0.8, 1.0)),
-              "(for delay_ms=1000, target 1)", "returned None")
+              "'delay_ms=1000, target 1'", "yours is None")
     # Read off the notebook's table (its delay only): wrong once the delay changes.
     table = {0.8: nb10.smallest_lateness(stream, 1000, 0.8, candidates), 1.0: nb10.smallest_lateness(stream, 1000, 1.0, candidates)}
     assert nb10.smallest_lateness(stream, 11_000, 1.0, candidates) == 5 != table[1.0]

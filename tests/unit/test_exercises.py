@@ -397,7 +397,6 @@ def _run_pure_check(exercise, student):
     ("09.1", lambda partitions, workers: None),
     ("09.2", lambda keys, partitions: None),
     ("09.3", lambda rate, per_worker_rate, headroom: None),
-    ("10.2", fall_through_lateness),
     ("11.2", _speed_into_the_event),
 ])
 def test_checks_report_none_as_a_forgotten_return(capsys, exercise, student):
@@ -406,6 +405,15 @@ def test_checks_report_none_as_a_forgotten_return(capsys, exercise, student):
     assert out.startswith(f"✘ {exercise}")
     assert "returned None" in out and "forget `return`" in out
     assert "not attempted" not in out
+
+
+def test_a_none_that_10_2_allows_is_judged_by_value_not_as_a_forgotten_return(capsys):
+    # 10.2 answers None when no candidate reaches the target: a `>` for `>=` that falls through
+    # to None is wrong for the case where one does, and "did you forget return" would mislead.
+    assert _run_pure_check("10.2", fall_through_lateness) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘ 10.2") and "target 1" in out and "yours is None" in out
+    assert "forget `return`" not in out
 
 
 def test_a_stub_is_still_not_attempted_in_every_pure_check(capsys):
