@@ -155,7 +155,7 @@ def test_the_reference_route_passes_and_the_scratch_data_is_dropped(isolated, rn
     assert capsys.readouterr().out.startswith("✔ 07.1")
     mongo = clients.mongo_client(isolated)
     try:
-        assert not [c for c in mongo[isolated.mongodb_db].list_collection_names() if c.startswith("scratch06_")]
+        assert not [c for c in mongo[isolated.mongodb_db].list_collection_names() if c.startswith("scratch07_")]
     finally:
         mongo.close()
 

@@ -87,7 +87,7 @@ class _Scratch:
 
 def _scratch(settings: Settings, car: str) -> _Scratch:
     """Names only (pure): the scratch collection sits beside the telemetry one, in the same database."""
-    name = f"scratch06_{uuid.uuid4().hex[:8]}_{settings.collections.telemetry}"
+    name = f"scratch07_{uuid.uuid4().hex[:8]}_{settings.collections.telemetry}"
     collections = dataclasses.replace(settings.collections, telemetry=name)
     other, outside, parked = [c for c in ("CAR_901", "CAR_902", "CAR_903", "CAR_904") if c != car][:3]
     return _Scratch(settings.replace(collections=collections), car, other, outside, parked)
