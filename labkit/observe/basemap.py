@@ -32,13 +32,21 @@ def choose(tiles_reachable: bool) -> str:
     return STREETS if tiles_reachable else NO_TILES
 
 
-def landmarks_near(latitudes, longitudes, margin: float = 0.005) -> list[tuple[str, float, float]]:
-    """The LANDMARKS inside the points' bounding box grown by `margin` degrees. Pure."""
+def landmarks_near(latitudes, longitudes, margin: float = 0.005, reach: float = 0.03) -> list[tuple[str, float, float]]:
+    """The LANDMARKS inside the points' bounding box grown by `margin` degrees; when none is,
+    the nearest one within `reach` degrees of the box's centre (a short trip between two
+    landmarks still gets a name to place it by), else none. Pure."""
     lats, lons = list(latitudes), list(longitudes)
     if not lats:
         return []
-    return [(name, lat, lon) for name, lat, lon in LANDMARKS
-            if min(lats) - margin <= lat <= max(lats) + margin and min(lons) - margin <= lon <= max(lons) + margin]
+    inside = [(name, lat, lon) for name, lat, lon in LANDMARKS
+              if min(lats) - margin <= lat <= max(lats) + margin and min(lons) - margin <= lon <= max(lons) + margin]
+    if inside:
+        return inside
+    centre = ((min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2)
+    nearest = min(LANDMARKS, key=lambda place: (place[1] - centre[0]) ** 2 + (place[2] - centre[1]) ** 2)
+    far = max(abs(nearest[1] - centre[0]), abs(nearest[2] - centre[1]))
+    return [nearest] if far <= reach else []
 
 
 @functools.cache
