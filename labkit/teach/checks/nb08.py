@@ -22,9 +22,9 @@ HINTS = exercises.register_hints({
     LAG: "per partition (partitions_for_topic, TopicPartition): where the log ends (end_offsets) minus "
          "where the group reads next (committed, None if never), never before the first offset still in "
          "the log (beginning_offsets): retention deletes old messages",
-    DIAGNOSE: "throughput 0 has two causes (nothing to do, or nobody doing it); the broker's lag tells them "
-              "apart. Look at how lag changes over the window, not at its size: a steady lag is a healthy "
-              "pipeline with work in flight",
+    DIAGNOSE: "throughput 0 has two causes (nothing to do, or nobody doing it): the broker's lag tells them "
+              "apart. Read lag by its change over the window, not its size. A growing lag outranks every "
+              "other sign; what happens now is in the newest sample",
 })
 
 COUNTS = exercises.dict_of(exercises.ANYTHING, exercises.INTEGER, "a dict {anomaly type: count}")
