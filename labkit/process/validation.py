@@ -112,7 +112,8 @@ def _validate(raw, now: datetime, ranges: dict[str, tuple[float, float]], versio
         return _reject("wrong_type:schema_version", f"schema_version is {type(version).__name__}, expected an integer")
     if version not in versions:
         known = " and ".join(map(str, versions))
-        return _reject("unsupported_version", f"schema_version {version}: this processor reads versions {known}; "
+        word = "version" if len(versions) == 1 else "versions"
+        return _reject("unsupported_version", f"schema_version {version}: this processor reads {word} {known}; "
                                               "upgrade the readers before the producers")
 
     for name in contract.FIELDS:

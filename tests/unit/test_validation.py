@@ -181,5 +181,5 @@ def test_versions_and_version_2_fields_are_checked(changes, reason):
 
 def test_a_processor_not_yet_upgraded_refuses_version_2_and_says_so():
     old = validate(raw(schema_version=2), NOW, versions=(1,))
-    assert old.reason == "unsupported_version" and "reads versions 1;" in old.detail
+    assert old.reason == "unsupported_version" and "reads version 1;" in old.detail
     assert validate(raw(), NOW, versions=(1,)).ok  # version 1 still passes
