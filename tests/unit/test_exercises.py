@@ -803,3 +803,14 @@ def test_a_predictions_answer_is_shown_once_guessed_or_in_a_headless_run(monkeyp
     assert exercises.answered(guess) is shown
     # Only a headless run's unanswered prediction says why its answer shows.
     assert ("ran without a student" in capsys.readouterr().out) is (guess is ... and headless == "1")
+
+
+@pytest.mark.parametrize("student, words", [
+    (lambda *a: None, "yours is None"),        # "no candidate reaches it", whatever the target
+    (lambda *a: 20, "yours is too high"),      # a constant
+    (lambda *a: "20", "you returned a string"),  # a number as text
+])
+def test_10_2_rejects_a_none_a_constant_and_text_each_with_its_reason(capsys, student, words):
+    assert _run_pure_check("10.2", student) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘ 10.2") and words in out and "forget `return`" not in out
