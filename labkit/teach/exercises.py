@@ -679,7 +679,7 @@ def predict(name: str, guess: Any, actual: Any, *, tolerance: float = 0.0, why: 
     `why` when given. Returns True on a match. Never raises.
     """
     try:
-        if guess is Ellipsis or guess is None:
+        if _unwritten(guess):
             print(f"⏳ {name}: write your prediction first (replace the ...), "
                   "then run this cell again.")
             return False
@@ -696,17 +696,22 @@ def predict(name: str, guess: Any, actual: Any, *, tolerance: float = 0.0, why: 
         return False
 
 
-def answered(guess: Any) -> bool:
-    """Whether a cell may show a prediction's answer (a table, a chart): once `guess` is
-    written (not `...` or None), and always in a headless run (`make lab`, the tests:
-    LAB_HEADLESS=1 from `labkit.teach.notebook_runner`), whose executed copy is read, not
-    answered. There it says so, so that a reader of the copy knows why the answer shows."""
-    if not (guess is Ellipsis or guess is None):
+def answered(*guesses: Any) -> bool:
+    """Whether a cell may show a prediction's answer (a table, a chart): once every one of
+    `guesses` is written (not `...` or None), and always in a headless run (`make lab`, the
+    tests: LAB_HEADLESS=1 from `labkit.teach.notebook_runner`), whose executed copy is read,
+    not answered. There it says so, once, so that a reader of the copy knows why the answer shows."""
+    if not any(map(_unwritten, guesses)):
         return True
     if os.environ.get(HEADLESS) == "1":
         print("(This copy ran without a student: no prediction was written, and the answer shows anyway.)")
         return True
     return False
+
+
+def _unwritten(guess: Any) -> bool:
+    """A prediction left as the notebook gives it: `...`, or None."""
+    return guess is Ellipsis or guess is None
 
 
 def _predicted(guess: Any, actual: Any, tolerance: Any) -> bool:

@@ -814,3 +814,11 @@ def test_10_2_rejects_a_none_a_constant_and_text_each_with_its_reason(capsys, st
     assert _run_pure_check("10.2", student) is False
     out = capsys.readouterr().out
     assert out.startswith("✘ 10.2") and words in out and "forget `return`" not in out
+
+
+def test_two_predictions_show_their_answer_once_both_are_written_and_say_so_once_headless(monkeypatch, capsys):
+    monkeypatch.delenv(exercises.HEADLESS, raising=False)
+    assert exercises.answered(3, ...) is False and exercises.answered(3, 144) is True
+    monkeypatch.setenv(exercises.HEADLESS, "1")
+    assert exercises.answered(..., ...) is True
+    assert capsys.readouterr().out.count("ran without a student") == 1
