@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qsl, urlsplit
 
 from pymongo import monitoring
 
@@ -12,11 +14,16 @@ from labkit.ops import clients, kafka_io
 from labkit.ops.waiting import wait_until
 from labkit.teach import exercises
 
-PER_TYPE = "08.3 anomalies per type"
-LAG = "08.1 total lag"
-DIAGNOSE = "08.2 diagnose the board"
+REQUEST = "08.1 a panel's request"
+LAG = "08.2 total lag"
+DIAGNOSE = "08.3 diagnose the board"
+PER_TYPE = "08.4 anomalies per type"
 
 HINTS = exercises.register_hints({
+    REQUEST: "a parameter's value is either a variable to replace (${car}: from `variables`; ${__from} and "
+             "${__to}: the time range) or text to send as written. Epoch milliseconds have no time zone: "
+             "an aware datetime's timestamp() is seconds since 1970 in UTC, whatever zone it shows. "
+             "urllib.parse.urlencode joins the pairs",
     PER_TYPE: "let the database count: an aggregation that keeps the range and groups by the anomaly type, "
               "counting each document once ($sum), gives one row per type to turn into a dict",
     LAG: "per partition (partitions_for_topic, TopicPartition): where the log ends (end_offsets) minus "
@@ -28,6 +35,113 @@ HINTS = exercises.register_hints({
 })
 
 COUNTS = exercises.dict_of(exercises.ANYTHING, exercises.INTEGER, "a dict {anomaly type: count}")
+
+
+#: 08.1's time picker: a range shown two hours east of UTC, starting a quarter of a second into a
+#: second. An epoch time is the same in every zone, so reading the picker's wall clock as UTC
+#: shows (two hours off), and so do seconds for milliseconds and dropped milliseconds.
+PICKER_ZONE = timezone(timedelta(hours=2), "UTC+02:00")
+PICKER_START = datetime(2026, 11, 3, 9, 40, 7, 250_000, tzinfo=PICKER_ZONE)
+PICKER_END = PICKER_START + timedelta(minutes=15)
+#: The dashboards use one variable, `car`; this target of the check's own uses another (a function
+#: that knows only `car` leaves it), lists `to` before `from`, and sends one value as written.
+OWN_TARGET = ("a target of the check's own, with a variable `region`", {
+    "url": "/fleet/region", "url_options": {"params": [
+        {"key": "region", "value": "${region}"}, {"key": "to", "value": "${__to}"},
+        {"key": "from", "value": "${__from}"}, {"key": "limit", "value": "25"}]}})
+PICKER_VARIABLES = {"car": "CAR_007", "region": "north"}
+
+
+def request_cases() -> list[tuple[str, dict]]:
+    """(what, target): every panel's first target in the lab's dashboards, then OWN_TARGET."""
+    from labkit.observe import dashboards
+
+    return [(f"the panel {panel['title']!r}", panel["targets"][0])
+            for board in dashboards.dashboards().values() for panel in board["panels"]] + [OWN_TARGET]
+
+
+def _range_mistake(key: str, given: str, expected: str, other: str) -> str:
+    """What is wrong with a `from` or `to` value (`other`: the right value of the other one)."""
+    try:
+        value = int(given)
+    except ValueError:
+        try:
+            float(given)
+        except ValueError:
+            return (f"{key}={given!r}: the API reads {key} as epoch milliseconds, a whole number "
+                    "(milliseconds since 1970-01-01 UTC)")
+        return f"{key}={given!r}: a whole number of milliseconds (an int, without a decimal point)"
+    want = int(expected)
+    if given == other:
+        return f"{key} and the other end of the range are swapped"
+    if abs(value * 1000 - want) < 1000:
+        return (f"{key}={given}: seconds since 1970, where the API and Grafana count milliseconds "
+                f"({want}): a thousand times too small, so the range falls in January 1970")
+    if (value - want) % 3_600_000 == 0:
+        hours = (value - want) // 3_600_000
+        return (f"{key} is {hours:+d} h off: the picker's wall-clock time was read as if it were UTC. "
+                "An epoch time has no time zone: the aware datetime's timestamp() gives it")
+    if abs(value - want) < 1000:
+        return (f"{key}={given}, {want - value} ms short: the milliseconds were dropped "
+                "(multiply the seconds by 1000 before you round)")
+    return f"{key}={given}, where the range gives {want}"
+
+
+def _request_mistake(what: str, target: dict, given: str, expected: str) -> str | None:
+    """None when `given` asks what `expected` asks (the same path and the same parameters, in
+    any order and either encoding); otherwise the first thing wrong, for the student."""
+    parts = urlsplit(given)
+    path, query = parts.path, parts.query
+    if parts.scheme or parts.netloc:
+        return (f"for {what}, you returned a whole address ({parts.scheme}://{parts.netloc}...): return the path "
+                "and its query only; the API client adds the server's address")
+    if path != target["url"]:
+        return f"for {what} the path is {path!r}, where the target asks for {target['url']!r}"
+    got, want = dict(parse_qsl(query, keep_blank_values=True)), dict(parse_qsl(urlsplit(expected).query))
+    left = {k: v for k, v in got.items() if "${" in v}
+    if left:
+        key, value = next(iter(left.items()))
+        return (f"for {what}, you sent {key}={value}: a variable left as written; replace it by its value "
+                "(from `variables`, or the range's ends for ${__from} and ${__to})")
+    if want.keys() - got.keys():
+        missing = sorted(want.keys() - got.keys())
+        named = f"the parameter {missing[0]} is" if len(missing) == 1 else f"the parameters {', '.join(missing)} are"
+        return (f"for {what} {named} missing: every parameter of the target is sent, "
+                "with or without a variable in its value")
+    if got.keys() - want.keys():
+        return f"for {what}, you sent {', '.join(sorted(got.keys() - want.keys()))}, which the target does not ask for"
+    for key in ("from", "to"):
+        if key in want and got[key] != want[key]:
+            other = want["to" if key == "from" else "from"]
+            return f"for {what}: {_range_mistake(key, got[key], want[key], other)}"
+    for key, value in want.items():
+        if got[key] != value:
+            return f"for {what}, you sent {key}={got[key]!r}, where the target gives {value!r}"
+    return None
+
+
+@exercises.graded(REQUEST)
+def request_for(func) -> bool:
+    """08.1: the student's `func(target, variables, start, end)` gives, for every panel of the
+    four dashboards and for a target of the check's own, the request Grafana sends
+    (`dashboards.panel_url`), over a range picked in a zone two hours east of UTC."""
+    from labkit.contract import to_ms
+    from labkit.observe import dashboards
+
+    start_ms, end_ms = to_ms(PICKER_START), to_ms(PICKER_END)
+    answers, expected = {}, {}
+    for what, target in request_cases():
+        given = exercises.attempt(func, copy.deepcopy(target),  # edits cannot leak to the next case
+                                   dict(PICKER_VARIABLES), PICKER_START, PICKER_END)
+        if not exercises.expect_type(REQUEST, given, exercises.of_type(str, what="a string: the path and its query"),
+                                     case=f"for {what}"):
+            return False
+        right = dashboards.panel_url(target, PICKER_VARIABLES, start_ms, end_ms)
+        mistake = _request_mistake(what, target, given, right)
+        if mistake:
+            return exercises.wrong(REQUEST, mistake)
+        answers[what], expected[what] = right, right
+    return exercises.check(REQUEST, answers, expected)
 
 
 def _scratch_anomalies(start: datetime, end: datetime) -> list[dict]:
@@ -74,7 +188,7 @@ class _Travelled(monitoring.CommandListener):
 
 @exercises.graded(PER_TYPE)
 def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime) -> bool:
-    """08.3: {type: count} over [start, end), on a scratch collection the check fills with
+    """08.4: {type: count} over [start, end), on a scratch collection the check fills with
     anomalies inside the range and just outside it; compared with a count made in Python."""
     travelled = _Travelled()
     client = clients.mongo_client(settings, event_listeners=[travelled])
@@ -108,7 +222,7 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
     return exercises.check(PER_TYPE, dict(answer), expected)
 
 
-#: 08.1's own topic: messages per partition, and the group's committed offset (None: never
+#: 08.2's own topic: messages per partition, and the group's committed offset (None: never
 #: committed). Five partitions, where the notebook's topic has four: a count typed in misses one.
 LAG_TOPIC_MESSAGES = {0: 5, 1: 3, 2: 0, 3: 6, 4: 8}
 LAG_COMMITTED = {0: 2, 1: 3, 2: None, 3: None, 4: 1}
@@ -125,8 +239,8 @@ LAG_DEADLINE_S = 20
 
 @exercises.graded(LAG)
 def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
-    """08.1: the student's lag equals the broker's end offsets minus the group's commits, on a
-    topic of the check's own (`topic` + ".exercise-08-1", made fresh: the notebook's topic is
+    """08.2: the student's lag equals the broker's end offsets minus the group's commits, on a
+    topic of the check's own (`topic` + ".exercise-08-2", made fresh: the notebook's topic is
     left as it is) where one partition is behind, one is caught up, one is empty and one was
     never committed and lost its first messages (it counts from its first offset, not from 0),
     and one's commit points at a deleted message (it counts from the first offset still there),
@@ -141,7 +255,7 @@ def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
 
     from labkit.ops.infra.topics import ensure_topics
 
-    own_topic, own_group = f"{topic}.exercise-08-1", f"{group}.exercise-08-1"
+    own_topic, own_group = f"{topic}.exercise-08-2", f"{group}.exercise-08-2"
     _delete_topic(settings, own_topic)
     ensure_topics(settings, {own_topic: len(LAG_TOPIC_MESSAGES)})
     producer = clients.kafka_producer(settings)
@@ -188,7 +302,7 @@ def _delete_topic(settings: Settings, topic: str) -> None:
 
 
 
-#: 08.2's answers.
+#: 08.3's answers.
 DIAGNOSES = ("healthy", "processor stopped", "processor falling behind", "bad producer", "cars stopped sending")
 
 
@@ -239,9 +353,7 @@ BOARDS = [
 
 @exercises.graded(DIAGNOSE)
 def diagnose(func) -> bool:
-    """08.2: the student's diagnosis of each of BOARDS (each call gets its own copy)."""
-    import copy
-
+    """08.3: the student's diagnosis of each of BOARDS (each call gets its own copy)."""
     answers, expected = {}, {}
     for what, board, answer in BOARDS:
         given = exercises.attempt(func, copy.deepcopy(board))

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
+
+
+def request_for(target: dict, variables: dict[str, str], start: datetime, end: datetime) -> str:
+    """Exercise 08.1: the request Grafana sends for a panel's target: each parameter's value with
+    its variable replaced (`${car}` from `variables`, `${__from}`/`${__to}` by the range's ends
+    in epoch milliseconds, the same in every time zone), or as written when it has none."""
+    values = {"${__from}": str(int(start.timestamp() * 1000)), "${__to}": str(int(end.timestamp() * 1000))}
+    values.update({"${" + name + "}": value for name, value in variables.items()})
+    params = [(p["key"], values.get(p["value"], p["value"])) for p in target["url_options"]["params"]]
+    return target["url"] + ("?" + urlencode(params) if params else "")
 
 
 def anomalies_per_type(db, collection: str, start: datetime, end: datetime) -> dict[str, int]:
-    """Exercise 08.3: anomalies per type in [start, end), with one aggregation."""
+    """Exercise 08.4: anomalies per type in [start, end), with one aggregation."""
     rows = db[collection].aggregate([
         {"$match": {"timestamp": {"$gte": start, "$lt": end}}},
         {"$group": {"_id": "$type", "count": {"$sum": 1}}},
@@ -15,7 +26,7 @@ def anomalies_per_type(db, collection: str, start: datetime, end: datetime) -> d
 
 
 def total_lag(consumer, topic: str) -> int:
-    """Exercise 08.1: end offset minus committed offset, summed over the topic's partitions.
+    """Exercise 08.2: end offset minus committed offset, summed over the topic's partitions.
     Retention deletes old messages: the group reads next from its committed offset, or from
     the first offset still in the log when it never committed or that offset is gone."""
     from kafka import TopicPartition
@@ -26,7 +37,7 @@ def total_lag(consumer, topic: str) -> int:
 
 
 def diagnose(board: dict) -> str:
-    """Exercise 08.2: what the Pipeline Health board says happened, from its series over the
+    """Exercise 08.3: what the Pipeline Health board says happened, from its series over the
     last minute (oldest first). The lag's growth decides first: growing with nothing processed
     is a stopped processor, growing while processing is one that cannot keep up. Then a jump of
     the invalid share is a bad producer; nothing processed and nothing waiting, cars gone quiet."""

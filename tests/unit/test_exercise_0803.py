@@ -1,4 +1,4 @@
-"""Exercise 08.2 (diagnose the board): the solution passes; the classic misreadings fail."""
+"""Exercise 08.3 (diagnose the board): the solution passes; the classic misreadings fail."""
 
 import pytest
 
@@ -96,7 +96,7 @@ def by_a_fixed_growth_bar(board):  # growth, but by a number fitted to the board
     (lambda board: None, "returned None"),
 ])
 def test_misreadings_are_rejected(capsys, student, words):
-    assert_rejected(capsys, nb08.diagnose(student), words, exercise="08.2")
+    assert_rejected(capsys, nb08.diagnose(student), words, exercise="08.3")
 
 
 def test_the_untouched_stub_is_not_attempted(capsys):
@@ -107,7 +107,7 @@ def test_the_untouched_stub_is_not_attempted(capsys):
     assert "not attempted" in capsys.readouterr().out
 
 
-def test_07_2_rejects_the_lab_s_own_lag_function(capsys):
+def test_08_2_rejects_the_lab_s_own_lag_function(capsys):
     from labkit.config import Settings
 
     def with_the_labs_lag(consumer, topic):
