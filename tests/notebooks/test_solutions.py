@@ -238,6 +238,17 @@ def test_nb01_solutions(pipeline, capsys):
 
     _rejected(capsys, check01.count_per_partition(end_offsets_only, pipeline, topic), "wrong value for key 0")
 
+    def first_partition_only(consumer, topic):  # the check writes to partitions 1 and 3 too
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning()
+        count, end = 0, consumer.end_offsets([tp])[tp]
+        while consumer.position(tp) < end:
+            count += sum(len(r) for r in consumer.poll(timeout_ms=200).values())
+        return {0: count}
+
+    _rejected(capsys, check01.count_per_partition(first_partition_only, pipeline, topic), "missing key")
+
     def until_end_offset_messages(consumer, topic):  # waits for messages the markers stand for: forever
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
         consumer.assign(tps)

@@ -154,6 +154,23 @@ def _others(event: dict) -> dict:
     return {k: v for k, v in event.items() if k != "speed"}
 
 
+#: 01.3's plain messages, by partition (partition 0 gets the transactions; 2 stays empty).
+PLAIN_MESSAGES = {1: 4, 3: 2}
+
+
+def _append_plain(settings: Settings, topic: str) -> None:
+    """Append PLAIN_MESSAGES to the partitions `topic` has of them."""
+    have = set(kafka_io.end_offsets(settings, topic))
+    producer = clients.kafka_producer(settings)
+    try:
+        for partition, count in PLAIN_MESSAGES.items():
+            for i in range(count if partition in have else 0):
+                producer.send(topic, partition=partition, value=f'{{"check": "01.3", "n": {i}}}'.encode())
+        producer.flush()
+    finally:
+        producer.close()
+
+
 def _append_transactions(settings: Settings, topic: str, partition: int = 0) -> None:
     """Append one committed transaction of three messages and one aborted one of two to
     `partition`: each transaction's end takes an offset (a marker), and the aborted messages
@@ -175,14 +192,16 @@ def _append_transactions(settings: Settings, topic: str, partition: int = 0) -> 
 
 @exercises.graded(COUNT)
 def count_per_partition(count, settings: Settings, topic: str) -> bool:
-    """01.3: the messages a reader gets, per partition. The check first appends a committed
-    and an aborted transaction, so end offsets (which count the markers and the aborted
+    """01.3: the messages a reader gets, per partition. The check first appends a few messages
+    to partitions 1 and 3 (none to 2: an empty partition is read too), then a committed and an
+    aborted transaction to partition 0, so end offsets (which count the markers and the aborted
     messages) are not the answer: the messages must be read and counted."""
     if exercises.uses_the_lab_version(COUNT, count, {
             "read_topic": "the consumer you are given",
             "end_offsets": "the consumer you are given (consumer.end_offsets)",
             "partition_lag": "the consumer you are given"}):
         return False
+    _append_plain(settings, topic)
     _append_transactions(settings, topic)
     answer = with_consumer(settings, COUNT_DEADLINE_S, count, topic)
     if exercises.timed_out(answer):
