@@ -1,10 +1,12 @@
 """Notebook 06's checks tell right from wrong: the reference solutions pass them, and each
 classic mistake gets a ✘ that names it (or the type expected), never a traceback.
 
-06.1 and 06.2 are checked on readings the check writes itself (`check.EDGES`), at the edges of
+06.1 and 06.3 are checked on readings the check writes itself (`check.EDGES`), at the edges of
 the range where the mistakes show; the wrong answers below are the aggregations a student
-writes when they make those mistakes. 06.3 is checked against the server's own explain, on a
-collection without an index and then with one."""
+writes when they make those mistakes. 06.2 is checked on readings of its own too
+(`check.ROLLUP_READINGS`), called once, again on the same readings (a redelivery), then after a
+late reading; its wrong answers are the writes a student tries. 06.4 is checked against the
+server's own explain, on a collection without an index and then with one."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -12,7 +14,7 @@ import pandas as pd
 import pytest
 from pymongo import MongoClient
 
-from labkit.contract import to_ms
+from labkit.contract import car_id, from_ms, to_ms
 from labkit.store import queries
 from labkit.teach.checks import nb06 as check
 from labkit.teach.solutions import nb06
@@ -123,12 +125,12 @@ def max_right_only_on_the_check_readings(db, name, start, end):
     return rows if name == check.EDGES else rows[1:]
 
 
-def test_03_1_solution_passes_on_the_edges_and_on_the_practice_dataset(db, practice):
+def test_06_1_solution_passes_on_the_edges_and_on_the_practice_dataset(db, practice):
     assert check.max_speed_per_minute(nb06.max_speed_per_car_per_minute, db)
     assert check.max_speed_per_minute(nb06.max_speed_per_car_per_minute, db, practice, START, END)
 
 
-def test_03_1_the_stub_is_not_attempted(db, capsys):
+def test_06_1_the_stub_is_not_attempted(db, capsys):
     assert check.max_speed_per_minute(_stub, db) is False
     assert capsys.readouterr().out.startswith(f"⏳ {check.MAX_SPEED}")
 
@@ -146,16 +148,197 @@ def test_03_1_the_stub_is_not_attempted(db, capsys):
     (raises, ["your code raised ZeroDivisionError"]),
     (max_in_python, ["right rows, but the exercise asks for an aggregation pipeline"]),
 ))
-def test_03_1_rejects(db, capsys, student, words):
+def test_06_1_rejects(db, capsys, student, words):
     _rejected(capsys, check.max_speed_per_minute(student, db), *words)
 
 
-def test_03_1_rejects_an_answer_right_only_on_the_check_readings(db, practice, capsys):
+def test_06_1_rejects_an_answer_right_only_on_the_check_readings(db, practice, capsys):
     _rejected(capsys, check.max_speed_per_minute(max_right_only_on_the_check_readings, db, practice, START, END),
               "on the practice dataset")
 
 
 # --------------------------------------------------------------------------- 06.2
+
+ROLLUP_START_MS = check.rollup_start_ms()
+
+
+def _bucket_match(car, start_ms, low="$gte", high="$lt"):
+    return {"$match": {"car_id": car, "timestamp": {low: from_ms(start_ms), high: from_ms(start_ms + 10_000)}}}
+
+
+STATS = {"$group": {"_id": None, "count": {"$sum": 1}, "sum": {"$sum": "$speed"}, "min": {"$min": "$speed"},
+                    "max": {"$max": "$speed"}}}
+
+
+def _bucket_doc(db, readings_name, car, start_ms, match):
+    row = next(db[readings_name].aggregate([match, STATS]))
+    return {"_id": f"{car}:{start_ms}", "car_id": car, "start_ms": start_ms,
+            **{k: row[k] for k in ("count", "sum", "min", "max")}}
+
+
+def _replace(db, rollups_name, doc):
+    db[rollups_name].replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+
+def rollup_in_python(db, readings_name, rollups_name, car, start_ms):  # a find and a loop: right too
+    speeds = [r["speed"] for r in db[readings_name].find(
+        {"car_id": car, "timestamp": {"$gte": from_ms(start_ms), "$lt": from_ms(start_ms + 10_000)}})]
+    _replace(db, rollups_name, {"_id": f"{car}:{start_ms}", "car_id": car, "start_ms": start_ms,
+                                "count": len(speeds), "sum": sum(speeds), "min": min(speeds), "max": max(speeds)})
+
+
+def rollup_with_set_upsert(db, readings_name, rollups_name, car, start_ms):  # $set of every field: right too
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    db[rollups_name].update_one({"_id": doc["_id"]}, {"$set": {k: v for k, v in doc.items() if k != "_id"}},
+                                upsert=True)
+    return "done"
+
+
+def rollup_with_inc(db, readings_name, rollups_name, car, start_ms):
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    db[rollups_name].update_one({"_id": doc["_id"]},
+                                {"$inc": {"count": doc["count"], "sum": doc["sum"]}, "$min": {"min": doc["min"]},
+                                 "$max": {"max": doc["max"]}, "$set": {"car_id": car, "start_ms": start_ms}},
+                                upsert=True)
+
+
+def rollup_with_push(db, readings_name, rollups_name, car, start_ms):
+    speeds = [r["speed"] for r in db[readings_name].find(_bucket_match(car, start_ms)["$match"])]
+    stored = db[rollups_name].find_one({"_id": f"{car}:{start_ms}"}) or {"speeds": []}
+    every = stored["speeds"] + speeds
+    db[rollups_name].update_one({"_id": f"{car}:{start_ms}"},
+                                {"$push": {"speeds": {"$each": speeds}},
+                                 "$set": {"car_id": car, "start_ms": start_ms, "count": len(every), "sum": sum(every),
+                                          "min": min(every), "max": max(every)}}, upsert=True)
+
+
+def rollup_insert_one(db, readings_name, rollups_name, car, start_ms):
+    db[rollups_name].insert_one(_bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms)))
+
+
+def rollup_with_lte(db, readings_name, rollups_name, car, start_ms):
+    _replace(db, rollups_name, _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms, high="$lte")))
+
+
+def rollup_with_gt(db, readings_name, rollups_name, car, start_ms):
+    _replace(db, rollups_name, _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms, low="$gt")))
+
+
+def rollup_of_every_car(db, readings_name, rollups_name, car, start_ms):
+    match = _bucket_match(car, start_ms)
+    del match["$match"]["car_id"]
+    _replace(db, rollups_name, _bucket_doc(db, readings_name, car, start_ms, match))
+
+
+def rollup_of_every_car_with_lte(db, readings_name, rollups_name, car, start_ms):
+    match = _bucket_match(car, start_ms, high="$lte")
+    del match["$match"]["car_id"]
+    _replace(db, rollups_name, _bucket_doc(db, readings_name, car, start_ms, match))
+
+
+def rollup_of_every_time(db, readings_name, rollups_name, car, start_ms):
+    _replace(db, rollups_name, _bucket_doc(db, readings_name, car, start_ms, {"$match": {"car_id": car}}))
+
+
+def rollup_with_epoch_ms(db, readings_name, rollups_name, car, start_ms):  # a date is never a number: no reading
+    found = list(db[readings_name].find({"car_id": car, "timestamp": {"$gte": start_ms, "$lt": start_ms + 10_000}}))
+    _replace(db, rollups_name, {"_id": f"{car}:{start_ms}", "car_id": car, "start_ms": start_ms, "count": len(found),
+                                "sum": 0, "min": None, "max": None})
+
+
+def rollup_set_on_insert(db, readings_name, rollups_name, car, start_ms):
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    db[rollups_name].update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+
+
+def rollup_skip_if_exists(db, readings_name, rollups_name, car, start_ms):
+    if db[rollups_name].find_one({"_id": f"{car}:{start_ms}"}) is None:
+        _replace(db, rollups_name, _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms)))
+
+
+def rollup_average_only(db, readings_name, rollups_name, car, start_ms):
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    doc["avg"] = doc.pop("sum") / doc["count"]
+    _replace(db, rollups_name, doc)
+
+
+def rollup_sum_is_the_average(db, readings_name, rollups_name, car, start_ms):
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    _replace(db, rollups_name, dict(doc, sum=doc["sum"] / doc["count"]))
+
+
+def rollup_like_the_labs(db, readings_name, rollups_name, car, start_ms):  # the lab's _id and nested speed
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    speed = {k: doc.pop(k) for k in ("sum", "min", "max")}
+    _replace(db, rollups_name, dict(doc, _id=f"{car}:10000:{start_ms}", speed=speed))
+
+
+def rollup_nested_speed(db, readings_name, rollups_name, car, start_ms):
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    speed = {k: doc.pop(k) for k in ("sum", "min", "max")}
+    _replace(db, rollups_name, dict(doc, speed=speed))
+
+
+def rollup_start_as_a_date(db, readings_name, rollups_name, car, start_ms):
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    _replace(db, rollups_name, dict(doc, start_ms=from_ms(start_ms)))
+
+
+def rollup_returned_not_written(db, readings_name, rollups_name, car, start_ms):
+    return _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+
+
+def test_06_2_solution_passes_and_the_check_runs_again(db):
+    assert check.rebuild_one_rollup(nb06.rebuild_rollup, db)
+    assert check.rebuild_one_rollup(nb06.rebuild_rollup, db)
+
+
+@pytest.mark.parametrize("student", [rollup_in_python, rollup_with_set_upsert], ids=lambda f: f.__name__)
+def test_06_2_other_right_answers_pass(db, student):
+    assert check.rebuild_one_rollup(student, db)
+
+
+def test_06_2_the_stub_is_not_attempted(db, capsys):
+    assert check.rebuild_one_rollup(_stub, db) is False
+    assert capsys.readouterr().out.startswith(f"⏳ {check.REBUILD}")
+
+
+@pytest.mark.parametrize("student, words", _cases(
+    (rollup_with_inc, ["counted twice", "redelivered", "rebuild from the readings"]),
+    (rollup_with_push, ["counted twice", "rebuild from the readings"]),
+    (rollup_insert_one, ["DuplicateKeyError", "Replace the stored document", "upsert"]),
+    (rollup_with_lte, ["exactly start_ms + 10_000", "$lt, not $lte"]),
+    (rollup_with_gt, ["exactly start_ms", "$gte, not $gt"]),
+    (rollup_of_every_car, ["another car's readings", "$match the car"]),
+    (rollup_of_every_car_with_lte, ["$lt, not $lte", "another car's readings"]),
+    (rollup_of_every_time, ["outside the bucket"]),
+    (rollup_with_epoch_ms, ["counts no readings", "contract.from_ms"]),
+    (rollup_set_on_insert, ["late reading", "does not count it", "$setOnInsert"]),
+    (rollup_skip_if_exists, ["late reading", "does not count it", "skip if it exists"]),
+    (rollup_average_only, ['no "sum"', '"avg"', "average of averages"]),
+    (rollup_sum_is_the_average, ["average", "$sum", "average of averages"]),
+    (rollup_like_the_labs, ["none with _id", "{car_id}:{start_ms}"]),
+    (rollup_nested_speed, ['no "sum", "min" and "max"', '"speed"']),
+    (rollup_start_as_a_date, ["start_ms as epoch ms"]),
+    (rollup_returned_not_written, ["returned a document but wrote nothing"]),
+    (returns_none, ["nothing was written", "reads the collection"]),
+    (raises, ["your code raised ZeroDivisionError"]),
+))
+def test_06_2_rejects(db, capsys, student, words):
+    _rejected(capsys, check.rebuild_one_rollup(student, db), *words)
+
+
+def test_06_2_the_solution_agrees_with_the_labs_rollup_on_the_practice_dataset(db, practice, pipeline):
+    """What the notebook shows once 06.2 passes: the student's document beside the lab's."""
+    car, start_ms = car_id(2), to_ms(START) + 30_000
+    mine = nb06.rebuild_rollup(db, practice, "my_rollups", car, start_ms)
+    labs = db[pipeline.collections.rollups].find_one({"car_id": car, "size_ms": 10_000, "start_ms": start_ms})
+    assert mine == db["my_rollups"].find_one({"_id": f"{car}:{start_ms}"})
+    assert mine["count"] == labs["count"] == 10
+    assert [mine[k] for k in ("sum", "min", "max")] == pytest.approx([labs["speed"][k] for k in ("sum", "min", "max")])
+
+
+# --------------------------------------------------------------------------- 06.3
 
 
 def _cars(db, name, stages):
@@ -212,12 +395,12 @@ def cars_dataframe(db, name, start, end):
     return pd.DataFrame({"car_id": nb06.cars_that_never_stopped(db, name, start, end)})
 
 
-def test_03_2_solution_passes_on_the_edges_and_on_the_practice_dataset(db, practice):
+def test_06_3_solution_passes_on_the_edges_and_on_the_practice_dataset(db, practice):
     assert check.never_stopped(nb06.cars_that_never_stopped, db)
     assert check.never_stopped(nb06.cars_that_never_stopped, db, practice, START, END)
 
 
-def test_03_2_the_stub_is_not_attempted(db, capsys):
+def test_06_3_the_stub_is_not_attempted(db, capsys):
     assert check.never_stopped(_stub, db) is False
     assert capsys.readouterr().out.startswith(f"⏳ {check.NEVER_STOPPED}")
 
@@ -237,18 +420,18 @@ def test_03_2_the_stub_is_not_attempted(db, capsys):
     (cars_dataframe, ["you returned a DataFrame", "expected a list of car ids"]),
     (raises, ["your code raised ZeroDivisionError"]),
 ))
-def test_03_2_rejects(db, capsys, student, words):
+def test_06_3_rejects(db, capsys, student, words):
     _rejected(capsys, check.never_stopped(student, db), *words)
 
 
-def test_03_2_the_check_readings_need_an_answer_that_is_neither_empty_nor_every_car():
+def test_06_3_the_check_readings_need_an_answer_that_is_neither_empty_nor_every_car():
     lo, hi = to_ms(check.EDGE_START), to_ms(check.EDGE_END)
     readings = [r for r in check.edge_readings() if lo <= r["ms"] < hi]
     never_stopped = {r["car_id"] for r in readings} - {r["car_id"] for r in readings if r["speed"] == 0}
     assert never_stopped and never_stopped < {r["car_id"] for r in readings} < {r["car_id"] for r in check.edge_readings()}
 
 
-# --------------------------------------------------------------------------- 06.3
+# --------------------------------------------------------------------------- 06.4
 
 
 def _explain(db, name, query, verbosity="executionStats"):
@@ -305,12 +488,12 @@ def explain_summary(db, name, query):
     return queries.plan_summary(_explain(db, name, query))
 
 
-def test_03_3_solution_passes(db):
+def test_06_4_solution_passes(db):
     assert check.read_explain(nb06.explain_counts, db)
     assert check.read_explain(explain_with_find, db)
 
 
-def test_03_3_the_stub_is_not_attempted(db, capsys):
+def test_06_4_the_stub_is_not_attempted(db, capsys):
     assert check.read_explain(_stub, db) is False
     assert capsys.readouterr().out.startswith(f"⏳ {check.EXPLAIN}")
 
@@ -327,11 +510,11 @@ def test_03_3_the_stub_is_not_attempted(db, capsys):
     (returns_a_plan_name, ["you returned a string", 'expected a dict {"stages"']),
     (raises, ["your code raised ZeroDivisionError"]),
 ))
-def test_03_3_rejects(db, capsys, student, words):
+def test_06_4_rejects(db, capsys, student, words):
     _rejected(capsys, check.read_explain(student, db), *words)
 
 
-def test_03_3_the_index_changes_the_plan_and_the_documents_examined(db):
+def test_06_4_the_index_changes_the_plan_and_the_documents_examined(db):
     check.fill_explained(db)
     without = check.explain_reading(check.server_explain(db, check.EXPLAINED, check.EXPLAIN_QUERY))
     db[check.EXPLAINED].create_index(check.EXPLAIN_INDEX)

@@ -1,6 +1,6 @@
 """Checks for notebook 06's exercises (query Mongo).
 
-06.1 and 06.2 first run the student's function on readings the check writes itself, into a
+06.1 and 06.3 first run the student's function on readings the check writes itself, into a
 scratch collection (`EDGES`), because the practice dataset cannot tell right from wrong: its
 readings fill the range, so an aggregation without `$match` gives the same answer, and every
 car in it stops, so `return []` is right there. The check's readings sit where the classic
@@ -12,7 +12,16 @@ route from the student's pipeline; a wrong answer is named by the mistake that g
 one does. Given the notebook's collection and range too, the check then runs the function on
 the practice dataset.
 
-06.3 runs the student's function on a scratch collection of its own (`EXPLAINED`), without an
+06.2 writes one 10 s rollup. The check fills a scratch collection of readings of its own
+(`ROLLUP_READINGS`: the bucket's edges, a reading just outside it on both sides, another car
+inside it) and calls the student's function three times: once, then again on the same readings
+(a redelivered batch: the document must not change), then after a late reading of the bucket
+(the document must count it). It reads what the function wrote (`ROLLUP_STORE`), never what it
+returned, and names the mistake behind a wrong document: a range or a filter that is off, an
+update that adds, an insert that cannot run twice, a write that skips a stored document, an
+average where a sum belongs.
+
+06.4 runs the student's function on a scratch collection of its own (`EXPLAINED`), without an
 index and then with one, and compares what it read with the server's own explain of that find.
 """
 
@@ -24,20 +33,24 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 
 from pymongo import ASCENDING
-from pymongo.errors import OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from labkit.contract import bucket_start, car_id, from_ms, to_ms
 from labkit.store.mongo import event_document
 from labkit.teach import exercises
 
 MAX_SPEED = "06.1 max speed per car per minute"
-NEVER_STOPPED = "06.2 cars that never stopped"
-EXPLAIN = "06.3 read an explain"
+REBUILD = "06.2 rebuild one rollup"
+NEVER_STOPPED = "06.3 cars that never stopped"
+EXPLAIN = "06.4 read an explain"
 
 HINTS = exercises.register_hints({
     MAX_SPEED: "an aggregation pipeline: keep the readings in the range (start included, end excluded), group "
                "them by car and minute (queries.bucket_expression builds the minute) with an accumulator that "
                "keeps the largest speed, then order and reshape the rows",
+    REBUILD: "rebuild, never add: let the server compute the bucket from the readings ($match the car and "
+             "the bucket's time range, as dates; $group with $sum, $min and $max), then write the whole "
+             "document over the stored one (replace_one, with upsert)",
     NEVER_STOPPED: "'never stopped' means the slowest reading in the range is above 0. A $group accumulator "
                    "gives each car's slowest reading, and a stage after the $group can filter groups as "
                    "$match filters documents",
@@ -52,9 +65,9 @@ COUNTS = ("docs_examined", "keys_examined", "returned")
 EXPLAIN_FIELDS = exercises.Kind('a dict {"stages", "docs_examined", "keys_examined", "returned"}',
                                 lambda x: isinstance(x, Mapping))
 
-# ------------------------------------------------------------------ 06.1 and 06.2: the edges
+# ------------------------------------------------------------------ 06.1 and 06.3: the edges
 
-#: The scratch collection of 06.1 and 06.2, in the student's database; emptied by every check.
+#: The scratch collection of 06.1 and 06.3, in the student's database; emptied by every check.
 EDGES = "check06_edges"
 #: The range the check asks about: neither end on a minute boundary.
 EDGE_START = datetime(2026, 11, 1, 9, 0, 20, tzinfo=timezone.utc)
@@ -127,7 +140,7 @@ def edge_documents() -> list[dict]:
 
 
 def fill_edges(db) -> None:
-    """(Re)write the scratch collection of 06.1 and 06.2 in `db`."""
+    """(Re)write the scratch collection of 06.1 and 06.3 in `db`."""
     db[EDGES].drop()
     db[EDGES].insert_many(edge_documents())
 
@@ -195,7 +208,7 @@ def _never_stopped(readings: list[dict], keep: Callable[[int], bool]) -> list[st
 
 
 def cars_problem(answer: list, readings: list[dict], lo: int, hi: int) -> str | None:
-    """What is wrong with a 06.2 answer over `readings` and [lo, hi), or None when it is right:
+    """What is wrong with a 06.3 answer over `readings` and [lo, hi), or None when it is right:
     the mistake that gives this answer when one does, else which kind of car is wrongly in it
     or wrongly left out."""
     inside = _in(lo, hi)
@@ -247,7 +260,7 @@ def _readings(db, collection: str, start: datetime, end: datetime) -> list[dict]
 
 def _grouped_by_the_server(name: str, func) -> bool:
     """06.1 asks for an aggregation pipeline: a right answer whose source calls no `.aggregate(`
-    is told so (False). 06.2 may be answered either way."""
+    is told so (False). 06.3 may be answered either way."""
     if name == MAX_SPEED and exercises.calls_method(func, "aggregate") is False:
         return exercises.wrong(name, "right rows, but the exercise asks for an aggregation pipeline "
                                      "(collection.aggregate([...])): the server groups, and only the rows travel")
@@ -257,7 +270,7 @@ def _grouped_by_the_server(name: str, func) -> bool:
 def _run_on_edges_then_practice(name: str, kind: exercises.Kind, problem: Callable, expected_of: Callable,
                                 func, db, collection: str | None, start: datetime | None,
                                 end: datetime | None) -> bool:
-    """The shared course of 06.1 and 06.2: the check's readings, then the practice dataset."""
+    """The shared course of 06.1 and 06.3: the check's readings, then the practice dataset."""
     fill_edges(db)
     lo, hi = to_ms(EDGE_START), to_ms(EDGE_END)
     answer = exercises.attempt(func, db, EDGES, EDGE_START, EDGE_END)
@@ -292,16 +305,223 @@ def max_speed_per_minute(func, db, collection: str | None = None, start: datetim
 @exercises.graded(NEVER_STOPPED)
 def never_stopped(func, db, collection: str | None = None, start: datetime | None = None,
                   end: datetime | None = None) -> bool:
-    """06.2: the cars with readings in [start, end) whose speed was never exactly 0 there, sorted.
+    """06.3: the cars with readings in [start, end) whose speed was never exactly 0 there, sorted.
     Runs `func` on the check's readings first; with `collection`, `start` and `end`, then on
     those too."""
     return _run_on_edges_then_practice(NEVER_STOPPED, CARS, cars_problem, _never_stopped, func, db, collection,
                                        start, end)
 
 
-# ------------------------------------------------------------------ 06.3: explain
+# ------------------------------------------------------------------ 06.2: rebuild one rollup
 
-#: The scratch collection of 06.3, in the student's database; rewritten by every check.
+#: The scratch collections of 06.2, in the student's database; emptied by every check.
+ROLLUP_READINGS = "check06_readings"
+ROLLUP_STORE = "check06_rollups"
+ROLLUP_CAR, OTHER_CAR = car_id(201), car_id(202)
+ROLLUP_START = datetime(2026, 11, 1, 11, 0, tzinfo=timezone.utc)
+ROLLUP_MS = 10_000
+ROLLUP_FIELDS = ("count", "sum", "min", "max")
+
+# (car, ms after the bucket's start, speed km/h): the bucket's own readings, the edges, and the
+# readings that must stay out of it, each faster or slower than any reading inside.
+_ROLLUP_READINGS = [
+    (ROLLUP_CAR, -1, 5.0),         # 1 ms before the bucket: the previous bucket's, the slowest of all
+    (ROLLUP_CAR, 0, 42.0),         # exactly start_ms: inside
+    (ROLLUP_CAR, 2_500, 48.5),
+    (ROLLUP_CAR, 5_000, 51.0),
+    (ROLLUP_CAR, 7_500, 45.5),
+    (ROLLUP_CAR, 9_999, 50.0),     # the bucket's last millisecond: inside
+    (ROLLUP_CAR, 10_000, 130.0),   # exactly start_ms + 10 s: the next bucket's, the fastest of all
+    (ROLLUP_CAR, 20_000, 60.0),
+    (OTHER_CAR, 4_000, 95.0),      # another car, inside the bucket
+    (OTHER_CAR, 6_000, 30.0),
+]
+#: Stored after the first two calls: a late reading of the bucket, its new fastest.
+LATE_READING = (ROLLUP_CAR, 8_000, 61.5)
+
+WHY_SUMS = ("counts and sums add up exactly across buckets (a minute's average is its total sum over its total "
+            "count); an average of averages does not, whenever the counts differ")
+COUNTED_TWICE = ("counted twice: called again on the same readings (a redelivered batch), your document's count "
+                 "grew. An update that adds runs again after a redelivery; rebuild from the readings")
+
+# How a bucket's readings can be wrongly chosen, and what each mistake is called.
+_ROLLUP_MISTAKES = {
+    "end": "counts the reading at exactly start_ms + 10_000, which is the next bucket's: a bucket includes "
+           "its start and excludes its end ($lt, not $lte)",
+    "start": "leaves out the reading at exactly start_ms: a bucket includes its start ($gte, not $gt)",
+    "time": "counts the car's readings outside the bucket: $match start_ms <= timestamp < start_ms + 10_000",
+    "car": "counts another car's readings in the bucket: $match the car too",
+}
+
+
+def rollup_start_ms() -> int:
+    """The check's bucket start, in epoch ms: what the student's function is given."""
+    return to_ms(ROLLUP_START)
+
+
+def rollup_id() -> str:
+    """The `_id` the exercise asks for, for the check's car and bucket."""
+    return f"{ROLLUP_CAR}:{rollup_start_ms()}"
+
+
+def _rollup_document(car: str, offset_ms: int, speed: float) -> dict:
+    ms = rollup_start_ms() + offset_ms
+    return event_document({"car_id": car, "timestamp": from_ms(ms), "speed": speed, "rpm": 900.0 + 30 * speed,
+                           "engine_temp": 90.0, "fuel_level": 60.0, "latitude": 52.52, "longitude": 13.405,
+                           "event_id": f"check06r-{car}-{ms}", "seq": offset_ms + 2})
+
+
+def fill_rollup_readings(db) -> None:
+    """(Re)write the scratch readings of 06.2 (without the late one) and empty its rollups."""
+    db[ROLLUP_STORE].drop()
+    db[ROLLUP_READINGS].drop()
+    db[ROLLUP_READINGS].insert_many([_rollup_document(*r) for r in _ROLLUP_READINGS])
+
+
+def add_late_reading(db) -> None:
+    """Store the late reading of the check's bucket, as if it arrived after the bucket was rolled up."""
+    db[ROLLUP_READINGS].insert_one(_rollup_document(*LATE_READING))
+
+
+def rollup_stats(readings, *, end: bool = False, start: bool = False, time: bool = False,
+                 car: bool = False) -> dict:
+    """06.2 computed in Python: count, sum, min and max of speed in the check's bucket, from
+    `(car, ms after start, speed)` readings. Each flag makes one mistake of `_ROLLUP_MISTAKES`."""
+    def keep(c: str, ms: int) -> bool:
+        in_time = time or ((0 < ms if start else 0 <= ms) and (ms <= ROLLUP_MS if end else ms < ROLLUP_MS))
+        return in_time and (car or c == ROLLUP_CAR)
+
+    speeds = [speed for c, ms, speed in readings if keep(c, ms)]
+    return {"count": len(speeds), "sum": sum(speeds), "min": min(speeds, default=None),
+            "max": max(speeds, default=None)}
+
+
+def _mistake_flags() -> list[dict]:
+    """Every combination of the mistakes, the fewest first."""
+    times = [{}, {"end": True}, {"start": True}, {"start": True, "end": True}, {"time": True}]
+    combos = [dict(t, car=c) for c in (False, True) for t in times]
+    return sorted((c for c in combos if any(c.values())), key=lambda c: sum(c.values()))
+
+
+def _quoted(names) -> str:
+    names = [f'"{n}"' for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def rollup_problem(doc: Mapping, readings) -> str | None:
+    """What is wrong with the stored 06.2 document `doc`, computed from the check's `readings`
+    (`(car, ms after start, speed)`), or None when it is right."""
+    expected = rollup_stats(readings)
+    missing = [k for k in ("car_id", "start_ms", *ROLLUP_FIELDS) if k not in doc]
+    if missing:
+        has = [k for k in doc if k != "_id"]
+        return (f"your document has no {_quoted(missing)} (it has {_quoted(has) if has else 'only an _id'}): "
+                f'store "car_id", "start_ms", and the "count", "sum", "min" and "max" of speed, because {WHY_SUMS}')
+    start_ms = doc["start_ms"]
+    if doc["car_id"] != ROLLUP_CAR or isinstance(start_ms, bool) or not isinstance(start_ms, (int, float)) \
+            or not exercises.same(start_ms, rollup_start_ms()):
+        return ("car_id and start_ms are the car and the bucket start the function was given "
+                "(start_ms as epoch ms, a number)")
+    stats = {k: doc[k] for k in ROLLUP_FIELDS}
+    if exercises.same(stats, expected):
+        return None
+    if not stats["count"]:
+        return ("your document counts no readings: `timestamp` holds dates, so compare it with dates "
+                "(contract.from_ms turns epoch ms into one), not with epoch ms")
+    if exercises.same(stats["sum"], expected["sum"] / expected["count"]):
+        return f'your "sum" is the bucket\'s average: store the total of the speeds ($sum), because {WHY_SUMS}'
+    for flags in _mistake_flags():
+        if exercises.same(stats, rollup_stats(readings, **flags)):
+            return "your document " + "; it ".join(_ROLLUP_MISTAKES[k] for k, on in flags.items() if on)
+    return f"count, sum, min and max of speed: {exercises.describe_difference(stats, expected)}"
+
+
+def _stored(db) -> dict | None:
+    return db[ROLLUP_STORE].find_one({"_id": rollup_id()})
+
+
+def _nothing_stored(db, returned) -> str:
+    """Why no document with the expected `_id` is stored."""
+    others = db[ROLLUP_STORE].count_documents({})
+    if others:
+        return (f"{ROLLUP_STORE} holds {others} document{'s' if others > 1 else ''}, none with _id "
+                f"{rollup_id()!r}: the _id is the car and the bucket start, f\"{{car_id}}:{{start_ms}}\"")
+    if isinstance(returned, Mapping):
+        return ("your function returned a document but wrote nothing: write it into db[rollups_name] "
+                "(the check reads the collection, not what you return)")
+    return ("nothing was written to db[rollups_name] (the check reads the collection, not what you return); "
+            "if your $match found no readings: `timestamp` holds dates, so compare it with dates "
+            "(contract.from_ms), not with epoch ms")
+
+
+def _duplicate_key(answer) -> bool:
+    """Whether the attempt raised a duplicate key error (an insert over a stored `_id`)."""
+    exc = getattr(answer, "exc", None) if exercises.not_answered(answer) else None
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    return isinstance(exc, BulkWriteError) and any(e.get("code") == 11000
+                                                  for e in exc.details.get("writeErrors", []))
+
+
+@exercises.graded(REBUILD)
+def rebuild_one_rollup(func, db) -> bool:
+    """06.2: `func(db, readings_name, rollups_name, car_id, start_ms)` writes into
+    `db[rollups_name]` the 10 s rollup of speed `{"_id": f"{car_id}:{start_ms}", "car_id",
+    "start_ms", "count", "sum", "min", "max"}` of the car's readings in [start_ms, start_ms + 10 s).
+    Called on the check's readings, again on the same readings, then after a late reading."""
+    fill_rollup_readings(db)
+    args = (db, ROLLUP_READINGS, ROLLUP_STORE, ROLLUP_CAR, rollup_start_ms())
+    where = f"on the check's readings ({ROLLUP_READINGS}, {ROLLUP_CAR}, the bucket from {ROLLUP_START:%H:%M:%S})"
+    readings = list(_ROLLUP_READINGS)
+
+    returned = exercises.attempt(func, *args)
+    if not exercises.expect_type(REBUILD, returned, exercises.ANYTHING):
+        return False
+    first = _stored(db)
+    why = _nothing_stored(db, returned) if first is None else rollup_problem(first, readings)
+    if why is not None:
+        return exercises.wrong(REBUILD, f"{where}, {why}")
+
+    again = exercises.attempt(func, *args)  # the same readings again: a redelivered batch
+    if _duplicate_key(again):
+        return exercises.wrong(REBUILD, "called again on the same readings (a redelivered batch), your code raised "
+                                        "DuplicateKeyError: an insert cannot run twice with one _id. Replace the "
+                                        "stored document, with upsert (so that the first call creates it)")
+    if not exercises.expect_type(REBUILD, again, exercises.ANYTHING, case="called again on the same readings"):
+        return False
+    second = _stored(db)
+    if second is None:
+        return exercises.wrong(REBUILD, f"called again on the same readings, {_nothing_stored(db, again)}")
+    before, after = ({k: d.get(k) for k in ROLLUP_FIELDS} for d in (first, second))
+    if not exercises.same(after, before):
+        if isinstance(after["count"], (int, float)) and isinstance(before["count"], (int, float)) \
+                and after["count"] > before["count"]:
+            return exercises.wrong(REBUILD, COUNTED_TWICE)
+        return exercises.wrong(REBUILD, "called again on the same readings (a redelivered batch), your document "
+                                        "changed: rebuild it from the readings, so that running it twice gives "
+                                        "the same document")
+
+    add_late_reading(db)
+    readings.append(LATE_READING)
+    late = exercises.attempt(func, *args)
+    if not exercises.expect_type(REBUILD, late, exercises.ANYTHING, case="after a late reading"):
+        return False
+    third = _stored(db)
+    if third is None:
+        return exercises.wrong(REBUILD, f"after a late reading, {_nothing_stored(db, late)}")
+    if exercises.same({k: third.get(k) for k in ROLLUP_FIELDS}, before):
+        return exercises.wrong(REBUILD, "a late reading arrived in the bucket, and your document does not count it: "
+                                        "rebuild and replace the stored document every time, even when one is "
+                                        "there (not 'skip if it exists', not $setOnInsert)")
+    why = rollup_problem(third, readings)
+    if why is not None:
+        return exercises.wrong(REBUILD, f"after a late reading, {why}")
+    return exercises.check(REBUILD, {k: third[k] for k in ROLLUP_FIELDS}, rollup_stats(readings))
+
+
+# ------------------------------------------------------------------ 06.4: explain
+
+#: The scratch collection of 06.4, in the student's database; rewritten by every check.
 EXPLAINED = "check06_explain"
 EXPLAIN_START = datetime(2026, 11, 1, 10, 0, tzinfo=timezone.utc)
 #: One car, 20 seconds, in 6 cars x 100 seconds of readings at 1 Hz: 20 of 600 documents.
@@ -311,7 +531,7 @@ EXPLAIN_INDEX = [("car_id", ASCENDING), ("timestamp", ASCENDING)]
 
 
 def fill_explained(db) -> None:
-    """(Re)write the scratch collection of 06.3: 600 readings, no index but `_id`'s."""
+    """(Re)write the scratch collection of 06.4: 600 readings, no index but `_id`'s."""
     docs = [event_document({"car_id": car_id(n), "timestamp": EXPLAIN_START + timedelta(seconds=s),
                             "speed": 40.0 + (7 * n + s) % 60, "rpm": 2500.0, "engine_temp": 90.0,
                             "fuel_level": 60.0, "latitude": 52.52, "longitude": 13.405,
@@ -331,7 +551,7 @@ def server_explain(db, collection: str, query: dict) -> dict | None:
 
 
 def explain_reading(explained: Mapping) -> dict:
-    """What 06.3 asks for, read from an explain document: the winning plan's stage names from its
+    """What 06.4 asks for, read from an explain document: the winning plan's stage names from its
     top down (on MongoDB's slot-based engine, explainVersion "2", the tree is under `queryPlan`)
     and the counts of executionStats (None where the document has none)."""
     plan = explained.get("queryPlanner", {}).get("winningPlan", {})
@@ -346,7 +566,7 @@ def explain_reading(explained: Mapping) -> dict:
 
 
 def explain_problem(answer: Mapping, expected: dict) -> str | None:
-    """What is wrong with a 06.3 answer against the server's own reading, or None when right."""
+    """What is wrong with a 06.4 answer against the server's own reading, or None when right."""
     if exercises.same(answer, expected):
         return None
     if "queryPlanner" in answer or "executionStats" in answer:
@@ -376,7 +596,7 @@ def explain_problem(answer: Mapping, expected: dict) -> str | None:
 
 @exercises.graded(EXPLAIN)
 def read_explain(func, db) -> bool:
-    """06.3: `func(db, collection_name, query)` returns `{"stages", "docs_examined",
+    """06.4: `func(db, collection_name, query)` returns `{"stages", "docs_examined",
     "keys_examined", "returned"}` from the explain of `find(query)`. Called on the check's own
     collection without an index, then with one on car_id + timestamp."""
     fill_explained(db)

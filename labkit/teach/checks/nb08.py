@@ -20,10 +20,9 @@ DIAGNOSE = "08.3 diagnose the board"
 PER_TYPE = "08.4 anomalies per type"
 
 HINTS = exercises.register_hints({
-    REQUEST: "a parameter's value is either a variable to replace (${car}: from `variables`; ${__from} and "
-             "${__to}: the time range) or text to send as written. Epoch milliseconds have no time zone: "
-             "an aware datetime's timestamp() is seconds since 1970 in UTC, whatever zone it shows. "
-             "urllib.parse.urlencode joins the pairs",
+    REQUEST: "each parameter's value is a variable to replace (${car} from `variables`, ${__from}/${__to} "
+             "from the range) or text sent as written. Epoch ms have no time zone: an aware datetime's "
+             "timestamp() is UTC seconds. urllib.parse.urlencode joins the pairs",
     PER_TYPE: "let the database count: an aggregation that keeps the range and groups by the anomaly type, "
               "counting each document once ($sum), gives one row per type to turn into a dict",
     LAG: "per partition (partitions_for_topic, TopicPartition): where the log ends (end_offsets) minus "
