@@ -5,8 +5,9 @@ classic mistake gets a ✘ that names it (or the type expected), never a traceba
 the range where the mistakes show; the wrong answers below are the aggregations a student
 writes when they make those mistakes. 06.2 is checked on readings of its own too
 (`check.ROLLUP_READINGS`), called once, again on the same readings (a redelivery), then after a
-late reading; its wrong answers are the writes a student tries. 06.4 is checked against the
-server's own explain, on a collection without an index and then with one."""
+late reading; its wrong answers are the writes a student tries, those that drop, empty or
+overwrite the two other rollups the check stores beside its bucket included. 06.4 is checked
+against the server's own explain, on a collection without an index and then with one."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -16,6 +17,7 @@ from pymongo import MongoClient
 
 from labkit.contract import car_id, from_ms, to_ms
 from labkit.store import queries
+from labkit.teach import exercises
 from labkit.teach.checks import nb06 as check
 from labkit.teach.solutions import nb06
 from tests.wrong_answers import assert_rejected
@@ -89,6 +91,16 @@ def max_with_gt_at_the_start(db, name, start, end):
     return _max_rows(db, name, [_in_range(start, end, low="$gt"), GROUP, SORT])
 
 
+def max_with_timestamp_twice_only_lt(db, name, start, end):  # Python keeps the last "timestamp": no $gte
+    match = {"$match": {"timestamp": {"$gte": start}, "timestamp": {"$lt": end}}}  # noqa: F601
+    return _max_rows(db, name, [match, GROUP, SORT])
+
+
+def max_with_timestamp_twice_only_gte(db, name, start, end):  # Python keeps the last "timestamp": no $lt
+    match = {"$match": {"timestamp": {"$lt": end}, "timestamp": {"$gte": start}}}  # noqa: F601
+    return _max_rows(db, name, [match, GROUP, SORT])
+
+
 def max_grouped_by_car_only(db, name, start, end):
     rows = db[name].aggregate([_in_range(start, end),
                                {"$group": {"_id": "$car_id", "max_speed": {"$max": "$speed"}, "minute": {"$min": MINUTE}}},
@@ -139,6 +151,8 @@ def test_06_1_the_stub_is_not_attempted(db, capsys):
     (max_without_match, ["outside the range", "$match"]),
     (max_with_lte_at_the_end, ["exactly `end`", "$lt, not $lte"]),
     (max_with_gt_at_the_start, ["exactly `start`", "$gte"]),
+    (max_with_timestamp_twice_only_lt, ["before `start`", "only $lt", '"timestamp" twice', "both bounds go in one dict"]),
+    (max_with_timestamp_twice_only_gte, ["after `end`", "only $gte", '"timestamp" twice', "both bounds go in one dict"]),
     (max_grouped_by_car_only, ["one row per car"]),
     (max_unsorted, ["wrong order"]),
     (max_cursor, ["you returned a CommandCursor", "expected a list of dicts", "wrap it in list(...)"]),
@@ -288,12 +302,107 @@ def rollup_returned_not_written(db, readings_name, rollups_name, car, start_ms):
     return _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
 
 
+def rollup_by_car_and_start(db, readings_name, rollups_name, car, start_ms):  # a filter on both fields: right too
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    db[rollups_name].replace_one({"car_id": car, "start_ms": start_ms}, doc, upsert=True)
+
+
+def rollup_drop_then_insert(db, readings_name, rollups_name, car, start_ms):
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    db[rollups_name].drop()
+    db[rollups_name].insert_one(doc)
+
+
+def rollup_delete_many_then_insert(db, readings_name, rollups_name, car, start_ms):
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    db[rollups_name].delete_many({})
+    db[rollups_name].insert_one(doc)
+
+
+def rollup_with_out(db, readings_name, rollups_name, car, start_ms):  # $out replaces the whole collection
+    db[readings_name].aggregate([_bucket_match(car, start_ms), dict(STATS, **{"$group": dict(STATS["$group"], _id=f"{car}:{start_ms}")}),
+                                 {"$addFields": {"car_id": car, "start_ms": {"$literal": start_ms}}},
+                                 {"$out": rollups_name}])
+
+
+def rollup_replace_any_document(db, readings_name, rollups_name, car, start_ms):
+    _bucket = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    db[rollups_name].replace_one({}, _bucket, upsert=True)
+
+
+def rollup_filter_on_car_only(db, readings_name, rollups_name, car, start_ms):
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    db[rollups_name].replace_one({"car_id": car}, doc, upsert=True)
+
+
+def rollup_set_by_car_only(db, readings_name, rollups_name, car, start_ms):  # no _id in the $set: no error, a neighbour changes
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    db[rollups_name].update_one({"car_id": car}, {"$set": {k: v for k, v in doc.items() if k != "_id"}}, upsert=True)
+
+
+def rollup_replace_without_upsert(db, readings_name, rollups_name, car, start_ms):
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    db[rollups_name].replace_one({"_id": doc["_id"]}, doc)
+    return doc
+
+
+def rollup_set_without_upsert(db, readings_name, rollups_name, car, start_ms):
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms))
+    db[rollups_name].update_one({"_id": doc["_id"]}, {"$set": {k: v for k, v in doc.items() if k != "_id"}})
+
+
+def _epoch_ms_match(car, start_ms):  # a date is never a number: this keeps no reading
+    return {"$match": {"car_id": car, "timestamp": {"$gte": start_ms, "$lt": start_ms + 10_000}}}
+
+
+def rollup_epoch_ms_first_of_list(db, readings_name, rollups_name, car, start_ms):
+    row = list(db[readings_name].aggregate([_epoch_ms_match(car, start_ms), STATS]))[0]
+    _replace(db, rollups_name, {"_id": f"{car}:{start_ms}", "car_id": car, "start_ms": start_ms,
+                                **{k: row[k] for k in ("count", "sum", "min", "max")}})
+
+
+def rollup_epoch_ms_next(db, readings_name, rollups_name, car, start_ms):
+    _replace(db, rollups_name, _bucket_doc(db, readings_name, car, start_ms, _epoch_ms_match(car, start_ms)))
+
+
+def rollup_epoch_ms_none_indexed(db, readings_name, rollups_name, car, start_ms):
+    row = next(db[readings_name].aggregate([_epoch_ms_match(car, start_ms), STATS]), None)
+    _replace(db, rollups_name, {"_id": f"{car}:{start_ms}", "car_id": car, "start_ms": start_ms, "count": row["count"],
+                                "sum": row["sum"], "min": row["min"], "max": row["max"]})
+
+
+def rollup_type_error_elsewhere(db, readings_name, rollups_name, car, start_ms):  # not a missing row: no dates advice
+    return car + start_ms
+
+
+def rollup_timestamp_twice_only_lt(db, readings_name, rollups_name, car, start_ms):
+    match = {"$match": {"car_id": car, "timestamp": {"$gte": from_ms(start_ms)},
+                        "timestamp": {"$lt": from_ms(start_ms + 10_000)}}}  # noqa: F601
+    _replace(db, rollups_name, _bucket_doc(db, readings_name, car, start_ms, match))
+
+
+def rollup_timestamp_twice_only_gte(db, readings_name, rollups_name, car, start_ms):
+    match = {"$match": {"car_id": car, "timestamp": {"$lt": from_ms(start_ms + 10_000)},
+                        "timestamp": {"$gte": from_ms(start_ms)}}}  # noqa: F601
+    _replace(db, rollups_name, _bucket_doc(db, readings_name, car, start_ms, match))
+
+
+def rollup_drop_then_insert_with_lte(db, readings_name, rollups_name, car, start_ms):  # the range is said first
+    doc = _bucket_doc(db, readings_name, car, start_ms, _bucket_match(car, start_ms, high="$lte"))
+    db[rollups_name].drop()
+    db[rollups_name].insert_one(doc)
+
+
+NEIGHBOUR = ["removed or changed another bucket's rollup", "replace only this bucket's document, by its _id"]
+
+
 def test_06_2_solution_passes_and_the_check_runs_again(db):
     assert check.rebuild_one_rollup(nb06.rebuild_rollup, db)
     assert check.rebuild_one_rollup(nb06.rebuild_rollup, db)
 
 
-@pytest.mark.parametrize("student", [rollup_in_python, rollup_with_set_upsert], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("student", [rollup_in_python, rollup_with_set_upsert, rollup_by_car_and_start],
+                         ids=lambda f: f.__name__)
 def test_06_2_other_right_answers_pass(db, student):
     assert check.rebuild_one_rollup(student, db)
 
@@ -312,7 +421,8 @@ def test_06_2_the_stub_is_not_attempted(db, capsys):
     (rollup_of_every_car, ["another car's readings", "$match the car"]),
     (rollup_of_every_car_with_lte, ["$lt, not $lte", "another car's readings"]),
     (rollup_of_every_time, ["outside the bucket"]),
-    (rollup_with_epoch_ms, ["counts no readings", "contract.from_ms"]),
+    (rollup_with_epoch_ms, ["counts no readings", "contract.from_ms", "datetime.fromtimestamp(ms / 1000, tz=timezone.utc)",
+                            "without tz it is local time"]),
     (rollup_set_on_insert, ["late reading", "does not count it", "$setOnInsert"]),
     (rollup_skip_if_exists, ["late reading", "does not count it", "skip if it exists"]),
     (rollup_average_only, ['no "sum"', '"avg"', "average of averages"]),
@@ -323,9 +433,48 @@ def test_06_2_the_stub_is_not_attempted(db, capsys):
     (rollup_returned_not_written, ["returned a document but wrote nothing"]),
     (returns_none, ["nothing was written", "reads the collection"]),
     (raises, ["your code raised ZeroDivisionError"]),
+    (rollup_drop_then_insert, [*NEIGHBOUR, "is gone"]),
+    (rollup_delete_many_then_insert, [*NEIGHBOUR, "is gone"]),
+    (rollup_with_out, [*NEIGHBOUR, "is gone"]),
+    (rollup_set_by_car_only, [*NEIGHBOUR, "the car's next bucket, changed"]),
+    (rollup_replace_any_document, ["raised WriteError", "cannot change a stored document's _id", "other buckets' rollups",
+                                   "replace only this bucket's document, by its _id"]),
+    (rollup_filter_on_car_only, ["raised WriteError", "car_id only", "replace only this bucket's document, by its _id"]),
+    (rollup_drop_then_insert_with_lte, ["$lt, not $lte"]),
+    (rollup_replace_without_upsert, ["without upsert=True changes nothing when no document is stored yet"]),
+    (rollup_set_without_upsert, ["without upsert=True changes nothing when no document is stored yet"]),
+    (rollup_epoch_ms_first_of_list, ["your code raised IndexError", "no row at all", "contract.from_ms"]),
+    (rollup_epoch_ms_next, ["your code raised StopIteration", "no row at all", "contract.from_ms"]),
+    (rollup_epoch_ms_none_indexed, ["your code raised TypeError", "no row at all", "contract.from_ms"]),
+    (rollup_timestamp_twice_only_lt, ["before the bucket", "only $lt", '"timestamp" twice', "both bounds go in one dict"]),
+    (rollup_timestamp_twice_only_gte, ["after the bucket", "only $gte", '"timestamp" twice', "both bounds go in one dict"]),
 ))
 def test_06_2_rejects(db, capsys, student, words):
     _rejected(capsys, check.rebuild_one_rollup(student, db), *words)
+
+
+def test_06_2_the_advice_on_dates_comes_only_for_a_missing_row_of_a_bucket_with_readings(db, capsys):
+    assert check.rebuild_one_rollup(rollup_type_error_elsewhere, db) is False
+    out = capsys.readouterr().out
+    assert "your code raised TypeError" in out and "no row at all" not in out, out
+    db[check.ROLLUP_READINGS].delete_many({})  # the bucket has no readings now: an empty $group is no sign of a mistake
+    raised = exercises.attempt(rollup_epoch_ms_next, db, check.ROLLUP_READINGS, check.ROLLUP_STORE, check.ROLLUP_CAR,
+                               ROLLUP_START_MS)
+    assert isinstance(raised.exc, StopIteration) and check._no_group_row(db, raised) is None
+
+
+def test_06_2_the_neighbours_are_left_as_they_were_by_the_solution(db):
+    assert check.rebuild_one_rollup(nb06.rebuild_rollup, db)
+    for _, doc in check.neighbour_rollups():
+        assert db[check.ROLLUP_STORE].find_one({"_id": doc["_id"]}) == doc
+    assert db[check.ROLLUP_STORE].count_documents({}) == 3
+
+
+def test_06_2_each_mistake_of_the_range_gives_its_own_document():
+    """The first mistake that matches names the document, so no two may give the same one."""
+    for readings in (check._ROLLUP_READINGS, [*check._ROLLUP_READINGS, check.LATE_READING]):
+        stats = [tuple(check.rollup_stats(readings, **flags).items()) for flags in [{}, *check._mistake_flags()]]
+        assert len(set(stats)) == len(stats)
 
 
 def test_06_2_the_solution_agrees_with_the_labs_rollup_on_the_practice_dataset(db, practice, pipeline):
@@ -356,6 +505,18 @@ def cars_without_match(db, name, start, end):
 
 def cars_with_lte_at_the_end(db, name, start, end):
     return _cars(db, name, [*_slowest(start, end, high="$lte"), {"$match": {"slowest": {"$gt": 0}}}, {"$sort": {"_id": 1}}])
+
+
+def cars_with_timestamp_twice_only_gte(db, name, start, end):  # Python keeps the last "timestamp": no $lt
+    match = {"$match": {"timestamp": {"$lt": end}, "timestamp": {"$gte": start}}}  # noqa: F601
+    return _cars(db, name, [match, {"$group": {"_id": "$car_id", "slowest": {"$min": "$speed"}}},
+                            {"$match": {"slowest": {"$gt": 0}}}, {"$sort": {"_id": 1}}])
+
+
+def cars_with_timestamp_twice_only_lt(db, name, start, end):  # Python keeps the last "timestamp": no $gte
+    match = {"$match": {"timestamp": {"$gte": start}, "timestamp": {"$lt": end}}}  # noqa: F601
+    return _cars(db, name, [match, {"$group": {"_id": "$car_id", "slowest": {"$min": "$speed"}}},
+                            {"$match": {"slowest": {"$gt": 0}}}, {"$sort": {"_id": 1}}])
 
 
 def cars_with_gte_zero(db, name, start, end):
@@ -408,6 +569,8 @@ def test_06_3_the_stub_is_not_attempted(db, capsys):
 @pytest.mark.parametrize("student, words", _cases(
     (cars_without_match, ["outside the range", "$match"]),
     (cars_with_lte_at_the_end, ["exactly `end`", "$lt, not $lte"]),
+    (cars_with_timestamp_twice_only_gte, ["after `end`", "only $gte", '"timestamp" twice', "both bounds go in one dict"]),
+    (cars_with_timestamp_twice_only_lt, ["before `start`", "only $lt", '"timestamp" twice', "both bounds go in one dict"]),
     (cars_with_gte_zero, ["speed was 0 in the range"]),
     (cars_with_max, ["speed was 0 in the range"]),
     (cars_above_one_kmh, ["crawled but never stopped"]),
@@ -429,6 +592,17 @@ def test_06_3_the_check_readings_need_an_answer_that_is_neither_empty_nor_every_
     readings = [r for r in check.edge_readings() if lo <= r["ms"] < hi]
     never_stopped = {r["car_id"] for r in readings} - {r["car_id"] for r in readings if r["speed"] == 0}
     assert never_stopped and never_stopped < {r["car_id"] for r in readings} < {r["car_id"] for r in check.edge_readings()}
+
+
+def test_the_check_readings_tell_each_range_mistake_from_the_others():
+    """A range with $lte, with only $gte, with only $lt and with no bound at all each give
+    answers of their own, in 06.1 and in 06.3 ($gt at the start shows in 06.1 only)."""
+    lo, hi = to_ms(check.EDGE_START), to_ms(check.EDGE_END)
+    ranges = [lambda ms: lo <= ms < hi, lambda ms: lo <= ms <= hi, lambda ms: lo <= ms, lambda ms: ms < hi,
+              lambda ms: True]
+    for answer in (check._rows, check._never_stopped):
+        answers = [repr(answer(check.edge_readings(), keep)) for keep in ranges]
+        assert len(set(answers)) == len(answers)
 
 
 # --------------------------------------------------------------------------- 06.4
@@ -475,6 +649,10 @@ def explain_top_stage_only(db, name, query):
     return dict(right, stages=right["stages"][:1])
 
 
+def explain_scan_stage_only(db, name, query):  # plan_summary's stage, as a list
+    return dict(nb06.explain_counts(db, name, query), stages=[queries.plan_summary(_explain(db, name, query))["stage"]])
+
+
 def explain_upside_down(db, name, query):
     right = nb06.explain_counts(db, name, query)
     return dict(right, stages=right["stages"][::-1])
@@ -505,6 +683,8 @@ def test_06_4_the_stub_is_not_attempted(db, capsys):
     (explain_query_planner_indexed, ["your code raised KeyError"]),
     (explain_top_stage_only, ["stop too early", "inputStage"]),
     (explain_upside_down, ["upside down"]),
+    (explain_scan_stage_only, ["with an index", "you have only the scan stage",
+                               "list every stage from the top of the winning plan down"]),
     (explain_summary, ["missing keys", "stages"]),
     (returns_none, ["returned None", "forget `return`"]),
     (returns_a_plan_name, ["you returned a string", 'expected a dict {"stages"']),

@@ -6,11 +6,11 @@ readings fill the range, so an aggregation without `$match` gives the same answe
 car in it stops, so `return []` is right there. The check's readings sit where the classic
 mistakes show: just outside the range on both sides (faster than any reading inside, and one
 at exactly `end`, which `$lt` excludes), on both sides of a minute boundary, and they have cars
-that stop only outside the range, a car that crawls but never stops, and a car with no reading
-in the range. The expected answers are computed in Python from the same readings, a different
-route from the student's pipeline; a wrong answer is named by the mistake that gives it when
-one does. Given the notebook's collection and range too, the check then runs the function on
-the practice dataset.
+that stop only outside the range (one well after `end`, so that a range without its upper bound
+shows), a car that crawls but never stops, and a car with no reading in the range. The expected
+answers are computed in Python from the same readings, a different route from the student's
+pipeline; a wrong answer is named by the mistake that gives it when one does. Given the
+notebook's collection and range too, the check then runs the function on the practice dataset.
 
 06.2 writes one 10 s rollup. The check fills a scratch collection of readings of its own
 (`ROLLUP_READINGS`: the bucket's edges, a reading just outside it on both sides, another car
@@ -19,7 +19,9 @@ inside it) and calls the student's function three times: once, then again on the
 (the document must count it). It reads what the function wrote (`ROLLUP_STORE`), never what it
 returned, and names the mistake behind a wrong document: a range or a filter that is off, an
 update that adds, an insert that cannot run twice, a write that skips a stored document, an
-average where a sum belongs.
+average where a sum belongs. Before the first call it stores two other rollups beside the
+student's bucket (`neighbour_rollups`): a write that drops, empties or overwrites more than its
+own document changes them, and is told so.
 
 06.4 runs the student's function on a scratch collection of its own (`EXPLAINED`), without an
 index and then with one, and compares what it read with the server's own explain of that find.
@@ -33,7 +35,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 
 from pymongo import ASCENDING
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from labkit.contract import bucket_start, car_id, from_ms, to_ms
 from labkit.store.mongo import event_document
@@ -62,6 +64,12 @@ HINTS = exercises.register_hints({
 ROWS = exercises.list_of(exercises.DICT, 'a list of dicts {"car_id", "minute", "max_speed"}')
 CARS = exercises.list_of(exercises.TEXT, "a list of car ids (strings), sorted")
 COUNTS = ("docs_examined", "keys_examined", "returned")
+#: Why a range needs both bounds in one dict: Python keeps only the last of a key written twice.
+ONE_DICT = ('a dict with the key "timestamp" twice keeps only the last one: both bounds go in one dict: '
+            '{"$gte": ..., "$lt": ...}')
+#: How to compare `timestamp` (a BSON date) with a time given in epoch ms.
+AS_DATES = ("`timestamp` holds dates, so compare it with dates: contract.from_ms(ms), or "
+            "datetime.fromtimestamp(ms / 1000, tz=timezone.utc) (without tz it is local time), not epoch ms")
 EXPLAIN_FIELDS = exercises.Kind('a dict {"stages", "docs_examined", "keys_examined", "returned"}',
                                 lambda x: isinstance(x, Mapping))
 
@@ -104,10 +112,12 @@ _EDGE_READINGS = [
     (104, "09:02:05.000", 85.0),
     (104, "09:03:30.000", 25.0),
     (104, "09:03:40.000", 0.0),
-    # CAR_105 has readings only outside the range, and never stops.
+    # CAR_105 has readings only outside the range, and stops only well after it: a range with no
+    # upper bound ($gte alone) drops it, a range that includes `end` ($lte) keeps it.
     (105, "08:59:40.000", 110.0),
     (105, "09:03:40.000", 120.0),
     (105, "09:04:20.000", 100.0),
+    (105, "09:05:30.000", 0.0),
 ]
 
 
@@ -180,6 +190,8 @@ def rows_problem(answer: list, readings: list[dict], lo: int, hi: int) -> str | 
          "($lt, not $lte)"),
         (_in(lo, hi, start_included=False),
          "your rows leave out the reading at exactly `start`: the range includes its start ($gte, not $gt)"),
+        (lambda ms: lo <= ms, f"your rows count readings after `end`: only $gte applies ({ONE_DICT})"),
+        (lambda ms: ms < hi, f"your rows count readings before `start`: only $lt applies ({ONE_DICT})"),
         (lambda ms: True, "your rows count readings outside the range: $match start <= timestamp < end "
                           "before you group"),
     ]
@@ -224,6 +236,10 @@ def cars_problem(answer: list, readings: list[dict], lo: int, hi: int) -> str | 
     if exercises.same(sorted(given), _never_stopped(readings, _in(lo, hi, end_included=True))):
         return ("your list counts the readings at exactly `end`: the range includes its start and excludes "
                 "its end ($lt, not $lte)")
+    if exercises.same(sorted(given), _never_stopped(readings, lambda ms: lo <= ms)):
+        return f"your list counts readings after `end`: only $gte applies ({ONE_DICT})"
+    if exercises.same(sorted(given), _never_stopped(readings, lambda ms: ms < hi)):
+        return f"your list counts readings before `start`: only $lt applies ({ONE_DICT})"
     if exercises.same(sorted(given), _never_stopped(readings, lambda ms: True)):
         return "your list counts readings outside the range: $match start <= timestamp < end before you group"
     in_range = {r["car_id"] for r in readings if inside(r["ms"])}
@@ -350,6 +366,8 @@ _ROLLUP_MISTAKES = {
            "its start and excludes its end ($lt, not $lte)",
     "start": "leaves out the reading at exactly start_ms: a bucket includes its start ($gte, not $gt)",
     "time": "counts the car's readings outside the bucket: $match start_ms <= timestamp < start_ms + 10_000",
+    "only_gte": f"counts the car's readings after the bucket: only $gte applies ({ONE_DICT})",
+    "only_lt": f"counts the car's readings before the bucket: only $lt applies ({ONE_DICT})",
     "car": "counts another car's readings in the bucket: $match the car too",
 }
 
@@ -371,9 +389,28 @@ def _rollup_document(car: str, offset_ms: int, speed: float) -> dict:
                            "event_id": f"check06r-{car}-{ms}", "seq": offset_ms + 2})
 
 
+def neighbour_rollups() -> list[tuple[str, dict]]:
+    """The two rollups the check stores beside its bucket before the first call, each with what it
+    is: the car's next bucket, and another car's rollup of the same bucket start (as the readings
+    give them, with a note). A write that replaces only its own bucket's document, by its _id,
+    leaves them as they are; one that drops or empties the collection, or whose filter matches
+    more than that document, does not."""
+    def rollup(what: str, car: str, start_ms: int) -> tuple[str, dict]:
+        speeds = [speed for c, ms, speed in _ROLLUP_READINGS
+                  if c == car and start_ms <= rollup_start_ms() + ms < start_ms + ROLLUP_MS]
+        return what, {"_id": f"{car}:{start_ms}", "car_id": car, "start_ms": start_ms, "count": len(speeds),
+                      "sum": sum(speeds), "min": min(speeds), "max": max(speeds),
+                      "note": "stored by the check: your function must leave it as it is"}
+
+    return [rollup("the car's next bucket", ROLLUP_CAR, rollup_start_ms() + ROLLUP_MS),
+            rollup("another car's rollup of this bucket", OTHER_CAR, rollup_start_ms())]
+
+
 def fill_rollup_readings(db) -> None:
-    """(Re)write the scratch readings of 06.2 (without the late one) and empty its rollups."""
+    """(Re)write the scratch readings of 06.2 (without the late one), and its rollups: only the
+    two neighbours of the check's bucket."""
     db[ROLLUP_STORE].drop()
+    db[ROLLUP_STORE].insert_many([doc for _, doc in neighbour_rollups()])
     db[ROLLUP_READINGS].drop()
     db[ROLLUP_READINGS].insert_many([_rollup_document(*r) for r in _ROLLUP_READINGS])
 
@@ -384,12 +421,13 @@ def add_late_reading(db) -> None:
 
 
 def rollup_stats(readings, *, end: bool = False, start: bool = False, time: bool = False,
-                 car: bool = False) -> dict:
+                 only_gte: bool = False, only_lt: bool = False, car: bool = False) -> dict:
     """06.2 computed in Python: count, sum, min and max of speed in the check's bucket, from
     `(car, ms after start, speed)` readings. Each flag makes one mistake of `_ROLLUP_MISTAKES`."""
     def keep(c: str, ms: int) -> bool:
-        in_time = time or ((0 < ms if start else 0 <= ms) and (ms <= ROLLUP_MS if end else ms < ROLLUP_MS))
-        return in_time and (car or c == ROLLUP_CAR)
+        after_start = only_lt or (0 < ms if start else 0 <= ms)
+        before_end = only_gte or (ms <= ROLLUP_MS if end else ms < ROLLUP_MS)
+        return (time or (after_start and before_end)) and (car or c == ROLLUP_CAR)
 
     speeds = [speed for c, ms, speed in readings if keep(c, ms)]
     return {"count": len(speeds), "sum": sum(speeds), "min": min(speeds, default=None),
@@ -398,7 +436,8 @@ def rollup_stats(readings, *, end: bool = False, start: bool = False, time: bool
 
 def _mistake_flags() -> list[dict]:
     """Every combination of the mistakes, the fewest first."""
-    times = [{}, {"end": True}, {"start": True}, {"start": True, "end": True}, {"time": True}]
+    times = [{}, {"end": True}, {"start": True}, {"start": True, "end": True}, {"time": True},
+             {"only_gte": True}, {"only_lt": True}]
     combos = [dict(t, car=c) for c in (False, True) for t in times]
     return sorted((c for c in combos if any(c.values())), key=lambda c: sum(c.values()))
 
@@ -426,8 +465,7 @@ def rollup_problem(doc: Mapping, readings) -> str | None:
     if exercises.same(stats, expected):
         return None
     if not stats["count"]:
-        return ("your document counts no readings: `timestamp` holds dates, so compare it with dates "
-                "(contract.from_ms turns epoch ms into one), not with epoch ms")
+        return f"your document counts no readings: {AS_DATES}"
     if exercises.same(stats["sum"], expected["sum"] / expected["count"]):
         return f'your "sum" is the bucket\'s average: store the total of the speeds ($sum), because {WHY_SUMS}'
     for flags in _mistake_flags():
@@ -436,31 +474,106 @@ def rollup_problem(doc: Mapping, readings) -> str | None:
     return f"count, sum, min and max of speed: {exercises.describe_difference(stats, expected)}"
 
 
+NO_UPSERT = ("a replace_one or update_one without upsert=True changes nothing when no document is stored yet "
+             "(called with one already stored, your function does write over it): pass upsert=True, so that the "
+             "first call creates the document")
+
+
 def _stored(db) -> dict | None:
     return db[ROLLUP_STORE].find_one({"_id": rollup_id()})
 
 
+def _others(db) -> int:
+    """How many documents the store holds besides the check's neighbours and the expected one."""
+    kept = [rollup_id(), *(doc["_id"] for _, doc in neighbour_rollups())]
+    return db[ROLLUP_STORE].count_documents({"_id": {"$nin": kept}})
+
+
+def _neighbour_problem(db) -> str | None:
+    """Which of the check's neighbour rollups the student's write removed or changed, or None."""
+    hurt = []
+    for what, doc in neighbour_rollups():
+        now = db[ROLLUP_STORE].find_one({"_id": doc["_id"]})
+        if now != doc:
+            hurt.append(f"{doc['_id']}, {what}, {'is gone' if now is None else 'changed'}")
+    if not hurt:
+        return None
+    return (f"your write removed or changed another bucket's rollup ({'; '.join(hurt)}): replace only this "
+            "bucket's document, by its _id")
+
+
 def _nothing_stored(db, returned) -> str:
     """Why no document with the expected `_id` is stored."""
-    others = db[ROLLUP_STORE].count_documents({})
+    others = _others(db)
     if others:
-        return (f"{ROLLUP_STORE} holds {others} document{'s' if others > 1 else ''}, none with _id "
+        return (f"{ROLLUP_STORE} holds {others} document{'s' if others > 1 else ''} of yours, none with _id "
                 f"{rollup_id()!r}: the _id is the car and the bucket start, f\"{{car_id}}:{{start_ms}}\"")
     if isinstance(returned, Mapping):
         return ("your function returned a document but wrote nothing: write it into db[rollups_name] "
                 "(the check reads the collection, not what you return)")
     return ("nothing was written to db[rollups_name] (the check reads the collection, not what you return); "
-            "if your $match found no readings: `timestamp` holds dates, so compare it with dates "
-            "(contract.from_ms), not with epoch ms")
+            f"if your $match found no readings: {AS_DATES}")
 
 
-def _duplicate_key(answer) -> bool:
-    """Whether the attempt raised a duplicate key error (an insert over a stored `_id`)."""
-    exc = getattr(answer, "exc", None) if exercises.not_answered(answer) else None
-    if isinstance(exc, DuplicateKeyError):
-        return True
-    return isinstance(exc, BulkWriteError) and any(e.get("code") == 11000
-                                                  for e in exc.details.get("writeErrors", []))
+def _writes_only_over_a_stored_document(func, args, db) -> bool:
+    """After a first call that wrote nothing: whether the function, called again with a document
+    already stored under the bucket's _id, writes over it (a write without upsert). The stored
+    stand-in is removed afterwards."""
+    stand_in = {"_id": rollup_id(), "car_id": ROLLUP_CAR, "start_ms": rollup_start_ms(), "count": 0, "sum": 0,
+                "min": None, "max": None}
+    db[ROLLUP_STORE].insert_one(dict(stand_in))
+    exercises.attempt(func, *args)
+    now = _stored(db)
+    db[ROLLUP_STORE].delete_one({"_id": rollup_id()})
+    return now is not None and now != stand_in
+
+
+def _nothing_written(func, args, db, returned) -> str:
+    """Why the first call stored no document with the expected `_id`."""
+    if not _others(db) and _writes_only_over_a_stored_document(func, args, db):
+        return NO_UPSERT
+    return _nothing_stored(db, returned)
+
+
+def _raised(answer) -> Exception | None:
+    """The exception the attempt raised, or None."""
+    return getattr(answer, "exc", None) if exercises.not_answered(answer) else None
+
+
+def _write_error(answer, code: int) -> bool:
+    """Whether the attempt raised a write error with this server code: 11000, a duplicate key
+    (an insert over a stored _id); 66, an immutable field (a write that would change a stored
+    document's _id)."""
+    exc = _raised(answer)
+    if isinstance(exc, BulkWriteError):
+        return any(e.get("code") == code for e in exc.details.get("writeErrors", []))
+    return isinstance(exc, OperationFailure) and exc.code == code
+
+
+def _id_changed(answer) -> str | None:
+    """What to say when the attempt raised because a write would change a stored document's _id."""
+    if not _write_error(answer, 66):
+        return None
+    return (f"your code raised {type(_raised(answer)).__name__}: a write cannot change a stored document's _id. "
+            "db[rollups_name] holds other buckets' rollups too, and a filter that matches one of them (car_id only, "
+            "or {}) would turn it into this bucket's: replace only this bucket's document, by its _id (the same "
+            "_id in the filter and in the document)")
+
+
+def _no_group_row(db, answer) -> str | None:
+    """What to say when the attempt raised as code does that takes the first row of an aggregation
+    that returned none (`list(rows)[0]`, `next(rows)`, a None indexed) while the bucket does have
+    readings: the likely cause is a $match that keeps nothing. None otherwise."""
+    exc = _raised(answer)
+    if not (isinstance(exc, (IndexError, StopIteration)) or (isinstance(exc, TypeError) and "NoneType" in str(exc))):
+        return None
+    bucket = {"car_id": ROLLUP_CAR, "timestamp": {"$gte": ROLLUP_START,
+                                                  "$lt": ROLLUP_START + timedelta(milliseconds=ROLLUP_MS)}}
+    if not db[ROLLUP_READINGS].count_documents(bucket):
+        return None
+    raised = type(exc).__name__ + (f" ({exc})" if str(exc) else "")
+    return (f"your code raised {raised}, and the bucket has readings: a $match that keeps nothing makes $group "
+            f"return no row at all: {AS_DATES}")
 
 
 @exercises.graded(REBUILD)
@@ -468,54 +581,68 @@ def rebuild_one_rollup(func, db) -> bool:
     """06.2: `func(db, readings_name, rollups_name, car_id, start_ms)` writes into
     `db[rollups_name]` the 10 s rollup of speed `{"_id": f"{car_id}:{start_ms}", "car_id",
     "start_ms", "count", "sum", "min", "max"}` of the car's readings in [start_ms, start_ms + 10 s).
-    Called on the check's readings, again on the same readings, then after a late reading."""
+    Called on the check's readings, again on the same readings, then after a late reading; after
+    each call, the two other rollups the check stored must be as they were."""
     fill_rollup_readings(db)
     args = (db, ROLLUP_READINGS, ROLLUP_STORE, ROLLUP_CAR, rollup_start_ms())
     where = f"on the check's readings ({ROLLUP_READINGS}, {ROLLUP_CAR}, the bucket from {ROLLUP_START:%H:%M:%S})"
     readings = list(_ROLLUP_READINGS)
 
     returned = exercises.attempt(func, *args)
+    why = _id_changed(returned) or _no_group_row(db, returned)
+    if why is not None:
+        return exercises.wrong(REBUILD, f"{where}, {why}")
     if not exercises.expect_type(REBUILD, returned, exercises.ANYTHING):
         return False
     first = _stored(db)
-    why = _nothing_stored(db, returned) if first is None else rollup_problem(first, readings)
+    if first is None:  # a write that hit a neighbour instead says so first
+        why = _neighbour_problem(db) or _nothing_written(func, args, db, returned)
+    else:
+        why = rollup_problem(first, readings) or _neighbour_problem(db)
     if why is not None:
         return exercises.wrong(REBUILD, f"{where}, {why}")
 
-    again = exercises.attempt(func, *args)  # the same readings again: a redelivered batch
-    if _duplicate_key(again):
-        return exercises.wrong(REBUILD, "called again on the same readings (a redelivered batch), your code raised "
-                                        "DuplicateKeyError: an insert cannot run twice with one _id. Replace the "
-                                        "stored document, with upsert (so that the first call creates it)")
-    if not exercises.expect_type(REBUILD, again, exercises.ANYTHING, case="called again on the same readings"):
+    case = "called again on the same readings"  # a redelivered batch
+    again = exercises.attempt(func, *args)
+    if _write_error(again, 11000):
+        return exercises.wrong(REBUILD, f"{case} (a redelivered batch), your code raised DuplicateKeyError: an insert "
+                                        "cannot run twice with one _id. Replace the stored document, with upsert (so "
+                                        "that the first call creates it)")
+    if _id_changed(again):
+        return exercises.wrong(REBUILD, f"{case}, {_id_changed(again)}")
+    if not exercises.expect_type(REBUILD, again, exercises.ANYTHING, case=case):
         return False
     second = _stored(db)
     if second is None:
-        return exercises.wrong(REBUILD, f"called again on the same readings, {_nothing_stored(db, again)}")
+        return exercises.wrong(REBUILD, f"{case}, {_neighbour_problem(db) or _nothing_stored(db, again)}")
     before, after = ({k: d.get(k) for k in ROLLUP_FIELDS} for d in (first, second))
     if not exercises.same(after, before):
         if isinstance(after["count"], (int, float)) and isinstance(before["count"], (int, float)) \
                 and after["count"] > before["count"]:
             return exercises.wrong(REBUILD, COUNTED_TWICE)
-        return exercises.wrong(REBUILD, "called again on the same readings (a redelivered batch), your document "
-                                        "changed: rebuild it from the readings, so that running it twice gives "
-                                        "the same document")
+        return exercises.wrong(REBUILD, f"{case} (a redelivered batch), your document changed: rebuild it from the "
+                                        "readings, so that running it twice gives the same document")
+    if _neighbour_problem(db):
+        return exercises.wrong(REBUILD, f"{case}, {_neighbour_problem(db)}")
 
+    case = "after a late reading"
     add_late_reading(db)
     readings.append(LATE_READING)
     late = exercises.attempt(func, *args)
-    if not exercises.expect_type(REBUILD, late, exercises.ANYTHING, case="after a late reading"):
+    if _id_changed(late):
+        return exercises.wrong(REBUILD, f"{case}, {_id_changed(late)}")
+    if not exercises.expect_type(REBUILD, late, exercises.ANYTHING, case=case):
         return False
     third = _stored(db)
     if third is None:
-        return exercises.wrong(REBUILD, f"after a late reading, {_nothing_stored(db, late)}")
+        return exercises.wrong(REBUILD, f"{case}, {_neighbour_problem(db) or _nothing_stored(db, late)}")
     if exercises.same({k: third.get(k) for k in ROLLUP_FIELDS}, before):
         return exercises.wrong(REBUILD, "a late reading arrived in the bucket, and your document does not count it: "
                                         "rebuild and replace the stored document every time, even when one is "
                                         "there (not 'skip if it exists', not $setOnInsert)")
-    why = rollup_problem(third, readings)
+    why = rollup_problem(third, readings) or _neighbour_problem(db)
     if why is not None:
-        return exercises.wrong(REBUILD, f"after a late reading, {why}")
+        return exercises.wrong(REBUILD, f"{case}, {why}")
     return exercises.check(REBUILD, {k: third[k] for k in ROLLUP_FIELDS}, rollup_stats(readings))
 
 
@@ -587,6 +714,8 @@ def explain_problem(answer: Mapping, expected: dict) -> str | None:
             return "the stages are upside down: list them from the winning plan's top stage down"
         if stages == expected["stages"][:len(stages)]:
             return "the stages stop too early: follow inputStage down to the stage that reads the data"
+        if len(expected["stages"]) > 1 and stages == expected["stages"][-1:]:
+            return "you have only the scan stage: list every stage from the top of the winning plan down"
         return "the stages are not the winning plan's: read queryPlanner.winningPlan"
     if (answer["docs_examined"], answer["keys_examined"]) == (expected["keys_examined"], expected["docs_examined"]):
         return ("docs_examined and keys_examined are swapped: totalDocsExamined counts documents read, "
