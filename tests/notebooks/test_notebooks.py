@@ -147,6 +147,7 @@ def test_recorded_numbers_obey_conservation(forward):
 
     nb11 = records.read(_executed(forward, "11_change_in_production.ipynb"))
     assert nb11["failover"] == {"lost": 0, "duplicates": 0, "leader_moved": True}  # on three brokers of its own
+    assert nb11["acks_lost"]["all"] == 0 and nb11["acks_lost"]["1"] > 0  # followers frozen, then the leader killed
     assert nb11["mixed_processed"] == nb11["mixed_stored"] == sum(nb11["by_version"].values())
     assert {key.split()[1] for key in nb11["by_version"]} == {"v1", "v2"}
     assert nb11["rejected"] == {"unsupported_version": 1, "missing_field:speed": 1, "wrong_type:battery_v": 1}

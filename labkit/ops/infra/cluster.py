@@ -23,6 +23,8 @@ Tests and notebooks can run a cluster of their own on other ports and in another
 
 from __future__ import annotations
 
+import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +118,21 @@ class Cluster:
     def kill(self, node_id: int) -> None:
         """SIGKILL one node, as a power cut would: no leadership handed over, no goodbye."""
         local.kill(self.node(node_id).service, self.home)
+
+    def pause(self, node_id: int) -> None:
+        """SIGSTOP one node: it keeps its sockets but does nothing, as a machine frozen by a
+        long garbage-collection pause would, until `resume`. (Linux and macOS.)"""
+        os.kill(self._pid(node_id), signal.SIGSTOP)
+
+    def resume(self, node_id: int) -> None:
+        """SIGCONT a paused node: it carries on where it stopped."""
+        os.kill(self._pid(node_id), signal.SIGCONT)
+
+    def _pid(self, node_id: int) -> int:
+        pid = local.read_pid(self.node(node_id).service, self.home)
+        if pid is None:
+            raise InfraError(f"Kafka node {node_id} is not running")
+        return pid
 
     def running(self) -> list[int]:
         return [n.node_id for n in self.nodes if local.read_pid(n.service, self.home)]
