@@ -97,3 +97,14 @@ def test_the_untouched_stub_is_not_attempted(capsys):
 
     assert nb08.request_for(request_for) is False
     assert "not attempted" in capsys.readouterr().out
+
+
+def with_the_labs_panel_url(target, variables, start, end):
+    from labkit.contract import to_ms
+    from labkit.observe import dashboards
+
+    return dashboards.panel_url(target, variables, to_ms(start), to_ms(end))
+
+
+def test_the_lab_s_own_panel_url_is_not_an_answer(capsys):
+    assert_rejected(capsys, nb08.request_for(with_the_labs_panel_url), "your function calls panel_url", exercise="08.1")

@@ -1,4 +1,4 @@
-"""Exercise 08.3 (diagnose the board): the solution passes; the classic misreadings fail."""
+"""Exercise 08.2 (diagnose the board): the solution passes; the classic misreadings fail."""
 
 import pytest
 
@@ -79,6 +79,16 @@ def by_a_fixed_growth_bar(board):  # growth, but by a number fitted to the board
     return solution.diagnose({**board, "lag": [lag[0]] * len(lag)})
 
 
+def by_any_sample_without_throughput(board):  # 0 processed at some point, not necessarily now
+    if min(board["events_per_s"]) == 0 and board["lag"][-1] > 0:
+        return "processor stopped"
+    return solution.diagnose(board)
+
+
+def by_garbage_first(board):  # the invalid share decided before the lag
+    return "bad producer" if max(board["invalid_ratio"]) > 0.5 else solution.diagnose(board)
+
+
 @pytest.mark.parametrize("student, words", [
     (by_the_swing, "a busy pipeline that takes its work"),
     (by_a_fixed_growth_bar, "just short of keeping up"),
@@ -90,13 +100,16 @@ def by_a_fixed_growth_bar(board):  # growth, but by a number fitted to the board
     (by_the_size_of_the_lag, "a busy pipeline"),
     (by_a_higher_bar_on_the_lag_size, "a backlog of thousands"),
     (by_doubling, "falling behind on top of a backlog"),
+    (by_any_sample_without_throughput, ("back from a restart", "you said 'processor stopped'")),
+    (by_garbage_first, ("while a device sends garbage", "you said 'bad producer'")),
     (lambda board: "healthy", "the processor was killed"),  # one answer for every board
     (lambda board: 1, "for a steady pipeline"),  # a number, not a diagnosis
     (lambda board: "broken", "not one of"),
     (lambda board: None, "returned None"),
 ])
 def test_misreadings_are_rejected(capsys, student, words):
-    assert_rejected(capsys, nb08.diagnose(student), words, exercise="08.3")
+    words = words if isinstance(words, tuple) else (words,)
+    assert_rejected(capsys, nb08.diagnose(student), *words, exercise="08.2")
 
 
 def test_the_untouched_stub_is_not_attempted(capsys):
@@ -107,7 +120,7 @@ def test_the_untouched_stub_is_not_attempted(capsys):
     assert "not attempted" in capsys.readouterr().out
 
 
-def test_08_2_rejects_the_lab_s_own_lag_function(capsys):
+def test_08_3_rejects_the_lab_s_own_lag_function(capsys):
     from labkit.config import Settings
 
     def with_the_labs_lag(consumer, topic):
@@ -117,3 +130,10 @@ def test_08_2_rejects_the_lab_s_own_lag_function(capsys):
 
     assert nb08.total_lag(with_the_labs_lag, Settings.from_env(), "g", "t") is False
     assert "your function calls consumer_lag" in capsys.readouterr().out
+
+
+def test_08_3_names_each_mistaken_reading_of_its_topic_by_its_own_sum():
+    mistakes = nb08.lag_mistakes()
+    right = sum(nb08.LAG_TOPIC_MESSAGES[p] - max(nb08.LAG_COMMITTED[p] or 0, nb08.LAG_DELETED_BEFORE.get(p, 0))
+                for p in nb08.LAG_TOPIC_MESSAGES)
+    assert len(mistakes) == 6 and right not in mistakes

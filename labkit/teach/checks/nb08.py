@@ -15,8 +15,8 @@ from labkit.ops.waiting import wait_until
 from labkit.teach import exercises
 
 REQUEST = "08.1 a panel's request"
-LAG = "08.2 total lag"
-DIAGNOSE = "08.3 diagnose the board"
+DIAGNOSE = "08.2 diagnose the board"
+LAG = "08.3 total lag"
 PER_TYPE = "08.4 anomalies per type"
 
 HINTS = exercises.register_hints({
@@ -78,8 +78,9 @@ def _range_mistake(key: str, given: str, expected: str, other: str) -> str:
                 f"({want}): a thousand times too small, so the range falls in January 1970")
     if (value - want) % 3_600_000 == 0:
         hours = (value - want) // 3_600_000
-        return (f"{key} is {hours:+d} h off: the picker's wall-clock time was read as if it were UTC. "
-                "An epoch time has no time zone: the aware datetime's timestamp() gives it")
+        return (f"{key} is {hours:+d} h off: the picker's wall-clock time was read in another time zone (as UTC, "
+                "or as this machine's local time once the datetime lost its zone). An epoch time has no time "
+                "zone: the aware datetime's own timestamp() gives it")
     if abs(value - want) < 1000:
         return (f"{key}={given}, {want - value} ms short: the milliseconds were dropped "
                 "(multiply the seconds by 1000 before you round)")
@@ -124,6 +125,9 @@ def request_for(func) -> bool:
     """08.1: the student's `func(target, variables, start, end)` gives, for every panel of the
     four dashboards and for a target of the check's own, the request Grafana sends
     (`dashboards.panel_url`), over a range picked in a zone two hours east of UTC."""
+    if exercises.uses_the_lab_version(REQUEST, func, {
+            "panel_url": "the target's params, your own replacements and urllib.parse.urlencode"}):
+        return False
     from labkit.contract import to_ms
     from labkit.observe import dashboards
 
@@ -192,7 +196,7 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
     travelled = _Travelled()
     client = clients.mongo_client(settings, event_listeners=[travelled])
     try:
-        db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_08_3"
+        db, name = client[settings.mongodb_db], f"{settings.collections.anomalies}_check_08_4"
         docs = _scratch_anomalies(start, end)
         db[name].drop()
         db[name].insert_many([dict(d) for d in docs])
@@ -221,7 +225,7 @@ def anomalies_per_type(func, settings: Settings, start: datetime, end: datetime)
     return exercises.check(PER_TYPE, dict(answer), expected)
 
 
-#: 08.2's own topic: messages per partition, and the group's committed offset (None: never
+#: 08.3's own topic: messages per partition, and the group's committed offset (None: never
 #: committed). Five partitions, where the notebook's topic has four: a count typed in misses one.
 LAG_TOPIC_MESSAGES = {0: 5, 1: 3, 2: 0, 3: 6, 4: 8}
 LAG_COMMITTED = {0: 2, 1: 3, 2: None, 3: None, 4: 1}
@@ -232,14 +236,39 @@ LAG_COMMITTED = {0: 2, 1: 3, 2: None, 3: None, 4: 1}
 LAG_DELETED_BEFORE = {3: 4, 4: 4}
 
 
+def lag_mistakes() -> dict[int, str]:
+    """{the sum a mistaken reading of LAG_TOPIC_MESSAGES gives: what the mistake is}, computed
+    from the case itself; a sum that two mistakes (or the right answer) share is left out."""
+    ends, committed = LAG_TOPIC_MESSAGES, LAG_COMMITTED
+    first = {p: LAG_DELETED_BEFORE.get(p, 0) for p in ends}
+    right = {p: ends[p] - max(committed[p] or 0, first[p]) for p in ends}
+    readings = {
+        "the end offsets alone: subtract where the group reads next (its committed offset)":
+            sum(ends.values()),
+        "a partition never committed counted from offset 0: it counts from its first offset still in the "
+        "log (beginning_offsets), since retention deleted the ones before": sum(ends[p] - (committed[p] or 0) for p in ends),
+        "a commit that points at deleted messages counted from the commit: the group reads next from the "
+        "larger of its committed offset and the first offset still in the log":
+            sum(ends[p] - (first[p] if committed[p] is None else committed[p]) for p in ends),
+        "the partitions never committed left out: they count too, from their first offset":
+            sum(right[p] for p in ends if committed[p] is not None),
+        "the commits ignored: lag counts from where the group reads next, not from the first offset":
+            sum(ends[p] - first[p] for p in ends),
+        "four partitions counted: this topic has five; ask the consumer for the topic's partitions "
+        "(partitions_for_topic)": sum(right[p] for p in range(4)),
+    }
+    sums = list(readings.values()) + [sum(right.values())]
+    return {total: why for why, total in readings.items() if sums.count(total) == 1}
+
+
 #: A right answer asks the broker a few questions: well under a second.
 LAG_DEADLINE_S = 20
 
 
 @exercises.graded(LAG)
 def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
-    """08.2: the student's lag equals the broker's end offsets minus the group's commits, on a
-    topic of the check's own (`topic` + ".exercise-08-2", made fresh: the notebook's topic is
+    """08.3: the student's lag equals the broker's end offsets minus the group's commits, on a
+    topic of the check's own (`topic` + ".exercise-08-3", made fresh: the notebook's topic is
     left as it is) where one partition is behind, one is caught up, one is empty and one was
     never committed and lost its first messages (it counts from its first offset, not from 0),
     and one's commit points at a deleted message (it counts from the first offset still there),
@@ -254,7 +283,7 @@ def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
 
     from labkit.ops.infra.topics import ensure_topics
 
-    own_topic, own_group = f"{topic}.exercise-08-2", f"{group}.exercise-08-2"
+    own_topic, own_group = f"{topic}.exercise-08-3", f"{group}.exercise-08-3"
     _delete_topic(settings, own_topic)
     ensure_topics(settings, {own_topic: len(LAG_TOPIC_MESSAGES)})
     producer = clients.kafka_producer(settings)
@@ -286,6 +315,9 @@ def total_lag(func, settings: Settings, group: str, topic: str) -> bool:
                                     "messages read, only offsets asked of the broker (no poll, no loop over the consumer)")
     if not exercises.expect_type(LAG, answer, exercises.of_type(float, what="a number (the lag summed over partitions)")):
         return False
+    mistake = lag_mistakes().get(answer) if answer != expected else None
+    if mistake:
+        return exercises.wrong(LAG, f"your function says {answer}, what you get from {mistake}")
     return exercises.check(LAG, answer, expected)
 
 
@@ -301,7 +333,7 @@ def _delete_topic(settings: Settings, topic: str) -> None:
 
 
 
-#: 08.3's answers.
+#: 08.2's answers.
 DIAGNOSES = ("healthy", "processor stopped", "processor falling behind", "bad producer", "cars stopped sending")
 
 
@@ -347,12 +379,20 @@ BOARDS = [
                                                                     [0.01] * 6, [5, 2, 6, 2, 6, 3]), "healthy"),
     ("a processor just short of keeping up", _board([0, 6, 12, 18, 24, 30], [20] * 6, [0.01] * 6,
                                                     [2, 2, 2, 3, 3, 3]), "processor falling behind"),
+    # Two that catch the order of the signs: throughput was 0 for most of the minute, but the
+    # newest sample says what happens now; and a growing lag outranks a burst of garbage.
+    ("a processor back from a restart, catching up", _board([300, 400, 500, 600, 700, 150], [0, 0, 0, 0, 0, 65],
+                                                            [0.0, 0.0, 0.0, 0.0, 0.0, 0.01],
+                                                            [40, 50, 60, 70, 80, 3]), "healthy"),
+    ("falling behind while a device sends garbage", _board([0, 60, 120, 180, 240, 300], [300] * 6,
+                                                           [0.01, 0.01, 0.7, 0.01, 0.01, 0.01], [2, 2, 3, 3, 3, 3]),
+     "processor falling behind"),
 ]
 
 
 @exercises.graded(DIAGNOSE)
 def diagnose(func) -> bool:
-    """08.3: the student's diagnosis of each of BOARDS (each call gets its own copy)."""
+    """08.2: the student's diagnosis of each of BOARDS (each call gets its own copy)."""
     answers, expected = {}, {}
     for what, board, answer in BOARDS:
         given = exercises.attempt(func, copy.deepcopy(board))
@@ -361,4 +401,9 @@ def diagnose(func) -> bool:
         if given not in DIAGNOSES:
             return exercises.wrong(DIAGNOSE, f"for {what} you returned {given!r}, which is not one of {DIAGNOSES}")
         answers[what], expected[what] = given, answer
+    misread = [what for what in answers if answers[what] != expected[what]]
+    if misread:
+        what = misread[0]
+        return exercises.wrong(DIAGNOSE, f"{len(misread)} of {len(BOARDS)} boards misread; the first: for “{what}” "
+                                         f"you said {answers[what]!r}, which is not what that board shows")
     return exercises.check(DIAGNOSE, answers, expected)

@@ -26,7 +26,7 @@ def anomalies_per_type(db, collection: str, start: datetime, end: datetime) -> d
 
 
 def total_lag(consumer, topic: str) -> int:
-    """Exercise 08.2: end offset minus committed offset, summed over the topic's partitions.
+    """Exercise 08.3: end offset minus committed offset, summed over the topic's partitions.
     Retention deletes old messages: the group reads next from its committed offset, or from
     the first offset still in the log when it never committed or that offset is gone."""
     from kafka import TopicPartition
@@ -37,7 +37,7 @@ def total_lag(consumer, topic: str) -> int:
 
 
 def diagnose(board: dict) -> str:
-    """Exercise 08.3: what the Pipeline Health board says happened, from its series over the
+    """Exercise 08.2: what the Pipeline Health board says happened, from its series over the
     last minute (oldest first). The lag's growth decides first: growing with nothing processed
     is a stopped processor, growing while processing is one that cannot keep up. Then a jump of
     the invalid share is a bad producer; nothing processed and nothing waiting, cars gone quiet."""
