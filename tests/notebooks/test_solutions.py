@@ -226,7 +226,23 @@ def test_nb01_solutions(pipeline, capsys):
               "speed < 0 (standing still)")  # -0.0 is not below 0
     _rejected(capsys, check01.negative_speed(lambda e: json.dumps(dict(e, speed=float("-inf"))).encode(), events[0]),
               "validator: range:speed (example)")  # -Infinity is not JSON: a not_json fault
+
+    def in_place(event):  # right bytes, but the caller's event now has a negative speed too
+        event["speed"] = -abs(event["speed"]) - 1.0
+        return json.dumps(event).encode()
+
+    def tagged_in_place(event):  # the speed of a copy, but a field added to the caller's event
+        event["fault"] = "negative_speed"
+        return json.dumps(dict(event, speed=-1.0)).encode()
+
+    given = dict(events[0])
+    _rejected(capsys, check01.negative_speed(in_place, given), "changed the event it was given",
+              f"its speed is now {-abs(given['speed']) - 1.0!r}", '{**event, "speed": ...}')
+    _rejected(capsys, check01.negative_speed(tagged_in_place, given), "changed the event it was given", "its fault changed")
+    assert given == events[0]  # the check handed over copies
     assert check01.count_per_partition(nb01.count_per_partition, pipeline, topic)
+    assert check01.count_per_partition(  # a partition counted 0 is the same as one left out
+        lambda c, t: {p: n for p, n in nb01.count_per_partition(c, t).items() if n}, pipeline, topic)
     assert not check01.count_per_partition(lambda c, t: {0: 1}, pipeline, topic)
     _rejected(capsys, check01.count_per_partition(lambda c, t: {TopicPartition(t, 0): 1}, pipeline, topic),
               "whose key", "is a TopicPartition")
@@ -248,6 +264,50 @@ def test_nb01_solutions(pipeline, capsys):
         return {0: count}
 
     _rejected(capsys, check01.count_per_partition(first_partition_only, pipeline, topic), "missing key")
+
+    def without_seek(consumer, topic):  # no group, no seek: it starts at the end ('latest') and reads nothing
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        ends, counts = consumer.end_offsets(tps), {tp.partition: 0 for tp in tps}
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            for tp, records in consumer.poll(timeout_ms=1000).items():
+                counts[tp.partition] += len(records)
+        return counts
+
+    verdict, out = check01.count_per_partition(without_seek, pipeline, topic), capsys.readouterr().out
+    assert verdict is False and "missing" not in out, out  # it returned every key: none is missing
+    assert "✘ 01.3 read it all back: you read nothing" in out and "auto_offset_reset='latest'" in out, out
+    assert "seek to the beginning" in out, out
+
+    def partition_0_zeroed(consumer, topic):  # a returned key counted 0 is a wrong value, not a missing key
+        return {**nb01.count_per_partition(consumer, topic), 0: 0}
+
+    verdict, out = check01.count_per_partition(partition_0_zeroed, pipeline, topic), capsys.readouterr().out
+    assert verdict is False and "wrong value for key 0" in out and "missing" not in out, out
+
+    def from_the_beginning(consumer, topic):
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        consumer.seek_to_beginning()
+        return Counter()
+
+    def single_poll(consumer, topic):  # one poll returns at most max_poll_records messages
+        counts = from_the_beginning(consumer, topic)
+        for tp, records in consumer.poll(timeout_ms=5000).items():
+            counts[tp.partition] += len(records)
+        return dict(counts)
+
+    def until_an_empty_poll(consumer, topic):  # an empty poll is a slow answer, not the end
+        counts = from_the_beginning(consumer, topic)
+        while batch := consumer.poll(timeout_ms=1000):
+            for tp, records in batch.items():
+                counts[tp.partition] += len(records)
+        return dict(counts)
+
+    _rejected(capsys, check01.count_per_partition(single_poll, pipeline, topic),
+              "you stopped before the end of partition", "at most max_poll_records messages")
+    _rejected(capsys, check01.count_per_partition(until_an_empty_poll, pipeline, topic),
+              "you stopped before the end of partition", "an empty poll only means nothing arrived within your timeout")
 
     def until_end_offset_messages(consumer, topic):  # waits for messages the markers stand for: forever
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
@@ -552,7 +612,7 @@ def test_nb08_solutions(pipeline, capsys):
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
         return sum(consumer.end_offsets(tps).values())
 
-    _rejected(capsys, check08.total_lag(end_offsets_only, pipeline, "lag-group", pipeline.topics.telemetry), "too high")
+    _rejected(capsys, check08.total_lag(end_offsets_only, pipeline, "lag-group", pipeline.topics.telemetry), "the end offsets alone")
 
     def from_zero(consumer, topic):  # a never-committed partition counted from 0: wrong once retention deleted its start
         from kafka import TopicPartition
@@ -560,7 +620,7 @@ def test_nb08_solutions(pipeline, capsys):
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
         return sum(end - (consumer.committed(tp) or 0) for tp, end in consumer.end_offsets(tps).items())
 
-    _rejected(capsys, check08.total_lag(from_zero, pipeline, "lag-group", pipeline.topics.telemetry), "too high")
+    _rejected(capsys, check08.total_lag(from_zero, pipeline, "lag-group", pipeline.topics.telemetry), "counted from offset 0")
 
     def committed_or_first(consumer, topic):  # a commit that points at a deleted message counts the deleted ones
         from kafka import TopicPartition
@@ -569,7 +629,8 @@ def test_nb08_solutions(pipeline, capsys):
         firsts = consumer.beginning_offsets(tps)
         return sum(end - (consumer.committed(tp) or firsts[tp]) for tp, end in consumer.end_offsets(tps).items())
 
-    _rejected(capsys, check08.total_lag(committed_or_first, pipeline, "lag-group", pipeline.topics.telemetry), "too high")
+    _rejected(capsys, check08.total_lag(committed_or_first, pipeline, "lag-group", pipeline.topics.telemetry),
+              "a commit that points at deleted")
 
     def four_partitions(consumer, topic):  # the notebook's topic has 4: typed in, not asked
         from kafka import TopicPartition
@@ -578,7 +639,7 @@ def test_nb08_solutions(pipeline, capsys):
         firsts = consumer.beginning_offsets(tps)
         return sum(end - max(consumer.committed(tp) or 0, firsts[tp]) for tp, end in consumer.end_offsets(tps).items())
 
-    _rejected(capsys, check08.total_lag(four_partitions, pipeline, "lag-group", pipeline.topics.telemetry), "too low")
+    _rejected(capsys, check08.total_lag(four_partitions, pipeline, "lag-group", pipeline.topics.telemetry), "four partitions counted")
 
     def with_the_labs_rows(consumer, topic):  # the lab's own per-partition lag, under another name
         from labkit.config import Settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import Counter
 from datetime import datetime, timezone
@@ -10,7 +11,6 @@ from labkit.config import Settings
 from labkit.ops import clients, kafka_io
 from labkit.process.validation import validate
 from labkit.teach import exercises
-from labkit.teach.checks.reading import with_consumer
 
 SEND = "01.2 send and confirm"
 FAULT = "01.1 negative speed fault"
@@ -29,6 +29,17 @@ HINTS = exercises.register_hints({
 
 #: 01.3 gives up on a student's loop after this long (reading a few thousand messages takes a second).
 COUNT_DEADLINE_S = 30
+
+#: 01.3's consumer, made so that reading "to the end" needs a loop that stops at the end offsets.
+#: One poll() returns at most POLL_RECORDS messages (Kafka's default is 500), fewer than the
+#: check's topic holds, so a single poll cannot read it all. And the broker holds each fetch for
+#: FETCH_WAIT_MS, waiting for more bytes than a fetch ever carries (fetch_min_bytes): a loop that
+#: stops at its first empty poll, with a timeout shorter than that (1 s, say), stops before the
+#: end, as it would behind a slow network. (A loop with a longer timeout still passes: catching
+#: it would make every answer wait that long.)
+POLL_RECORDS = 5
+FETCH_WAIT_MS = 2000
+COUNT_CONSUMER = {"max_poll_records": POLL_RECORDS, "fetch_max_wait_ms": FETCH_WAIT_MS, "fetch_min_bytes": 1 << 30}
 
 #: What 01.2 returns: one (partition, offset) or None per event, in the order of the events.
 PLACES = exercises.list_of(exercises.optional(exercises.pair(exercises.INTEGER, exercises.INTEGER)),
@@ -122,17 +133,23 @@ def _json(raw: bytes):
 
 @exercises.graded(FAULT)
 def negative_speed(fault, example: dict) -> bool:
-    """01.1: JSON bytes, speed < 0, every other field unchanged; for the example and for the
+    """01.1: JSON bytes, speed < 0, every other field unchanged, and the event it is given left
+    as it was (the function gets a copy of its own, compared afterwards); for the example and for the
     same event from a car standing still (speed 0), where `-speed` is -0.0: not below 0, and
     the validator would store it as a valid reading. The validator must reject each as
     range:speed (float("-inf") comes out as -Infinity, which is not JSON)."""
     cases = {"example": dict(example), "standing still": dict(example, speed=0.0)}
     answer, expected = {}, {}
     for name, event in cases.items():
-        produced = exercises.attempt(fault, dict(event))
+        given = copy.deepcopy(event)  # the student's to read; `event` stays as it was, to compare
+        produced = exercises.attempt(fault, given)
         if not exercises.expect_type(FAULT, produced, exercises.of_type(bytes, what="bytes (JSON text, encoded)"),
                                      case=f"for the {name} case"):
             return False
+        changed = _what_changed(given, event)  # the caller's event is the simulator's too: it must stay as it was
+        if changed:
+            return exercises.wrong(FAULT, f"your function changed the event it was given ({changed}): build a new "
+                                          'dict ({**event, "speed": ...}) so the caller\'s event stays as it was')
         try:
             back = json.loads(produced)
         except ValueError as exc:
@@ -152,6 +169,22 @@ def negative_speed(fault, example: dict) -> bool:
 
 def _others(event: dict) -> dict:
     return {k: v for k, v in event.items() if k != "speed"}
+
+
+def _what_changed(now: dict, before: dict) -> str:
+    """What changed in `now` since `before`, "" for nothing: "its speed is now -5.0", or the
+    fields that changed when the speed did not."""
+    try:
+        if now == before:
+            return ""
+        if "speed" not in now:
+            return "it has no speed any more"
+        if now["speed"] != before.get("speed"):
+            return f"its speed is now {now['speed']!r}"
+        changed = sorted(str(k) for k in {*now, *before} if k not in now or k not in before or now[k] != before[k])
+        return f"its {', '.join(changed)} changed"
+    except Exception:  # noqa: BLE001  (something put in it that cannot be compared: it changed all the same)
+        return "its fields changed"
 
 
 #: 01.3's plain messages, by partition (partition 0 gets the transactions; 2 stays empty).
@@ -195,7 +228,9 @@ def count_per_partition(count, settings: Settings, topic: str) -> bool:
     """01.3: the messages a reader gets, per partition. The check first appends a few messages
     to partitions 1 and 3 (none to 2: an empty partition is read too), then a committed and an
     aborted transaction to partition 0, so end offsets (which count the markers and the aborted
-    messages) are not the answer: the messages must be read and counted."""
+    messages) are not the answer: the messages must be read and counted. The student's consumer
+    is COUNT_CONSUMER (a loop must stop at the end offsets, not at one poll or an empty one).
+    A partition counted 0 is the same as one left out, on either side."""
     if exercises.uses_the_lab_version(COUNT, count, {
             "read_topic": "the consumer you are given",
             "end_offsets": "the consumer you are given (consumer.end_offsets)",
@@ -203,7 +238,7 @@ def count_per_partition(count, settings: Settings, topic: str) -> bool:
         return False
     _append_plain(settings, topic)
     _append_transactions(settings, topic)
-    answer = with_consumer(settings, COUNT_DEADLINE_S, count, topic)
+    answer, short = _count_with_a_consumer(settings, count, topic)
     if exercises.timed_out(answer):
         return exercises.wrong(COUNT, f"your function had not returned after {COUNT_DEADLINE_S} s. A loop that waits "
                                       "until it has read as many messages as the end offset says never ends here: "
@@ -211,5 +246,48 @@ def count_per_partition(count, settings: Settings, topic: str) -> bool:
                                       "delivered. Stop when the position reaches the end offset")
     if not exercises.expect_type(COUNT, answer, COUNTS):
         return False
-    expected = dict(Counter(r.partition for r in kafka_io.read_topic(settings, topic, max_messages=1_000_000)))
-    return exercises.check(COUNT, {p: n for p, n in answer.items() if n}, expected)
+    expected = {p: n for p, n in Counter(r.partition for r in kafka_io.read_topic(
+        settings, topic, max_messages=1_000_000)).items() if n}
+    # Zeros count as absent, but a key the student returned is never "missing": {0: 0} where
+    # partition 0 holds messages is a wrong value for key 0.
+    counted = {p: n for p, n in answer.items() if n or p in expected}
+    if exercises.same(counted, expected):
+        return exercises.check(COUNT, counted, expected)
+    if short:
+        return exercises.wrong(COUNT, f"you stopped before the end of partition{'s' if len(short) > 1 else ''} {short} "
+                                      "(position below the end offset). One poll() returns at most "
+                                      f"max_poll_records messages (this check's consumer: {POLL_RECORDS}), and an empty "
+                                      "poll only means nothing arrived within your timeout (this check's broker "
+                                      f"takes {FETCH_WAIT_MS / 1000:g} s to answer). Poll until every position reaches "
+                                      "its end offset")
+    if expected and not any(answer.values()):
+        return exercises.wrong(COUNT, "you read nothing: a consumer without a group starts at the end of each "
+                                      "partition (auto_offset_reset='latest') unless you seek to the beginning")
+    return exercises.check(COUNT, counted, expected)
+
+
+def _count_with_a_consumer(settings: Settings, count, topic: str) -> tuple:
+    """`count(consumer, topic)` with a new COUNT_CONSUMER (within COUNT_DEADLINE_S), and the
+    partitions it assigned whose position had not reached the end offset when it returned.
+    The consumer is closed afterwards either way, so a loop still polling fails and ends."""
+    ends = kafka_io.end_offsets(settings, topic)  # asked here: the student's consumer may be waiting on a fetch
+    consumer = clients.kafka_consumer(settings, **COUNT_CONSUMER)
+    try:
+        answer = exercises.attempt_within(COUNT_DEADLINE_S, count, consumer, topic)
+        return answer, ([] if exercises.timed_out(answer) else _short_of_the_end(consumer, ends))
+    finally:
+        consumer.close()
+
+
+def _short_of_the_end(consumer, ends: dict[int, int]) -> list[int]:
+    """The assigned partitions whose position is below their end offset; [] when that cannot be
+    told (nothing assigned, the student closed the consumer): the counts are judged alone then."""
+    try:
+        short = []
+        for tp in sorted(consumer.assignment()):
+            position = consumer.position(tp, timeout_ms=5000)
+            if position is not None and tp.partition in ends and position < ends[tp.partition]:
+                short.append(tp.partition)
+        return short
+    except Exception:  # noqa: BLE001  (the student's consumer, in whatever state: no verdict from it)
+        return []
