@@ -131,7 +131,7 @@ def test_exercise_11_1_the_solution_passes_and_leaves_no_topic(cluster, capsys):
     # kafka-python 3's defaults already wait for every in-sync replica and are idempotent, but
     # the lesson is to write them out: a bare producer is refused for leaving them to the library.
     assert_rejected(capsys, check.durable(solution.durable_topic, _bare_producer, cluster.bootstrap, name + "d"),
-                    "leaves acks and enable_idempotence to kafka-python's defaults", exercise="11.1")
+                    "does not name acks and enable_idempotence", exercise="11.1")
     # A transactional producer (notebook 03's) passes the settings, but sends only inside a transaction.
     assert_rejected(capsys, check.durable(solution.durable_topic, _transactional_producer, cluster.bootstrap, name + "t"),
                     "sending one message with your producer", "your code raised", exercise="11.1")
