@@ -39,7 +39,7 @@ class FailoverResult:
     lost: int  # confirmed, but not in the topic
     duplicates: int  # sequence numbers stored more than once
     # From the kill to the first good sample naming a new leader: an upper bound, since a
-    # sample's metadata request can fail or time out (5 s) while the controllers elect.
+    # sample's metadata request can fail or time out (SAMPLE_TIMEOUT_MS) while the controllers elect.
     leader_moved_after_s: float | None
     killed_at_s: float | None = None  # seconds after the first send
     restarted_at_s: float | None = None  # when the killed node was started again (None: it was not)
@@ -153,9 +153,14 @@ def _leader(bootstrap: str, topic: str) -> int:
     return partition_table(bootstrap, [topic])[0]["leader"]
 
 
+#: A sample's metadata request gives up after this long: while the controllers elect, a
+#: request can wait for a broker that is gone, and the sends (same loop) wait with it.
+SAMPLE_TIMEOUT_MS = 1500
+
+
 def _sample(bootstrap: str, topic: str, t: float) -> dict:
     try:
-        row = partition_table(bootstrap, [topic])[0]
+        row = partition_table(bootstrap, [topic], timeout_ms=SAMPLE_TIMEOUT_MS)[0]
         return {"t": round(t, 2), "leader": row["leader"], "isr": row["isr"]}
     except Exception as exc:  # metadata unavailable for a moment while the controllers elect
         return {"t": round(t, 2), "leader": -1, "isr": [], "error": type(exc).__name__}

@@ -95,10 +95,11 @@ def _wait_for_leaders(admin, names: list[str], timeout_s: float = 15.0) -> None:
     wait_until(led, timeout_s, what=f"leaders for the partitions of {names}")
 
 
-def partition_table(bootstrap: str, topics: list[str]) -> list[dict]:
+def partition_table(bootstrap: str, topics: list[str], timeout_ms: int = 5000) -> list[dict]:
     """One row per partition of `topics`: `{topic, partition, leader, replicas, isr}` as the
-    cluster's metadata says now (leader -1: none elected, the partition cannot be written)."""
-    admin = clients.kafka_admin(bootstrap=bootstrap, request_timeout_ms=5000)  # whatever the settings say
+    cluster's metadata says now (leader -1: none elected, the partition cannot be written).
+    A request unanswered after `timeout_ms` raises."""
+    admin = clients.kafka_admin(bootstrap=bootstrap, request_timeout_ms=timeout_ms)  # whatever the settings say
     try:
         rows = [
             {"topic": t["name"], "partition": p["partition_index"], "leader": p["leader_id"],
