@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta, timezone
 
 from labkit.config import Settings
 from labkit.ops import clients
@@ -12,6 +13,7 @@ from labkit.teach.checks.reading import with_consumer
 
 PARTITIONS = "00.1 partitions"
 READ_AT = "00.2 read one message by its address"
+TIME_RANGE = "00.3 a time range in MongoDB"
 
 HINTS = exercises.register_hints({
     PARTITIONS: "a KafkaConsumer made with bootstrap_servers=settings.kafka_bootstrap_servers (and "
@@ -19,6 +21,8 @@ HINTS = exercises.register_hints({
                 "close it when done",
     READ_AT: "no group: you point the consumer yourself with assign() and seek(), then poll() until "
              "that TopicPartition's list of records is not empty; a record's .value is its bytes",
+    TIME_RANGE: "let the server count: count_documents with a filter on timestamp, $gte the start and $lt "
+                "the end. Give it the datetimes as they are: pymongo turns an aware datetime into a BSON date",
 })
 
 
@@ -59,12 +63,20 @@ def partition_count(func, settings: Settings) -> bool:
 
 def _three_in_a_row(settings: Settings, topic: str, partition: int) -> list[tuple[int, bytes]]:
     """Append three messages to one partition; their (offset, value). The middle one is
-    neither the partition's first message nor its last, whatever ran before."""
+    neither the partition's first message nor its last, whatever ran before. They are sent
+    in two transactions, the first holding one message: its commit marker takes an offset of
+    its own, so from the middle message on, an offset is not a position in the list of the
+    partition's messages (a reader that reads them all and indexes the list is found out)."""
     run = uuid.uuid4().hex[:8]
-    producer = clients.kafka_producer(settings)
+    producer = clients.kafka_producer(settings, transactional_id=f"{topic}.check-{run}")
     try:
-        sent = [producer.send(topic, partition=partition, value=f"read_at {run} #{i}".encode()) for i in range(3)]
-        return [(f.get(timeout=15).offset, f"read_at {run} #{i}".encode()) for i, f in enumerate(sent)]
+        producer.init_transactions()
+        sent = []
+        for batch in ((0,), (1, 2)):
+            producer.begin_transaction()
+            sent += [(i, producer.send(topic, partition=partition, value=f"read_at {run} #{i}".encode())) for i in batch]
+            producer.commit_transaction()
+        return [(f.get(timeout=15).offset, f"read_at {run} #{i}".encode()) for i, f in sent]
     finally:
         producer.close()
 
@@ -105,3 +117,74 @@ def _read_one(func, settings: Settings, record: Record, offset: int, name: str, 
         return False
     answers[name] = answer
     return True
+
+
+# ------------------------------------------------------------------ 00.3: a time range in MongoDB
+
+#: The range the check asks for, as a student in Berlin in winter would write it (UTC+01:00):
+#: 09:00 to 09:30 there is 08:00 to 08:30 UTC.
+BERLIN_WINTER = timezone(timedelta(hours=1), "UTC+01:00")
+RANGE_START = datetime(2026, 2, 25, 9, 0, tzinfo=BERLIN_WINTER)
+RANGE_END = datetime(2026, 2, 25, 9, 30, tzinfo=BERLIN_WINTER)
+TIMES_COLLECTION = "check00_times"
+
+
+def _utc(hour: int, minute: int, ms: int = 0) -> datetime:
+    return datetime(2026, 2, 25, hour, minute, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
+
+
+#: The check's documents: readings inside the range (its first and last millisecond among
+#: them), just outside it on both sides, an hour later (where a range read as UTC wall clock
+#: lands), and one whose timestamp was stored as text, which no date range matches.
+TIMES = [_utc(7, 59, 59_999), _utc(8, 0), _utc(8, 5), _utc(8, 10), _utc(8, 20), _utc(8, 29, 59_999),
+         _utc(8, 30), _utc(9, 5), _utc(9, 10)]
+AS_TEXT = "2026-02-25T09:15:00+01:00"  # 08:15 UTC, inside the range, but a string
+
+
+def time_range_mistakes() -> dict[int, str]:
+    """{the count a mistaken query gives on TIMES and AS_TEXT: what the mistake is}; a count
+    two mistakes (or the right answer) share is left out."""
+    lo, hi = RANGE_START.astimezone(timezone.utc), RANGE_END.astimezone(timezone.utc)
+    shift = timedelta(hours=1)
+    readings = {
+        "the end included ($lte): a range includes its start and excludes its end ($lt)":
+            sum(lo <= t <= hi for t in TIMES),
+        "the start left out ($gt): a range includes its start ($gte)": sum(lo < t < hi for t in TIMES),
+        "the range 1 h off: its wall-clock time was read as UTC (a datetime without its zone is taken as UTC "
+        "by pymongo). Pass the aware datetimes as they are": sum(lo + shift <= t < hi + shift for t in TIMES),
+        "bounds given as text: a BSON date only matches a date, so only the document whose timestamp was "
+        "stored as text matched. Pass the datetimes themselves": 1,
+        "no range at all: filter on timestamp": len(TIMES) + 1,
+        "nothing matched: bounds given as text (str() or isoformat() of the datetimes) match no BSON "
+        "date. Pass the datetimes themselves": 0,
+    }
+    right = sum(lo <= t < hi for t in TIMES)
+    counts = list(readings.values()) + [right]
+    return {count: why for why, count in readings.items() if counts.count(count) == 1}
+
+
+@exercises.graded(TIME_RANGE)
+def count_between(func, settings: Settings) -> bool:
+    """00.3: `func(collection, start, end)` counts the documents with start <= timestamp < end,
+    on a scratch collection of the check's own (TIMES and AS_TEXT), for a range given in
+    UTC+01:00; each classic mistake gives a count of its own, and is named."""
+    from pymongo import MongoClient
+
+    from labkit.ops import sandbox
+
+    client = MongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+    try:
+        collection = client[sandbox.database_prefix(settings, "00") + "scratch"][TIMES_COLLECTION]
+        collection.drop()
+        collection.insert_many([{"_id": f"date-{i}", "timestamp": t} for i, t in enumerate(TIMES)]
+                               + [{"_id": "text", "timestamp": AS_TEXT}])
+        answer = exercises.attempt(func, collection, RANGE_START, RANGE_END)
+    finally:
+        client.close()
+    if not exercises.expect_type(TIME_RANGE, answer, exercises.of_type(int, what="a whole number (a count)")):
+        return False
+    expected = sum(RANGE_START <= t < RANGE_END for t in TIMES)
+    mistake = time_range_mistakes().get(answer) if answer != expected else None
+    if mistake:
+        return exercises.wrong(TIME_RANGE, f"your count is {answer}, what you get from {mistake}")
+    return exercises.check(TIME_RANGE, answer, expected)

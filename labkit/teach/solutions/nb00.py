@@ -28,3 +28,9 @@ def read_at(consumer, topic: str, partition: int, offset: int) -> bytes:
         if batch:
             return batch[0].value
     raise LookupError(f"nothing at {topic}/{partition}/{offset}")
+
+
+def count_between(collection, start, end) -> int:
+    """Exercise 00.3: the documents with start <= timestamp < end. The aware datetimes go to the
+    server as they are: pymongo turns each into a BSON date, the same instant in UTC."""
+    return collection.count_documents({"timestamp": {"$gte": start, "$lt": end}})
