@@ -46,7 +46,56 @@ def range_assignment(func) -> bool:
             return False
         answers[case] = {w: list(p) for w, p in answer.items()}
         expected[case] = kafkas_range_assignment(partitions, workers)
+        mistake = _assignment_mistake(partitions, workers, answers[case]) if answers[case] != expected[case] else None
+        if mistake:
+            return exercises.wrong(RANGE, f"for {partitions} partitions and workers {workers}: {mistake}")
     return exercises.check(RANGE, answers, expected)
+
+
+def _runs(partitions: int, ordered: list[str]) -> dict[str, list[int]]:
+    """The range rule over workers in the order given: even runs, the first ones one longer."""
+    share, extra = divmod(partitions, len(ordered))
+    out, start = {}, 0
+    for i, worker in enumerate(ordered):
+        size = share + (1 if i < extra else 0)
+        out[worker] = list(range(start, start + size))
+        start += size
+    return out
+
+
+def _number_in(worker: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in worker if ch.isdigit())
+    return (int(digits) if digits else -1, worker)
+
+
+def _assignment_mistake(partitions: int, workers: list[str], answer: dict) -> str | None:
+    """What a wrong 09.1 answer did, when it is one of the classic mistakes; None otherwise."""
+    ordered = sorted(workers)
+    readings = [
+        (_runs(partitions, sorted(workers, key=_number_in)),
+         "you sorted the workers by their numbers (w2 before w10); Kafka compares member ids as text, "
+         "so 'w10' comes before 'w2' (sorted() on the strings)"),
+        (_runs(partitions, list(workers)), "you kept the workers in the order given; the range assignor sorts "
+                                          "them first (as text)"),
+        ({w: list(range(i, partitions, len(ordered))) for i, w in enumerate(ordered)},
+         "round robin, not range: each worker gets one run of consecutive partitions"),
+        ({w: p for w, p in _runs(partitions, ordered).items() if p},
+         "a worker without partitions is left out: give it an empty list, as the assignor does"),
+        (_runs_extra_last(partitions, ordered),
+         "the extra partitions went to the last workers; the range assignor gives them to the first"),
+    ]
+    right = _runs(partitions, ordered)
+    return next((why for reading, why in readings if reading != right and answer == reading), None)
+
+
+def _runs_extra_last(partitions: int, ordered: list[str]) -> dict[str, list[int]]:
+    flipped = _runs(partitions, ordered[::-1])
+    sizes = [len(flipped[w]) for w in ordered[::-1]][::-1]
+    out, start = {}, 0
+    for worker, size in zip(ordered, sizes):
+        out[worker] = list(range(start, start + size))
+        start += size
+    return out
 
 
 def kafkas_range_assignment(partitions: int, workers: list[str]) -> dict[str, list[int]]:
@@ -89,6 +138,15 @@ def hot_key(func, keys: list[str], partitions: int) -> bool:
             return False
         key, share = _hot_key_answer(case, partitions)
         answers[name], expected[name] = (answer[0], round(float(answer[1]), 3)), (key, round(share, 3))
+        given_key, given_share = answers[name]
+        own_share = round(case.count(given_key) / len(case), 3) if given_key in case else None
+        if given_key == key and given_share != expected[name][1] and given_share == own_share:
+            return exercises.wrong(HOT_KEY, f"for {name}: the right key, but {given_share} is its own share of the "
+                                            "messages; the share asked for is its partition's, every key in it "
+                                            "together (what one worker must read)")
+        if given_key != key and given_key == Counter(case).most_common(1)[0][0]:
+            return exercises.wrong(HOT_KEY, f"for {name}: {given_key!r} is the most frequent key, but not in the busiest "
+                                            "partition: find the busiest partition first, then its busiest key")
     return exercises.check(HOT_KEY, answers, expected)
 
 
@@ -120,6 +178,10 @@ def partitions_for(func) -> bool:
     for name, rates, per_worker, headroom in FLEETS:
         expected[name] = _fewest_partitions(rates, per_worker, headroom)
         answer = exercises.attempt(func, dict(rates), per_worker, headroom)
+        if answer is None and expected[name] is not None and "exactly" in name:
+            return exercises.wrong(PARTITIONS, f"for {name} you returned None, where {expected[name]} partition(s) "
+                                               "fit: a busiest partition whose load with headroom equals a worker's "
+                                               "rate fits (<=, not <)")
         kind = exercises.optional(COUNT) if expected[name] is None else COUNT  # None elsewhere: a forgotten return
         if not exercises.expect_type(PARTITIONS, answer, kind, case=f"for {name}"):
             return False
