@@ -53,6 +53,18 @@ def _read_from_beginning(consumer, topic, partition, offset):  # ignores the off
     return nb00.read_at(consumer, topic, partition, consumer.position(tp))
 
 
+def _index_into_all(consumer, topic, partition, offset):  # an offset taken as a position in the list of messages
+    from kafka import TopicPartition
+
+    tp = TopicPartition(topic, partition)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    end, values = consumer.end_offsets([tp])[tp], []
+    while consumer.position(tp) < end:
+        values += [r.value for r in consumer.poll(timeout_ms=500).get(tp, [])]
+    return values[offset] if offset < len(values) else b""
+
+
 def _iterate_unmoved(consumer, topic, partition, offset):
     from kafka import TopicPartition
 
@@ -142,6 +154,25 @@ def test_nb00_solutions(services, capsys):
         _rejected(capsys, check00.read_at(_iterate_unmoved, services, records[-1]), "had not returned after 3 s", "seek")
     finally:
         check00.READ_AT_DEADLINE_S = deadline
+    _rejected(capsys, check00.read_at(_index_into_all, services, records[-1]), "wrong value")
+
+    assert check00.count_between(nb00.count_between, services)
+    assert check00.count_between(nb00.count_between, services)  # again: the check starts from nothing
+    utc = lambda t: t.astimezone(timezone.utc).replace(tzinfo=None)  # noqa: E731  (naive UTC: the same instant)
+    assert check00.count_between(lambda c, s, e: c.count_documents({"timestamp": {"$gte": utc(s), "$lt": utc(e)}}), services)
+    assert check00.count_between(lambda c, s, e: sum(1 for _ in c.find({"timestamp": {"$gte": s, "$lt": e}})), services)
+    for student, words in [
+        (lambda c, s, e: c.count_documents({"timestamp": {"$gte": s, "$lte": e}}), "($lte)"),
+        (lambda c, s, e: c.count_documents({"timestamp": {"$gt": s, "$lt": e}}), "($gte)"),
+        (lambda c, s, e: c.count_documents({"timestamp": {"$gte": s.replace(tzinfo=None), "$lt": e.replace(tzinfo=None)}}),
+         "1 h off"),
+        (lambda c, s, e: c.count_documents({"timestamp": {"$gte": s.isoformat(), "$lt": e.isoformat()}}), "as text"),
+        (lambda c, s, e: c.count_documents({"timestamp": {"$gte": str(s), "$lt": str(e)}}), "nothing matched"),
+        (lambda c, s, e: c.count_documents({}), "no range at all"),
+        (lambda c, s, e: list(c.find({"timestamp": {"$gte": s, "$lt": e}})), "expected a whole number"),
+        (lambda c, s, e: None, "returned None"),
+    ]:
+        _rejected(capsys, check00.count_between(student, services), words)
 
 
 def test_nb01_solutions(pipeline, capsys):
@@ -669,10 +700,16 @@ def test_nb09_solutions(capsys):
     assert nb09.range_assignment(4, ["w2", "w1", "w3"]) == {"w1": [0, 1], "w2": [2], "w3": [3]}
     assert nb09.range_assignment(2, ["a", "b", "c"]) == {"a": [0], "b": [1], "c": []}
     assert check09.range_assignment(nb09.range_assignment)
-    assert not check09.range_assignment(lambda n, ws: {w: list(range(i, n, len(ws))) for i, w in enumerate(sorted(ws))})
+    _rejected(capsys, check09.range_assignment(lambda n, ws: {w: list(range(i, n, len(ws))) for i, w in enumerate(sorted(ws))}),
+              "round robin, not range")
+    _rejected(capsys, check09.range_assignment(lambda n, ws: nb09.range_assignment(n, ["~"]) and {
+        w: nb09.range_assignment(n, [f"{i:03d}" for i in range(len(ws))])[f"{i:03d}"] for i, w in enumerate(ws)}),
+        "kept the workers in the order given")
+    _rejected(capsys, check09.range_assignment(lambda n, ws: {w: p for w, p in nb09.range_assignment(n, ws).items() if p}),
+              "left out")
     _rejected(capsys, check09.range_assignment(lambda n, ws: None), "returned None")
     assert _numeric_order(4, ["w2", "w1"]) == nb09.range_assignment(4, ["w2", "w1"])  # right until the ids reach w10
-    _rejected(capsys, check09.range_assignment(_numeric_order), "w10")
+    _rejected(capsys, check09.range_assignment(_numeric_order), "w10", "by their numbers")
     _rejected(capsys, check09.range_assignment(lambda n, ws: {w: 1 for w in ws}), "whose value for key 'w1' is an int")
     _rejected(capsys, check09.range_assignment(lambda n, ws: [[0, 1], [2], [3]]), "expected a dict {worker: [partitions]}")
 
@@ -681,14 +718,16 @@ def test_nb09_solutions(capsys):
     assert key == "CAR_007" and share == max(
         sum(kafka_io.partition_for_key(k.encode(), 4) == p for k in keys) for p in range(4)) / len(keys)
     assert check09.hot_key(nb09.hot_key, keys, 4)
-    assert not check09.hot_key(lambda ks, n: ("CAR_007", 540 / len(ks)), keys, 4)  # the key alone is not its partition
+    assert not check09.hot_key(lambda ks, n: ("CAR_007", 540 / len(ks)), keys, 4)
+    _rejected(capsys, check09.hot_key(lambda ks, n: ("CAR_007", ks.count("CAR_007") / len(ks)), keys, 4),
+              "its own share")  # the key alone is not its partition
 
     def most_common_key(keys, partitions):  # the most frequent key overall, with its partition's share
         key = Counter(keys).most_common(1)[0][0]
         home = kafka_io.partition_for_key(key.encode(), partitions)
         return key, sum(kafka_io.partition_for_key(k.encode(), partitions) == home for k in keys) / len(keys)
 
-    _rejected(capsys, check09.hot_key(most_common_key, keys, 4), "keys where the most frequent is alone")
+    _rejected(capsys, check09.hot_key(most_common_key, keys, 4), "keys where the most frequent is alone", "not in the busiest")
     _rejected(capsys, check09.hot_key(lambda ks, n: "CAR_007", keys, 4), "expected a (key, share) pair")
     _rejected(capsys, check09.hot_key(lambda ks, n: ("CAR_007", 0.5, 3), keys, 4), "a tuple of 3 items")
     _rejected(capsys, check09.hot_key(lambda ks, n: None, keys, 4), "returned None")
@@ -712,7 +751,7 @@ def test_nb09_solutions(capsys):
                 return count
         return None
 
-    _rejected(capsys, check09.partitions_for(strictly_below), "one car at 100/s")
+    _rejected(capsys, check09.partitions_for(strictly_below), "one car at 100/s", "<=, not <")
     _rejected(capsys, check09.partitions_for(lambda rates, per, headroom: [1]), "expected a number")
 
 
@@ -978,6 +1017,14 @@ def test_nb03_copy_in_a_transaction(pipeline, capsys):
     _rejected(capsys, check03.copy_exactly_once(_copier("off by one"), pipeline, topic), "duplicated (crash after commit)")
     _rejected(capsys, check03.copy_exactly_once(_copier("no keys"), pipeline, topic), "not with its key")
     _rejected(capsys, check03.copy_exactly_once(_copier("as text"), pipeline, topic), "a whole number")
+
+    def swallowing(consumer, producer, target):  # a bare except around the whole copy: the crash is caught too
+        try:
+            return nb03.copy_exactly_once(consumer, producer, target)
+        except BaseException:  # noqa: BLE001  (the mistake under test)
+            return 0
+
+    _rejected(capsys, check03.copy_exactly_once(swallowing, pipeline, topic), "caught the crash")
     _rejected(capsys, check03.copy_exactly_once(lambda c, p, t: p.begin_transaction(), pipeline, topic), "your code raised")
     deadline, check03.COPY_DEADLINE_S = check03.COPY_DEADLINE_S, 5
     try:  # a record at a time from `for record in consumer:`, which never ends: stopped at the deadline

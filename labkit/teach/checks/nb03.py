@@ -307,12 +307,19 @@ def copy_with_crash(copy, settings: Settings, source: str, when: str) -> dict:
     run = uuid.uuid4().hex[:6]
     target, group = f"{source}.copy-{when}-{run}", f"{source}.copier-{run}"
     ensure_topics(settings, {target: 1})
+    crashes: list[_CrashAtCommit] = []
+
+    def crashing(producer):
+        crashes.append(_CrashAtCommit(producer, when))
+        return crashes[-1]
+
     try:
-        first = _copy_run(copy, settings, source, target, group, group, lambda p: _CrashAtCommit(p, when))
+        first = _copy_run(copy, settings, source, target, group, group, crashing)
     except SimulatedCrash:
         first = None
     restart = _copy_run(copy, settings, source, target, group, group) if first is None else None
     return {"target": target, "first run": first, "restart": restart,
+            "crash caught": first is not None and any(c.crashed for c in crashes),
             "read_committed": _records(settings, target),
             "read_uncommitted": _records(settings, target, isolation_level="read_uncommitted"),
             "end offset": kafka_io.end_offsets(settings, target)[0]}
@@ -332,6 +339,10 @@ def copy_exactly_once(copy, settings: Settings, source: str) -> bool:
             return exercises.wrong(COPY, f"your function had not returned after {COPY_DEADLINE_S} s. `for record "
                                          "in consumer:` waits for new messages forever; poll() with a timeout and "
                                          "stop when a poll comes back empty")
+        if result["crash caught"]:
+            return exercises.wrong(COPY, "your code caught the crash the check simulates at commit_transaction() (an "
+                                         "`except:` or `except BaseException:` around it) and went on: a real crash "
+                                         "cannot be caught. Catch only errors you can handle (kafka.errors.KafkaError)")
         if result["first run"] is not None:  # it returned (or raised): it never reached commit_transaction()
             if not exercises.expect_type(COPY, result["first run"], COPIED, case="first run"):
                 return False
