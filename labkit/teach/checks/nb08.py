@@ -42,6 +42,9 @@ COUNTS = exercises.dict_of(exercises.ANYTHING, exercises.INTEGER, "a dict {anoma
 PICKER_ZONE = timezone(timedelta(hours=2), "UTC+02:00")
 PICKER_START = datetime(2026, 11, 3, 9, 40, 7, 250_000, tzinfo=PICKER_ZONE)
 PICKER_END = PICKER_START + timedelta(minutes=15)
+#: The check's own target gets the same instants shown seven hours west of UTC: a function that
+#: reads the wall clock in this machine's zone is found out whichever zone the machine is in.
+WEST_ZONE = timezone(timedelta(hours=-7), "UTC-07:00")
 #: The dashboards use one variable, `car`; this target of the check's own uses another (a function
 #: that knows only `car` leaves it), lists `to` before `from`, and sends one value as written.
 OWN_TARGET = ("a target of the check's own, with a variable `region`", {
@@ -76,9 +79,9 @@ def _range_mistake(key: str, given: str, expected: str, other: str) -> str:
     if abs(value * 1000 - want) < 1000:
         return (f"{key}={given}: seconds since 1970, where the API and Grafana count milliseconds "
                 f"({want}): a thousand times too small, so the range falls in January 1970")
-    if (value - want) % 3_600_000 == 0:
-        hours = (value - want) // 3_600_000
-        return (f"{key} is {hours:+d} h off: the picker's wall-clock time was read in another time zone (as UTC, "
+    if (value - want) % 900_000 == 0:  # whole quarter hours: a time zone's offset (India's is +5:30)
+        hours = (value - want) / 3_600_000
+        return (f"{key} is {hours:+g} h off: the picker's wall-clock time was read in another time zone (as UTC, "
                 "or as this machine's local time once the datetime lost its zone). An epoch time has no time "
                 "zone: the aware datetime's own timestamp() gives it")
     if abs(value - want) < 1000:
@@ -124,7 +127,8 @@ def _request_mistake(what: str, target: dict, given: str, expected: str) -> str 
 def request_for(func) -> bool:
     """08.1: the student's `func(target, variables, start, end)` gives, for every panel of the
     four dashboards and for a target of the check's own, the request Grafana sends
-    (`dashboards.panel_url`), over a range picked in a zone two hours east of UTC."""
+    (`dashboards.panel_url`), over a range picked in a zone two hours east of UTC (seven hours
+    west for its own target)."""
     if exercises.uses_the_lab_version(REQUEST, func, {
             "panel_url": "the target's params, your own replacements and urllib.parse.urlencode"}):
         return False
@@ -134,8 +138,9 @@ def request_for(func) -> bool:
     start_ms, end_ms = to_ms(PICKER_START), to_ms(PICKER_END)
     answers, expected = {}, {}
     for what, target in request_cases():
+        zone = WEST_ZONE if target is OWN_TARGET[1] else PICKER_ZONE
         given = exercises.attempt(func, copy.deepcopy(target),  # edits cannot leak to the next case
-                                   dict(PICKER_VARIABLES), PICKER_START, PICKER_END)
+                                   dict(PICKER_VARIABLES), PICKER_START.astimezone(zone), PICKER_END.astimezone(zone))
         if not exercises.expect_type(REQUEST, given, exercises.of_type(str, what="a string: the path and its query"),
                                      case=f"for {what}"):
             return False
