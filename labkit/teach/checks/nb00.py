@@ -136,8 +136,8 @@ def _utc(hour: int, minute: int, ms: int = 0) -> datetime:
 #: The check's documents: readings inside the range (its first and last millisecond among
 #: them), just outside it on both sides, an hour later (where a range read as UTC wall clock
 #: lands), and one whose timestamp was stored as text, which no date range matches.
-TIMES = [_utc(7, 59, 59_999), _utc(8, 0), _utc(8, 5), _utc(8, 10), _utc(8, 20), _utc(8, 29, 59_999),
-         _utc(8, 30), _utc(9, 5), _utc(9, 10)]
+TIMES = [_utc(7, 30), _utc(7, 59, 59_999), _utc(8, 0), _utc(8, 0), _utc(8, 5), _utc(8, 10), _utc(8, 20),
+         _utc(8, 29, 59_999), _utc(8, 30), _utc(9, 5), _utc(9, 10)]
 AS_TEXT = "2026-02-25T09:15:00+01:00"  # 08:15 UTC, inside the range, but a string
 
 
@@ -150,13 +150,18 @@ def time_range_mistakes() -> dict[int, str]:
         "the end included ($lte): a range includes its start and excludes its end ($lt)":
             sum(lo <= t <= hi for t in TIMES),
         "the start left out ($gt): a range includes its start ($gte)": sum(lo < t < hi for t in TIMES),
+        "the start left out and the end included ($gt and $lte)": sum(lo < t <= hi for t in TIMES),
+        "only the end applied ($lt alone): a dict that names timestamp twice keeps only the last; put both "
+        "operators in one dict, {\"$gte\": start, \"$lt\": end}": sum(t < hi for t in TIMES),
+        "only the start applied ($gte alone): a dict that names timestamp twice keeps only the last; put both "
+        "operators in one dict, {\"$gte\": start, \"$lt\": end}": sum(lo <= t for t in TIMES),
         "the range 1 h off: its wall-clock time was read as UTC (a datetime without its zone is taken as UTC "
         "by pymongo). Pass the aware datetimes as they are": sum(lo + shift <= t < hi + shift for t in TIMES),
         "bounds given as text: a BSON date only matches a date, so only the document whose timestamp was "
         "stored as text matched. Pass the datetimes themselves": 1,
         "no range at all: filter on timestamp": len(TIMES) + 1,
-        "nothing matched: bounds given as text (str() or isoformat() of the datetimes) match no BSON "
-        "date. Pass the datetimes themselves": 0,
+        "nothing matched: bounds that are not dates (text, or epoch numbers) match no BSON date. Pass the "
+        "datetimes themselves": 0,
     }
     right = sum(lo <= t < hi for t in TIMES)
     counts = list(readings.values()) + [right]
