@@ -164,6 +164,9 @@ def test_nb00_solutions(services, capsys):
     for student, words in [
         (lambda c, s, e: c.count_documents({"timestamp": {"$gte": s, "$lte": e}}), "($lte)"),
         (lambda c, s, e: c.count_documents({"timestamp": {"$gt": s, "$lt": e}}), "($gte)"),
+        (lambda c, s, e: c.count_documents({"timestamp": {"$gt": s, "$lte": e}}), "($gt and $lte)"),
+        (lambda c, s, e: c.count_documents({"timestamp": {"$gte": s}, "timestamp": {"$lt": e}}),  # noqa: F601
+         "names timestamp twice"),
         (lambda c, s, e: c.count_documents({"timestamp": {"$gte": s.replace(tzinfo=None), "$lt": e.replace(tzinfo=None)}}),
          "1 h off"),
         (lambda c, s, e: c.count_documents({"timestamp": {"$gte": s.isoformat(), "$lt": e.isoformat()}}), "as text"),
@@ -447,6 +450,14 @@ def test_nb02_solutions(pipeline, capsys, request):
         return nb02.store_events(coll, [r.value for rs in consumer.poll(timeout_ms=3000).values() for r in rs], now)
 
     assert not check02.consume_loop(no_commit, pipeline, topic, "ex3-bad", db["ex3"], batch, NOW)
+
+    def one_poll(consumer, coll, now):  # store, then commit, in the right order, but for one poll only
+        records = [r for rs in consumer.poll(timeout_ms=3000).values() for r in rs]
+        nb02.store_events(coll, [r.value for r in records], now)
+        consumer.commit()
+
+    _rejected(capsys, check02.consume_loop(one_poll, pipeline, topic, "ex3-one-poll", db["ex3"], batch, NOW),
+              "your loop stopped at offset", "poll again until a poll comes back empty")
 
     # The lesson's central mistake: commit, then write. Nothing crashes on a good day; killed
     # during the write, the restart begins after the first poll, and its events are lost.

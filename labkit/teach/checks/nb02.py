@@ -111,6 +111,9 @@ class _CrashOnFirstWrite:
         return getattr(self._collection, name)
 
 
+#: The most records one poll() gives the student's loop (kafka-python's default is 500).
+LOOP_POLL_RECORDS = 50
+
 #: A right loop over the check's few hundred messages returns in seconds.
 LOOP_DEADLINE_S = 30
 
@@ -140,7 +143,10 @@ def consume_loop(consume, settings: Settings, topic: str, group: str, collection
         run_group = f"{group}.{uuid.uuid4().hex[:6]}"  # a new group per try: an earlier attempt's commits must not count
 
         def run(target, run_group=run_group):
-            consumer = clients.kafka_consumer(settings, group_id=run_group, auto_offset_reset="earliest")
+            # 50 records a poll at most: the topic's few hundred take several polls, so a loop that
+            # polls once, or stops early, is found out
+            consumer = clients.kafka_consumer(settings, group_id=run_group, auto_offset_reset="earliest",
+                                              max_poll_records=LOOP_POLL_RECORDS)
             consumer.assign([TopicPartition(topic, 0)])
             try:
                 return exercises.attempt_within(LOOP_DEADLINE_S, consume, consumer, target, now)
@@ -158,7 +164,12 @@ def consume_loop(consume, settings: Settings, topic: str, group: str, collection
         if not exercises.expect_type(LOOP, result, exercises.ANYTHING):
             return False
         answer[f"documents (killed {when} the write)"] = collection.count_documents({})
-        answer[f"committed offset (killed {when} the write)"] = kafka_io.committed_offsets(settings, run_group, topic).get(0)
+        committed = kafka_io.committed_offsets(settings, run_group, topic).get(0)
+        answer[f"committed offset (killed {when} the write)"] = committed
+        if committed is not None and 0 < committed < end:
+            return exercises.wrong(LOOP, f"after the restart (killed {when} the write) your loop stopped at offset "
+                                         f"{committed} of {end}: one poll gives at most a few records (here "
+                                         f"{LOOP_POLL_RECORDS}), so poll again until a poll comes back empty")
         expected[f"documents (killed {when} the write)"] = valid
         expected[f"committed offset (killed {when} the write)"] = end
     return exercises.check(LOOP, answer, expected)
