@@ -200,8 +200,9 @@ def kill_one(settings: Settings, group: str, backlog: list, *, batch_size: int =
              transaction_timeout_ms: int = 10_000, kill_after_s: float = 1.0, timeout_s: float = 120.0) -> Takeover:
     """Two workers, w1 and w2, join `group` on `settings`' telemetry topic. Once both hold
     partitions, `backlog` (simulator messages) is sent to the topic; the clock starts when the
-    broker has confirmed every message (0 s). `kill_after_s` later w1 is killed (SIGKILL: no
-    commit, no goodbye). Then the owners are read, once per check, until w2 alone holds all
+    broker has confirmed every message (0 s). w1 is killed (SIGKILL: no commit, no goodbye) as
+    soon as its partitions' lag has begun to fall with some still left, `kill_after_s` after 0 s
+    at the latest. Then the owners are read, once per check, until w2 alone holds all
     `settings.telemetry_partitions` (`holds_all`), and the group's lag at the broker until it is 0.
     The lag is sampled at the broker from 0 s until it is 0, as often as it can be read.
 
@@ -211,9 +212,10 @@ def kill_one(settings: Settings, group: str, backlog: list, *, batch_size: int =
     dead already). The workers store the backlog in `settings`' database like any processor:
     checking what was stored is the caller's part.
 
-    w1 usually dies inside a transaction that carries its offsets; the group's committed offsets
-    of those partitions cannot be read (so w2 cannot start on them) until the broker aborts it,
-    `transaction_timeout_ms` after it began (10 s here, the processor's default is 60 s)."""
+    If w1 dies inside a transaction that carries its offsets (the short step after its MongoDB
+    writes), the group's committed offsets of those partitions cannot be read (so w2 cannot start
+    on them) until the broker aborts it, `transaction_timeout_ms` after it began (10 s here, the
+    processor's default is 60 s)."""
     from labkit.ops import clients, kafka_io
     from labkit.simulate.producer import produce
 
@@ -238,8 +240,16 @@ def kill_one(settings: Settings, group: str, backlog: list, *, batch_size: int =
             produce(settings, backlog)
             t0 = time.monotonic()
             t0_wall = datetime.now(timezone.utc)
+            # Kill w1 while it is at work: once its partitions' lag has begun to fall (its first
+            # batch is committed), and still above 0, so that some of its backlog must wait for w2.
+            # A fixed delay let w1 finish first on a fast machine, and the takeover showed nothing.
+            w1_partitions, first_lag = set(before.get("w1", [])), None
             while time.monotonic() - t0 < kill_after_s:
                 sample_lag(t0)
+                w1_lag = sum(s["lag"] for s in samples[-partitions:] if int(s["partition"]) in w1_partitions)
+                first_lag = w1_lag if first_lag is None else first_lag
+                if 0 < w1_lag < first_lag:
+                    break
             crew.kill("w1")
             killed_s = time.monotonic() - t0
             # One read of the owners per check: between two reads, w2 may give its partitions back

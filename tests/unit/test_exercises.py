@@ -384,7 +384,8 @@ def _run_pure_check(exercise, student):
         "02.1": lambda: nb02.city_rule(student, good, now),
         "09.1": lambda: nb09.range_assignment(student),
         "09.2": lambda: nb09.hot_key(student, keys, 4),
-        "09.3": lambda: nb09.partitions_for(student),
+        "09.3": lambda: nb09.stalled(student, []),
+        "09.4": lambda: nb09.partitions_for(student),
         "10.2": lambda: nb10.smallest_lateness(student, _tunnel_stream(), 1000, [0, 2, 5, 10, 20, 30], targets=(0.8, 1.0)),
         "11.2": lambda: nb11.speed_kmh(student, good),
     }
@@ -396,7 +397,8 @@ def _run_pure_check(exercise, student):
     ("02.1", _city_rule_without_final_return),
     ("09.1", lambda partitions, workers: None),
     ("09.2", lambda keys, partitions: None),
-    ("09.3", lambda rate, per_worker_rate, headroom: None),
+    ("09.3", lambda lag_samples, seconds: None),
+    ("09.4", lambda rate, per_worker_rate, headroom: None),
     ("11.2", _speed_into_the_event),
 ])
 def test_checks_report_none_as_a_forgotten_return(capsys, exercise, student):
@@ -417,7 +419,7 @@ def test_a_none_that_10_2_allows_is_judged_by_value_not_as_a_forgotten_return(ca
 
 
 def test_a_stub_is_still_not_attempted_in_every_pure_check(capsys):
-    for exercise in ("01.1", "02.1", "09.1", "09.2", "09.3", "10.2", "11.2"):
+    for exercise in ("01.1", "02.1", "09.1", "09.2", "09.3", "09.4", "10.2", "11.2"):
         assert _run_pure_check(exercise, stub_with_any_arguments) is False
         assert capsys.readouterr().out.startswith(f"⏳ {exercise}")
 
@@ -432,7 +434,7 @@ def stub_with_any_arguments(*args):
 EXERCISES = [
     "00.1", "00.2", "00.3", "01.1", "01.2", "01.3", "02.1", "02.2", "02.3", "03.1", "03.2",
     "03.3", "03.4", "04.1", "04.2", "05.1", "05.2", "06.1", "06.2", "06.3", "06.4", "07.1", "07.2", "08.1",
-    "08.2", "08.3", "08.4", "09.1", "09.2", "09.3", "10.1", "10.2", "11.1", "11.2",
+    "08.2", "08.3", "08.4", "09.1", "09.2", "09.3", "09.4", "10.1", "10.2", "11.1", "11.2",
 ]
 
 
@@ -564,7 +566,8 @@ def test_01_1_a_partition_the_topic_does_not_have_is_wrong_not_read(capsys, no_k
     ("09.2", lambda ks, n: "CAR_007", "you returned a string; expected a (key, share) pair"),
     ("09.2", lambda ks, n: ("CAR_007", 0.5, 3), "a tuple of 3 items"),
     ("09.2", lambda ks, n: ("CAR_007", "50%"), "whose item 1 is a string"),
-    ("09.3", lambda r, p, h: [r / p], "you returned a list of 1 item; expected a number"),
+    ("09.3", lambda samples, s: [0], "you returned a list of 1 item; expected a dict {partition: seconds}"),
+    ("09.4", lambda r, p, h: [r / p], "you returned a list of 1 item; expected a number"),
     ("10.2", lambda s, d, t, c: (20, 1.0), "you returned a tuple of 2 items; expected a number"),
     ("11.2", lambda e: str(e["speed"]), "(for the version 1, no schema_version event): you returned a string; "
                                         "expected a number of km/h or None"),

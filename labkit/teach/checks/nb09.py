@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from types import SimpleNamespace
 
@@ -10,7 +11,8 @@ from labkit.teach import exercises
 
 RANGE = "09.1 range assignment"
 HOT_KEY = "09.2 hot key"
-PARTITIONS = "09.3 partition count"
+STALL = "09.3 a stall alert"
+PARTITIONS = "09.4 partition count"
 
 HINTS = exercises.register_hints({
     RANGE: "range means runs: each worker, in sorted(workers) order, gets one run of consecutive "
@@ -18,6 +20,9 @@ HINTS = exercises.register_hints({
            "even share and a remainder. Compare with drains[2].owners",
     HOT_KEY: "find the busiest partition first (kafka_io.partition_for_key, collections.Counter), then "
              "the key that sends the most messages to it; the share is of all the messages",
+    STALL: "group the samples by partition and sort each by time; walk them keeping where the current "
+           "stretch began: it goes on while the lag is above 0 and not below the sample before, and begins "
+           "again when the lag falls; keep each partition's longest stretch, in seconds",
     PARTITIONS: "a partition is read by one worker, so what must fit a worker is the busiest partition, "
                 "not the average: try counts from 1 up, place every key with kafka_io.partition_for_key, "
                 "and stop at the first count whose busiest partition fits",
@@ -130,13 +135,15 @@ def _lone_giant(partitions: int) -> list[str]:
 def hot_key(func, keys: list[str], partitions: int) -> bool:
     """09.2: the hot key and its partition's share of the messages, on the notebook's keys and
     on keys of the check's own whose most frequent key is not in the busiest partition."""
-    cases = {"the notebook's keys": list(keys), "keys where the most frequent is alone": _lone_giant(partitions)}
+    cases = {"the notebook's keys": (list(keys), partitions),
+             "keys where the most frequent is alone": (_lone_giant(partitions), partitions),
+             f"the notebook's keys over {partitions + 2} partitions": (list(keys), partitions + 2)}
     answers, expected = {}, {}
-    for name, case in cases.items():
-        answer = exercises.attempt(func, list(case), partitions)
+    for name, (case, count) in cases.items():
+        answer = exercises.attempt(func, list(case), count)
         if not exercises.expect_type(HOT_KEY, answer, KEY_AND_SHARE, case=f"for {name}"):
             return False
-        key, share = _hot_key_answer(case, partitions)
+        key, share = _hot_key_answer(case, count)
         answers[name], expected[name] = (answer[0], round(float(answer[1]), 3)), (key, round(share, 3))
         given_key, given_share = answers[name]
         own_share = round(case.count(given_key) / len(case), 3) if given_key in case else None
@@ -186,6 +193,11 @@ def partitions_for(func) -> bool:
         if not exercises.expect_type(PARTITIONS, answer, kind, case=f"for {name}"):
             return False
         answers[name] = answer
+        even = math.ceil(sum(rates.values()) * headroom / per_worker)
+        if answer != expected[name] and answer == even and expected[name] is not None:
+            return exercises.wrong(PARTITIONS, f"for {name} you returned {answer}, section 5's even split (the total "
+                                               "rate over a worker's): keys do not spread evenly, so place each key "
+                                               "and size for the busiest partition")
     return exercises.check(PARTITIONS, answers, expected)
 
 
@@ -197,4 +209,97 @@ def _fewest_partitions(rates: dict[str, float], per_worker: float, headroom: flo
             busiest[p] = busiest.get(p, 0.0) + rate
         if max(busiest.values()) * headroom <= per_worker:
             return count
+    return None
+
+
+# ------------------------------------------------------------------ 09.3: a stall alert
+
+STALL_AFTER_S = 2.0  # the alert's threshold in every case
+
+
+def _samples(partition: str, lags: list[int], step_s: float = 0.2, start_s: float = 0.0) -> list[dict]:
+    return [{"seconds": round(start_s + i * step_s, 2), "partition": partition, "lag": lag} for i, lag in enumerate(lags)]
+
+
+#: (what, samples, the partition it is about): each catches a reading of "stalled" that the
+#: lesson says is wrong.
+STALL_CASES = [
+    ("a dead worker's partition, nothing new arriving (its lag stays flat)",
+     _samples("0", [40, 32, 24] + [24] * 16 + [10, 0]), "0"),
+    ("a worker draining its backlog", _samples("1", list(range(300, 0, -15))), "1"),
+    ("a stuck worker while the producers keep writing (its lag grows)", _samples("2", list(range(20, 120, 5))), "2"),
+    ("a quiet partition, with nothing waiting", _samples("3", [0] * 20), "3"),
+    ("a busy worker that commits a batch every 0.6 s", _samples("4", [90, 90, 90, 60, 60, 60, 30, 30, 30, 0]), "4"),
+    ("two pauses, the second one long enough", _samples("5", [50] * 6 + [40] * 14 + [0]), "5"),
+]
+
+
+def _answer_key(samples: list[dict], seconds: float) -> dict[str, float]:
+    """09.3's answer key: per partition, the longest stretch of samples whose lag is above 0 and
+    never below the sample before, from its first sample to its last; those of `seconds` or more."""
+    from itertools import groupby
+
+    key = {}
+    rows = sorted(samples, key=lambda r: (r["partition"], r["seconds"]))
+    for partition, group in groupby(rows, key=lambda r: r["partition"]):
+        group = list(group)
+        best, begun = 0.0, None
+        for before, row in zip([None] + group[:-1], group):
+            if row["lag"] <= 0:
+                begun = None
+            elif before is None or before["lag"] <= 0 or row["lag"] < before["lag"]:
+                begun = row["seconds"]
+            best = max(best, row["seconds"] - begun) if begun is not None else best
+        if best >= seconds:
+            key[partition] = round(best, 2)
+    return key
+
+
+STALLS = exercises.dict_of(exercises.ANYTHING, exercises.NUMBER, "a dict {partition: seconds}")
+
+
+@exercises.graded(STALL)
+def stalled(func, lag_samples: list[dict]) -> bool:
+    """09.3: the student's stall alert on STALL_CASES (all the synthetic partitions together, in
+    time order across partitions, as the broker's samples come) and on the kill experiment's
+    own samples; the classic misreadings are named."""
+    import random
+
+    synthetic = [row for _, rows, _ in STALL_CASES for row in rows]
+    random.Random(9).shuffle(synthetic)  # in any order: the function sorts what it needs
+    answers, expected = {}, {}
+    for name, samples in (("the check's partitions", synthetic), ("the kill experiment's samples", list(lag_samples))):
+        answer = exercises.attempt(func, [dict(r) for r in samples], STALL_AFTER_S)
+        if not exercises.expect_type(STALL, answer, STALLS, case=f"for {name}"):
+            return False
+        answers[name] = {str(p): round(float(t), 2) for p, t in answer.items()}
+        expected[name] = _answer_key(samples, STALL_AFTER_S)
+    mistake = _stall_mistake(answers["the check's partitions"], expected["the check's partitions"])
+    if mistake:
+        return exercises.wrong(STALL, mistake)
+    return exercises.check(STALL, answers, expected)
+
+
+def _stall_mistake(answer: dict[str, float], expected: dict[str, float]) -> str | None:
+    """What a wrong answer on STALL_CASES misread, named by the case it got wrong."""
+    for what, rows, partition in STALL_CASES:
+        got, want = answer.get(partition), expected.get(partition)
+        if got is None and want is not None:
+            if partition == "0":
+                return (f"you missed {what}: a dead worker's lag does not grow when nothing new arrives, it stays "
+                        "flat. Alert on a lag above 0 that does not fall, not only on one that grows")
+            return f"you missed {what}: its lag stayed above 0 without falling for {want} s"
+        if got is not None and want is None:
+            if partition == "3":
+                return f"you flagged {what}: a lag of 0 means nothing waits, so nothing is stalled"
+            return f"you flagged {what}: its lag fell, so the consumer was at work"
+    for what, rows, partition in STALL_CASES:  # then how long: once every stall is found
+        got, want = answer.get(partition), expected.get(partition)
+        if got is not None and got != want:
+            if got >= len(rows) / 2 > want:
+                return f"for {what} you gave {got}: count seconds (the samples' times), not samples"
+            if got > want:
+                return (f"for {what} you gave {got} s, longer than its lag stood still: a stretch begins again "
+                        "wherever the lag falls")
+            return f"for {what} you gave {got} s, shorter than its longest stretch without a fall"
     return None
