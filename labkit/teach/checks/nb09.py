@@ -282,7 +282,7 @@ def stalled(func, lag_samples: list[dict]) -> bool:
 
 def _stall_mistake(answer: dict[str, float], expected: dict[str, float]) -> str | None:
     """What a wrong answer on STALL_CASES misread, named by the case it got wrong."""
-    for what, rows, partition in STALL_CASES:
+    for what, _rows, partition in STALL_CASES:
         got, want = answer.get(partition), expected.get(partition)
         if got is None and want is not None:
             if partition == "0":
