@@ -14,17 +14,18 @@ KILL_RUN = ([{"seconds": t / 10, "partition": "0", "lag": 511 if t >= 10 else 70
             + [{"seconds": t / 10, "partition": "2", "lag": max(0, 400 - 40 * t)} for t in range(60)])
 
 
-def by_partition(samples):
+def by_partition(samples, in_order=True):
     rows = {}
-    for row in sorted(samples, key=lambda r: r["seconds"]):
+    for row in sorted(samples, key=lambda r: r["seconds"]) if in_order else samples:
         rows.setdefault(row["partition"], []).append(row)
     return rows
 
 
-def stretches(samples, seconds, keeps_going):
-    """{partition: longest stretch} where `keeps_going(before, row)` says the stretch goes on."""
+def stretches(samples, seconds, keeps_going, in_order=True):
+    """{partition: longest stretch} where `keeps_going(before, row)` says the stretch goes on;
+    without `in_order`, the samples are walked in the order given."""
     found = {}
-    for partition, rows in by_partition(samples).items():
+    for partition, rows in by_partition(samples, in_order).items():
         best, begun = 0.0, None
         for before, row in zip([None] + rows[:-1], rows):
             if before is not None and begun is not None and keeps_going(before, row):
@@ -54,18 +55,7 @@ def counted_in_samples(samples, seconds):  # the stretch's length in samples, no
 
 
 def unsorted(samples, seconds):  # walks the samples in the order given
-    found = {}
-    for partition in {r["partition"] for r in samples}:
-        rows = [r for r in samples if r["partition"] == partition]
-        best, begun = 0.0, None
-        for before, row in zip([None] + rows[:-1], rows):
-            if before is not None and begun is not None and 0 < before["lag"] <= row["lag"]:
-                best = max(best, row["seconds"] - begun)
-            else:
-                begun = row["seconds"]
-        if best >= seconds:
-            found[partition] = round(best, 2)
-    return found
+    return stretches(samples, seconds, lambda before, row: 0 < before["lag"] <= row["lag"], in_order=False)
 
 
 def test_the_solution_passes():
