@@ -69,6 +69,8 @@ def test_the_solution_passes():
     (not_falling, "a lag of 0 means nothing waits"),
     (counted_in_samples, "count seconds"),
     (unsorted, "you"),
+    (lambda samples, seconds: {p: t for p, t in solution.stalled(samples, seconds).items() if t > seconds},
+     ">=, not >"),
     (lambda samples, seconds: None, "returned None"),
 ])
 def test_misreadings_are_named(capsys, student, words):

@@ -164,7 +164,7 @@ def _hot_key_answer(keys: list[str], partitions: int) -> tuple[str, float]:
     return Counter(k for k in keys if home[k] == busiest).most_common(1)[0][0], load / len(keys)
 
 
-#: 09.3's fleets: (description, {key: messages per second}, per_worker_rate, headroom).
+#: 09.4's fleets: (description, {key: messages per second}, per_worker_rate, headroom).
 #: The even split (total x headroom / per_worker_rate, rounded up) is one short for the
 #: first two, since hashing never spreads a few dozen keys evenly; the bus cannot fit.
 FLEETS = [
@@ -180,7 +180,7 @@ FLEETS = [
 
 @exercises.graded(PARTITIONS)
 def partitions_for(func) -> bool:
-    """09.3: each fleet's answer against the fewest partitions whose busiest one fits a worker."""
+    """09.4: each fleet's answer against the fewest partitions whose busiest one fits a worker."""
     answers, expected = {}, {}
     for name, rates, per_worker, headroom in FLEETS:
         expected[name] = _fewest_partitions(rates, per_worker, headroom)
@@ -231,6 +231,7 @@ STALL_CASES = [
     ("a quiet partition, with nothing waiting", _samples("3", [0] * 20), "3"),
     ("a busy worker that commits a batch every 0.6 s", _samples("4", [90, 90, 90, 60, 60, 60, 30, 30, 30, 0]), "4"),
     ("two pauses, the second one long enough", _samples("5", [50] * 6 + [40] * 14 + [0]), "5"),
+    ("a pause of exactly the threshold", _samples("6", [30] * 11 + [0]), "6"),
 ]
 
 
@@ -282,9 +283,15 @@ def stalled(func, lag_samples: list[dict]) -> bool:
 
 def _stall_mistake(answer: dict[str, float], expected: dict[str, float]) -> str | None:
     """What a wrong answer on STALL_CASES misread, named by the case it got wrong."""
+    for what, rows, partition in STALL_CASES:  # a length in samples shows first, whatever else is wrong
+        got, want = answer.get(partition), expected.get(partition)
+        if got is not None and want is not None and got >= len(rows) / 2 > want:
+            return f"for {what} you gave {got}: count seconds (the samples' times), not samples"
     for what, _rows, partition in STALL_CASES:
         got, want = answer.get(partition), expected.get(partition)
         if got is None and want is not None:
+            if partition == "6":
+                return f"you missed {what}: a stretch of exactly `seconds` is long enough (>=, not >)"
             if partition == "0":
                 return (f"you missed {what}: a dead worker's lag does not grow when nothing new arrives, it stays "
                         "flat. Alert on a lag above 0 that does not fall, not only on one that grows")
