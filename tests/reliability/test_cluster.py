@@ -95,9 +95,10 @@ def test_the_failover_runs_on_the_students_topic_and_producer_once_11_1_passes(c
 # --------------------------------------------------------------------------- exercise 11.1
 
 
-def _topic(replicas=3, min_isr="2", partitions=1):
+def _topic(replicas=3, min_isr="2", partitions=1, **more):
     def make(admin, name):
         configs = {"min.insync.replicas": min_isr} if min_isr else {}
+        configs.update({key.replace("_", "."): value for key, value in more.items()})
         admin.create_topics({name: {"num_partitions": partitions, "replication_factor": replicas, "configs": configs}})
     return make
 
@@ -149,9 +150,10 @@ def test_exercise_11_1_the_solution_passes_and_leaves_no_topic(cluster, capsys):
     (_topic(), lambda bootstrap: None, "returned None"),
     (_topic(), lambda bootstrap: {"acks": "all", "enable_idempotence": True}, "expected a KafkaProducer"),
     (_topic(partitions=3), _producer(), "3 partitions"),
+    (_topic(unclean_leader_election_enable="true"), _producer(), "unclean.leader.election.enable=true"),
     (_topic(), lambda bootstrap: _producer()(bootstrap.split(",")[0]), "not to the three brokers it was given"),
 ], ids=["one copy", "two copies", "broker's min.insync", "all three in sync", "acks=1", "not idempotent", "no topic", "no producer",
-    "settings, not a producer", "three partitions", "one broker only"])
+    "settings, not a producer", "three partitions", "unclean election", "one broker only"])
 def test_exercise_11_1_rejects_what_loses_writes(cluster, capsys, topic, producer, words):
     from labkit.teach.checks import nb11 as check
     from tests.wrong_answers import assert_rejected

@@ -118,6 +118,9 @@ def _topic_problem(bootstrap: str, name: str) -> str | None:
         return (f"your topic's min.insync.replicas is {min_isr}: with 1, a leader whose followers fell "
                 f"behind confirms writes alone, and they die with it; 2 of 3 survives one loss and "
                 f"still takes writes")
+    if own.get("unclean.leader.election.enable", {}).get("value", "false").lower() == "true":
+        return ("your topic sets unclean.leader.election.enable=true: a follower that is out of date may then "
+                "become leader, and the confirmed writes it never copied are gone. Leave it at false")
     return None
 
 
