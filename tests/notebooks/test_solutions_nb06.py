@@ -116,6 +116,10 @@ def max_in_python(db, name, start, end):  # right rows, but every reading travel
     return [{"car_id": car, "minute": minute, "max_speed": speed} for (car, minute), speed in sorted(best.items())]
 
 
+def max_sorted_before_grouping(db, name, start, end):  # in order here only because this server keeps it
+    return _max_rows(db, name, [_in_range(start, end), {"$sort": {"car_id": 1, "timestamp": 1}}, GROUP])
+
+
 def max_unsorted(db, name, start, end):
     return nb06.max_speed_per_car_per_minute(db, name, start, end)[::-1]
 
@@ -155,6 +159,7 @@ def test_06_1_the_stub_is_not_attempted(db, capsys):
     (max_with_timestamp_twice_only_gte, ["after `end`", "only $gte", '"timestamp" twice', "both bounds go in one dict"]),
     (max_grouped_by_car_only, ["one row per car"]),
     (max_unsorted, ["wrong order"]),
+    (max_sorted_before_grouping, ["sorts before its $group", "put the $sort after the $group"]),
     (max_cursor, ["you returned a CommandCursor", "expected a list of dicts", "wrap it in list(...)"]),
     (max_set, ["you returned a set", "expected a list of dicts"]),
     (returns_none, ["returned None", "forget `return`"]),

@@ -283,15 +283,61 @@ def _grouped_by_the_server(name: str, func) -> bool:
     return True
 
 
+class _RecordingDatabase:
+    """The student's database, as it is, except that each pipeline given to a collection's
+    `aggregate` is kept in `pipelines` (the check reads the order of its stages)."""
+
+    def __init__(self, db):
+        self._db, self.pipelines = db, []
+
+    def __getitem__(self, name):
+        return _RecordingCollection(self._db[name], self.pipelines)
+
+    def get_collection(self, name, *args, **kwargs):
+        return _RecordingCollection(self._db.get_collection(name, *args, **kwargs), self.pipelines)
+
+    def __getattr__(self, name):
+        return getattr(self._db, name)
+
+
+class _RecordingCollection:
+    def __init__(self, collection, pipelines: list):
+        self._collection, self._pipelines = collection, pipelines
+
+    def aggregate(self, pipeline, *args, **kwargs):
+        self._pipelines.append(list(pipeline))
+        return self._collection.aggregate(pipeline, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._collection, name)
+
+
+def _sorted_before_grouping(pipelines: list[list]) -> bool:
+    """True when a pipeline sorts before its last $group and not after it: the groups then come
+    out in whatever order the server gives them."""
+    for pipeline in pipelines:
+        names = [next(iter(stage), "") if isinstance(stage, dict) else "" for stage in pipeline]
+        if "$group" in names:
+            last_group = len(names) - 1 - names[::-1].index("$group")
+            if "$sort" in names[:last_group] and "$sort" not in names[last_group:]:
+                return True
+    return False
+
+
 def _run_on_edges_then_practice(name: str, kind: exercises.Kind, problem: Callable, expected_of: Callable,
                                 func, db, collection: str | None, start: datetime | None,
                                 end: datetime | None) -> bool:
     """The shared course of 06.1 and 06.3: the check's readings, then the practice dataset."""
     fill_edges(db)
     lo, hi = to_ms(EDGE_START), to_ms(EDGE_END)
-    answer = exercises.attempt(func, db, EDGES, EDGE_START, EDGE_END)
+    recording = _RecordingDatabase(db)
+    answer = exercises.attempt(func, recording, EDGES, EDGE_START, EDGE_END)
     if not exercises.expect_type(name, answer, kind):
         return False
+    if _sorted_before_grouping(recording.pipelines):
+        return exercises.wrong(name, "your pipeline sorts before its $group and not after it: $group promises no "
+                                     "order for the groups it gives (this server happens to keep the order it met "
+                                     "them in; MongoDB does not), so put the $sort after the $group")
     why = problem(list(answer), edge_readings(), lo, hi)
     if why is not None:
         return exercises.wrong(name, f"on the check's own readings ({EDGES}, {EDGE_START:%H:%M:%S} to "
