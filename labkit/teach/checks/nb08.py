@@ -77,17 +77,18 @@ def _range_mistake(key: str, given: str, expected: str, other: str) -> str:
     if given == other:
         return f"{key} and the other end of the range are swapped"
     if abs(value * 1000 - want) < 1000:
-        return (f"{key}={given}: seconds since 1970, where the API and Grafana count milliseconds "
-                f"({want}): a thousand times too small, so the range falls in January 1970")
-    if (value - want) % 900_000 == 0:  # whole quarter hours: a time zone's offset (India's is +5:30)
-        hours = (value - want) / 3_600_000
-        return (f"{key} is {hours:+g} h off: the picker's wall-clock time was read in another time zone (as UTC, "
-                "or as this machine's local time once the datetime lost its zone). An epoch time has no time "
-                "zone: the aware datetime's own timestamp() gives it")
+        return (f"{key}={given}: seconds since 1970, where the API and Grafana count milliseconds: a thousand "
+                "times too small, so the range falls in January 1970")
+    off, short = divmod(value - want + 1000, 900_000)  # whole quarter hours: a zone's offset (India's is +5:30)
+    if off and short <= 1000:
+        dropped = " (and its milliseconds were dropped)" if short != 1000 else ""
+        return (f"{key} is {(value - want + 1000 - short) / 3_600_000:+g} h off{dropped}: the picker's wall-clock "
+                "time was read in another time zone (as UTC, or as this machine's local time once the datetime "
+                "lost its zone). An epoch time has no time zone: the aware datetime's own timestamp() gives it")
     if abs(value - want) < 1000:
         return (f"{key}={given}, {want - value} ms short: the milliseconds were dropped "
                 "(multiply the seconds by 1000 before you round)")
-    return f"{key}={given}, where the range gives {want}"
+    return f"{key}={given}, which is not the range's {'start' if key == 'from' else 'end'} in epoch milliseconds"
 
 
 def _request_mistake(what: str, target: dict, given: str, expected: str) -> str | None:
@@ -368,7 +369,7 @@ BOARDS = [
                                               [60, 70, 80, 90, 100, 110]), "processor stopped"),
     ("the cars went quiet", _board([0] * 6, [10, 0, 0, 0, 0, 0], [0.01, 0, 0, 0, 0, 0],
                                    [2, 12, 22, 32, 42, 52]), "cars stopped sending"),
-    ("a device sent garbage for ten seconds", _board([0, 0, 5, 0, 0, 0], [10, 10, 14, 10, 10, 10],
+    ("a device sent garbage for ten seconds", _board([0, 0, 5, 0, 0, 0], [10, 10, 50, 10, 10, 10],
                                                      [0.01, 0.01, 0.8, 0.02, 0.01, 0.01], [2, 3, 2, 3, 2, 3]), "bad producer"),
     ("a backlog of thousands that holds steady", _board([1500, 1530, 1490, 1520, 1510, 1540], [400] * 6, [0.01] * 6,
                                                          [4, 5, 4, 5, 4, 5]), "healthy"),
