@@ -310,7 +310,7 @@ def test_nb01_solutions(pipeline, capsys):
 
     verdict, out = check01.count_per_partition(without_seek, pipeline, topic), capsys.readouterr().out
     assert verdict is False and "missing" not in out, out  # it returned every key: none is missing
-    assert "✘ 01.3 read it all back: you read nothing" in out and "auto_offset_reset='latest'" in out, out
+    assert "✘ 01.2 read it all back: you read nothing" in out and "auto_offset_reset='latest'" in out, out
     assert "seek to the beginning" in out, out
 
     def partition_0_zeroed(consumer, topic):  # a returned key counted 0 is a wrong value, not a missing key

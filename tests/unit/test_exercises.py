@@ -380,7 +380,7 @@ def _run_pure_check(exercise, student):
     now, good = _good_event()
     keys = [f"CAR_{i:03d}" for i in range(1, 11) for _ in range(60)] + ["CAR_007"] * 540
     runs = {
-        "01.1": lambda: nb01.negative_speed(student, good),
+        "01.3": lambda: nb01.negative_speed(student, good),
         "02.1": lambda: nb02.city_rule(student, good, now),
         "09.1": lambda: nb09.range_assignment(student),
         "09.2": lambda: nb09.hot_key(student, keys, 4),
@@ -393,7 +393,7 @@ def _run_pure_check(exercise, student):
 
 
 @pytest.mark.parametrize("exercise, student", [
-    ("01.1", lambda event: None),
+    ("01.3", lambda event: None),
     ("02.1", _city_rule_without_final_return),
     ("09.1", lambda partitions, workers: None),
     ("09.2", lambda keys, partitions: None),
@@ -419,7 +419,7 @@ def test_a_none_that_10_2_allows_is_judged_by_value_not_as_a_forgotten_return(ca
 
 
 def test_a_stub_is_still_not_attempted_in_every_pure_check(capsys):
-    for exercise in ("01.1", "02.1", "09.1", "09.2", "09.3", "09.4", "10.2", "11.2"):
+    for exercise in ("01.3", "02.1", "09.1", "09.2", "09.3", "09.4", "10.2", "11.2"):
         assert _run_pure_check(exercise, stub_with_any_arguments) is False
         assert capsys.readouterr().out.startswith(f"⏳ {exercise}")
 
@@ -483,7 +483,7 @@ def test_a_hint_registered_by_a_notebook_cell_is_kept(capsys):
 
 
 class FakeProducer:
-    """Stands in for clients.kafka_producer(settings): the 01.2 check opens and closes one."""
+    """Stands in for clients.kafka_producer(settings): the 01.1 check opens and closes one."""
 
     def __init__(self, *args, **kwargs):
         from kafka import TopicPartition
@@ -510,7 +510,7 @@ class FakeProducer:
 
 @pytest.fixture
 def no_kafka(monkeypatch):
-    """The 01.2 check without Kafka: a fake producer, a 4-partition topic that reads back nothing."""
+    """The 01.1 check without Kafka: a fake producer, a 4-partition topic that reads back nothing."""
     from labkit.ops import clients, kafka_io
 
     producer = FakeProducer()
@@ -540,7 +540,7 @@ def test_01_1_names_the_type_expected(capsys, no_kafka, student, words):
 
     assert nb01.send_keyed(student, Settings.from_env(), "t", EVENTS) is False
     out = capsys.readouterr().out
-    assert out.startswith("✘ 01.2 send and confirm: ")
+    assert out.startswith("✘ 01.1 send and confirm: ")
     assert words in out
     assert "expected a list with one (partition, offset) pair" in out
 
@@ -550,14 +550,14 @@ def test_01_1_a_partition_the_topic_does_not_have_is_wrong_not_read(capsys, no_k
     from labkit.teach.checks import nb01
 
     assert nb01.send_keyed(lambda p, t, events: [(99, -1)] * len(events), Settings.from_env(), "t", EVENTS) is False
-    assert capsys.readouterr().out.startswith("✘ 01.2 send and confirm: ")
+    assert capsys.readouterr().out.startswith("✘ 01.1 send and confirm: ")
 
 
 @pytest.mark.parametrize("exercise, student, words", [
-    ("01.1", lambda e: str(dict(e, speed=-1)).encode(), "not JSON"),
-    ("01.1", lambda e: b"[1, 2]", "a JSON object"),
-    ("01.1", lambda e: json_bytes(dict(e, speed="-5")), "wrong value for key 'speed < 0 (example)'"),
-    ("01.1", lambda e: dict(e, speed=-1), "you returned a dict; expected bytes"),
+    ("01.3", lambda e: str(dict(e, speed=-1)).encode(), "not JSON"),
+    ("01.3", lambda e: b"[1, 2]", "a JSON object"),
+    ("01.3", lambda e: json_bytes(dict(e, speed="-5")), "wrong value for key 'speed < 0 (example)'"),
+    ("01.3", lambda e: dict(e, speed=-1), "you returned a dict; expected bytes"),
     ("02.1", lambda raw, now: True, "you returned True/False; expected a Verdict"),
     ("02.1", lambda raw, now: {"ok": True}, "you returned a dict; expected a Verdict"),
     ("09.1", lambda n, ws: {w: 1 for w in ws}, "whose value for key 'w1' is an int"),

@@ -12,9 +12,9 @@ from labkit.ops import clients, kafka_io
 from labkit.process.validation import validate
 from labkit.teach import exercises
 
-SEND = "01.2 send and confirm"
-FAULT = "01.1 negative speed fault"
-COUNT = "01.3 read it all back"
+SEND = "01.1 send and confirm"
+COUNT = "01.2 read it all back"
+FAULT = "01.3 negative speed fault"
 
 HINTS = exercises.register_hints({
     SEND: "send() only queues a message; each future says how that one message ended: .get() returns "
@@ -27,7 +27,7 @@ HINTS = exercises.register_hints({
            "reports, not when you have counted that many messages",
 })
 
-#: 01.3 gives up on a student's loop after this long (reading a few thousand messages takes a second).
+#: 01.2 gives up on a student's loop after this long (reading a few thousand messages takes a second).
 COUNT_DEADLINE_S = 30
 
 #: 01.3's consumer, made so that reading "to the end" needs a loop that stops at the end offsets.
@@ -41,13 +41,13 @@ POLL_RECORDS = 5
 FETCH_WAIT_MS = 2000
 COUNT_CONSUMER = {"max_poll_records": POLL_RECORDS, "fetch_max_wait_ms": FETCH_WAIT_MS, "fetch_min_bytes": 1 << 30}
 
-#: What 01.2 returns: one (partition, offset) or None per event, in the order of the events.
+#: What 01.1 returns: one (partition, offset) or None per event, in the order of the events.
 PLACES = exercises.list_of(exercises.optional(exercises.pair(exercises.INTEGER, exercises.INTEGER)),
                            "a list with one (partition, offset) pair (from a RecordMetadata) or None per event")
 COUNTS = exercises.dict_of(exercises.INTEGER, exercises.INTEGER, "a dict {partition (int): number of messages (int)}")
 
 
-#: The largest message the 01.2 topic accepts, and the event that goes over it.
+#: The largest message the 01.1 topic accepts, and the event that goes over it.
 LIMIT_BYTES = 1024
 
 
@@ -72,7 +72,7 @@ class _Recording:
 
 @exercises.graded(SEND)
 def send_keyed(send, settings: Settings, topic: str, events: list[dict]) -> bool:
-    """01.2: the events, with one the broker refuses put third, go to `topic` (which refuses
+    """01.1: the events, with one the broker refuses put third, go to `topic` (which refuses
     messages over LIMIT_BYTES). Right: for every event, in order, the (partition, offset)
     that holds it, in its key's partition; None for the refused one, which must have been
     sent (a function that skips it by its size knows a limit only the broker should)."""
@@ -133,7 +133,7 @@ def _json(raw: bytes):
 
 @exercises.graded(FAULT)
 def negative_speed(fault, example: dict) -> bool:
-    """01.1: JSON bytes, speed < 0, every other field unchanged, and the event it is given left
+    """01.3: JSON bytes, speed < 0, every other field unchanged, and the event it is given left
     as it was (the function gets a copy of its own, compared afterwards); for the example and for the
     same event from a car standing still (speed 0), where `-speed` is -0.0: not below 0, and
     the validator would store it as a valid reading. The validator must reject each as
@@ -198,7 +198,7 @@ def _append_plain(settings: Settings, topic: str) -> None:
     try:
         for partition, count in PLAIN_MESSAGES.items():
             for i in range(count if partition in have else 0):
-                producer.send(topic, partition=partition, value=f'{{"check": "01.3", "n": {i}}}'.encode())
+                producer.send(topic, partition=partition, value=f'{{"check": "01.2", "n": {i}}}'.encode())
         producer.flush()
     finally:
         producer.close()
@@ -216,7 +216,7 @@ def _append_transactions(settings: Settings, topic: str, partition: int = 0) -> 
         for commit, count in ((True, 3), (False, 2)):
             producer.begin_transaction()
             for i in range(count):
-                producer.send(topic, partition=partition, value=f'{{"check": "01.3", "n": {i}}}'.encode())
+                producer.send(topic, partition=partition, value=f'{{"check": "01.2", "n": {i}}}'.encode())
             producer.flush()
             producer.commit_transaction() if commit else producer.abort_transaction()
     finally:
@@ -225,7 +225,7 @@ def _append_transactions(settings: Settings, topic: str, partition: int = 0) -> 
 
 @exercises.graded(COUNT)
 def count_per_partition(count, settings: Settings, topic: str) -> bool:
-    """01.3: the messages a reader gets, per partition. The check first appends a few messages
+    """01.2: the messages a reader gets, per partition. The check first appends a few messages
     to partitions 1 and 3 (none to 2: an empty partition is read too), then a committed and an
     aborted transaction to partition 0, so end offsets (which count the markers and the aborted
     messages) are not the answer: the messages must be read and counted. The student's consumer

@@ -8,7 +8,7 @@ from kafka.errors import KafkaError
 
 
 def send_keyed(producer, topic: str, events: list[dict]) -> list[tuple[int, int] | None]:
-    """Exercise 01.2: send keyed by car, then ask each future how its message ended (in order):
+    """Exercise 01.1: send keyed by car, then ask each future how its message ended (in order):
     (partition, offset) when stored, None when the broker refused it."""
     futures = [producer.send(topic, key=e["car_id"].encode(), value=json.dumps(e).encode()) for e in events]
     producer.flush()
@@ -23,12 +23,12 @@ def send_keyed(producer, topic: str, events: list[dict]) -> list[tuple[int, int]
 
 
 def negative_speed(event: dict) -> bytes:
-    """Exercise 01.1: a message the validator must reject with `range:speed`."""
+    """Exercise 01.3: a message the validator must reject with `range:speed`."""
     return json.dumps(dict(event, speed=-abs(event.get("speed", 0)) - 1.0)).encode()
 
 
 def count_per_partition(consumer, topic: str) -> dict[int, int]:
-    """Exercise 01.3: read a whole topic without a group and count per partition."""
+    """Exercise 01.2: read a whole topic without a group and count per partition."""
     from kafka import TopicPartition
 
     tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
