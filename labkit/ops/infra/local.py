@@ -481,12 +481,24 @@ def stop_together(services: list[Service], home: Path, timeout: float = 30.0) ->
     return [s for s, _ in running]
 
 
+#: After a SIGKILL, how long `kill` waits for the service's port to be free.
+PORT_FREED_WITHIN_S = 10.0
+
+
 def kill(service: Service, home: Path) -> None:
-    """SIGKILL without cleanup, as a crash would (used by reliability tests)."""
+    """SIGKILL without cleanup, as a crash would (used by reliability tests). Returns once the
+    process is gone and its port no longer answers (at most PORT_FREED_WITHIN_S after it is
+    gone): a restart right after must not find the port still taken by the dying server (a
+    fresh-clone run once failed "port 27117 is already in use" just after a kill)."""
     pid = read_pid(service, home)
     if pid is not None:
         _signal_group(pid, signal.SIGKILL)
         _wait_gone(pid, poll_s=0.05)
+        try:
+            wait_until(lambda: not port_open(service.port), PORT_FREED_WITHIN_S, poll_s=0.05,
+                       what=f"port {service.port} to be free")
+        except TimeoutError:
+            pass  # another program holds it: start() says so, with the fix
 
 
 def _wait_gone(pid: int, poll_s: float) -> None:
