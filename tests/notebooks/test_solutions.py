@@ -356,7 +356,7 @@ def test_nb01_solutions(pipeline, capsys):
     check01.COUNT_DEADLINE_S, deadline = 5, check01.COUNT_DEADLINE_S
     try:
         _rejected(capsys, check01.count_per_partition(until_end_offset_messages, pipeline, topic),
-                  "had not returned after 5 s", "position reaches the end offset")
+                  "had not returned after 5 s", "every position reaches its end offset")
     finally:
         check01.COUNT_DEADLINE_S = deadline
 

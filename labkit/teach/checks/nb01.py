@@ -243,7 +243,8 @@ def count_per_partition(count, settings: Settings, topic: str) -> bool:
         return exercises.wrong(COUNT, f"your function had not returned after {COUNT_DEADLINE_S} s. A loop that waits "
                                       "until it has read as many messages as the end offset says never ends here: "
                                       "transaction markers and aborted messages take offsets but are never "
-                                      "delivered. Stop when the position reaches the end offset")
+                                      "delivered; and `for message in consumer:` waits for a next message forever. "
+                                      "Poll with a timeout, and stop when every position reaches its end offset")
     if not exercises.expect_type(COUNT, answer, COUNTS):
         return False
     expected = {p: n for p, n in Counter(r.partition for r in kafka_io.read_topic(
