@@ -108,3 +108,24 @@ def with_the_labs_panel_url(target, variables, start, end):
 
 def test_the_lab_s_own_panel_url_is_not_an_answer(capsys):
     assert_rejected(capsys, nb08.request_for(with_the_labs_panel_url), "your function calls panel_url", exercise="08.1")
+
+
+def utc_then_naive(target, variables, start, end):  # right only on a machine whose local time is UTC
+    from datetime import timezone
+
+    utc = [t.astimezone(timezone.utc).replace(tzinfo=None) for t in (start, end)]
+    return with_range(target, variables, *(str(int(t.timestamp() * 1000)) for t in utc))
+
+
+def test_an_answer_that_depends_on_the_machine_s_zone_is_found_out(capsys, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        assert_rejected(capsys, nb08.request_for(utc_then_naive), "your answer depends on the machine's zone",
+                        exercise="08.1")
+        assert nb08.request_for(solution.request_for)
+    finally:
+        monkeypatch.undo()
+        time.tzset()

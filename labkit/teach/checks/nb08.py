@@ -150,7 +150,47 @@ def request_for(func) -> bool:
         if mistake:
             return exercises.wrong(REQUEST, mistake)
         answers[what], expected[what] = right, right
+    moved = _answer_in_another_zone(func)
+    if moved:
+        return exercises.wrong(REQUEST, moved)
     return exercises.check(REQUEST, answers, expected)
+
+
+#: A zone far from UTC without summer time, and one on the other side, for _answer_in_another_zone.
+OTHER_ZONES = ("America/Phoenix", "Asia/Kolkata")
+
+
+def _answer_in_another_zone(func) -> str | None:
+    """The speed panel's request once more, with this machine's time zone changed (the TZ
+    variable): a function that drops the datetime's zone and reads the wall clock as local time
+    is right only where local time happens to be the zone it converted to (UTC, on a server)."""
+    import os
+    import time
+
+    from labkit.contract import to_ms
+    from labkit.observe import dashboards
+
+    if not hasattr(time, "tzset"):
+        return None  # Windows: the machine's zone cannot be changed for a moment
+    what, target = request_cases()[3]   # the speed panel
+    right = dashboards.panel_url(target, PICKER_VARIABLES, to_ms(PICKER_START), to_ms(PICKER_END))
+    before = os.environ.get("TZ")
+    try:
+        for zone in OTHER_ZONES:
+            os.environ["TZ"] = zone
+            time.tzset()
+            given = exercises.attempt(func, copy.deepcopy(target), dict(PICKER_VARIABLES), PICKER_START, PICKER_END)
+            if isinstance(given, str) and _request_mistake(what, target, given, right):
+                return (f"with this machine's time zone set to {zone}, {_request_mistake(what, target, given, right)}: "
+                        "your answer depends on the machine's zone, so a datetime lost its zone and was read as local "
+                        "time somewhere. The aware datetime's own timestamp() needs no zone")
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+    return None
 
 
 def _scratch_anomalies(start: datetime, end: datetime) -> list[dict]:
@@ -363,7 +403,7 @@ BOARDS = [
      _board([28, 31, 29, 30, 28, 33], [10] * 6, [0.01] * 6, [2, 3, 2, 3, 2, 3]), "healthy"),
     ("a busy pipeline with a large but steady lag",
      _board([480, 510, 495, 505, 500, 515], [50] * 6, [0.02] * 6, [11, 10, 12, 11, 10, 11]), "healthy"),
-    ("the processor was killed", _board([0, 100, 200, 300, 400, 500], [10, 0, 0, 0, 0, 0], [0.01] * 6,
+    ("the processor was killed", _board([0, 100, 200, 300, 400, 500], [10, 0, 0, 0, 0, 0], [0.01, 0, 0, 0, 0, 0],
                                         [2, 12, 22, 32, 42, 52]), "processor stopped"),
     ("the processor was already down", _board([100, 110, 120, 130, 140, 150], [0] * 6, [0.0] * 6,
                                               [60, 70, 80, 90, 100, 110]), "processor stopped"),
@@ -393,6 +433,14 @@ BOARDS = [
     ("falling behind while a device sends garbage", _board([0, 60, 120, 180, 240, 300], [300] * 6,
                                                            [0.01, 0.01, 0.7, 0.01, 0.01, 0.01], [2, 2, 3, 3, 3, 3]),
      "processor falling behind"),
+    # What happens now is in the newest sample: a processor that died in the last ten seconds
+    # (its average over the minute still looks busy); and a share of garbage that stays under
+    # half is a few bad messages, not a bad producer.
+    ("a processor that died in the last ten seconds", _board([0, 0, 0, 0, 0, 300], [30, 30, 30, 30, 30, 0],
+                                                             [0.01, 0.01, 0.01, 0.01, 0.01, 0.0], [2, 2, 2, 2, 2, 12]),
+     "processor stopped"),
+    ("a few bad messages in a busy minute", _board([20, 25, 22, 21, 24, 23], [40] * 6,
+                                                   [0.01, 0.01, 0.3, 0.01, 0.01, 0.01], [2, 3, 2, 3, 2, 3]), "healthy"),
 ]
 
 
