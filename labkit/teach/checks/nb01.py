@@ -30,7 +30,7 @@ HINTS = exercises.register_hints({
 #: 01.2 gives up on a student's loop after this long (reading a few thousand messages takes a second).
 COUNT_DEADLINE_S = 30
 
-#: 01.3's consumer, made so that reading "to the end" needs a loop that stops at the end offsets.
+#: 01.2's consumer, made so that reading "to the end" needs a loop that stops at the end offsets.
 #: One poll() returns at most POLL_RECORDS messages (Kafka's default is 500), fewer than the
 #: check's topic holds, so a single poll cannot read it all. And the broker holds each fetch for
 #: FETCH_WAIT_MS, waiting for more bytes than a fetch ever carries (fetch_min_bytes): a loop that
@@ -187,7 +187,7 @@ def _what_changed(now: dict, before: dict) -> str:
         return "its fields changed"
 
 
-#: 01.3's plain messages, by partition (partition 0 gets the transactions; 2 stays empty).
+#: 01.2's plain messages, by partition (partition 0 gets the transactions; 2 stays empty).
 PLAIN_MESSAGES = {1: 4, 3: 2}
 
 
@@ -205,15 +205,16 @@ def _append_plain(settings: Settings, topic: str) -> None:
 
 
 def _append_transactions(settings: Settings, topic: str, partition: int = 0) -> None:
-    """Append one committed transaction of three messages and one aborted one of two to
-    `partition`: each transaction's end takes an offset (a marker), and the aborted messages
-    are in the log but never read, so the end offset is no longer the number of messages."""
+    """Append to `partition` a committed transaction of two messages, an aborted one of two, and
+    a committed one of two: each transaction's end takes an offset (a marker), and the aborted
+    messages are in the log but never read, so neither the end offset nor the last message's
+    offset + 1 is the number of messages."""
     import uuid
 
     producer = clients.kafka_producer(settings, transactional_id=f"{topic}.check-{uuid.uuid4().hex[:8]}")  # a sandbox name
     try:
         producer.init_transactions()
-        for commit, count in ((True, 3), (False, 2)):
+        for commit, count in ((True, 2), (False, 2), (True, 2)):
             producer.begin_transaction()
             for i in range(count):
                 producer.send(topic, partition=partition, value=f'{{"check": "01.2", "n": {i}}}'.encode())
