@@ -706,3 +706,21 @@ def test_06_4_the_index_changes_the_plan_and_the_documents_examined(db):
     with_index = check.explain_reading(check.server_explain(db, check.EXPLAINED, check.EXPLAIN_QUERY))
     assert without == {"stages": ["COLLSCAN"], "docs_examined": 600, "keys_examined": 0, "returned": 20}
     assert with_index == {"stages": ["FETCH", "IXSCAN"], "docs_examined": 20, "keys_examined": 20, "returned": 20}
+
+
+def test_the_edges_are_met_in_an_order_that_is_not_sorted():
+    """A pipeline without `$sort` on a server whose `$group` keeps the order it meets the groups
+    in must not come out sorted by chance, in 06.1 or in 06.3."""
+    lo, hi = to_ms(check.EDGE_START), to_ms(check.EDGE_END)
+    met = [d for d in check.edge_documents() if lo <= to_ms(d["timestamp"]) < hi]
+    cars = list(dict.fromkeys(d["car_id"] for d in met))
+    never_stopped = [c for c in cars if c in check._never_stopped(check.edge_readings(), check._in(lo, hi))]
+    pairs = list(dict.fromkeys((d["car_id"], to_ms(d["timestamp"]) // 60_000) for d in met))
+    assert never_stopped != sorted(never_stopped) and pairs != sorted(pairs)
+
+
+def test_06_2_names_a_function_that_reads_another_collection(db, capsys):
+    def reads_the_notebooks_collection(db, readings_name, rollups_name, car_id, start_ms):
+        return nb06.rebuild_rollup(db, "telemetry", rollups_name, car_id, start_ms)
+
+    _rejected(capsys, check.rebuild_one_rollup(reads_the_notebooks_collection, db), "never read db[readings_name]")

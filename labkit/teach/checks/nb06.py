@@ -135,7 +135,9 @@ def edge_readings() -> list[dict]:
 
 def edge_documents() -> list[dict]:
     """The check's readings as the processor stores them (`labkit.store.mongo.event_document`),
-    in a shuffled order: a pipeline without `$sort` does not get them sorted by chance."""
+    in a shuffled order: a pipeline without `$sort` does not get them sorted by chance (a server
+    whose `$group` keeps the order it meets the groups in, as the local one does, meets the cars
+    that never stopped, and the (car, minute) pairs, in an order that is not sorted)."""
     seq: dict[str, int] = defaultdict(int)
     docs = []
     for r in edge_readings():
@@ -145,7 +147,7 @@ def edge_documents() -> list[dict]:
                  "latitude": 52.52, "longitude": 13.405, "event_id": f"check06-{r['car_id']}-{r['ms']}",
                  "seq": seq[r["car_id"]]}
         docs.append(event_document(event))
-    random.Random(3).shuffle(docs)
+    random.Random(6).shuffle(docs)
     return docs
 
 
@@ -288,12 +290,14 @@ class _RecordingDatabase:
     `aggregate` is kept in `pipelines` (the check reads the order of its stages)."""
 
     def __init__(self, db):
-        self._db, self.pipelines = db, []
+        self._db, self.pipelines, self.names = db, [], set()  # names: the collections asked for
 
     def __getitem__(self, name):
+        self.names.add(name)
         return _RecordingCollection(self._db[name], self.pipelines)
 
     def get_collection(self, name, *args, **kwargs):
+        self.names.add(name)
         return _RecordingCollection(self._db.get_collection(name, *args, **kwargs), self.pipelines)
 
     def __getattr__(self, name):
@@ -630,11 +634,16 @@ def rebuild_one_rollup(func, db) -> bool:
     Called on the check's readings, again on the same readings, then after a late reading; after
     each call, the two other rollups the check stored must be as they were."""
     fill_rollup_readings(db)
-    args = (db, ROLLUP_READINGS, ROLLUP_STORE, ROLLUP_CAR, rollup_start_ms())
+    recording = _RecordingDatabase(db)
+    args = (recording, ROLLUP_READINGS, ROLLUP_STORE, ROLLUP_CAR, rollup_start_ms())
     where = f"on the check's readings ({ROLLUP_READINGS}, {ROLLUP_CAR}, the bucket from {ROLLUP_START:%H:%M:%S})"
     readings = list(_ROLLUP_READINGS)
 
     returned = exercises.attempt(func, *args)
+    if recording.names - {ROLLUP_STORE} and ROLLUP_READINGS not in recording.names:  # it read another one
+        return exercises.wrong(REBUILD, f"your function never read db[readings_name] (here {ROLLUP_READINGS!r}): it "
+                                        "must read the collection it is given, not one of the notebook's (such as "
+                                        "`telemetry`)")
     why = _id_changed(returned) or _no_group_row(db, returned)
     if why is not None:
         return exercises.wrong(REBUILD, f"{where}, {why}")
