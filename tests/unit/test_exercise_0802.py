@@ -85,6 +85,12 @@ def by_any_sample_without_throughput(board):  # 0 processed at some point, not n
     return solution.diagnose(board)
 
 
+def quiet_whenever_nothing_is_processed(board):  # 0 processed now: "cars stopped", whatever waits
+    if board["events_per_s"][-1] == 0 and board["lag"][-1] - board["lag"][0] <= max(10, 0.1 * board["lag"][0]):
+        return "cars stopped sending"
+    return solution.diagnose(board)
+
+
 def by_garbage_first(board):  # the invalid share decided before the lag
     return "bad producer" if max(board["invalid_ratio"]) > 0.5 else solution.diagnose(board)
 
@@ -102,6 +108,7 @@ def by_garbage_first(board):  # the invalid share decided before the lag
     (by_doubling, "falling behind on top of a backlog"),
     (by_any_sample_without_throughput, ("back from a restart", "you said 'processor stopped'")),
     (by_garbage_first, ("while a device sends garbage", "you said 'bad producer'")),
+    (quiet_whenever_nothing_is_processed, ("stopped while nothing new arrives", "you said 'cars stopped sending'")),
     (lambda board: "healthy", "the processor was killed"),  # one answer for every board
     (lambda board: 1, "for a steady pipeline"),  # a number, not a diagnosis
     (lambda board: "broken", "not one of"),

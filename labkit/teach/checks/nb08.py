@@ -439,6 +439,8 @@ BOARDS = [
     ("a processor that died in the last ten seconds", _board([0, 0, 0, 0, 0, 300], [30, 30, 30, 30, 30, 0],
                                                              [0.01, 0.01, 0.01, 0.01, 0.01, 0.0], [2, 2, 2, 2, 2, 12]),
      "processor stopped"),
+    ("a processor stopped while nothing new arrives", _board([120] * 6, [0] * 6, [0.0] * 6, [60, 70, 80, 90, 100, 110]),
+     "processor stopped"),
     ("a few bad messages in a busy minute", _board([20, 25, 22, 21, 24, 23], [40] * 6,
                                                    [0.01, 0.01, 0.3, 0.01, 0.01, 0.01], [2, 3, 2, 3, 2, 3]), "healthy"),
 ]

@@ -40,13 +40,14 @@ def diagnose(board: dict) -> str:
     """Exercise 08.2: what the Pipeline Health board says happened, from its series over the
     last minute (oldest first). The lag's growth decides first: growing with nothing processed
     is a stopped processor, growing while processing is one that cannot keep up. Then a jump of
-    the invalid share is a bad producer; nothing processed and nothing waiting, cars gone quiet."""
+    the invalid share is a bad producer; nothing processed now is a stopped processor while
+    messages wait, and cars gone quiet when none do."""
     lag, processed = board["lag"], board["events_per_s"]
     growing = lag[-1] - lag[0] > max(10, 0.1 * lag[0])
     if growing:
         return "processor stopped" if processed[-1] == 0 else "processor falling behind"
     if max(board["invalid_ratio"]) > 0.5:
         return "bad producer"
-    if processed[-1] == 0 and lag[-1] == 0:
-        return "cars stopped sending"
+    if processed[-1] == 0:  # nothing processed now: nobody doing the work, or no work
+        return "processor stopped" if lag[-1] > 0 else "cars stopped sending"
     return "healthy"
