@@ -172,6 +172,7 @@ def test_nb00_solutions(services, capsys):
         (lambda c, s, e: c.count_documents({"timestamp": {"$gte": s.isoformat(), "$lt": e.isoformat()}}), "as text"),
         (lambda c, s, e: c.count_documents({"timestamp": {"$gte": str(s), "$lt": str(e)}}), "nothing matched"),
         (lambda c, s, e: c.count_documents({}), "no range at all"),
+        (lambda c, s, e: 6, "10:00 to 10:30"),  # the first range's count, typed in
         (lambda c, s, e: list(c.find({"timestamp": {"$gte": s, "$lt": e}})), "expected a whole number"),
         (lambda c, s, e: None, "returned None"),
     ]:

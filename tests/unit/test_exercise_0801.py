@@ -85,6 +85,7 @@ def params_only(target, variables, start, end):
     (only_the_variables, "the parameter bucket is missing"),
     (whole_address, "the path and its query only"),
     (params_only, "a string"),
+    (lambda target, variables, start, end: "/series/speed", "the path is"),  # a constant
     (lambda target, variables, start, end: None, "returned None"),
 ])
 def test_mistakes_are_named(capsys, student, words):

@@ -71,6 +71,7 @@ def test_the_solution_passes():
     (unsorted, "you"),
     (lambda samples, seconds: {p: t for p, t in solution.stalled(samples, seconds).items() if t > seconds},
      ">=, not >"),
+    (lambda samples, seconds: {}, "you missed"),  # a constant: nothing ever stalls
     (lambda samples, seconds: None, "returned None"),
 ])
 def test_misreadings_are_named(capsys, student, words):

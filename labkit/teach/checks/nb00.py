@@ -127,6 +127,7 @@ BERLIN_WINTER = timezone(timedelta(hours=1), "UTC+01:00")
 RANGE_START = datetime(2026, 2, 25, 9, 0, tzinfo=BERLIN_WINTER)
 RANGE_END = datetime(2026, 2, 25, 9, 30, tzinfo=BERLIN_WINTER)
 TIMES_COLLECTION = "check00_times"
+LATER = timedelta(hours=1)  # the check's second range, an hour after the first
 
 
 def _utc(hour: int, minute: int, ms: int = 0) -> datetime:
@@ -173,23 +174,28 @@ def count_between(func, settings: Settings) -> bool:
     """00.3: `func(collection, start, end)` counts the documents with start <= timestamp < end,
     on a scratch collection of the check's own (TIMES and AS_TEXT), for a range given in
     UTC+01:00; each classic mistake gives a count of its own, and is named."""
-    from pymongo import MongoClient
-
     from labkit.ops import sandbox
 
-    client = MongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+    client = clients.mongo_client(settings)
     try:
         collection = client[sandbox.database_prefix(settings, "00") + "scratch"][TIMES_COLLECTION]
         collection.drop()
         collection.insert_many([{"_id": f"date-{i}", "timestamp": t} for i, t in enumerate(TIMES)]
                                + [{"_id": "text", "timestamp": AS_TEXT}])
         answer = exercises.attempt(func, collection, RANGE_START, RANGE_END)
+        # The hour after, as well: a count typed in from the first answer does not fit it.
+        later = exercises.attempt(func, collection, RANGE_START + LATER, RANGE_END + LATER)
     finally:
         client.close()
-    if not exercises.expect_type(TIME_RANGE, answer, exercises.of_type(int, what="a whole number (a count)")):
+    count = exercises.of_type(int, what="a whole number (a count)")
+    if not exercises.expect_type(TIME_RANGE, answer, count):
         return False
     expected = sum(RANGE_START <= t < RANGE_END for t in TIMES)
     mistake = time_range_mistakes().get(answer) if answer != expected else None
     if mistake:
         return exercises.wrong(TIME_RANGE, f"your count is {answer}, what you get from {mistake}")
-    return exercises.check(TIME_RANGE, answer, expected)
+    if not exercises.expect_type(TIME_RANGE, later, count, case="for the hour after"):
+        return False
+    return exercises.check(TIME_RANGE, {"09:00 to 09:30": answer, "10:00 to 10:30": later},
+                           {"09:00 to 09:30": expected,
+                            "10:00 to 10:30": sum(RANGE_START + LATER <= t < RANGE_END + LATER for t in TIMES)})
