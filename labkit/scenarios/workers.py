@@ -222,12 +222,12 @@ def kill_one(settings: Settings, group: str, backlog: list, *, batch_size: int =
     topic, partitions = settings.topics.telemetry, settings.telemetry_partitions
     samples: list[dict] = []
 
-    def sample_lag(t0: float) -> int:
-        """Append the lag of every partition now to `samples`; returns their sum."""
+    def sample_lag(t0: float) -> dict[int, int]:
+        """Append the lag of every partition now to `samples`; returns it, by partition."""
         lag = kafka_io.consumer_lag(settings, group, topic)
         for partition, behind in lag.items():
             samples.append({"seconds": round(time.monotonic() - t0, 2), "partition": str(partition), "lag": behind})
-        return sum(lag.values())
+        return lag
 
     mongo = clients.mongo_client(settings)
     db = mongo[settings.mongodb_db]
@@ -245,8 +245,7 @@ def kill_one(settings: Settings, group: str, backlog: list, *, batch_size: int =
             # A fixed delay let w1 finish first on a fast machine, and the takeover showed nothing.
             w1_partitions, first_lag = set(before.get("w1", [])), None
             while time.monotonic() - t0 < kill_after_s:
-                sample_lag(t0)
-                w1_lag = sum(s["lag"] for s in samples[-partitions:] if int(s["partition"]) in w1_partitions)
+                w1_lag = sum(behind for partition, behind in sample_lag(t0).items() if partition in w1_partitions)
                 first_lag = w1_lag if first_lag is None else first_lag
                 if 0 < w1_lag < first_lag:
                     break
@@ -261,7 +260,7 @@ def kill_one(settings: Settings, group: str, backlog: list, *, batch_size: int =
                                        f"the partitions are held so: {owners}")
             takeover_s = time.monotonic() - t0
             drained_by = time.monotonic() + timeout_s
-            while sample_lag(t0) > 0:
+            while sum(sample_lag(t0).values()) > 0:
                 if time.monotonic() > drained_by:
                     raise TimeoutError(f"w2 had not drained the backlog {timeout_s:g} s after it took over: "
                                        f"lag {samples[-partitions:]}")

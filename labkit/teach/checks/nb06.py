@@ -626,6 +626,20 @@ def _no_group_row(db, answer) -> str | None:
             f"return no row at all: {AS_DATES}")
 
 
+def _stored_after(returned, db, case: str) -> dict | None:
+    """The document a later call (`case` says which) left stored, or None once a wrong answer
+    about that call has been reported."""
+    if changed := _id_changed(returned):
+        exercises.wrong(REBUILD, f"{case}, {changed}")
+        return None
+    if not exercises.expect_type(REBUILD, returned, exercises.ANYTHING, case=case):
+        return None
+    stored = _stored(db)
+    if stored is None:
+        exercises.wrong(REBUILD, f"{case}, {_neighbour_problem(db) or _nothing_stored(db, returned)}")
+    return stored
+
+
 @exercises.graded(REBUILD)
 def rebuild_one_rollup(func, db) -> bool:
     """06.2: `func(db, readings_name, rollups_name, car_id, start_ms)` writes into
@@ -663,13 +677,9 @@ def rebuild_one_rollup(func, db) -> bool:
         return exercises.wrong(REBUILD, f"{case} (a redelivered batch), your code raised DuplicateKeyError: an insert "
                                         "cannot run twice with one _id. Replace the stored document, with upsert (so "
                                         "that the first call creates it)")
-    if _id_changed(again):
-        return exercises.wrong(REBUILD, f"{case}, {_id_changed(again)}")
-    if not exercises.expect_type(REBUILD, again, exercises.ANYTHING, case=case):
-        return False
-    second = _stored(db)
+    second = _stored_after(again, db, case)
     if second is None:
-        return exercises.wrong(REBUILD, f"{case}, {_neighbour_problem(db) or _nothing_stored(db, again)}")
+        return False
     before, after = ({k: d.get(k) for k in ROLLUP_FIELDS} for d in (first, second))
     if not exercises.same(after, before):
         if isinstance(after["count"], (int, float)) and isinstance(before["count"], (int, float)) \
@@ -677,20 +687,15 @@ def rebuild_one_rollup(func, db) -> bool:
             return exercises.wrong(REBUILD, COUNTED_TWICE)
         return exercises.wrong(REBUILD, f"{case} (a redelivered batch), your document changed: rebuild it from the "
                                         "readings, so that running it twice gives the same document")
-    if _neighbour_problem(db):
-        return exercises.wrong(REBUILD, f"{case}, {_neighbour_problem(db)}")
+    if neighbours := _neighbour_problem(db):
+        return exercises.wrong(REBUILD, f"{case}, {neighbours}")
 
     case = "after a late reading"
     add_late_reading(db)
     readings.append(LATE_READING)
-    late = exercises.attempt(func, *args)
-    if _id_changed(late):
-        return exercises.wrong(REBUILD, f"{case}, {_id_changed(late)}")
-    if not exercises.expect_type(REBUILD, late, exercises.ANYTHING, case=case):
-        return False
-    third = _stored(db)
+    third = _stored_after(exercises.attempt(func, *args), db, case)
     if third is None:
-        return exercises.wrong(REBUILD, f"{case}, {_neighbour_problem(db) or _nothing_stored(db, late)}")
+        return False
     if exercises.same({k: third.get(k) for k in ROLLUP_FIELDS}, before):
         return exercises.wrong(REBUILD, "a late reading arrived in the bucket, and your document does not count it: "
                                         "rebuild and replace the stored document every time, even when one is "

@@ -172,7 +172,7 @@ def _answer_in_another_zone(func) -> str | None:
 
     if not hasattr(time, "tzset"):
         return None  # Windows: the machine's zone cannot be changed for a moment
-    what, target = request_cases()[3]   # the speed panel
+    what, target = next(case for case in request_cases() if case[1]["url"] == "/series/speed")
     right = dashboards.panel_url(target, PICKER_VARIABLES, to_ms(PICKER_START), to_ms(PICKER_END))
     before = os.environ.get("TZ")
     try:
@@ -180,8 +180,9 @@ def _answer_in_another_zone(func) -> str | None:
             os.environ["TZ"] = zone
             time.tzset()
             given = exercises.attempt(func, copy.deepcopy(target), dict(PICKER_VARIABLES), PICKER_START, PICKER_END)
-            if isinstance(given, str) and _request_mistake(what, target, given, right):
-                return (f"with this machine's time zone set to {zone}, {_request_mistake(what, target, given, right)}: "
+            mistake = _request_mistake(what, target, given, right) if isinstance(given, str) else None
+            if mistake:
+                return (f"with this machine's time zone set to {zone}, {mistake}: "
                         "your answer depends on the machine's zone, so a datetime lost its zone and was read as local "
                         "time somewhere. The aware datetime's own timestamp() needs no zone")
     finally:
